@@ -1,0 +1,64 @@
+// What every tool's main() shares: common flags, the runner they imply, and error handling.
+import { Command } from "@commander-js/extra-typings";
+import { exitCodeFor, oneLineMessage, UsageError } from "./errors.ts";
+import { createRunner, type Runner } from "./runner.ts";
+
+/** The flags every tool takes. */
+export interface CommonOptions {
+  dryRun?: boolean;
+  verbose?: boolean;
+  json?: boolean;
+  repo?: string;
+}
+
+/** A commander program with the shared flags; usage errors become {@linkcode UsageError}. */
+export function newProgram(name: string, description: string) {
+  return new Command(name)
+    .description(description)
+    .option("--repo <dir>", "repository root (default: found from the current folder)")
+    .option("-n, --dry-run", "print what would change and change nothing")
+    .option("-v, --verbose", "show each command run and the tail of its output")
+    .option("--json", "print a machine-readable result on stdout")
+    .exitOverride((error) => {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") {
+        throw new HelpShown();
+      }
+      throw new UsageError(error.message.replace(/^error: /, ""));
+    })
+    .configureOutput({
+      // commander prints its own "error: ..." before exitOverride; runMain prints ours instead.
+      writeErr: (text) => {
+        if (!text.startsWith("error:")) Deno.stderr.writeSync(new TextEncoder().encode(text));
+      },
+    });
+}
+
+/** Thrown when --help printed the help: exit 0. */
+export class HelpShown extends Error {
+  override name = "HelpShown";
+}
+
+/** The runner the common flags ask for. */
+export function runnerFor(options: CommonOptions): Runner {
+  return createRunner({ dryRun: options.dryRun ?? false, verbose: options.verbose ?? false });
+}
+
+/** Prints a result: JSON on stdout with --json, else the human text (if any) on stdout. */
+export function printResult(json: boolean | undefined, value: unknown, human?: string): void {
+  if (json) console.log(JSON.stringify(value, null, 2));
+  else if (human !== undefined && human !== "") console.log(human);
+}
+
+/** Runs a tool's body and returns the exit code; errors become one line on stderr. */
+export async function runMain(body: () => Promise<number | void>): Promise<number> {
+  try {
+    return (await body()) ?? 0;
+  } catch (error) {
+    if (error instanceof HelpShown) return 0;
+    console.error(`error: ${oneLineMessage(error)}`);
+    if (Deno.env.get("DEVOPS_DEBUG") && error instanceof Error && error.stack) {
+      console.error(error.stack);
+    }
+    return exitCodeFor(error);
+  }
+}

@@ -1,0 +1,36 @@
+// Error types the tools throw and the one place that turns any error into a one-line message.
+
+/** Bad command-line input: exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A command that ran and failed; carries the command line and the tail of its stderr. */
+export class CommandError extends Error {
+  override name = "CommandError";
+  readonly command: string;
+  readonly code: number;
+  readonly stderrTail: string;
+
+  constructor(command: string, code: number, stderrTail: string) {
+    const tail = stderrTail.trim();
+    const lastLine = tail.split("\n").at(-1) ?? "";
+    super(
+      `Command failed with exit code ${code}: ${command}${lastLine ? `: ${lastLine}` : ""}`,
+    );
+    this.command = command;
+    this.code = code;
+    this.stderrTail = tail;
+  }
+}
+
+/** Exit code for an error: 2 for usage errors, 1 for everything else. */
+export function exitCodeFor(error: unknown): number {
+  return error instanceof UsageError ? 2 : 1;
+}
+
+/** One line naming the cause, for stderr. */
+export function oneLineMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s*\n\s*/g, "; ").trim();
+}

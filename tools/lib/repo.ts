@@ -1,0 +1,45 @@
+// Finding the repository root and naming paths inside it.
+import { UsageError } from "./errors.ts";
+
+/** Marker files that make a folder the fleet repository's root. */
+export const ROOT_MARKERS = ["flake.nix", "configurations"] as const;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * The repository root: `explicit` when given, else the nearest folder at or above `start`
+ * that holds flake.nix and configurations/.
+ */
+export async function findRepoRoot(start: string, explicit?: string): Promise<string> {
+  if (explicit !== undefined) {
+    const root = await Deno.realPath(explicit).catch(() => {
+      throw new UsageError(`Cannot use repository "${explicit}": no such folder`);
+    });
+    return root;
+  }
+  let dir = await Deno.realPath(start);
+  while (true) {
+    const found = await Promise.all(ROOT_MARKERS.map((m) => exists(`${dir}/${m}`)));
+    if (found.every(Boolean)) return dir;
+    const parent = dir.replace(/\/[^/]+$/, "") || "/";
+    if (parent === dir) {
+      throw new UsageError(
+        `Cannot find the repository: no folder above "${start}" holds flake.nix and configurations/; run inside it or pass --repo`,
+      );
+    }
+    dir = parent;
+  }
+}
+
+/** The folder a `deno task` was started from (deno runs tasks in the config folder). */
+export function invocationDir(): string {
+  return Deno.env.get("INIT_CWD") ?? Deno.cwd();
+}
