@@ -1,7 +1,10 @@
 // What every tool's main() shares: common flags, the runner they imply, and error handling.
 import { Command } from "@commander-js/extra-typings";
-import { exitCodeFor, oneLineMessage, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
+import { HelpShown } from "./main.ts";
 import { createRunner, type Runner } from "./runner.ts";
+
+export { HelpShown, runMain } from "./main.ts";
 
 /** The flags every tool takes. */
 export interface CommonOptions {
@@ -33,11 +36,6 @@ export function newProgram(name: string, description: string) {
     });
 }
 
-/** Thrown when --help printed the help: exit 0. */
-export class HelpShown extends Error {
-  override name = "HelpShown";
-}
-
 /** The runner the common flags ask for. */
 export function runnerFor(options: CommonOptions): Runner {
   return createRunner({ dryRun: options.dryRun ?? false, verbose: options.verbose ?? false });
@@ -47,18 +45,4 @@ export function runnerFor(options: CommonOptions): Runner {
 export function printResult(json: boolean | undefined, value: unknown, human?: string): void {
   if (json) console.log(JSON.stringify(value, null, 2));
   else if (human !== undefined && human !== "") console.log(human);
-}
-
-/** Runs a tool's body and returns the exit code; errors become one line on stderr. */
-export async function runMain(body: () => Promise<number | void>): Promise<number> {
-  try {
-    return (await body()) ?? 0;
-  } catch (error) {
-    if (error instanceof HelpShown) return 0;
-    console.error(`error: ${oneLineMessage(error)}`);
-    if (Deno.env.get("DEVOPS_DEBUG") && error instanceof Error && error.stack) {
-      console.error(error.stack);
-    }
-    return exitCodeFor(error);
-  }
 }

@@ -7,3 +7,4 @@ export * from "./repo.ts";
 export * from "./nix.ts";
 export * from "./validate.ts";
 export * from "./cli.ts";
+export * from "./main.ts";

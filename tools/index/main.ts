@@ -1,0 +1,129 @@
+// Regenerates the index .nix files from the folder layout: `deno task index [--check]`.
+// Kept free of npm imports: it runs in the pre-commit hook and must start in milliseconds.
+import { UsageError } from "../lib/errors.ts";
+import { readTextIfExists, writeFileAtomic } from "../lib/fs.ts";
+import { runMain } from "../lib/main.ts";
+import { findRepoRoot, invocationDir } from "../lib/repo.ts";
+import { unifiedDiff } from "./diff.ts";
+import { planIndexes, type PlannedIndex, SCANNED_FOLDERS } from "./plan.ts";
+import { listFiles, trackedFiles } from "./scan.ts";
+
+const HELP = `Usage: deno task index [options]
+
+Regenerates the eight index .nix files from the folder layout (see ARCHITECTURE.md for
+the naming rule). Writes only files whose content changes.
+
+Options:
+  --check        change nothing; exit 1 and print a diff for each stale index
+  --json         print the result as JSON on stdout
+  --repo <dir>   repository root (default: found from the current folder)
+  -v, --verbose  list every index, changed or not
+  -h, --help     show this help
+`;
+
+/** Parsed command line of the index tool. */
+export interface IndexOptions {
+  check: boolean;
+  json: boolean;
+  verbose: boolean;
+  repo?: string;
+  help: boolean;
+}
+
+/** Parses the few flags by hand: commander alone would double the hook's start-up time. */
+export function parseIndexArgs(args: readonly string[]): IndexOptions {
+  const options: IndexOptions = { check: false, json: false, verbose: false, help: false };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--check") options.check = true;
+    else if (arg === "--json") options.json = true;
+    else if (arg === "-v" || arg === "--verbose") options.verbose = true;
+    else if (arg === "-h" || arg === "--help") options.help = true;
+    else if (arg === "--repo" && args[i + 1] !== undefined) options.repo = args[++i]!;
+    else if (arg.startsWith("--repo=")) options.repo = arg.slice("--repo=".length);
+    else throw new UsageError(`Unknown argument "${arg}"; see --help`);
+  }
+  return options;
+}
+
+/** What the index tool did to one index file. */
+export interface IndexResult {
+  path: string;
+  status: "current" | "written" | "stale";
+  entries: number;
+}
+
+/** Warnings for files an index names that git does not track: a flake cannot see them. */
+export function untrackedWarnings(
+  plans: readonly PlannedIndex[],
+  tracked: ReadonlySet<string>,
+): string[] {
+  const untracked = new Set<string>();
+  for (const plan of plans) {
+    for (const entry of plan.entries) if (!tracked.has(entry.source)) untracked.add(entry.source);
+  }
+  return [...untracked].sort().map((source) =>
+    `warning: "${source}" is not tracked by git, so the flake cannot see it; run git add`
+  );
+}
+
+/** Runs the index tool; returns the exit code. */
+export function main(args: string[]): Promise<number> {
+  return runMain(async () => {
+    const options = parseIndexArgs(args);
+    if (options.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const root = await findRepoRoot(invocationDir(), options.repo);
+    const [files, tracked] = await Promise.all([
+      listFiles(root, SCANNED_FOLDERS),
+      trackedFiles(root),
+    ]);
+    const plans = planIndexes(files);
+    if (tracked !== undefined) {
+      for (const line of untrackedWarnings(plans, tracked)) console.error(line);
+    }
+
+    const results: IndexResult[] = [];
+    const diffs: string[] = [];
+    for (const plan of plans) {
+      const path = `${root}/${plan.path}`;
+      let status: IndexResult["status"];
+      if (options.check) {
+        const current = await readTextIfExists(path);
+        status = current === plan.content ? "current" : "stale";
+        if (status === "stale") diffs.push(unifiedDiff(plan.path, current ?? "", plan.content));
+      } else {
+        status = (await writeFileAtomic(path, plan.content)) ? "written" : "current";
+      }
+      results.push({ path: plan.path, status, entries: plan.entries.length });
+    }
+    report(results, diffs, options);
+    return options.check && results.some((result) => result.status === "stale") ? 1 : 0;
+  });
+}
+
+function report(results: readonly IndexResult[], diffs: readonly string[], options: IndexOptions) {
+  if (options.json) {
+    console.log(JSON.stringify({ check: options.check, indexes: results }, null, 2));
+    return;
+  }
+  for (const diff of diffs) console.log(diff);
+  for (const result of results) {
+    if (result.status === "current" && !options.verbose) continue;
+    console.error(`${result.status.padEnd(7)} ${result.path} (${result.entries} entries)`);
+  }
+  const changed = results.filter((result) => result.status !== "current").length;
+  if (options.check) {
+    console.error(
+      changed === 0
+        ? `All ${results.length} index files are current`
+        : `${changed} of ${results.length} index files are stale; run: deno task index`,
+    );
+  } else if (changed > 0) {
+    console.error(`Wrote ${changed} of ${results.length} index files`);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
