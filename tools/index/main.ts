@@ -3,10 +3,10 @@
 import { UsageError } from "../lib/errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../lib/fs.ts";
 import { runMain } from "../lib/main.ts";
-import { findRepoRoot, invocationDir } from "../lib/repo.ts";
+import { findRepoRoot } from "../lib/repo.ts";
 import { unifiedDiff } from "./diff.ts";
 import { planIndexes, type PlannedIndex, SCANNED_FOLDERS } from "./plan.ts";
-import { listFiles, trackedFiles } from "./scan.ts";
+import { listRepoFiles } from "./scan.ts";
 
 const HELP = `Usage: deno task index [options]
 
@@ -53,6 +53,8 @@ export interface IndexResult {
   entries: number;
 }
 
+const MAX_WARNINGS = 10;
+
 /** Warnings for files an index names that git does not track: a flake cannot see them. */
 export function untrackedWarnings(
   plans: readonly PlannedIndex[],
@@ -62,9 +64,14 @@ export function untrackedWarnings(
   for (const plan of plans) {
     for (const entry of plan.entries) if (!tracked.has(entry.source)) untracked.add(entry.source);
   }
-  return [...untracked].sort().map((source) =>
+  const sorted = [...untracked].sort();
+  const lines = sorted.slice(0, MAX_WARNINGS).map((source) =>
     `warning: "${source}" is not tracked by git, so the flake cannot see it; run git add`
   );
+  if (sorted.length > MAX_WARNINGS) {
+    lines.push(`warning: ${sorted.length - MAX_WARNINGS} more files are not tracked by git`);
+  }
+  return lines;
 }
 
 /** Runs the index tool; returns the exit code. */
@@ -75,11 +82,8 @@ export function main(args: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     }
-    const root = await findRepoRoot(invocationDir(), options.repo);
-    const [files, tracked] = await Promise.all([
-      listFiles(root, SCANNED_FOLDERS),
-      trackedFiles(root),
-    ]);
+    const root = await findRepoRoot(Deno.cwd(), options.repo);
+    const { files, tracked } = await listRepoFiles(root, SCANNED_FOLDERS);
     const plans = planIndexes(files);
     if (tracked !== undefined) {
       for (const line of untrackedWarnings(plans, tracked)) console.error(line);

@@ -73,12 +73,15 @@ export class IndexLayoutError extends Error {
   override name = "IndexLayoutError";
 }
 
+/** A path with a part that starts with `_` or `.`: drafts and tool files, never indexed. */
+const HIDDEN = /(^|\/)[._]/;
+
 /** Plans every index from `files`, the repository-relative paths of all files on disk. */
 export function planIndexes(
   files: readonly string[],
   specs: readonly IndexSpec[] = INDEX_SPECS,
 ): PlannedIndex[] {
-  const visible = files.filter((file) => !file.split("/").some((part) => /^[._]/.test(part)));
+  const visible = files.filter((file) => !HIDDEN.test(file));
   return specs.map((spec) => {
     const inFolder = visible
       .filter((file) => file.startsWith(`${spec.folder}/`) && file !== spec.path)
@@ -136,13 +139,24 @@ function moduleGroups(
   source: (relative: string) => string,
 ): IndexGroup[] {
   const nixFiles = relatives.filter((relative) => relative.endsWith(".nix"));
-  const moduleFolders = nixFiles
-    .filter((relative) => relative.endsWith("/default.nix"))
-    .map((relative) => relative.slice(0, -"/default.nix".length));
-  const insideModuleFolder = (relative: string) =>
-    moduleFolders.some((folder) =>
-      relative.startsWith(`${folder}/`) && relative !== `${folder}/default.nix`
-    );
+  const moduleFolders = new Set(
+    nixFiles
+      .filter((relative) => relative.endsWith("/default.nix"))
+      .map((relative) => relative.slice(0, -"/default.nix".length)),
+  );
+  const insideModuleFolder = (relative: string) => {
+    if (moduleFolders.size === 0) return false;
+    const isDefault = relative.endsWith("/default.nix");
+    // The folders above the file; a default.nix belongs to its own folder, not inside it.
+    let folder = relative.slice(0, relative.lastIndexOf("/"));
+    if (isDefault) folder = folder.slice(0, Math.max(0, folder.lastIndexOf("/")));
+    while (folder.length > 0) {
+      if (moduleFolders.has(folder)) return true;
+      const slash = folder.lastIndexOf("/");
+      folder = slash < 0 ? "" : folder.slice(0, slash);
+    }
+    return false;
+  };
 
   const groups = new Map<string, IndexEntry[]>();
   const add = (title: string, entry: IndexEntry) => {

@@ -1,41 +1,39 @@
-// Reading what the index plan needs from disk and from git.
+// Reading what the index plan needs: the files in the indexed folders, and which git tracks.
 
 const SKIPPED_FOLDERS = new Set([".git", "node_modules", "result", ".direnv"]);
 
-/** Repository-relative paths of every file under `folders` (missing folders are skipped). */
-export async function listFiles(root: string, folders: readonly string[]): Promise<string[]> {
-  const found: string[] = [];
-  async function walk(relative: string): Promise<void> {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = [...Deno.readDirSync(`${root}/${relative}`)];
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
-      throw error;
-    }
-    const children: Promise<void>[] = [];
-    for (const entry of entries) {
-      const path = `${relative}/${entry.name}`;
-      if (entry.isDirectory && !SKIPPED_FOLDERS.has(entry.name)) children.push(walk(path));
-      else if (entry.isFile || entry.isSymlink) found.push(path);
-    }
-    await Promise.all(children);
-  }
-  await Promise.all(folders.map(walk));
-  return found.sort();
+/** The files under the scanned folders, and the subset git tracks (undefined outside git). */
+export interface RepoFiles {
+  files: string[];
+  tracked: Set<string> | undefined;
 }
 
-/** Files git tracks or has staged under `root`, or undefined outside a git checkout. */
-export async function trackedFiles(root: string): Promise<Set<string> | undefined> {
+/**
+ * Lists files with one `git ls-files` call: tracked files plus untracked ones that are not
+ * ignored (a flake sees neither ignored nor deleted files). Outside a git checkout it walks the
+ * folders instead. One process is faster than a walk, and the pre-commit hook runs this.
+ */
+export async function listRepoFiles(root: string, folders: readonly string[]): Promise<RepoFiles> {
+  const fromGit = await gitFiles(root, folders);
+  return fromGit ?? { files: walkFolders(root, folders), tracked: undefined };
+}
+
+async function gitFiles(root: string, folders: readonly string[]): Promise<RepoFiles | undefined> {
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command("git", {
-      args: ["ls-files", "-z", "--cached", "--", ...[
-        "configurations",
-        "modules",
-        "overlays",
-        "shells",
-      ]],
+      // -t tags each path: H tracked, ? untracked, R deleted from the working tree.
+      args: [
+        "ls-files",
+        "-z",
+        "-t",
+        "--cached",
+        "--others",
+        "--deleted",
+        "--exclude-standard",
+        "--",
+        ...folders,
+      ],
       cwd: root,
       stdout: "piped",
       stderr: "null",
@@ -45,6 +43,41 @@ export async function trackedFiles(root: string): Promise<Set<string> | undefine
     throw error;
   }
   if (!output.success) return undefined;
-  const text = new TextDecoder().decode(output.stdout);
-  return new Set(text.split("\0").filter(Boolean));
+  const tracked = new Set<string>();
+  const untracked: string[] = [];
+  const deleted = new Set<string>();
+  for (const record of new TextDecoder().decode(output.stdout).split("\0")) {
+    if (record.length < 3) continue;
+    const tag = record[0];
+    const path = record.slice(2);
+    if (tag === "?") untracked.push(path);
+    else if (tag === "R") deleted.add(path);
+    else tracked.add(path);
+  }
+  for (const path of deleted) tracked.delete(path);
+  return { files: [...tracked, ...untracked].sort(), tracked };
+}
+
+/** Repository-relative paths of every file under `folders` (missing folders are skipped). */
+export function walkFolders(root: string, folders: readonly string[]): string[] {
+  const found: string[] = [];
+  const walk = (relative: string) => {
+    let entries: Iterable<Deno.DirEntry>;
+    try {
+      entries = Deno.readDirSync(`${root}/${relative}`);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw error;
+    }
+    for (const entry of entries) {
+      const path = `${relative}/${entry.name}`;
+      if (entry.isDirectory) {
+        if (!SKIPPED_FOLDERS.has(entry.name)) walk(path);
+      } else {
+        found.push(path);
+      }
+    }
+  };
+  folders.forEach(walk);
+  return found.sort();
 }

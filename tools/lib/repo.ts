@@ -15,12 +15,14 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * The repository root: `explicit` when given, else the nearest folder at or above `start`
- * that holds flake.nix and configurations/.
+ * The repository root: `explicit` when given (relative to where the user stood), else the
+ * nearest folder at or above `start` that holds flake.nix and configurations/. Pass
+ * `Deno.cwd()` as `start`: `deno task` runs in the folder of deno.json, the root itself.
  */
 export async function findRepoRoot(start: string, explicit?: string): Promise<string> {
   if (explicit !== undefined) {
-    const root = await Deno.realPath(explicit).catch(() => {
+    const absolute = explicit.startsWith("/") ? explicit : `${invocationDir()}/${explicit}`;
+    const root = await Deno.realPath(absolute).catch(() => {
       throw new UsageError(`Cannot use repository "${explicit}": no such folder`);
     });
     return root;
@@ -39,7 +41,11 @@ export async function findRepoRoot(start: string, explicit?: string): Promise<st
   }
 }
 
-/** The folder a `deno task` was started from (deno runs tasks in the config folder). */
+/**
+ * The folder the user ran the command from: `deno task` runs in the folder of deno.json and
+ * says where it was started in INIT_CWD. Only for paths the user typed; a nested task inherits
+ * an outer INIT_CWD, so the repository root is never found from it.
+ */
 export function invocationDir(): string {
   return Deno.env.get("INIT_CWD") ?? Deno.cwd();
 }

@@ -1,0 +1,57 @@
+// Drives a real git repository with Debian's pre-commit and the repository's own hook config.
+import { assertEquals, assertStringIncludes } from "../testing/assert.ts";
+import { fleetTree } from "../testing/repo_fixture.ts";
+import { createTempRepo } from "../testing/temp_repo.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+async function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  const out = await new Deno.Command(cmd, { args, cwd, env, stdin: "null" }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, output: decode(out.stdout) + decode(out.stderr) };
+}
+
+async function copyInto(dir: string, relatives: string[]) {
+  const copied = await run("cp", ["-r", "--parents", ...relatives, dir], ROOT);
+  assertEquals(copied.code, 0, copied.output);
+}
+
+Deno.test("pre-commit blocks a commit with a stale index, regenerates it, then lets it pass", async () => {
+  await using repo = await createTempRepo(fleetTree(), { commit: false });
+  await copyInto(repo.dir, [
+    ".pre-commit-config.yaml",
+    "deno.json",
+    "deno.lock",
+    "tools/lib",
+    "tools/index",
+  ]);
+  const env = {
+    PRE_COMMIT_HOME: repo.path(".pre-commit-cache"),
+    GIT_AUTHOR_NAME: "t",
+    GIT_AUTHOR_EMAIL: "t@example.invalid",
+    GIT_COMMITTER_NAME: "t",
+    GIT_COMMITTER_EMAIL: "t@example.invalid",
+  };
+  await repo.write({ ".gitignore": ".pre-commit-cache/\n" });
+  assertEquals((await run("deno", ["task", "-q", "index"], repo.dir)).code, 0);
+  await repo.git("add", "-A");
+  assertEquals((await run("git", ["commit", "-q", "-m", "start"], repo.dir, env)).code, 0);
+  const install = await run("pre-commit", ["install"], repo.dir, env);
+  assertEquals(install.code, 0, install.output);
+
+  await repo.write({ "modules/nixos/mixins/mixin-sudo.nix": "# sudo\n{ ... }:\n{\n}\n" });
+  await repo.git("add", "modules/nixos/mixins/mixin-sudo.nix");
+  const blocked = await run("git", ["commit", "-m", "add sudo mixin"], repo.dir, env);
+  assertEquals(blocked.code, 1, blocked.output);
+  assertStringIncludes(blocked.output, "files were modified by this hook");
+  assertStringIncludes(
+    await Deno.readTextFile(repo.path("modules/nixos/nixos-modules.nix")),
+    "mixin-sudo = ./mixins/mixin-sudo.nix;",
+  );
+  assertEquals((await repo.git("log", "--format=%s")).trim(), "start", "nothing was committed");
+
+  await repo.git("add", "modules/nixos/nixos-modules.nix");
+  const passed = await run("git", ["commit", "-m", "add sudo mixin"], repo.dir, env);
+  assertEquals(passed.code, 0, passed.output);
+  assertEquals((await repo.git("log", "--format=%s")).trim(), "add sudo mixin\nstart");
+});

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs every program the tests drive, on a fresh Debian/Ubuntu machine, as root.
+# Idempotent: on a ready machine it checks versions and returns in seconds.
+set -euo pipefail
+
+DENO_VERSION=2.9.6
+SOPS_VERSION=v3.11.0
+APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 iptables util-linux diffutils)
+
+say() { printf 'install: %s\n' "$*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    say "run as root: the tests start sshd test hosts in their own namespaces"
+    exit 1
+  fi
+}
+
+install_apt_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then return; fi
+  say "apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Debian's nix-bin in a container: flakes on, nothing fetched, no sandbox, no build users.
+configure_nix() {
+  local conf=/etc/nix/nix.conf
+  mkdir -p /etc/nix
+  touch "$conf"
+  set_nix_option "$conf" sandbox false
+  set_nix_option "$conf" experimental-features "nix-command flakes"
+  set_nix_option "$conf" substituters ""
+  set_nix_option "$conf" build-users-group ""
+}
+
+set_nix_option() {
+  local conf=$1 key=$2 value=$3
+  if grep -qE "^${key} = ${value}\$" "$conf"; then return; fi
+  sed -i "/^${key} *=/d" "$conf"
+  printf '%s = %s\n' "$key" "$value" >>"$conf"
+}
+
+install_deno() {
+  if command -v deno >/dev/null && deno --version | grep -q "^deno ${DENO_VERSION} "; then return; fi
+  say "npm install -g deno@${DENO_VERSION}"
+  npm install -g --silent "deno@${DENO_VERSION}" >/dev/null
+}
+
+install_sops() {
+  if command -v sops >/dev/null && sops --version 2>/dev/null | grep -q "sops ${SOPS_VERSION#v}"; then return; fi
+  command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+  say "go install sops ${SOPS_VERSION}"
+  GOBIN=/usr/local/bin GOFLAGS=-mod=mod go install "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"
+}
+
+prepare_sshd() {
+  # sshd refuses to start without its privilege-separation folder.
+  mkdir -p /run/sshd
+  chmod 0755 /run/sshd
+}
+
+need_root
+install_apt_packages
+configure_nix
+install_deno
+install_sops
+prepare_sshd
+# ssh-to-age cannot be installed on these machines (see README, "What the tests cannot run").
+say "ready: deno $(deno --version | head -1 | cut -d' ' -f2), $(nix --version), sops $(sops --version 2>/dev/null | head -1 | cut -d' ' -f2), age $(age --version)"
