@@ -1,0 +1,12 @@
+# packages: every pkgs/<name>/package.nix, called with callPackage. pkgs/ has no
+# index file: its folders are listed with builtins.readDir (one package each).
+{ lib, ... }:
+{
+  perSystem =
+    { pkgs, ... }:
+    {
+      packages = lib.mapAttrs (name: _type: pkgs.callPackage (../../pkgs + "/${name}/package.nix") { }) (
+        lib.filterAttrs (_name: type: type == "directory") (builtins.readDir ../../pkgs)
+      );
+    };
+}
