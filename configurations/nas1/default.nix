@@ -20,7 +20,7 @@ in
 
   # ZFS needs a host id unique to this machine (8 hex digits).
   networking.hostId = "4e98920d";
-  boot.supportedFilesystems = [ "zfs" ];
+  boot.supportedFilesystems.zfs = true;
   services.zfs.autoScrub.enable = true;
   services.zfs.trim.enable = true;
 
