@@ -1,0 +1,12 @@
+# Deployment facts of iso-headless: an installer image, never deployed to.
+{
+  deployable = false;
+  address = "192.0.2.99";
+  port = 22;
+  user = "root";
+  tags = [ "installer" ];
+  buildOn = "local";
+  confirmTimeout = 30;
+  healthChecks = [ "systemctl is-system-running --wait" ];
+  system = "x86_64-linux";
+}

@@ -1,0 +1,9 @@
+# formatter: nixfmt (RFC 166 style) for `nix fmt`.
+{ ... }:
+{
+  perSystem =
+    { pkgs, ... }:
+    {
+      formatter = pkgs.nixfmt;
+    };
+}

@@ -1,0 +1,62 @@
+# Common profile of every host: network, Nix, SSH, security defaults, admins
+# and sops-nix secrets.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  modules = import ../nixos-modules.nix;
+  admins = import ../../../lib/admins.nix;
+  adminKeys = lib.concatMap (admin: admin.sshKeys) (builtins.attrValues admins);
+  secretsFile = ../../../secrets + "/${config.networking.hostName}.yaml";
+in
+{
+  imports = [
+    modules.mixin-boot
+    modules.mixin-firewall
+    modules.mixin-hardening
+    modules.mixin-journald
+    modules.mixin-known-hosts
+    modules.mixin-monitoring
+    modules.mixin-nix
+    modules.mixin-openssh
+    modules.mixin-sudo
+    modules.programs-helix
+    modules.service-kopia
+    modules.theme-console
+  ];
+
+  time.timeZone = lib.mkDefault "UTC";
+  i18n.defaultLocale = lib.mkDefault "en_US.UTF-8";
+
+  # Users are declared here only; nobody has a password, admins use SSH keys.
+  users.mutableUsers = lib.mkDefault false;
+  users.users.root.openssh.authorizedKeys.keys = adminKeys;
+  users.users.admin = {
+    isNormalUser = true;
+    description = "Fleet administrator";
+    extraGroups = [ "wheel" ];
+    openssh.authorizedKeys.keys = adminKeys;
+  };
+
+  environment.systemPackages = [
+    pkgs.curl
+    pkgs.git
+    pkgs.htop
+    pkgs.jq
+    pkgs.rsync
+  ];
+
+  services.fstrim.enable = lib.mkDefault true;
+  zramSwap.enable = lib.mkDefault true;
+
+  # The host decrypts secrets/<host>.yaml with the age key derived from its
+  # SSH host key; hosts without such a file (the installer) have no secrets.
+  sops = {
+    age.sshKeyPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+    gnupg.sshKeyPaths = [ ];
+    defaultSopsFile = lib.mkIf (builtins.pathExists secretsFile) (lib.mkDefault secretsFile);
+  };
+}

@@ -1,0 +1,64 @@
+# Shell scripts from the Prometheus community that write metrics (SMART, ZFS
+# pools, md RAID, directory sizes) for the node exporter's textfile collector.
+{
+  lib,
+  stdenvNoCC,
+  fetchFromGitHub,
+  makeWrapper,
+  coreutils,
+  gawk,
+  gnugrep,
+  gnused,
+  smartmontools,
+}:
+stdenvNoCC.mkDerivation {
+  pname = "node-exporter-textfile-collector-scripts";
+  version = "0-unstable-2026-04-20";
+
+  src = fetchFromGitHub {
+    owner = "prometheus-community";
+    repo = "node-exporter-textfile-collector-scripts";
+    rev = "01cecc3b6e09eb39f485dff9c61c26f4e3e8527c";
+    # Computed with `nix hash path` over `git archive` of this commit (the
+    # repository has no export attributes, so GitHub's tarball has the same
+    # content); not yet confirmed by a fetch.
+    hash = "sha256-iOB30Z6krNKTl2uAYZffHANQ8JeKR41Cfgrdy1ll77U=";
+  };
+
+  nativeBuildInputs = [ makeWrapper ];
+
+  dontConfigure = true;
+  dontBuild = true;
+
+  # Only the shell scripts: the Python ones need libraries packaged separately.
+  # zpool and mdadm come from the host's PATH (the wrapper only prepends).
+  installPhase = ''
+    runHook preInstall
+    for script in *.sh; do
+      install -Dm755 "$script" "$out/bin/$script"
+      wrapProgram "$out/bin/$script" --prefix PATH : ${
+        lib.makeBinPath [
+          coreutils
+          gawk
+          gnugrep
+          gnused
+          smartmontools
+        ]
+      }
+    done
+    runHook postInstall
+  '';
+
+  passthru.updateInfo = {
+    source = "github";
+    owner = "prometheus-community";
+    repo = "node-exporter-textfile-collector-scripts";
+  };
+
+  meta = {
+    description = "Scripts that write metrics for the Prometheus node exporter's textfile collector";
+    homepage = "https://github.com/prometheus-community/node-exporter-textfile-collector-scripts";
+    license = lib.licenses.asl20;
+    platforms = lib.platforms.linux;
+  };
+}

@@ -1,0 +1,42 @@
+# Development shell of the fleet (`nix develop`): the chores' tools on PATH and
+# a menu of the `deno task` chores; installs the pre-commit hook on entry.
+{ pkgs, ... }:
+let
+  # Commands are named fleet-<task> so that none shadows a system command
+  # (`install` would).
+  chore = task: help: {
+    name = "fleet-${task}";
+    category = "chores";
+    help = "deno task ${task}: ${help}";
+    command = ''deno task ${task} "$@"'';
+  };
+in
+{
+  devshell.name = "devops-at-home";
+
+  devshell.packages = [
+    pkgs.age
+    pkgs.deno
+    pkgs.git
+    pkgs.nixfmt
+    pkgs.nixos-anywhere
+    pkgs.pre-commit
+    pkgs.sops
+    pkgs.ssh-to-age
+  ];
+
+  commands = [
+    (chore "index" "regenerate the index files from the folder layout")
+    (chore "rekey" "make .sops.yaml and every secret match the admins and hosts")
+    (chore "deploy" "build, copy and activate hosts, rolling back unconfirmed ones")
+    (chore "install" "first install of a host over SSH with nixos-anywhere")
+    (chore "iso" "build the iso-headless installer image")
+    (chore "update" "update pkgs/<name> to the newest upstream version")
+  ];
+
+  devshell.startup.pre-commit-install.text = ''
+    if git -C "$PRJ_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+      pre-commit install >/dev/null
+    fi
+  '';
+}

@@ -1,0 +1,204 @@
+// Checks the Nix tree without nixpkgs: every .nix file parses, every index
+// points at files that exist, and every host has its keys and deploy facts.
+// Run from the repository root: deno test --allow-read --allow-run tools/nix_tree_test.ts
+
+const root = new URL("..", import.meta.url).pathname;
+
+const indexFiles = [
+  "configurations/nixos-configurations.nix",
+  "configurations/disko-configurations.nix",
+  "modules/nixos/nixos-modules.nix",
+  "modules/home/home-modules.nix",
+  "modules/shared/shared-modules.nix",
+  "overlays/overlays.nix",
+  "shells/shells.nix",
+  "shells/numtide-devshells.nix",
+];
+
+const hostFiles = ["default.nix", "deploy.nix", "ssh_host_ed25519_key.pub"];
+
+type Result = { code: number; stdout: string; stderr: string };
+
+async function run(cmd: string, args: string[]): Promise<Result> {
+  const output = await new Deno.Command(cmd, {
+    args,
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+async function runOk(cmd: string, args: string[]): Promise<string> {
+  const result = await run(cmd, args);
+  if (result.code !== 0) {
+    throw new Error(
+      `Command "${cmd} ${
+        args.join(" ")
+      }" failed (${result.code}): ${result.stderr.trim()}`,
+    );
+  }
+  return result.stdout;
+}
+
+async function evalJson(expression: string): Promise<unknown> {
+  const stdout = await runOk("nix-instantiate", [
+    "--eval",
+    "--strict",
+    "--json",
+    "-E",
+    expression,
+  ]);
+  return JSON.parse(stdout);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+async function indexPaths(file: string): Promise<Record<string, string>> {
+  const value = await evalJson(
+    `builtins.mapAttrs (_name: path: toString path) (import ./${file})`,
+  );
+  assert(
+    typeof value === "object" && value !== null && !Array.isArray(value),
+    `Index "${file}" is not an attribute set`,
+  );
+  return value as Record<string, string>;
+}
+
+Deno.test("nix tree: every .nix file parses", async () => {
+  const files = (await runOk("git", ["ls-files", "*.nix"]))
+    .split("\n")
+    .filter((line) => line !== "");
+  assert(files.length > 0, "No tracked .nix file found");
+  const failures: string[] = [];
+  for (const file of files) {
+    const result = await run("nix-instantiate", ["--parse", file]);
+    if (result.code !== 0) failures.push(`${file}: ${result.stderr.trim()}`);
+  }
+  assert(failures.length === 0, `Cannot parse:\n${failures.join("\n")}`);
+});
+
+Deno.test("nix tree: every index file points at existing paths", async () => {
+  for (const file of indexFiles) {
+    const entries = await indexPaths(file);
+    for (const [name, path] of Object.entries(entries)) {
+      assert(
+        await exists(path),
+        `Index "${file}" names "${name}" = "${path}", which does not exist`,
+      );
+    }
+  }
+});
+
+Deno.test("nix tree: every disk layout belongs to a host", async () => {
+  const hosts = await indexPaths("configurations/nixos-configurations.nix");
+  const disko = await indexPaths("configurations/disko-configurations.nix");
+  for (const host of Object.keys(disko)) {
+    assert(host in hosts, `Disk layout of "${host}" has no host folder`);
+  }
+});
+
+Deno.test("nix tree: every host folder has its keys and deploy facts", async () => {
+  const hosts = await indexPaths("configurations/nixos-configurations.nix");
+  assert(Object.keys(hosts).length > 0, "The hosts index is empty");
+  for (const [host, dir] of Object.entries(hosts)) {
+    for (const file of hostFiles) {
+      assert(
+        await exists(`${dir}/${file}`),
+        `Host "${host}" has no configurations/${host}/${file}`,
+      );
+    }
+    const key = await Deno.readTextFile(`${dir}/ssh_host_ed25519_key.pub`);
+    assert(
+      /^ssh-ed25519 [A-Za-z0-9+/=]+( .*)?\n?$/.test(key),
+      `Host "${host}" has no ed25519 public key in ssh_host_ed25519_key.pub`,
+    );
+  }
+});
+
+Deno.test("nix tree: lib/hosts.nix gives typed deploy facts without inputs", async () => {
+  const stdout = await runOk("nix-instantiate", [
+    "--eval",
+    "--strict",
+    "--json",
+    "lib/hosts.nix",
+  ]);
+  const facts = JSON.parse(stdout) as Record<string, Record<string, unknown>>;
+  const hosts = await indexPaths("configurations/nixos-configurations.nix");
+  assert(
+    JSON.stringify(Object.keys(facts).sort()) ===
+      JSON.stringify(Object.keys(hosts).sort()),
+    "lib/hosts.nix and the hosts index name different hosts",
+  );
+  const isStringList = (value: unknown) =>
+    Array.isArray(value) && value.every((item) => typeof item === "string");
+  for (const [host, f] of Object.entries(facts)) {
+    const fail = (field: string) => `Host "${host}" has a bad "${field}"`;
+    assert(typeof f.deployable === "boolean", fail("deployable"));
+    assert(typeof f.address === "string" && f.address !== "", fail("address"));
+    assert(
+      Number.isInteger(f.port) && (f.port as number) > 0 &&
+        (f.port as number) < 65536,
+      fail("port"),
+    );
+    assert(typeof f.user === "string" && f.user !== "", fail("user"));
+    assert(isStringList(f.tags), fail("tags"));
+    assert(f.buildOn === "local" || f.buildOn === "remote", fail("buildOn"));
+    assert(
+      Number.isInteger(f.confirmTimeout) && (f.confirmTimeout as number) > 0,
+      fail("confirmTimeout"),
+    );
+    assert(isStringList(f.healthChecks), fail("healthChecks"));
+    assert(
+      typeof f.system === "string" && /^[a-z0-9_]+-[a-z]+$/.test(f.system),
+      fail("system"),
+    );
+  }
+});
+
+Deno.test("nix tree: lib/known-hosts.nix pins every host's key", async () => {
+  const knownHosts = await evalJson(
+    "builtins.mapAttrs (_host: entry: entry // { publicKeyFile = toString entry.publicKeyFile; }) (import ./lib/known-hosts.nix)",
+  ) as Record<string, { hostNames: string[]; publicKeyFile: string }>;
+  const hosts = await indexPaths("configurations/nixos-configurations.nix");
+  for (const host of Object.keys(hosts)) {
+    const entry = knownHosts[host];
+    assert(entry !== undefined, `Host "${host}" is missing from known hosts`);
+    assert(
+      entry.hostNames.includes(host),
+      `Host "${host}" is not among its own host names`,
+    );
+    assert(
+      await exists(entry.publicKeyFile),
+      `Key file of "${host}" does not exist`,
+    );
+  }
+});
+
+Deno.test("nix tree: every file under secrets/ is sops-encrypted", async () => {
+  for await (const entry of Deno.readDir(`${root}secrets`)) {
+    if (!entry.isFile) continue;
+    const text = await Deno.readTextFile(`${root}secrets/${entry.name}`);
+    assert(
+      /^sops:\s*$/m.test(text) && text.includes("ENC[AES256_GCM,"),
+      `secrets/${entry.name} is not sops-encrypted`,
+    );
+  }
+});
