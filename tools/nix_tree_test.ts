@@ -38,9 +38,7 @@ async function runOk(cmd: string, args: string[]): Promise<string> {
   const result = await run(cmd, args);
   if (result.code !== 0) {
     throw new Error(
-      `Command "${cmd} ${
-        args.join(" ")
-      }" failed (${result.code}): ${result.stderr.trim()}`,
+      `Command "${cmd} ${args.join(" ")}" failed (${result.code}): ${result.stderr.trim()}`,
     );
   }
   return result.stdout;
