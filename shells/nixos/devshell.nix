@@ -25,13 +25,12 @@ in
     pkgs.ssh-to-age
   ];
 
+  # Only chores whose `deno task` exists; install, iso and update join when they land.
   commands = [
     (chore "index" "regenerate the index files from the folder layout")
     (chore "rekey" "make .sops.yaml and every secret match the admins and hosts")
     (chore "deploy" "build, copy and activate hosts, rolling back unconfirmed ones")
-    (chore "install" "first install of a host over SSH with nixos-anywhere")
-    (chore "iso" "build the iso-headless installer image")
-    (chore "update" "update pkgs/<name> to the newest upstream version")
+    (chore "secrets" "manage admin and host keys, show who can read what")
   ];
 
   devshell.startup.pre-commit-install.text = ''
