@@ -293,3 +293,24 @@ Deno.exit(0); // no cleanup, as after a crash
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a fixture toplevel builds on a test host from its copied derivation (buildOn remote)", async () => {
+  await using testHosts = await startTestHosts(1, { names: ["web1"] });
+  const web1 = testHosts.host("web1");
+  await using flake = await createFixtureFlake(
+    fixtureHostsFor(testHosts.hosts, { buildOn: "remote" }),
+  );
+  // A marker never built before, so the outer store cannot have the output.
+  await flake.update({ web1: { toplevel: { marker: `remote-${crypto.randomUUID()}` } } });
+  const drvPath = JSON.parse(
+    await runner.text({ argv: ["nix", "eval", "--json", `${flake.toplevelRef("web1")}.drvPath`] }),
+  ) as string;
+  await runner.run({
+    argv: ["nix", "copy", "--derivation", "--no-check-sigs", "--to", web1.storeUrl, drvPath],
+    env: testHosts.nixSshEnv,
+  });
+  const built = (await web1.ssh(["nix-store", "--realise", drvPath])).stdout.trim();
+  assertStringIncludes(built, "-nixos-system-web1-remote-");
+  assert(await exists(web1.hostPath(built)), "the output is in web1's store");
+  assert(!(await exists(built)), "and not in the outer store");
+});
