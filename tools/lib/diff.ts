@@ -27,7 +27,7 @@ export function lineDiff(before: string, after: string, name: string, context = 
       ops.push({ kind: "+", line: b[j++]! });
     }
   }
-  const keep = ops.map((op, k) =>
+  const keep = ops.map((_op, k) =>
     ops.slice(Math.max(0, k - context), k + context + 1).some((o) => o.kind !== " ")
   );
   const out = [`--- ${name}`, `+++ ${name} (new)`];

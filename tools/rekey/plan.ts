@@ -72,11 +72,13 @@ export function planConfigEdits(
   config: SopsConfig,
   hostKeys: Map<string, string>,
   filePaths: readonly string[],
+  options: { removeAdmins?: readonly string[] } = {},
 ): ConfigEdits {
   const oldHosts = anchorsWith(config, "host_");
+  const removeAdmins = options.removeAdmins ?? [];
   const hosts = [...hostKeys.keys()].sort();
   const newHostAnchors = hosts.map((h) => `host_${h}`);
-  const removed = oldHosts.filter((a) => !newHostAnchors.includes(a));
+  const removed = [...oldHosts.filter((a) => !newHostAnchors.includes(a)), ...removeAdmins];
   // Keep the keys order: existing anchors in place, new ones appended sorted.
   const keptOrder = oldHosts.filter((a) => newHostAnchors.includes(a));
   const hostOrder = [...keptOrder, ...newHostAnchors.filter((a) => !keptOrder.includes(a))];
@@ -91,7 +93,7 @@ export function planConfigEdits(
       );
     }
   }
-  const admins = anchorsWith(config, "admin_");
+  const admins = anchorsWith(config, "admin_").filter((a) => !removeAdmins.includes(a));
   const existing = new Set(filePaths);
   const allOldHostsSorted = [...oldHosts].sort().join(",");
   const ruleAliases = new Map<number, string[] | null>();
