@@ -193,7 +193,7 @@ export async function executeRekey(
   if (runner.dryRun) {
     for (const f of work) {
       runner.log(
-        `would run: sops updatekeys -y ${f.path}${f.rotate ? ` && sops rotate -i ${f.path}` : ""}`,
+        `would run: ${f.rotate ? `sops rotate -i ${f.path} && ` : ""}sops updatekeys -y ${f.path}`,
       );
     }
     return work.map((f) => resultFor(f, "would-update"));
@@ -221,8 +221,11 @@ export async function executeRekey(
   const results = await mapPool(work, options.parallel, async (f) => {
     const copy = `${workDir}/${f.path}`;
     await copyInto(`${root}/${f.path}`, copy);
-    await runner.run({ argv: ["sops", "updatekeys", "-y", f.path], cwd: workDir });
+    // Rotate first, while the operator is still a recipient (they may be the one removed): the
+    // new data key is then re-wrapped for exactly the wanted recipients. The in-between copy
+    // never leaves the work folder.
     if (f.rotate) await runner.run({ argv: ["sops", "rotate", "-i", f.path], cwd: workDir });
+    await runner.run({ argv: ["sops", "updatekeys", "-y", f.path], cwd: workDir });
     const mode = (await Deno.stat(`${root}/${f.path}`)).mode;
     if (mode !== null) await Deno.chmod(copy, mode & 0o7777);
     try {
