@@ -182,3 +182,12 @@ creation_rules:
     `${text}  - path_regex: ^secrets/y\\.yaml$\n    key_groups: [ { age: [ *admin_a ] } ]\n`,
   );
 });
+
+Deno.test("parseSopsConfig() accepts a large fleet's many aliases", () => {
+  const rules = Array.from(
+    { length: 150 },
+    (_, i) => `  - path_regex: ^secrets/h${i}\\.yaml$\n    key_groups: [ { age: [ *admin_a ] } ]\n`,
+  ).join("");
+  const config = parseSopsConfig(`keys:\n  - &admin_a age1a\ncreation_rules:\n${rules}`);
+  assertEquals(config.rules.length, 150);
+});
