@@ -1,0 +1,120 @@
+// Benchmarks rekey against real sops: --check on 200 files/20 hosts, and a full rekey adding one
+// host to 100 files (--parallel 1 and the default). Run: deno task bench:rekey
+import { makeAgeKey, makeHostKey, run } from "../rekey/_test_support.ts";
+import { main } from "../rekey/main.ts";
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function quiet<T>(fn: () => Promise<T>): Promise<T> {
+  const log = console.log;
+  const error = console.error;
+  console.log = () => {};
+  console.error = () => {};
+  try {
+    return await fn();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+async function buildRepo(dir: string, hosts: number, sharedFiles: number, hostFiles: boolean) {
+  const admin = await makeAgeKey(dir, "admin");
+  Deno.env.set("SOPS_AGE_KEY_FILE", admin.file);
+  const root = `${dir}/repo`;
+  await Deno.mkdir(`${root}/secrets`, { recursive: true });
+  await Deno.writeTextFile(`${root}/flake.nix`, "{ }\n");
+  const recipients = [admin.recipient];
+  for (let i = 0; i < hosts; i++) {
+    const key = await makeHostKey(dir, `h${i}`);
+    await Deno.mkdir(`${root}/configurations/h${i}`, { recursive: true });
+    await Deno.writeTextFile(
+      `${root}/configurations/h${i}/ssh_host_ed25519_key.pub`,
+      key.publicLine,
+    );
+    recipients.push(key.recipient);
+  }
+  await Deno.writeTextFile(`${root}/.sops.yaml`, `keys:\n  - &admin_a ${admin.recipient}\n`);
+  const config = `${dir}/all.yaml`;
+  await Deno.writeTextFile(config, `creation_rules:\n  - age: ${recipients.join(",")}\n`);
+  const names = [
+    ...(hostFiles ? Array.from({ length: hosts }, (_, i) => `h${i}`) : []),
+    ...Array.from({ length: sharedFiles }, (_, i) => `shared${String(i).padStart(3, "0")}`),
+  ];
+  await Promise.all(names.map(async (name, i) => {
+    await new Promise((r) => setTimeout(r, (i % 16) * 5));
+    const out = await run(
+      [
+        "sops",
+        "--config",
+        config,
+        "encrypt",
+        "--filename-override",
+        `secrets/${name}.yaml`,
+        "/dev/stdin",
+      ],
+      { cwd: root, stdin: `value: ${name}\n` },
+    );
+    if (out.code !== 0) throw new Error(out.stderr);
+    await Deno.writeTextFile(`${root}/secrets/${name}.yaml`, out.stdout);
+  }));
+  // First rekey writes the host anchors and rules; host files then hold admin + every host,
+  // so it re-keys them to admin + that host.
+  if (await quiet(() => main(["--repo", root, "--parallel", "8"])) !== 0) {
+    throw new Error("setup rekey failed");
+  }
+  return { root, admin };
+}
+
+async function time(fn: () => Promise<number>): Promise<number> {
+  const start = performance.now();
+  const code = await quiet(fn);
+  const ms = performance.now() - start;
+  if (code !== 0 && code !== 1) throw new Error(`exit ${code}`);
+  return ms;
+}
+
+if (import.meta.main) {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rekey-bench-" }));
+  try {
+    const a = await buildRepo(`${dir}`, 20, 180, true);
+    const checks: number[] = [];
+    for (let i = 0; i < 7; i++) checks.push(await time(() => main(["--repo", a.root, "--check"])));
+    const m = median(checks);
+    console.log(
+      `rekey --check, 200 files, 20 hosts: median ${m.toFixed(0)} ms (${
+        (m / 200).toFixed(2)
+      } ms/file) over 7 runs`,
+    );
+
+    const bdir = `${dir}/b`;
+    await Deno.mkdir(bdir);
+    const b = await buildRepo(bdir, 20, 100, false);
+    const extra = await makeHostKey(bdir, "new");
+    for (const parallel of ["1", "4"]) {
+      const copy = `${bdir}/run-${parallel}`;
+      const runs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        await Deno.remove(copy, { recursive: true }).catch(() => {});
+        await run(["cp", "-a", b.root, copy]);
+        await Deno.mkdir(`${copy}/configurations/hnew`);
+        await Deno.writeTextFile(
+          `${copy}/configurations/hnew/ssh_host_ed25519_key.pub`,
+          extra.publicLine,
+        );
+        runs.push(await time(() => main(["--repo", copy, "--parallel", parallel])));
+      }
+      const mm = median(runs);
+      console.log(
+        `rekey adding 1 host to 100 files, --parallel ${parallel}${
+          parallel === "4" ? " (default)" : ""
+        }: median ${mm.toFixed(0)} ms (${(mm / 100).toFixed(1)} ms/file) over 3 runs`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -1,0 +1,124 @@
+import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
+import { createFixture, type Fixture, makeAgeKey, makeHostKey } from "../rekey/_test_support.ts";
+import { main } from "./main.ts";
+import { main as rekeyMain } from "../rekey/main.ts";
+
+async function secrets(f: Fixture, args: string[], identityFile = f.admin.file) {
+  Deno.env.set("SOPS_AGE_KEY_FILE", identityFile);
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.error = (...a: unknown[]) => err.push(a.join(" "));
+  try {
+    const code = await main(["--repo", f.repo.dir, ...args]);
+    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+Deno.test("secrets host add creates its key, rule and file, and gives it the shared file", async () => {
+  await using f = await createFixture(["web1"]);
+  const app1 = await makeHostKey(f.keysDir, "app1");
+  const r = await secrets(f, [
+    "host",
+    "add",
+    "app1",
+    "--key-file",
+    `${app1.privatePath}.pub`,
+    "--yes",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(r.stderr, "Host key: 256 SHA256:");
+  assertStringIncludes(r.stderr, "Created secrets/app1.yaml");
+  for (const path of ["secrets/app1.yaml", "secrets/shared.yaml"]) {
+    assertEquals((await f.decryptAs(path, app1.identityFile)).code, 0, path);
+  }
+  const again = await secrets(f, [
+    "host",
+    "add",
+    "app1",
+    "--key-file",
+    `${app1.privatePath}.pub`,
+    "-y",
+  ]);
+  assertEquals(again.code, 1);
+  assertStringIncludes(again.stderr, "use host replace-key");
+});
+
+Deno.test("secrets host replace-key rotates away the old key", async () => {
+  await using f = await createFixture(["web1", "db1"]);
+  const old = f.hosts.get("web1")!;
+  const fresh = await makeHostKey(f.keysDir, "web1-new");
+  const r = await secrets(f, [
+    "host",
+    "replace-key",
+    "web1",
+    "--key-file",
+    `${fresh.privatePath}.pub`,
+    "-y",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(r.stdout, "rotated");
+  assertEquals((await f.decryptAs("secrets/web1.yaml", fresh.identityFile)).code, 0);
+  assert((await f.decryptAs("secrets/web1.yaml", old.identityFile)).code !== 0);
+  assert((await f.decryptAs("secrets/shared.yaml", old.identityFile)).code !== 0);
+});
+
+Deno.test("secrets takeover: new key, admin add, admin remove of the example key", async () => {
+  await using f = await createFixture(["web1"]);
+  const keyFile = `${f.keysDir}/me/keys.txt`;
+  const made = await secrets(f, ["admin", "new-key", "--out", keyFile]);
+  assertEquals(made.code, 0, made.stderr);
+  const recipient = made.stdout.trim();
+  assert(
+    recipient.startsWith("age1") && !made.stdout.includes("AGE-SECRET-KEY"),
+    "secret not printed",
+  );
+  assertEquals((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
+  const added = await secrets(f, ["admin", "add", "me", recipient]);
+  assertEquals(added.code, 0, added.stderr);
+  const removed = await secrets(f, ["admin", "remove", "alice"], keyFile);
+  // The hand-written notes rule names alice: the tool refuses to break it.
+  assertEquals(removed.code, 1);
+  assertStringIncludes(
+    removed.stderr,
+    `Cannot remove anchor "admin_alice": hand-written creation rule 1`,
+  );
+  const text = await Deno.readTextFile(f.repo.path(".sops.yaml"));
+  await f.repo.write({
+    ".sops.yaml": text.replace("          - *admin_alice\n", "          - *admin_me\n"),
+  });
+  Deno.env.set("SOPS_AGE_KEY_FILE", f.admin.file); // alice still reads the notes file
+  assertEquals(await rekeyMain(["--repo", f.repo.dir]), 0);
+  const removed2 = await secrets(f, ["admin", "remove", "alice"], keyFile);
+  assertEquals(removed2.code, 0, removed2.stderr);
+  for (const path of ["secrets/web1.yaml", "secrets/shared.yaml"]) {
+    assertEquals((await f.decryptAs(path, keyFile)).code, 0, path);
+    assert((await f.decryptAs(path, f.admin.file)).code !== 0, `${path}: example key locked out`);
+  }
+});
+
+Deno.test("secrets admin add rejects a bad key; access prints the table", async () => {
+  await using f = await createFixture(["web1"]);
+  const bad = await secrets(f, ["admin", "add", "bob", "age1nope"]);
+  assertEquals(bad.code, 2);
+  const bob = await makeAgeKey(f.keysDir, "bob");
+  assertEquals((await secrets(f, ["admin", "add", "bob", bob.recipient])).code, 0);
+  const table = await secrets(f, ["access"]);
+  assertEquals(table.code, 0, table.stderr);
+  assertEquals(
+    table.stdout.split("\n").map((l) => l.replace(/\s+/g, " ")),
+    [
+      "file admin_alice admin_bob host_web1",
+      "secrets/notes/alice.yaml yes - -",
+      "secrets/shared.yaml yes yes yes",
+      "secrets/web1.yaml yes yes yes",
+    ],
+  );
+  const help = await secrets(f, ["host", "add", "--help"]);
+  assertEquals(help.code, 0);
+});
