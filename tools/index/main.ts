@@ -4,7 +4,7 @@ import { UsageError } from "../lib/errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../lib/fs.ts";
 import { runMain } from "../lib/main.ts";
 import { findRepoRoot } from "../lib/repo.ts";
-import { unifiedDiff } from "./diff.ts";
+import { unifiedDiff } from "../lib/diff.ts";
 import { planIndexes, type PlannedIndex, SCANNED_FOLDERS } from "./plan.ts";
 import { listRepoFiles } from "./scan.ts";
 

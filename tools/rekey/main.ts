@@ -3,7 +3,7 @@ import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { findRepoRoot, invocationDir } from "../lib/repo.ts";
 import { readTextIfExists } from "../lib/fs.ts";
-import { lineDiff } from "../lib/diff.ts";
+import { unifiedDiff } from "../lib/diff.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
   executeRekey,
@@ -47,7 +47,7 @@ export async function rekey(root: string, options: RekeyOptions): Promise<RekeyR
   const diskText = (await readTextIfExists(`${root}/.sops.yaml`)) ?? "";
   const state = await readRepoState(root, options.configText);
   const plan = planRekey({ ...state, rotate: options.rotate });
-  const configDiff = lineDiff(diskText, plan.configText, ".sops.yaml");
+  const configDiff = unifiedDiff(".sops.yaml", diskText, plan.configText);
   if (configDiff !== "") runner.log(configDiff);
   const blocking = plan.problems.filter((p) => p.kind === "plaintext" || p.kind === "no-rule");
   for (const p of blocking) runner.log(`warning: ${p.message}; left alone`);
