@@ -51,7 +51,7 @@ export interface ExecuteDeps {
 
 const toplevelsSchema = z.record(
   z.string(),
-  z.object({ drvPath: z.string(), outPath: z.string() }),
+  z.object({ drv: z.string(), out: z.string() }),
 );
 const buildSchema = z.array(
   z.object({ drvPath: z.string(), outputs: z.record(z.string(), z.string()) }),
@@ -103,7 +103,7 @@ export async function executeDeploy(plan: DeployPlan, deps: ExecuteDeps): Promis
   const local = plan.hosts.filter((h) => h.buildOn === "local" && toplevels[h.host]);
   if (local.length > 0) {
     for (const h of local) deps.progress.update(h.host, "building");
-    const drvs = [...new Set(local.map((h) => toplevels[h.host]!.drvPath))];
+    const drvs = [...new Set(local.map((h) => toplevels[h.host]!.drv))];
     let error: unknown;
     try {
       const out = await deps.runner.text({ argv: [...buildArgv(drvs), "--keep-going"] });
@@ -112,7 +112,7 @@ export async function executeDeploy(plan: DeployPlan, deps: ExecuteDeps): Promis
       error = e;
     }
     for (const host of local) {
-      if (!(await pathExists(toplevels[host.host]!.outPath))) {
+      if (!(await pathExists(toplevels[host.host]!.out))) {
         fail(host, "build", error ?? new Error("the build gave no output"));
       }
     }
@@ -187,7 +187,7 @@ function isConnectionError(error: unknown): boolean {
 
 async function deployHost(
   host: HostPlan,
-  toplevel: { drvPath: string; outPath: string },
+  toplevel: { drv: string; out: string },
   deps: ExecuteDeps,
 ): Promise<HostReport> {
   const { runner, progress, ssh } = deps;
@@ -205,7 +205,7 @@ async function deployHost(
     address: host.address,
     result: "ok",
     rolledBack: false,
-    path: toplevel.outPath,
+    path: toplevel.out,
     durationMs: 0,
   };
 
@@ -232,10 +232,10 @@ async function deployHost(
     update("building", "on the target");
     await step("build", async () => {
       await runner.run({
-        argv: copyArgv(host, toplevel.drvPath, { noCheckSigs: deps.noCheckSigs, derivation: true }),
+        argv: copyArgv(host, toplevel.drv, { noCheckSigs: deps.noCheckSigs, derivation: true }),
         env,
       });
-      await remote(realiseCommand(toplevel.drvPath));
+      await remote(realiseCommand(toplevel.drv));
     });
   } else {
     update("copying");
@@ -243,7 +243,7 @@ async function deployHost(
       "copy",
       () =>
         runner.run({
-          argv: copyArgv(host, toplevel.outPath, { noCheckSigs: deps.noCheckSigs }),
+          argv: copyArgv(host, toplevel.out, { noCheckSigs: deps.noCheckSigs }),
           env,
         }),
     );
@@ -253,10 +253,10 @@ async function deployHost(
     update("diffing");
     report.closureDiff = await step(
       "diff",
-      async () => (await remote(diffCommand(before, toplevel.outPath))).stdout.trimEnd(),
+      async () => (await remote(diffCommand(before, toplevel.out))).stdout.trimEnd(),
     );
     progress.note(
-      `${host.host}: closure diff ${before} → ${toplevel.outPath}\n${
+      `${host.host}: closure diff ${before} → ${toplevel.out}\n${
         indent(report.closureDiff || "(no version changes)")
       }`,
     );
@@ -271,7 +271,7 @@ async function deployHost(
 
   if (host.mode === "dry-activate") {
     update("activating", "dry-activate");
-    const out = await step("activate", () => remote(dryActivateCommand(host, toplevel.outPath)));
+    const out = await step("activate", () => remote(dryActivateCommand(host, toplevel.out)));
     progress.note(`${host.host}: dry-activate\n${indent((out.stdout + out.stderr).trimEnd())}`);
     report.status = "dry-activated";
     return report;
@@ -283,7 +283,7 @@ async function deployHost(
   let state: RemoteState;
   try {
     state = parseRemoteState(
-      (await remote(activateCommand(host, dir, toplevel.outPath), { mutates: true })).stdout,
+      (await remote(activateCommand(host, dir, toplevel.out), { mutates: true })).stdout,
     );
   } catch (error) {
     if (!isConnectionError(error)) throw new StepError("activate", oneLineMessage(error));

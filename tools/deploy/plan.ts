@@ -171,12 +171,13 @@ export function usesMagicRollback(plan: HostPlan): boolean {
 
 /**
  * The `--apply` function for one `nix eval --json <flake>#nixosConfigurations` that gives
- * each host's toplevel derivation and output path (`nix build --json` sorts its output, so
- * the derivation paths map results back to hosts).
+ * each host's toplevel derivation and output path as `{ drv, out }` (`nix build --json` sorts
+ * its output, so the derivation paths map results back to hosts; an attribute set with
+ * `outPath` would turn into a string in JSON).
  */
 export function toplevelsApply(hosts: readonly string[]): string {
   const list = hosts.map((h) => JSON.stringify(h)).join(" ");
-  return `cs: builtins.listToAttrs (map (n: { name = n; value = { drvPath = ` +
-    `cs.\${n}.config.system.build.toplevel.drvPath; outPath = ` +
+  return `cs: builtins.listToAttrs (map (n: { name = n; value = { drv = ` +
+    `cs.\${n}.config.system.build.toplevel.drvPath; out = ` +
     `cs.\${n}.config.system.build.toplevel.outPath; }; }) [ ${list} ])`;
 }

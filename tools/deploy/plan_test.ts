@@ -150,6 +150,6 @@ Deno.test("modes: which set the profile, activate, and use magic rollback", () =
 Deno.test("toplevelsApply() asks for each host's drvPath and outPath", () => {
   assertEquals(
     toplevelsApply(["web1", "db1"]),
-    'cs: builtins.listToAttrs (map (n: { name = n; value = { drvPath = cs.${n}.config.system.build.toplevel.drvPath; outPath = cs.${n}.config.system.build.toplevel.outPath; }; }) [ "web1" "db1" ])',
+    'cs: builtins.listToAttrs (map (n: { name = n; value = { drv = cs.${n}.config.system.build.toplevel.drvPath; out = cs.${n}.config.system.build.toplevel.outPath; }; }) [ "web1" "db1" ])',
   );
 });
