@@ -126,3 +126,197 @@ Deno.test("deploy switches one host: profile and active system change; a redeplo
   assert(r2.closureDiff !== undefined, "a closure diff against the previous system");
   assertStringIncludes(r2.closureDiff, "nixos-system-web1");
 });
+
+Deno.test("deploy runs three hosts in parallel, selected by tag", async () => {
+  await using f = await fleet(3);
+  const started = performance.now();
+  const run = await deploy(f.args("--tag", "web"));
+  assertEquals(run.code, 0, run.stderr);
+  assertEquals(run.report!.hosts.map((h) => [h.host, h.result, h.newGeneration]), [
+    ["web1", "ok", 1],
+    ["web2", "ok", 1],
+    ["web3", "ok", 1],
+  ]);
+  for (const host of hostsOf(f)) {
+    assertEquals(await active(host), await f.flake.buildToplevel(host.name));
+  }
+  assert(performance.now() - started < 20_000, "parallel, not one after the other");
+});
+
+Deno.test("deploy keeps going when one host is down; report and exit code name it", async () => {
+  await using f = await fleet(3);
+  const [, web2] = hostsOf(f);
+  await web2!.stop();
+  const run = await deploy(f.args("--all"));
+  assertEquals(run.code, 1);
+  const results = run.report!.hosts.map((h) => [h.host, h.result, h.failedStep ?? ""]);
+  assertEquals(results, [["web1", "ok", ""], ["web2", "failed", "connect"], ["web3", "ok", ""]]);
+  assertEquals(await generation(web2!), undefined);
+  assertEquals(run.report!.ok, false);
+});
+
+Deno.test("deploy rolls back a failed activation; the previous generation stays active", async () => {
+  await using f = await fleet(1);
+  const [web1] = hostsOf(f);
+  assertEquals((await deploy(f.args("web1"))).code, 0);
+  const good = await f.flake.buildToplevel("web1");
+  await f.flake.update({ web1: { toplevel: { marker: "2", failActivation: true } } });
+  const bad = await f.flake.buildToplevel("web1");
+  const run = await deploy(f.args("web1"));
+  assertEquals(run.code, 1);
+  const report = hostReport(run.report, "web1");
+  assertEquals(
+    [report.failedStep, report.status, report.rolledBack, report.activeGeneration],
+    ["activate", "rolled-back-activation", true, 1],
+  );
+  assertEquals(await generation(web1!), 1);
+  assertEquals(await web1!.resolve(PROFILE), good);
+  assertEquals(await active(web1!), good);
+  const calls = await activations(web1!);
+  assertEquals(calls.slice(-2), [`switch ${bad}`, `switch ${good}`]);
+  assert(!(await storeHas(web1!, `${PROFILE}-2-link`)), "the failed generation is deleted");
+});
+
+Deno.test("deploy: a host cut off after activation rolls itself back within the timeout", async () => {
+  await using f = await fleet(1);
+  const [web1] = hostsOf(f);
+  assertEquals((await deploy(f.args("web1"))).code, 0);
+  const good = await f.flake.buildToplevel("web1");
+  await f.flake.update({ web1: { toplevel: { marker: "2" } } });
+  let restored: Promise<void> | undefined;
+  const run = await deploy(f.args("web1"), {
+    recoveryGraceSeconds: 8,
+    hooks: {
+      async afterActivate() {
+        await web1!.cutOff();
+        // Back after the confirm timeout (3 s): the deployer then reads what the host did.
+        restored = new Promise((resolve) => setTimeout(resolve, 4500)).then(() => web1!.restore());
+      },
+    },
+  });
+  await restored;
+  assertEquals(run.code, 1);
+  const report = hostReport(run.report, "web1");
+  assertEquals(
+    [report.failedStep, report.status, report.rolledBack, report.activeGeneration],
+    ["confirm", "rolled-back-timeout", true, 1],
+  );
+  assertEquals(await generation(web1!), 1);
+  assertEquals(await active(web1!), good);
+});
+
+Deno.test("deploy: a host frozen in the confirm window rolls back when it runs again", async () => {
+  await using f = await fleet(1);
+  const [web1] = hostsOf(f);
+  assertEquals((await deploy(f.args("web1"))).code, 0);
+  const good = await f.flake.buildToplevel("web1");
+  await f.flake.update({ web1: { toplevel: { marker: "2" } } });
+  const run = await deploy(f.args("web1", "--confirm-timeout", "2"), {
+    recoveryGraceSeconds: 0,
+    hooks: { afterActivate: () => web1!.freeze() },
+  });
+  assertEquals(run.code, 1);
+  const report = hostReport(run.report, "web1");
+  assertEquals([report.failedStep, report.rolledBack], ["confirm", "expected"]);
+  await web1!.thaw();
+  for (let i = 0; i < 50 && (await generation(web1!)) !== 1; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assertEquals(await generation(web1!), 1);
+  for (let i = 0; i < 50 && (await active(web1!)) !== good; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assertEquals(await active(web1!), good);
+});
+
+Deno.test("deploy rolls back when a health check fails", async () => {
+  await using f = await fleet(1);
+  const [web1] = hostsOf(f);
+  assertEquals((await deploy(f.args("web1"))).code, 0);
+  await f.flake.update({ web1: { toplevel: { marker: "2" }, facts: { healthChecks: ["false"] } } });
+  const run = await deploy(f.args("web1"));
+  assertEquals(run.code, 1);
+  const report = hostReport(run.report, "web1");
+  assertEquals([report.failedStep, report.status, report.rolledBack], [
+    "health",
+    "rolled-back-health-check",
+    true,
+  ]);
+  assertStringIncludes(report.error ?? "", 'Health check "false" failed');
+  assertEquals(await generation(web1!), 1);
+});
+
+Deno.test("deploy refuses a host whose key differs from the repository's, before any copy", async () => {
+  await using f = await fleet(2);
+  const [web1, web2] = hostsOf(f);
+  // web1's folder pins web2's key.
+  await f.flake.update({ web1: { hostPublicKey: web2!.hostPublicKey } });
+  const path = await f.flake.buildToplevel("web1");
+  const run = await deploy(f.args("web1", "web2"));
+  assertEquals(run.code, 1);
+  const report = hostReport(run.report, "web1");
+  assertEquals(report.failedStep, "connect");
+  assertStringIncludes(report.error ?? "", 'Host key mismatch for "web1"');
+  assertStringIncludes(report.error ?? "", "expected SHA256:");
+  assertStringIncludes(report.error ?? "", "the host presented SHA256:");
+  assert(!(await storeHas(web1!, path)), "nothing copied to the refused host");
+  assertEquals(hostReport(run.report, "web2").result, "ok");
+});
+
+Deno.test("deploy --dry-run prints every command and changes no host", async () => {
+  await using f = await fleet(1);
+  const [web1] = hostsOf(f);
+  const run = await deploy(f.args("web1", "--dry-run").filter((a) => a !== "--json"));
+  assertEquals(run.code, 0, run.stderr);
+  for (
+    const part of [
+      "nix eval --json",
+      "nix build --json --no-link",
+      "nix copy --to ssh-ng://root@",
+      "diff-closures",
+      "StrictHostKeyChecking=yes",
+    ]
+  ) {
+    assertStringIncludes(run.stderr, part);
+  }
+  assertEquals(await generation(web1!), undefined);
+  assertEquals(await activations(web1!), []);
+  assertEquals((await Array.fromAsync(Deno.readDir(web1!.hostPath("/nix/store")))).length, 0);
+});
+
+Deno.test("deploy --mode boot sets the profile and activates nothing", async () => {
+  await using f = await fleet(1);
+  const [web1] = hostsOf(f);
+  const path = await f.flake.buildToplevel("web1");
+  const run = await deploy(f.args("web1", "--mode", "boot"));
+  assertEquals(run.code, 0, run.stderr);
+  assertEquals(await generation(web1!), 1);
+  assertEquals(await web1!.resolve(PROFILE), path);
+  assertEquals(await active(web1!), undefined);
+  assertEquals(await activations(web1!), [`boot ${path}`]);
+  assertEquals(hostReport(run.report, "web1").status, "done");
+});
+
+Deno.test("deploy --mode test activates without touching the profile", async () => {
+  await using f = await fleet(1);
+  const [web1] = hostsOf(f);
+  const path = await f.flake.buildToplevel("web1");
+  const run = await deploy(f.args("web1", "--mode", "test"));
+  assertEquals(run.code, 0, run.stderr);
+  assertEquals(await generation(web1!), undefined);
+  assertEquals(await active(web1!), path);
+});
+
+Deno.test("deploy: a bad host name and a malformed host fact are one-line errors", async () => {
+  await using f = await fleet(1);
+  const unknown = await deploy(f.args("web9"));
+  assertEquals(unknown.code, 2);
+  assertEquals(unknown.stderr, 'error: Cannot deploy "web9": no such host; known hosts: web1');
+  await f.flake.update({ web1: { facts: { port: "twenty-two" as unknown as number } } });
+  const malformed = await deploy(f.args("web1"));
+  assertEquals(malformed.code, 1);
+  assertEquals(
+    malformed.stderr,
+    'error: Invalid deploy facts of host "web1": port: expected number, received string',
+  );
+});

@@ -126,8 +126,14 @@ export async function executeDeploy(plan: DeployPlan, deps: ExecuteDeps): Promis
         const step = error instanceof StepError ? error.step : "deploy";
         fail(host, step, error);
         const failed = reports.get(host.host)!;
+        if (error instanceof HostStepError) {
+          Object.assign(failed, error.partial, {
+            result: "failed",
+            failedStep: step,
+            error: failed.error,
+          });
+        }
         if (error instanceof StepError) failed.rolledBack = error.rolledBack;
-        if (error instanceof HostStepError) Object.assign(failed, error.partial);
         return failed;
       });
       report.durationMs = Math.round(performance.now() - started.get(host.host)!);

@@ -42,7 +42,12 @@ function program() {
   return newProgram("deploy", "Build, copy, activate and confirm NixOS hosts, with magic rollback")
     .argument("[hosts...]", "hosts to deploy (also ones that are not deployable)")
     .option("--all", "every deployable host")
-    .option("-t, --tag <tag...>", "deployable hosts with any of these tags")
+    .option(
+      "-t, --tag <tag>",
+      "deployable hosts with this tag (repeat, or a,b: any of them)",
+      collect,
+      [],
+    )
     .option("--target <address>", "deploy the one selected host to this address")
     .addOption(
       new Option("--mode <mode>", "what switch-to-configuration does").choices(DEPLOY_MODES)
@@ -59,9 +64,18 @@ function program() {
     .option("--ask", "show the closure diff and ask before activating each host (terminal only)")
     .option("--ask-sudo-password", "read the sudo password once; sent on stdin to sudo -S")
     .option("--no-check-sigs", "copy unsigned paths (nix copy --no-check-sigs)")
-    .option("--ssh-option <Key=Value...>", "extra ssh -o options, e.g. IdentityFile=~/.ssh/deploy")
+    .option(
+      "--ssh-option <Key=Value>",
+      "an extra ssh -o option (repeat), e.g. IdentityFile=…",
+      collect,
+      [],
+    )
     .option("--connect-timeout <seconds>", "ssh ConnectTimeout", "10")
     .option("--flake <ref>", "flake to deploy from (default: the repository root)");
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -81,7 +95,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
     const runner = runnerFor(opts);
     const root = await findRepoRoot(invocationDir(), opts.repo);
     const flake = opts.flake ?? root;
-    const sshOptions = opts.sshOption ?? [];
+    const sshOptions = opts.sshOption;
     for (const o of sshOptions) {
       if (!/^[A-Za-z]+=\S+$/.test(o)) {
         throw new UsageError(`Invalid --ssh-option "${o}": expected Key=Value without spaces`);
@@ -91,7 +105,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       throw new UsageError("Cannot use --ask: stdin is not a terminal");
     }
     const facts = await readFleetFacts(runner, flake);
-    const plan = planDeploy(facts, { names, all: opts.all ?? false, tags: opts.tag ?? [] }, {
+    const plan = planDeploy(facts, { names, all: opts.all ?? false, tags: opts.tag }, {
       flake,
       mode: opts.mode,
       ...(opts.buildOn ? { buildOn: opts.buildOn } : {}),
