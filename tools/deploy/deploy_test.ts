@@ -320,3 +320,23 @@ Deno.test("deploy: a bad host name and a malformed host fact are one-line errors
     'error: Invalid deploy facts of host "web1": port: expected number, received string',
   );
 });
+
+Deno.test("deno task deploy runs with its least-privilege permissions; --build-on remote builds on the target", async () => {
+  await using f = await fleet(1);
+  const [web1] = hostsOf(f);
+  const path = await f.flake.buildToplevel("web1");
+  const config = new URL("../../deno.json", import.meta.url).pathname;
+  const output = await new Deno.Command("deno", {
+    args: ["task", "-q", "--config", config, "deploy", ...f.args("web1", "--build-on", "remote")],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assertEquals(output.code, 0, stderr);
+  const report = JSON.parse(new TextDecoder().decode(output.stdout)) as DeployReport;
+  assertEquals(hostReport(report, "web1").status, "confirmed");
+  assertEquals(await active(web1!), path);
+  const drv = (await Array.fromAsync(Deno.readDir(web1!.hostPath("/nix/store"))))
+    .filter((e) => e.name.endsWith(".drv"));
+  assert(drv.length > 0, "the derivation was copied and built on the target");
+});
