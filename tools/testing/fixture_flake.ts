@@ -147,6 +147,27 @@ export function fixtureJson(hosts: readonly FixtureHost[]): string {
   return `${JSON.stringify({ hosts: Object.fromEntries(entries) }, null, 2)}\n`;
 }
 
+/** What {@linkcode fixtureHostsFor} needs of a host (a `TestHost` has it). */
+export interface ReachableHost {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  hostPublicKey: string;
+}
+
+/** Fixture hosts whose facts and host keys point at running hosts (e.g. test hosts). */
+export function fixtureHostsFor(
+  hosts: readonly ReachableHost[],
+  facts: Partial<HostFacts> = {},
+): FixtureHost[] {
+  return hosts.map((host) => ({
+    name: host.name,
+    facts: { ...facts, address: host.address, port: host.port, user: host.user },
+    hostPublicKey: host.hostPublicKey,
+  }));
+}
+
 /** The files of a fixture flake for `hosts` (pure; see {@linkcode createFixtureFlake}). */
 export function fixtureFlakeTree(hosts: readonly FixtureHost[]): Record<string, string> {
   const names = new Set<string>();

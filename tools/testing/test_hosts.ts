@@ -37,6 +37,8 @@ export interface TestHost {
   readonly nixDir: string;
   /** The host's `/run` seen from outside (emptied at each boot). */
   readonly runDir: string;
+  /** The host's `/root` (root's home, empty at first: no shell start-up files). */
+  readonly homeDir: string;
   /** sshd's log file. */
   readonly logFile: string;
   /** `ssh-ng://root@127.0.0.N?ssh-key=…`; use with {@linkcode TestHosts.nixSshEnv}. */
@@ -67,7 +69,7 @@ export interface TestHost {
   restore(): Promise<void>;
   /** The pids of every process in the host's mount namespace(s). */
   processes(): Promise<number[]>;
-  /** The outer path of an absolute path under the host's /nix or /run. */
+  /** The outer path of an absolute path under the host's /nix, /run or /root. */
   hostPath(path: string): string;
   /** Follows symlinks as the host sees them: `/nix/var/nix/profiles/system` → `/nix/store/…`. */
   resolve(path: string): Promise<string>;
@@ -130,13 +132,14 @@ async function leaseAddresses(count: number, owner: string): Promise<AddressLeas
       file.close();
       continue;
     }
-    // A previous owner that died without cleaning up may have left a firewall table behind.
-    await deleteFirewallTable(index);
+    // We hold the lock, so a previous owner is dead: remove what it may have left behind.
+    await reapLease(file, index);
     if (!portFree(address)) {
       file.close();
       continue;
     }
     await file.truncate(0);
+    await file.seek(0, Deno.SeekMode.Start);
     await file.write(new TextEncoder().encode(`${Deno.pid} ${owner}\n`));
     leases.push({ address, index, file });
   }
@@ -145,6 +148,75 @@ async function leaseAddresses(count: number, owner: string): Promise<AddressLeas
     throw new Error(`Cannot start ${count} test hosts: no free loopback address left`);
   }
   return leases;
+}
+
+/** The harness folder a lock file names (`<pid> <dir>`), if any. */
+async function previousOwnerDir(file: Deno.FsFile): Promise<string | undefined> {
+  await file.seek(0, Deno.SeekMode.Start);
+  const bytes = new Uint8Array(4096);
+  const read = await file.read(bytes);
+  const text = new TextDecoder().decode(bytes.subarray(0, read ?? 0));
+  const dir = text.trim().split(" ")[1];
+  return dir !== undefined && /^\/.+\/devops-hosts-[^/]+$/.test(dir) ? dir : undefined;
+}
+
+/** Cleans up after a dead owner of a locked address: firewall table, processes, folder. */
+async function reapLease(file: Deno.FsFile, index: number): Promise<void> {
+  await deleteFirewallTable(index);
+  const dir = await previousOwnerDir(file);
+  if (dir !== undefined) await reapHarness(dir);
+}
+
+/**
+ * Kills every process whose /nix is bind-mounted from a host folder of the harness at `dir`
+ * (a mount namespace of one of its hosts), then removes the folder.
+ */
+async function reapHarness(dir: string): Promise<number[]> {
+  const killed = new Set<number>();
+  for (let round = 0; round < 100; round++) {
+    const pids: number[] = [];
+    for await (const entry of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const mounts = await Deno.readTextFile(`/proc/${entry.name}/mountinfo`).catch(() => "");
+      const ours = mounts.split("\n").some((line) => {
+        const fields = line.split(" ");
+        return fields[4] === "/nix" && (fields[3] ?? "").startsWith(`${dir}/hosts/`);
+      });
+      if (ours) pids.push(Number(entry.name));
+    }
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      signal(pid, "SIGKILL");
+      killed.add(pid);
+    }
+    await sleep(5);
+  }
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  return [...killed];
+}
+
+/**
+ * Cleans up after test-host harnesses whose process died without disposing them (a crash, a
+ * killed test run): their processes, firewall tables and folders. Returns the pids it killed.
+ */
+export async function reapStaleTestHosts(): Promise<number[]> {
+  const killed: number[] = [];
+  const entries = await Array.fromAsync(Deno.readDir(LOCK_DIR)).catch(() => []);
+  for (const entry of entries) {
+    const match = /^127\.0\.0\.(\d+)\.lock$/.exec(entry.name);
+    if (match === null) continue;
+    const file = await Deno.open(`${LOCK_DIR}/${entry.name}`, { read: true, write: true });
+    try {
+      if (!(await file.tryLock(true))) continue;
+      await deleteFirewallTable(Number(match[1]));
+      const dir = await previousOwnerDir(file);
+      if (dir !== undefined) killed.push(...await reapHarness(dir));
+      await file.truncate(0);
+    } finally {
+      file.close();
+    }
+  }
+  return killed;
 }
 
 function firewallTable(index: number): string {
@@ -241,12 +313,13 @@ function sshdConfig(dir: string, address: string): string {
   ].join("\n");
 }
 
-// The host's init: runs in the new mount namespace, mounts the host's /nix and /run, boots like
-// NixOS (the system profile is the running system), then holds the namespace until killed.
+// The host's init: runs in the new mount namespace, mounts the host's /nix, /run and /root,
+// boots like NixOS (the system profile is the running system), then holds the namespace.
 const BOOT_SCRIPT = `set -e
 exec 2>>"$4"
 mount --bind "$1" /nix
 mount --bind "$2" /run
+mount --bind "$5" /root
 if [ -e /nix/var/nix/profiles/system ]; then
   system=$(readlink -f /nix/var/nix/profiles/system)
   ln -sfn "$system" /run/current-system
@@ -263,9 +336,10 @@ interface Spawned {
   done: boolean;
 }
 
+/** Spawns `command`; it gets SIGKILL should this process die before it is cleaned up. */
 function spawn(command: string, args: string[]): Spawned {
-  const child = new Deno.Command(command, {
-    args,
+  const child = new Deno.Command("setpriv", {
+    args: ["--pdeathsig", "KILL", "--", command, ...args],
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -296,6 +370,7 @@ class Host implements TestHost {
   readonly user = "root" as const;
   readonly nixDir: string;
   readonly runDir: string;
+  readonly homeDir: string;
   readonly logFile: string;
   readonly storeUrl: string;
   readonly sshTarget: string;
@@ -313,6 +388,7 @@ class Host implements TestHost {
   ) {
     this.nixDir = `${dir}/nix`;
     this.runDir = `${dir}/run`;
+    this.homeDir = `${dir}/root`;
     this.logFile = `${dir}/sshd.log`;
     this.sshTarget = `root@${address}`;
     this.storeUrl = `ssh-ng://root@${address}?ssh-key=${harness.clientKey}`;
@@ -325,6 +401,7 @@ class Host implements TestHost {
   async prepare(clientPublicKey: string): Promise<void> {
     await Deno.mkdir(`${this.nixDir}/store`, { recursive: true });
     await Deno.mkdir(`${this.nixDir}/var/nix/profiles`, { recursive: true });
+    await Deno.mkdir(this.homeDir, { mode: 0o700 });
     this.hostPublicKey = await keygen(`${this.dir}/ssh_host_ed25519_key`, this.name);
     await Deno.writeTextFile(`${this.dir}/authorized_keys`, `${clientPublicKey}\n`);
     await Deno.writeTextFile(`${this.dir}/sshd_config`, sshdConfig(this.dir, this.address));
@@ -406,7 +483,10 @@ class Host implements TestHost {
     const readyFile = `${this.dir}/booted`;
     await Deno.remove(readyFile).catch(() => {});
     const args = ["--mount", "--propagation", "private", "/bin/sh", "-c", BOOT_SCRIPT, "init"];
-    const init = spawn("unshare", args.concat(this.nixDir, this.runDir, readyFile, this.logFile));
+    const init = spawn(
+      "unshare",
+      args.concat(this.nixDir, this.runDir, readyFile, this.logFile, this.homeDir),
+    );
     await waitFor(
       `Cannot boot test host "${this.name}"`,
       init,
@@ -503,7 +583,10 @@ class Host implements TestHost {
   hostPath(path: string): string {
     if (path === "/nix" || path.startsWith("/nix/")) return this.nixDir + path.slice(4);
     if (path === "/run" || path.startsWith("/run/")) return this.runDir + path.slice(4);
-    throw new Error(`Cannot map "${path}" of test host "${this.name}": not under /nix or /run`);
+    if (path === "/root" || path.startsWith("/root/")) return this.homeDir + path.slice(5);
+    throw new Error(
+      `Cannot map "${path}" of test host "${this.name}": not under /nix, /run or /root`,
+    );
   }
 
   async resolve(path: string): Promise<string> {
@@ -574,7 +657,11 @@ export async function startTestHosts(
     disposed = true;
     const results = await Promise.allSettled(hosts.map((host) => host.cleanup()));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-    for (const lease of leases) lease.file.close();
+    for (const lease of leases) {
+      // An empty lock file tells the next owner that there is nothing to reap.
+      if (results.every((r) => r.status === "fulfilled")) await lease.file.truncate(0);
+      lease.file.close();
+    }
     const failures = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
     if (failures.length > 0) {
       throw new AggregateError(failures, "Cannot clean up every test host");

@@ -1,13 +1,17 @@
 import { createRunner } from "../lib/runner.ts";
 import { CommandError } from "../lib/errors.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
-import { createFixtureFlake } from "./fixture_flake.ts";
-import { startTestHosts, type TestHost, withTestHosts } from "./test_hosts.ts";
+import { createFixtureFlake, fixtureHostsFor } from "./fixture_flake.ts";
+import { reapStaleTestHosts, startTestHosts, type TestHost, withTestHosts } from "./test_hosts.ts";
 
 const runner = createRunner({ write: () => {} });
 
 async function ownMountNamespace(): Promise<string> {
   return await Deno.readLink("/proc/self/ns/mnt");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -47,6 +51,8 @@ Deno.test("startTestHosts() hosts accept SSH with the pinned host key and refuse
     );
     assertEquals(new Set([...namespaces, await ownMountNamespace()]).size, 3);
     assertEquals((await one.ssh("ls -A /nix/store")).stdout, "");
+    // ... and its own, empty home: no start-up files of the machine running the tests.
+    assertEquals((await one.ssh("echo $HOME; ls -A /root")).stdout, "/root\n");
     // Arrays are quoted word by word.
     assertEquals((await one.ssh(["printf", "%s|", "a b", "$HOME"])).stdout, "a b|$HOME|");
 
@@ -166,11 +172,11 @@ Deno.test("nix copy puts a fixture closure into each test host's own store and s
   await using testHosts = await startTestHosts(2, { names: ["web1", "db1"] });
   const web1 = testHosts.host("web1");
   const db1 = testHosts.host("db1");
-  await using flake = await createFixtureFlake(testHosts.hosts.map((host) => ({
-    name: host.name,
-    facts: { address: host.address, port: host.port, user: host.user },
-    hostPublicKey: host.hostPublicKey,
-  })));
+  await using flake = await createFixtureFlake(fixtureHostsFor(testHosts.hosts));
+  assertEquals(
+    (await flake.git("show", "HEAD:configurations/web1/ssh_host_ed25519_key.pub")).trim(),
+    web1.hostPublicKey,
+  );
   const [web1System, db1System] = await Promise.all([
     flake.buildToplevel("web1"),
     flake.buildToplevel("db1"),
@@ -244,4 +250,67 @@ Deno.test("nix copy puts a fixture closure into each test host's own store and s
   await db1.start();
   assertEquals(await db1.resolve("/run/current-system"), db1System);
   assertEquals((await db1.ssh("cat /run/current-system/nixos-version")).stdout, "fixture-1\n");
+});
+
+Deno.test("reapStaleTestHosts() cleans up after a harness whose process died", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/crash.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { startTestHosts } from ${JSON.stringify(import.meta.resolve("./test_hosts.ts"))};
+const testHosts = await startTestHosts(1);
+const host = testHosts.hosts[0];
+await host.ssh("setsid sleep 300 </dev/null >/dev/null 2>&1 &");
+await host.cutOff();
+const pids = await host.processes();
+console.log(JSON.stringify({ dir: testHosts.dir, address: host.address, pids }));
+Deno.exit(0); // no cleanup, as after a crash
+`,
+    );
+    const config = new URL("../../deno.json", import.meta.url).pathname;
+    const result = await runner.run({
+      argv: ["deno", "run", "--allow-all", "--config", config, script],
+    });
+    const crashed = JSON.parse(result.stdout) as { dir: string; address: string; pids: number[] };
+    const table = `devops_test_host_${crashed.address.split(".")[3]}`;
+    assertEquals(crashed.pids.length, 3, "init, sshd and sleep");
+    const alive = async () => {
+      const states = await Promise.all(crashed.pids.map(processState));
+      return crashed.pids.filter((_, i) => states[i] !== undefined && states[i] !== "Z");
+    };
+    // init and sshd die with their parent; the orphaned session process lives on.
+    for (let i = 0; i < 100 && (await alive()).length > 1; i++) await sleep(10);
+    assertEquals((await alive()).length, 1);
+    assertStringIncludes(await nftTables(), table);
+
+    // A harness in another test process that leases the address first reaps it just the same.
+    await reapStaleTestHosts();
+    assertEquals(await alive(), [], "the orphan is killed");
+    assert(!(await nftTables()).includes(table), "its firewall table is removed");
+    assert(!(await exists(crashed.dir)), "its folder is removed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a fixture toplevel builds on a test host from its copied derivation (buildOn remote)", async () => {
+  await using testHosts = await startTestHosts(1, { names: ["web1"] });
+  const web1 = testHosts.host("web1");
+  await using flake = await createFixtureFlake(
+    fixtureHostsFor(testHosts.hosts, { buildOn: "remote" }),
+  );
+  // A marker never built before, so the outer store cannot have the output.
+  await flake.update({ web1: { toplevel: { marker: `remote-${crypto.randomUUID()}` } } });
+  const drvPath = JSON.parse(
+    await runner.text({ argv: ["nix", "eval", "--json", `${flake.toplevelRef("web1")}.drvPath`] }),
+  ) as string;
+  await runner.run({
+    argv: ["nix", "copy", "--derivation", "--no-check-sigs", "--to", web1.storeUrl, drvPath],
+    env: testHosts.nixSshEnv,
+  });
+  const built = (await web1.ssh(["nix-store", "--realise", drvPath])).stdout.trim();
+  assertStringIncludes(built, "-nixos-system-web1-remote-");
+  assert(await exists(web1.hostPath(built)), "the output is in web1's store");
+  assert(!(await exists(built)), "and not in the outer store");
 });

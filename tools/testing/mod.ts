@@ -1,0 +1,6 @@
+// The test harness: assertions, temporary repositories, fixture flakes, test hosts, HTTP server.
+export * from "./assert.ts";
+export * from "./temp_repo.ts";
+export * from "./fixture_flake.ts";
+export * from "./test_hosts.ts";
+export * from "./http_server.ts";
