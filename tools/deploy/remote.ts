@@ -71,7 +71,7 @@ end=$(( $(date +%s) + timeout ))
 while [ -e "$dir/canary" ]; do
   if [ -e "$dir/abort" ]; then roll_back health-check; exit 1; fi
   if [ "$(date +%s)" -ge "$end" ]; then roll_back timeout; exit 1; fi
-  sleep 0.2 2>/dev/null || sleep 1
+  sleep 0.05 2>/dev/null || sleep 1
 done
 state confirmed
 `.replaceAll("\\${", "${");
@@ -102,7 +102,7 @@ fi
 echo "dir=$dir"
 while :; do
   s=$(cat "$dir/status")
-  case $s in starting|activating|rolling-back) sleep 0.2 2>/dev/null || sleep 1 ;; *) break ;; esac
+  case $s in starting|activating|rolling-back) sleep 0.05 2>/dev/null || sleep 1 ;; *) break ;; esac
 done
 echo "status=$s"
 cat "$dir/info"
@@ -126,7 +126,7 @@ while :; do
   s=$(cat "$dir/status")
   case $s in starting|activating|activated|rolling-back) ;; *) break ;; esac
   [ "$(date +%s)" -ge "$end" ] && break
-  sleep 0.2 2>/dev/null || sleep 1
+  sleep 0.05 2>/dev/null || sleep 1
 done
 echo "status=$s"
 cat "$dir/info"
