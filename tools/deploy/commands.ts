@@ -21,15 +21,34 @@ export interface SshContext {
   extraOptions: readonly string[];
   /** Seconds before a connection attempt gives up. */
   connectTimeout: number;
+  /**
+   * Folder for per-host control sockets: the steps before the confirmation share one
+   * connection (see {@linkcode masterArgv}); unset, every command opens its own.
+   */
+  controlDir?: string;
+}
+
+/** Which connection a command uses: the host's shared one, or a new one (confirmation). */
+export type Connection = "shared" | "new";
+
+/** The control socket of a host's shared connection. */
+export function controlPath(plan: HostPlan, ctx: SshContext): string | undefined {
+  return ctx.controlDir === undefined ? undefined : `${ctx.controlDir}/${plan.host}.sock`;
 }
 
 /**
  * The ssh options of every connection: the pinned known_hosts only, strict checking (never
  * trust on first use), Ed25519 host keys only (the kind the repository pins), no password
- * prompts, no connection sharing (a confirmation must be a new connection), and keepalives
- * that notice a dead link.
+ * prompts, keepalives that notice a dead link, and never a connection of the user's own
+ * multiplexing: "shared" commands go through the deploy's own master connection of the host,
+ * "new" ones (health checks, the confirmation) open a connection of their own.
  */
-export function sshOptions(plan: HostPlan, ctx: SshContext): string[] {
+export function sshOptions(
+  plan: HostPlan,
+  ctx: SshContext,
+  connection: Connection = "shared",
+): string[] {
+  const socket = connection === "shared" ? controlPath(plan, ctx) : undefined;
   const options = [
     `UserKnownHostsFile=${ctx.knownHostsFile}`,
     "GlobalKnownHostsFile=/dev/null",
@@ -37,7 +56,7 @@ export function sshOptions(plan: HostPlan, ctx: SshContext): string[] {
     "HostKeyAlgorithms=ssh-ed25519",
     "BatchMode=yes",
     "ControlMaster=no",
-    "ControlPath=none",
+    `ControlPath=${socket ?? "none"}`,
     `ConnectTimeout=${ctx.connectTimeout}`,
     "ServerAliveInterval=5",
     "ServerAliveCountMax=3",
@@ -46,9 +65,51 @@ export function sshOptions(plan: HostPlan, ctx: SshContext): string[] {
   return ["-p", String(plan.port), ...options.flatMap((o) => ["-o", o])];
 }
 
-/** `ssh … user@address <remote command>`: one new connection. */
-export function sshArgv(plan: HostPlan, ctx: SshContext, remoteCommand: string): string[] {
-  return ["ssh", ...sshOptions(plan, ctx), `${plan.user}@${plan.address}`, remoteCommand];
+/** `ssh … user@address <remote command>`, over the shared connection or a new one. */
+export function sshArgv(
+  plan: HostPlan,
+  ctx: SshContext,
+  remoteCommand: string,
+  connection: Connection = "shared",
+): string[] {
+  return [
+    "ssh",
+    ...sshOptions(plan, ctx, connection),
+    `${plan.user}@${plan.address}`,
+    remoteCommand,
+  ];
+}
+
+/**
+ * Opens the host's shared connection in the background (`-M -N -f`; it ends
+ * `ControlPersist` seconds after its last use, or at {@linkcode closeMasterArgv}). This is
+ * the first contact, so a host key mismatch shows here, before anything is copied.
+ */
+export function masterArgv(plan: HostPlan, ctx: SshContext, persistSeconds: number): string[] {
+  const socket = controlPath(plan, ctx);
+  if (socket === undefined) throw new Error("Cannot share connections: no control folder");
+  const options = sshOptions(plan, ctx, "new").map((o) =>
+    o === "ControlMaster=no"
+      ? "ControlMaster=yes"
+      : o === "ControlPath=none"
+      ? `ControlPath=${socket}`
+      : o
+  );
+  return [
+    "ssh",
+    "-M",
+    "-N",
+    "-f",
+    ...options,
+    "-o",
+    `ControlPersist=${persistSeconds}`,
+    `${plan.user}@${plan.address}`,
+  ];
+}
+
+/** Closes the host's shared connection. */
+export function closeMasterArgv(plan: HostPlan, ctx: SshContext): string[] {
+  return ["ssh", "-O", "exit", ...sshOptions(plan, ctx, "shared"), `${plan.user}@${plan.address}`];
 }
 
 /** The environment that gives `nix copy` over ssh-ng the same ssh options. */
@@ -105,25 +166,9 @@ export function realiseCommand(drvPath: string): string {
   return ["nix-store", "--realise", drvPath].map(shellQuote).join(" ");
 }
 
-/** Remote: the current generation and systems (see PROBE_SCRIPT); also the host key check. */
-export function probeCommand(): string {
-  return shCommand(PROBE_SCRIPT, []);
-}
-
-/**
- * Remote: the closure diff, run on the target where both closures are (the new one was
- * just copied); `nix-command` is enabled for this call only.
- */
-export function diffCommand(before: string, after: string): string {
-  return [
-    "nix",
-    "--extra-experimental-features",
-    "nix-command",
-    "store",
-    "diff-closures",
-    before,
-    after,
-  ].map(shellQuote).join(" ");
+/** Remote: the current generation and systems, and the closure diff to `newPath` (PROBE_SCRIPT). */
+export function probeCommand(newPath?: string): string {
+  return shCommand(PROBE_SCRIPT, newPath === undefined ? [] : [newPath]);
 }
 
 /** Runs a remote command as root: as is for root, else `sudo -n`, or `sudo -S` (stdin). */

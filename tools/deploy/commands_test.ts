@@ -3,12 +3,14 @@ import {
   activateCommand,
   asRoot,
   buildArgv,
+  closeMasterArgv,
   controlCommand,
   copyArgv,
-  diffCommand,
   evalToplevelsArgv,
   keyscanArgv,
+  masterArgv,
   nixSshEnv,
+  probeCommand,
   sshArgv,
   type SshContext,
   stateDirName,
@@ -98,11 +100,33 @@ Deno.test("evalToplevelsArgv() and buildArgv() read and build all hosts at once 
   assert(!buildArgv(["x"]).includes("--print-out-paths"), "nix 2.8 has no --print-out-paths");
 });
 
-Deno.test("diffCommand() runs diff-closures on the target with nix-command enabled", () => {
-  assertEquals(
-    diffCommand("/nix/store/a", "/nix/store/b"),
-    "nix --extra-experimental-features nix-command store diff-closures /nix/store/a /nix/store/b",
+Deno.test("probeCommand() reads the generation, then diffs on the target with nix-command", () => {
+  const command = probeCommand("/nix/store/b-sys");
+  assert(command.endsWith(" devops-deploy /nix/store/b-sys"), command.slice(-40));
+  assertStringIncludes(
+    command,
+    "nix --extra-experimental-features nix-command store diff-closures",
   );
+  assertStringIncludes(command, "readlink /nix/var/nix/profiles/system");
+});
+
+Deno.test("sshArgv() shares the deploy's own connection; health checks and confirmation get a new one", () => {
+  const shared = { ...ctx, controlDir: "/tmp/d" };
+  assertStringIncludes(
+    sshArgv(host, shared, "x").join(" "),
+    "-o ControlMaster=no -o ControlPath=/tmp/d/web1.sock",
+  );
+  assertStringIncludes(
+    sshArgv(host, shared, "x", "new").join(" "),
+    "-o ControlMaster=no -o ControlPath=none",
+  );
+  const master = masterArgv(host, shared, 600).join(" ");
+  assert(master.startsWith("ssh -M -N -f -p 2222"), master);
+  assertStringIncludes(master, "-o ControlMaster=yes -o ControlPath=/tmp/d/web1.sock");
+  assertStringIncludes(master, "-o StrictHostKeyChecking=yes");
+  assertStringIncludes(master, "-o ControlPersist=600 root@192.0.2.10");
+  assertEquals(closeMasterArgv(host, shared).slice(0, 3), ["ssh", "-O", "exit"]);
+  assertStringIncludes(nixSshEnv(host, shared).NIX_SSHOPTS!, "ControlPath=/tmp/d/web1.sock");
 });
 
 Deno.test("asRoot() uses no sudo for root, sudo -n, or sudo -S with the password on stdin", () => {

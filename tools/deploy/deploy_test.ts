@@ -205,6 +205,29 @@ Deno.test("deploy: a host cut off after activation rolls itself back within the 
   assertEquals(await active(web1!), good);
 });
 
+Deno.test("deploy: the activation survives its dropped ssh session and is confirmed after", async () => {
+  await using f = await fleet(1);
+  const [web1] = hostsOf(f);
+  assertEquals((await deploy(f.args("web1"))).code, 0);
+  await f.flake.update({ web1: { toplevel: { marker: "2", activationSeconds: 2 } } });
+  const next = await f.flake.buildToplevel("web1");
+  const running = deploy(f.args("web1"));
+  // Once switch-to-configuration runs, kill the sshd processes of the sessions (not the
+  // listener): the activation session drops, the detached supervisor lives on.
+  while (!(await activations(web1!)).includes(`switch ${next}`)) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const pid of await web1!.processes()) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (cmdline.startsWith("sshd:") && !cmdline.includes("[listener]")) Deno.kill(pid, "SIGKILL");
+  }
+  const run = await running;
+  assertEquals(run.code, 0, run.stderr);
+  const report = hostReport(run.report, "web1");
+  assertEquals([report.status, report.newGeneration, report.rolledBack], ["confirmed", 2, false]);
+  assertEquals(await active(web1!), next);
+});
+
 Deno.test("deploy: a host frozen in the confirm window rolls back when it runs again", async () => {
   await using f = await fleet(1);
   const [web1] = hostsOf(f);
@@ -270,7 +293,7 @@ Deno.test("deploy --dry-run prints every command and changes no host", async () 
   assertEquals(run.code, 0, run.stderr);
   for (
     const part of [
-      "nix eval --json",
+      "ssh -M -N -f",
       "nix build --json --no-link",
       "nix copy --to ssh-ng://root@",
       "diff-closures",

@@ -7,12 +7,14 @@ import { parseOrThrow } from "../lib/validate.ts";
 import {
   activateCommand,
   buildArgv,
+  closeMasterArgv,
+  type Connection,
   controlCommand,
   copyArgv,
-  diffCommand,
   dryActivateCommand,
   evalToplevelsArgv,
   keyscanArgv,
+  masterArgv,
   nixSshEnv,
   probeCommand,
   realiseCommand,
@@ -23,7 +25,13 @@ import {
 import { fingerprint, keyFromKeyscan, type PinnedKey } from "./known_hosts.ts";
 import { type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
 import type { Phase, Progress } from "./progress.ts";
-import { isFinalStatus, parseKeyValues, parseRemoteState, type RemoteState } from "./remote.ts";
+import {
+  DIFF_MARKER,
+  isFinalStatus,
+  parseKeyValues,
+  parseRemoteState,
+  type RemoteState,
+} from "./remote.ts";
 import type { DeployReport, HostReport } from "./report.ts";
 
 /** Test seams and interaction. */
@@ -85,44 +93,49 @@ export async function executeDeploy(plan: DeployPlan, deps: ExecuteDeps): Promis
     deps.progress.update(host.host, "failed", `${step}: ${oneLineMessage(error)}`);
   };
 
-  // One evaluation for all hosts; when it fails, per host, to find which one.
-  for (const h of plan.hosts) deps.progress.update(h.host, "evaluating");
-  const toplevels = await evalToplevels(plan, deps.runner).catch(async () => {
-    const found: z.infer<typeof toplevelsSchema> = {};
+  // Each host's shared connection opens while the hosts are evaluated and built.
+  const masters = new Map<string, Promise<unknown>>();
+  if (deps.ssh.controlDir !== undefined) {
     for (const host of plan.hosts) {
-      try {
-        Object.assign(found, await evalToplevels({ ...plan, hosts: [host] }, deps.runner));
-      } catch (error) {
-        fail(host, "eval", error);
-      }
-    }
-    return found;
-  });
-
-  // One build of every host built here.
-  const local = plan.hosts.filter((h) => h.buildOn === "local" && toplevels[h.host]);
-  if (local.length > 0) {
-    for (const h of local) deps.progress.update(h.host, "building");
-    const drvs = [...new Set(local.map((h) => toplevels[h.host]!.drv))];
-    let error: unknown;
-    try {
-      const out = await deps.runner.text({ argv: [...buildArgv(drvs), "--keep-going"] });
-      parseOrThrow(buildSchema, JSON.parse(out), "nix build output");
-    } catch (e) {
-      error = e;
-    }
-    for (const host of local) {
-      if (!(await pathExists(toplevels[host.host]!.out))) {
-        fail(host, "build", error ?? new Error("the build gave no output"));
-      }
+      const master = deps.runner.run({ argv: masterArgv(host, deps.ssh, 600) });
+      master.catch(() => {}); // awaited (and reported) by the host's connect step
+      masters.set(host.host, master);
     }
   }
+  try {
+    return await deployAll(plan, deps, { started, reports, fail, masters });
+  } finally {
+    await Promise.all(
+      [...masters].map(async ([name, master]) => {
+        if (!(await master.then(() => true, () => false))) return;
+        const host = plan.hosts.find((h) => h.host === name)!;
+        await deps.runner.run({ argv: closeMasterArgv(host, deps.ssh), okCodes: [255] })
+          .catch(() => {});
+      }),
+    );
+  }
+}
 
+interface DeployState {
+  started: Map<string, number>;
+  reports: Map<string, HostReport>;
+  fail: (host: HostPlan, step: string, error: unknown) => void;
+  masters: Map<string, Promise<unknown>>;
+}
+
+async function deployAll(
+  plan: DeployPlan,
+  deps: ExecuteDeps,
+  { started, reports, fail, masters }: DeployState,
+): Promise<DeployReport> {
+  const toplevels = await buildToplevels(plan, deps, fail);
   const queue = plan.hosts.filter((h) => !reports.has(h.host));
   for (const h of queue) deps.progress.update(h.host, "waiting");
   const worker = async () => {
     for (let host = queue.shift(); host; host = queue.shift()) {
-      const report = await deployHost(host, toplevels[host.host]!, deps).catch((error) => {
+      const master = masters.get(host.host);
+      const hostDeps = master === undefined ? deps : { ...deps, master };
+      const report = await deployHost(host, toplevels[host.host]!, hostDeps).catch((error) => {
         const step = error instanceof StepError ? error.step : "deploy";
         fail(host, step, error);
         const failed = reports.get(host.host)!;
@@ -162,6 +175,66 @@ class HostStepError extends StepError {
   }
 }
 
+type Toplevels = z.infer<typeof toplevelsSchema>;
+
+/**
+ * Evaluates and builds the toplevels: one `nix build` of the flake attribute when one host is
+ * built here (nothing to map back), else one evaluation of every host's derivation (per host
+ * when it fails, to find which one) and one `nix build` of all locally built derivations.
+ */
+async function buildToplevels(
+  plan: DeployPlan,
+  deps: ExecuteDeps,
+  fail: (host: HostPlan, step: string, error: unknown) => void,
+): Promise<Toplevels> {
+  const [only] = plan.hosts;
+  if (plan.hosts.length === 1 && only!.buildOn === "local") {
+    deps.progress.update(only!.host, "building");
+    try {
+      const out = await deps.runner.text({
+        argv: buildArgv([`${plan.flake}#${only!.toplevelAttr}`]),
+      });
+      const [built] = parseOrThrow(buildSchema, JSON.parse(out), "nix build output");
+      const path = built?.outputs.out;
+      if (built === undefined || path === undefined) throw new Error("the build gave no output");
+      return { [only!.host]: { drv: built.drvPath, out: path } };
+    } catch (error) {
+      fail(only!, "build", error);
+      return {};
+    }
+  }
+  for (const h of plan.hosts) deps.progress.update(h.host, "evaluating");
+  const toplevels = await evalToplevels(plan, deps.runner).catch(async () => {
+    const found: Toplevels = {};
+    for (const host of plan.hosts) {
+      try {
+        Object.assign(found, await evalToplevels({ ...plan, hosts: [host] }, deps.runner));
+      } catch (error) {
+        fail(host, "eval", error);
+      }
+    }
+    return found;
+  });
+  const local = plan.hosts.filter((h) => h.buildOn === "local" && toplevels[h.host]);
+  if (local.length > 0) {
+    for (const h of local) deps.progress.update(h.host, "building");
+    const drvs = [...new Set(local.map((h) => toplevels[h.host]!.drv))];
+    let error: unknown;
+    try {
+      const out = await deps.runner.text({ argv: [...buildArgv(drvs), "--keep-going"] });
+      parseOrThrow(buildSchema, JSON.parse(out), "nix build output");
+    } catch (e) {
+      error = e;
+    }
+    for (const host of local) {
+      if (!(await pathExists(toplevels[host.host]!.out))) {
+        fail(host, "build", error ?? new Error("the build gave no output"));
+      }
+    }
+  }
+  return toplevels;
+}
+
 async function evalToplevels(plan: DeployPlan, runner: Runner) {
   const out = await runner.text({
     argv: evalToplevelsArgv(plan.flake, plan.hosts.map((h) => h.host)),
@@ -194,17 +267,19 @@ function isConnectionError(error: unknown): boolean {
 async function deployHost(
   host: HostPlan,
   toplevel: { drv: string; out: string },
-  deps: ExecuteDeps,
+  deps: ExecuteDeps & { master?: Promise<unknown> },
 ): Promise<HostReport> {
   const { runner, progress, ssh } = deps;
   const update = (phase: Phase, detail?: string) => progress.update(host.host, phase, detail);
-  const remote = (command: string, extra: { timeoutMs?: number; mutates?: boolean } = {}) =>
+  // Only commands run through sudo get the password on stdin.
+  const remote = (
+    command: string,
+    extra: { root?: boolean; mutates?: boolean; connection?: Connection } = {},
+  ) =>
     runner.run({
-      argv: sshArgv(host, ssh, command),
-      ...(deps.sudoPassword !== undefined && host.sudo === "password"
-        ? { stdin: `${deps.sudoPassword}\n` }
-        : {}),
-      ...extra,
+      argv: sshArgv(host, ssh, command, extra.connection ?? "shared"),
+      ...(extra.root ? sudoStdin(host, deps) : {}),
+      ...(extra.mutates ? { mutates: true } : {}),
     });
   const report: HostReport = {
     host: host.host,
@@ -215,11 +290,11 @@ async function deployHost(
     durationMs: 0,
   };
 
-  // Connect: checks the pinned host key before anything is copied.
+  // Connect: the first contact checks the pinned host key, before anything is copied.
   update("connecting");
-  const probe = await step("connect", async () => {
+  await step("connect", async () => {
     try {
-      return parseKeyValues((await remote(probeCommand())).stdout);
+      await (deps.master ?? remote("true"));
     } catch (error) {
       if (
         error instanceof CommandError &&
@@ -230,8 +305,6 @@ async function deployHost(
       throw error;
     }
   });
-  if (probe.gen && /^\d+$/.test(probe.gen)) report.previousGeneration = Number(probe.gen);
-  const before = probe.profile ?? probe.current;
 
   const env = nixSshEnv(host, ssh);
   if (host.buildOn === "remote") {
@@ -255,12 +328,18 @@ async function deployHost(
     );
   }
 
-  if (before !== undefined) {
-    update("diffing");
-    report.closureDiff = await step(
-      "diff",
-      async () => (await remote(diffCommand(before, toplevel.out))).stdout.trimEnd(),
-    );
+  // The current generation and the closure diff against the current system, in one call.
+  update("diffing");
+  const probeOut = await step(
+    "diff",
+    async () => (await remote(probeCommand(toplevel.out))).stdout,
+  );
+  const [facts = "", diff] = probeOut.split(`${DIFF_MARKER}\n`);
+  const probe = parseKeyValues(facts);
+  if (probe.gen && /^\d+$/.test(probe.gen)) report.previousGeneration = Number(probe.gen);
+  const before = probe.profile ?? probe.current;
+  if (before !== undefined && diff !== undefined) {
+    report.closureDiff = diff.trimEnd();
     progress.note(
       `${host.host}: closure diff ${before} → ${toplevel.out}\n${
         indent(report.closureDiff || "(no version changes)")
@@ -277,7 +356,10 @@ async function deployHost(
 
   if (host.mode === "dry-activate") {
     update("activating", "dry-activate");
-    const out = await step("activate", () => remote(dryActivateCommand(host, toplevel.out)));
+    const out = await step(
+      "activate",
+      () => remote(dryActivateCommand(host, toplevel.out), { root: true }),
+    );
     progress.note(`${host.host}: dry-activate\n${indent((out.stdout + out.stderr).trimEnd())}`);
     report.status = "dry-activated";
     return report;
@@ -289,27 +371,33 @@ async function deployHost(
   let state: RemoteState;
   try {
     state = parseRemoteState(
-      (await remote(activateCommand(host, dir, toplevel.out), { mutates: true })).stdout,
+      (await remote(activateCommand(host, dir, toplevel.out), { root: true, mutates: true }))
+        .stdout,
     );
   } catch (error) {
     if (!isConnectionError(error)) throw new StepError("activate", oneLineMessage(error));
     update("recovering", "activation session lost");
-    state = await recover(host, dir, deps, "status", error);
+    state = await recover(host, dir, deps, (s) => s === "activated" || isFinalStatus(s));
   }
   applyState(report, state);
   if (state.status === "activated") await deps.hooks?.afterActivate?.(host.host);
 
-  if (
-    state.status.startsWith("rolled-back") || state.status.startsWith("rollback-failed") ||
-    state.status.startsWith("failed")
-  ) {
+  if (state.status === "unreachable") {
+    throw new HostStepError(
+      "activate",
+      `Lost the host during activation${
+        usesMagicRollback(host)
+          ? `; it rolls back by itself ${host.confirmTimeout}s after activating`
+          : ""
+      }`,
+      { ...report, rolledBack: usesMagicRollback(host) ? "expected" : false },
+    );
+  }
+  if (state.status !== "activated" && state.status !== "done") {
     throw new HostStepError(
       "activate",
       `Activation failed (${state.status}); see ${dir}/activate.log on the host`,
-      {
-        ...report,
-        rolledBack: state.status.startsWith("rolled-back"),
-      },
+      { ...report, rolledBack: state.status.startsWith("rolled-back") },
     );
   }
 
@@ -319,7 +407,7 @@ async function deployHost(
     for (const check of host.healthChecks) {
       update("checking", check);
       try {
-        await remote(check);
+        await remote(check, { connection: "new" });
       } catch (error) {
         healthError = `Health check "${check}" failed: ${oneLineMessage(error)}`;
         break;
@@ -335,12 +423,16 @@ async function deployHost(
   const action = healthError ? "abort" : "confirm";
   try {
     state = parseRemoteState(
-      (await remote(controlCommand(host, dir, action, host.confirmTimeout + 10))).stdout,
+      (await remote(controlCommand(host, dir, action, host.confirmTimeout + 10), {
+        root: true,
+        connection: "new",
+      }))
+        .stdout,
     );
   } catch (error) {
     if (!isConnectionError(error)) throw new StepError("confirm", oneLineMessage(error));
     update("recovering", "confirmation failed; waiting for the host's rollback");
-    state = await recover(host, dir, deps, "status", error);
+    state = await recover(host, dir, deps, isFinalStatus);
   }
   applyState(report, state);
   if (state.status === "confirmed") {
@@ -359,31 +451,41 @@ async function deployHost(
   throw new HostStepError(healthError ? "health" : "confirm", why, { ...report, rolledBack });
 }
 
-/** Reads the supervisor's state over new connections until it is final (or time is up). */
+/**
+ * Reads the supervisor's state over new connections until `accept` takes it or time is up:
+ * `confirmTimeout` plus a grace period, counted again while the host says it is still
+ * activating (a long activation is not a lost host).
+ */
 async function recover(
   host: HostPlan,
   dir: string,
   deps: ExecuteDeps,
-  action: "status",
-  cause: unknown,
+  accept: (status: string) => boolean,
 ): Promise<RemoteState> {
-  const deadline = performance.now() +
-    (host.confirmTimeout + (deps.recoveryGraceSeconds ?? 15)) * 1000;
+  const window = (host.confirmTimeout + (deps.recoveryGraceSeconds ?? 15)) * 1000;
+  let deadline = performance.now() + window;
   let last: RemoteState | undefined;
   while (performance.now() < deadline) {
     try {
-      const out = await deps.runner.run({
-        argv: sshArgv(host, deps.ssh, controlCommand(host, dir, action, 2)),
-      });
-      last = parseRemoteState(out.stdout);
-      if (isFinalStatus(last.status)) return last;
+      const argv = sshArgv(host, deps.ssh, controlCommand(host, dir, "status", 2), "new");
+      last = parseRemoteState((await deps.runner.run({ argv, ...sudoStdin(host, deps) })).stdout);
+      if (accept(last.status)) return last;
+      if (last.status === "starting" || last.status === "activating") {
+        deadline = performance.now() + window;
+      }
     } catch (error) {
       if (!isConnectionError(error)) throw new StepError("confirm", oneLineMessage(error));
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  void cause;
-  return last && last.status !== "activated" ? last : { ...(last ?? {}), status: "unreachable" };
+  return last && isFinalStatus(last.status) ? last : { ...(last ?? {}), status: "unreachable" };
+}
+
+/** The sudo password on stdin, for commands run through `sudo -S`. */
+function sudoStdin(host: HostPlan, deps: ExecuteDeps): { stdin?: string } {
+  return deps.sudoPassword !== undefined && host.sudo === "password"
+    ? { stdin: `${deps.sudoPassword}\n` }
+    : {};
 }
 
 function applyState(report: HostReport, state: RemoteState): void {

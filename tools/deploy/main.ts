@@ -7,11 +7,12 @@ import { findRepoRoot, invocationDir } from "../lib/repo.ts";
 import {
   activateCommand,
   buildArgv,
+  closeMasterArgv,
   controlCommand,
   copyArgv,
-  diffCommand,
   dryActivateCommand,
   evalToplevelsArgv,
+  masterArgv,
   nixSshEnv,
   probeCommand,
   realiseCommand,
@@ -140,6 +141,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
     try {
       const ssh: SshContext = {
         knownHostsFile: `${tempDir}/known_hosts`,
+        controlDir: tempDir,
         extraOptions: sshOptions,
         connectTimeout: positiveInt(opts.connectTimeout, "--connect-timeout"),
       };
@@ -196,17 +198,19 @@ export function dryRunPlan(
       formatCommand(argv)
     }`;
   const names = plan.hosts.map((h) => h.host);
+  const [only] = plan.hosts;
+  const direct = plan.hosts.length === 1 && only!.buildOn === "local";
   const local = plan.hosts.filter((h) => h.buildOn === "local").map((h) => `<drv of ${h.host}>`);
   const shown: Record<string, string[]> = {
-    "all hosts": [
+    "all hosts": direct ? [show(buildArgv([`${plan.flake}#${only!.toplevelAttr}`]))] : [
       show(evalToplevelsArgv(plan.flake, names)),
-      ...(local.length ? [show(buildArgv(local))] : []),
+      ...(local.length ? [show([...buildArgv(local), "--keep-going"])] : []),
     ],
   };
   for (const host of plan.hosts) {
     const out = `<toplevel of ${host.host}>`;
     const env = nixSshEnv(host, ssh);
-    const lines = [show(sshArgv(host, ssh, probeCommand()))];
+    const lines = [show(masterArgv(host, ssh, 600))];
     if (host.buildOn === "remote") {
       lines.push(
         show(copyArgv(host, `<drv of ${host.host}>`, { noCheckSigs, derivation: true }), env),
@@ -215,24 +219,18 @@ export function dryRunPlan(
     } else {
       lines.push(show(copyArgv(host, out, { noCheckSigs }), env));
     }
-    lines.push(show(sshArgv(host, ssh, diffCommand("<current system>", out))));
+    lines.push(show(sshArgv(host, ssh, probeCommand(out))));
     if (host.mode === "dry-activate") {
       lines.push(show(sshArgv(host, ssh, dryActivateCommand(host, out))));
     } else {
       lines.push(show(sshArgv(host, ssh, activateCommand(host, "<state dir>", out))));
-      for (const check of host.healthChecks) lines.push(show(sshArgv(host, ssh, check)));
+      for (const check of host.healthChecks) lines.push(show(sshArgv(host, ssh, check, "new")));
       if (usesMagicRollback(host)) {
-        lines.push(
-          show(
-            sshArgv(
-              host,
-              ssh,
-              controlCommand(host, "<state dir>", "confirm", host.confirmTimeout + 10),
-            ),
-          ),
-        );
+        const confirm = controlCommand(host, "<state dir>", "confirm", host.confirmTimeout + 10);
+        lines.push(show(sshArgv(host, ssh, confirm, "new")));
       }
     }
+    lines.push(show(closeMasterArgv(host, ssh)));
     shown[host.host] = lines;
   }
   return shown;

@@ -114,7 +114,7 @@ export type ControlAction = "confirm" | "abort" | "status";
 /**
  * The control script, run as root over a new SSH connection. Arguments: state-dir action
  * wait-seconds. `confirm` deletes the canary, `abort` asks for a rollback; then it waits up
- * to wait-seconds for a final state and prints the state.
+ * to wait-seconds for a final state (`status`: for any state but a passing one) and prints it.
  */
 export const CONTROL_SCRIPT = String.raw`set -eu
 dir=$1 action=$2 wait=$3
@@ -124,7 +124,7 @@ case $action in confirm) rm -f "$dir/canary" ;; abort) : > "$dir/abort" ;; esac
 end=$(( $(date +%s) + wait ))
 while :; do
   s=$(cat "$dir/status")
-  case $s in starting|activating|activated|rolling-back) ;; *) break ;; esac
+  case $s in starting|activating|rolling-back) ;; activated) [ "$action" = status ] && break ;; *) break ;; esac
   [ "$(date +%s)" -ge "$end" ] && break
   sleep 0.05 2>/dev/null || sleep 1
 done
@@ -132,11 +132,26 @@ echo "status=$s"
 cat "$dir/info"
 `;
 
-/** The probe: host key check, current generation and running system, systemd presence. */
+/** Separates the probe's key=value lines from the closure diff. */
+export const DIFF_MARKER = "--- closure diff";
+
+/**
+ * The probe, after the copy: the current generation, the profile's and the running system,
+ * then (argument: the new system) `nix store diff-closures` from the current system to the
+ * new one, run on the target where both closures are; `nix-command` is enabled for this
+ * call only.
+ */
 export const PROBE_SCRIPT = String.raw`l=$(readlink ${SYSTEM_PROFILE} 2>/dev/null) || l=
 l=\${l%-link}; [ -n "$l" ] && echo "gen=\${l##*-}"
-p=$(readlink -f ${SYSTEM_PROFILE} 2>/dev/null) && [ -e "$p" ] && echo "profile=$p"
-c=$(readlink -f ${CURRENT_SYSTEM} 2>/dev/null) && [ -e "$c" ] && echo "current=$c"
+p=$(readlink -f ${SYSTEM_PROFILE} 2>/dev/null) && [ -e "$p" ] || p=
+c=$(readlink -f ${CURRENT_SYSTEM} 2>/dev/null) && [ -e "$c" ] || c=
+[ -n "$p" ] && echo "profile=$p"
+[ -n "$c" ] && echo "current=$c"
+before=\${p:-$c}
+if [ -n "\${1:-}" ] && [ -n "$before" ]; then
+  echo "${DIFF_MARKER}"
+  exec nix --extra-experimental-features nix-command store diff-closures "$before" "$1"
+fi
 true
 `.replaceAll("\\${", "${");
 
