@@ -1,6 +1,6 @@
 // Test hosts: real sshd servers on 127.0.0.N:22, each in its own mount namespace with its own
-// /nix and /run, that a test can start, stop, kill, freeze and cut off. Imported by tests only;
-// they run as root (mount namespaces, port 22, nft).
+// /nix, /run and /root, that a test can start, stop, kill, freeze and cut off. Imported by tests
+// only; they run as root (mount namespaces, port 22, nft).
 import { CommandError } from "../lib/errors.ts";
 import { formatCommand } from "../lib/quote.ts";
 import { type CommandResult, createRunner } from "../lib/runner.ts";
@@ -53,7 +53,11 @@ export interface TestHost {
   ssh(command: string | readonly string[], options?: SshOptions): Promise<CommandResult>;
   /** Whether `ssh true` succeeds within `timeoutSeconds` (default 2). */
   canConnect(timeoutSeconds?: number): Promise<boolean>;
-  /** Starts sshd: boots the host (new namespace, fresh /run) when none of its processes live. */
+  /**
+   * Starts sshd. After {@linkcode TestHost.stop} it re-enters the same namespace; after
+   * {@linkcode TestHost.kill} it boots: a new namespace, an empty /run, and /run/current-system
+   * pointing where the host's /nix/var/nix/profiles/system points.
+   */
   start(): Promise<void>;
   /** SIGTERMs the sshd listener: new connections are refused; sessions and their processes live on. */
   stop(): Promise<void>;
@@ -67,7 +71,7 @@ export interface TestHost {
   cutOff(): Promise<void>;
   /** Removes the drop of {@linkcode TestHost.cutOff}. */
   restore(): Promise<void>;
-  /** The pids of every process in the host's mount namespace(s). */
+  /** The pids of every process in the host's mount namespace, its init (`sleep`) included. */
   processes(): Promise<number[]>;
   /** The outer path of an absolute path under the host's /nix, /run or /root. */
   hostPath(path: string): string;
