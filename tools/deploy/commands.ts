@@ -1,0 +1,238 @@
+// Every command the deploy runs, built from the plan (pure): local nix, ssh, and remote shell.
+import { shellQuote } from "../lib/quote.ts";
+import type { HostPlan } from "./plan.ts";
+import { toplevelsApply } from "./plan.ts";
+import {
+  CONTROL_SCRIPT,
+  type ControlAction,
+  CURRENT_SYSTEM,
+  LAUNCHER_SCRIPT,
+  PROBE_SCRIPT,
+  shCommand,
+  SUPERVISOR_SCRIPT,
+  SYSTEM_PROFILE,
+} from "./remote.ts";
+
+/** How the deploy's SSH connections are made. */
+export interface SshContext {
+  /** The generated known_hosts file (no whitespace in the path: NIX_SSHOPTS splits on it). */
+  knownHostsFile: string;
+  /** Extra `-o Key=Value` options (e.g. `IdentityFile=…`). */
+  extraOptions: readonly string[];
+  /** Seconds before a connection attempt gives up. */
+  connectTimeout: number;
+  /**
+   * Folder for per-host control sockets: the steps before the confirmation share one
+   * connection (see {@linkcode masterArgv}); unset, every command opens its own.
+   */
+  controlDir?: string;
+}
+
+/** Which connection a command uses: the host's shared one, or a new one (confirmation). */
+export type Connection = "shared" | "new";
+
+/** The control socket of a host's shared connection. */
+export function controlPath(plan: HostPlan, ctx: SshContext): string | undefined {
+  return ctx.controlDir === undefined ? undefined : `${ctx.controlDir}/${plan.host}.sock`;
+}
+
+/**
+ * The ssh options of every connection: the pinned known_hosts only, strict checking (never
+ * trust on first use), Ed25519 host keys only (the kind the repository pins), no password
+ * prompts, keepalives that notice a dead link, and never a connection of the user's own
+ * multiplexing: "shared" commands go through the deploy's own master connection of the host,
+ * "new" ones (health checks, the confirmation) open a connection of their own.
+ */
+export function sshOptions(
+  plan: HostPlan,
+  ctx: SshContext,
+  connection: Connection = "shared",
+): string[] {
+  const socket = connection === "shared" ? controlPath(plan, ctx) : undefined;
+  const options = [
+    `UserKnownHostsFile=${ctx.knownHostsFile}`,
+    "GlobalKnownHostsFile=/dev/null",
+    "StrictHostKeyChecking=yes",
+    "HostKeyAlgorithms=ssh-ed25519",
+    "BatchMode=yes",
+    "ControlMaster=no",
+    `ControlPath=${socket ?? "none"}`,
+    `ConnectTimeout=${ctx.connectTimeout}`,
+    "ServerAliveInterval=5",
+    "ServerAliveCountMax=3",
+    ...ctx.extraOptions,
+  ];
+  return ["-p", String(plan.port), ...options.flatMap((o) => ["-o", o])];
+}
+
+/** `ssh … user@address <remote command>`, over the shared connection or a new one. */
+export function sshArgv(
+  plan: HostPlan,
+  ctx: SshContext,
+  remoteCommand: string,
+  connection: Connection = "shared",
+): string[] {
+  return [
+    "ssh",
+    ...sshOptions(plan, ctx, connection),
+    `${plan.user}@${plan.address}`,
+    remoteCommand,
+  ];
+}
+
+/**
+ * Opens the host's shared connection in the background (`-M -N -f`; it ends
+ * `ControlPersist` seconds after its last use, or at {@linkcode closeMasterArgv}). This is
+ * the first contact, so a host key mismatch shows here, before anything is copied.
+ */
+export function masterArgv(plan: HostPlan, ctx: SshContext, persistSeconds: number): string[] {
+  const socket = controlPath(plan, ctx);
+  if (socket === undefined) throw new Error("Cannot share connections: no control folder");
+  const options = sshOptions(plan, ctx, "new").map((o) =>
+    o === "ControlMaster=no"
+      ? "ControlMaster=yes"
+      : o === "ControlPath=none"
+      ? `ControlPath=${socket}`
+      : o
+  );
+  return [
+    "ssh",
+    "-M",
+    "-N",
+    "-f",
+    ...options,
+    "-o",
+    `ControlPersist=${persistSeconds}`,
+    `${plan.user}@${plan.address}`,
+  ];
+}
+
+/** Closes the host's shared connection. */
+export function closeMasterArgv(plan: HostPlan, ctx: SshContext): string[] {
+  return ["ssh", "-O", "exit", ...sshOptions(plan, ctx, "shared"), `${plan.user}@${plan.address}`];
+}
+
+/** The environment that gives `nix copy` over ssh-ng the same ssh options. */
+export function nixSshEnv(plan: HostPlan, ctx: SshContext): Record<string, string> {
+  return { NIX_SSHOPTS: sshOptions(plan, ctx).join(" ") };
+}
+
+/** The host's store as nix names it. */
+export function storeUrl(plan: HostPlan): string {
+  return `ssh-ng://${plan.user}@${plan.address}`;
+}
+
+/** Options for {@linkcode copyArgv}. */
+export interface CopyOptions {
+  /** Adds --no-check-sigs (unsigned paths, e.g. test fixtures). */
+  noCheckSigs: boolean;
+  /** Copies the derivation, not its output (building on the target). */
+  derivation?: boolean;
+}
+
+/** `nix copy --to ssh-ng://… --substitute-on-destination <path>`. */
+export function copyArgv(plan: HostPlan, path: string, options: CopyOptions): string[] {
+  return [
+    "nix",
+    "copy",
+    ...(options.derivation ? ["--derivation"] : []),
+    "--to",
+    storeUrl(plan),
+    "--substitute-on-destination",
+    ...(options.noCheckSigs ? ["--no-check-sigs"] : []),
+    path,
+  ];
+}
+
+/** `nix eval --json <flake>#nixosConfigurations --apply …`: each host's drvPath and outPath. */
+export function evalToplevelsArgv(flake: string, hosts: readonly string[]): string[] {
+  return [
+    "nix",
+    "eval",
+    "--json",
+    `${flake}#nixosConfigurations`,
+    "--apply",
+    toplevelsApply(hosts),
+  ];
+}
+
+/** `nix build --json --no-link <drv>…`: one build of every locally built host. */
+export function buildArgv(drvPaths: readonly string[]): string[] {
+  return ["nix", "build", "--json", "--no-link", ...drvPaths];
+}
+
+/** Remote: build a copied derivation on the target; prints the output path. */
+export function realiseCommand(drvPath: string): string {
+  return ["nix-store", "--realise", drvPath].map(shellQuote).join(" ");
+}
+
+/** Remote: the current generation and systems, and the closure diff to `newPath` (PROBE_SCRIPT). */
+export function probeCommand(newPath?: string): string {
+  return shCommand(PROBE_SCRIPT, newPath === undefined ? [] : [newPath]);
+}
+
+/** Runs a remote command as root: as is for root, else `sudo -n`, or `sudo -S` (stdin). */
+export function asRoot(plan: HostPlan, command: string): string {
+  if (plan.sudo === "none") return command;
+  if (plan.sudo === "password") return `sudo -S -p '' ${command}`;
+  return `sudo -n ${command}`;
+}
+
+/**
+ * Remote (root): start the supervisor detached and wait for the activation's outcome. `dir`
+ * is the state dir to create (a fresh random name from {@linkcode stateDirName}).
+ */
+export function activateCommand(plan: HostPlan, dir: string, newPath: string): string {
+  return asRoot(
+    plan,
+    shCommand(LAUNCHER_SCRIPT, [
+      SUPERVISOR_SCRIPT,
+      dir,
+      newPath,
+      plan.mode,
+      String(plan.confirmTimeout),
+      plan.rollback ? "1" : "0",
+      SYSTEM_PROFILE,
+      CURRENT_SYSTEM,
+    ]),
+  );
+}
+
+/** Remote (root): confirm, abort or read the supervisor's state; waits up to `wait` s. */
+export function controlCommand(
+  plan: HostPlan,
+  dir: string,
+  action: ControlAction,
+  wait: number,
+): string {
+  return asRoot(plan, shCommand(CONTROL_SCRIPT, [dir, action, String(wait)]));
+}
+
+/** Remote (root): `switch-to-configuration dry-activate` of the copied system. */
+export function dryActivateCommand(plan: HostPlan, newPath: string): string {
+  return asRoot(
+    plan,
+    [`${newPath}/bin/switch-to-configuration`, "dry-activate"].map(shellQuote).join(" "),
+  );
+}
+
+/** `ssh-keyscan` of the host's Ed25519 key: only to show what the host presents. */
+export function keyscanArgv(plan: HostPlan, timeout: number): string[] {
+  return [
+    "ssh-keyscan",
+    "-T",
+    String(timeout),
+    "-p",
+    String(plan.port),
+    "-t",
+    "ed25519",
+    plan.address,
+  ];
+}
+
+/** A fresh, unguessable state dir name on the target: `/tmp/devops-deploy.<random>`. */
+export function stateDirName(
+  random: Uint8Array = crypto.getRandomValues(new Uint8Array(12)),
+): string {
+  return `/tmp/devops-deploy.${[...random].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}

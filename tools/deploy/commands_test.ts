@@ -1,0 +1,184 @@
+import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
+import {
+  activateCommand,
+  asRoot,
+  buildArgv,
+  closeMasterArgv,
+  controlCommand,
+  copyArgv,
+  evalToplevelsArgv,
+  keyscanArgv,
+  masterArgv,
+  nixSshEnv,
+  probeCommand,
+  sshArgv,
+  type SshContext,
+  stateDirName,
+  storeUrl,
+} from "./commands.ts";
+import type { HostPlan } from "./plan.ts";
+
+const host: HostPlan = {
+  host: "web1",
+  address: "192.0.2.10",
+  port: 2222,
+  user: "root",
+  buildOn: "local",
+  mode: "switch",
+  confirmTimeout: 30,
+  healthChecks: [],
+  rollback: true,
+  sudo: "none",
+  toplevelAttr: "nixosConfigurations.web1.config.system.build.toplevel",
+};
+const ctx: SshContext = {
+  knownHostsFile: "/tmp/kh/known_hosts",
+  extraOptions: ["IdentityFile=/k"],
+  connectTimeout: 7,
+};
+
+Deno.test("sshArgv() pins the known_hosts, never trusts on first use, opens a new connection", () => {
+  const argv = sshArgv(host, ctx, "true");
+  assertEquals(argv.slice(0, 3), ["ssh", "-p", "2222"]);
+  assertEquals(argv.slice(-2), ["root@192.0.2.10", "true"]);
+  const options = argv.filter((_, i) => argv[i - 1] === "-o");
+  for (
+    const o of [
+      "UserKnownHostsFile=/tmp/kh/known_hosts",
+      "GlobalKnownHostsFile=/dev/null",
+      "StrictHostKeyChecking=yes",
+      "HostKeyAlgorithms=ssh-ed25519",
+      "BatchMode=yes",
+      "ControlMaster=no",
+      "ControlPath=none",
+      "ConnectTimeout=7",
+      "IdentityFile=/k",
+    ]
+  ) assert(options.includes(o), `missing -o ${o}`);
+});
+
+Deno.test("nixSshEnv() gives nix copy the same ssh options", () => {
+  const env = nixSshEnv(host, ctx);
+  assertStringIncludes(env.NIX_SSHOPTS!, "-p 2222 -o UserKnownHostsFile=/tmp/kh/known_hosts");
+  assertStringIncludes(env.NIX_SSHOPTS!, "-o StrictHostKeyChecking=yes");
+  assertEquals(storeUrl(host), "ssh-ng://root@192.0.2.10");
+});
+
+Deno.test("copyArgv() substitutes on the destination; --no-check-sigs only when asked", () => {
+  assertEquals(copyArgv(host, "/nix/store/x-sys", { noCheckSigs: false }), [
+    "nix",
+    "copy",
+    "--to",
+    "ssh-ng://root@192.0.2.10",
+    "--substitute-on-destination",
+    "/nix/store/x-sys",
+  ]);
+  assertEquals(copyArgv(host, "/nix/store/x.drv", { noCheckSigs: true, derivation: true }), [
+    "nix",
+    "copy",
+    "--derivation",
+    "--to",
+    "ssh-ng://root@192.0.2.10",
+    "--substitute-on-destination",
+    "--no-check-sigs",
+    "/nix/store/x.drv",
+  ]);
+});
+
+Deno.test("evalToplevelsArgv() and buildArgv() read and build all hosts at once (nix 2.8 flags)", () => {
+  const evalArgv = evalToplevelsArgv("/repo", ["web1", "db1"]);
+  assertEquals(evalArgv.slice(0, 4), ["nix", "eval", "--json", "/repo#nixosConfigurations"]);
+  assertEquals(evalArgv[4], "--apply");
+  assertEquals(buildArgv(["/nix/store/a.drv", "/nix/store/b.drv"]), [
+    "nix",
+    "build",
+    "--json",
+    "--no-link",
+    "/nix/store/a.drv",
+    "/nix/store/b.drv",
+  ]);
+  assert(!buildArgv(["x"]).includes("--print-out-paths"), "nix 2.8 has no --print-out-paths");
+});
+
+Deno.test("probeCommand() reads the generation, then diffs on the target with nix-command", () => {
+  const command = probeCommand("/nix/store/b-sys");
+  assert(command.endsWith(" devops-deploy /nix/store/b-sys"), command.slice(-40));
+  assertStringIncludes(
+    command,
+    "nix --extra-experimental-features nix-command store diff-closures",
+  );
+  assertStringIncludes(command, "readlink /nix/var/nix/profiles/system");
+});
+
+Deno.test("sshArgv() shares the deploy's own connection; health checks and confirmation get a new one", () => {
+  const shared = { ...ctx, controlDir: "/tmp/d" };
+  assertStringIncludes(
+    sshArgv(host, shared, "x").join(" "),
+    "-o ControlMaster=no -o ControlPath=/tmp/d/web1.sock",
+  );
+  assertStringIncludes(
+    sshArgv(host, shared, "x", "new").join(" "),
+    "-o ControlMaster=no -o ControlPath=none",
+  );
+  const master = masterArgv(host, shared, 600).join(" ");
+  assert(master.startsWith("ssh -M -N -f -p 2222"), master);
+  assertStringIncludes(master, "-o ControlMaster=yes -o ControlPath=/tmp/d/web1.sock");
+  assertStringIncludes(master, "-o StrictHostKeyChecking=yes");
+  assertStringIncludes(master, "-o ControlPersist=600 root@192.0.2.10");
+  assertEquals(closeMasterArgv(host, shared).slice(0, 3), ["ssh", "-O", "exit"]);
+  assertStringIncludes(nixSshEnv(host, shared).NIX_SSHOPTS!, "ControlPath=/tmp/d/web1.sock");
+});
+
+Deno.test("asRoot() uses no sudo for root, sudo -n, or sudo -S with the password on stdin", () => {
+  assertEquals(asRoot(host, "cmd"), "cmd");
+  assertEquals(asRoot({ ...host, user: "deploy", sudo: "nopasswd" }, "cmd"), "sudo -n cmd");
+  assertEquals(asRoot({ ...host, user: "deploy", sudo: "password" }, "cmd"), "sudo -S -p '' cmd");
+});
+
+Deno.test("activateCommand() passes the state dir, system, mode, timeout and rollback", () => {
+  const command = activateCommand(
+    { ...host, mode: "test", confirmTimeout: 5 },
+    "/tmp/devops-deploy.ab",
+    "/nix/store/x-sys",
+  );
+  assert(command.startsWith("sh -c '"), command.slice(0, 20));
+  assert(
+    command.endsWith(
+      " /tmp/devops-deploy.ab /nix/store/x-sys test 5 1 /nix/var/nix/profiles/system /run/current-system",
+    ),
+    command.slice(-120),
+  );
+  const noRollback = activateCommand(
+    { ...host, rollback: false, user: "u", sudo: "nopasswd" },
+    "/tmp/devops-deploy.ab",
+    "/x",
+  );
+  assert(noRollback.startsWith("sudo -n sh -c "));
+  assertStringIncludes(noRollback, " /x switch 30 0 ");
+});
+
+Deno.test("controlCommand() names the action and how long to wait", () => {
+  assert(
+    controlCommand(host, "/tmp/devops-deploy.ab", "confirm", 40).endsWith(
+      " devops-deploy /tmp/devops-deploy.ab confirm 40",
+    ),
+  );
+});
+
+Deno.test("stateDirName() is a fresh random name under /tmp", () => {
+  assertEquals(stateDirName(new Uint8Array([0, 255, 16])), "/tmp/devops-deploy.00ff10");
+  assert(stateDirName() !== stateDirName());
+});
+
+Deno.test("keyscanArgv() asks for the Ed25519 key only", () => {
+  assertEquals(keyscanArgv(host, 5), [
+    "ssh-keyscan",
+    "-T",
+    "5",
+    "-p",
+    "2222",
+    "-t",
+    "ed25519",
+    "192.0.2.10",
+  ]);
+});
