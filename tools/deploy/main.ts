@@ -3,7 +3,7 @@ import { Option } from "@commander-js/extra-typings";
 import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { formatCommand } from "../lib/quote.ts";
-import { findRepoRoot, invocationDir } from "../lib/repo.ts";
+import { findRepoRoot } from "../lib/repo.ts";
 import {
   activateCommand,
   buildArgv,
@@ -94,7 +94,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
     const opts = cli.opts();
     const names = cli.args;
     const runner = runnerFor(opts);
-    const root = await findRepoRoot(invocationDir(), opts.repo);
+    const root = await findRepoRoot(Deno.cwd(), opts.repo);
     const flake = opts.flake ?? root;
     const sshOptions = opts.sshOption;
     for (const o of sshOptions) {

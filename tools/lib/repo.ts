@@ -21,7 +21,7 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function findRepoRoot(start: string, explicit?: string): Promise<string> {
   if (explicit !== undefined) {
-    const absolute = explicit.startsWith("/") ? explicit : `${invocationDir()}/${explicit}`;
+    const absolute = userPath(explicit);
     const root = await Deno.realPath(absolute).catch(() => {
       throw new UsageError(`Cannot use repository "${explicit}": no such folder`);
     });
@@ -48,4 +48,9 @@ export async function findRepoRoot(start: string, explicit?: string): Promise<st
  */
 export function invocationDir(): string {
   return Deno.env.get("INIT_CWD") ?? Deno.cwd();
+}
+
+/** A path the user typed, made absolute from the folder they ran the command in. */
+export function userPath(path: string): string {
+  return path.startsWith("/") ? path : `${invocationDir()}/${path}`;
 }

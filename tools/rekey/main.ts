@@ -1,7 +1,7 @@
 // Keeps .sops.yaml and every file under secrets/ in step with the admin and host keys. Run: deno task rekey [--check]
 import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { findRepoRoot, invocationDir } from "../lib/repo.ts";
+import { findRepoRoot } from "../lib/repo.ts";
 import { readTextIfExists } from "../lib/fs.ts";
 import { unifiedDiff } from "../lib/diff.ts";
 import type { Runner } from "../lib/runner.ts";
@@ -109,7 +109,7 @@ export async function main(args: string[]): Promise<number> {
       .option("--abort", "undo an unfinished run from its journal and stop");
     program.parse(args, { from: "user" });
     const opts = program.opts();
-    const root = await findRepoRoot(invocationDir(), opts.repo);
+    const root = await findRepoRoot(Deno.cwd(), opts.repo);
     if (opts.check) {
       const problems = await checkRepo(root);
       printResult(

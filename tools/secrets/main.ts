@@ -3,7 +3,7 @@ import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import type { CommonOptions } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
-import { findRepoRoot, invocationDir } from "../lib/repo.ts";
+import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
 import { isAgeRecipient, sshPublicKeyToAge } from "../rekey/age_keys.ts";
 import { readRepoState } from "../rekey/executor.ts";
@@ -62,7 +62,7 @@ async function readKeyLine(
     throw new UsageError("Give exactly one of --key-file <path> or --scan <address>");
   }
   if (options.keyFile !== undefined) {
-    const text = await Deno.readTextFile(options.keyFile).catch(() => {
+    const text = await Deno.readTextFile(userPath(options.keyFile)).catch(() => {
       throw new Error(`Cannot read host key ${options.keyFile}: no such file`);
     });
     try {
@@ -163,7 +163,7 @@ export async function main(args: string[]): Promise<number> {
       .option("--no-rotate", "do not rotate data keys after removing a recipient")
       .option("--parallel <n>", "files re-keyed at once", parseParallel, 4);
 
-    const root = () => findRepoRoot(invocationDir(), program.opts().repo);
+    const root = () => findRepoRoot(Deno.cwd(), program.opts().repo);
     const admin = program.command("admin").description("Admins: age keys that decrypt everything");
     admin.command("add").description("Add an admin's age public key, then rekey")
       .argument("<name>").argument("<age-public-key>")
@@ -211,7 +211,8 @@ export async function main(args: string[]): Promise<number> {
       )
       .option("--show-secret", "also print the secret key")
       .action(async (o) => {
-        const out = o.out ?? Deno.env.get("SOPS_AGE_KEY_FILE") ??
+        const out = (o.out === undefined ? undefined : userPath(o.out)) ??
+          Deno.env.get("SOPS_AGE_KEY_FILE") ??
           `${Deno.env.get("HOME")}/.config/sops/age/keys.txt`;
         if (await Deno.stat(out).then(() => true, () => false)) {
           throw new Error(`Cannot write a new key to ${out}: the file exists; pass --out`);
