@@ -14,7 +14,7 @@ export class CommandError extends Error {
 
   constructor(command: string, code: number, stderrTail: string) {
     const tail = stderrTail.trim();
-    const lastLine = tail.split("\n").at(-1) ?? "";
+    const lastLine = causeLine(tail);
     super(
       `Command failed with exit code ${code}: ${command}${lastLine ? `: ${lastLine}` : ""}`,
     );
@@ -22,6 +22,16 @@ export class CommandError extends Error {
     this.code = code;
     this.stderrTail = tail;
   }
+}
+
+/**
+ * The line of a failed command's stderr that names the cause: the last `error:` line (nix
+ * ends with a hint about --show-trace after it), else the last line.
+ */
+export function causeLine(stderr: string): string {
+  const lines = stderr.trim().split("\n").map((line) => line.trim()).filter(Boolean);
+  const errorLine = lines.findLast((line) => /^error\b/i.test(line));
+  return errorLine ?? lines.at(-1) ?? "";
 }
 
 /** Exit code for an error: 2 for usage errors, 1 for everything else. */

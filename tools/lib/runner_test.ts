@@ -64,3 +64,18 @@ Deno.test("createRunner() under verbose logs each command and its output tail", 
   await createRunner({ verbose: true, write: log.write }).run({ argv: ["echo", "it's"] });
   assertEquals(log.lines, [`$ echo 'it'\\''s'`, "it's"]);
 });
+
+Deno.test("CommandError names the error line, not nix's trailing hint", async () => {
+  const error = await assertRejects(
+    () =>
+      createRunner().run({
+        argv: [
+          "sh",
+          "-c",
+          "echo 'warning: retrying' >&2; echo 'error: cannot fetch x' >&2; echo '(use --show-trace)' >&2; exit 1",
+        ],
+      }),
+    CommandError,
+  );
+  assertStringIncludes(error.message, ": error: cannot fetch x");
+});
