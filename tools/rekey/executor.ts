@@ -7,6 +7,7 @@ import { ageRecipientFromSshPublicKeyFile } from "./age_keys.ts";
 import type { FileAction, RekeyPlan, SecretFile } from "./plan.ts";
 import { parseSopsConfig, type SopsConfig } from "./sops_yaml.ts";
 import { readSopsRecipients } from "./sops_metadata.ts";
+import { userPath } from "../lib/repo.ts";
 
 /** The folder that holds a running rekey's backups and journal. */
 export const JOURNAL_DIR = ".rekey-journal";
@@ -95,6 +96,15 @@ export interface Journal {
   targetConfig: string;
   /** Files with an encrypted backup under backup/ (paths relative to the root). */
   files: string[];
+}
+
+/**
+ * Makes a relative SOPS_AGE_KEY_FILE absolute, from the folder the user ran the command in:
+ * sops runs in work folders, where a relative path would name no file.
+ */
+export function pinSopsKeyFile(): void {
+  const keyFile = Deno.env.get("SOPS_AGE_KEY_FILE");
+  if (keyFile && !keyFile.startsWith("/")) Deno.env.set("SOPS_AGE_KEY_FILE", userPath(keyFile));
 }
 
 function decryptCheck(runner: Runner, root: string, path: string) {

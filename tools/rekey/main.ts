@@ -9,6 +9,7 @@ import {
   executeRekey,
   type FileResult,
   JOURNAL_DIR,
+  pinSopsKeyFile,
   readRepoState,
   recoverJournal,
 } from "./executor.ts";
@@ -99,6 +100,7 @@ export function parseParallel(value: string): number {
 /** The CLI. */
 export async function main(args: string[]): Promise<number> {
   return await runMain(async () => {
+    pinSopsKeyFile();
     const program = newProgram(
       "rekey",
       "Keep .sops.yaml and every file under secrets/ in step with the keys",

@@ -261,3 +261,19 @@ Deno.test("rekey names a host key file that is not ed25519", async () => {
     `Cannot use host key configurations/web1/ssh_host_ed25519_key.pub: not an ed25519 key`,
   );
 });
+
+Deno.test("secrets admin add works with a relative SOPS_AGE_KEY_FILE, as the README shows", async () => {
+  await using f = await createFixture(["web1"]);
+  const newAdmin = await makeAgeKey(f.keysDir, "new-admin");
+  await Deno.copyFile(f.admin.file, f.repo.path("operator-key.txt"));
+  const secrets = `${import.meta.dirname}/../secrets/main.ts`;
+  const r = await run(
+    ["deno", "run", "-A", secrets, "admin", "add", "new", newAdmin.recipient],
+    // deno task runs the tool in the repository and says where it was started in INIT_CWD.
+    { cwd: f.repo.dir, env: { SOPS_AGE_KEY_FILE: "operator-key.txt", INIT_CWD: f.repo.dir } },
+  );
+  assertEquals(r.code, 0, r.stderr);
+  for (const path of ["secrets/shared.yaml", "secrets/web1.yaml"]) {
+    assertEquals((await f.decryptAs(path, newAdmin.file)).code, 0, `${path} decrypts`);
+  }
+});

@@ -6,7 +6,7 @@ import { writeFileAtomic } from "../lib/fs.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
 import { isAgeRecipient, sshPublicKeyToAge } from "../rekey/age_keys.ts";
-import { readRepoState } from "../rekey/executor.ts";
+import { pinSopsKeyFile, readRepoState } from "../rekey/executor.ts";
 import { formatSummary, parseParallel, rekey, type RekeyResult } from "../rekey/main.ts";
 import { planConfigEdits } from "../rekey/plan.ts";
 import { applyConfigEdits, parseSopsConfig } from "../rekey/sops_yaml.ts";
@@ -159,6 +159,7 @@ async function setHostKey(
 /** The CLI. */
 export async function main(args: string[]): Promise<number> {
   return await runMain(async () => {
+    pinSopsKeyFile();
     const program = newProgram("secrets", "Manage the admin and host keys of the sops secrets")
       .option("--no-rotate", "do not rotate data keys after removing a recipient")
       .option("--parallel <n>", "files re-keyed at once", parseParallel, 4);
