@@ -1,5 +1,6 @@
 // Integration tests of `deploy` with the real nix, real sshd test hosts and the fixture flake.
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
+import { captureMain } from "../testing/capture.ts";
 import { createFixtureFlake, FIXTURE_STATE, type FixtureHost } from "../testing/fixture_flake.ts";
 import { startTestHosts, type TestHost, type TestHosts } from "../testing/test_hosts.ts";
 import { main, type MainOptions } from "./main.ts";
@@ -16,22 +17,11 @@ interface Outcome {
 
 /** Runs main() in-process, collecting what it prints. */
 async function deploy(args: string[], seams: MainOptions = {}): Promise<Outcome> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...parts: unknown[]) => out.push(parts.join(" "));
-  console.error = (...parts: unknown[]) => err.push(parts.join(" "));
-  try {
-    const code = await main(args, seams);
-    const stdout = out.join("\n");
-    const outcome: Outcome = { code, stdout, stderr: err.join("\n") };
-    if (args.includes("--json") && stdout.startsWith("{")) outcome.report = JSON.parse(stdout);
-    return outcome;
-  } finally {
-    console.log = log;
-    console.error = error;
+  const outcome: Outcome = await captureMain(() => main(args, seams));
+  if (args.includes("--json") && outcome.stdout.startsWith("{")) {
+    outcome.report = JSON.parse(outcome.stdout);
   }
+  return outcome;
 }
 
 async function fleet(count: number, extra: (i: number) => Partial<FixtureHost> = () => ({})) {

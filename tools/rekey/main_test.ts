@@ -1,23 +1,12 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { createFixture, type Fixture, makeAgeKey, run } from "./_test_support.ts";
+import { captureMain } from "../testing/capture.ts";
 import { main } from "./main.ts";
 
-/** Runs main() in this process as the fixture's operator; returns the exit code and stdout. */
-async function rekeyMain(f: Fixture, args: string[], identityFile = f.admin.file) {
+/** Runs main() in this process as the fixture's operator; returns the exit code and output. */
+function rekeyMain(f: Fixture, args: string[], identityFile = f.admin.file) {
   Deno.env.set("SOPS_AGE_KEY_FILE", identityFile);
-  const lines: string[] = [];
-  const errors: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => lines.push(a.join(" "));
-  console.error = (...a: unknown[]) => errors.push(a.join(" "));
-  try {
-    const code = await main(["--repo", f.repo.dir, ...args]);
-    return { code, stdout: lines.join("\n"), stderr: errors.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  return captureMain(() => main(["--repo", f.repo.dir, ...args]));
 }
 
 async function snapshot(f: Fixture): Promise<Record<string, string>> {

@@ -1,23 +1,12 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { createFixture, type Fixture, makeAgeKey, makeHostKey } from "../rekey/_test_support.ts";
+import { captureMain } from "../testing/capture.ts";
 import { main } from "./main.ts";
 import { main as rekeyMain } from "../rekey/main.ts";
 
-async function secrets(f: Fixture, args: string[], identityFile = f.admin.file) {
+function secrets(f: Fixture, args: string[], identityFile = f.admin.file) {
   Deno.env.set("SOPS_AGE_KEY_FILE", identityFile);
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(["--repo", f.repo.dir, ...args]);
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  return captureMain(() => main(["--repo", f.repo.dir, ...args]));
 }
 
 Deno.test("secrets host add creates its key, rule and file, and gives it the shared file", async () => {
