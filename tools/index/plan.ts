@@ -83,9 +83,11 @@ export function planIndexes(
 ): PlannedIndex[] {
   const visible = files.filter((file) => !HIDDEN.test(file));
   return specs.map((spec) => {
-    const inFolder = visible
-      .filter((file) => file.startsWith(`${spec.folder}/`) && file !== spec.path)
-      .map((file) => file.slice(spec.folder.length + 1));
+    const prefix = `${spec.folder}/`;
+    const inFolder: string[] = [];
+    for (const file of visible) {
+      if (file.startsWith(prefix) && file !== spec.path) inFolder.push(file.slice(prefix.length));
+    }
     const groups = collectGroups(spec, inFolder);
     checkEntries(spec, groups);
     return {

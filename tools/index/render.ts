@@ -23,12 +23,20 @@ export function renderIndex(folder: string, groups: readonly IndexGroup[]): stri
     .toSorted((a, b) => compare(a.title, b.title));
   if (nonEmpty.length === 0) return `${header}{ }\n`;
   const blocks = nonEmpty.map((group) => {
-    const lines = group.entries
-      .toSorted((a, b) => compare(a.key, b.key))
-      .map((entry) => `  ${entry.key} = ./${entry.path};`);
+    const lines = sortedByKey(group.entries).map((entry) => `  ${entry.key} = ./${entry.path};`);
     return [`  # ${group.title}`, ...lines].join("\n");
   });
   return `${header}{\n${blocks.join("\n\n")}\n}\n`;
+}
+
+/** Entries in key order; files usually arrive in that order already, so check before sorting. */
+function sortedByKey(entries: readonly IndexEntry[]): readonly IndexEntry[] {
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i - 1]!.key > entries[i]!.key) {
+      return entries.toSorted((a, b) => compare(a.key, b.key));
+    }
+  }
+  return entries;
 }
 
 /** Byte order, so the output never depends on the machine's locale. */

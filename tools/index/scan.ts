@@ -55,7 +55,8 @@ async function gitFiles(root: string, folders: readonly string[]): Promise<RepoF
     else tracked.add(path);
   }
   for (const path of deleted) tracked.delete(path);
-  return { files: [...tracked, ...untracked].sort(), tracked };
+  // No sort: the plan sorts what it writes, and git lists paths in order already.
+  return { files: [...tracked, ...untracked], tracked };
 }
 
 /** Repository-relative paths of every file under `folders` (missing folders are skipped). */
