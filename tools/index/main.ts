@@ -15,6 +15,7 @@ the naming rule). Writes only files whose content changes.
 
 Options:
   --check        change nothing; exit 1 and print a diff for each stale index
+  -n, --dry-run  change nothing; print a diff for each index that would be written
   --json         print the result as JSON on stdout
   --repo <dir>   repository root (default: found from the current folder)
   -v, --verbose  list every index, changed or not
@@ -24,6 +25,7 @@ Options:
 /** Parsed command line of the index tool. */
 export interface IndexOptions {
   check: boolean;
+  dryRun: boolean;
   json: boolean;
   verbose: boolean;
   repo?: string;
@@ -32,10 +34,17 @@ export interface IndexOptions {
 
 /** Parses the few flags by hand: commander alone would double the hook's start-up time. */
 export function parseIndexArgs(args: readonly string[]): IndexOptions {
-  const options: IndexOptions = { check: false, json: false, verbose: false, help: false };
+  const options: IndexOptions = {
+    check: false,
+    dryRun: false,
+    json: false,
+    verbose: false,
+    help: false,
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--check") options.check = true;
+    else if (arg === "-n" || arg === "--dry-run") options.dryRun = true;
     else if (arg === "--json") options.json = true;
     else if (arg === "-v" || arg === "--verbose") options.verbose = true;
     else if (arg === "-h" || arg === "--help") options.help = true;
@@ -94,7 +103,7 @@ export function main(args: string[]): Promise<number> {
     for (const plan of plans) {
       const path = `${root}/${plan.path}`;
       let status: IndexResult["status"];
-      if (options.check) {
+      if (options.check || options.dryRun) {
         const current = await readTextIfExists(path);
         status = current === plan.content ? "current" : "stale";
         if (status === "stale") diffs.push(unifiedDiff(plan.path, current ?? "", plan.content));
@@ -110,7 +119,9 @@ export function main(args: string[]): Promise<number> {
 
 function report(results: readonly IndexResult[], diffs: readonly string[], options: IndexOptions) {
   if (options.json) {
-    console.log(JSON.stringify({ check: options.check, indexes: results }, null, 2));
+    console.log(
+      JSON.stringify({ check: options.check, dryRun: options.dryRun, indexes: results }, null, 2),
+    );
     return;
   }
   for (const diff of diffs) console.log(diff);
@@ -125,6 +136,8 @@ function report(results: readonly IndexResult[], diffs: readonly string[], optio
         ? `All ${results.length} index files are current`
         : `${changed} of ${results.length} index files are stale; run: deno task index`,
     );
+  } else if (options.dryRun) {
+    console.error(`Would write ${changed} of ${results.length} index files; wrote nothing`);
   } else if (changed > 0) {
     console.error(`Wrote ${changed} of ${results.length} index files`);
   }

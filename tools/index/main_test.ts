@@ -99,6 +99,15 @@ Deno.test("index --check exits 1 with a diff for a stale index and changes nothi
   assertEquals(await snapshot(repo.dir), before);
 });
 
+Deno.test("index --dry-run prints what it would write, writes nothing and exits 0", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  const result = await index(repo.dir, "--dry-run");
+  assertEquals(result.code, 0, result.stderr);
+  assertStringIncludes(result.stdout, "+  mixin-nix = ./mixins/mixin-nix.nix;");
+  assertStringIncludes(result.stderr, "Would write 8 of 8 index files; wrote nothing");
+  assertEquals(Object.values(await snapshot(repo.dir)), Array(8).fill(null));
+});
+
 Deno.test("index refuses a name collision with one line naming both files, writing nothing", async () => {
   await using repo = await createTempRepo({
     ...fleetTree(),
