@@ -1,6 +1,8 @@
 // Checks the Nix tree without nixpkgs: every .nix file parses, every index
 // points at files that exist, and every host has its keys and deploy facts.
 // Run from the repository root: deno test --allow-read --allow-run tools/nix_tree_test.ts
+import { pathExists as exists } from "./lib/fs.ts";
+import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -27,31 +29,12 @@ function assertEqualsList(actual: string[], expected: string[]) {
   );
 }
 
-type Result = { code: number; stdout: string; stderr: string };
-
-async function run(cmd: string, args: string[]): Promise<Result> {
-  const output = await new Deno.Command(cmd, {
-    args,
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function run(cmd: string, args: string[]): Promise<ProgramResult> {
+  return runProgram([cmd, ...args], { cwd: root });
 }
 
-async function runOk(cmd: string, args: string[]): Promise<string> {
-  const result = await run(cmd, args);
-  if (result.code !== 0) {
-    throw new Error(
-      `Command "${cmd} ${args.join(" ")}" failed (${result.code}): ${result.stderr.trim()}`,
-    );
-  }
-  return result.stdout;
+function runOk(cmd: string, args: string[]): Promise<string> {
+  return runProgramOk([cmd, ...args], { cwd: root });
 }
 
 async function evalJson(expression: string): Promise<unknown> {
@@ -63,16 +46,6 @@ async function evalJson(expression: string): Promise<unknown> {
     expression,
   ]);
   return JSON.parse(stdout);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 function assert(condition: unknown, message: string): asserts condition {

@@ -1,44 +1,28 @@
 // Benchmarks `deploy` against sshd test hosts: 1 and 4 hosts, default and --parallel 1, and the
 // tool's overhead against the same steps by hand. Run as root: `deno task bench:deploy`.
+import { testHostFlags } from "../deploy/_test_flags.ts";
 import { main as deploy } from "../deploy/main.ts";
+import { captureMain } from "../testing/capture.ts";
+import { runProgramOk } from "../testing/run.ts";
+import { median } from "./timing.ts";
 import { createFixtureFlake, type FixtureFlake } from "../testing/fixture_flake.ts";
 import { startTestHosts, type TestHosts } from "../testing/test_hosts.ts";
 
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? "5");
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 async function run(argv: string[], env: Record<string, string> = {}): Promise<void> {
-  const out = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`${argv.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
+  await runProgramOk(argv, { env });
 }
 
 /** Runs deploy in-process with its output swallowed; throws unless it succeeded. */
 async function quietDeploy(args: string[]): Promise<void> {
-  const log = console.log;
-  const error = console.error;
   const write = Deno.stderr.writeSync;
-  const lines: string[] = [];
-  console.log = () => {};
-  console.error = (...parts: unknown[]) => lines.push(parts.join(" "));
+  // The progress lines are written straight to stderr, not through console.
   Deno.stderr.writeSync = (bytes: Uint8Array) => bytes.length;
   try {
-    const code = await deploy(args);
-    if (code !== 0) throw new Error(`deploy exited ${code}: ${lines.join("\n")}`);
+    const result = await captureMain(() => deploy(args));
+    if (result.code !== 0) throw new Error(`deploy exited ${result.code}: ${result.stderr}`);
   } finally {
-    console.log = log;
-    console.error = error;
     Deno.stderr.writeSync = write;
   }
 }
@@ -67,31 +51,20 @@ async function timeRounds(flake: FixtureFlake, body: () => Promise<void>): Promi
 }
 
 function deployArgs(hosts: TestHosts, flake: FixtureFlake, rest: string[]): string[] {
-  return [
-    "--repo",
-    flake.dir,
-    "--no-check-sigs",
-    "--ssh-option",
-    `IdentityFile=${hosts.clientKey}`,
-    "--ssh-option",
-    "IdentitiesOnly=yes",
-    "--ssh-option",
-    "IdentityAgent=none",
-    ...rest,
-  ];
+  return ["--repo", flake.dir, ...testHostFlags(hosts), ...rest];
 }
 
 /** The same steps by hand for one host: build, nix copy, set the profile and activate over ssh. */
 async function byHand(hosts: TestHosts, flake: FixtureFlake, name: string): Promise<void> {
   const host = hosts.host(name);
-  const out = await new Deno.Command("nix", {
-    args: ["build", "--json", "--no-link", flake.toplevelRef(name)],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const path =
-    (JSON.parse(new TextDecoder().decode(out.stdout)) as { outputs: { out: string } }[])[0]!
-      .outputs.out;
+  const built = await runProgramOk([
+    "nix",
+    "build",
+    "--json",
+    "--no-link",
+    flake.toplevelRef(name),
+  ]);
+  const path = (JSON.parse(built) as { outputs: { out: string } }[])[0]!.outputs.out;
   await run(
     [
       "nix",

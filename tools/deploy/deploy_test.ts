@@ -1,6 +1,7 @@
 // Integration tests of `deploy` with the real nix, real sshd test hosts and the fixture flake.
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { captureMain } from "../testing/capture.ts";
+import { testHostFlags } from "./_test_flags.ts";
 import { createFixtureFlake, FIXTURE_STATE, type FixtureHost } from "../testing/fixture_flake.ts";
 import { startTestHosts, type TestHost, type TestHosts } from "../testing/test_hosts.ts";
 import { main, type MainOptions } from "./main.ts";
@@ -37,15 +38,9 @@ async function fleet(count: number, extra: (i: number) => Partial<FixtureHost> =
   const args = (...rest: string[]) => [
     "--repo",
     flake.dir,
-    "--no-check-sigs",
+    ...testHostFlags(hosts),
     "--connect-timeout",
     "2",
-    "--ssh-option",
-    `IdentityFile=${hosts.clientKey}`,
-    "--ssh-option",
-    "IdentitiesOnly=yes",
-    "--ssh-option",
-    "IdentityAgent=none",
     "--json",
     ...rest,
   ];

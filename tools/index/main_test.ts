@@ -1,15 +1,14 @@
 // Runs the index tool as a process against real git repositories and checks its output with nix.
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { fleetTree } from "../testing/repo_fixture.ts";
+import { runProgram } from "../testing/run.ts";
 import { createTempRepo } from "../testing/temp_repo.ts";
 import { INDEX_SPECS } from "./plan.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
-async function run(cmd: string, args: string[], cwd?: string) {
-  const out = await new Deno.Command(cmd, { args, ...(cwd ? { cwd } : {}) }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+function run(cmd: string, args: string[]) {
+  return runProgram([cmd, ...args]);
 }
 
 function index(dir: string, ...args: string[]) {

@@ -1,14 +1,14 @@
 // Drives a real git repository with Debian's pre-commit and the repository's own hook config.
 import { assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { fleetTree } from "../testing/repo_fixture.ts";
+import { runProgram } from "../testing/run.ts";
 import { createTempRepo } from "../testing/temp_repo.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 async function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
-  const out = await new Deno.Command(cmd, { args, cwd, env, stdin: "null" }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, output: decode(out.stdout) + decode(out.stderr) };
+  const result = await runProgram([cmd, ...args], { cwd, env });
+  return { code: result.code, output: result.stdout + result.stderr };
 }
 
 async function copyInto(dir: string, relatives: string[]) {

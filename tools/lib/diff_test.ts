@@ -1,4 +1,5 @@
 import { assertEquals } from "../testing/assert.ts";
+import { runProgram } from "../testing/run.ts";
 import { unifiedDiff } from "./diff.ts";
 
 Deno.test("unifiedDiff() is empty for equal texts", () => {
@@ -9,10 +10,10 @@ async function gnuDiff(before: string, after: string): Promise<string> {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/a`, before);
   await Deno.writeTextFile(`${dir}/b`, after);
-  const out = await new Deno.Command("diff", { args: ["-u", `${dir}/a`, `${dir}/b`] }).output();
+  const out = await runProgram(["diff", "-u", `${dir}/a`, `${dir}/b`]);
   await Deno.remove(dir, { recursive: true });
   // Drop diff's own ---/+++ lines, which carry the temp paths and times.
-  return new TextDecoder().decode(out.stdout).split("\n").slice(2).join("\n");
+  return out.stdout.split("\n").slice(2).join("\n");
 }
 
 Deno.test("unifiedDiff() prints the same hunks as diff -u", async () => {

@@ -6,6 +6,17 @@ export interface WriteOptions {
   mode?: number;
 }
 
+/** True when `path` exists (following links); other errors than "not found" are thrown. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 /** Reads a text file, or returns undefined when it does not exist. */
 export async function readTextIfExists(path: string): Promise<string | undefined> {
   try {

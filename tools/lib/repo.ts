@@ -1,18 +1,9 @@
 // Finding the repository root and naming paths inside it.
 import { UsageError } from "./errors.ts";
+import { pathExists as exists } from "./fs.ts";
 
 /** Marker files that make a folder the fleet repository's root. */
 export const ROOT_MARKERS = ["flake.nix", "configurations"] as const;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /**
  * The repository root: `explicit` when given (relative to where the user stood), else the

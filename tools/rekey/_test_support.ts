@@ -1,43 +1,16 @@
 // Test fixtures for rekey: real ssh-keygen host keys, a real age admin key, real sops files.
 import YAML from "yaml";
+import { type ProgramResult, runProgram, runProgramOk } from "../testing/run.ts";
 import { createTempRepo, type TempRepo } from "../testing/temp_repo.ts";
 import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "./age_keys.ts";
 
 /** A finished command. */
-export interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type Ran = ProgramResult;
 
 /** Runs a real program. */
-export async function run(
-  argv: string[],
-  options: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
-): Promise<Ran> {
-  const child = new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-    ...(options.env ? { env: options.env } : {}),
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
+export const run = runProgram;
 
-async function must(argv: string[], options: Parameters<typeof run>[1] = {}): Promise<string> {
-  const r = await run(argv, options);
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const must = runProgramOk;
 
 /** A host key pair made by ssh-keygen, with its TS-derived age keys. */
 export interface HostKey {

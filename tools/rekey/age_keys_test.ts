@@ -8,25 +8,10 @@ import {
   sshPrivateKeyToAgeIdentity,
   sshPublicKeyToAge,
 } from "./age_keys.ts";
+import { runProgramOk } from "../testing/run.ts";
 
-async function run(argv: string[], stdin?: string): Promise<string> {
-  const child = new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(`${argv.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return text;
+function run(argv: string[], stdin?: string): Promise<string> {
+  return runProgramOk(argv, stdin === undefined ? {} : { stdin });
 }
 
 /** A fresh ed25519 key made by the real ssh-keygen. */

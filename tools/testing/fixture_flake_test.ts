@@ -1,17 +1,6 @@
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./assert.ts";
 import { createFixtureFlake, defaultHostFacts, fixtureFlakeTree } from "./fixture_flake.ts";
-
-async function run(argv: string[], options: { env?: Record<string, string> } = {}) {
-  const [command, ...args] = argv;
-  const output = await new Deno.Command(command!, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    ...(options.env ? { env: options.env } : {}),
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
+import { runProgram as run } from "./run.ts";
 
 Deno.test("fixtureFlakeTree() rejects bad and duplicate host names", () => {
   assertThrows(() => fixtureFlakeTree([{ name: "a b" }]), "not a valid host name");

@@ -1,4 +1,5 @@
 // Temporary git repositories built from a fixture tree, for tests that need a real checkout.
+import { runProgramOk } from "./run.ts";
 
 /** A fixture tree: relative path → file content (a string, or bytes with a mode). */
 export type FixtureTree = Record<string, string | { content: string; mode: number }>;
@@ -28,19 +29,8 @@ const GIT_ENV = {
   GIT_CONFIG_NOSYSTEM: "1",
 };
 
-async function runGit(dir: string, args: string[]): Promise<string> {
-  const output = await new Deno.Command("git", {
-    args,
-    cwd: dir,
-    env: GIT_ENV,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  if (!output.success) {
-    throw new Error(`git ${args.join(" ")} failed: ${decode(output.stderr).trim()}`);
-  }
-  return decode(output.stdout);
+function runGit(dir: string, args: string[]): Promise<string> {
+  return runProgramOk(["git", ...args], { cwd: dir, env: GIT_ENV });
 }
 
 async function writeTree(dir: string, tree: FixtureTree | Record<string, string | null>) {

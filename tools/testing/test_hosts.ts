@@ -619,7 +619,8 @@ class Host implements TestHost {
   }
 }
 
-async function processState(pid: number): Promise<string | undefined> {
+/** The state letter of a process in /proc (R, S, T stopped, Z zombie), or undefined when gone. */
+export async function processState(pid: number): Promise<string | undefined> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];

@@ -2,7 +2,13 @@ import { createRunner } from "../lib/runner.ts";
 import { CommandError } from "../lib/errors.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import { createFixtureFlake, fixtureHostsFor } from "./fixture_flake.ts";
-import { reapStaleTestHosts, startTestHosts, type TestHost, withTestHosts } from "./test_hosts.ts";
+import {
+  processState,
+  reapStaleTestHosts,
+  startTestHosts,
+  type TestHost,
+  withTestHosts,
+} from "./test_hosts.ts";
 
 const runner = createRunner({ write: () => {} });
 
@@ -16,15 +22,6 @@ function sleep(ms: number): Promise<void> {
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
-}
-
-async function processState(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-  } catch {
-    return undefined;
-  }
 }
 
 async function nftTables(): Promise<string> {
