@@ -117,8 +117,12 @@ function portFree(address: string): boolean {
     const listener = Deno.listen({ hostname: address, port: 22 });
     listener.close();
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    // Anything else (no permission to listen, not root) must not read as "address taken".
+    if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
+      return false;
+    }
+    throw error;
   }
 }
 
@@ -252,7 +256,9 @@ async function listening(address: string): Promise<boolean> {
 async function mountNamespaceOf(pid: number): Promise<string | undefined> {
   try {
     return await Deno.readLink(`/proc/${pid}/ns/mnt`);
-  } catch {
+  } catch (error) {
+    // Deno reads /proc/<pid>/ns only with --allow-all; say so rather than "no namespace".
+    if (error instanceof Deno.errors.NotCapable) throw error;
     return undefined;
   }
 }
