@@ -2,23 +2,12 @@
 // host to 100 files (--parallel 1 and the default). Run: deno task bench:rekey
 import { makeAgeKey, makeHostKey, run } from "../rekey/_test_support.ts";
 import { main } from "../rekey/main.ts";
+import { captureMain } from "../testing/capture.ts";
+import { median } from "./timing.ts";
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function quiet<T>(fn: () => Promise<T>): Promise<T> {
-  const log = console.log;
-  const error = console.error;
-  console.log = () => {};
-  console.error = () => {};
-  try {
-    return await fn();
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+/** Runs a main() with its output collected and dropped; returns its exit code. */
+async function quiet(fn: () => Promise<number>): Promise<number> {
+  return (await captureMain(fn)).code;
 }
 
 async function buildRepo(dir: string, hosts: number, sharedFiles: number, hostFiles: boolean) {
