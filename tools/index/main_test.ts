@@ -76,7 +76,9 @@ Deno.test("index writes eight files that nix parses and whose paths exist", asyn
   const hosts = (await evalIndex(repo.path("configurations/nixos-configurations.nix"))).value;
   assertEquals(Object.keys(hosts), ["dev-vm", "web1"]);
 
-  const before = await Deno.stat(repo.path("overlays/overlays.nix"));
+  // An old mtime, so a rewrite shows even within the file system's timestamp resolution.
+  const before = { mtime: new Date("2001-02-03T04:05:06Z") };
+  await Deno.utime(repo.path("overlays/overlays.nix"), before.mtime, before.mtime);
   const second = await index(repo.dir, "--json");
   assertEquals(second.code, 0);
   const report = JSON.parse(second.stdout) as { indexes: { status: string }[] };

@@ -1,86 +1,77 @@
-// Small assertions for tests (JSR's @std/assert cannot be reached from the build machines).
+// Assertions for tests: node:assert/strict does the comparing (deep equality that tells Dates,
+// Maps and Sets apart); only the helpers it lacks are written here.
+import nodeAssert from "node:assert/strict";
 
 /** Throws when `condition` is falsy. */
-export function assert(condition: unknown, message = "assertion failed"): asserts condition {
-  if (!condition) throw new Error(message);
+export const assert: (condition: unknown, message?: string) => asserts condition = nodeAssert.ok;
+
+/** Strict deep equality (prototypes, Dates, Maps, Sets, typed arrays); the error shows a diff. */
+export function assertEquals<T>(
+  actual: unknown,
+  expected: T,
+  message?: string,
+): asserts actual is T {
+  nodeAssert.deepStrictEqual(actual, expected, message);
 }
 
-/** Deep equality through JSON-like structure; the error shows both values. */
-export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  if (!deepEqual(actual, expected)) {
-    throw new Error(
-      `${message ? `${message}: ` : ""}values differ\n  actual:   ${show(actual)}\n  expected: ${
-        show(expected)
-      }`,
-    );
-  }
-}
+/** Asserts that `text` matches `pattern`. */
+export const assertMatch: (text: string, pattern: RegExp, message?: string) => void =
+  nodeAssert.match;
 
-/** Asserts that `text` contains `part`. */
+/** Asserts that `text` contains `part` (node:assert only matches regular expressions). */
 export function assertStringIncludes(text: string, part: string, message?: string): void {
-  if (!text.includes(part)) {
-    throw new Error(
-      `${message ? `${message}: ` : ""}expected ${show(text)} to include ${show(part)}`,
-    );
-  }
+  nodeAssert.ok(
+    text.includes(part),
+    `${message ? `${message}: ` : ""}expected ${JSON.stringify(text)} to include ${
+      JSON.stringify(part)
+    }`,
+  );
 }
 
-/** Asserts that `fn` rejects, optionally with an error of `type` whose message includes `includes`. */
+/**
+ * Asserts that `fn` rejects, optionally with an error of `type` whose message includes
+ * `includes`, and returns the error (node:assert's `rejects` does not hand it back).
+ */
 export async function assertRejects<E extends Error = Error>(
   fn: () => Promise<unknown>,
   // deno-lint-ignore no-explicit-any
   type?: new (...args: any[]) => E,
   includes?: string,
 ): Promise<E> {
-  try {
-    await fn();
-  } catch (error) {
-    if (type && !(error instanceof type)) {
-      throw new Error(`expected ${type.name}, got ${show(error)}`);
-    }
-    if (includes && !(error instanceof Error && error.message.includes(includes))) {
-      throw new Error(
-        `expected message to include ${show(includes)}, got ${show((error as Error).message)}`,
-      );
-    }
-    return error as E;
-  }
-  throw new Error("expected the promise to reject");
+  let caught: unknown;
+  await nodeAssert.rejects(fn, (error: unknown) => {
+    caught = error;
+    return true;
+  });
+  checkError(caught, type, includes);
+  return caught as E;
 }
 
-/** Asserts that `fn` throws synchronously. */
+/** Asserts that `fn` throws synchronously, optionally with a message including `includes`. */
 export function assertThrows(fn: () => unknown, includes?: string): Error {
-  try {
-    fn();
-  } catch (error) {
-    if (includes && !(error instanceof Error && error.message.includes(includes))) {
-      throw new Error(`expected message to include ${show(includes)}, got ${show(error)}`);
-    }
-    return error as Error;
-  }
-  throw new Error("expected a throw");
+  let caught: unknown;
+  nodeAssert.throws(fn, (error: unknown) => {
+    caught = error;
+    return true;
+  });
+  checkError(caught, undefined, includes);
+  return caught as Error;
 }
 
-function show(value: unknown): string {
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
+function checkError(
+  error: unknown,
+  // deno-lint-ignore no-explicit-any
+  type: (new (...args: any[]) => Error) | undefined,
+  includes: string | undefined,
+): void {
+  if (type) {
+    nodeAssert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
   }
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (a instanceof Uint8Array && b instanceof Uint8Array) {
-    return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (includes !== undefined) {
+    const message = error instanceof Error ? error.message : String(error);
+    nodeAssert.ok(
+      message.includes(includes),
+      `expected message to include ${JSON.stringify(includes)}, got ${JSON.stringify(message)}`,
+    );
   }
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) =>
-    deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
-  );
 }
