@@ -1,13 +1,11 @@
 // Deploy facts of every host (`hosts.<host>` in the flake): zod schema and one `nix eval` to read them.
 import { z } from "zod";
+import { hostNameProblem } from "../lib/host_name.ts";
 import { nixEvalJson } from "../lib/nix.ts";
 import type { Runner } from "../lib/runner.ts";
 
 /** The health check a host gets when its facts name none: the system is not in a failed state. */
 export const DEFAULT_HEALTH_CHECKS = ["systemctl is-system-running --wait"] as const;
-
-/** Host names the tools accept: they become flake attribute names and file names. */
-export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 /** One host's deploy facts, as declared in configurations/<host>/deploy.nix. */
 export const hostFactsSchema = z.strictObject({
@@ -38,10 +36,9 @@ export function parseFleetFacts(value: unknown): FleetFacts {
   }
   const facts: FleetFacts = {};
   for (const [name, raw] of Object.entries(value)) {
-    if (!HOST_NAME.test(name)) {
-      throw new Error(
-        `Invalid deploy facts: host name "${name}" has characters other than A-z 0-9 - _`,
-      );
+    const problem = hostNameProblem(name);
+    if (problem !== undefined) {
+      throw new Error(`Invalid deploy facts: ${problem}`);
     }
     const parsed = hostFactsSchema.safeParse(raw);
     if (!parsed.success) {

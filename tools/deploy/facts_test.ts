@@ -41,6 +41,7 @@ Deno.test("parseFleetFacts() names the host and the field of a bad fact", () => 
     () => parseFleetFacts({ db1: { ...full, tag: [] } }),
     'host "db1": unknown field "tag"',
   );
-  assertThrows(() => parseFleetFacts({ "bad name": full }), 'host name "bad name"');
+  assertThrows(() => parseFleetFacts({ "bad name": full }), '"bad name" is not a valid host name');
+  assertThrows(() => parseFleetFacts({ _x: full }), '"_x" is not a valid host name');
   assertThrows(() => parseFleetFacts([]), "not an attribute set");
 });

@@ -1,4 +1,5 @@
 // Pure planning of the eight index files from the list of files in the repository.
+import { hostNameProblem, isHostName } from "../lib/host_name.ts";
 import { isValidAttrName, isValidPathLiteral, moduleKey } from "./naming.ts";
 import { type IndexEntry, type IndexGroup, renderIndex } from "./render.ts";
 
@@ -186,6 +187,13 @@ function moduleGroups(
 function checkEntries(spec: IndexSpec, groups: readonly IndexGroup[]): void {
   const seen = new Map<string, IndexEntry>();
   for (const entry of groups.flatMap((group) => group.entries)) {
+    if (spec.folder === "configurations" && !isHostName(entry.key)) {
+      throw new IndexLayoutError(
+        `Cannot index "${entry.source}" in ${spec.path}: ${
+          hostNameProblem(entry.key)
+        }; rename the folder`,
+      );
+    }
     if (!isValidAttrName(entry.key)) {
       throw new IndexLayoutError(
         `Cannot index "${entry.source}" in ${spec.path}: "${entry.key}" is not a valid Nix attribute name; rename the file`,

@@ -8,3 +8,4 @@ export * from "./nix.ts";
 export * from "./validate.ts";
 export * from "./cli.ts";
 export * from "./main.ts";
+export * from "./host_name.ts";

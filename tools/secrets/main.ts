@@ -3,6 +3,7 @@ import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import type { CommonOptions } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
+import { HOST_NAME_RULE, isHostName } from "../lib/host_name.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
 import { isAgeRecipient, sshPublicKeyToAge } from "../rekey/age_keys.ts";
@@ -11,11 +12,10 @@ import { formatSummary, parseParallel, rekey, type RekeyResult } from "../rekey/
 import { planConfigEdits } from "../rekey/plan.ts";
 import { applyConfigEdits, parseSopsConfig } from "../rekey/sops_yaml.ts";
 
-const NAME = /^[A-Za-z0-9_-]+$/;
-
 function checkName(kind: string, name: string): string {
-  if (!NAME.test(name)) {
-    throw new UsageError(`Invalid ${kind} name "${name}": use letters, digits, _ and -`);
+  if (!isHostName(name)) {
+    const rule = kind === "host" ? HOST_NAME_RULE : HOST_NAME_RULE.replace("a host", `an ${kind}`);
+    throw new UsageError(`Invalid ${kind} name "${name}": ${rule}`);
   }
   return name;
 }
