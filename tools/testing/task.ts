@@ -1,0 +1,115 @@
+// Running a tool as its users do: `deno task <name> …` in a repository that holds the toolkit,
+// with deno.json's own permissions, and with the programs it calls on a PATH outside the
+// repository (a dev shell puts them under /nix/store).
+import { type ProgramResult, runProgram } from "./run.ts";
+
+/** The checkout these tests run from: its deno.json, deno.lock and tools/ are the product. */
+export const CHECKOUT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** What a clone of the repository holds of the toolkit itself. */
+export const TOOLKIT_FILES = ["deno.json", "deno.lock", "tools"] as const;
+
+/** The programs the tools call, made available unless a test names its own list. */
+export const TOOL_PROGRAMS = [
+  "age",
+  "age-keygen",
+  "bash",
+  "git",
+  "nix",
+  "nix-build",
+  "nix-env",
+  "nix-instantiate",
+  "nix-store",
+  "sh",
+  "sops",
+  "ssh",
+  "ssh-keygen",
+  "ssh-keyscan",
+] as const;
+
+/** Copies the toolkit (deno.json, deno.lock, tools/) into `repoDir`, as a clone has it. */
+export async function installToolkit(repoDir: string): Promise<void> {
+  const copy = await runProgram(["cp", "-r", ...TOOLKIT_FILES, repoDir], { cwd: CHECKOUT });
+  if (copy.code !== 0) throw new Error(`cannot copy the toolkit: ${copy.stderr.trim()}`);
+}
+
+/** A temporary bin folder of symbolic links to programs; dispose it to delete it. */
+export interface ProgramsBin extends AsyncDisposable {
+  readonly dir: string;
+}
+
+/**
+ * Links each of `programs`, found on this process's PATH, into a new temporary folder outside
+ * any repository. A program that is not installed is an error naming it.
+ */
+export async function createProgramsBin(
+  programs: readonly string[] = TOOL_PROGRAMS,
+): Promise<ProgramsBin> {
+  const dir = await Deno.makeTempDir({ prefix: "devops-bin-" });
+  const searchPath = (Deno.env.get("PATH") ?? "").split(":").filter((p) => p !== "");
+  for (const program of programs) {
+    const found = await findOnPath(program, searchPath);
+    if (found === undefined) {
+      await Deno.remove(dir, { recursive: true });
+      throw new Error(`${program} is not on PATH: run tools/testing/install_test_programs.sh`);
+    }
+    await Deno.symlink(found, `${dir}/${program}`);
+  }
+  await Deno.symlink(Deno.execPath(), `${dir}/deno`);
+  return {
+    dir,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function findOnPath(program: string, searchPath: readonly string[]) {
+  for (const folder of searchPath) {
+    const candidate = `${folder}/${program}`;
+    try {
+      const info = await Deno.stat(candidate);
+      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return await Deno.realPath(candidate);
+    } catch {
+      // not in this folder
+    }
+  }
+  return undefined;
+}
+
+/** Options for {@linkcode runTask}. */
+export interface RunTaskOptions {
+  /** Added to the environment (PATH is set from `bin`). */
+  env?: Record<string, string>;
+  /** Text for stdin; without it, stdin is closed. */
+  stdin?: string;
+  /** The folder the user stands in (default the repository); deno task finds deno.json above it. */
+  cwd?: string;
+  /** The programs on PATH; default a new bin folder of {@linkcode TOOL_PROGRAMS}. */
+  bin?: ProgramsBin;
+}
+
+/**
+ * Runs `deno task -q <task> …args` in `repoDir` (which must hold the toolkit, see
+ * {@linkcode installToolkit}) as a subprocess, with PATH holding only the bin folder.
+ * Tests that call this for a task count as that task's end-to-end tests (tools/tasks_test.ts
+ * checks that every user-facing task has one).
+ */
+export async function runTask(
+  repoDir: string,
+  task: string,
+  args: readonly string[] = [],
+  options: RunTaskOptions = {},
+): Promise<ProgramResult> {
+  const ownBin = options.bin === undefined ? await createProgramsBin() : undefined;
+  const bin = options.bin ?? ownBin!;
+  try {
+    return await runProgram([`${bin.dir}/deno`, "task", "-q", task, ...args], {
+      cwd: options.cwd ?? repoDir,
+      env: { ...options.env, PATH: bin.dir, NO_COLOR: "1" },
+      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+    });
+  } finally {
+    await ownBin?.[Symbol.asyncDispose]();
+  }
+}
