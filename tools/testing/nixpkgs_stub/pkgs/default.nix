@@ -42,6 +42,7 @@ let
     "gnused"
     "go"
     "helix"
+    "honcho"
     "htop"
     "jq"
     "kopia"
