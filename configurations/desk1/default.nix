@@ -32,5 +32,21 @@ in
     readWritePaths = [ "/mnt/backup/kopia" ];
   };
 
-  system.stateVersion = "25.11";
+  # The backup disk is external: mounted when present at boot (nofail), and
+  # the backup waits for it. When it is absent the mount fails, so the backup
+  # is not started (a failed dependency) instead of failing on a missing path.
+  fileSystems."/mnt/backup" = {
+    device = "/dev/disk/by-label/backup";
+    fsType = "btrfs";
+    options = [
+      "nofail"
+      "noatime"
+      "x-systemd.device-timeout=10s"
+    ];
+  };
+  systemd.services.kopia-backup.unitConfig.RequiresMountsFor = [ "/mnt/backup/kopia" ];
+
+  # The NixOS release this host was first installed with; it keeps state
+  # formats (databases, file layouts) compatible and never changes afterwards.
+  system.stateVersion = "26.05";
 }

@@ -17,7 +17,8 @@ in
     package = lib.mkPackageOption pkgs "kopia" { };
 
     repository = lib.mkOption {
-      type = lib.types.listOf lib.types.str;
+      # Never empty: `kopia repository connect` needs the kind of repository.
+      type = lib.types.nonEmptyListOf lib.types.str;
       example = [
         "s3"
         "--bucket=backups"
