@@ -3,11 +3,12 @@
 // fake packages, typed NixOS options with the upstream definitions that meet ours).
 // Skipped where ../shared/nix-inputs is absent: there `nix flake check` is the real check.
 // Run from the repository root: deno test --allow-all tools/nix_eval_test.ts
-import { dirname, fromFileUrl, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./testing/assert.ts";
 import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
 
-const root = resolve(dirname(fromFileUrl(import.meta.url)), "..");
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const inputsDir = resolve(root, "..", "shared", "nix-inputs");
 const stubDir = join(root, "tools", "testing", "nixpkgs_stub");
 
@@ -140,7 +141,10 @@ if (!inputsPresent()) {
     const dir = await Deno.makeTempDir({ prefix: "nix-eval-" });
     try {
       const nix = await prepare(dir);
-      const hosts = json<Record<string, { tags: string[] }>>(await nix.flake("hosts"), "hosts");
+      const hosts = json<Record<string, { tags: string[]; system: string }>>(
+        await nix.flake("hosts"),
+        "hosts",
+      );
       const hostNames = Object.keys(hosts).sort();
       assertEquals(hostNames, await indexNames("configurations/nixos-configurations.nix"));
 
@@ -194,9 +198,8 @@ if (!inputsPresent()) {
         for (const system of ["x86_64-linux", "aarch64-linux"]) {
           assertEquals(Object.keys(shellDrvs[system] ?? {}).sort(), shellNames);
           assertEquals(Object.keys(packageDrvs[system] ?? {}).sort(), packageNames);
-          const hostChecks = hostNames.filter((host) =>
-            (hosts[host] as { system?: string }).system === system
-          ).map((host) => `host-${host}`);
+          const hostChecks = hostNames.filter((host) => hosts[host]?.system === system)
+            .map((host) => `host-${host}`);
           assertEquals(
             Object.keys(checkDrvs[system] ?? {}).sort(),
             [...hostChecks, ...packageNames.map((name) => `package-${name}`), "formatting"]
