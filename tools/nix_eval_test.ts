@@ -120,12 +120,14 @@ interface HostResult {
   vm: string | null;
 }
 
-const hostApply = `host: {
-  toplevel = host.config.system.build.toplevel.drvPath;
-  warnings = host.config.warnings;
-  vm = if builtins.elem "vm" (import ${root}/lib/hosts.nix).\${host.config.networking.hostName}.tags
-    then host.config.virtualisation.vmVariant.system.build.toplevel.drvPath else null;
-}`;
+/** A host's toplevel and warnings, and the toplevel of its VM variant when `vm`. */
+function hostApply(vm: boolean): string {
+  return `host: {
+    toplevel = host.config.system.build.toplevel.drvPath;
+    warnings = host.config.warnings;
+    vm = ${vm ? "host.config.virtualisation.vmVariant.system.build.toplevel.drvPath" : "null"};
+  }`;
+}
 
 const drvPaths = "builtins.mapAttrs (_system: builtins.mapAttrs (_name: drv: drv.drvPath))";
 
@@ -150,7 +152,8 @@ if (!inputsPresent()) {
 
       await t.step("every host's toplevel, with assertions and warnings", async () => {
         const results = await Promise.all(hostNames.map(async (host) => {
-          const result = await nix.flake(`nixosConfigurations.${host}`, hostApply);
+          const vm = hosts[host]?.tags.includes("vm") ?? false;
+          const result = await nix.flake(`nixosConfigurations.${host}`, hostApply(vm));
           return { host, result };
         }));
         const failures: string[] = [];
@@ -225,7 +228,7 @@ if (!inputsPresent()) {
         }
         // Every overlay applies: evaluating a package it changes goes through all of them.
         json<string>(
-          await nix.flake("nixosConfigurations.nas1.pkgs.htop.drvPath"),
+          await nix.flake("nixosConfigurations.nas1.config._module.args.pkgs.htop.drvPath"),
           "htop through the overlays",
         );
       });
@@ -271,12 +274,13 @@ if (!inputsPresent()) {
         const kopia = `${root}/modules/nixos/services/service-kopia.nix`;
         const system = (modules: string) =>
           `(stub.lib.nixosSystem { modules = [ { nixpkgs.hostPlatform = "x86_64-linux"; } ${modules} ]; }).config.system.build.toplevel.drvPath`;
+        // The fleet's hardening mixin beside each fault: it must not hide one.
         const clean = await nix.expr(system(hardening));
         assert(clean.code === 0, `The clean system fails:\n${nixError(clean)}`);
         const faults: [string, string, string][] = [
           [
             "an upstream default set again at its priority",
-            `({ lib, ... }: { boot.kernel.sysctl."kernel.kptr_restrict" = lib.mkDefault 2; })`,
+            `({ lib, ... }: { boot.kernel.sysctl."vm.max_map_count" = lib.mkDefault 65530; })`,
             "is defined multiple times while it's expected to be unique",
           ],
           [
