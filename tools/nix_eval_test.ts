@@ -87,7 +87,7 @@ async function prepare(dir: string): Promise<Evaluator> {
 /** The error nix printed, without the lock file chatter. */
 function nixError(result: ProgramResult): string {
   return result.stderr.split("\n").filter((line) =>
-    !/^(warning: (Git tree|not writing)|• |    )/.test(line)
+    !/^(warning: (Git tree|not writing)|• |    ('|follows ))/.test(line)
   ).join("\n").trim();
 }
 
@@ -228,7 +228,7 @@ if (!inputsPresent()) {
         }
         // Every overlay applies: evaluating a package it changes goes through all of them.
         json<string>(
-          await nix.flake("nixosConfigurations.nas1.config._module.args.pkgs.htop.drvPath"),
+          await nix.flake("nixosConfigurations.nas1._module.args.pkgs.htop.drvPath"),
           "htop through the overlays",
         );
       });
