@@ -87,7 +87,7 @@ async function prepare(dir: string): Promise<Evaluator> {
 /** The error nix printed, without the lock file chatter. */
 function nixError(result: ProgramResult): string {
   return result.stderr.split("\n").filter((line) =>
-    !/^(warning: (Git tree|not writing)|• |    ('|follows ))/.test(line)
+    !/^(warning: (Git tree|not writing)|• | {4}('|follows ))/.test(line)
   ).join("\n").trim();
 }
 
@@ -180,7 +180,10 @@ if (!inputsPresent()) {
       await t.step("every dev shell, package, check and formatter", async () => {
         const [shells, packages, checks, formatter] = await Promise.all(
           ["devShells", "packages", "checks", "formatter"].map((output) =>
-            nix.flake(output, output === "formatter" ? "builtins.mapAttrs (_: f: f.drvPath)" : drvPaths)
+            nix.flake(
+              output,
+              output === "formatter" ? "builtins.mapAttrs (_: f: f.drvPath)" : drvPaths,
+            )
           ),
         );
         type PerSystem = Record<string, Record<string, string>>;
@@ -258,7 +261,9 @@ if (!inputsPresent()) {
         );
         assertEquals(desk1.RequiresMountsFor, ["/mnt/backup/kopia"]);
         const install = json<string>(
-          await nix.flake("packages.x86_64-linux.node-exporter-textfile-collector-scripts.installPhase"),
+          await nix.flake(
+            "packages.x86_64-linux.node-exporter-textfile-collector-scripts.installPhase",
+          ),
           "the textfile collector scripts' install phase",
         );
         for (const tool of ["util-linux", "findutils", "mdadm", "smartmontools"]) {

@@ -194,3 +194,27 @@ Deno.test("nix tree: every file under secrets/ is sops-encrypted", async () => {
     );
   }
 });
+
+Deno.test("nix tree: private key files are ignored, the examples and public keys are not", async () => {
+  const ignored = async (path: string) =>
+    (await run("git", ["check-ignore", "--no-index", "--quiet", path])).code === 0;
+  for (
+    const path of [
+      "configurations/new-host/ssh_host_ed25519_key",
+      ".data/dev-vm-keys/ssh_host_ed25519_key",
+      "keys.txt",
+      "disk-encryption.key",
+    ]
+  ) {
+    assert(await ignored(path), `"${path}" is not ignored by .gitignore`);
+  }
+  for (
+    const path of [
+      "configurations/new-host/ssh_host_ed25519_key.pub",
+      "configurations/dev-vm/example_ssh_host_ed25519_key",
+      "configurations/dev-vm/EXAMPLE-admin-age-key.txt",
+    ]
+  ) {
+    assert(!(await ignored(path)), `"${path}" is ignored by .gitignore`);
+  }
+});
