@@ -29,9 +29,16 @@ in
     default = { };
   };
 
-  # Upstream's definitions, at upstream's priority (mkDefault).
+  # Upstream's definitions, at upstream's priority (mkDefault): those of release-26.05 and
+  # the newer ones of nixos-unstable, so that the mixins stay clear of both.
   config.boot.kernel.sysctl = {
     "kernel.kptr_restrict" = lib.mkDefault 1;
     "vm.max_map_count" = lib.mkDefault 1048576;
+    "fs.inotify.max_user_instances" = lib.mkDefault 524288;
+    "fs.inotify.max_user_watches" = lib.mkDefault 524288;
+    "fs.protected_fifos" = lib.mkDefault 2;
+    "fs.protected_hardlinks" = lib.mkDefault 1;
+    "fs.protected_regular" = lib.mkDefault 2;
+    "fs.protected_symlinks" = lib.mkDefault 1;
   };
 }

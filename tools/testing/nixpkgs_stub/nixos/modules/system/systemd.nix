@@ -3,23 +3,7 @@
 { lib, ... }:
 let
   inherit (lib) mkOption types;
-  # systemd's unit option values (lib/systemd-lib.nix `unitOption`).
-  unitOption = types.oneOf [
-    types.bool
-    types.int
-    types.str
-    types.path
-    types.package
-    (types.listOf (
-      types.oneOf [
-        types.bool
-        types.int
-        types.str
-        types.path
-        types.package
-      ]
-    ))
-  ];
+  unitOption = import ./unit-option.nix { inherit lib; };
   units = mkOption {
     type = types.listOf types.str;
     default = [ ];
