@@ -253,13 +253,18 @@ if (!inputsPresent()) {
         );
         assert(nas1.listen !== "0.0.0.0", "nas1's node exporter listens on every address");
         assertEquals(nas1.postgres, "postgresql_16");
-        const desk1 = json<Record<string, unknown>>(
+        const desk1 = json<{
+          unitConfig: Record<string, unknown>;
+          serviceConfig: Record<string, unknown>;
+        }>(
           await nix.flake(
-            "nixosConfigurations.desk1.config.systemd.services.kopia-backup.unitConfig",
+            "nixosConfigurations.desk1.config.systemd.services.kopia-backup",
+            "unit: { inherit (unit) unitConfig serviceConfig; }",
           ),
           "desk1's kopia unit",
         );
-        assertEquals(desk1.RequiresMountsFor, ["/mnt/backup/kopia"]);
+        assertEquals(desk1.unitConfig, { RequiresMountsFor: ["/mnt/backup/kopia"] });
+        assertStringIncludes(String(desk1.serviceConfig.ExecCondition), "mountpoint");
         const install = json<string>(
           await nix.flake(
             "packages.x86_64-linux.node-exporter-textfile-collector-scripts.installPhase",

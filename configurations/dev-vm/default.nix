@@ -44,14 +44,15 @@ in
         }
       ];
     };
-    # sshd and sops-nix read the key where it is mounted. mkForce: the common
-    # profile lists /etc/ssh/ssh_host_ed25519_key (not a default), which the VM lacks.
+    # sshd and sops-nix read the key where it is mounted.
     services.openssh.hostKeys = [
       {
         path = "${vmKeys}/ssh_host_ed25519_key";
         type = "ed25519";
       }
     ];
+    # mkForce: the common profile's list (at normal priority) names
+    # /etc/ssh/ssh_host_ed25519_key, which the VM does not have.
     sops.age.sshKeyPaths = lib.mkForce [ "${vmKeys}/ssh_host_ed25519_key" ];
 
     # The VM is for local development: log in on the console without a key.

@@ -72,7 +72,8 @@ in
       example = [ "/mnt/backup" ];
       description = ''
         Paths the service may write besides its own state, cache and log
-        directories, e.g. the folder of a filesystem repository.
+        directories, e.g. the folder of a filesystem repository. A leading
+        `-` makes a missing path no error (systemd's `ReadWritePaths=`).
       '';
     };
   };

@@ -89,7 +89,14 @@ let
     }
   );
   # A password hash that allows a login (not "!", "*" or empty-locked).
-  allowsLogin = hash: hash == "" || !(lib.elem hash [ null "!" "*" ]);
+  allowsLogin =
+    hash:
+    hash == ""
+    || !(lib.elem hash [
+      null
+      "!"
+      "*"
+    ]);
 in
 {
   options.users = {

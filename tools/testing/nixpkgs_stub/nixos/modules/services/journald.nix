@@ -7,13 +7,21 @@
 let
   inherit (lib) mkOption types;
   unitOption = (import ../system/unit-option.nix { inherit lib; });
-  renamed = old: new: lib.mkRenamedOptionModule [ "services" "journald" old ] [
-    "services"
-    "journald"
-    "settings"
-    "Journal"
-    new
-  ];
+  renamed =
+    old: new:
+    lib.mkRenamedOptionModule
+      [
+        "services"
+        "journald"
+        old
+      ]
+      [
+        "services"
+        "journald"
+        "settings"
+        "Journal"
+        new
+      ];
 in
 {
   imports = [

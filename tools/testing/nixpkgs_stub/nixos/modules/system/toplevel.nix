@@ -19,9 +19,18 @@ let
     [ "_module" ]
     [ "assertions" ]
     [ "warnings" ]
-    [ "system" "build" ]
-    [ "virtualisation" "vmVariant" ]
-    [ "virtualisation" "vmVariantWithDisko" ]
+    [
+      "system"
+      "build"
+    ]
+    [
+      "virtualisation"
+      "vmVariant"
+    ]
+    [
+      "virtualisation"
+      "vmVariantWithDisko"
+    ]
     [ "disko" ]
     [ "sops" ]
   ];

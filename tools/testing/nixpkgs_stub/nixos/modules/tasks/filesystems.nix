@@ -66,7 +66,13 @@ in
               default = null;
             };
             discardPolicy = mkOption {
-              type = types.nullOr (types.enum [ "once" "pages" "both" ]);
+              type = types.nullOr (
+                types.enum [
+                  "once"
+                  "pages"
+                  "both"
+                ]
+              );
               default = null;
             };
             options = mkOption {
