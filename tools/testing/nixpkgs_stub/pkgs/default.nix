@@ -25,7 +25,6 @@ let
   # Packages, by the name the fleet or an input flake uses.
   packageNames = [
     "age"
-    "bash"
     "bash-language-server"
     "bashInteractive"
     "coreutils"
@@ -49,30 +48,23 @@ let
     "makeWrapper"
     "marksman"
     "mdadm"
-    "moreutils"
     "nil"
     "nixfmt"
     "nixos-anywhere"
     "noto-fonts"
     "noto-fonts-color-emoji"
-    "openssh"
     "postgresql_16"
     "postgresql_17"
     "pre-commit"
-    "prometheus-node-exporter"
     "ripgrep"
     "rsync"
     "smartmontools"
     "sops"
     "ssh-to-age"
-    "ssh-to-pgp"
-    "sudo"
-    "systemd"
     "terminus_font"
     "typescript-language-server"
     "util-linux"
     "yaml-language-server"
-    "zfs"
   ];
 
   base =
