@@ -53,6 +53,7 @@ let
     "nixos-anywhere"
     "noto-fonts"
     "noto-fonts-color-emoji"
+    "openssh"
     "postgresql_16"
     "postgresql_17"
     "pre-commit"
