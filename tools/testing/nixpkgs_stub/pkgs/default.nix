@@ -25,6 +25,7 @@ let
   # Packages, by the name the fleet or an input flake uses.
   packageNames = [
     "age"
+    "bash"
     "bash-language-server"
     "bashInteractive"
     "coreutils"
