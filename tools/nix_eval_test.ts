@@ -327,6 +327,14 @@ if (!inputsPresent()) {
         const results = await Promise.all(
           faults.map(([, module]) => nix.expr(system(`${hardening} ${module}`))),
         );
+        // A renamed option still evaluates, with a warning (which the host step prints).
+        const warnings = json<string[]>(
+          await nix.expr(
+            `(stub.lib.nixosSystem { modules = [ { nixpkgs.hostPlatform = "x86_64-linux"; nix.gc.automatic = true; } ]; }).config.warnings`,
+          ),
+          "a renamed option",
+        );
+        assert(warnings.some((warning) => warning.includes("nix.gc.automatic")), `${warnings}`);
         faults.forEach(([what, , expected], i) => {
           const result = results[i]!;
           assert(result.code !== 0, `${what}: evaluated although it should fail`);
