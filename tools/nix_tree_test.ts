@@ -218,3 +218,18 @@ Deno.test("nix tree: private key files are ignored, the examples and public keys
     assert(!(await ignored(path)), `"${path}" is ignored by .gitignore`);
   }
 });
+
+Deno.test("nix tree: every Markdown file a document names exists", async () => {
+  const docs = (await runOk("git", ["ls-files", "*.md"])).split("\n").filter((l) => l !== "");
+  const missing: string[] = [];
+  for (const doc of docs) {
+    const folder = doc.includes("/") ? doc.slice(0, doc.lastIndexOf("/") + 1) : "";
+    const text = await Deno.readTextFile(`${root}${doc}`);
+    for (const [name] of text.matchAll(/[A-Za-z0-9_./-]+\.md\b/g)) {
+      if (!(await exists(`${root}${name}`)) && !(await exists(`${root}${folder}${name}`))) {
+        missing.push(`${doc} names ${name}`);
+      }
+    }
+  }
+  assert(missing.length === 0, `Documents name missing files:\n${missing.join("\n")}`);
+});

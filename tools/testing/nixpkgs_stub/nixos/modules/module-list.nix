@@ -1,6 +1,7 @@
 # The modelled NixOS modules: typed declarations of every NixOS option the fleet (and the
 # input flakes' modules it imports) sets, with the upstream definitions that meet the
-# fleet's values at the same priority. Types follow nixpkgs' release-26.05 sources.
+# fleet's values at the same priority. Types as nixpkgs declares them for 26.05; where an
+# upstream source could be read, it was (README, "Offline evaluation").
 [
   ./misc/assertions.nix
   ./misc/nixpkgs.nix
