@@ -55,7 +55,9 @@ async function prepare(dir: string): Promise<Evaluator> {
     const path = await unpack(join(inputsDir, `${snapshot}.tar.gz`), join(dir, snapshot));
     // Every nested input of these follows our nixpkgs, so their own lock files are not
     // needed, and nix 2.8 cannot read nixos-hardware's (a tarball with lastModified).
-    await Deno.remove(join(path, "flake.lock")).catch(() => {});
+    await Deno.remove(join(path, "flake.lock")).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
     overrides.push("--override-input", input, `path:${path}`);
   }
   const lib = await unpack(join(inputsDir, "nixpkgs.lib.tar.gz"), join(dir, "nixpkgs.lib"));
