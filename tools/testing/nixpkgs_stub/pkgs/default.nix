@@ -91,12 +91,11 @@ let
           f = if builtins.isFunction fn then fn else import fn;
           wanted = builtins.functionArgs f;
           given = builtins.intersectAttrs wanted self // overrides;
-          missing = lib.filter (
-            name: !(wanted.${name}) && !(given ? ${name})
-          ) (builtins.attrNames wanted);
+          required = lib.filterAttrs (_name: optional: !optional) wanted;
+          missing = builtins.attrNames (removeAttrs required (builtins.attrNames given));
         in
         if missing != [ ] then
-          throw "stub nixpkgs: callPackage needs ${lib.concatStringsSep ", " missing}, which the stub package set lacks"
+          throw "stub nixpkgs: callPackage needs ${toString missing}, which the stub package set lacks"
         else
           f given;
 
@@ -109,9 +108,12 @@ let
           hash,
           ...
         }:
+        let
+          ref = if rev != null then rev else tag;
+        in
         fake.mkSource {
           inherit hash;
-          url = "https://github.com/${owner}/${repo}/archive/${if rev != null then rev else tag}.tar.gz";
+          url = "https://github.com/${owner}/${repo}/archive/${ref}.tar.gz";
         };
 
       buildGo125Module = self.buildGoModule;

@@ -13,11 +13,13 @@
       apply = lib.systems.elaborate;
     };
     overlays = lib.mkOption {
-      type = lib.types.listOf (lib.mkOptionType {
-        name = "nixpkgs-overlay";
-        check = lib.isFunction;
-        merge = lib.mergeOneOption;
-      });
+      type = lib.types.listOf (
+        lib.mkOptionType {
+          name = "nixpkgs-overlay";
+          check = lib.isFunction;
+          merge = lib.mergeOneOption;
+        }
+      );
       default = [ ];
     };
     config = lib.mkOption {

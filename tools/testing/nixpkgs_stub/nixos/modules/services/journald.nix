@@ -6,7 +6,7 @@
 { config, lib, ... }:
 let
   inherit (lib) mkOption types;
-  unitOption = (import ../system/unit-option.nix { inherit lib; });
+  unitOption = import ../system/unit-option.nix { inherit lib; };
   renamed =
     old: new:
     lib.mkRenamedOptionModule
@@ -30,11 +30,14 @@ in
     (renamed "rateLimitBurst" "RateLimitBurst")
     (renamed "forwardToSyslog" "ForwardToSyslog")
     (renamed "audit" "Audit")
-    (lib.mkRemovedOptionModule [
-      "services"
-      "journald"
-      "console"
-    ] "Use services.journald.settings.Journal.ForwardToConsole and services.journald.settings.Journal.TTYPath instead.")
+    (lib.mkRemovedOptionModule
+      [
+        "services"
+        "journald"
+        "console"
+      ]
+      "Use services.journald.settings.Journal.ForwardToConsole and services.journald.settings.Journal.TTYPath instead."
+    )
     (lib.mkRemovedOptionModule [
       "services"
       "journald"

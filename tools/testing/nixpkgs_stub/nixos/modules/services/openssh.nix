@@ -5,6 +5,20 @@
 let
   inherit (lib) mkOption types;
   cfg = config.services.openssh;
+  sshdValue =
+    value:
+    if builtins.isBool value then
+      (if value then "yes" else "no")
+    else if builtins.isList value then
+      lib.concatStringsSep "," value
+    else
+      toString value;
+  settingLines = lib.concatStrings (
+    lib.mapAttrsToList (
+      name: value: lib.optionalString (value != null) "${name} ${sshdValue value}\n"
+    ) cfg.settings
+  );
+  hostKeyLines = lib.concatMapStrings (key: "HostKey ${key.path}\n") cfg.hostKeys;
   nullableBool = mkOption {
     type = types.nullOr types.bool;
     default = null;
@@ -108,16 +122,6 @@ in
 
   config = lib.mkIf cfg.enable {
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall cfg.ports;
-    environment.etc."ssh/sshd_config".text = lib.concatStrings (
-      lib.mapAttrsToList (
-        name: value:
-        lib.optionalString (value != null) "${name} ${
-          if builtins.isBool value then
-            (if value then "yes" else "no")
-          else
-            lib.concatStringsSep "," (lib.toList (toString value))
-        }\n"
-      ) cfg.settings
-    ) + lib.concatMapStrings (key: "HostKey ${key.path}\n") cfg.hostKeys;
+    environment.etc."ssh/sshd_config".text = settingLines + hostKeyLines;
   };
 }

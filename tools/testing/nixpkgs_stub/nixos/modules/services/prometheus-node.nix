@@ -35,9 +35,14 @@ in
     systemd.services.prometheus-node-exporter = {
       wantedBy = [ "multi-user.target" ];
       after = [ "network.target" ];
-      serviceConfig.ExecStart = "node_exporter --web.listen-address ${cfg.listenAddress}:${toString cfg.port} ${
-        lib.concatMapStringsSep " " (c: "--collector.${c}") cfg.enabledCollectors
-      }";
+      serviceConfig.ExecStart = lib.concatStringsSep " " (
+        [
+          "node_exporter"
+          "--web.listen-address"
+          "${cfg.listenAddress}:${toString cfg.port}"
+        ]
+        ++ map (collector: "--collector.${collector}") cfg.enabledCollectors
+      );
     };
   };
 }

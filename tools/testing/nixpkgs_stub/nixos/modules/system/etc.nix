@@ -58,16 +58,20 @@ in
       default = [ ];
     };
     variables = mkOption {
-      type = types.attrsOf (types.oneOf [
-        (types.listOf (types.oneOf [
+      type = types.attrsOf (
+        types.oneOf [
+          (types.listOf (
+            types.oneOf [
+              types.int
+              types.str
+              types.path
+            ]
+          ))
           types.int
           types.str
           types.path
-        ]))
-        types.int
-        types.str
-        types.path
-      ]);
+        ]
+      );
       default = { };
     };
   };

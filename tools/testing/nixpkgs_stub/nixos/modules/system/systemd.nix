@@ -40,18 +40,24 @@ let
     options = commonUnitOptions // {
       serviceConfig = section;
       environment = mkOption {
-        type = types.attrsOf (types.nullOr (types.oneOf [
-          types.str
-          types.path
-          types.package
-        ]));
+        type = types.attrsOf (
+          types.nullOr (
+            types.oneOf [
+              types.str
+              types.path
+              types.package
+            ]
+          )
+        );
         default = { };
       };
       path = mkOption {
-        type = types.listOf (types.oneOf [
-          types.package
-          types.str
-        ]);
+        type = types.listOf (
+          types.oneOf [
+            types.package
+            types.str
+          ]
+        );
         default = [ ];
       };
       script = mkOption {

@@ -64,6 +64,7 @@ let
       null;
 
   failedAssertions = map (x: x.message) (builtins.filter (x: !x.assertion) config.assertions);
+  failures = lib.concatMapStrings (message: "\n- ${message}") failedAssertions;
 
   system = pkgs.mkDerivation {
     name = "nixos-system-${config.networking.hostName}";
@@ -106,7 +107,7 @@ in
 
   config.system.build.toplevel =
     if failedAssertions != [ ] then
-      throw "\nFailed assertions:\n${lib.concatStringsSep "\n" (map (x: "- ${x}") failedAssertions)}"
+      throw "\nFailed assertions:${failures}"
     else
       lib.showWarnings config.warnings system;
 }
