@@ -329,6 +329,15 @@ if (!inputsPresent()) {
         const results = await Promise.all(
           faults.map(([, module]) => nix.expr(system(`${hardening} ${module}`))),
         );
+        // A package name the stub (like nixpkgs) lacks fails, through callPackage or not.
+        const misspelt = await nix.expr(
+          `(stub.legacyPackages.x86_64-linux.callPackage ({ no-such-package }: no-such-package) { }).drvPath`,
+        );
+        assertStringIncludes(nixError(misspelt), "callPackage needs no-such-package");
+        const misspeltInModule = await nix.expr(
+          system(`({ pkgs, ... }: { environment.systemPackages = [ pkgs.no-such-package ]; })`),
+        );
+        assertStringIncludes(nixError(misspeltInModule), "attribute 'no-such-package' missing");
         // A renamed option still evaluates, with a warning (which the host step prints).
         const warnings = json<string[]>(
           await nix.expr(
