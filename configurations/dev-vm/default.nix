@@ -24,10 +24,10 @@ in
   virtualisation.vmVariant = {
     virtualisation = {
       # The host key is never a Nix path (that would copy it, world-readable,
-      # into /nix/store): the VM mounts .data/dev-vm-keys/ of the repository,
-      # an ignored folder, from the folder the VM is started in.
+      # into /nix/store): the VM mounts $DEV_VM_KEYS, by default the ignored
+      # folder .data/dev-vm-keys/ of the folder the VM is started in.
       sharedDirectories.host-keys = {
-        source = ''"$PWD/.data/dev-vm-keys"'';
+        source = ''"''${DEV_VM_KEYS:-$PWD/.data/dev-vm-keys}"'';
         target = vmKeys;
       };
       memorySize = 4096;
