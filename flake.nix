@@ -3,7 +3,7 @@
   description = "devops-at-home: a NixOS fleet with small, tested chores";
 
   inputs = {
-    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
     nixpkgs-unstable.url = "github:NixOS/nixpkgs/nixos-unstable";
     flake-parts = {
       url = "github:hercules-ci/flake-parts";
@@ -21,7 +21,11 @@
       url = "github:numtide/devshell";
       inputs.nixpkgs.follows = "nixpkgs";
     };
-    nixos-hardware.url = "github:NixOS/nixos-hardware";
+    nixos-hardware = {
+      url = "github:NixOS/nixos-hardware";
+      # Its nixpkgs is only for its own tests; the modules hosts import use ours.
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
   };
 
   outputs =

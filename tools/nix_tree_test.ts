@@ -194,3 +194,42 @@ Deno.test("nix tree: every file under secrets/ is sops-encrypted", async () => {
     );
   }
 });
+
+Deno.test("nix tree: private key files are ignored, the examples and public keys are not", async () => {
+  const ignored = async (path: string) =>
+    (await run("git", ["check-ignore", "--no-index", "--quiet", path])).code === 0;
+  for (
+    const path of [
+      "configurations/new-host/ssh_host_ed25519_key",
+      ".data/dev-vm-keys/ssh_host_ed25519_key",
+      "keys.txt",
+      "disk-encryption.key",
+    ]
+  ) {
+    assert(await ignored(path), `"${path}" is not ignored by .gitignore`);
+  }
+  for (
+    const path of [
+      "configurations/new-host/ssh_host_ed25519_key.pub",
+      "configurations/dev-vm/example_ssh_host_ed25519_key",
+      "configurations/dev-vm/EXAMPLE-admin-age-key.txt",
+    ]
+  ) {
+    assert(!(await ignored(path)), `"${path}" is ignored by .gitignore`);
+  }
+});
+
+Deno.test("nix tree: every Markdown file a document names exists", async () => {
+  const docs = (await runOk("git", ["ls-files", "*.md"])).split("\n").filter((l) => l !== "");
+  const missing: string[] = [];
+  for (const doc of docs) {
+    const folder = doc.includes("/") ? doc.slice(0, doc.lastIndexOf("/") + 1) : "";
+    const text = await Deno.readTextFile(`${root}${doc}`);
+    for (const [name] of text.matchAll(/[A-Za-z0-9_./-]+\.md\b/g)) {
+      if (!(await exists(`${root}${name}`)) && !(await exists(`${root}${folder}${name}`))) {
+        missing.push(`${doc} names ${name}`);
+      }
+    }
+  }
+  assert(missing.length === 0, `Documents name missing files:\n${missing.join("\n")}`);
+});

@@ -1,6 +1,11 @@
 # desk1: example workstation: btrfs on LUKS, workstation profile with PipeWire
-# audio, kopia backups to an external disk.
-{ config, inputs, ... }:
+# audio, kopia backups to an external disk when it is mounted.
+{
+  config,
+  inputs,
+  pkgs,
+  ...
+}:
 let
   modules = import ../../modules/nixos/nixos-modules.nix;
 in
@@ -29,8 +34,19 @@ in
     ];
     paths = [ "/home" ];
     passwordFile = config.sops.secrets.kopia-password.path;
-    readWritePaths = [ "/mnt/backup/kopia" ];
+    # "-": no error setting up the sandbox while the disk is absent.
+    readWritePaths = [ "-/mnt/backup/kopia" ];
   };
 
-  system.stateVersion = "25.11";
+  # The backup disk is external and may be absent. Then the run is skipped
+  # (ExecCondition), not failed; while it is mounted, the backup starts after
+  # the mount and stops if it goes away (RequiresMountsFor).
+  systemd.services.kopia-backup = {
+    unitConfig.RequiresMountsFor = [ "/mnt/backup/kopia" ];
+    serviceConfig.ExecCondition = "${pkgs.util-linux}/bin/mountpoint --quiet /mnt/backup";
+  };
+
+  # The NixOS release this host was first installed with; it keeps state
+  # formats (databases, file layouts) compatible and never changes afterwards.
+  system.stateVersion = "26.05";
 }

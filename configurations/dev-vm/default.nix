@@ -1,8 +1,11 @@
 # dev-vm: development VM for `nixos-rebuild build-vm --flake .#dev-vm`, with
-# the guest's SSH port forwarded to port 2222 on the machine running it.
+# the guest's SSH port forwarded to port 2222 of the machine running it (on
+# 127.0.0.1 only). Its host key is given at run time (see README.md).
 { lib, ... }:
 let
   modules = import ../../modules/nixos/nixos-modules.nix;
+  # Where the VM sees the folder that holds its host key.
+  vmKeys = "/mnt/dev-vm-keys";
 in
 {
   imports = [
@@ -16,19 +19,17 @@ in
     fsType = "ext4";
   };
 
-  # EXAMPLE host key, public on purpose (see README.md): its public half is
-  # ssh_host_ed25519_key.pub, so pinned known_hosts and sops work in the VM.
-  environment.etc."ssh/ssh_host_ed25519_key" = {
-    source = ./example_ssh_host_ed25519_key;
-    mode = "0600";
-  };
-  # Decrypt secrets/dev-vm.yaml with the example key itself, which is already
-  # in the store, rather than wait for /etc to be populated.
-  sops.age.sshKeyPaths = lib.mkForce [ ./example_ssh_host_ed25519_key ];
   sops.secrets.example-secret = { };
 
   virtualisation.vmVariant = {
     virtualisation = {
+      # The host key is never a Nix path (that would copy it, world-readable,
+      # into /nix/store): the VM mounts $DEV_VM_KEYS, by default the ignored
+      # folder .data/dev-vm-keys/ of the folder the VM is started in.
+      sharedDirectories.host-keys = {
+        source = ''"''${DEV_VM_KEYS:-$PWD/.data/dev-vm-keys}"'';
+        target = vmKeys;
+      };
       memorySize = 4096;
       cores = 4;
       # Serial console in the terminal that started the VM.
@@ -36,14 +37,29 @@ in
       forwardPorts = [
         {
           from = "host";
+          # Only this machine can reach the VM's SSH server.
+          host.address = "127.0.0.1";
           host.port = 2222;
           guest.port = 22;
         }
       ];
     };
+    # sshd and sops-nix read the key where it is mounted.
+    services.openssh.hostKeys = [
+      {
+        path = "${vmKeys}/ssh_host_ed25519_key";
+        type = "ed25519";
+      }
+    ];
+    # mkForce: the common profile's list (at normal priority) names
+    # /etc/ssh/ssh_host_ed25519_key, which the VM does not have.
+    sops.age.sshKeyPaths = lib.mkForce [ "${vmKeys}/ssh_host_ed25519_key" ];
+
     # The VM is for local development: log in on the console without a key.
     services.getty.autologinUser = "admin";
   };
 
-  system.stateVersion = "25.11";
+  # The NixOS release this host was first installed with; it keeps state
+  # formats (databases, file layouts) compatible and never changes afterwards.
+  system.stateVersion = "26.05";
 }

@@ -26,5 +26,6 @@ in
   users.users.root.initialHashedPassword = lib.mkForce "!";
   users.users.nixos.initialHashedPassword = lib.mkForce "!";
 
-  system.stateVersion = "25.11";
+  # No system.stateVersion: an installer image is never installed and keeps no
+  # state; the installer profile sets it to the image's own release.
 }

@@ -27,6 +27,8 @@ in
   devops.monitoring = {
     enable = true;
     interface = "enp1s0";
+    # nas1's fixed LAN address on enp1s0 (its deploy address).
+    address = "192.0.2.10";
   };
 
   sops.secrets.kopia-password = { };
@@ -48,5 +50,7 @@ in
     schedule = "*-*-* 02:00:00";
   };
 
-  system.stateVersion = "25.11";
+  # The NixOS release this host was first installed with; it keeps state
+  # formats (databases, file layouts) compatible and never changes afterwards.
+  system.stateVersion = "26.05";
 }

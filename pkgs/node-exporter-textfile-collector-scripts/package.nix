@@ -6,11 +6,48 @@
   fetchFromGitHub,
   makeWrapper,
   coreutils,
+  findutils,
   gawk,
   gnugrep,
   gnused,
+  mdadm,
   smartmontools,
+  util-linux,
 }:
+let
+  # Each script with the programs it calls, read from the scripts at `rev`.
+  # Left out: pacman.sh and yum.sh (other distributions' package managers) and
+  # node_os_info.sh (for systems without /etc/os-release; it exits at once on
+  # NixOS). directory-size.sh names `sponge` only in a usage comment.
+  # zfs_zpool.sh calls zpool and zfs, which come from the host's PATH (the
+  # wrapper only prepends): they must match the host's ZFS kernel module.
+  scripts = {
+    "directory-size.sh" = [
+      coreutils
+      gnused
+    ];
+    "fstab-check.sh" = [
+      gawk
+      util-linux
+    ];
+    "md_info.sh" = [ coreutils ];
+    "md_info_detail.sh" = [
+      coreutils
+      gnugrep
+      gnused
+      mdadm
+    ];
+    "smartmon.sh" = [
+      coreutils
+      findutils
+      gawk
+      gnugrep
+      gnused
+      smartmontools
+    ];
+    "zfs_zpool.sh" = [ ];
+  };
+in
 stdenvNoCC.mkDerivation {
   pname = "node-exporter-textfile-collector-scripts";
   version = "0-unstable-2026-04-20";
@@ -31,21 +68,16 @@ stdenvNoCC.mkDerivation {
   dontBuild = true;
 
   # Only the shell scripts: the Python ones need libraries packaged separately.
-  # zpool and mdadm come from the host's PATH (the wrapper only prepends).
   installPhase = ''
     runHook preInstall
-    for script in *.sh; do
-      install -Dm755 "$script" "$out/bin/$script"
-      wrapProgram "$out/bin/$script" --prefix PATH : ${
-        lib.makeBinPath [
-          coreutils
-          gawk
-          gnugrep
-          gnused
-          smartmontools
-        ]
-      }
-    done
+    ${lib.concatStrings (
+      lib.mapAttrsToList (script: programs: ''
+        install -Dm755 ${script} $out/bin/${script}
+        ${lib.optionalString (programs != [ ]) ''
+          wrapProgram $out/bin/${script} --prefix PATH : ${lib.makeBinPath programs}
+        ''}
+      '') scripts
+    )}
     runHook postInstall
   '';
 

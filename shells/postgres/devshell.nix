@@ -1,5 +1,7 @@
-# Development PostgreSQL: `database:start` runs a server on a unix socket in
-# $PRJ_DATA_DIR/postgres (created on first entry), `database:stop` stops it.
+# Development PostgreSQL: `database-start` runs a server in the background on a
+# unix socket in $PRJ_DATA_DIR/postgres (created on first entry),
+# `database-stop` stops it. (devshell's serviceGroups would name its commands
+# `database:start`, and `:` cannot be in a store path name.)
 { extraModulesPath, pkgs, ... }:
 {
   imports = [ "${extraModulesPath}/services/postgres.nix" ];
@@ -11,8 +13,19 @@
     setupPostgresOnStartup = true;
   };
 
-  serviceGroups.database = {
-    description = "the development database";
-    services.postgres.command = "start-postgres";
-  };
+  # PGDATA and PGHOST come from the postgres module above.
+  commands = [
+    {
+      name = "database-start";
+      category = "databases";
+      help = "start the development database in the background";
+      command = ''pg_ctl start --wait --log "$PGDATA/postgres.log"'';
+    }
+    {
+      name = "database-stop";
+      category = "databases";
+      help = "stop the development database";
+      command = "pg_ctl stop --wait";
+    }
+  ];
 }

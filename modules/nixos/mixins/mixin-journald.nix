@@ -1,11 +1,10 @@
 # journald: logs kept on disk across reboots, bounded in size and age.
 { lib, ... }:
 {
-  services.journald = {
-    storage = lib.mkDefault "persistent";
-    extraConfig = lib.mkDefault ''
-      SystemMaxUse=1G
-      MaxRetentionSec=3month
-    '';
+  # journald.conf's [Journal] section (services.journald.settings replaced extraConfig).
+  services.journald.settings.Journal = {
+    Storage = lib.mkDefault "persistent";
+    SystemMaxUse = lib.mkDefault "1G";
+    MaxRetentionSec = lib.mkDefault "3month";
   };
 }

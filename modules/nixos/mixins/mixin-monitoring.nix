@@ -17,6 +17,18 @@ in
       '';
     };
 
+    address = lib.mkOption {
+      type = lib.types.nullOr lib.types.str;
+      default = null;
+      example = "10.0.0.10";
+      description = ''
+        Address of `interface` the exporter listens on (an IPv6 address in
+        brackets). When null it listens on every address and only the
+        firewall keeps the port closed on the other interfaces: set it
+        wherever the interface has a fixed address.
+      '';
+    };
+
     port = lib.mkOption {
       type = lib.types.port;
       default = 9100;
@@ -35,9 +47,16 @@ in
     services.prometheus.exporters.node = {
       enable = true;
       inherit (cfg) port;
+      listenAddress = lib.mkIf (cfg.address != null) cfg.address;
       enabledCollectors = [ "systemd" ];
       # Opened below on cfg.interface only, not on every interface.
       openFirewall = false;
+    };
+
+    # Listening on one address needs that address to be up.
+    systemd.services.prometheus-node-exporter = lib.mkIf (cfg.address != null) {
+      wants = [ "network-online.target" ];
+      after = [ "network-online.target" ];
     };
 
     networking.firewall.interfaces = lib.mkIf (cfg.interface != null) {

@@ -21,7 +21,7 @@
       connect-timeout = lib.mkDefault 5;
     };
     gc = {
-      automatic = lib.mkDefault true;
+      enable = lib.mkDefault true;
       dates = lib.mkDefault "weekly";
       options = lib.mkDefault "--delete-older-than 30d";
     };

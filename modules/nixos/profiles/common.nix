@@ -49,6 +49,10 @@ in
     pkgs.rsync
   ];
 
+  # A host that runs PostgreSQL runs the fleet's version (overlays/postgresql-16.nix),
+  # not the one upstream picks from system.stateVersion.
+  services.postgresql.package = lib.mkDefault pkgs.postgresql;
+
   services.fstrim.enable = lib.mkDefault true;
   zramSwap.enable = lib.mkDefault true;
 

@@ -17,7 +17,8 @@ in
     package = lib.mkPackageOption pkgs "kopia" { };
 
     repository = lib.mkOption {
-      type = lib.types.listOf lib.types.str;
+      # Never empty: `kopia repository connect` needs the kind of repository.
+      type = lib.types.nonEmptyListOf lib.types.str;
       example = [
         "s3"
         "--bucket=backups"
@@ -71,7 +72,8 @@ in
       example = [ "/mnt/backup" ];
       description = ''
         Paths the service may write besides its own state, cache and log
-        directories, e.g. the folder of a filesystem repository.
+        directories, e.g. the folder of a filesystem repository. A leading
+        `-` makes a missing path no error (systemd's `ReadWritePaths=`).
       '';
     };
   };

@@ -1,0 +1,118 @@
+# Models nixos/modules/config/nix.nix, services/system/nix-daemon.nix, services/misc/nix-gc.nix
+# and config/nix-channel.nix: nix.settings (typed where upstream types a setting), nix.gc
+# (`automatic` renamed to `enable`) and nix.channel.enable.
+{ lib, ... }:
+let
+  inherit (lib) mkOption types;
+  confAtom =
+    types.nullOr (
+      types.oneOf [
+        types.bool
+        types.int
+        types.float
+        types.str
+        types.path
+        types.package
+      ]
+    )
+    // {
+      description = "Nix config atom (null, bool, int, float, str, path or package)";
+    };
+in
+{
+  imports = [
+    (lib.mkRenamedOptionModule
+      [
+        "nix"
+        "gc"
+        "automatic"
+      ]
+      [
+        "nix"
+        "gc"
+        "enable"
+      ]
+    )
+  ];
+
+  options.nix = {
+    enable = mkOption {
+      type = types.bool;
+      default = true;
+    };
+    settings = mkOption {
+      type = types.submodule {
+        freeformType = types.attrsOf (types.either confAtom (types.listOf confAtom));
+        options = {
+          max-jobs = mkOption {
+            type = types.either types.int (types.enum [ "auto" ]);
+            default = "auto";
+          };
+          auto-optimise-store = mkOption {
+            type = types.bool;
+            default = false;
+          };
+          cores = mkOption {
+            type = types.int;
+            default = 0;
+          };
+          sandbox = mkOption {
+            type = types.either types.bool (types.enum [ "relaxed" ]);
+            default = true;
+          };
+          substituters = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          trusted-substituters = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          trusted-public-keys = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          trusted-users = mkOption {
+            type = types.listOf types.str;
+            default = [ "root" ];
+          };
+          system-features = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          allowed-users = mkOption {
+            type = types.listOf types.str;
+            default = [ "*" ];
+          };
+        };
+      };
+      default = { };
+    };
+    gc = {
+      enable = lib.mkEnableOption "" // {
+        description = "Whether to automatically run the garbage collector at a specific time.";
+      };
+      dates = mkOption {
+        type = types.either types.singleLineStr (types.listOf types.str);
+        apply = lib.toList;
+        default = [ "03:15" ];
+      };
+      randomizedDelaySec = mkOption {
+        type = types.singleLineStr;
+        default = "0";
+      };
+      persistent = mkOption {
+        type = types.bool;
+        default = true;
+      };
+      options = mkOption {
+        type = types.singleLineStr;
+        default = "";
+      };
+    };
+    channel.enable = mkOption {
+      type = types.bool;
+      default = true;
+    };
+  };
+}

@@ -1,0 +1,205 @@
+# The stub package set: every package name the fleet and its input flakes use, each a fake
+# derivation (./fake.nix), and the builders they call. A name missing here fails the
+# evaluation with "attribute '<name>' missing", as a misspelt package would in nixpkgs.
+{
+  lib,
+  system,
+  overlays ? [ ],
+}:
+let
+  fake = import ./fake.nix { inherit lib system; };
+  inherit (fake) mkDerivation package;
+
+  platform = lib.systems.elaborate system;
+
+  stdenv = {
+    inherit mkDerivation system;
+    hostPlatform = platform;
+    buildPlatform = platform;
+    targetPlatform = platform;
+    inherit (platform) isLinux isDarwin;
+    shell = "/bin/sh";
+    cc = package "cc";
+  };
+
+  # Packages, by the name the fleet or an input flake uses.
+  packageNames = [
+    "age"
+    "bash"
+    "bash-language-server"
+    "bashInteractive"
+    "coreutils"
+    "curl"
+    "deno"
+    "dialog"
+    "fd"
+    "findutils"
+    "gawk"
+    "git"
+    "gnugrep"
+    "gnumake"
+    "gnupg"
+    "gnused"
+    "go"
+    "helix"
+    "honcho"
+    "htop"
+    "jq"
+    "kopia"
+    "makeWrapper"
+    "marksman"
+    "mdadm"
+    "nil"
+    "nixfmt"
+    "nixos-anywhere"
+    "noto-fonts"
+    "noto-fonts-color-emoji"
+    "openssh"
+    "postgresql_16"
+    "postgresql_17"
+    "pre-commit"
+    "ripgrep"
+    "rsync"
+    "smartmontools"
+    "sops"
+    "ssh-to-age"
+    "terminus_font"
+    "typescript-language-server"
+    "util-linux"
+    "yaml-language-server"
+  ];
+
+  base =
+    self:
+    lib.genAttrs packageNames package
+    // {
+      inherit lib stdenv mkDerivation;
+      stdenvNoCC = stdenv;
+      path = ../.;
+      pkgs = self;
+      pkgsBuildHost = self;
+      buildPackages = self;
+
+      # nixpkgs' default major version; overlays/postgresql-16.nix pins it to 16.
+      postgresql = self.postgresql_17;
+
+      # callPackage gives each argument of the function from the package set and fails
+      # on a name the set lacks, like nixpkgs' callPackage.
+      callPackage =
+        fn: overrides:
+        let
+          f = if builtins.isFunction fn then fn else import fn;
+          wanted = builtins.functionArgs f;
+          given = builtins.intersectAttrs wanted self // overrides;
+          required = lib.filterAttrs (_name: optional: !optional) wanted;
+          missing = builtins.attrNames (removeAttrs required (builtins.attrNames given));
+        in
+        if missing != [ ] then
+          throw "stub nixpkgs: callPackage needs ${toString missing}, which the stub package set lacks"
+        else
+          f given;
+
+      fetchFromGitHub =
+        {
+          owner,
+          repo,
+          rev ? null,
+          tag ? null,
+          hash,
+          ...
+        }:
+        let
+          ref = if rev != null then rev else tag;
+        in
+        fake.mkSource {
+          inherit hash;
+          url = "https://github.com/${owner}/${repo}/archive/${ref}.tar.gz";
+        };
+
+      buildGo125Module = self.buildGoModule;
+      buildGoModule =
+        args:
+        mkDerivation (
+          args
+          // {
+            goModules = fake.mkSource {
+              name = "${args.pname}-go-modules";
+              hash = args.vendorHash;
+            };
+          }
+        );
+
+      mkShell =
+        args:
+        mkDerivation (
+          {
+            name = "nix-shell";
+          }
+          // args
+        );
+
+      runCommand =
+        name: env: buildCommand:
+        mkDerivation (env // { inherit name buildCommand; });
+      runCommandLocal = self.runCommand;
+
+      writeTextFile =
+        {
+          name,
+          text,
+          executable ? false,
+          destination ? "",
+          checkPhase ? "",
+          ...
+        }:
+        mkDerivation {
+          inherit
+            name
+            text
+            executable
+            destination
+            checkPhase
+            ;
+        };
+      writeText = name: text: self.writeTextFile { inherit name text; };
+      writeScript =
+        name: text:
+        self.writeTextFile {
+          inherit name text;
+          executable = true;
+        };
+      writeScriptBin =
+        name: text:
+        self.writeTextFile {
+          inherit name text;
+          executable = true;
+          destination = "/bin/${name}";
+        };
+      writeShellScript = name: text: self.writeScript name text;
+      writeShellScriptBin = name: text: self.writeScriptBin name text;
+      writeShellApplication =
+        {
+          name,
+          text,
+          runtimeInputs ? [ ],
+          ...
+        }:
+        self.writeTextFile {
+          inherit name text;
+          executable = true;
+          destination = "/bin/${name}";
+          checkPhase = lib.makeBinPath runtimeInputs;
+        };
+      symlinkJoin =
+        { name, paths, ... }:
+        mkDerivation {
+          inherit name paths;
+        };
+      buildEnv =
+        { name, paths, ... }:
+        mkDerivation {
+          inherit name paths;
+        };
+    };
+in
+lib.fix (lib.extends (lib.composeManyExtensions overlays) base)
