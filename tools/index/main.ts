@@ -108,13 +108,24 @@ export function main(args: string[]): Promise<number> {
         status = current === plan.content ? "current" : "stale";
         if (status === "stale") diffs.push(unifiedDiff(plan.path, current ?? "", plan.content));
       } else {
-        status = (await writeFileAtomic(path, plan.content)) ? "written" : "current";
+        status = (await writeIndex(path, plan.content)) ? "written" : "current";
       }
       results.push({ path: plan.path, status, entries: plan.entries.length });
     }
     report(results, diffs, options);
     return options.check && results.some((result) => result.status === "stale") ? 1 : 0;
   });
+}
+
+/** Writes an index, creating its folder when the tree has none yet (e.g. no modules/shared/). */
+async function writeIndex(path: string, content: string): Promise<boolean> {
+  try {
+    return await writeFileAtomic(path, content);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    return await writeFileAtomic(path, content);
+  }
 }
 
 function report(results: readonly IndexResult[], diffs: readonly string[], options: IndexOptions) {
