@@ -19,21 +19,37 @@ export async function listRepoFiles(root: string, folders: readonly string[]): P
 }
 
 async function gitFiles(root: string, folders: readonly string[]): Promise<RepoFiles | undefined> {
+  // Two processes at once, one per core: the index with its deletions (an lstat per entry) and
+  // the untracked files (a walk of the folders, honouring .gitignore); in one process git does
+  // one after the other.
+  const [indexed, others] = await Promise.all([
+    git(root, ["-t", "--cached", "--deleted"], folders),
+    git(root, ["--others", "--exclude-standard"], folders),
+  ]);
+  if (indexed === undefined || others === undefined) return undefined;
+  const tracked = new Set<string>();
+  const deleted = new Set<string>();
+  for (const record of indexed) {
+    // -t tags each path: H tracked (or another letter for a special state), R deleted.
+    if (record.length < 3) continue;
+    if (record[0] === "R") deleted.add(record.slice(2));
+    else tracked.add(record.slice(2));
+  }
+  for (const path of deleted) tracked.delete(path);
+  // No sort: the plan sorts what it writes, and git lists paths in order already.
+  return { files: [...tracked, ...others.filter((path) => path !== "")], tracked };
+}
+
+/** Runs `git ls-files -z <args> -- <folders>`; undefined when git is missing or fails. */
+async function git(
+  root: string,
+  args: readonly string[],
+  folders: readonly string[],
+): Promise<string[] | undefined> {
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command("git", {
-      // -t tags each path: H tracked, ? untracked, R deleted from the working tree.
-      args: [
-        "ls-files",
-        "-z",
-        "-t",
-        "--cached",
-        "--others",
-        "--deleted",
-        "--exclude-standard",
-        "--",
-        ...folders,
-      ],
+      args: ["ls-files", "-z", ...args, "--", ...folders],
       cwd: root,
       stdout: "piped",
       stderr: "null",
@@ -42,21 +58,7 @@ async function gitFiles(root: string, folders: readonly string[]): Promise<RepoF
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-  if (!output.success) return undefined;
-  const tracked = new Set<string>();
-  const untracked: string[] = [];
-  const deleted = new Set<string>();
-  for (const record of new TextDecoder().decode(output.stdout).split("\0")) {
-    if (record.length < 3) continue;
-    const tag = record[0];
-    const path = record.slice(2);
-    if (tag === "?") untracked.push(path);
-    else if (tag === "R") deleted.add(path);
-    else tracked.add(path);
-  }
-  for (const path of deleted) tracked.delete(path);
-  // No sort: the plan sorts what it writes, and git lists paths in order already.
-  return { files: [...tracked, ...untracked], tracked };
+  return output.success ? new TextDecoder().decode(output.stdout).split("\0") : undefined;
 }
 
 /** Repository-relative paths of every file under `folders` (missing folders are skipped). */
