@@ -6,7 +6,7 @@ import { readTextIfExistsSync, writeFileAtomic } from "../lib/fs.ts";
 import { runMain } from "../lib/main.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import type { PlannedIndex } from "./plan.ts";
-import { listRepoFiles } from "./scan.ts";
+import { planFromRepo } from "./scan.ts";
 import { INDEX_SPECS, SCANNED_FOLDERS } from "./specs.ts";
 
 const HELP = `Usage: deno task index [options]
@@ -93,10 +93,15 @@ export function main(args: string[]): Promise<number> {
       return 0;
     }
     const root = await findRepoRoot(Deno.cwd(), options.repo);
-    // Three things at once on a cold start: git lists the files in its own process, the
+    // Three things at once on a cold start: git lists the files in its own processes, the
     // planner's modules load, and the current index files are read (synchronously: eight
     // small files cost less than eight round trips through Deno's async file ops).
-    const work = Promise.all([listRepoFiles(root, SCANNED_FOLDERS), import("./plan.ts")]);
+    const work = planFromRepo(
+      root,
+      SCANNED_FOLDERS,
+      import("./plan.ts").then((planner) => planner.planIndexes),
+      (path) => path.endsWith(".nix"),
+    );
     let current: Map<string, string | undefined>;
     try {
       current = new Map(
@@ -106,8 +111,7 @@ export function main(args: string[]): Promise<number> {
       await work.catch(() => {});
       throw error;
     }
-    const [{ files, tracked }, { planIndexes }] = await work;
-    const plans = planIndexes(files);
+    const { plan: plans, tracked } = await work;
     if (tracked !== undefined) {
       for (const line of untrackedWarnings(plans, tracked)) console.error(line);
     }

@@ -1,47 +1,83 @@
 // Reading what the index plan needs: the files in the indexed folders, and which git tracks.
 
-const SKIPPED_FOLDERS = new Set([".git", "node_modules", "result", ".direnv"]);
-
 /** The files under the scanned folders, and the subset git tracks (undefined outside git). */
 export interface RepoFiles {
   files: string[];
   tracked: Set<string> | undefined;
 }
 
-/**
- * Lists files with one `git ls-files` call: tracked files plus untracked ones that are not
- * ignored (a flake sees neither ignored nor deleted files). Outside a git checkout it walks the
- * folders instead. One process is faster than a walk, and the pre-commit hook runs this.
- */
-export async function listRepoFiles(root: string, folders: readonly string[]): Promise<RepoFiles> {
-  const fromGit = await gitFiles(root, folders);
-  return fromGit ?? { files: walkFolders(root, folders), tracked: undefined };
+/** What a plan was made from, and the plan. */
+export interface PlannedFrom<T> extends RepoFiles {
+  plan: T;
 }
 
-async function gitFiles(root: string, folders: readonly string[]): Promise<RepoFiles | undefined> {
-  // Two processes at once, one per core: the index with its deletions (an lstat per entry) and
-  // the untracked files (a walk of the folders, honouring .gitignore); in one process git does
-  // one after the other.
-  const [indexed, others] = await Promise.all([
-    git(root, ["-t", "--cached", "--deleted"], folders),
-    git(root, ["--others", "--exclude-standard"], folders),
-  ]);
-  if (indexed === undefined || others === undefined) return undefined;
-  const tracked = new Set<string>();
-  const deleted = new Set<string>();
-  for (const record of indexed) {
-    // -t tags each path: H tracked (or another letter for a special state), R deleted.
-    if (record.length < 3) continue;
-    if (record[0] === "R") deleted.add(record.slice(2));
-    else tracked.add(record.slice(2));
+/** How the working tree differs from git's index, in the scanned folders. */
+interface TreeChanges {
+  /** In the index, gone from disk: a flake cannot see them. */
+  deleted: string[];
+  /** On disk, not in the index and not ignored. */
+  untracked: string[];
+}
+
+/**
+ * Lists the files and plans from them, overlapping the two: git's index alone is listed in a
+ * few milliseconds, so the plan is made from it while a second git process looks for deleted
+ * and untracked files (an lstat per file and a walk of the folders); only when that finds a
+ * path `matters` for the plan is it made again. A flake sees tracked files that exist, so
+ * tracked files are the plan's input; untracked files that are not ignored are added too (with
+ * a warning from the caller). Outside a git checkout it walks the folders instead.
+ */
+export async function planFromRepo<T>(
+  root: string,
+  folders: readonly string[],
+  planner: Promise<(files: readonly string[]) => T>,
+  matters: (path: string) => boolean,
+): Promise<PlannedFrom<T>> {
+  const indexed = gitLines(root, ["--cached"], folders);
+  const changes = gitLines(root, ["-t", "--deleted", "--others", "--exclude-standard"], folders)
+    .then((lines) => lines === undefined ? undefined : treeChanges(lines));
+  // Every promise gets a handler at once: one failing while another is awaited is no crash.
+  const settled = Promise.all([indexed, changes, planner]);
+  settled.catch(() => {});
+  const [files, plan] = await Promise.all([indexed, planner]);
+  // Planned while the second git process still runs. A plan that fails (two files with one
+  // name) may be made good by a deletion still to be reported, so its error waits too.
+  let first: { plan: T } | { error: unknown } | undefined;
+  if (files !== undefined) {
+    try {
+      first = { plan: plan(files) };
+    } catch (error) {
+      first = { error };
+    }
   }
-  for (const path of deleted) tracked.delete(path);
-  // No sort: the plan sorts what it writes, and git lists paths in order already.
-  return { files: [...tracked, ...others.filter((path) => path !== "")], tracked };
+  const changed = await changes;
+  if (files === undefined || changed === undefined) {
+    const walked = walkFolders(root, folders);
+    return { files: walked, tracked: undefined, plan: plan(walked) };
+  }
+  const tracked = new Set(files);
+  for (const path of changed.deleted) tracked.delete(path);
+  if (first !== undefined && !changed.deleted.some(matters) && !changed.untracked.some(matters)) {
+    if ("error" in first) throw first.error;
+    return { files, tracked, plan: first.plan };
+  }
+  const all = [...tracked, ...changed.untracked];
+  return { files: all, tracked, plan: plan(all) };
+}
+
+function treeChanges(lines: readonly string[]): TreeChanges {
+  const changes: TreeChanges = { deleted: [], untracked: [] };
+  for (const line of lines) {
+    // -t tags each path: R deleted from the working tree, ? untracked.
+    if (line.length < 3) continue;
+    if (line[0] === "R") changes.deleted.push(line.slice(2));
+    else if (line[0] === "?") changes.untracked.push(line.slice(2));
+  }
+  return changes;
 }
 
 /** Runs `git ls-files -z <args> -- <folders>`; undefined when git is missing or fails. */
-async function git(
+async function gitLines(
   root: string,
   args: readonly string[],
   folders: readonly string[],
@@ -58,7 +94,10 @@ async function git(
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-  return output.success ? new TextDecoder().decode(output.stdout).split("\0") : undefined;
+  if (!output.success) return undefined;
+  const lines = new TextDecoder().decode(output.stdout).split("\0");
+  if (lines.at(-1) === "") lines.pop();
+  return lines;
 }
 
 /** Repository-relative paths of every file under `folders` (missing folders are skipped). */
@@ -84,3 +123,5 @@ export function walkFolders(root: string, folders: readonly string[]): string[] 
   folders.forEach(walk);
   return found.sort();
 }
+
+const SKIPPED_FOLDERS = new Set([".git", "node_modules", "result", ".direnv"]);
