@@ -68,13 +68,14 @@ const MAX_WARNINGS = 10;
 /** Warnings for files an index names that git does not track: a flake cannot see them. */
 export function untrackedWarnings(
   plans: readonly PlannedIndex[],
-  tracked: ReadonlySet<string>,
+  untracked: ReadonlySet<string>,
 ): string[] {
-  const untracked = new Set<string>();
+  if (untracked.size === 0) return [];
+  const named = new Set<string>();
   for (const plan of plans) {
-    for (const entry of plan.entries) if (!tracked.has(entry.source)) untracked.add(entry.source);
+    for (const entry of plan.entries) if (untracked.has(entry.source)) named.add(entry.source);
   }
-  const sorted = [...untracked].sort();
+  const sorted = [...named].sort();
   const lines = sorted.slice(0, MAX_WARNINGS).map((source) =>
     `warning: "${source}" is not tracked by git, so the flake cannot see it; run git add`
   );
@@ -111,9 +112,9 @@ export function main(args: string[]): Promise<number> {
       await work.catch(() => {});
       throw error;
     }
-    const { plan: plans, tracked } = await work;
-    if (tracked !== undefined) {
-      for (const line of untrackedWarnings(plans, tracked)) console.error(line);
+    const { plan: plans, untracked } = await work;
+    if (untracked !== undefined) {
+      for (const line of untrackedWarnings(plans, untracked)) console.error(line);
     }
     const write = !options.check && !options.dryRun;
     const results = await Promise.all(

@@ -1,6 +1,12 @@
 // Pure planning of the eight index files from the list of files in the repository.
 import { hostNameProblem, isHostName } from "../lib/host_name.ts";
-import { isValidAttrName, isValidPathLiteral, moduleKey } from "./naming.ts";
+import {
+  allValidAttrNames,
+  allValidPathLiterals,
+  isValidAttrName,
+  isValidPathLiteral,
+  moduleKey,
+} from "./naming.ts";
 import { type IndexEntry, type IndexGroup, renderIndex } from "./render.ts";
 import { INDEX_SPECS, type IndexSpec } from "./specs.ts";
 
@@ -159,8 +165,17 @@ function stemOf(name: string): string {
 }
 
 function checkEntries(spec: IndexSpec, groups: readonly IndexGroup[]): void {
+  const entries = groups.length === 1 ? groups[0]!.entries : groups.flatMap((g) => g.entries);
+  // The common case in one pass each: every name and path valid, no name twice. Only when
+  // that fails, entry by entry, to name the file at fault.
+  const keys = entries.map((entry) => entry.key);
+  const valid = allValidAttrNames(keys) &&
+    allValidPathLiterals(entries.map((entry) => entry.path)) &&
+    new Set(keys).size === keys.length &&
+    (spec.folder !== "configurations" || keys.every(isHostName));
+  if (valid) return;
   const seen = new Map<string, IndexEntry>();
-  for (const group of groups) for (const entry of group.entries) checkEntry(spec, entry, seen);
+  for (const entry of entries) checkEntry(spec, entry, seen);
 }
 
 function checkEntry(spec: IndexSpec, entry: IndexEntry, seen: Map<string, IndexEntry>): void {

@@ -1,14 +1,9 @@
 // Reading what the index plan needs: the files in the indexed folders, and which git tracks.
 
-/** The files under the scanned folders, and the subset git tracks (undefined outside git). */
-export interface RepoFiles {
-  files: string[];
-  tracked: Set<string> | undefined;
-}
-
-/** What a plan was made from, and the plan. */
-export interface PlannedFrom<T> extends RepoFiles {
+/** A plan, and the files it was made from that git does not track (undefined outside git). */
+export interface PlannedFrom<T> {
   plan: T;
+  untracked: ReadonlySet<string> | undefined;
 }
 
 /** How the working tree differs from git's index, in the scanned folders. */
@@ -52,17 +47,16 @@ export async function planFromRepo<T>(
   }
   const changed = await changes;
   if (files === undefined || changed === undefined) {
-    const walked = walkFolders(root, folders);
-    return { files: walked, tracked: undefined, plan: plan(walked) };
+    return { plan: plan(walkFolders(root, folders)), untracked: undefined };
   }
-  const tracked = new Set(files);
-  for (const path of changed.deleted) tracked.delete(path);
+  const untracked = new Set(changed.untracked);
   if (first !== undefined && !changed.deleted.some(matters) && !changed.untracked.some(matters)) {
     if ("error" in first) throw first.error;
-    return { files, tracked, plan: first.plan };
+    return { plan: first.plan, untracked };
   }
-  const all = [...tracked, ...changed.untracked];
-  return { files: all, tracked, plan: plan(all) };
+  const deleted = new Set(changed.deleted);
+  const present = files.filter((path) => !deleted.has(path));
+  return { plan: plan([...present, ...changed.untracked]), untracked };
 }
 
 function treeChanges(lines: readonly string[]): TreeChanges {
