@@ -94,3 +94,18 @@ Deno.test("deno task index --repo names a folder inside the repository or its ro
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test("two deno task index runs at once both succeed and leave no temporary files", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  await installToolkit(repo.dir);
+  await using bin = await createProgramsBin(["git"]);
+  const [a, b] = await Promise.all([
+    runTask(repo.dir, "index", [], { bin }),
+    runTask(repo.dir, "index", [], { bin }),
+  ]);
+  assertEquals([a.code, b.code], [0, 0], a.stderr + b.stderr);
+  const check = await runTask(repo.dir, "index", ["--check"], { bin });
+  assertEquals(check.code, 0, check.stderr);
+  const leftovers = [...(await snapshotTree(repo.dir)).keys()].filter((p) => p.endsWith(".tmp"));
+  assertEquals(leftovers, []);
+});
