@@ -57,15 +57,18 @@ function filesByFolder(
   const prefixes = folders.map((folder) => `${folder}/`);
   const lists = folders.map((): string[] => []);
   const indexFiles = new Set(specs.map((spec) => spec.path));
+  // Git lists paths sorted, so a file is nearly always in the same folder as the one before.
+  let last = -1;
   for (const file of files) {
-    for (let i = 0; i < prefixes.length; i++) {
-      const prefix = prefixes[i]!;
-      if (!file.startsWith(prefix)) continue;
-      const relative = file.slice(prefix.length);
-      const isIndexFile = !relative.includes("/") && indexFiles.has(file);
-      if (!isIndexFile && !HIDDEN.test(relative)) lists[i]!.push(relative);
-      break;
+    let i = last;
+    if (i < 0 || !file.startsWith(prefixes[i]!)) {
+      i = prefixes.findIndex((prefix) => file.startsWith(prefix));
+      if (i < 0) continue;
+      last = i;
     }
+    const relative = file.slice(prefixes[i]!.length);
+    const isIndexFile = !relative.includes("/") && indexFiles.has(file);
+    if (!isIndexFile && !HIDDEN.test(relative)) lists[i]!.push(relative);
   }
   return new Map(folders.map((folder, i) => [folder, lists[i]!]));
 }
