@@ -7,6 +7,8 @@ export interface Timing {
   minMs: number;
   medianMs: number;
   maxMs: number;
+  /** Each counted run, in order (for ratios run by run). */
+  samples?: number[];
 }
 
 /** Options for {@linkcode timeCommand}. */
@@ -70,4 +72,61 @@ export function formatTimings(timings: readonly Timing[]): string {
       t.maxMs.toFixed(1).padStart(8)
     }  (${t.runs} runs)`;
   return timings.map(row).join("\n");
+}
+
+/** One command of {@linkcode timeInTurn}. */
+export interface TimedCommand {
+  label: string;
+  argv: readonly string[];
+  cwd?: string;
+  okCodes?: readonly number[];
+}
+
+/**
+ * Times several commands in turn — A B C, A B C, … — so that a machine whose speed drifts (a
+ * shared one) slows every command alike, and ratios can be taken run by run.
+ */
+export async function timeInTurn(
+  commands: readonly TimedCommand[],
+  options: { runs?: number; warmup?: number } = {},
+): Promise<Timing[]> {
+  const runs = options.runs ?? 10;
+  const warmup = options.warmup ?? 2;
+  const samples = commands.map((): number[] => []);
+  for (let round = 0; round < warmup + runs; round++) {
+    for (const [i, command] of commands.entries()) {
+      const elapsed = await timeOnce(command);
+      if (round >= warmup) samples[i]!.push(elapsed);
+    }
+  }
+  return commands.map((command, i) => ({
+    label: command.label,
+    runs,
+    minMs: Math.min(...samples[i]!),
+    medianMs: median(samples[i]!),
+    maxMs: Math.max(...samples[i]!),
+    samples: samples[i]!,
+  }));
+}
+
+/** The median of `a`'s runs divided by `b`'s, run by run (both from one {@linkcode timeInTurn}). */
+export function medianRatio(a: Timing, b: Timing): number {
+  const ratios = (a.samples ?? []).map((ms, i) => ms / (b.samples ?? [])[i]!);
+  return median(ratios);
+}
+
+async function timeOnce(command: TimedCommand): Promise<number> {
+  const start = performance.now();
+  const out = await new Deno.Command(command.argv[0]!, {
+    args: command.argv.slice(1),
+    stdout: "null",
+    stderr: "piped",
+    ...(command.cwd === undefined ? {} : { cwd: command.cwd }),
+  }).output();
+  const elapsed = performance.now() - start;
+  if (!(command.okCodes ?? [0]).includes(out.code)) {
+    const why = new TextDecoder().decode(out.stderr).trim();
+    throw new Error(`${command.label}: exit code ${out.code}: ${why}`);
+  }
+  return elapsed;
 }

@@ -1,12 +1,13 @@
 // Regenerates the index .nix files from the folder layout: `deno task index [--check]`.
 // Kept free of npm imports: it runs in the pre-commit hook and must start in milliseconds.
+// Static imports are only what runs before git: the planner loads while git lists the files.
 import { UsageError } from "../lib/errors.ts";
-import { readTextIfExists, writeFileAtomic } from "../lib/fs.ts";
+import { readTextIfExistsSync, writeFileAtomic } from "../lib/fs.ts";
 import { runMain } from "../lib/main.ts";
 import { findRepoRoot } from "../lib/repo.ts";
-import { unifiedDiff } from "../lib/diff.ts";
-import { planIndexes, type PlannedIndex, SCANNED_FOLDERS } from "./plan.ts";
-import { listRepoFiles } from "./scan.ts";
+import type { PlannedIndex } from "./plan.ts";
+import { planFromRepo } from "./scan.ts";
+import { INDEX_SPECS, SCANNED_FOLDERS } from "./specs.ts";
 
 const HELP = `Usage: deno task index [options]
 
@@ -67,13 +68,14 @@ const MAX_WARNINGS = 10;
 /** Warnings for files an index names that git does not track: a flake cannot see them. */
 export function untrackedWarnings(
   plans: readonly PlannedIndex[],
-  tracked: ReadonlySet<string>,
+  untracked: ReadonlySet<string>,
 ): string[] {
-  const untracked = new Set<string>();
+  if (untracked.size === 0) return [];
+  const named = new Set<string>();
   for (const plan of plans) {
-    for (const entry of plan.entries) if (!tracked.has(entry.source)) untracked.add(entry.source);
+    for (const entry of plan.entries) if (untracked.has(entry.source)) named.add(entry.source);
   }
-  const sorted = [...untracked].sort();
+  const sorted = [...named].sort();
   const lines = sorted.slice(0, MAX_WARNINGS).map((source) =>
     `warning: "${source}" is not tracked by git, so the flake cannot see it; run git add`
   );
@@ -92,29 +94,72 @@ export function main(args: string[]): Promise<number> {
       return 0;
     }
     const root = await findRepoRoot(Deno.cwd(), options.repo);
-    const { files, tracked } = await listRepoFiles(root, SCANNED_FOLDERS);
-    const plans = planIndexes(files);
-    if (tracked !== undefined) {
-      for (const line of untrackedWarnings(plans, tracked)) console.error(line);
+    // Three things at once on a cold start: git lists the files in its own processes, the
+    // planner's modules load, and the current index files are read (synchronously: eight
+    // small files cost less than eight round trips through Deno's async file ops).
+    const work = planFromRepo(
+      root,
+      SCANNED_FOLDERS,
+      import("./plan.ts").then((planner) => planner.planIndexes),
+      (path) => path.endsWith(".nix"),
+    );
+    let current: Map<string, string | undefined>;
+    try {
+      current = new Map(
+        INDEX_SPECS.map((spec) => [spec.path, readTextIfExistsSync(`${root}/${spec.path}`)]),
+      );
+    } catch (error) {
+      await work.catch(() => {});
+      throw error;
     }
-
-    const results: IndexResult[] = [];
+    const { plan: plans, untracked } = await work;
+    if (untracked !== undefined) {
+      for (const line of untrackedWarnings(plans, untracked)) console.error(line);
+    }
+    const write = !options.check && !options.dryRun;
+    const results = await Promise.all(
+      plans.map((plan) => settle(root, plan, current.get(plan.path), write)),
+    );
     const diffs: string[] = [];
-    for (const plan of plans) {
-      const path = `${root}/${plan.path}`;
-      let status: IndexResult["status"];
-      if (options.check || options.dryRun) {
-        const current = await readTextIfExists(path);
-        status = current === plan.content ? "current" : "stale";
-        if (status === "stale") diffs.push(unifiedDiff(plan.path, current ?? "", plan.content));
-      } else {
-        status = (await writeFileAtomic(path, plan.content)) ? "written" : "current";
-      }
-      results.push({ path: plan.path, status, entries: plan.entries.length });
+    if (results.some((result) => result.status === "stale")) {
+      const { unifiedDiff } = await import("../lib/diff.ts");
+      plans.forEach((plan, i) => {
+        if (results[i]!.status === "stale") {
+          diffs.push(unifiedDiff(plan.path, current.get(plan.path) ?? "", plan.content));
+        }
+      });
     }
     report(results, diffs, options);
     return options.check && results.some((result) => result.status === "stale") ? 1 : 0;
   });
+}
+
+/** Compares one index with what is on disk and, when `write`, writes it if it differs. */
+async function settle(
+  root: string,
+  plan: PlannedIndex,
+  onDisk: string | undefined,
+  write: boolean,
+): Promise<IndexResult> {
+  const result = (status: IndexResult["status"]): IndexResult => ({
+    path: plan.path,
+    status,
+    entries: plan.entries.length,
+  });
+  if (onDisk === plan.content) return result("current");
+  if (!write) return result("stale");
+  return result(await writeIndex(`${root}/${plan.path}`, plan.content) ? "written" : "current");
+}
+
+/** Writes an index, creating its folder when the tree has none yet (e.g. no modules/shared/). */
+async function writeIndex(path: string, content: string): Promise<boolean> {
+  try {
+    return await writeFileAtomic(path, content);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    return await writeFileAtomic(path, content);
+  }
 }
 
 function report(results: readonly IndexResult[], diffs: readonly string[], options: IndexOptions) {

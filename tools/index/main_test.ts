@@ -142,3 +142,45 @@ Deno.test("index --help exits 0 and a bad flag exits 2", async () => {
   assertEquals(bad.code, 2);
   assertEquals(bad.stderr.trim(), `error: Unknown argument "--frobnicate"; see --help`);
 });
+
+Deno.test("index leaves out a tracked file deleted from disk and an ignored one", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  await Deno.remove(repo.path("modules/nixos/mixins/mixin-openssh.nix"));
+  await repo.write({
+    ".gitignore": "local-*.nix\n",
+    "modules/nixos/mixins/local-secret.nix": "{ }\n",
+  });
+  const result = await index(repo.dir);
+  assertEquals(result.code, 0, result.stderr);
+  const nixos = await Deno.readTextFile(repo.path("modules/nixos/nixos-modules.nix"));
+  assert(!nixos.includes("mixin-openssh"), nixos);
+  assert(!nixos.includes("local-secret"), nixos);
+  assertStringIncludes(nixos, "mixin-nix = ./mixins/mixin-nix.nix;");
+});
+
+Deno.test("index: a collision with a file deleted from disk is no collision", async () => {
+  // The plan is made from git's index first; the deletion, reported later, must still count.
+  await using repo = await createTempRepo({
+    ...fleetTree(),
+    "modules/nixos/mixins/nix.nix": "{ }\n",
+  });
+  await Deno.remove(repo.path("modules/nixos/mixins/nix.nix"));
+  const result = await index(repo.dir);
+  assertEquals(result.code, 0, result.stderr);
+  assertStringIncludes(
+    await Deno.readTextFile(repo.path("modules/nixos/nixos-modules.nix")),
+    "mixin-nix = ./mixins/mixin-nix.nix;",
+  );
+});
+
+Deno.test("index outside a git checkout lists the folders on disk", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  await Deno.remove(repo.path(".git"), { recursive: true });
+  const result = await index(repo.dir);
+  assertEquals(result.code, 0, result.stderr);
+  assert(!result.stderr.includes("warning"), result.stderr);
+  assertStringIncludes(
+    await Deno.readTextFile(repo.path("modules/nixos/nixos-modules.nix")),
+    "mixin-openssh = ./mixins/mixin-openssh.nix;",
+  );
+});

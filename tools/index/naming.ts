@@ -48,3 +48,25 @@ export function isValidAttrName(name: string): boolean {
 export function isValidPathLiteral(path: string): boolean {
   return /^[A-Za-z0-9._+\-/]+$/.test(path) && !path.includes("//");
 }
+
+const ALL_ATTR_NAMES = /^(?:[A-Za-z_][A-Za-z0-9_'-]*\/)*$/;
+const ANY_KEYWORD = new RegExp(`(?:^|/)(?:${[...NIX_KEYWORDS].join("|")})/`);
+const ALL_PATH_LITERALS = /^(?:[A-Za-z0-9._+\-/]+\0)*$/;
+
+/**
+ * True when every one of `names` is a valid attribute name: one regular expression over all of
+ * them, for the index's thousands of keys in a cold process. The names must come from path
+ * segments, which never hold `/`, the separator used here; false means look one by one.
+ */
+export function allValidAttrNames(names: readonly string[]): boolean {
+  if (names.length === 0) return true;
+  const joined = `${names.join("/")}/`;
+  return ALL_ATTR_NAMES.test(joined) && !ANY_KEYWORD.test(joined);
+}
+
+/** True when every one of `paths` is a valid path literal (paths never hold NUL, the separator). */
+export function allValidPathLiterals(paths: readonly string[]): boolean {
+  if (paths.length === 0) return true;
+  const joined = `${paths.join("\0")}\0`;
+  return ALL_PATH_LITERALS.test(joined) && !joined.includes("//");
+}

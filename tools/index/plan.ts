@@ -1,66 +1,16 @@
 // Pure planning of the eight index files from the list of files in the repository.
 import { hostNameProblem, isHostName } from "../lib/host_name.ts";
-import { isValidAttrName, isValidPathLiteral, moduleKey } from "./naming.ts";
+import {
+  allValidAttrNames,
+  allValidPathLiterals,
+  isValidAttrName,
+  isValidPathLiteral,
+  moduleKey,
+} from "./naming.ts";
 import { type IndexEntry, type IndexGroup, renderIndex } from "./render.ts";
+import { INDEX_SPECS, type IndexSpec } from "./specs.ts";
 
-/** How an index finds its entries. */
-export type IndexKind = "modules" | "hosts" | "disko" | "shells" | "devshells";
-
-/** One generated index file. */
-export interface IndexSpec {
-  /** The index file, relative to the repository root. */
-  path: string;
-  /** The folder it indexes; entries are relative to it. */
-  folder: string;
-  kind: IndexKind;
-  /** Comment over entries that sit directly in the folder. */
-  title: string;
-}
-
-/** The eight index files and what each one lists. */
-export const INDEX_SPECS: readonly IndexSpec[] = [
-  {
-    path: "configurations/nixos-configurations.nix",
-    folder: "configurations",
-    kind: "hosts",
-    title: "hosts",
-  },
-  {
-    path: "configurations/disko-configurations.nix",
-    folder: "configurations",
-    kind: "disko",
-    title: "disko configurations",
-  },
-  {
-    path: "modules/nixos/nixos-modules.nix",
-    folder: "modules/nixos",
-    kind: "modules",
-    title: "modules",
-  },
-  {
-    path: "modules/home/home-modules.nix",
-    folder: "modules/home",
-    kind: "modules",
-    title: "modules",
-  },
-  {
-    path: "modules/shared/shared-modules.nix",
-    folder: "modules/shared",
-    kind: "modules",
-    title: "modules",
-  },
-  { path: "overlays/overlays.nix", folder: "overlays", kind: "modules", title: "overlays" },
-  { path: "shells/shells.nix", folder: "shells", kind: "shells", title: "shells" },
-  {
-    path: "shells/numtide-devshells.nix",
-    folder: "shells",
-    kind: "devshells",
-    title: "numtide devshells",
-  },
-];
-
-/** The folders whose files the plan needs. */
-export const SCANNED_FOLDERS = ["configurations", "modules", "overlays", "shells"] as const;
+export { INDEX_SPECS, type IndexKind, type IndexSpec, SCANNED_FOLDERS } from "./specs.ts";
 
 /** A generated index: where it goes, its text and what it names. */
 export interface PlannedIndex {
@@ -82,21 +32,45 @@ export function planIndexes(
   files: readonly string[],
   specs: readonly IndexSpec[] = INDEX_SPECS,
 ): PlannedIndex[] {
-  const visible = files.filter((file) => !HIDDEN.test(file));
+  const inFolders = filesByFolder(files, specs);
   return specs.map((spec) => {
-    const prefix = `${spec.folder}/`;
-    const inFolder: string[] = [];
-    for (const file of visible) {
-      if (file.startsWith(prefix) && file !== spec.path) inFolder.push(file.slice(prefix.length));
-    }
-    const groups = collectGroups(spec, inFolder);
+    const groups = collectGroups(spec, inFolders.get(spec.folder) ?? []);
     checkEntries(spec, groups);
     return {
       path: spec.path,
       content: renderIndex(spec.folder, groups),
-      entries: groups.flatMap((group) => group.entries),
+      entries: groups.length === 1 ? groups[0]!.entries : groups.flatMap((group) => group.entries),
     };
   });
+}
+
+/**
+ * The visible files of each indexed folder, relative to it, in one pass over `files` that
+ * allocates only what it keeps: the pre-commit hook plans thousands of paths in a process that
+ * has just started, where every allocation and hash shows.
+ */
+function filesByFolder(
+  files: readonly string[],
+  specs: readonly IndexSpec[],
+): Map<string, string[]> {
+  const folders = [...new Set(specs.map((spec) => spec.folder))];
+  const prefixes = folders.map((folder) => `${folder}/`);
+  const lists = folders.map((): string[] => []);
+  const indexFiles = new Set(specs.map((spec) => spec.path));
+  // Git lists paths sorted, so a file is nearly always in the same folder as the one before.
+  let last = -1;
+  for (const file of files) {
+    let i = last;
+    if (i < 0 || !file.startsWith(prefixes[i]!)) {
+      i = prefixes.findIndex((prefix) => file.startsWith(prefix));
+      if (i < 0) continue;
+      last = i;
+    }
+    const relative = file.slice(prefixes[i]!.length);
+    const isIndexFile = !relative.includes("/") && indexFiles.has(file);
+    if (!isIndexFile && !HIDDEN.test(relative)) lists[i]!.push(relative);
+  }
+  return new Map(folders.map((folder, i) => [folder, lists[i]!]));
 }
 
 function collectGroups(spec: IndexSpec, relatives: readonly string[]): IndexGroup[] {
@@ -124,9 +98,12 @@ function hostEntries(
 ): IndexEntry[] {
   const entries: IndexEntry[] = [];
   for (const relative of relatives) {
-    const parts = relative.split("/");
-    if (parts.length !== 2 || parts[1] !== file) continue;
-    const name = parts[0]!;
+    // `<name>/<file>` exactly: one slash, then the file name.
+    const slash = relative.indexOf("/");
+    if (slash < 0 || relative.length - slash - 1 !== file.length || !relative.endsWith(file)) {
+      continue;
+    }
+    const name = relative.slice(0, slash);
     entries.push({ key: name, path: pointAtFile ? relative : name, source: source(relative) });
   }
   return entries;
@@ -171,12 +148,13 @@ function moduleGroups(
     if (insideModuleFolder(relative)) continue;
     const isFolder = relative.endsWith("/default.nix");
     const path = isFolder ? relative.slice(0, -"/default.nix".length) : relative;
-    const parts = path.split("/");
-    const stem = parts.at(-1)!.replace(/\.nix$/, "");
-    if (parts.length === 1) {
+    const slash = path.indexOf("/");
+    if (slash < 0) {
+      const stem = stemOf(path);
       add(topTitle, { key: moduleKey(undefined, stem), path, source: source(relative) });
-    } else if (parts.length === 2) {
-      const group = parts[0]!;
+    } else if (path.indexOf("/", slash + 1) < 0) {
+      const group = path.slice(0, slash);
+      const stem = stemOf(path.slice(slash + 1));
       add(group, { key: moduleKey(group, stem), path, source: source(relative) });
     }
     // Deeper files that are not part of a module folder are helpers, imported by hand.
@@ -184,32 +162,48 @@ function moduleGroups(
   return [...groups].map(([title, entries]) => ({ title, entries }));
 }
 
+/** A module's name before its key prefix: the file or folder name without `.nix`. */
+function stemOf(name: string): string {
+  return name.endsWith(".nix") ? name.slice(0, -".nix".length) : name;
+}
+
 function checkEntries(spec: IndexSpec, groups: readonly IndexGroup[]): void {
+  const entries = groups.length === 1 ? groups[0]!.entries : groups.flatMap((g) => g.entries);
+  // The common case in one pass each: every name and path valid, no name twice. Only when
+  // that fails, entry by entry, to name the file at fault.
+  const keys = entries.map((entry) => entry.key);
+  const valid = allValidAttrNames(keys) &&
+    allValidPathLiterals(entries.map((entry) => entry.path)) &&
+    new Set(keys).size === keys.length &&
+    (spec.folder !== "configurations" || keys.every(isHostName));
+  if (valid) return;
   const seen = new Map<string, IndexEntry>();
-  for (const entry of groups.flatMap((group) => group.entries)) {
-    if (spec.folder === "configurations" && !isHostName(entry.key)) {
-      throw new IndexLayoutError(
-        `Cannot index "${entry.source}" in ${spec.path}: ${
-          hostNameProblem(entry.key)
-        }; rename the folder`,
-      );
-    }
-    if (!isValidAttrName(entry.key)) {
-      throw new IndexLayoutError(
-        `Cannot index "${entry.source}" in ${spec.path}: "${entry.key}" is not a valid Nix attribute name; rename the file`,
-      );
-    }
-    if (!isValidPathLiteral(entry.path)) {
-      throw new IndexLayoutError(
-        `Cannot index "${entry.source}" in ${spec.path}: its path has characters a Nix path cannot hold; rename the file`,
-      );
-    }
-    const earlier = seen.get(entry.key);
-    if (earlier !== undefined) {
-      throw new IndexLayoutError(
-        `Cannot index ${spec.path}: "${earlier.source}" and "${entry.source}" both get the name "${entry.key}"; rename one of them`,
-      );
-    }
-    seen.set(entry.key, entry);
+  for (const entry of entries) checkEntry(spec, entry, seen);
+}
+
+function checkEntry(spec: IndexSpec, entry: IndexEntry, seen: Map<string, IndexEntry>): void {
+  if (spec.folder === "configurations" && !isHostName(entry.key)) {
+    throw new IndexLayoutError(
+      `Cannot index "${entry.source}" in ${spec.path}: ${
+        hostNameProblem(entry.key)
+      }; rename the folder`,
+    );
   }
+  if (!isValidAttrName(entry.key)) {
+    throw new IndexLayoutError(
+      `Cannot index "${entry.source}" in ${spec.path}: "${entry.key}" is not a valid Nix attribute name; rename the file`,
+    );
+  }
+  if (!isValidPathLiteral(entry.path)) {
+    throw new IndexLayoutError(
+      `Cannot index "${entry.source}" in ${spec.path}: its path has characters a Nix path cannot hold; rename the file`,
+    );
+  }
+  const earlier = seen.get(entry.key);
+  if (earlier !== undefined) {
+    throw new IndexLayoutError(
+      `Cannot index ${spec.path}: "${earlier.source}" and "${entry.source}" both get the name "${entry.key}"; rename one of them`,
+    );
+  }
+  seen.set(entry.key, entry);
 }

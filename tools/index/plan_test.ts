@@ -1,5 +1,11 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "../testing/assert.ts";
-import { isValidAttrName, moduleKey } from "./naming.ts";
+import {
+  allValidAttrNames,
+  allValidPathLiterals,
+  isValidAttrName,
+  isValidPathLiteral,
+  moduleKey,
+} from "./naming.ts";
 import { INDEX_SPECS, planIndexes } from "./plan.ts";
 
 function indexOf(files: string[], path: string) {
@@ -144,4 +150,27 @@ Deno.test("planIndexes() refuses a name that is not a Nix attribute name", () =>
   );
   assertThrows(() => planIndexes(["overlays/with.nix"]), "not a valid Nix attribute name");
   assertThrows(() => planIndexes(["overlays/a b.nix"]), "not a valid Nix attribute name");
+});
+
+Deno.test("allValidAttrNames() and allValidPathLiterals() agree with the one-by-one checks", () => {
+  const names = ["dev-vm", "mixin-nix", "a_b", "x'", "_x", "1host", "let", "in", "a.b", "", "é"];
+  const paths = ["a/b.nix", "web1", "a b.nix", "a//b", "x+y_z-1.nix", "", "é.nix", "a/./b"];
+  for (const name of names) {
+    for (const others of [[], ["ok"], ["ok", "fine-too"]]) {
+      for (const list of [[name, ...others], [...others, name], ["a", name, "b"]]) {
+        assertEquals(allValidAttrNames(list), list.every(isValidAttrName), JSON.stringify(list));
+      }
+    }
+  }
+  for (const path of paths) {
+    for (const list of [[path], ["ok.nix", path], [path, "x/y.nix"]]) {
+      assertEquals(
+        allValidPathLiterals(list),
+        list.every(isValidPathLiteral),
+        JSON.stringify(list),
+      );
+    }
+  }
+  assertEquals(allValidAttrNames([]), true);
+  assertEquals(allValidPathLiterals([]), true);
 });

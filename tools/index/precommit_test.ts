@@ -1,7 +1,9 @@
 // Drives a real git repository with Debian's pre-commit and the repository's own hook config.
+import { parse } from "yaml";
 import { assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { fleetTree } from "../testing/repo_fixture.ts";
 import { runProgram } from "../testing/run.ts";
+import { createProgramsBin } from "../testing/task.ts";
 import { createTempRepo } from "../testing/temp_repo.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -25,7 +27,10 @@ Deno.test("pre-commit blocks a commit with a stale index, regenerates it, then l
     "tools/lib",
     "tools/index",
   ]);
+  // The programs on a PATH outside the repository, as a dev shell has them.
+  await using bin = await createProgramsBin(["git", "pre-commit", "sh", "bash"]);
   const env = {
+    PATH: bin.dir,
     PRE_COMMIT_HOME: repo.path(".pre-commit-cache"),
     GIT_AUTHOR_NAME: "t",
     GIT_AUTHOR_EMAIL: "t@example.invalid",
@@ -33,7 +38,7 @@ Deno.test("pre-commit blocks a commit with a stale index, regenerates it, then l
     GIT_COMMITTER_EMAIL: "t@example.invalid",
   };
   await repo.write({ ".gitignore": ".pre-commit-cache/\n" });
-  assertEquals((await run("deno", ["task", "-q", "index"], repo.dir)).code, 0);
+  assertEquals((await run("deno", ["task", "-q", "index"], repo.dir, env)).code, 0);
   await repo.git("add", "-A");
   assertEquals((await run("git", ["commit", "-q", "-m", "start"], repo.dir, env)).code, 0);
   const install = await run("pre-commit", ["install"], repo.dir, env);
@@ -54,4 +59,15 @@ Deno.test("pre-commit blocks a commit with a stale index, regenerates it, then l
   const passed = await run("git", ["commit", "-m", "add sudo mixin"], repo.dir, env);
   assertEquals(passed.code, 0, passed.output);
   assertEquals((await repo.git("log", "--format=%s")).trim(), "add sudo mixin\nstart");
+});
+
+Deno.test("the pre-commit hook runs deno.json's index task word for word, permissions included", async () => {
+  const config = parse(await Deno.readTextFile(`${ROOT}/.pre-commit-config.yaml`)) as {
+    repos: { hooks: { id: string; entry: string }[] }[];
+  };
+  const hook = config.repos.flatMap((repo) => repo.hooks).find((h) => h.id === "index");
+  const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)) as {
+    tasks: Record<string, string>;
+  };
+  assertEquals(hook?.entry, denoJson.tasks.index);
 });

@@ -1,39 +1,85 @@
 // Reading what the index plan needs: the files in the indexed folders, and which git tracks.
 
-const SKIPPED_FOLDERS = new Set([".git", "node_modules", "result", ".direnv"]);
+/** A plan, and the files it was made from that git does not track (undefined outside git). */
+export interface PlannedFrom<T> {
+  plan: T;
+  untracked: ReadonlySet<string> | undefined;
+}
 
-/** The files under the scanned folders, and the subset git tracks (undefined outside git). */
-export interface RepoFiles {
-  files: string[];
-  tracked: Set<string> | undefined;
+/** How the working tree differs from git's index, in the scanned folders. */
+interface TreeChanges {
+  /** In the index, gone from disk: a flake cannot see them. */
+  deleted: string[];
+  /** On disk, not in the index and not ignored. */
+  untracked: string[];
 }
 
 /**
- * Lists files with one `git ls-files` call: tracked files plus untracked ones that are not
- * ignored (a flake sees neither ignored nor deleted files). Outside a git checkout it walks the
- * folders instead. One process is faster than a walk, and the pre-commit hook runs this.
+ * Lists the files and plans from them, overlapping the two: git's index alone is listed in a
+ * few milliseconds, so the plan is made from it while a second git process looks for deleted
+ * and untracked files (an lstat per file and a walk of the folders); only when that finds a
+ * path `matters` for the plan is it made again. A flake sees tracked files that exist, so
+ * tracked files are the plan's input; untracked files that are not ignored are added too (with
+ * a warning from the caller). Outside a git checkout it walks the folders instead.
  */
-export async function listRepoFiles(root: string, folders: readonly string[]): Promise<RepoFiles> {
-  const fromGit = await gitFiles(root, folders);
-  return fromGit ?? { files: walkFolders(root, folders), tracked: undefined };
+export async function planFromRepo<T>(
+  root: string,
+  folders: readonly string[],
+  planner: Promise<(files: readonly string[]) => T>,
+  matters: (path: string) => boolean,
+): Promise<PlannedFrom<T>> {
+  const indexed = gitLines(root, ["--cached"], folders);
+  const changes = gitLines(root, ["-t", "--deleted", "--others", "--exclude-standard"], folders)
+    .then((lines) => lines === undefined ? undefined : treeChanges(lines));
+  // Every promise gets a handler at once: one failing while another is awaited is no crash.
+  const settled = Promise.all([indexed, changes, planner]);
+  settled.catch(() => {});
+  const [files, plan] = await Promise.all([indexed, planner]);
+  // Planned while the second git process still runs. A plan that fails (two files with one
+  // name) may be made good by a deletion still to be reported, so its error waits too.
+  let first: { plan: T } | { error: unknown } | undefined;
+  if (files !== undefined) {
+    try {
+      first = { plan: plan(files) };
+    } catch (error) {
+      first = { error };
+    }
+  }
+  const changed = await changes;
+  if (files === undefined || changed === undefined) {
+    return { plan: plan(walkFolders(root, folders)), untracked: undefined };
+  }
+  const untracked = new Set(changed.untracked);
+  if (first !== undefined && !changed.deleted.some(matters) && !changed.untracked.some(matters)) {
+    if ("error" in first) throw first.error;
+    return { plan: first.plan, untracked };
+  }
+  const deleted = new Set(changed.deleted);
+  const present = files.filter((path) => !deleted.has(path));
+  return { plan: plan([...present, ...changed.untracked]), untracked };
 }
 
-async function gitFiles(root: string, folders: readonly string[]): Promise<RepoFiles | undefined> {
+function treeChanges(lines: readonly string[]): TreeChanges {
+  const changes: TreeChanges = { deleted: [], untracked: [] };
+  for (const line of lines) {
+    // -t tags each path: R deleted from the working tree, ? untracked.
+    if (line.length < 3) continue;
+    if (line[0] === "R") changes.deleted.push(line.slice(2));
+    else if (line[0] === "?") changes.untracked.push(line.slice(2));
+  }
+  return changes;
+}
+
+/** Runs `git ls-files -z <args> -- <folders>`; undefined when git is missing or fails. */
+async function gitLines(
+  root: string,
+  args: readonly string[],
+  folders: readonly string[],
+): Promise<string[] | undefined> {
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command("git", {
-      // -t tags each path: H tracked, ? untracked, R deleted from the working tree.
-      args: [
-        "ls-files",
-        "-z",
-        "-t",
-        "--cached",
-        "--others",
-        "--deleted",
-        "--exclude-standard",
-        "--",
-        ...folders,
-      ],
+      args: ["ls-files", "-z", ...args, "--", ...folders],
       cwd: root,
       stdout: "piped",
       stderr: "null",
@@ -43,20 +89,9 @@ async function gitFiles(root: string, folders: readonly string[]): Promise<RepoF
     throw error;
   }
   if (!output.success) return undefined;
-  const tracked = new Set<string>();
-  const untracked: string[] = [];
-  const deleted = new Set<string>();
-  for (const record of new TextDecoder().decode(output.stdout).split("\0")) {
-    if (record.length < 3) continue;
-    const tag = record[0];
-    const path = record.slice(2);
-    if (tag === "?") untracked.push(path);
-    else if (tag === "R") deleted.add(path);
-    else tracked.add(path);
-  }
-  for (const path of deleted) tracked.delete(path);
-  // No sort: the plan sorts what it writes, and git lists paths in order already.
-  return { files: [...tracked, ...untracked], tracked };
+  const lines = new TextDecoder().decode(output.stdout).split("\0");
+  if (lines.at(-1) === "") lines.pop();
+  return lines;
 }
 
 /** Repository-relative paths of every file under `folders` (missing folders are skipped). */
@@ -82,3 +117,5 @@ export function walkFolders(root: string, folders: readonly string[]): string[] 
   folders.forEach(walk);
   return found.sort();
 }
+
+const SKIPPED_FOLDERS = new Set([".git", "node_modules", "result", ".direnv"]);

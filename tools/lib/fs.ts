@@ -27,6 +27,16 @@ export async function readTextIfExists(path: string): Promise<string | undefined
   }
 }
 
+/** Reads a text file, or returns undefined when it does not exist; for a cold start's few files. */
+export function readTextIfExistsSync(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
 /**
  * Writes `content` to `path` through a temporary file and a rename, so a reader never sees a
  * half-written file. Returns false, and writes nothing, when the content is already there.

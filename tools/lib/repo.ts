@@ -5,30 +5,62 @@ import { pathExists as exists } from "./fs.ts";
 /** Marker files that make a folder the fleet repository's root. */
 export const ROOT_MARKERS = ["flake.nix", "configurations"] as const;
 
+const ROOT_RULE = "holds flake.nix and configurations/";
+
 /**
- * The repository root: `explicit` when given (relative to where the user stood), else the
- * nearest folder at or above `start` that holds flake.nix and configurations/. Pass
- * `Deno.cwd()` as `start`: `deno task` runs in the folder of deno.json, the root itself.
+ * The repository root: the nearest folder at or above `start` — or, when given, at or above
+ * `explicit` (relative to where the user stood) — that holds flake.nix and configurations/.
+ * Pass `Deno.cwd()` as `start`: `deno task` runs in the folder of deno.json, the root itself.
+ * The walk stops at the first folder this process may not read (a task may read only its own
+ * folder), with the same message as at `/`: never Deno's permission error.
  */
 export async function findRepoRoot(start: string, explicit?: string): Promise<string> {
-  if (explicit !== undefined) {
-    const absolute = userPath(explicit);
-    const root = await Deno.realPath(absolute).catch(() => {
-      throw new UsageError(`Cannot use repository "${explicit}": no such folder`);
-    });
-    return root;
-  }
-  let dir = await Deno.realPath(start);
-  while (true) {
-    const found = await Promise.all(ROOT_MARKERS.map((m) => exists(`${dir}/${m}`)));
-    if (found.every(Boolean)) return dir;
-    const parent = dir.replace(/\/[^/]+$/, "") || "/";
-    if (parent === dir) {
+  const from = explicit === undefined ? start : userPath(explicit);
+  let dir: string;
+  try {
+    dir = await Deno.realPath(from);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
       throw new UsageError(
-        `Cannot find the repository: no folder above "${start}" holds flake.nix and configurations/; run inside it or pass --repo`,
+        `Cannot find the repository: "${from}" does not exist; ${advice(explicit)}`,
+      );
+    }
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new UsageError(
+        `Cannot find the repository: this task may not read "${from}" (deno.json allows only ` +
+          `its own folder); ${advice(explicit)}`,
+      );
+    }
+    throw error;
+  }
+  while (true) {
+    const marked = await holdsMarkers(dir);
+    if (marked === true) return dir;
+    const parent = dir.replace(/\/[^/]+$/, "") || "/";
+    if (marked === "unreadable" || parent === dir) {
+      throw new UsageError(
+        `Cannot find the repository: no folder at or above "${from}" ${ROOT_RULE}; ` +
+          advice(explicit),
       );
     }
     dir = parent;
+  }
+}
+
+function advice(explicit: string | undefined): string {
+  return explicit === undefined
+    ? "run inside it or pass --repo"
+    : "run inside it or pass --repo with the folder that " + ROOT_RULE;
+}
+
+/** Whether `dir` is a root; "unreadable" when this process may not look (a Deno permission). */
+async function holdsMarkers(dir: string): Promise<boolean | "unreadable"> {
+  try {
+    const found = await Promise.all(ROOT_MARKERS.map((m) => exists(`${dir}/${m}`)));
+    return found.every(Boolean);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return "unreadable";
+    throw error;
   }
 }
 

@@ -22,12 +22,10 @@ Deno.test("createFixtureFlake() gives hosts facts with one nix eval", async () =
   });
 });
 
-Deno.test("createFixtureFlake() toplevels build fast and change with the marker", async () => {
+// How fast a toplevel builds is measured by `deno task bench:fixture`, not asserted here.
+Deno.test("createFixtureFlake() toplevels build and change with the marker", async () => {
   await using flake = await createFixtureFlake([{ name: "web1" }, { name: "db1" }]);
-  const started = performance.now();
   const web1 = await flake.buildToplevel("web1");
-  const elapsed = performance.now() - started;
-  assert(elapsed < 2000, `building took ${elapsed} ms`);
   assert(/^\/nix\/store\/[a-z0-9]{32}-nixos-system-web1-1$/.test(web1), web1);
   assertEquals(await Deno.readTextFile(`${web1}/nixos-version`), "fixture-1\n");
   const mode = (await Deno.stat(`${web1}/bin/switch-to-configuration`)).mode! & 0o111;

@@ -1,7 +1,8 @@
 // Running a tool as its users do: `deno task <name> …` in a repository that holds the toolkit,
 // with deno.json's own permissions, and with the programs it calls on a PATH outside the
 // repository (a dev shell puts them under /nix/store).
-import { type ProgramResult, runProgram } from "./run.ts";
+import { type ProgramResult, runProgram, runProgramOk } from "./run.ts";
+import { createTempRepo, type TempRepo } from "./temp_repo.ts";
 
 /** The checkout these tests run from: its deno.json, deno.lock and tools/ are the product. */
 export const CHECKOUT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -31,6 +32,36 @@ export const TOOL_PROGRAMS = [
 export async function installToolkit(repoDir: string): Promise<void> {
   const copy = await runProgram(["cp", "-r", ...TOOLKIT_FILES, repoDir], { cwd: CHECKOUT });
   if (copy.code !== 0) throw new Error(`cannot copy the toolkit: ${copy.stderr.trim()}`);
+}
+
+/**
+ * A temporary git repository holding a copy of this checkout's working tree (tracked files and
+ * untracked ones git does not ignore), committed: the fleet and the toolkit, as a clone has them.
+ */
+export async function createRepoCopy(): Promise<TempRepo> {
+  const listed = await runProgramOk(
+    ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    { cwd: CHECKOUT },
+  );
+  const present: string[] = [];
+  for (const path of new Set(listed.split("\0").filter((p) => p !== ""))) {
+    // A file deleted but not yet staged is still listed as cached.
+    if (await Deno.lstat(`${CHECKOUT}/${path}`).then(() => true, () => false)) present.push(path);
+  }
+  const repo = await createTempRepo({}, { commit: false });
+  try {
+    for (let i = 0; i < present.length; i += 500) {
+      await runProgramOk(["cp", "-P", "--parents", ...present.slice(i, i + 500), repo.dir], {
+        cwd: CHECKOUT,
+      });
+    }
+    await repo.git("add", "-A");
+    await repo.git("commit", "-q", "-m", "copy of the checkout");
+  } catch (error) {
+    await repo[Symbol.asyncDispose]();
+    throw error;
+  }
+  return repo;
 }
 
 /** A temporary bin folder of symbolic links to programs; dispose it to delete it. */

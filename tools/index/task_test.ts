@@ -1,0 +1,111 @@
+// `deno task index` as users run it: a subprocess with deno.json's permissions, git on a PATH
+// outside the repository.
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
+import { fleetTree } from "../testing/repo_fixture.ts";
+import { createProgramsBin, installToolkit, runTask } from "../testing/task.ts";
+import { createTempRepo } from "../testing/temp_repo.ts";
+import { snapshotTree } from "../testing/tree_snapshot.ts";
+
+const CANNOT_FIND = /^error: Cannot find the repository: .*; run inside it or pass --repo/;
+
+Deno.test("deno task index writes the eight indexes, then index --check finds them current", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  await installToolkit(repo.dir);
+  await using bin = await createProgramsBin(["git"]);
+
+  const stale = await runTask(repo.dir, "index", ["--check"], { bin });
+  assertEquals(stale.code, 1, stale.stderr);
+  assertStringIncludes(stale.stderr, "8 of 8 index files are stale; run: deno task index");
+
+  const written = await runTask(repo.dir, "index", [], { bin });
+  assertEquals(written.code, 0, written.stderr);
+  assertStringIncludes(written.stderr, "Wrote 8 of 8 index files");
+  assertStringIncludes(
+    await Deno.readTextFile(repo.path("modules/nixos/nixos-modules.nix")),
+    "mixin-openssh = ./mixins/mixin-openssh.nix;",
+  );
+
+  const current = await runTask(repo.dir, "index", ["--check"], { bin });
+  assertEquals(current.code, 0, current.stderr);
+  assertStringIncludes(current.stderr, "All 8 index files are current");
+});
+
+Deno.test("deno task index creates an index's folder that does not exist yet", async () => {
+  const tree = fleetTree();
+  delete tree["modules/shared/nix-registry.nix"];
+  delete tree["modules/home/.keep"];
+  await using repo = await createTempRepo(tree);
+  await installToolkit(repo.dir);
+  await using bin = await createProgramsBin(["git"]);
+
+  const result = await runTask(repo.dir, "index", [], { bin });
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(
+    await Deno.readTextFile(repo.path("modules/shared/shared-modules.nix")).then(
+      (text) => text.includes("{"),
+    ),
+    true,
+  );
+  assert(await Deno.stat(repo.path("modules/home/home-modules.nix")).then((s) => s.isFile));
+  const check = await runTask(repo.dir, "index", ["--check"], { bin });
+  assertEquals(check.code, 0, check.stderr);
+});
+
+Deno.test("deno task index outside a fleet repository names the cause, not a permission", async () => {
+  // The toolkit alone: deno task runs in its folder, which holds no flake.nix; the walk up
+  // reaches folders deno.json's --allow-read=. does not cover.
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "devops-norepo-" }));
+  try {
+    await installToolkit(dir);
+    await using bin = await createProgramsBin(["git"]);
+    const before = await snapshotTree(dir);
+    for (const args of [[], ["--check"], ["--repo", "tools"], ["--repo", "/"]]) {
+      const result = await runTask(dir, "index", args, { bin });
+      assertEquals(result.code, 2, `${args}: ${result.stderr}`);
+      assertMatch(result.stderr, CANNOT_FIND);
+      assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+      assert(!result.stderr.includes("Requires"), result.stderr);
+    }
+    assertEquals(await snapshotTree(dir), before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task index --repo names a folder inside the repository or its root", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  await installToolkit(repo.dir);
+  await using bin = await createProgramsBin(["git"]);
+  const outside = await Deno.makeTempDir({ prefix: "devops-elsewhere-" });
+  try {
+    const nested = await runTask(repo.dir, "index", ["--repo", "configurations/web1"], { bin });
+    assertEquals(nested.code, 0, nested.stderr);
+    assertStringIncludes(nested.stderr, "Wrote 8 of 8 index files");
+
+    const elsewhere = await runTask(repo.dir, "index", ["--repo", outside], { bin });
+    assertEquals(elsewhere.code, 2, elsewhere.stderr);
+    assertMatch(elsewhere.stderr, CANNOT_FIND);
+    assertStringIncludes(elsewhere.stderr, outside);
+
+    const missing = await runTask(repo.dir, "index", ["--repo", "no/such/folder"], { bin });
+    assertEquals(missing.code, 2, missing.stderr);
+    assertMatch(missing.stderr, /^error: Cannot find the repository: ".*no\/such\/folder" does/);
+  } finally {
+    await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("two deno task index runs at once both succeed and leave no temporary files", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  await installToolkit(repo.dir);
+  await using bin = await createProgramsBin(["git"]);
+  const [a, b] = await Promise.all([
+    runTask(repo.dir, "index", [], { bin }),
+    runTask(repo.dir, "index", [], { bin }),
+  ]);
+  assertEquals([a.code, b.code], [0, 0], a.stderr + b.stderr);
+  const check = await runTask(repo.dir, "index", ["--check"], { bin });
+  assertEquals(check.code, 0, check.stderr);
+  const leftovers = [...(await snapshotTree(repo.dir)).keys()].filter((p) => p.endsWith(".tmp"));
+  assertEquals(leftovers, []);
+});

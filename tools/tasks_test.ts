@@ -1,0 +1,183 @@
+// Every user-facing task in deno.json, run as users run it: `deno task <name> …` as a subprocess,
+// with deno.json's own permissions and the programs on a PATH outside the repository.
+// A task added to deno.json later fails this file until it has --help, a --dry-run row (or a
+// stated reason for none) and a real run in some test.
+import { assert, assertEquals, assertMatch } from "./testing/assert.ts";
+import {
+  CHECKOUT,
+  createProgramsBin,
+  createRepoCopy,
+  type ProgramsBin,
+  runTask,
+} from "./testing/task.ts";
+import { runProgramOk } from "./testing/run.ts";
+import type { TempRepo } from "./testing/temp_repo.ts";
+import { snapshotTree } from "./testing/tree_snapshot.ts";
+
+const THIS_FILE = new URL(import.meta.url).pathname;
+
+/** Tasks for developers of the toolkit, not for users of the fleet. */
+const DEVELOPER_TASKS = new Set(["check", "test", "fmt", "lint"]);
+
+/** The user-facing tasks of a deno.json: all but `bench*`, check, test, fmt and lint. */
+export function userFacingTasks(denoJson: { tasks?: Record<string, unknown> }): string[] {
+  return Object.keys(denoJson.tasks ?? {})
+    .filter((name) => !name.startsWith("bench") && !DEVELOPER_TASKS.has(name))
+    .sort();
+}
+
+const TASKS = userFacingTasks(JSON.parse(await Deno.readTextFile(`${CHECKOUT}/deno.json`)));
+
+/** A dry run's arguments and environment, made per run (e.g. with a fresh key). */
+type DryRunArgs = (
+  bin: ProgramsBin,
+  repo: TempRepo,
+) => Promise<{ args: string[]; env?: Record<string, string> }>;
+
+/** The example admin key this repository ships (its private half is public on purpose). */
+const EXAMPLE_ADMIN_KEY = "configurations/dev-vm/EXAMPLE-admin-age-key.txt";
+
+/**
+ * Each task's --dry-run row, run on a copy of this repository; a string instead says why this
+ * file has no row for it (the row then lives with the task's own tests).
+ */
+const DRY_RUNS: Record<string, DryRunArgs | string> = {
+  // A committed new module: a real run would rewrite modules/nixos/nixos-modules.nix.
+  index: async (_bin, repo) => {
+    await repo.write({ "modules/nixos/mixins/mixin-extra.nix": "# extra\n{ ... }:\n{\n}\n" });
+    await repo.git("add", "-A");
+    await repo.git("commit", "-q", "-m", "a module the index does not name yet");
+    return { args: ["--dry-run"] };
+  },
+  // In step: a dry run that would change .sops.yaml needs sops, which issue 9 makes reachable.
+  rekey: (_bin, repo) =>
+    Promise.resolve({
+      args: ["--dry-run"],
+      env: { SOPS_AGE_KEY_FILE: repo.path(EXAMPLE_ADMIN_KEY) },
+    }),
+  // A real run would write .sops.yaml and re-encrypt every file under secrets/.
+  secrets: async (bin, repo) => ({
+    args: ["--dry-run", "admin", "add", "alice", await newAgeRecipient(bin)],
+    env: { SOPS_AGE_KEY_FILE: repo.path(EXAMPLE_ADMIN_KEY) },
+  }),
+  deploy: "evaluates the fleet flake, whose inputs cannot be fetched offline; issue 10 adds " +
+    "its --dry-run row against the fixture flake",
+};
+
+/**
+ * Tasks with no real run (a runTask call outside this file) yet, and why. The check below fails
+ * when a listed task IS covered, so this list shrinks as the fixes land and cannot go stale.
+ */
+const KNOWN_UNCOVERED: Record<string, string> = {
+  rekey: "issue 9: --allow-read=. keeps Deno from finding sops on a PATH outside the " +
+    "repository; the fix adds the real-run row",
+  secrets: "issue 9 adds the real runs (admin/host add and remove as users type them)",
+  deploy: "issue 10: the real run needs the flake offline (fixture flake + test hosts)",
+};
+
+/** Task names given as a string literal to runTask( in a test's source. */
+export function tasksRunIn(source: string): Set<string> {
+  const found = new Set<string>();
+  for (const match of source.matchAll(/runTask\([^,]+,\s*"([a-z][a-z0-9:-]*)"/g)) {
+    found.add(match[1]!);
+  }
+  return found;
+}
+
+async function testFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) found.push(...await testFiles(path));
+    else if (entry.name.endsWith("_test.ts")) found.push(path);
+  }
+  return found;
+}
+
+Deno.test("tasksRunIn() reads literal task names from runTask calls, one line or several", () => {
+  const source = `
+    await runTask(repo.dir, "index", ["--json"], { bin });
+    const out = await runTask(
+      repo.dir,
+      "bench:x",
+      [],
+    );
+    runTask(dir, name, []); // not a literal: not counted
+    runTask(repo.path("configurations/web1"), "deep", ["--check"]);
+    runTask(repo.path("a,b"), "odd"); // a comma in the first argument: not read
+  `;
+  assertEquals([...tasksRunIn(source)].sort(), ["bench:x", "deep", "index"]);
+});
+
+Deno.test("userFacingTasks() leaves out bench*, check, test, fmt and lint", () => {
+  const tasks = { a: "", "bench:a": "", bench: "", check: "", test: "", fmt: "", lint: "", z: "" };
+  assertEquals(userFacingTasks({ tasks }), ["a", "z"]);
+});
+
+Deno.test("every user-facing task has a real run in a test, or a reason in KNOWN_UNCOVERED", async () => {
+  const covered = new Map<string, string[]>();
+  for (const file of await testFiles(`${CHECKOUT}/tools`)) {
+    if (file === THIS_FILE) continue;
+    for (const task of tasksRunIn(await Deno.readTextFile(file))) {
+      covered.set(task, [...covered.get(task) ?? [], file.slice(CHECKOUT.length + 1)]);
+    }
+  }
+  const problems: string[] = [];
+  for (const task of TASKS) {
+    const listed = Object.hasOwn(KNOWN_UNCOVERED, task);
+    if (!covered.has(task) && !listed) {
+      problems.push(
+        `task "${task}" has no test calling runTask(…, "${task}", …) outside tools/tasks_test.ts`,
+      );
+    }
+    if (covered.has(task) && listed) {
+      problems.push(
+        `task "${task}" is covered by ${covered.get(task)!.join(", ")}: ` +
+          "remove it from KNOWN_UNCOVERED",
+      );
+    }
+  }
+  for (const task of Object.keys(KNOWN_UNCOVERED)) {
+    if (!TASKS.includes(task)) problems.push(`KNOWN_UNCOVERED names "${task}", not a task`);
+  }
+  assertEquals(problems, []);
+});
+
+Deno.test("every user-facing task has a --dry-run row or a reason for none", () => {
+  assertEquals(TASKS.filter((task) => !Object.hasOwn(DRY_RUNS, task)), []);
+  assertEquals(Object.keys(DRY_RUNS).filter((task) => !TASKS.includes(task)), []);
+});
+
+for (const task of TASKS) {
+  Deno.test(`deno task ${task} --help exits 0 and prints its usage`, async () => {
+    await using repo = await createRepoCopy();
+    await using bin = await createProgramsBin();
+    const result = await runTask(repo.dir, task, ["--help"], { bin });
+    assertEquals(result.code, 0, result.stderr);
+    assertMatch(result.stdout, /^Usage: /m);
+    assertMatch(result.stdout, /--help/);
+    assertEquals(await repo.git("status", "--porcelain"), "");
+  });
+
+  const dryRun = DRY_RUNS[task];
+  if (dryRun === undefined || typeof dryRun === "string") continue;
+  Deno.test(`deno task ${task} --dry-run changes nothing in the repository`, async () => {
+    await using repo = await createRepoCopy();
+    await using bin = await createProgramsBin();
+    const { args, env } = await dryRun(bin, repo);
+    const before = await snapshotTree(repo.dir);
+    const result = await runTask(repo.dir, task, args, { bin, ...(env ? { env } : {}) });
+    assertEquals(result.code, 0, result.stderr);
+    assert(result.stdout + result.stderr !== "", "a dry run says what it would do");
+    assertEquals(await snapshotTree(repo.dir), before);
+    assertEquals(await repo.git("status", "--porcelain"), "");
+  });
+}
+
+/** A new age public key, from the real age-keygen. */
+async function newAgeRecipient(bin: ProgramsBin): Promise<string> {
+  const identity = await runProgramOk([`${bin.dir}/age-keygen`]);
+  const recipient = identity.match(/^# public key: (age1[0-9a-z]+)$/m)?.[1];
+  if (recipient === undefined) throw new Error(`age-keygen printed no public key: ${identity}`);
+  return recipient;
+}
