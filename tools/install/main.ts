@@ -232,7 +232,7 @@ export async function main(args: string[]): Promise<number> {
     });
 
     const scratch = new Scratch(
-      scratchParents({ XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") }),
+      scratchParents({ XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") }, Deno.uid()),
     );
     // An interrupt must not leave a passphrase or a key copy behind: remove them, then exit.
     const onSignal = () => {

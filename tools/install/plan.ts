@@ -240,7 +240,7 @@ export function describeStep(
 /** The dry-run text: every step, then the clean-up the executor always does. */
 export function describePlan(plan: InstallPlan): string[] {
   return [
-    `${WORK_DIR}: a private 0700 folder on tmpfs (/dev/shm or $XDG_RUNTIME_DIR), made at run time`,
+    `${WORK_DIR}: a private 0700 folder in $XDG_RUNTIME_DIR (tmpfs), made at run time`,
     ...plan.steps.map((step, i) => `${i + 1}. ${describeStep(step, plan)}`),
     `finally: remove ${WORK_DIR} (disk passphrases, host key copy), also on Ctrl-C`,
   ];

@@ -1,9 +1,20 @@
 // The install's private scratch folder on tmpfs (disk passphrases, a copy of the host key) and
 // the child process it runs, both cleaned up whatever happens: normal end, error, Ctrl-C.
 
-/** Where the scratch folder may live: tmpfs only, so a passphrase never reaches a disk. */
-export function scratchParents(env: { XDG_RUNTIME_DIR?: string | undefined }): string[] {
-  return ["/dev/shm", ...(env.XDG_RUNTIME_DIR ? [env.XDG_RUNTIME_DIR] : [])];
+/**
+ * Where the scratch folder may live: the user's runtime folder, a tmpfs that only they can enter,
+ * so a passphrase never reaches a disk. (/dev/shm would do too, but Deno grants paths under /dev
+ * only with --allow-all.)
+ */
+export function scratchParents(
+  env: { XDG_RUNTIME_DIR?: string | undefined },
+  uid: number | null,
+): string[] {
+  const candidates = [
+    ...(env.XDG_RUNTIME_DIR ? [env.XDG_RUNTIME_DIR] : []),
+    ...(uid === null ? [] : [`/run/user/${uid}`]),
+  ];
+  return [...new Set(candidates)];
 }
 
 /** The scratch folder and the running child; {@linkcode Scratch.removeNow} is signal-safe. */
