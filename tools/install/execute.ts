@@ -196,6 +196,7 @@ export async function executeInstall(
         await runner.run({ argv: step.argv, mutates: true, timeoutMs: 30_000 });
         await Deno.chmod(step.keyPath, 0o600);
         created = true;
+        keyPath = step.keyPath;
         runner.log(
           `   new private host key kept at ${step.keyPath}; keep it safe (the tool never deletes it)`,
         );

@@ -111,7 +111,18 @@ async function fleet(): Promise<Fleet> {
   await flake.write({
     "configurations/nixos-configurations.nix": `{\n  ${HOST} = ./${HOST};\n}\n`,
     [`configurations/${HOST}/disko.nix`]: DISKO,
-    ".sops.yaml": `keys:\n  - &admin_test ${admin}\n  - &host_${HOST} ${hostRecipient}\n`,
+    ".sops.yaml": [
+      "keys:",
+      `  - &admin_test ${admin}`,
+      `  - &host_${HOST} ${hostRecipient}`,
+      "creation_rules:",
+      `  - path_regex: ^secrets/${HOST}\\.yaml$`,
+      "    key_groups:",
+      "      - age:",
+      "          - *admin_test",
+      `          - *host_${HOST}`,
+      "",
+    ].join("\n"),
   });
   const rec = await tempDir("install-rec-");
   const home = await tempDir("install-home-");
@@ -201,14 +212,14 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000)
 async function serveInstall(
   f: Fleet,
   running: Promise<unknown>,
-  options: { keepOldKey?: boolean; exitCode?: number } = {},
+  options: { keepOldKey?: boolean; exitCode?: number; answerOnly?: boolean } = {},
 ) {
   let ended = false;
   running.finally(() => ended = true);
   await waitFor("the stand-in", async () => ended || await exists(`${f.rec}/installing`));
   if (ended) return;
-  if (options.exitCode !== undefined && options.exitCode !== 0) {
-    await Deno.writeTextFile(`${f.rec}/go`, String(options.exitCode));
+  if (options.answerOnly || (options.exitCode !== undefined && options.exitCode !== 0)) {
+    await Deno.writeTextFile(`${f.rec}/go`, String(options.exitCode ?? 0));
     return;
   }
   const toplevel = await f.flake.buildToplevel(HOST);
@@ -315,6 +326,89 @@ Deno.test("install checks the chain, hands nixos-anywhere the key tree and disk 
   assert(!(await exists(extra.replace(/\/extra-files$/, ""))), "scratch folder removed");
   assert(!(await exists(`${f.home}/.ssh`)), "~/.ssh untouched");
   assertEquals(await f.flake.git("status", "--porcelain", "--", "configurations", "secrets"), "");
+});
+
+Deno.test("install --new-host-key makes a key outside the repository, re-keys the secrets through the secrets tool and stages them", async () => {
+  await using f = await fleet();
+  const keyPath = `${f.home}/keys/${HOST}_new`;
+  const env = { SOPS_AGE_KEY_FILE: f.adminKeyFile };
+  const running = runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--new-host-key",
+    keyPath,
+    "--phases",
+    "kexec,disko,install",
+    "--json",
+  ], {
+    bin: f.bin,
+    env: { ...env, RECORD_DIR: f.rec, HOME: f.home, XDG_RUNTIME_DIR: f.scratch, DENO_DIR },
+    stdin: "y\ny\n",
+  });
+  const [result] = await Promise.all([running, serveInstall(f, running, { answerOnly: true })]);
+  assertEquals(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as InstallReport;
+  assertEquals(report.result, "installed-not-rebooted");
+  assertEquals(report.hostKey?.created, true);
+  assertEquals(report.hostKey?.path, keyPath);
+  assertEquals(((await Deno.stat(keyPath)).mode ?? 0) & 0o777, 0o600);
+  const newPublic = (await Deno.readTextFile(`${keyPath}.pub`)).trim();
+  assert(newPublic !== f.publicKey);
+  assertEquals(
+    (await Deno.readTextFile(f.flake.path(`configurations/${HOST}/ssh_host_ed25519_key.pub`)))
+      .trim(),
+    newPublic,
+  );
+  assertEquals(
+    await Deno.readTextFile(`${f.rec}/extra-files/etc/ssh/ssh_host_ed25519_key`),
+    await Deno.readTextFile(keyPath),
+  );
+  const staged = (await f.flake.git("diff", "--cached", "--name-only")).trim().split("\n");
+  assert(staged.includes(`configurations/${HOST}/ssh_host_ed25519_key.pub`), staged.join(","));
+  assert(staged.includes(`secrets/${HOST}.yaml`), staged.join(","));
+  assertStringIncludes(result.stderr, `new private host key kept at ${keyPath}`);
+
+  // Run again: the key is there and is never overwritten.
+  const again = await runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--new-host-key",
+    keyPath,
+  ], {
+    bin: f.bin,
+    env: { ...env, HOME: f.home, DENO_DIR },
+  });
+  assertEquals(again.code, 1);
+  assertStringIncludes(again.stderr, "a file is there (never overwritten); use --host-key");
+});
+
+Deno.test("install --new-host-key stops before the install when staging is declined, keeping the key", async () => {
+  await using f = await fleet();
+  const keyPath = `${f.home}/keys/${HOST}_new`;
+  const result = await runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--new-host-key",
+    keyPath,
+  ], {
+    bin: f.bin,
+    env: {
+      SOPS_AGE_KEY_FILE: f.adminKeyFile,
+      RECORD_DIR: f.rec,
+      HOME: f.home,
+      XDG_RUNTIME_DIR: f.scratch,
+      DENO_DIR,
+    },
+    stdin: "n\n",
+  });
+  assertEquals(result.code, 1);
+  assertStringIncludes(result.stderr, "Stopped before the install: git add (or commit)");
+  assertStringIncludes(result.stderr, `then run again with --host-key ${keyPath}`);
+  assert(await exists(keyPath), "the new key is kept");
+  assert(!(await exists(`${f.rec}/argv`)));
 });
 
 Deno.test("install refuses a key that is not the host's, before the target is touched", async () => {
@@ -492,6 +586,15 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
         noDisko.stderr,
         `Cannot install host "dev-vm": no configurations/dev-vm/disko.nix`,
       );
+
+      const hostile = await runTask(repo, "install", [
+        "nas1",
+        "--target",
+        "-oProxyCommand=touch /tmp/x",
+        "--dry-run",
+      ], { bin });
+      assertEquals(hostile.code, 2);
+      assertStringIncludes(hostile.stderr, "not a host name or IP address");
 
       const noKey = await runTask(repo, "install", ["nas1", "--target", "127.0.0.1"], { bin });
       assertEquals(noKey.code, 2);

@@ -30,6 +30,13 @@ function positiveInt(what: string) {
   };
 }
 
+/** An address ssh and nixos-anywhere take as a host, never as an option: name, IPv4 or IPv6. */
+export function targetProblem(address: string): string | undefined {
+  if (/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(address)) return undefined;
+  if (/^[0-9A-Fa-f:]+(?:%[A-Za-z0-9]+)?$/.test(address) && address.includes(":")) return undefined;
+  return "not a host name or IP address";
+}
+
 function collect(value: string, previous: string[]): string[] {
   if (!/^[A-Za-z][A-Za-z0-9]*=\S.*$/.test(value)) {
     throw new UsageError(`--ssh-option must be Key=Value, not "${value}"`);
@@ -200,6 +207,10 @@ export async function main(args: string[]): Promise<number> {
     const host = parsed.args[0]!;
     const problem = hostNameProblem(host);
     if (problem !== undefined) throw new UsageError(`Cannot install host "${host}": ${problem}`);
+    const badTarget = targetProblem(options.target);
+    if (badTarget !== undefined) {
+      throw new UsageError(`Cannot install to --target "${options.target}": ${badTarget}`);
+    }
     const runner = runnerFor(options);
     const root = await findRepoRoot(Deno.cwd(), options.repo);
 

@@ -207,9 +207,7 @@ export function describeStep(
     case "key-needed":
       return `host key: needs --host-key <file> (0600, yours) or --new-host-key; the checks below run with it`;
     case "new-host-key":
-      return `new host key: ${
-        formatCommand(step.argv)
-      } (kept, never deleted), then write ${step.publicKeyPath}`;
+      return `new host key: ${formatCommand(step.argv)} (kept, never deleted)`;
     case "rekey":
       return `write the .pub and re-key the secrets for it: ${formatCommand(step.argv)}`;
     case "stage":
