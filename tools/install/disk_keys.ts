@@ -75,6 +75,7 @@ export async function readDiskKeyPaths(
         "--expr",
         diskKeyPathsExpression(diskoFile, libExpression),
       ],
+      timeoutMs: 120_000,
     });
   } catch (error) {
     throw new Error(

@@ -45,6 +45,9 @@ export interface ExecuteContext {
   pollMs?: number;
 }
 
+// A NixOS evaluation takes seconds to a minute; ten minutes means it hangs.
+const EVAL_TIMEOUT_MS = 600_000;
+
 function resolveWork(arg: string, work: string): string {
   return arg.replaceAll(WORK_DIR, work);
 }
@@ -330,7 +333,11 @@ export async function executeInstall(
         return;
       }
       case "check-system": {
-        const expected = await runner.text({ argv: step.argv, cwd: root });
+        const expected = await runner.text({
+          argv: step.argv,
+          cwd: root,
+          timeoutMs: EVAL_TIMEOUT_MS,
+        });
         const active = await remote(["readlink", "-f", "/run/current-system"]);
         if (active !== expected) {
           throw new Error(
@@ -344,7 +351,9 @@ export async function executeInstall(
         return;
       }
       case "check-secrets": {
-        const paths = JSON.parse(await runner.text({ argv: step.argv, cwd: root })) as string[];
+        const paths = JSON.parse(
+          await runner.text({ argv: step.argv, cwd: root, timeoutMs: EVAL_TIMEOUT_MS }),
+        ) as string[];
         report.secrets = paths;
         if (paths.length === 0) {
           runner.log("   the host declares no sops secrets");

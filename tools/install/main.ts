@@ -116,6 +116,7 @@ async function indexedHosts(runner: Runner, root: string): Promise<string[]> {
         "--expr",
         `builtins.attrNames (import ${JSON.stringify(index)})`,
       ],
+      timeoutMs: 120_000,
     }),
   ) as string[];
 }

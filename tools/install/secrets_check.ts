@@ -7,6 +7,8 @@ import { fingerprint, publicKeyBody } from "../lib/ssh_pinned.ts";
 import type { Runner } from "../lib/runner.ts";
 import { DISK_KEYS_SECRET, diskKeySecretPath } from "./disk_keys.ts";
 
+const SOPS_TIMEOUT_MS = 60_000;
+
 /** A private key file that may be used: checked mode and owner. */
 export async function checkKeyFile(path: string): Promise<void> {
   let info: Deno.FileInfo;
@@ -115,7 +117,13 @@ export async function checkSecretsChain(runner: Runner, options: ChainOptions): 
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+    // A hung sops (an age plugin waiting for a terminal) must not hang the install.
+    signal: AbortSignal.timeout(SOPS_TIMEOUT_MS),
+  }).output().catch((error: Error) => {
+    throw new Error(
+      `Cannot install host "${host}": sops decrypt did not finish (${error.message})`,
+    );
+  });
   if (!output.success) {
     const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").filter(Boolean);
     throw new Error(

@@ -14,7 +14,7 @@ const ISO_BYTES = 3 * 1024 * 1024 + 100;
 async function setup(stick: (devicePath: string) => BlockDevice) {
   const flake = await createFixtureFlake([{ name: "iso-headless", isoBytes: ISO_BYTES }]);
   await installToolkit(flake.dir);
-  const bin = await createProgramsBin([...TOOL_PROGRAMS, "sha256sum"]);
+  const bin = await createProgramsBin([...TOOL_PROGRAMS, "sha256sum", "dd", "readlink"]);
   const device = `${flake.dir}.sdz`;
   await Deno.writeFile(device, new Uint8Array(8 * 1024 * 1024).fill(0xee));
   await Deno.writeTextFile(`${flake.dir}.lsblk.json`, lsblkJson([stick(device)]));
@@ -135,4 +135,30 @@ Deno.test("iso --yes-i-know must name the device given to --write; --dry-run bui
     /would run: nix build --json --no-link .*#nixosConfigurations\.iso-headless\.config\.system\.build\.isoImage/,
   );
   assertEquals(await t.deviceBytes(), before);
+});
+
+Deno.test("iso --write writes a real block device (a loop device) with the task's own permissions", async () => {
+  // Deno opens paths under /dev only with --allow-all; the task has far less, so this fails
+  // unless the device is written and read by dd.
+  await using t = await setup(stickAt());
+  const backing = `${t.flake.dir}.backing`;
+  await Deno.writeFile(backing, new Uint8Array(8 * 1024 * 1024));
+  const loop = (await runProgramOk(["losetup", "--find", "--show", backing])).trim();
+  try {
+    const name = loop.replace("/dev/", "");
+    await Deno.writeTextFile(
+      `${t.flake.dir}.lsblk.json`,
+      lsblkJson([usbStick(name, 8 * 1024 * 1024)]),
+    );
+    const result = await t.run(["--write", loop, "--yes-i-know", name, "--json"]);
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as IsoReport;
+    assertEquals(report.written?.device, loop);
+    const image = await Deno.readFile(report.image!.path);
+    await runProgramOk(["sync"]);
+    assertEquals((await Deno.readFile(backing)).subarray(0, image.length), image);
+  } finally {
+    await runProgramOk(["losetup", "-d", loop]);
+    await Deno.remove(backing);
+  }
 });

@@ -126,10 +126,16 @@ async function confirmDisk(disk: ChosenDisk, yesIKnow: string | undefined): Prom
   }
 }
 
-async function resolveDevice(device: string): Promise<string> {
-  // /dev/disk/by-id/… names are symlinks to the device lsblk lists.
+async function resolveDevice(runner: Runner, device: string): Promise<string> {
+  // /dev/disk/by-id/… names are symlinks to the device lsblk lists. readlink, since Deno reads
+  // paths under /dev only with --allow-all.
   if (!device.startsWith("/")) return device;
-  return await Deno.realPath(device).catch(() => device);
+  const resolved = await runner.text({
+    argv: ["readlink", "-f", "--", device],
+    okCodes: [1],
+    timeoutMs: 10_000,
+  });
+  return resolved === "" ? device : resolved;
 }
 
 /** Runs `iso` with `args`; returns the exit code. */
@@ -140,7 +146,9 @@ export async function main(args: string[]): Promise<number> {
     const root = await findRepoRoot(Deno.cwd(), options.repo);
     const flake = options.flake ?? root;
     const report: IsoReport = { dryRun: runner.dryRun };
-    const requested = options.write === undefined ? undefined : await resolveDevice(options.write);
+    const requested = options.write === undefined
+      ? undefined
+      : await resolveDevice(runner, options.write);
     if (options.yesIKnow !== undefined && requested === undefined) {
       throw new UsageError("--yes-i-know needs --write <device>");
     }
@@ -148,7 +156,7 @@ export async function main(args: string[]): Promise<number> {
     // Refuse a wrong device before a long build.
     const devicesBefore = requested === undefined
       ? undefined
-      : parseLsblk(await runner.text({ argv: LSBLK_ARGV }));
+      : parseLsblk(await runner.text({ argv: LSBLK_ARGV, timeoutMs: 30_000 }));
     if (devicesBefore !== undefined) {
       const early = chooseDisk(devicesBefore, requested!, 0);
       if (early.kind === "refused") throw new Error(refusalMessage(early.refusal));
@@ -177,7 +185,11 @@ export async function main(args: string[]): Promise<number> {
     }
 
     // Ask lsblk again: the stick may have been pulled or mounted during the build.
-    const choice = chooseDisk(parseLsblk(await runner.text({ argv: LSBLK_ARGV })), requested, size);
+    const choice = chooseDisk(
+      parseLsblk(await runner.text({ argv: LSBLK_ARGV, timeoutMs: 30_000 })),
+      requested,
+      size,
+    );
     if (choice.kind === "refused") throw new Error(refusalMessage(choice.refusal));
     const disk = choice.disk;
     runner.log(describeDisk(disk));

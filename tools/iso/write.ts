@@ -37,6 +37,45 @@ export interface Written {
   sha256: string;
 }
 
+// Deno opens paths under /dev only with --allow-all, so the device is read and written by dd
+// (coreutils): the tool itself needs no write permission at all. nocreat: a disk is never created;
+// notrunc: a regular file standing in for a disk keeps its length; fsync: flushed before dd exits.
+function ddWriteArgv(devicePath: string, chunkSize: number): string[] {
+  return [
+    "dd",
+    `of=${devicePath}`,
+    `bs=${chunkSize}`,
+    "iflag=fullblock",
+    "conv=notrunc,nocreat,fsync",
+    "status=none",
+  ];
+}
+
+function ddReadArgv(devicePath: string, bytes: number, chunkSize: number): string[] {
+  return [
+    "dd",
+    `if=${devicePath}`,
+    `bs=${chunkSize}`,
+    `count=${bytes}`,
+    "iflag=count_bytes,fullblock",
+    "status=none",
+  ];
+}
+
+function spawn(argv: string[], stdin: "piped" | "null"): Deno.ChildProcess {
+  return new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdin,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function lastLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const text = await new Response(stream).text();
+  return text.trim().split("\n").filter(Boolean).at(-1) ?? "";
+}
+
 /**
  * Copies `imagePath` to the start of `devicePath` (which must exist: a disk is never created)
  * and syncs it to the device. Returns the length and the sha256 of what was written.
@@ -46,24 +85,38 @@ export async function writeImage(
   devicePath: string,
   options: CopyOptions = {},
 ): Promise<Written> {
+  const chunkSize = options.chunkSize ?? CHUNK;
   const total = (await Deno.stat(imagePath)).size;
   using image = await Deno.open(imagePath, { read: true });
-  using device = await Deno.open(devicePath, { write: true, create: false });
+  const dd = spawn(ddWriteArgv(devicePath, chunkSize), "piped");
+  const stderr = lastLine(dd.stderr);
+  const stdout = dd.stdout.cancel();
+  const writer = dd.stdin.getWriter();
   const hash = createHash("sha256");
-  const buffer = new Uint8Array(options.chunkSize ?? CHUNK);
+  const buffer = new Uint8Array(chunkSize);
   const started = performance.now();
   let done = 0;
-  while (true) {
-    const read = await image.read(buffer);
-    if (read === null) break;
-    const chunk = buffer.subarray(0, read);
-    let offset = 0;
-    while (offset < read) offset += await device.write(chunk.subarray(offset));
-    hash.update(chunk);
-    done += read;
-    options.onProgress?.({ phase: "write", done, total, elapsedMs: performance.now() - started });
+  try {
+    while (true) {
+      const read = await image.read(buffer);
+      if (read === null) break;
+      const chunk = buffer.slice(0, read);
+      await writer.write(chunk);
+      hash.update(chunk);
+      done += read;
+      options.onProgress?.({ phase: "write", done, total, elapsedMs: performance.now() - started });
+    }
+    await writer.close();
+  } catch {
+    // dd stopped reading (it failed): its status and message say why.
   }
-  await device.sync();
+  const status = await dd.status;
+  await stdout;
+  if (!status.success) {
+    throw new Error(
+      `Cannot write to "${devicePath}": dd failed: ${await stderr || `exit code ${status.code}`}`,
+    );
+  }
   return { bytes: done, sha256: hash.digest("hex") };
 }
 
@@ -79,17 +132,15 @@ export async function readBack(
   written: Written,
   options: CopyOptions = {},
 ): Promise<ReadBack> {
-  using device = await Deno.open(devicePath, { read: true });
+  const chunkSize = options.chunkSize ?? CHUNK;
+  const dd = spawn(ddReadArgv(devicePath, written.bytes, chunkSize), "null");
+  const stderr = lastLine(dd.stderr);
   const hash = createHash("sha256");
-  const buffer = new Uint8Array(options.chunkSize ?? CHUNK);
   const started = performance.now();
   let done = 0;
-  while (done < written.bytes) {
-    const want = Math.min(buffer.length, written.bytes - done);
-    const read = await device.read(buffer.subarray(0, want));
-    if (read === null) return { kind: "short", read: done, expected: written.bytes };
-    hash.update(buffer.subarray(0, read));
-    done += read;
+  for await (const chunk of dd.stdout) {
+    hash.update(chunk);
+    done += chunk.length;
     options.onProgress?.({
       phase: "verify",
       done,
@@ -97,6 +148,13 @@ export async function readBack(
       elapsedMs: performance.now() - started,
     });
   }
+  const status = await dd.status;
+  if (!status.success) {
+    throw new Error(
+      `Cannot read back "${devicePath}": dd failed: ${await stderr || `exit code ${status.code}`}`,
+    );
+  }
+  if (done < written.bytes) return { kind: "short", read: done, expected: written.bytes };
   const sha256 = hash.digest("hex");
   return sha256 === written.sha256
     ? { kind: "match", bytes: done, sha256 }
