@@ -173,11 +173,6 @@ export async function executeInstall(
   let keyPath: string | undefined;
   let created = false;
   let rebooted = false;
-  const emptyHome = async () => {
-    const dir = `${await ctx.scratch.dir()}/home`;
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    return dir;
-  };
 
   for (const [index, step] of plan.steps.entries()) {
     runner.log(`${index + 1}. ${describeStep(step, plan)}`);
@@ -227,14 +222,21 @@ export async function executeInstall(
       }
       case "check-key": {
         keyPath = step.keyPath;
-        keyCheck = await checkSecretsChain(runner, {
-          root,
-          host: plan.host,
-          keyPath: step.keyPath,
-          publicKeyPath: step.publicKeyPath,
-          secretsFile: step.secretsFile,
-          emptyHome: await emptyHome(),
-        });
+        // sops' HOME: empty, so it finds no other identity; nothing secret is written there, so
+        // it need not be on tmpfs (a dry run works without a runtime folder).
+        const emptyHome = await Deno.makeTempDir({ prefix: "devops-install-home-" });
+        try {
+          keyCheck = await checkSecretsChain(runner, {
+            root,
+            host: plan.host,
+            keyPath: step.keyPath,
+            publicKeyPath: step.publicKeyPath,
+            secretsFile: step.secretsFile,
+            emptyHome,
+          });
+        } finally {
+          await Deno.remove(emptyHome, { recursive: true }).catch(() => {});
+        }
         publicKey = await Deno.readTextFile(`${root}/${step.publicKeyPath}`);
         report.hostKey = { path: step.keyPath, fingerprint: keyCheck.fingerprint, created };
         runner.log(

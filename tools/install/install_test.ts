@@ -547,6 +547,21 @@ Deno.test("install --dry-run with a key checks the chain and prints every step, 
   assert(!result.stderr.includes("wait up to"), "no reboot phase, no wait");
   assert(!(await exists(`${f.rec}/argv`)));
   assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+
+  // The checks need no runtime folder: nothing secret is written in a dry run.
+  const noRuntime = await runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--host-key",
+    f.keyPath,
+    "--dry-run",
+  ], {
+    bin: f.bin,
+    env: { RECORD_DIR: f.rec, HOME: f.home, DENO_DIR, XDG_RUNTIME_DIR: "" },
+  });
+  assertEquals(noRuntime.code, 0, noRuntime.stderr);
+  assertStringIncludes(noRuntime.stderr, `ok: ${fingerprint(f.publicKey)}`);
 });
 
 Deno.test("install nas1 --dry-run on this repository shows the whole plan with no private key", async () => {
