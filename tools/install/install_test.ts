@@ -442,12 +442,20 @@ Deno.test("install refuses when the host's key cannot decrypt its secrets, namin
   assert(!(await exists(`${f.rec}/argv`)));
 });
 
-Deno.test("install refuses a host key file others can read", async () => {
+Deno.test("install refuses a host key file others can read or another user owns", async () => {
   await using f = await fleet();
   await Deno.chmod(f.keyPath, 0o644);
   const result = await f.install(["--host-key", f.keyPath, "--yes"]);
   assertEquals(result.code, 1);
   assertStringIncludes(result.stderr, "mode 0644 lets others read it; chmod 600 it");
+  assert(!(await exists(`${f.rec}/argv`)));
+
+  // Mode 0600 but another user's file: refused too.
+  await Deno.chmod(f.keyPath, 0o600);
+  await Deno.chown(f.keyPath, 65534, 65534);
+  const foreign = await f.install(["--host-key", f.keyPath, "--yes"]);
+  assertEquals(foreign.code, 1);
+  assertStringIncludes(foreign.stderr, `owned by uid 65534, not by you (uid ${Deno.uid()})`);
   assert(!(await exists(`${f.rec}/argv`)));
 });
 
