@@ -12,7 +12,12 @@ import {
 } from "../lib/ssh_pinned.ts";
 import { describeStep, type InstallPlan, type Step, WORK_DIR } from "./plan.ts";
 import type { Scratch } from "./scratch.ts";
-import { checkSecretsChain, diskPassphrases, type KeyCheck } from "./secrets_check.ts";
+import {
+  checkRecipient,
+  checkSecretsChain,
+  diskPassphrases,
+  type KeyCheck,
+} from "./secrets_check.ts";
 
 /** What an install did, as --json prints it. */
 export interface InstallReport {
@@ -176,6 +181,14 @@ export async function executeInstall(
 
   for (const [index, step] of plan.steps.entries()) {
     runner.log(`${index + 1}. ${describeStep(step, plan)}`);
+    if (runner.dryRun && step.kind === "check-key" && withoutKey(plan)) {
+      // No private key at hand: what can be checked without it is who the file is encrypted for.
+      const recipient = await checkRecipient(root, plan.host, step);
+      runner.log(
+        `   ok so far: ${step.secretsFile} is encrypted for ${plan.host}'s key (${recipient}); decrypting needs the private key`,
+      );
+      continue;
+    }
     if (runner.dryRun && !readsOnly(step, plan)) continue;
     await runStep(step);
   }
@@ -400,8 +413,12 @@ export async function executeInstall(
   }
 }
 
+function withoutKey(plan: InstallPlan): boolean {
+  return plan.steps.some((s) => s.kind === "key-needed");
+}
+
 /** Steps a dry run carries out: the checks that only read (the key check, when a key is given). */
 function readsOnly(step: Step, plan: InstallPlan): boolean {
   if (step.kind !== "check-key" && step.kind !== "disk-keys") return false;
-  return !plan.steps.some((s) => s.kind === "new-host-key" || s.kind === "key-needed");
+  return !withoutKey(plan) && !plan.steps.some((s) => s.kind === "new-host-key");
 }

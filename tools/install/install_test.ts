@@ -440,6 +440,11 @@ Deno.test("install refuses when the host's key cannot decrypt its secrets, namin
   );
   assertStringIncludes(result.stderr, `deno task secrets host replace-key ${HOST}`);
   assert(!(await exists(`${f.rec}/argv`)));
+
+  // A dry run without the private key sees it too, from the file's metadata.
+  const dry = await f.install(["--dry-run"]);
+  assertEquals(dry.code, 1);
+  assertStringIncludes(dry.stderr, `secrets/${HOST}.yaml is not encrypted for its key`);
 });
 
 Deno.test("install refuses a host key file others can read or another user owns", async () => {
@@ -597,6 +602,10 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
         "install: nixos-anywhere --flake '.#nas1' --target-host root@127.0.0.1 --ssh-port 22 --extra-files '$INSTALL_WORK/extra-files' --disk-encryption-keys /tmp/disk-encryption.key '$INSTALL_WORK/disk-keys/1.key'",
       );
       assertStringIncludes(result.stderr, `["disk-encryption-keys"]["/tmp/disk-encryption.key"]`);
+      assertStringIncludes(
+        result.stderr,
+        "ok so far: secrets/nas1.yaml is encrypted for nas1's key (age1tfc3syxgte75yuekururxw3qnztz2kknfleduqfpc3l7thyenfwq62pvty)",
+      );
 
       const noDisko = await runTask(repo, "install", [
         "dev-vm",

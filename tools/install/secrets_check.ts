@@ -43,6 +43,32 @@ export function sopsAgeRecipients(text: string): string[] {
   );
 }
 
+/**
+ * Checks, from the file's metadata alone (no key needed), that `secretsFile` is encrypted for the
+ * age recipient of the committed public key; returns that recipient.
+ */
+export async function checkRecipient(
+  root: string,
+  host: string,
+  options: { publicKeyPath: string; secretsFile: string },
+): Promise<string> {
+  const committed = await Deno.readTextFile(`${root}/${options.publicKeyPath}`).catch(() => {
+    throw new Error(`Cannot install host "${host}": no ${options.publicKeyPath}`);
+  });
+  const recipient = sshPublicKeyToAge(committed);
+  const fileText = await Deno.readTextFile(`${root}/${options.secretsFile}`).catch(() => {
+    throw new Error(
+      `Cannot install host "${host}": no ${options.secretsFile}; run deno task secrets host add ${host} --key-file ${options.publicKeyPath}`,
+    );
+  });
+  if (!sopsAgeRecipients(fileText).includes(recipient)) {
+    throw new Error(
+      `Cannot install host "${host}": ${options.secretsFile} is not encrypted for its key (${recipient}), so sops-nix could not decrypt it at first boot; run deno task secrets host replace-key ${host} --key-file ${options.publicKeyPath}, or deno task rekey`,
+    );
+  }
+  return recipient;
+}
+
 /** What the check found: the key's fingerprint and the decrypted document (memory only). */
 export interface KeyCheck {
   fingerprint: string;
@@ -93,17 +119,7 @@ export async function checkSecretsChain(runner: Runner, options: ChainOptions): 
   } catch (error) {
     throw new Error(`Cannot use host key "${keyPath}": ${(error as Error).message}`);
   }
-  const recipient = sshPublicKeyToAge(committed);
-  const fileText = await Deno.readTextFile(`${root}/${options.secretsFile}`).catch(() => {
-    throw new Error(
-      `Cannot install host "${host}": no ${options.secretsFile}; run deno task secrets host add ${host} --key-file ${options.publicKeyPath}`,
-    );
-  });
-  if (!sopsAgeRecipients(fileText).includes(recipient)) {
-    throw new Error(
-      `Cannot install host "${host}": ${options.secretsFile} is not encrypted for its key (${recipient}), so sops-nix could not decrypt it at first boot; run deno task secrets host replace-key ${host} --key-file ${options.publicKeyPath}, or deno task rekey`,
-    );
-  }
+  const recipient = await checkRecipient(root, host, options);
   // sops sees only this identity: no HOME keys, no SOPS_AGE_KEY_FILE, nothing of the operator's.
   const output = await new Deno.Command("sops", {
     args: ["decrypt", "--output-type", "json", options.secretsFile],
