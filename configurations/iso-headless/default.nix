@@ -8,6 +8,7 @@ in
 {
   imports = [
     (modulesPath + "/installer/cd-dvd/installation-cd-minimal.nix")
+    ./host-key-fingerprint.nix
     modules.mixin-firewall
     modules.mixin-known-hosts
     modules.mixin-nix

@@ -25,12 +25,14 @@ in
     pkgs.ssh-to-age
   ];
 
-  # Only chores whose `deno task` exists; install, iso and update join when they land.
+  # Only chores whose `deno task` exists; update joins when it lands.
   commands = [
     (chore "index" "regenerate the index files from the folder layout")
     (chore "rekey" "make .sops.yaml and every secret match the admins and hosts")
     (chore "deploy" "build, copy and activate hosts, rolling back unconfirmed ones")
     (chore "secrets" "manage admin and host keys, show who can read what")
+    (chore "install" "first install of a host with nixos-anywhere, secrets checked first")
+    (chore "iso" "build the installer image, write it to a USB stick and verify it")
   ];
 
   devshell.startup.pre-commit-install.text = ''

@@ -35,6 +35,10 @@ export interface FixtureHost {
   toplevel?: ToplevelOptions;
   /** `ssh-ed25519 AAAA…`: written to `configurations/<name>/ssh_host_ed25519_key.pub`. */
   hostPublicKey?: string;
+  /** Names of the host's sops-nix secrets: `config.sops.secrets.<name>.path` is `/run/secrets/<name>`. */
+  secrets?: string[];
+  /** Size in bytes of `config.system.build.isoImage`'s `iso/nixos-<name>.iso` (default 1 MiB). */
+  isoBytes?: number;
 }
 
 /** The state file paths (on the target) that the fixture's switch-to-configuration writes. */
@@ -87,11 +91,23 @@ const FLAKE_NIX =
         inherit (host.toplevel) marker activationSeconds;
         failActivation = if host.toplevel.failActivation then "1" else "";
       };
+      # A stand-in for an installer image: iso/nixos-<name>.iso of the given size.
+      isoImage = name: host: derivation {
+        name = "nixos-\${name}.iso";
+        system = host.facts.system;
+        builder = "/bin/sh";
+        args = [ "-c" "PATH=/usr/bin:/bin; mkdir -p $out/iso; { echo \${name}; head -c \${toString host.isoBytes} /dev/zero; } | head -c \${toString host.isoBytes} > $out/iso/nixos-\${name}.iso" ];
+      };
     in
     {
       hosts = builtins.mapAttrs (name: host: host.facts) fixture.hosts;
       nixosConfigurations = builtins.mapAttrs (name: host: {
         config.system.build.toplevel = toplevel name host;
+        config.system.build.isoImage = isoImage name host;
+        config.sops.secrets = builtins.listToAttrs (map (secret: {
+          name = secret;
+          value.path = "/run/secrets/\${secret}";
+        }) host.secrets);
       }) fixture.hosts;
     };
 }
@@ -143,6 +159,8 @@ export function fixtureJson(hosts: readonly FixtureHost[]): string {
       failActivation: host.toplevel?.failActivation ?? false,
       activationSeconds: String(host.toplevel?.activationSeconds ?? 0),
     },
+    secrets: host.secrets ?? [],
+    isoBytes: host.isoBytes ?? 1024 * 1024,
   }]);
   return `${JSON.stringify({ hosts: Object.fromEntries(entries) }, null, 2)}\n`;
 }

@@ -1,0 +1,100 @@
+// Where a host's disk passphrases go on the installer (disko's passwordFile / keyFile) and where
+// their values live in secrets/<host>.yaml: the naming rule, and the evaluation that finds them.
+import { z } from "zod";
+import type { Runner } from "../lib/runner.ts";
+import { parseOrThrow } from "../lib/validate.ts";
+
+/**
+ * The naming rule: the passphrase for the installer path `P` is the value at
+ * `disk-encryption-keys` → `P` in secrets/<host>.yaml, e.g.
+ * `disk-encryption-keys: { "/tmp/disk-encryption.key": "…" }`.
+ */
+export const DISK_KEYS_SECRET = "disk-encryption-keys";
+
+/** The sops tree path of the passphrase for `installerPath`: `["disk-encryption-keys"]["/tmp/x.key"]`. */
+export function diskKeySecretPath(installerPath: string): string {
+  return `[${JSON.stringify(DISK_KEYS_SECRET)}][${JSON.stringify(installerPath)}]`;
+}
+
+// Stand-ins for the few lib functions a disko.nix uses, producing the same values as nixpkgs'
+// lib (mkDefault and friends wrap a value in { _type = …; }), so the walk below reads both.
+const LIB_STUB = `{
+  mkOverride = priority: content: { _type = "override"; inherit priority content; };
+  mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
+  mkForce = content: { _type = "override"; priority = 50; inherit content; };
+  mkIf = condition: content: { _type = "if"; inherit condition content; };
+  mkMerge = contents: { _type = "merge"; inherit contents; };
+  optionalAttrs = cond: attrs: if cond then attrs else { };
+  optional = cond: x: if cond then [ x ] else [ ];
+  optionals = cond: xs: if cond then xs else [ ];
+}`;
+
+/**
+ * A Nix expression listing every `passwordFile` and `keyFile` string in the disko file at
+ * `diskoFile` (a plain attribute set, or a function of `{ lib, ... }`), in attribute order.
+ * `libExpression` replaces the stub lib (tests pass the real nixpkgs lib).
+ */
+export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_STUB): string {
+  return `let
+  disko = import ${JSON.stringify(diskoFile)};
+  lib = ${libExpression};
+  value = if builtins.isFunction disko
+    then disko (builtins.intersectAttrs (builtins.functionArgs disko) { inherit lib; })
+    else disko;
+  unwrap = v:
+    if builtins.isAttrs v && (v._type or null) == "override" then unwrap v.content
+    else if builtins.isAttrs v && (v._type or null) == "if" then (if v.condition then unwrap v.content else null)
+    else v;
+  walk = v0:
+    let v = unwrap v0; in
+    if builtins.isAttrs v && (v._type or null) == "merge" then builtins.concatMap walk v.contents
+    else if builtins.isAttrs v then builtins.concatMap (name:
+      let x = unwrap v.\${name}; in
+      if (name == "passwordFile" || name == "keyFile") && (builtins.isString x || builtins.isPath x)
+      then [ (toString x) ]
+      else walk x) (builtins.attrNames v)
+    else if builtins.isList v then builtins.concatMap walk v
+    else [ ];
+in walk value`;
+}
+
+/** Reads the distinct disk key paths of `diskoFile` with nix-instantiate (offline, no nixpkgs). */
+export async function readDiskKeyPaths(
+  runner: Runner,
+  diskoFile: string,
+  libExpression?: string,
+): Promise<string[]> {
+  let stdout: string;
+  try {
+    stdout = await runner.text({
+      argv: [
+        "nix-instantiate",
+        "--eval",
+        "--strict",
+        "--json",
+        "--expr",
+        diskKeyPathsExpression(diskoFile, libExpression),
+      ],
+      timeoutMs: 120_000,
+    });
+  } catch (error) {
+    throw new Error(
+      `Cannot read the disk keys of ${diskoFile}: ${
+        (error as Error).message.replace(/^.*?: nix-instantiate .*?--expr .*?: /s, "")
+      }`,
+    );
+  }
+  const paths = parseOrThrow(
+    z.array(z.string()),
+    JSON.parse(stdout),
+    `disk key paths of ${diskoFile}`,
+  );
+  for (const path of paths) {
+    if (!path.startsWith("/") || path.includes("\n")) {
+      throw new Error(
+        `Cannot use the disk key path "${path}" of ${diskoFile}: not an absolute path`,
+      );
+    }
+  }
+  return [...new Set(paths)];
+}

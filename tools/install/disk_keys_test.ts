@@ -1,0 +1,85 @@
+import { assertEquals, assertRejects } from "../testing/assert.ts";
+import { runProgramOk } from "../testing/run.ts";
+import { createRunner } from "../lib/runner.ts";
+import { CHECKOUT } from "../testing/task.ts";
+import { diskKeySecretPath, readDiskKeyPaths } from "./disk_keys.ts";
+
+const runner = createRunner({ write: () => {} });
+
+async function diskoFile(text: string): Promise<AsyncDisposable & { path: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "disko-" });
+  await Deno.writeTextFile(`${dir}/disko.nix`, text);
+  return {
+    path: `${dir}/disko.nix`,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+const FUNCTION_DISKO = `{ lib, disks ? [ "/dev/vda" ], ... }: {
+  disko.devices.disk = lib.mkMerge [
+    {
+      main = {
+        device = lib.mkDefault (builtins.head disks);
+        content.partitions.luks.content = {
+          type = "luks";
+          passwordFile = lib.mkDefault "/tmp/root.key";
+        };
+      };
+    }
+    (lib.mkIf false { spare.content.keyFile = "/tmp/never.key"; })
+    (lib.mkIf true {
+      data.content = { type = "luks"; keyFile = "/tmp/data.key"; settings.keyFile = "/tmp/root.key"; };
+    })
+  ];
+}`;
+
+Deno.test("readDiskKeyPaths() finds the one passphrase file nas1's three LUKS devices share, and desk1's", async () => {
+  for (const host of ["nas1", "desk1"]) {
+    assertEquals(
+      await readDiskKeyPaths(runner, `${CHECKOUT}/configurations/${host}/disko.nix`),
+      ["/tmp/disk-encryption.key"],
+    );
+  }
+});
+
+Deno.test("readDiskKeyPaths() reads a disko function of { lib, ... } with mkDefault, mkIf and mkMerge", async () => {
+  await using file = await diskoFile(FUNCTION_DISKO);
+  assertEquals(await readDiskKeyPaths(runner, file.path), ["/tmp/root.key", "/tmp/data.key"]);
+});
+
+Deno.test("readDiskKeyPaths() gives the same paths with the real nixpkgs lib as with its stub", async () => {
+  await using file = await diskoFile(FUNCTION_DISKO);
+  const dir = await Deno.makeTempDir({ prefix: "nixpkgs-lib-" });
+  try {
+    await runProgramOk(["tar", "-xzf", "/work/shared/nix-inputs/nixpkgs.lib.tar.gz", "-C", dir]);
+    const lib = `import ${dir}/nixpkgs.lib/lib`;
+    assertEquals(await readDiskKeyPaths(runner, file.path, lib), [
+      "/tmp/root.key",
+      "/tmp/data.key",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readDiskKeyPaths() refuses a relative path and names nix's error for a broken file", async () => {
+  {
+    await using file = await diskoFile(`{ disko.devices.disk.a.content.passwordFile = "key"; }`);
+    await assertRejects(() => readDiskKeyPaths(runner, file.path), Error, `disk key path "key"`);
+  }
+  {
+    await using file = await diskoFile(`{ config, ... }: { }`);
+    await assertRejects(
+      () => readDiskKeyPaths(runner, file.path),
+      Error,
+      "Cannot read the disk keys of",
+    );
+  }
+});
+
+Deno.test("diskKeySecretPath() is the sops tree path keyed by the installer path", () => {
+  assertEquals(
+    diskKeySecretPath("/tmp/disk-encryption.key"),
+    `["disk-encryption-keys"]["/tmp/disk-encryption.key"]`,
+  );
+});

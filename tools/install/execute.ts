@@ -1,0 +1,424 @@
+// The install executor: runs the plan's steps in order through the Runner. Every check that can
+// fail runs before nixos-anywhere touches the target; the scratch folder is removed afterwards.
+import { CommandError } from "../lib/errors.ts";
+import { formatCommand } from "../lib/quote.ts";
+import type { Runner } from "../lib/runner.ts";
+import {
+  classifySshFailure,
+  createPinnedKnownHosts,
+  fingerprint,
+  pinnedSshArgv,
+  type PinnedTarget,
+} from "../lib/ssh_pinned.ts";
+import { describeStep, type InstallPlan, type Step, WORK_DIR } from "./plan.ts";
+import type { Scratch } from "./scratch.ts";
+import {
+  checkRecipient,
+  checkSecretsChain,
+  diskPassphrases,
+  type KeyCheck,
+} from "./secrets_check.ts";
+
+/** What an install did, as --json prints it. */
+export interface InstallReport {
+  host: string;
+  address: string;
+  result: "installed" | "installed-not-rebooted" | "dry-run";
+  hostKey?: { path: string; fingerprint: string; created: boolean };
+  installerFingerprint?: string;
+  diskKeys: string[];
+  toplevel?: string;
+  secrets?: string[];
+  phases: string[];
+}
+
+/** Thrown when the user said no: nothing on the target was touched. */
+export class Stopped extends Error {
+  override name = "Stopped";
+}
+
+/** What the executor needs besides the plan. */
+export interface ExecuteContext {
+  runner: Runner;
+  root: string;
+  scratch: Scratch;
+  /** Asks a yes/no question; undefined when stdin is closed. */
+  ask: (question: string) => Promise<string | undefined>;
+  sshOptions: readonly string[];
+  connectTimeout: number;
+  /** Milliseconds between SSH attempts while waiting for the reboot. */
+  pollMs?: number;
+}
+
+// A NixOS evaluation takes seconds to a minute; ten minutes means it hangs.
+const EVAL_TIMEOUT_MS = 600_000;
+
+function resolveWork(arg: string, work: string): string {
+  return arg.replaceAll(WORK_DIR, work);
+}
+
+const yes = (answer: string | undefined) => /^y(es)?$/i.test(answer?.trim() ?? "");
+
+/** Runs nixos-anywhere with its output streamed, a step line per `### … ###` phase line. */
+async function runStreaming(ctx: ExecuteContext, argv: string[]): Promise<void> {
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    cwd: ctx.root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  ctx.scratch.child = child;
+  const tail: string[] = [];
+  let phase = "start";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    let pending = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        const step = line.match(/^### (.*) ###$/);
+        if (step) {
+          phase = step[1]!;
+          ctx.runner.log(`==> ${phase}`);
+        } else {
+          ctx.runner.log(`    ${line}`);
+        }
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+      }
+    }
+    if (pending !== "") tail.push(pending);
+  };
+  const [status] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
+  ctx.scratch.child = undefined;
+  if (!status.success) {
+    const last = tail.filter((l) => l.trim() !== "").at(-1) ?? "";
+    throw new Error(
+      `nixos-anywhere failed with exit code ${status.code} during "${phase}"${
+        last ? `: ${last.trim()}` : ""
+      }`,
+    );
+  }
+}
+
+async function waitForPinnedSsh(
+  ctx: ExecuteContext,
+  target: PinnedTarget,
+  knownHosts: string,
+  timeoutSeconds: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last = "no answer";
+  let mismatch = false;
+  while (true) {
+    const remaining = Math.ceil((deadline - Date.now()) / 1000);
+    if (remaining <= 0) break;
+    const connectTimeout = Math.max(1, Math.min(ctx.connectTimeout, remaining));
+    const result = await ctx.runner.run({
+      argv: pinnedSshArgv(target, knownHosts, ["true"], {
+        connectTimeout,
+        extraOptions: ctx.sshOptions,
+      }),
+      okCodes: [255],
+      timeoutMs: (connectTimeout + 5) * 1000,
+    }).catch((error) => {
+      if (error instanceof CommandError) return { code: error.code, stderr: error.stderrTail };
+      throw error;
+    });
+    if (result.code === 0) return;
+    const failure = classifySshFailure(result.stderr);
+    mismatch = failure.kind === "host-key-mismatch";
+    last = failure.kind === "host-key-mismatch" ? "host key mismatch" : failure.detail;
+    if (failure.kind === "auth") {
+      throw new Error(
+        `Cannot log in to ${target.alias} after the install: ${failure.detail} (is your SSH key in the host's authorized keys?)`,
+      );
+    }
+    if (Date.now() + (ctx.pollMs ?? 1000) >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, ctx.pollMs ?? 1000));
+  }
+  if (mismatch) {
+    const scanned = await ctx.runner.run({
+      argv: ["ssh-keyscan", "-T", "5", "-t", "ed25519", "-p", String(target.port), target.address],
+      okCodes: [1],
+      timeoutMs: 15_000,
+    }).catch(() => ({ stdout: "" }));
+    const line = scanned.stdout.split("\n").find((l) => !l.startsWith("#") && l.includes(" ssh-"));
+    const seen = line === undefined
+      ? "another key"
+      : fingerprint(line.split(/\s+/).slice(1).join(" "));
+    throw new Error(
+      `Cannot confirm ${target.alias} after the reboot: ${target.address} answers with host key ${seen}, not the pinned ${
+        fingerprint(target.publicKey)
+      } from the repository`,
+    );
+  }
+  throw new Error(
+    `Cannot confirm ${target.alias} after the reboot: no SSH answer with its pinned key within ${timeoutSeconds} s (last: ${last})`,
+  );
+}
+
+/** Runs `plan`; in a dry run, prints each step and runs only the checks that read. */
+export async function executeInstall(
+  plan: InstallPlan,
+  ctx: ExecuteContext,
+): Promise<InstallReport> {
+  const { runner, root } = ctx;
+  const report: InstallReport = {
+    host: plan.host,
+    address: plan.address,
+    result: runner.dryRun ? "dry-run" : "installed",
+    diskKeys: [],
+    phases: [],
+  };
+  let keyCheck: KeyCheck | undefined;
+  let publicKey: string | undefined;
+  let keyPath: string | undefined;
+  let created = false;
+  let rebooted = false;
+
+  for (const [index, step] of plan.steps.entries()) {
+    runner.log(`${index + 1}. ${describeStep(step, plan)}`);
+    if (runner.dryRun && step.kind === "check-key" && withoutKey(plan)) {
+      // No private key at hand: what can be checked without it is who the file is encrypted for.
+      const recipient = await checkRecipient(root, plan.host, step);
+      runner.log(
+        `   ok so far: ${step.secretsFile} is encrypted for ${plan.host}'s key (${recipient}); decrypting needs the private key`,
+      );
+      continue;
+    }
+    if (runner.dryRun && !readsOnly(step, plan)) continue;
+    await runStep(step);
+  }
+  if (!runner.dryRun && !rebooted) report.result = "installed-not-rebooted";
+  return report;
+
+  async function runStep(step: Step): Promise<void> {
+    switch (step.kind) {
+      case "key-needed":
+        return;
+      case "new-host-key": {
+        await Deno.mkdir(step.keyPath.replace(/\/[^/]+$/, "") || "/", {
+          recursive: true,
+          mode: 0o700,
+        });
+        await runner.run({ argv: step.argv, mutates: true, timeoutMs: 30_000 });
+        await Deno.chmod(step.keyPath, 0o600);
+        created = true;
+        keyPath = step.keyPath;
+        runner.log(
+          `   new private host key kept at ${step.keyPath}; keep it safe (the tool never deletes it)`,
+        );
+        return;
+      }
+      case "rekey":
+        await runner.run({ argv: step.argv, cwd: root, mutates: true, timeoutMs: 600_000 });
+        return;
+      case "stage": {
+        const files = step.argv.slice(3).join(", ");
+        if (step.ask) {
+          const answer = await ctx.ask(
+            `The flake sees only tracked files: stage ${files} with git add now? [y/N] `,
+          );
+          if (!yes(answer)) {
+            throw new Stopped(
+              `Stopped before the install: git add (or commit) ${files}, then run again with --host-key ${
+                keyPath ?? "<new key>"
+              }`,
+            );
+          }
+        }
+        await runner.run({ argv: step.argv, cwd: root, mutates: true });
+        return;
+      }
+      case "check-key": {
+        keyPath = step.keyPath;
+        // sops' HOME: empty, so it finds no other identity; nothing secret is written there, so
+        // it need not be on tmpfs (a dry run works without a runtime folder).
+        const emptyHome = await Deno.makeTempDir({ prefix: "devops-install-home-" });
+        try {
+          keyCheck = await checkSecretsChain(runner, {
+            root,
+            host: plan.host,
+            keyPath: step.keyPath,
+            publicKeyPath: step.publicKeyPath,
+            secretsFile: step.secretsFile,
+            emptyHome,
+          });
+        } finally {
+          await Deno.remove(emptyHome, { recursive: true }).catch(() => {});
+        }
+        publicKey = await Deno.readTextFile(`${root}/${step.publicKeyPath}`);
+        report.hostKey = { path: step.keyPath, fingerprint: keyCheck.fingerprint, created };
+        runner.log(
+          `   ok: ${keyCheck.fingerprint}, age ${keyCheck.recipient} decrypts ${step.secretsFile}`,
+        );
+        return;
+      }
+      case "disk-keys": {
+        const values = diskPassphrases(keyCheck!.secrets, step.keys.map((k) => k.installerPath), {
+          host: plan.host,
+          secretsFile: step.secretsFile,
+        });
+        if (runner.dryRun) {
+          runner.log(`   ok: ${values.length} disk passphrase(s) found`);
+          return;
+        }
+        const work = await ctx.scratch.dir();
+        await Deno.mkdir(`${work}/disk-keys`, { mode: 0o700 });
+        for (const [i, key] of step.keys.entries()) {
+          const file = resolveWork(key.localFile, work);
+          await Deno.writeTextFile(file, values[i]!, { mode: 0o600, createNew: true });
+          await Deno.chmod(file, 0o600);
+          report.diskKeys.push(key.installerPath);
+        }
+        return;
+      }
+      case "extra-files": {
+        const dir = resolveWork(step.dir, await ctx.scratch.dir());
+        await Deno.mkdir(dir, { mode: 0o700 });
+        await Deno.chmod(dir, 0o700);
+        // nixos-anywhere unpacks the tree over the new root with tar, modes included: etc/ and
+        // etc/ssh/ must have the modes NixOS gives them (it resets the root itself).
+        await Deno.mkdir(`${dir}/etc/ssh`, { recursive: true });
+        await Deno.chmod(`${dir}/etc`, 0o755);
+        await Deno.chmod(`${dir}/etc/ssh`, 0o755);
+        const key = `${dir}/etc/ssh/ssh_host_ed25519_key`;
+        await Deno.writeFile(key, await Deno.readFile(step.keyPath), { mode: 0o600 });
+        await Deno.chmod(key, 0o600);
+        await Deno.writeTextFile(`${key}.pub`, publicKey!, { mode: 0o644 });
+        await Deno.chmod(`${key}.pub`, 0o644);
+        return;
+      }
+      case "scan-installer": {
+        const result = await runner.run({
+          argv: step.argv,
+          okCodes: [1],
+          timeoutMs: (Number(step.argv[2]) + 10) * 1000,
+        });
+        const line = result.stdout.split("\n").find((l) =>
+          !l.startsWith("#") && / ssh-ed25519 /.test(l)
+        );
+        if (line === undefined) {
+          throw new Error(
+            `Cannot reach the installer at ${plan.address}:${plan.port}: ssh-keyscan got no ed25519 host key within ${
+              step.argv[2]
+            } s (booted? on the network?)`,
+          );
+        }
+        const seen = fingerprint(line.split(/\s+/).slice(1).join(" "));
+        report.installerFingerprint = seen;
+        runner.log(`   the installer at ${plan.address} answers with ${seen} (ED25519)`);
+        if (step.confirm) {
+          const answer = await ctx.ask(
+            `Is that the fingerprint the installer shows on its console? Its disks will be erased. [y/N] `,
+          );
+          if (!yes(answer)) {
+            throw new Stopped(
+              "Stopped: the installer's host key was not confirmed; nothing was changed",
+            );
+          }
+        }
+        return;
+      }
+      case "nixos-anywhere": {
+        const work = await ctx.scratch.dir();
+        const argv = step.argv.map((arg) => resolveWork(arg, work));
+        if (runner.verbose) runner.log(`$ ${formatCommand(argv)}`);
+        const phasesAt = argv.indexOf("--phases");
+        report.phases = phasesAt >= 0
+          ? argv[phasesAt + 1]!.split(",")
+          : ["kexec", "disko", "install", "reboot"];
+        await runStreaming(ctx, argv);
+        return;
+      }
+      case "wait-ssh": {
+        const target: PinnedTarget = {
+          alias: plan.host,
+          address: plan.address,
+          port: plan.port,
+          user: "root",
+          publicKey: publicKey!,
+        };
+        await using pinned = await createPinnedKnownHosts(target);
+        await waitForPinnedSsh(ctx, target, pinned.file, step.timeoutSeconds);
+        rebooted = true;
+        return;
+      }
+      case "check-system": {
+        const expected = await runner.text({
+          argv: step.argv,
+          cwd: root,
+          timeoutMs: EVAL_TIMEOUT_MS,
+        });
+        const active = await remote(["readlink", "-f", "/run/current-system"]);
+        if (active !== expected) {
+          throw new Error(
+            `Installed ${plan.host}, but it runs ${
+              active || "no system"
+            }, not the expected ${expected}`,
+          );
+        }
+        report.toplevel = expected;
+        runner.log(`   ok: ${expected}`);
+        return;
+      }
+      case "check-secrets": {
+        const paths = JSON.parse(
+          await runner.text({ argv: step.argv, cwd: root, timeoutMs: EVAL_TIMEOUT_MS }),
+        ) as string[];
+        report.secrets = paths;
+        if (paths.length === 0) {
+          runner.log("   the host declares no sops secrets");
+          return;
+        }
+        const missing = (await remote([
+          "sh",
+          "-c",
+          'for p in "$@"; do [ -e "$p" ] || echo "$p"; done',
+          "sh",
+          ...paths,
+        ])).split("\n").filter(Boolean);
+        if (missing.length > 0) {
+          throw new Error(
+            `Installed ${plan.host}, but sops-nix did not make ${
+              missing.join(", ")
+            }; see journalctl -u sops-nix on the host`,
+          );
+        }
+        runner.log(`   ok: ${paths.length} secrets in place`);
+        return;
+      }
+    }
+  }
+
+  async function remote(command: string[]): Promise<string> {
+    const target: PinnedTarget = {
+      alias: plan.host,
+      address: plan.address,
+      port: plan.port,
+      user: "root",
+      publicKey: publicKey!,
+    };
+    await using pinned = await createPinnedKnownHosts(target);
+    return await runner.text({
+      argv: pinnedSshArgv(target, pinned.file, command, {
+        connectTimeout: ctx.connectTimeout,
+        extraOptions: ctx.sshOptions,
+      }),
+      timeoutMs: (ctx.connectTimeout + 30) * 1000,
+    });
+  }
+}
+
+function withoutKey(plan: InstallPlan): boolean {
+  return plan.steps.some((s) => s.kind === "key-needed");
+}
+
+/** Steps a dry run carries out: the checks that only read (the key check, when a key is given). */
+function readsOnly(step: Step, plan: InstallPlan): boolean {
+  if (step.kind !== "check-key" && step.kind !== "disk-keys") return false;
+  return !withoutKey(plan) && !plan.steps.some((s) => s.kind === "new-host-key");
+}

@@ -1,0 +1,643 @@
+// End-to-end tests of `deno task install` as users run it, with the real sops, age, ssh-keygen,
+// nix and a real sshd test host. nixos-anywhere cannot run here (it kexecs and partitions a
+// machine): a recording stand-in takes its place on PATH. It records what it received while it
+// runs (argv, the extra-files tree with modes and contents, the disk key files), then waits for
+// the test to "install" the test host — the system closure copied and activated, the secrets
+// decrypted on the host by sops with the installed key's age identity, sshd restarted with the
+// installed host key — so the tool's checks after the reboot run for real.
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
+import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/age_identity.ts";
+import { fingerprint } from "../lib/ssh_pinned.ts";
+import { createFixtureFlake, type FixtureFlake } from "../testing/fixture_flake.ts";
+import { runProgram, runProgramOk } from "../testing/run.ts";
+import { createProgramsBin, installToolkit, type ProgramsBin, runTask } from "../testing/task.ts";
+import { startTestHosts, type TestHost, type TestHosts } from "../testing/test_hosts.ts";
+import type { InstallReport } from "./execute.ts";
+
+const HOST = "box1";
+const DENO_DIR = Deno.env.get("DENO_DIR") ??
+  `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`}/deno`;
+
+const DISKO = `# Two LUKS devices share one passphrase file; a third has its own key file.
+{
+  disko.devices.disk = {
+    a.content.partitions.luks.content = { type = "luks"; passwordFile = "/tmp/disk-encryption.key"; };
+    b.content.partitions.luks.content = { type = "luks"; passwordFile = "/tmp/disk-encryption.key"; };
+    c.content.partitions.luks.content = { type = "luks"; keyFile = "/tmp/data.key"; };
+  };
+}
+`;
+
+const SECRETS = `kopia-password: s3cret-kopia
+disk-encryption-keys:
+    /tmp/disk-encryption.key: pass-one
+    /tmp/data.key: pass-two
+`;
+
+// The stand-in: records, answers like nixos-anywhere (### phase ### lines), waits for the test.
+const STAND_IN = `#!/bin/bash
+# Test stand-in for nixos-anywhere (tools/install/install_test.ts).
+set -eu
+PATH=/usr/bin:/bin
+rec="$RECORD_DIR"
+echo "$PPID" > "$rec/ppid"
+printf '%s\\n' "$@" > "$rec/argv"
+extra=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --extra-files) extra="$2"; shift ;;
+    --disk-encryption-keys)
+      n=$(( $(ls "$rec" | grep -c '^disk-key-' || true) + 1 ))
+      printf '%s %s %s %s\\n' "$2" "$3" "$(stat -c %a "$3")" "$(stat -c %a "$(dirname "$3")")" >> "$rec/disk-keys"
+      cp "$3" "$rec/disk-key-$n"
+      shift 2 ;;
+  esac
+  shift
+done
+stat -c '%a %n' "$extra" "$extra/etc" "$extra/etc/ssh" "$extra/etc/ssh/ssh_host_ed25519_key" "$extra/etc/ssh/ssh_host_ed25519_key.pub" | sed "s|$extra|.|" > "$rec/modes"
+find "$extra" | sed "s|$extra|.|" | sort > "$rec/tree"
+echo "$extra" > "$rec/extra-dir"
+cp -r "$extra" "$rec/extra-files"
+echo "### Uploading install SSH keys ###"
+echo "### Installing NixOS ###"
+touch "$rec/installing"
+for _ in $(seq 1 600); do [ -e "$rec/go" ] && break; sleep 0.1; done
+[ -e "$rec/go" ] || { echo "stand-in: the test never answered" >&2; exit 9; }
+echo "### Rebooting ###"
+exit "$(cat "$rec/go")"
+`;
+
+interface Fleet extends AsyncDisposable {
+  hosts: TestHosts;
+  host: TestHost;
+  flake: FixtureFlake;
+  bin: ProgramsBin;
+  /** The host's private key as the user keeps it (0600). */
+  keyPath: string;
+  publicKey: string;
+  adminKeyFile: string;
+  rec: string;
+  home: string;
+  scratch: string;
+  install(
+    args: string[],
+    options?: { stdin?: string },
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
+  encryptSecrets(plain: string, recipients?: string[]): Promise<void>;
+}
+
+async function tempDir(prefix: string): Promise<string> {
+  return await Deno.makeTempDir({ prefix });
+}
+
+async function keygen(path: string, comment: string): Promise<string> {
+  await runProgramOk(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path]);
+  return (await Deno.readTextFile(`${path}.pub`)).trim();
+}
+
+async function fleet(): Promise<Fleet> {
+  const hosts = await startTestHosts(1, { names: [HOST] });
+  const host = hosts.host(HOST);
+  const keys = await tempDir("install-keys-");
+  const keyPath = `${keys}/${HOST}_ed25519`;
+  const publicKey = await keygen(keyPath, `root@${HOST}`);
+  const adminKeyFile = `${keys}/admin.txt`;
+  await runProgramOk(["age-keygen", "-o", adminKeyFile]);
+  const admin = (await runProgramOk(["age-keygen", "-y", adminKeyFile])).trim();
+  const flake = await createFixtureFlake([
+    { name: HOST, hostPublicKey: publicKey, secrets: ["kopia-password"] },
+  ]);
+  const hostRecipient = sshPublicKeyToAge(publicKey);
+  await flake.write({
+    "configurations/nixos-configurations.nix": `{\n  ${HOST} = ./${HOST};\n}\n`,
+    [`configurations/${HOST}/disko.nix`]: DISKO,
+    ".sops.yaml": [
+      "keys:",
+      `  - &admin_test ${admin}`,
+      `  - &host_${HOST} ${hostRecipient}`,
+      "creation_rules:",
+      `  - path_regex: ^secrets/${HOST}\\.yaml$`,
+      "    key_groups:",
+      "      - age:",
+      "          - *admin_test",
+      `          - *host_${HOST}`,
+      "",
+    ].join("\n"),
+  });
+  const rec = await tempDir("install-rec-");
+  const home = await tempDir("install-home-");
+  const scratch = await tempDir("install-shm-");
+  const bin = await createProgramsBin();
+  await Deno.writeTextFile(`${bin.dir}/nixos-anywhere`, STAND_IN);
+  await Deno.chmod(`${bin.dir}/nixos-anywhere`, 0o755);
+
+  const encryptSecrets = async (plain: string, recipients = [admin, hostRecipient]) => {
+    const out = await runProgramOk([
+      "sops",
+      "encrypt",
+      "--age",
+      recipients.join(","),
+      "--input-type",
+      "yaml",
+      "--output-type",
+      "yaml",
+      "/dev/stdin",
+    ], { stdin: plain, cwd: keys, env: { SOPS_AGE_KEY_FILE: adminKeyFile } });
+    await flake.write({ [`secrets/${HOST}.yaml`]: out });
+    await flake.git("add", "-A");
+    await flake.git("commit", "-q", "-m", "secrets");
+  };
+  await encryptSecrets(SECRETS);
+  await installToolkit(flake.dir);
+
+  return {
+    hosts,
+    host,
+    flake,
+    bin,
+    keyPath,
+    publicKey,
+    adminKeyFile,
+    rec,
+    home,
+    scratch,
+    encryptSecrets,
+    install: (args, options = {}) =>
+      runTask(flake.dir, "install", [
+        HOST,
+        "--target",
+        host.address,
+        "--ssh-option",
+        `IdentityFile=${hosts.clientKey}`,
+        "--ssh-option",
+        "IdentitiesOnly=yes",
+        "--connect-timeout",
+        "2",
+        ...args,
+      ], {
+        bin,
+        // A HOME of its own shows ~/.ssh is never written; Deno's cache stays where it is.
+        env: { RECORD_DIR: rec, HOME: home, XDG_RUNTIME_DIR: scratch, DENO_DIR: DENO_DIR },
+        ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+      }),
+    async [Symbol.asyncDispose]() {
+      await bin[Symbol.asyncDispose]();
+      await flake[Symbol.asyncDispose]();
+      await hosts[Symbol.asyncDispose]();
+      for (const dir of [keys, rec, home, scratch]) {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
+
+/** Polls `check` every 50 ms until it holds, for at most `ms`. */
+async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * What nixos-anywhere and the first boot do to the machine, done to the test host while the
+ * stand-in waits: the system closure copied and activated, sops-nix's decryption with the
+ * installed key, and a restart of sshd with the installed host key (unless `keepOldKey`).
+ */
+async function serveInstall(
+  f: Fleet,
+  running: Promise<unknown>,
+  options: { keepOldKey?: boolean; exitCode?: number; answerOnly?: boolean } = {},
+) {
+  let ended = false;
+  running.finally(() => ended = true);
+  await waitFor("the stand-in", async () => ended || await exists(`${f.rec}/installing`));
+  if (ended) return;
+  if (options.answerOnly || (options.exitCode !== undefined && options.exitCode !== 0)) {
+    await Deno.writeTextFile(`${f.rec}/go`, String(options.exitCode ?? 0));
+    return;
+  }
+  const toplevel = await f.flake.buildToplevel(HOST);
+  await runProgramOk(["nix", "copy", "--no-check-sigs", "--to", f.host.storeUrl, toplevel], {
+    env: f.hosts.nixSshEnv,
+  });
+  await f.host.ssh(["nix-env", "-p", "/nix/var/nix/profiles/system", "--set", toplevel]);
+  await f.host.ssh(["ln", "-sfn", toplevel, "/run/current-system"]);
+  const installedKey = `${f.rec}/extra-files/etc/ssh/ssh_host_ed25519_key`;
+  const identity = sshPrivateKeyToAgeIdentity(await Deno.readTextFile(installedKey));
+  const sops = (await runProgramOk(["sh", "-c", "command -v sops"])).trim();
+  await f.host.ssh(
+    `mkdir -p /run/secrets && SOPS_AGE_KEY="$(cat)" ${sops} decrypt --extract '["kopia-password"]' ${f.flake.dir}/secrets/${HOST}.yaml > /run/secrets/kopia-password`,
+    { stdin: identity },
+  );
+  if (!options.keepOldKey) {
+    await Deno.copyFile(installedKey, `${f.host.dir}/ssh_host_ed25519_key`);
+    await Deno.chmod(`${f.host.dir}/ssh_host_ed25519_key`, 0o600);
+  }
+  await f.host.stop();
+  await f.host.start();
+  await Deno.writeTextFile(`${f.rec}/go`, "0");
+}
+
+async function record(f: Fleet, name: string): Promise<string> {
+  return await Deno.readTextFile(`${f.rec}/${name}`);
+}
+
+Deno.test("install checks the chain, hands nixos-anywhere the key tree and disk keys, and confirms the installed host", async () => {
+  await using f = await fleet();
+  const installerKey = f.host.hostPublicKey;
+  const running = f.install(["--host-key", f.keyPath, "--wait", "30", "--json"], { stdin: "y\n" });
+  const [result] = await Promise.all([running, serveInstall(f, running)]);
+  assertEquals(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as InstallReport;
+  assertEquals(report.result, "installed");
+  assertEquals(report.toplevel, await f.flake.buildToplevel(HOST));
+  assertEquals(report.secrets, ["/run/secrets/kopia-password"]);
+  assertEquals(report.hostKey?.fingerprint, fingerprint(f.publicKey));
+  assertEquals(report.installerFingerprint, fingerprint(installerKey));
+  assertEquals(report.diskKeys, ["/tmp/disk-encryption.key", "/tmp/data.key"]);
+  assertStringIncludes(result.stderr, `answers with ${fingerprint(installerKey)}`);
+  assertStringIncludes(result.stderr, "==> Installing NixOS");
+  assertStringIncludes(result.stderr, "==> Rebooting");
+
+  // What nixos-anywhere was given, checked by the stand-in while it ran.
+  const argv = (await record(f, "argv")).trimEnd().split("\n");
+  const extra = (await record(f, "extra-dir")).trim();
+  assertEquals(argv.slice(0, 10), [
+    "--flake",
+    `.#${HOST}`,
+    "--target-host",
+    `root@${f.host.address}`,
+    "--ssh-port",
+    "22",
+    "--extra-files",
+    extra,
+    "--disk-encryption-keys",
+    "/tmp/disk-encryption.key",
+  ]);
+  assertEquals(
+    await record(f, "modes"),
+    [
+      "700 .",
+      "755 ./etc",
+      "755 ./etc/ssh",
+      "600 ./etc/ssh/ssh_host_ed25519_key",
+      "644 ./etc/ssh/ssh_host_ed25519_key.pub",
+      "",
+    ].join("\n"),
+  );
+  assertEquals(
+    await record(f, "tree"),
+    [
+      ".",
+      "./etc",
+      "./etc/ssh",
+      "./etc/ssh/ssh_host_ed25519_key",
+      "./etc/ssh/ssh_host_ed25519_key.pub",
+      "",
+    ].join("\n"),
+  );
+  assertEquals(
+    await Deno.readTextFile(`${f.rec}/extra-files/etc/ssh/ssh_host_ed25519_key`),
+    await Deno.readTextFile(f.keyPath),
+  );
+  assertEquals(
+    (await Deno.readTextFile(`${f.rec}/extra-files/etc/ssh/ssh_host_ed25519_key.pub`)).trim(),
+    f.publicKey,
+  );
+  const diskKeys = (await record(f, "disk-keys")).trimEnd().split("\n").map((l) => l.split(" "));
+  assertEquals(diskKeys.map(([path, , mode, dirMode]) => [path, mode, dirMode]), [
+    ["/tmp/disk-encryption.key", "600", "700"],
+    ["/tmp/data.key", "600", "700"],
+  ]);
+  assert(
+    diskKeys.every(([, file]) => file!.startsWith(`${f.scratch}/devops-install-`)),
+    "in XDG_RUNTIME_DIR",
+  );
+  assertEquals(await record(f, "disk-key-1"), "pass-one");
+  assertEquals(await record(f, "disk-key-2"), "pass-two");
+
+  // Afterwards: the scratch folder is gone, known_hosts never written, the repository untouched.
+  assert(!(await exists(extra.replace(/\/extra-files$/, ""))), "scratch folder removed");
+  assert(!(await exists(`${f.home}/.ssh`)), "~/.ssh untouched");
+  assertEquals(await f.flake.git("status", "--porcelain", "--", "configurations", "secrets"), "");
+});
+
+Deno.test("install --new-host-key makes a key outside the repository, re-keys the secrets through the secrets tool and stages them", async () => {
+  await using f = await fleet();
+  const keyPath = `${f.home}/keys/${HOST}_new`;
+  const env = { SOPS_AGE_KEY_FILE: f.adminKeyFile };
+  const running = runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--new-host-key",
+    keyPath,
+    "--phases",
+    "kexec,disko,install",
+    "--json",
+  ], {
+    bin: f.bin,
+    env: { ...env, RECORD_DIR: f.rec, HOME: f.home, XDG_RUNTIME_DIR: f.scratch, DENO_DIR },
+    stdin: "y\ny\n",
+  });
+  const [result] = await Promise.all([running, serveInstall(f, running, { answerOnly: true })]);
+  assertEquals(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as InstallReport;
+  assertEquals(report.result, "installed-not-rebooted");
+  assertEquals(report.hostKey?.created, true);
+  assertEquals(report.hostKey?.path, keyPath);
+  assertEquals(((await Deno.stat(keyPath)).mode ?? 0) & 0o777, 0o600);
+  const newPublic = (await Deno.readTextFile(`${keyPath}.pub`)).trim();
+  assert(newPublic !== f.publicKey);
+  assertEquals(
+    (await Deno.readTextFile(f.flake.path(`configurations/${HOST}/ssh_host_ed25519_key.pub`)))
+      .trim(),
+    newPublic,
+  );
+  assertEquals(
+    await Deno.readTextFile(`${f.rec}/extra-files/etc/ssh/ssh_host_ed25519_key`),
+    await Deno.readTextFile(keyPath),
+  );
+  const staged = (await f.flake.git("diff", "--cached", "--name-only")).trim().split("\n");
+  assert(staged.includes(`configurations/${HOST}/ssh_host_ed25519_key.pub`), staged.join(","));
+  assert(staged.includes(`secrets/${HOST}.yaml`), staged.join(","));
+  assertStringIncludes(result.stderr, `new private host key kept at ${keyPath}`);
+
+  // Run again: the key is there and is never overwritten.
+  const again = await runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--new-host-key",
+    keyPath,
+  ], {
+    bin: f.bin,
+    env: { ...env, HOME: f.home, DENO_DIR },
+  });
+  assertEquals(again.code, 1);
+  assertStringIncludes(again.stderr, "a file is there (never overwritten); use --host-key");
+});
+
+Deno.test("install --new-host-key stops before the install when staging is declined, keeping the key", async () => {
+  await using f = await fleet();
+  const keyPath = `${f.home}/keys/${HOST}_new`;
+  const result = await runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--new-host-key",
+    keyPath,
+  ], {
+    bin: f.bin,
+    env: {
+      SOPS_AGE_KEY_FILE: f.adminKeyFile,
+      RECORD_DIR: f.rec,
+      HOME: f.home,
+      XDG_RUNTIME_DIR: f.scratch,
+      DENO_DIR,
+    },
+    stdin: "n\n",
+  });
+  assertEquals(result.code, 1);
+  assertStringIncludes(result.stderr, "Stopped before the install: git add (or commit)");
+  assertStringIncludes(result.stderr, `then run again with --host-key ${keyPath}`);
+  assert(await exists(keyPath), "the new key is kept");
+  assert(!(await exists(`${f.rec}/argv`)));
+});
+
+Deno.test("install refuses a key that is not the host's, before the target is touched", async () => {
+  await using f = await fleet();
+  const other = `${f.home}/other_key`;
+  await keygen(other, "other");
+  const result = await f.install(["--host-key", other, "--yes"]);
+  assertEquals(result.code, 1);
+  assertMatch(
+    result.stderr,
+    new RegExp(
+      `error: Cannot install host "${HOST}": ".*other_key" is not its key \\(it is SHA256:.*, configurations/${HOST}/ssh_host_ed25519_key.pub is ${
+        fingerprint(f.publicKey).replace(/[+/]/g, "\\$&")
+      }\\)`,
+    ),
+  );
+  assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
+});
+
+Deno.test("install refuses when the host's key cannot decrypt its secrets, naming the fix", async () => {
+  await using f = await fleet();
+  const admin = (await runProgramOk(["age-keygen", "-y", f.adminKeyFile])).trim();
+  await f.encryptSecrets(SECRETS, [admin]);
+  const result = await f.install(["--host-key", f.keyPath, "--yes"]);
+  assertEquals(result.code, 1);
+  assertStringIncludes(
+    result.stderr,
+    `secrets/${HOST}.yaml is not encrypted for its key (${sshPublicKeyToAge(f.publicKey)})`,
+  );
+  assertStringIncludes(result.stderr, `deno task secrets host replace-key ${HOST}`);
+  assert(!(await exists(`${f.rec}/argv`)));
+
+  // A dry run without the private key sees it too, from the file's metadata.
+  const dry = await f.install(["--dry-run"]);
+  assertEquals(dry.code, 1);
+  assertStringIncludes(dry.stderr, `secrets/${HOST}.yaml is not encrypted for its key`);
+});
+
+Deno.test("install refuses a host key file others can read or another user owns", async () => {
+  await using f = await fleet();
+  await Deno.chmod(f.keyPath, 0o644);
+  const result = await f.install(["--host-key", f.keyPath, "--yes"]);
+  assertEquals(result.code, 1);
+  assertStringIncludes(result.stderr, "mode 0644 lets others read it; chmod 600 it");
+  assert(!(await exists(`${f.rec}/argv`)));
+
+  // Mode 0600 but another user's file: refused too.
+  await Deno.chmod(f.keyPath, 0o600);
+  await Deno.chown(f.keyPath, 65534, 65534);
+  const foreign = await f.install(["--host-key", f.keyPath, "--yes"]);
+  assertEquals(foreign.code, 1);
+  assertStringIncludes(foreign.stderr, `owned by uid 65534, not by you (uid ${Deno.uid()})`);
+  assert(!(await exists(`${f.rec}/argv`)));
+});
+
+Deno.test("install refuses a missing disk passphrase, naming the secret and the sops command", async () => {
+  await using f = await fleet();
+  await f.encryptSecrets(SECRETS.replace("    /tmp/data.key: pass-two\n", ""));
+  const result = await f.install(["--host-key", f.keyPath, "--yes"]);
+  assertEquals(result.code, 1);
+  assertStringIncludes(
+    result.stderr,
+    `secrets/${HOST}.yaml has no disk passphrase ["disk-encryption-keys"]["/tmp/data.key"]`,
+  );
+  assert(!(await exists(`${f.rec}/argv`)));
+  assertEquals([...Deno.readDirSync(f.scratch)].length, 0, "no scratch left in XDG_RUNTIME_DIR");
+});
+
+Deno.test("install interrupted (SIGINT) while nixos-anywhere runs removes the disk keys and the key copy", async () => {
+  await using f = await fleet();
+  const running = f.install(["--host-key", f.keyPath, "--yes"]);
+  let ended = false;
+  running.finally(() => ended = true);
+  await waitFor("the stand-in", async () => ended || await exists(`${f.rec}/installing`));
+  if (ended) throw new Error(`install ended early: ${(await running).stderr}`);
+  const scratch = (await record(f, "extra-dir")).trim().replace(/\/extra-files$/, "");
+  const present = await exists(`${scratch}/disk-keys/1.key`);
+  Deno.kill(Number((await record(f, "ppid")).trim()), "SIGINT");
+  const result = await running;
+  assert(present, "the disk key exists while nixos-anywhere runs");
+  assertEquals(result.code, 130, result.stderr);
+  assertStringIncludes(result.stderr, "interrupted; the temporary secrets were removed");
+  assert(!(await exists(scratch)), "scratch folder removed");
+  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+});
+
+Deno.test("install stops when the installer is unreachable, within its bound", async () => {
+  await using f = await fleet();
+  await f.host.cutOff();
+  const result = await f.install(["--host-key", f.keyPath, "--yes"]);
+  assertEquals(result.code, 1);
+  assertStringIncludes(
+    result.stderr,
+    `Cannot reach the installer at ${f.host.address}:22: ssh-keyscan got no ed25519 host key within 2 s`,
+  );
+  assert(!(await exists(`${f.rec}/argv`)));
+});
+
+Deno.test("install stops when the user does not confirm the installer's fingerprint", async () => {
+  await using f = await fleet();
+  const result = await f.install(["--host-key", f.keyPath], { stdin: "n\n" });
+  assertEquals(result.code, 1);
+  assertStringIncludes(
+    result.stderr,
+    "the installer's host key was not confirmed; nothing was changed",
+  );
+  assert(!(await exists(`${f.rec}/argv`)));
+});
+
+Deno.test("install reports a host that answers with another key after the reboot", async () => {
+  await using f = await fleet();
+  const oldKey = f.host.hostPublicKey;
+  const running = f.install(["--host-key", f.keyPath, "--yes", "--wait", "3"]);
+  const [result] = await Promise.all([running, serveInstall(f, running, { keepOldKey: true })]);
+  assertEquals(result.code, 1);
+  assertStringIncludes(
+    result.stderr,
+    `Cannot confirm ${HOST} after the reboot: ${f.host.address} answers with host key ${
+      fingerprint(oldKey)
+    }, not the pinned ${fingerprint(f.publicKey)} from the repository`,
+  );
+});
+
+Deno.test("install passes on nixos-anywhere's failure with its phase", async () => {
+  await using f = await fleet();
+  const running = f.install(["--host-key", f.keyPath, "--yes"]);
+  const [result] = await Promise.all([running, serveInstall(f, running, { exitCode: 3 })]);
+  assertEquals(result.code, 1);
+  assertStringIncludes(result.stderr, `nixos-anywhere failed with exit code 3 during "Rebooting"`);
+  assert(!(await exists((await record(f, "extra-dir")).trim())), "scratch folder removed");
+});
+
+Deno.test("install --dry-run with a key checks the chain and prints every step, running nothing", async () => {
+  await using f = await fleet();
+  const result = await f.install([
+    "--host-key",
+    f.keyPath,
+    "--dry-run",
+    "--phases",
+    "kexec,disko,install",
+  ]);
+  assertEquals(result.code, 0, result.stderr);
+  assertStringIncludes(result.stderr, `ok: ${fingerprint(f.publicKey)}`);
+  assertStringIncludes(result.stderr, "ok: 2 disk passphrase(s) found");
+  assertMatch(
+    result.stderr,
+    /install: nixos-anywhere --flake '\.#box1' .* --extra-files '\$INSTALL_WORK\/extra-files' --disk-encryption-keys \/tmp\/disk-encryption\.key '\$INSTALL_WORK\/disk-keys\/1\.key' --disk-encryption-keys \/tmp\/data\.key '\$INSTALL_WORK\/disk-keys\/2\.key' --phases kexec,disko,install/,
+  );
+  assert(!result.stderr.includes("wait up to"), "no reboot phase, no wait");
+  assert(!(await exists(`${f.rec}/argv`)));
+  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+
+  // The checks need no runtime folder: nothing secret is written in a dry run.
+  const noRuntime = await runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--host-key",
+    f.keyPath,
+    "--dry-run",
+  ], {
+    bin: f.bin,
+    env: { RECORD_DIR: f.rec, HOME: f.home, DENO_DIR, XDG_RUNTIME_DIR: "" },
+  });
+  assertEquals(noRuntime.code, 0, noRuntime.stderr);
+  assertStringIncludes(noRuntime.stderr, `ok: ${fingerprint(f.publicKey)}`);
+});
+
+Deno.test("install nas1 --dry-run on this repository shows the whole plan with no private key", async () => {
+  const repo = await tempDir("install-repo-");
+  try {
+    await runProgramOk(["cp", "-r", "flake.nix", "configurations", "secrets", ".sops.yaml", repo], {
+      cwd: new URL("../../", import.meta.url).pathname,
+    });
+    await installToolkit(repo);
+    const bin = await createProgramsBin();
+    try {
+      const result = await runTask(
+        repo,
+        "install",
+        ["nas1", "--target", "127.0.0.1", "--dry-run"],
+        { bin },
+      );
+      assertEquals(result.code, 0, result.stderr);
+      assertStringIncludes(
+        result.stderr,
+        "host key: needs --host-key <file> (0600, yours) or --new-host-key",
+      );
+      assertStringIncludes(
+        result.stderr,
+        "install: nixos-anywhere --flake '.#nas1' --target-host root@127.0.0.1 --ssh-port 22 --extra-files '$INSTALL_WORK/extra-files' --disk-encryption-keys /tmp/disk-encryption.key '$INSTALL_WORK/disk-keys/1.key'",
+      );
+      assertStringIncludes(result.stderr, `["disk-encryption-keys"]["/tmp/disk-encryption.key"]`);
+      assertStringIncludes(
+        result.stderr,
+        "ok so far: secrets/nas1.yaml is encrypted for nas1's key (age1tfc3syxgte75yuekururxw3qnztz2kknfleduqfpc3l7thyenfwq62pvty)",
+      );
+
+      const noDisko = await runTask(repo, "install", [
+        "dev-vm",
+        "--target",
+        "127.0.0.1",
+        "--dry-run",
+      ], { bin });
+      assertEquals(noDisko.code, 1);
+      assertStringIncludes(
+        noDisko.stderr,
+        `Cannot install host "dev-vm": no configurations/dev-vm/disko.nix`,
+      );
+
+      const hostile = await runTask(repo, "install", [
+        "nas1",
+        "--target",
+        "-oProxyCommand=touch /tmp/x",
+        "--dry-run",
+      ], { bin });
+      assertEquals(hostile.code, 2);
+      assertStringIncludes(hostile.stderr, "not a host name or IP address");
+
+      const noKey = await runTask(repo, "install", ["nas1", "--target", "127.0.0.1"], { bin });
+      assertEquals(noKey.code, 2);
+      assertStringIncludes(noKey.stderr, "--host-key <file>, or --new-host-key");
+    } finally {
+      await bin[Symbol.asyncDispose]();
+    }
+  } finally {
+    await Deno.remove(repo, { recursive: true });
+  }
+});
+
+// Keeps the imports used when a test is filtered out.
+void runProgram;

@@ -1,0 +1,278 @@
+// Installs NixOS on a new machine with nixos-anywhere, the secrets chain checked before a disk is
+// wiped. `deno task install <host> --target <address>`, see `--help`.
+import { Option } from "@commander-js/extra-typings";
+import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
+import { UsageError } from "../lib/errors.ts";
+import { pathExists } from "../lib/fs.ts";
+import { hostNameProblem } from "../lib/host_name.ts";
+import { ask } from "../lib/prompt.ts";
+import { findRepoRoot, userPath } from "../lib/repo.ts";
+import type { Runner } from "../lib/runner.ts";
+import { readDiskKeyPaths } from "./disk_keys.ts";
+import { executeInstall, type InstallReport } from "./execute.ts";
+import {
+  describePlan,
+  hostPaths,
+  type KeySource,
+  type Phase,
+  PHASES,
+  planInstall,
+} from "./plan.ts";
+import { checkKeyFile } from "./secrets_check.ts";
+import { Scratch, scratchParents } from "./scratch.ts";
+
+function positiveInt(what: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) {
+      throw new UsageError(`${what} must be a whole number of at least 1, not "${value}"`);
+    }
+    return Number(value);
+  };
+}
+
+/** An address ssh and nixos-anywhere take as a host, never as an option: name, IPv4 or IPv6. */
+export function targetProblem(address: string): string | undefined {
+  if (/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(address)) return undefined;
+  if (/^[0-9A-Fa-f:]+(?:%[A-Za-z0-9]+)?$/.test(address) && address.includes(":")) return undefined;
+  return "not a host name or IP address";
+}
+
+function collect(value: string, previous: string[]): string[] {
+  if (!/^[A-Za-z][A-Za-z0-9]*=\S.*$/.test(value)) {
+    throw new UsageError(`--ssh-option must be Key=Value, not "${value}"`);
+  }
+  return [...previous, value];
+}
+
+function parsePhases(value: string): Phase[] {
+  const phases = value.split(",").map((p) => p.trim());
+  for (const phase of phases) {
+    if (!(PHASES as readonly string[]).includes(phase)) {
+      throw new UsageError(`Unknown phase "${phase}": use ${PHASES.join(",")}`);
+    }
+  }
+  return phases as Phase[];
+}
+
+function program() {
+  return newProgram(
+    "install",
+    "Install NixOS on a machine booted into the installer, with nixos-anywhere; checks the host key, its secrets and the disk passphrases before a disk is touched",
+  )
+    .argument("<host>", "the host to install (configurations/<host>/)")
+    .requiredOption("--target <address>", "the installer's address (it logs in as root)")
+    .option(
+      "--port <port>",
+      "SSH port of the installer and of the installed host",
+      positiveInt("--port"),
+      22,
+    )
+    .option("--host-key <file>", "the host's private SSH key (mode 0600, yours)")
+    .option(
+      "--new-host-key [file]",
+      "make a new host key here (default ~/.local/share/devops-at-home/host-keys/<host>/ssh_host_ed25519_key), re-key the secrets for it",
+    )
+    .option("-y, --yes", "do not ask: accept the installer's fingerprint and stage new files")
+    .addOption(
+      new Option("--build-on <where>", "where nixos-anywhere builds").choices(
+        ["local", "remote"] as const,
+      ),
+    )
+    .option("--phases <list>", `nixos-anywhere phases (${PHASES.join(",")})`, parsePhases)
+    .option(
+      "--ssh-option <Key=Value>",
+      "extra ssh option, also given to nixos-anywhere (repeat)",
+      collect,
+      [] as string[],
+    )
+    .option(
+      "--connect-timeout <s>",
+      "seconds for each SSH connection attempt",
+      positiveInt("--connect-timeout"),
+      10,
+    )
+    .option(
+      "--wait <s>",
+      "seconds to wait for the installed host's SSH after the reboot",
+      positiveInt("--wait"),
+      600,
+    );
+}
+
+async function indexedHosts(runner: Runner, root: string): Promise<string[]> {
+  const index = `${root}/configurations/nixos-configurations.nix`;
+  if (!await pathExists(index)) {
+    throw new Error(
+      "Cannot read the hosts: no configurations/nixos-configurations.nix; run deno task index",
+    );
+  }
+  return JSON.parse(
+    await runner.text({
+      argv: [
+        "nix-instantiate",
+        "--eval",
+        "--strict",
+        "--json",
+        "--expr",
+        `builtins.attrNames (import ${JSON.stringify(index)})`,
+      ],
+      timeoutMs: 120_000,
+    }),
+  ) as string[];
+}
+
+function defaultNewKeyPath(host: string): string {
+  const data = Deno.env.get("XDG_DATA_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.local/share`;
+  return `${data}/devops-at-home/host-keys/${host}/ssh_host_ed25519_key`;
+}
+
+async function keySource(
+  root: string,
+  host: string,
+  options: { hostKey?: string; newHostKey?: string | true; dryRun?: boolean },
+): Promise<KeySource> {
+  const pub = `${root}/${hostPaths(host).publicKey}`;
+  if (options.hostKey !== undefined && options.newHostKey !== undefined) {
+    throw new UsageError("Give --host-key <file> or --new-host-key, not both");
+  }
+  if (options.hostKey !== undefined) {
+    const path = userPath(options.hostKey);
+    await checkKeyFile(path);
+    if (!await pathExists(pub)) {
+      throw new Error(
+        `Cannot install host "${host}": no ${
+          hostPaths(host).publicKey
+        }; give --new-host-key to make one`,
+      );
+    }
+    return { kind: "file", path };
+  }
+  if (options.newHostKey !== undefined) {
+    const path = options.newHostKey === true
+      ? defaultNewKeyPath(host)
+      : userPath(options.newHostKey);
+    if (path === root || path.startsWith(`${root}/`)) {
+      throw new UsageError(
+        `Cannot keep the new host key in the repository ("${path}"): name a file outside it`,
+      );
+    }
+    if (await pathExists(path) || await pathExists(`${path}.pub`)) {
+      throw new Error(
+        `Cannot make a new host key at "${path}": a file is there (never overwritten); use --host-key ${path}`,
+      );
+    }
+    return { kind: "new", path, hostHasKey: await pathExists(pub) };
+  }
+  if (options.dryRun) {
+    if (!await pathExists(pub)) {
+      throw new Error(
+        `Cannot install host "${host}": no ${
+          hostPaths(host).publicKey
+        }; give --new-host-key to make one`,
+      );
+    }
+    return { kind: "none" };
+  }
+  throw new UsageError(
+    "Give the host's private key: --host-key <file>, or --new-host-key to make one",
+  );
+}
+
+function summary(report: InstallReport): string {
+  const lines = [`${report.host} at ${report.address}: ${report.result}`];
+  if (report.hostKey) {
+    lines.push(
+      `host key ${report.hostKey.fingerprint}${
+        report.hostKey.created ? ` (new, kept at ${report.hostKey.path})` : ""
+      }`,
+    );
+  }
+  if (report.installerFingerprint) lines.push(`installer key ${report.installerFingerprint}`);
+  if (report.diskKeys.length > 0) {
+    lines.push(`disk passphrases sent to ${report.diskKeys.join(", ")}`);
+  }
+  if (report.toplevel) lines.push(`system ${report.toplevel}`);
+  if (report.secrets) {
+    lines.push(
+      `secrets ${report.secrets.length === 0 ? "none declared" : report.secrets.join(", ")}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Runs `install` with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  return await runMain(async () => {
+    const parsed = program().parse(args, { from: "user" });
+    const options = parsed.opts();
+    const host = parsed.args[0]!;
+    const problem = hostNameProblem(host);
+    if (problem !== undefined) throw new UsageError(`Cannot install host "${host}": ${problem}`);
+    const badTarget = targetProblem(options.target);
+    if (badTarget !== undefined) {
+      throw new UsageError(`Cannot install to --target "${options.target}": ${badTarget}`);
+    }
+    const runner = runnerFor(options);
+    const root = await findRepoRoot(Deno.cwd(), options.repo);
+
+    if (!(await indexedHosts(runner, root)).includes(host)) {
+      throw new Error(
+        `Cannot install host "${host}": it is not in configurations/nixos-configurations.nix`,
+      );
+    }
+    const paths = hostPaths(host);
+    if (!await pathExists(`${root}/${paths.disko}`)) {
+      throw new Error(
+        `Cannot install host "${host}": no ${paths.disko}; nixos-anywhere partitions the disks from it, so add one first`,
+      );
+    }
+    const key = await keySource(root, host, { ...options, dryRun: runner.dryRun });
+    const diskKeyPaths = await readDiskKeyPaths(runner, `${root}/${paths.disko}`);
+    const plan = planInstall({
+      host,
+      address: options.target,
+      port: options.port,
+      key,
+      diskKeyPaths,
+      stage: options.yes ? "yes" : "ask",
+      confirmInstaller: !options.yes,
+      ...(options.buildOn === undefined ? {} : { buildOn: options.buildOn }),
+      ...(options.phases === undefined ? {} : { phases: options.phases }),
+      sshOptions: options.sshOption,
+      connectTimeout: options.connectTimeout,
+      waitSeconds: options.wait,
+    });
+
+    const scratch = new Scratch(
+      scratchParents({ XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") }, Deno.uid()),
+    );
+    // An interrupt must not leave a passphrase or a key copy behind: remove them, then exit.
+    const onSignal = () => {
+      scratch.removeNow();
+      console.error("error: interrupted; the temporary secrets were removed");
+      Deno.exit(130);
+    };
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    try {
+      if (runner.dryRun) runner.log(describePlan(plan)[0]!);
+      const report = await executeInstall(plan, {
+        runner,
+        root,
+        scratch,
+        ask,
+        sshOptions: options.sshOption,
+        connectTimeout: options.connectTimeout,
+      });
+      if (runner.dryRun) runner.log(describePlan(plan).at(-1)!);
+      printResult(options.json, report, summary(report));
+      return 0;
+    } finally {
+      scratch.removeNow();
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
+    }
+  });
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,73 @@
+// The install's private scratch folder on tmpfs (disk passphrases, a copy of the host key) and
+// the child process it runs, both cleaned up whatever happens: normal end, error, Ctrl-C.
+
+/**
+ * Where the scratch folder may live: the user's runtime folder, a tmpfs that only they can enter,
+ * so a passphrase never reaches a disk. (/dev/shm would do too, but Deno grants paths under /dev
+ * only with --allow-all.)
+ */
+export function scratchParents(
+  env: { XDG_RUNTIME_DIR?: string | undefined },
+  uid: number | null,
+): string[] {
+  const candidates = [
+    ...(env.XDG_RUNTIME_DIR ? [env.XDG_RUNTIME_DIR] : []),
+    ...(uid === null ? [] : [`/run/user/${uid}`]),
+  ];
+  return [...new Set(candidates)];
+}
+
+/** The scratch folder and the running child; {@linkcode Scratch.removeNow} is signal-safe. */
+export class Scratch {
+  #dir: string | undefined;
+  #child: Deno.ChildProcess | undefined;
+  constructor(readonly parents: readonly string[]) {}
+
+  /** The folder (made 0700 on first use). */
+  async dir(): Promise<string> {
+    if (this.#dir !== undefined) return this.#dir;
+    const problems: string[] = [];
+    for (const parent of this.parents) {
+      try {
+        const dir = await Deno.makeTempDir({ dir: parent, prefix: "devops-install-" });
+        await Deno.chmod(dir, 0o700);
+        this.#dir = dir;
+        return dir;
+      } catch (error) {
+        problems.push(`${parent}: ${(error as Error).message}`);
+      }
+    }
+    throw new Error(
+      `Cannot make a private folder on tmpfs for the disk passphrases (${
+        problems.join("; ")
+      }); set XDG_RUNTIME_DIR to a tmpfs folder you own`,
+    );
+  }
+
+  /** The folder if it was made. */
+  get made(): string | undefined {
+    return this.#dir;
+  }
+
+  /** Remembers the running child so an interrupt can stop it. */
+  set child(child: Deno.ChildProcess | undefined) {
+    this.#child = child;
+  }
+
+  /** Stops the child (SIGTERM) and removes the folder, synchronously. */
+  removeNow(): void {
+    try {
+      this.#child?.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    if (this.#dir !== undefined) {
+      try {
+        Deno.removeSync(this.#dir, { recursive: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+      this.#dir = undefined;
+    }
+  }
+}

@@ -1,0 +1,177 @@
+// The secrets chain, checked before a disk is wiped: the private host key is the committed one,
+// and its age identity decrypts secrets/<host>.yaml exactly as sops-nix will at first boot. The
+// decrypted values stay in memory.
+import { parse as parseYaml } from "yaml";
+import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/age_identity.ts";
+import { fingerprint, publicKeyBody } from "../lib/ssh_pinned.ts";
+import type { Runner } from "../lib/runner.ts";
+import { DISK_KEYS_SECRET, diskKeySecretPath } from "./disk_keys.ts";
+
+const SOPS_TIMEOUT_MS = 60_000;
+
+/** A private key file that may be used: checked mode and owner. */
+export async function checkKeyFile(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    const cause = error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message;
+    throw new Error(`Cannot use host key "${path}": ${cause}`);
+  }
+  if (!info.isFile) throw new Error(`Cannot use host key "${path}": not a file`);
+  const mode = (info.mode ?? 0) & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new Error(
+      `Cannot use host key "${path}": mode ${
+        mode.toString(8).padStart(4, "0")
+      } lets others read it; chmod 600 it`,
+    );
+  }
+  const uid = Deno.uid();
+  if (uid !== null && info.uid !== uid) {
+    throw new Error(
+      `Cannot use host key "${path}": owned by uid ${info.uid}, not by you (uid ${uid})`,
+    );
+  }
+}
+
+/** The recipients a sops file is encrypted for (from its metadata; nothing is decrypted). */
+export function sopsAgeRecipients(text: string): string[] {
+  const doc = parseYaml(text) as { sops?: { age?: { recipient?: unknown }[] } } | null;
+  return (doc?.sops?.age ?? []).map((a) => a.recipient).filter((r): r is string =>
+    typeof r === "string"
+  );
+}
+
+/**
+ * Checks, from the file's metadata alone (no key needed), that `secretsFile` is encrypted for the
+ * age recipient of the committed public key; returns that recipient.
+ */
+export async function checkRecipient(
+  root: string,
+  host: string,
+  options: { publicKeyPath: string; secretsFile: string },
+): Promise<string> {
+  const committed = await Deno.readTextFile(`${root}/${options.publicKeyPath}`).catch(() => {
+    throw new Error(`Cannot install host "${host}": no ${options.publicKeyPath}`);
+  });
+  const recipient = sshPublicKeyToAge(committed);
+  const fileText = await Deno.readTextFile(`${root}/${options.secretsFile}`).catch(() => {
+    throw new Error(
+      `Cannot install host "${host}": no ${options.secretsFile}; run deno task secrets host add ${host} --key-file ${options.publicKeyPath}`,
+    );
+  });
+  if (!sopsAgeRecipients(fileText).includes(recipient)) {
+    throw new Error(
+      `Cannot install host "${host}": ${options.secretsFile} is not encrypted for its key (${recipient}), so sops-nix could not decrypt it at first boot; run deno task secrets host replace-key ${host} --key-file ${options.publicKeyPath}, or deno task rekey`,
+    );
+  }
+  return recipient;
+}
+
+/** What the check found: the key's fingerprint and the decrypted document (memory only). */
+export interface KeyCheck {
+  fingerprint: string;
+  recipient: string;
+  secrets: Record<string, unknown>;
+}
+
+/** Options for {@linkcode checkSecretsChain}. */
+export interface ChainOptions {
+  root: string;
+  host: string;
+  keyPath: string;
+  publicKeyPath: string;
+  secretsFile: string;
+  /** An empty folder for sops' HOME, so it finds no other identity. */
+  emptyHome: string;
+}
+
+/**
+ * Checks that the private key at `keyPath` is the one in `publicKeyPath` (ssh-keygen -y) and
+ * that its age identity decrypts `secretsFile` with nothing else in sops' environment.
+ */
+export async function checkSecretsChain(runner: Runner, options: ChainOptions): Promise<KeyCheck> {
+  const { root, host, keyPath } = options;
+  await checkKeyFile(keyPath);
+  const derived = await runner.text({
+    argv: ["ssh-keygen", "-y", "-f", keyPath],
+    timeoutMs: 10_000,
+  })
+    .catch((error: Error) => {
+      throw new Error(
+        `Cannot use host key "${keyPath}": ${error.message.replace(/^.*?: ssh-keygen .*?: /, "")}`,
+      );
+    });
+  const committed = await Deno.readTextFile(`${root}/${options.publicKeyPath}`).catch(() => {
+    throw new Error(`Cannot install host "${host}": no ${options.publicKeyPath}`);
+  });
+  if (publicKeyBody(derived) !== publicKeyBody(committed)) {
+    throw new Error(
+      `Cannot install host "${host}": "${keyPath}" is not its key (it is ${
+        fingerprint(derived)
+      }, ${options.publicKeyPath} is ${fingerprint(committed)})`,
+    );
+  }
+  let identity: string;
+  try {
+    identity = sshPrivateKeyToAgeIdentity(await Deno.readTextFile(keyPath));
+  } catch (error) {
+    throw new Error(`Cannot use host key "${keyPath}": ${(error as Error).message}`);
+  }
+  const recipient = await checkRecipient(root, host, options);
+  // sops sees only this identity: no HOME keys, no SOPS_AGE_KEY_FILE, nothing of the operator's.
+  const output = await new Deno.Command("sops", {
+    args: ["decrypt", "--output-type", "json", options.secretsFile],
+    cwd: root,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: options.emptyHome,
+      SOPS_AGE_KEY: identity,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    // A hung sops (an age plugin waiting for a terminal) must not hang the install.
+    signal: AbortSignal.timeout(SOPS_TIMEOUT_MS),
+  }).output().catch((error: Error) => {
+    throw new Error(
+      `Cannot install host "${host}": sops decrypt did not finish (${error.message})`,
+    );
+  });
+  if (!output.success) {
+    const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").filter(Boolean);
+    throw new Error(
+      `Cannot install host "${host}": its key does not decrypt ${options.secretsFile} (sops: ${
+        stderr.at(-1) ?? `exit code ${output.code}`
+      })`,
+    );
+  }
+  const secrets = JSON.parse(new TextDecoder().decode(output.stdout)) as Record<string, unknown>;
+  return { fingerprint: fingerprint(committed), recipient, secrets };
+}
+
+/** The passphrase for each installer path, from the decrypted secrets; errors name the missing one. */
+export function diskPassphrases(
+  secrets: Record<string, unknown>,
+  installerPaths: readonly string[],
+  context: { host: string; secretsFile: string },
+): string[] {
+  const table = secrets[DISK_KEYS_SECRET];
+  return installerPaths.map((path) => {
+    const value = typeof table === "object" && table !== null
+      ? (table as Record<string, unknown>)[path]
+      : undefined;
+    if (typeof value !== "string" || value === "") {
+      throw new Error(
+        `Cannot install host "${context.host}": ${context.secretsFile} has no disk passphrase ${
+          diskKeySecretPath(path)
+        } (disko reads it from ${path}); add it: sops set ${context.secretsFile} '${
+          diskKeySecretPath(path)
+        }' '"<passphrase>"'`,
+      );
+    }
+    return value;
+  });
+}
