@@ -60,6 +60,10 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
     args: ["--dry-run", "admin", "add", "alice", await newAgeRecipient(bin)],
     env: { SOPS_AGE_KEY_FILE: repo.path(EXAMPLE_ADMIN_KEY) },
   }),
+  // The whole first-install plan, with no private key at hand: nothing is touched.
+  install: () => Promise.resolve({ args: ["nas1", "--target", "127.0.0.1", "--dry-run"] }),
+  iso: "builds the installer image, which needs the fleet's flake inputs; tools/iso/iso_test.ts " +
+    "runs its --dry-run against the fixture flake",
   deploy: "evaluates the fleet flake, whose inputs cannot be fetched offline; issue 10 adds " +
     "its --dry-run row against the fixture flake",
 };

@@ -107,4 +107,9 @@ in
     type = types.nullOr types.str;
     default = null;
   };
+  # services/ttys/getty.nix: text shown on the console after the issue text.
+  options.services.getty.helpLine = mkOption {
+    type = types.lines;
+    default = "";
+  };
 }
