@@ -1,0 +1,448 @@
+// The whole deploy flow on a machine with no fleet: three local test hosts, a demo fleet, two
+// deploys through `deno task deploy` (one host fails its health check and rolls itself back),
+// then everything removed. Needs root. `deno task demo --help`.
+import { Option } from "@commander-js/extra-typings";
+import { newProgram, printResult, runMain } from "../lib/cli.ts";
+import { UsageError } from "../lib/errors.ts";
+import { formatCommand } from "../lib/quote.ts";
+import { startTestHosts, type TestHost, type TestHosts } from "../lib/test_hosts.ts";
+import { demoFleetTree, writeTree } from "./fleet.ts";
+import {
+  checkRelease,
+  checkTable,
+  DEMO_HOST_NAMES,
+  type DemoPaths,
+  type DemoStep,
+  type HostCheck,
+  type Observed,
+  PLACEHOLDER_PATHS,
+  planDemo,
+  profileGeneration,
+  systemVersion,
+} from "./plan.ts";
+import { createWorkDir, reapStaleWorkDirs } from "./work_dir.ts";
+
+/** The checkout whose `deno task deploy` the demo runs (the toolkit it belongs to). */
+const CHECKOUT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The settings of the demo's own nix calls: given through the environment, nix.conf untouched. */
+export const LOCAL_NIX_CONFIG = [
+  "experimental-features = nix-command flakes",
+  // The demo systems are built by /bin/sh with the machine's coreutils, outside any sandbox,
+  // from no inputs: nothing to substitute, no build users needed.
+  "sandbox = false",
+  "substituters =",
+  "build-users-group =",
+].join("\n");
+
+/**
+ * The nix settings of each test host: root's own nix.conf in the host's private /root, read by
+ * the nix commands the deploy runs there. The demo's unsigned builds are accepted unsigned.
+ */
+export const HOST_NIX_CONFIG = `# nix settings of a demo test host (deno task demo).
+${LOCAL_NIX_CONFIG}
+require-sigs = false
+`;
+
+/** The programs the demo runs besides deno; sshd at the path the test hosts start. */
+export const DEMO_PROGRAMS = [
+  "nix",
+  "ssh",
+  "ssh-keygen",
+  "unshare",
+  "nsenter",
+  "setpriv",
+  "mount",
+  "ip",
+  "nft",
+] as const;
+
+const SSHD = "/usr/sbin/sshd";
+/** A deploy of three small hosts takes seconds; this only bounds a hung one. */
+const DEPLOY_TIMEOUT_MS = 300_000;
+/** Time a deploy gets to stop by itself after the demo was interrupted. */
+const STOP_GRACE_MS = 20_000;
+const PROFILE = "/nix/var/nix/profiles/system";
+
+function program() {
+  return newProgram(
+    "demo",
+    "Deploy a demo fleet to three local test hosts (two confirm, one rolls back), then remove everything; needs root",
+  )
+    .addOption(
+      new Option("--in-namespace", "internal: run inside the network namespace").hideHelp(),
+    )
+    .addHelpText(
+      "after",
+      `
+Runs as root: each test host is a real sshd in a mount namespace of its own, and the demo runs
+them and the deploys in a network namespace of its own, so they never meet the machine's own
+sshd. Nothing global changes: nix gets its settings through NIX_CONFIG, ~/.ssh is not read.`,
+    );
+}
+
+/** Entry point; returns the exit code. */
+export function main(args: string[]): Promise<number> {
+  return runMain(async () => {
+    const cli = program();
+    cli.parse(args, { from: "user" });
+    const opts = cli.opts();
+    if (opts.repo !== undefined) {
+      throw new UsageError("Cannot use --repo: the demo makes its own fleet repository");
+    }
+    const json = opts.json ?? false;
+    if (opts.dryRun) {
+      printDryRun(planDemo(PLACEHOLDER_PATHS, { json }), json);
+      return 0;
+    }
+    if (opts.inNamespace) return await runDemo({ json, verbose: opts.verbose ?? false });
+    await preflight();
+    return await runInNetworkNamespace(args);
+  });
+}
+
+function log(message: string): void {
+  console.error(message);
+}
+
+/** What --dry-run prints: the steps the executor runs, the deploy commands among them. */
+function printDryRun(steps: readonly DemoStep[], json: boolean): void {
+  if (json) {
+    printResult(true, { dryRun: true, steps });
+    return;
+  }
+  for (const step of steps) log(`would ${stepText(step)}`);
+}
+
+function deployCommand(args: readonly string[]): string {
+  return formatCommand(["deno", "task", "deploy", ...args]);
+}
+
+function stepText(step: DemoStep): string {
+  switch (step.kind) {
+    case "start-hosts":
+      return `start test hosts ${
+        step.hosts.join(", ")
+      } (sshd on 127.0.0.N in a network namespace of the demo's own)`;
+    case "write-fleet":
+      return `write the demo fleet for ${step.release.title} to ${step.dir}`;
+    case "deploy":
+      return `run: ${deployCommand(step.args)}`;
+    case "check":
+      return `check what each host runs after release ${step.release.release}`;
+    case "clean-up":
+      return "stop the test hosts and remove every folder the demo made";
+  }
+}
+
+/** Stops with a one-line error unless this is root with every program the demo needs. */
+async function preflight(): Promise<void> {
+  if (Deno.uid() !== 0) {
+    throw new Error(
+      "deno task demo needs root: its test hosts run sshd in mount and network namespaces of their own; run it as root (sudo deno task demo)",
+    );
+  }
+  const missing: string[] = [];
+  let nixPath: string | undefined;
+  for (const name of DEMO_PROGRAMS) {
+    const found = await findOnPath(name);
+    if (found === undefined) missing.push(name);
+    if (name === "nix") nixPath = found;
+  }
+  if (!(await isExecutable(SSHD))) missing.push(SSHD);
+  if (missing.length > 0) {
+    throw new Error(
+      `Cannot run the demo: ${
+        missing.join(", ")
+      } not installed; run tools/testing/install_test_programs.sh as root`,
+    );
+  }
+  if (nixPath !== undefined && nixPath.startsWith("/nix/store/")) {
+    throw new Error(
+      `Cannot run the demo: nix (${nixPath}) lives in /nix/store, which each test host replaces with its own; install Debian's nix-bin (tools/testing/install_test_programs.sh)`,
+    );
+  }
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  const info = await Deno.stat(path).catch(() => undefined);
+  return info !== undefined && info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+}
+
+async function findOnPath(name: string): Promise<string | undefined> {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":").filter(Boolean)) {
+    if (await isExecutable(`${dir}/${name}`)) return await Deno.realPath(`${dir}/${name}`);
+  }
+  return undefined;
+}
+
+/** The exit code of a process killed by `signal`, as a shell reports it. */
+function signalExitCode(signal: Deno.Signal): number {
+  return 128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 9);
+}
+
+/**
+ * Runs this program again inside a new network namespace (`unshare --net`): there, 127.0.0.N:22
+ * is free whatever the machine's own sshd listens on, and the namespace ends with its last
+ * process. Signals are passed on; the inner demo cleans up.
+ */
+async function runInNetworkNamespace(args: readonly string[]): Promise<number> {
+  const child = new Deno.Command("setpriv", {
+    args: [
+      "--pdeathsig",
+      "TERM",
+      "--",
+      "unshare",
+      "--net",
+      "--",
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--config",
+      `${CHECKOUT}/deno.json`,
+      new URL(import.meta.url).pathname,
+      "--in-namespace",
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const forward = (signal: Deno.Signal) => () => {
+    try {
+      child.kill(signal);
+    } catch {
+      // Exited already.
+    }
+  };
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, forward(s)] as const);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  try {
+    const status = await child.status;
+    return status.signal !== null ? signalExitCode(status.signal) : status.code;
+  } finally {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  }
+}
+
+/** Thrown between steps once SIGINT or SIGTERM arrived. */
+class Interrupted extends Error {
+  override name = "Interrupted";
+  constructor(readonly signal: Deno.Signal) {
+    super(`Interrupted by ${signal}`);
+  }
+}
+
+/** One deploy as the demo saw it. */
+interface DeployRun {
+  release: number;
+  command: string;
+  exitCode: number;
+  /** Deploy's own --json report (with --json). */
+  report?: unknown;
+}
+
+/** The demo's result (what --json prints). */
+interface DemoReport {
+  ok: boolean;
+  durationMs: number;
+  deploys: DeployRun[];
+  hosts: HostCheck[];
+}
+
+/** The demo itself, inside its network namespace. */
+async function runDemo(options: { json: boolean; verbose: boolean }): Promise<number> {
+  const started = performance.now();
+  let interrupted: Deno.Signal | undefined;
+  let deploy: Deno.ChildProcess | undefined;
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (interrupted !== undefined) return;
+    interrupted = signal;
+    log(`demo: ${signal}: stopping and removing everything the demo started`);
+    // deno task passes the signal on to the deploy, which stops its own work.
+    if (deploy !== undefined) kill(deploy, "SIGINT");
+  };
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, onSignal(s)] as const);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  const stopIfInterrupted = () => {
+    if (interrupted !== undefined) throw new Interrupted(interrupted);
+  };
+
+  const tempDir = Deno.env.get("TMPDIR") ?? "/tmp";
+  let work: string | undefined;
+  let hosts: TestHosts | undefined;
+  try {
+    await runQuiet(["ip", "link", "set", "lo", "up"]);
+    for (const dir of await reapStaleWorkDirs(tempDir)) {
+      log(`demo: removed ${dir} of a killed demo`);
+    }
+    work = await createWorkDir();
+    log(`demo: starting test hosts ${DEMO_HOST_NAMES.join(", ")}`);
+    hosts = await startTestHosts(DEMO_HOST_NAMES.length, { names: [...DEMO_HOST_NAMES] });
+    log(`demo: ${describeHosts(hosts)}`);
+    log(`demo: work folder ${work}, test hosts in ${hosts.dir}`);
+    await Promise.all(hosts.hosts.map((host) => writeHostNixConfig(host)));
+    stopIfInterrupted();
+
+    const paths: DemoPaths = { fleetDir: `${work}/fleet`, clientKey: hosts.clientKey };
+    const report: DemoReport = { ok: true, durationMs: 0, deploys: [], hosts: [] };
+    for (const step of planDemo(paths, options)) {
+      stopIfInterrupted();
+      switch (step.kind) {
+        case "start-hosts":
+        case "clean-up":
+          break;
+        case "write-fleet":
+          log(`\ndemo: ${step.release.title}`);
+          await writeTree(step.dir, demoFleetTree(hosts.hosts, step.release.systems));
+          break;
+        case "deploy": {
+          log(`demo: $ ${deployCommand(step.args)}`);
+          const run = await runDeploy(step.args, { ...options, tempDir: work }, (child) => {
+            deploy = child;
+          }).catch((error) => {
+            stopIfInterrupted();
+            throw error;
+          });
+          deploy = undefined;
+          report.deploys.push({ release: step.release.release, ...run });
+          break;
+        }
+        case "check": {
+          stopIfInterrupted();
+          const observed = await observeHosts(hosts);
+          const checks = checkRelease(step.release, observed);
+          report.hosts = checks;
+          if (!checks.every((c) => c.ok)) report.ok = false;
+          break;
+        }
+      }
+    }
+    report.durationMs = Math.round(performance.now() - started);
+    if (options.json) printResult(true, report);
+    else {
+      console.log(
+        `\nWhat each host runs now, read from its system profile and /run/current-system:`,
+      );
+      console.log(checkTable(report.hosts));
+    }
+    if (!report.ok) {
+      throw new Error(
+        `The demo went wrong: ${
+          report.hosts.filter((c) => !c.ok).map((c) => c.host).join(", ")
+        } run something else than expected (see the table)`,
+      );
+    }
+    log(`demo: done in ${(report.durationMs / 1000).toFixed(1)} s; removing the test hosts`);
+    return 0;
+  } catch (error) {
+    if (error instanceof Interrupted) return signalExitCode(error.signal);
+    throw error;
+  } finally {
+    // Runs to the end even when a second signal comes: the listeners stay until it is done.
+    if (hosts !== undefined) await hosts[Symbol.asyncDispose]();
+    if (work !== undefined) await Deno.remove(work, { recursive: true }).catch(() => {});
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    if (interrupted !== undefined) log("demo: interrupted; everything it started is removed");
+  }
+}
+
+function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Exited already.
+  }
+}
+
+function describeHosts(hosts: TestHosts): string {
+  return hosts.hosts.map((h) => `${h.name} ${h.address}:${h.port}`).join(", ") +
+    " (sshd, each in a mount namespace of its own)";
+}
+
+async function writeHostNixConfig(host: TestHost): Promise<void> {
+  const dir = `${host.homeDir}/.config/nix`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/nix.conf`, HOST_NIX_CONFIG);
+}
+
+async function runQuiet(argv: readonly string[]): Promise<void> {
+  const output = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(
+      `Cannot run ${formatCommand(argv)}: ${new TextDecoder().decode(output.stderr).trim()}`,
+    );
+  }
+}
+
+/**
+ * Runs `deno task deploy …` from this checkout, its progress on stderr; its table goes to
+ * stdout, its report is kept with --json. Its temp folder is inside the demo's work folder.
+ */
+async function runDeploy(
+  args: readonly string[],
+  options: { json: boolean; verbose: boolean; tempDir: string },
+  started: (child: Deno.ChildProcess) => void,
+): Promise<Omit<DeployRun, "release">> {
+  const fullArgs = [...args, ...(options.verbose ? ["--verbose"] : [])];
+  const child = new Deno.Command("setpriv", {
+    args: ["--pdeathsig", "TERM", "--", Deno.execPath(), "task", "-q", "deploy", ...fullArgs],
+    cwd: CHECKOUT,
+    env: { NIX_CONFIG: LOCAL_NIX_CONFIG, TMPDIR: options.tempDir },
+    stdin: "null",
+    stdout: options.json ? "piped" : "inherit",
+    stderr: "inherit",
+  }).spawn();
+  started(child);
+  const stdout = options.json ? new Response(child.stdout).text() : Promise.resolve("");
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill(child, "SIGTERM");
+    setTimeout(() => kill(child, "SIGKILL"), STOP_GRACE_MS);
+  }, DEPLOY_TIMEOUT_MS);
+  try {
+    const status = await child.status;
+    const text = await stdout;
+    if (timedOut) {
+      throw new Error(`deno task deploy did not end within ${DEPLOY_TIMEOUT_MS / 1000} s`);
+    }
+    const run: Omit<DeployRun, "release"> = {
+      command: deployCommand(fullArgs),
+      exitCode: status.code,
+    };
+    if (options.json) {
+      try {
+        run.report = JSON.parse(text);
+      } catch {
+        throw new Error(`deno task deploy printed no JSON report (exit code ${status.code})`);
+      }
+    }
+    return run;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What each host runs, read from its files (not from the deploy's report). */
+async function observeHosts(hosts: TestHosts): Promise<Record<string, Observed>> {
+  const observed: Record<string, Observed> = {};
+  for (const host of hosts.hosts) {
+    const link = await Deno.readLink(host.hostPath(PROFILE)).catch(() => undefined);
+    const system = await host.resolve(PROFILE).catch(() => undefined);
+    const active = await host.resolve("/run/current-system").catch(() => undefined);
+    observed[host.name] = {
+      generation: profileGeneration(link),
+      version: link === undefined ? undefined : systemVersion(system),
+      activeVersion: systemVersion(active),
+    };
+  }
+  return observed;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
