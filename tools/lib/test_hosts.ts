@@ -177,10 +177,10 @@ async function reapLease(file: Deno.FsFile, index: number): Promise<void> {
 }
 
 /**
- * Kills every process whose /nix is bind-mounted from a host folder of the harness at `dir`
- * (a mount namespace of one of its hosts), then removes the folder.
+ * Kills every process whose /nix is bind-mounted from a folder under `prefix` (the mount
+ * namespace of a host there), whether or not the host's init still holds the namespace.
  */
-async function reapHarness(dir: string): Promise<number[]> {
+async function killProcessesMounting(prefix: string): Promise<number[]> {
   const killed = new Set<number>();
   for (let round = 0; round < 100; round++) {
     const pids: number[] = [];
@@ -189,7 +189,7 @@ async function reapHarness(dir: string): Promise<number[]> {
       const mounts = await Deno.readTextFile(`/proc/${entry.name}/mountinfo`).catch(() => "");
       const ours = mounts.split("\n").some((line) => {
         const fields = line.split(" ");
-        return fields[4] === "/nix" && (fields[3] ?? "").startsWith(`${dir}/hosts/`);
+        return fields[4] === "/nix" && (fields[3] ?? "").startsWith(prefix);
       });
       if (ours) pids.push(Number(entry.name));
     }
@@ -200,8 +200,14 @@ async function reapHarness(dir: string): Promise<number[]> {
     }
     await sleep(5);
   }
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
   return [...killed];
+}
+
+/** Kills every process of a host of the harness at `dir`, then removes the folder. */
+async function reapHarness(dir: string): Promise<number[]> {
+  const killed = await killProcessesMounting(`${dir}/hosts/`);
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  return killed;
 }
 
 /**
@@ -527,6 +533,9 @@ class Host implements TestHost {
   async kill(): Promise<void> {
     const init = this.#init;
     if (init !== undefined) {
+      // An init that died on its own (a Ctrl-C to the whole process group reaches it) leaves
+      // the namespace's other processes, sshd among them, without it: find them by their /nix.
+      if (init.done) await killProcessesMounting(`${this.dir}/`);
       // While init lives the namespace is this host's; kill everything else, then init (which
       // never forks), so no pid of a later namespace with a reused id can be hit.
       const namespaces = new Set([init.namespace]);
@@ -668,7 +677,8 @@ export async function startTestHosts(
     if (disposed) return;
     disposed = true;
     const results = await Promise.allSettled(hosts.map((host) => host.cleanup()));
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    // Also whatever a failed clean-up of one host left in its namespace.
+    await reapHarness(dir);
     for (const lease of leases) {
       // An empty lock file tells the next owner that there is nothing to reap.
       if (results.every((r) => r.status === "fulfilled")) await lease.file.truncate(0);
