@@ -29,6 +29,25 @@ export const DEMO_HEALTH_CHECK = "/run/current-system/bin/demo-health";
 /** Seconds a demo host waits for the confirmation before it rolls back by itself. */
 export const DEMO_CONFIRM_TIMEOUT = 20;
 
+/** The settings of the demo's own nix calls: given through the environment, nix.conf untouched. */
+export const LOCAL_NIX_CONFIG = [
+  "experimental-features = nix-command flakes",
+  // The demo systems are built by /bin/sh with the machine's coreutils, outside any sandbox,
+  // from no inputs: nothing to substitute, no build users needed.
+  "sandbox = false",
+  "substituters =",
+  "build-users-group =",
+].join("\n");
+
+/**
+ * The nix settings of each test host: root's own nix.conf in the host's private /root, read by
+ * the nix commands the deploy runs there. The demo's unsigned builds are accepted unsigned.
+ */
+export const HOST_NIX_CONFIG = `# nix settings of a demo test host (deno task demo).
+${LOCAL_NIX_CONFIG}
+require-sigs = false
+`;
+
 const FLAKE_NIX =
   `# The demo fleet of \`deno task demo\`: no inputs; each host's "system" is a small stand-in
 # with the NixOS shape (bin/switch-to-configuration), built from lib/demo-system.nix.

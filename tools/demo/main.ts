@@ -6,7 +6,7 @@ import { newProgram, printResult, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { formatCommand } from "../lib/quote.ts";
 import { startTestHosts, type TestHost, type TestHosts } from "../lib/test_hosts.ts";
-import { demoFleetTree, writeTree } from "./fleet.ts";
+import { demoFleetTree, HOST_NIX_CONFIG, LOCAL_NIX_CONFIG, writeTree } from "./fleet.ts";
 import {
   checkRelease,
   checkTable,
@@ -20,29 +20,11 @@ import {
   profileGeneration,
   systemVersion,
 } from "./plan.ts";
+import { killRestOfOwnNetworkNamespace } from "./namespace.ts";
 import { createWorkDir, reapStaleWorkDirs } from "./work_dir.ts";
 
 /** The checkout whose `deno task deploy` the demo runs (the toolkit it belongs to). */
 const CHECKOUT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
-/** The settings of the demo's own nix calls: given through the environment, nix.conf untouched. */
-export const LOCAL_NIX_CONFIG = [
-  "experimental-features = nix-command flakes",
-  // The demo systems are built by /bin/sh with the machine's coreutils, outside any sandbox,
-  // from no inputs: nothing to substitute, no build users needed.
-  "sandbox = false",
-  "substituters =",
-  "build-users-group =",
-].join("\n");
-
-/**
- * The nix settings of each test host: root's own nix.conf in the host's private /root, read by
- * the nix commands the deploy runs there. The demo's unsigned builds are accepted unsigned.
- */
-export const HOST_NIX_CONFIG = `# nix settings of a demo test host (deno task demo).
-${LOCAL_NIX_CONFIG}
-require-sigs = false
-`;
 
 /** The programs the demo runs besides deno; sshd at the path the test hosts start. */
 export const DEMO_PROGRAMS = [
@@ -341,6 +323,9 @@ async function runDemo(options: { json: boolean; verbose: boolean }): Promise<nu
   } finally {
     // Runs to the end even when a second signal comes: the listeners stay until it is done.
     if (hosts !== undefined) await hosts[Symbol.asyncDispose]();
+    // An ssh master of an interrupted deploy outlives it; nothing else may stay either.
+    const strays = await killRestOfOwnNetworkNamespace();
+    if (strays.length > 0 && options.verbose) log(`demo: ended stray pids ${strays.join(", ")}`);
     if (work !== undefined) await Deno.remove(work, { recursive: true }).catch(() => {});
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     if (interrupted !== undefined) log("demo: interrupted; everything it started is removed");

@@ -1,0 +1,309 @@
+// End-to-end tests of `deno task demo`: run as users do, with deno.json's permissions and the
+// real programs (nix, sshd, ssh, unshare) on a PATH outside the repository; interrupted; twice at
+// once; as a user who is not root.
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
+import { runProgram } from "../testing/run.ts";
+import {
+  createProgramsBin,
+  installToolkit,
+  type ProgramsBin,
+  runTask,
+  TOOL_PROGRAMS,
+} from "../testing/task.ts";
+
+/** What the demo runs besides the tools' programs; coreutils for the test hosts' init. */
+const DEMO_BIN = [
+  ...TOOL_PROGRAMS,
+  "unshare",
+  "nsenter",
+  "setpriv",
+  "mount",
+  "ip",
+  "nft",
+  "ln",
+  "readlink",
+  "sleep",
+] as const;
+
+const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+
+/** A clone of the toolkit (deno.json, deno.lock, tools/), a bin folder and an empty HOME. */
+async function checkout() {
+  const dir = await Deno.makeTempDir({ prefix: "devops-demo-test-" });
+  await installToolkit(dir);
+  await Deno.mkdir(`${dir}/home`);
+  await Deno.mkdir(`${dir}/nix-conf`);
+  const bin = await createProgramsBin(DEMO_BIN);
+  return {
+    dir,
+    bin,
+    /** HOME is empty, so ~/.ssh and nix.conf cannot help; NIX_CONF_DIR hides /etc/nix. */
+    env: {
+      HOME: `${dir}/home`,
+      DENO_DIR,
+      NIX_CONF_DIR: `${dir}/nix-conf`,
+    } as Record<string, string>,
+    async [Symbol.asyncDispose]() {
+      await bin[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** The folders and addresses a demo run names on stderr. */
+interface Started {
+  work: string;
+  hostsDir: string;
+  addresses: string[];
+}
+
+function started(stderr: string): Started {
+  const folders = /demo: work folder (\S+), test hosts in (\S+)/.exec(stderr);
+  assert(folders, `the demo names its folders: ${stderr}`);
+  const addresses = [...stderr.matchAll(/\b(?:web1|web2|db1) (127\.0\.0\.\d+):22\b/g)].map((m) =>
+    m[1]!
+  );
+  return { work: folders[1]!, hostsDir: folders[2]!, addresses: [...new Set(addresses)] };
+}
+
+/** Processes that still use one of `paths`: in their command line, environment or mounts. */
+async function processesUsing(paths: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const texts = await Promise.all(
+      ["cmdline", "environ", "mountinfo"].map((f) =>
+        Deno.readTextFile(`/proc/${entry.name}/${f}`).catch(() => "")
+      ),
+    );
+    if (paths.some((p) => texts.some((t) => t.includes(p)))) {
+      found.push(`${entry.name} ${texts[0]!.replaceAll("\0", " ").trim()}`);
+    }
+  }
+  return found;
+}
+
+/** Asserts that nothing the demo started is left: processes, folders, address leases. */
+async function assertNothingLeft(run: Started): Promise<void> {
+  const paths = [run.work, run.hostsDir];
+  // Processes end a moment after their host is killed (an ssh client sees its peer go): poll.
+  let left = await processesUsing(paths);
+  for (let round = 0; round < 100 && left.length > 0; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = await processesUsing(paths);
+  }
+  assertEquals(left, [], "no process of the demo lives on");
+  for (const path of paths) {
+    assertEquals(await Deno.stat(path).then(() => true, () => false), false, `${path} is removed`);
+  }
+  for (const address of run.addresses) {
+    const lock = await Deno.readTextFile(`/tmp/devops-test-hosts/${address}.lock`).catch(() => "");
+    assert(!lock.includes(run.hostsDir), `the lease of ${address} is released`);
+  }
+}
+
+interface DemoReport {
+  ok: boolean;
+  durationMs: number;
+  deploys: { release: number; exitCode: number; report: { hosts: { host: string }[] } }[];
+  hosts: {
+    host: string;
+    ok: boolean;
+    expected: { kind: string; generation: number; version: number };
+    observed: { generation?: number; version?: number; activeVersion?: number };
+  }[];
+}
+
+Deno.test("deno task demo --json: two hosts confirm, db1 rolls back; nothing global changes, nothing is left", async () => {
+  await using repo = await checkout();
+  const nixConf = await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined);
+  const result = await runTask(repo.dir, "demo", ["--json"], { bin: repo.bin, env: repo.env });
+  assertEquals(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as DemoReport;
+  assertEquals(report.ok, true);
+  assertEquals(
+    report.hosts.map((h) => [h.host, h.expected.kind, h.observed, h.ok]),
+    [
+      ["web1", "confirmed", { generation: 2, version: 2, activeVersion: 2 }, true],
+      ["web2", "confirmed", { generation: 2, version: 2, activeVersion: 2 }, true],
+      ["db1", "rolled-back", { generation: 1, version: 1, activeVersion: 1 }, true],
+    ],
+  );
+  // Deploy's own verdicts: release 1 all well, release 2 failed (db1 rolled back).
+  assertEquals(report.deploys.map((d) => [d.release, d.exitCode]), [[1, 0], [2, 1]]);
+  assertEquals(report.deploys[1]!.report.hosts.map((h) => h.host).sort(), ["db1", "web1", "web2"]);
+  await assertNothingLeft(started(result.stderr));
+  assertEquals(
+    await Array.fromAsync(Deno.readDir(`${repo.dir}/home`)).then((e) =>
+      e.map((x) => x.name).filter((n) => n === ".ssh")
+    ),
+    [],
+    "~/.ssh is never made",
+  );
+  assertEquals(await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined), nixConf);
+});
+
+Deno.test("deno task demo prints the progress, the closure diff and the final table", async () => {
+  await using repo = await checkout();
+  const result = await runTask(repo.dir, "demo", [], { bin: repo.bin, env: repo.env });
+  assertEquals(result.code, 0, result.stderr);
+  // Progress and the closure diff (stderr), both deploys' tables and the demo's (stdout).
+  assertStringIncludes(result.stderr, "release 2: version 2 (demo-app 1.1) everywhere");
+  assertMatch(
+    result.stderr,
+    /web1: closure diff \S+-nixos-system-web1-1 → \S+-nixos-system-web1-2/,
+  );
+  assertStringIncludes(result.stderr, "demo-app: 1.0 → 1.1");
+  assertMatch(result.stderr, /db1 .*demo-app 1\.1 does not answer/);
+  const table = result.stdout.slice(result.stdout.lastIndexOf("host  generation  version"));
+  assertEquals(table.trimEnd().split("\n"), [
+    "host  generation  version  active  expected                 check",
+    "web1  2           2        2       confirmed (version 2)    ok",
+    "web2  2           2        2       confirmed (version 2)    ok",
+    "db1   1           1        1       rolled back (version 1)  ok",
+  ]);
+  assertMatch(result.stderr, /demo: done in \d+\.\d s/);
+  await assertNothingLeft(started(result.stderr));
+});
+
+Deno.test("deno task demo twice at once: each has hosts of its own and both succeed", async () => {
+  await using first = await checkout();
+  await using second = await checkout();
+  const [a, b] = await Promise.all(
+    [first, second].map((repo) =>
+      runTask(repo.dir, "demo", ["--json"], { bin: repo.bin, env: repo.env })
+    ),
+  );
+  assertEquals([a!.code, b!.code], [0, 0], `${a!.stderr}\n${b!.stderr}`);
+  const [runA, runB] = [started(a!.stderr), started(b!.stderr)];
+  assert(runA.hostsDir !== runB.hostsDir);
+  await assertNothingLeft(runA);
+  await assertNothingLeft(runB);
+});
+
+/** Runs the demo until `marker` is on its stderr, sends `signal`, and waits for the end. */
+async function interruptDemo(
+  repo: { dir: string; bin: ProgramsBin; env: Record<string, string> },
+  marker: RegExp,
+  signal: "SIGINT" | "SIGTERM",
+  options: { group: boolean },
+): Promise<{ code: number; stderr: string }> {
+  // In a session of its own, the demo's process group is what a terminal's Ctrl-C signals.
+  const argv = [`${repo.bin.dir}/deno`, "task", "-q", "demo"];
+  const setsid = (await runProgram(["sh", "-c", "command -v setsid"])).stdout.trim();
+  const child = new Deno.Command(options.group ? setsid : argv[0]!, {
+    args: options.group ? argv : argv.slice(1),
+    cwd: repo.dir,
+    env: { ...repo.env, PATH: repo.bin.dir, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  let sent = false;
+  const decoder = new TextDecoder();
+  const bound = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  try {
+    for await (const chunk of child.stderr) {
+      stderr += decoder.decode(chunk, { stream: true });
+      if (!sent && marker.test(stderr)) {
+        sent = true;
+        Deno.kill(options.group ? -child.pid : child.pid, signal);
+      }
+    }
+    const status = await child.status;
+    assert(sent, `the demo ended before ${marker}: ${stderr}`);
+    return { code: status.code, stderr };
+  } finally {
+    clearTimeout(bound);
+  }
+}
+
+const MOMENTS: { name: string; marker: RegExp; signal: "SIGINT" | "SIGTERM"; group: boolean }[] = [
+  { name: "once its hosts run", marker: /test hosts in \S+\n/, signal: "SIGINT", group: false },
+  {
+    name: "during the second deploy's activation (Ctrl-C: the whole process group)",
+    marker: /release 2:[^]*activating/,
+    signal: "SIGINT",
+    group: true,
+  },
+  {
+    name: "during the first deploy",
+    marker: /demo: \$ deno task deploy/,
+    signal: "SIGTERM",
+    group: false,
+  },
+];
+
+for (const moment of MOMENTS) {
+  Deno.test(`deno task demo stopped by ${moment.signal} ${moment.name} removes everything`, async () => {
+    await using repo = await checkout();
+    const result = await interruptDemo(repo, moment.marker, moment.signal, moment);
+    assertEquals(result.code, moment.signal === "SIGINT" ? 130 : 143, result.stderr);
+    assertStringIncludes(result.stderr, "demo: interrupted; everything it started is removed");
+    await assertNothingLeft(started(result.stderr));
+  });
+}
+
+Deno.test("deno task demo as a user who is not root: one line saying it needs root", async () => {
+  await using repo = await checkout();
+  // nobody reads a copy of the npm cache and the checkout; it can write nothing of root's.
+  const denoDir = `${repo.dir}/deno-dir`;
+  await Deno.mkdir(denoDir);
+  const copy = await runProgram(["cp", "-r", `${DENO_DIR}/npm`, denoDir]);
+  assertEquals(copy.code, 0, copy.stderr);
+  for (const path of [repo.dir, repo.bin.dir]) {
+    assertEquals((await runProgram(["chmod", "-R", "a+rX", path])).code, 0);
+  }
+  assertEquals((await runProgram(["chown", "-R", "nobody", `${repo.dir}/home`, denoDir])).code, 0);
+  const result = await runProgram([
+    "setpriv",
+    "--reuid=nobody",
+    "--regid=nogroup",
+    "--clear-groups",
+    "--",
+    `${repo.bin.dir}/deno`,
+    "task",
+    "-q",
+    "demo",
+  ], {
+    cwd: repo.dir,
+    env: { ...repo.env, DENO_DIR: denoDir, PATH: repo.bin.dir, NO_COLOR: "1" },
+  });
+  assertEquals(result.code, 1, result.stderr);
+  assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+  assertMatch(result.stderr, /^error: deno task demo needs root: .*namespaces/);
+  assertEquals(result.stdout, "");
+});
+
+Deno.test("deno task demo names a missing program and starts nothing", async () => {
+  await using repo = await checkout();
+  await using bin = await createProgramsBin(DEMO_BIN.filter((p) => p !== "unshare"));
+  const result = await runTask(repo.dir, "demo", [], { bin, env: repo.env });
+  assertEquals(result.code, 1);
+  assertMatch(
+    result.stderr.trim(),
+    /^error: Cannot run the demo: unshare not installed; run tools\/testing\/install_test_programs\.sh as root$/,
+  );
+});
+
+Deno.test("deno task demo --help and --dry-run start nothing; the dry run shows the deploy commands", async () => {
+  await using repo = await checkout();
+  const help = await runTask(repo.dir, "demo", ["--help"], { bin: repo.bin, env: repo.env });
+  assertEquals(help.code, 0, help.stderr);
+  assertStringIncludes(help.stdout, "Runs as root");
+  assert(!help.stdout.includes("--in-namespace"), "the internal flag stays hidden");
+  const dry = await runTask(repo.dir, "demo", ["--dry-run"], { bin: repo.bin, env: repo.env });
+  assertEquals(dry.code, 0, dry.stderr);
+  const lines = dry.stderr.trim().split("\n");
+  assertEquals(lines.length, 8);
+  assertStringIncludes(lines[0]!, "would start test hosts web1, web2, db1");
+  assertStringIncludes(
+    lines[2]!,
+    "would run: deno task deploy --all --repo '<work>/fleet' --parallel 3",
+  );
+  assertEquals(dry.stderr.includes("test hosts in"), false, "no host was started");
+  const usage = await runTask(repo.dir, "demo", ["--repo", "."], { bin: repo.bin, env: repo.env });
+  assertEquals(usage.code, 2);
+  assertStringIncludes(usage.stderr, "the demo makes its own fleet repository");
+});
