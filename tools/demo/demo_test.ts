@@ -185,8 +185,8 @@ Deno.test("deno task demo twice at once: each has hosts of its own and both succ
 async function interruptDemo(
   repo: { dir: string; bin: ProgramsBin; env: Record<string, string> },
   marker: RegExp,
-  signal: "SIGINT" | "SIGTERM",
-  options: { group: boolean },
+  signal: "SIGINT" | "SIGTERM" | "SIGKILL",
+  options: { group: boolean; target?: () => Promise<number> },
 ): Promise<{ code: number; stderr: string }> {
   // In a session of its own, the demo's process group is what a terminal's Ctrl-C signals.
   const argv = [`${repo.bin.dir}/deno`, "task", "-q", "demo"];
@@ -208,7 +208,8 @@ async function interruptDemo(
       stderr += decoder.decode(chunk, { stream: true });
       if (!sent && marker.test(stderr)) {
         sent = true;
-        Deno.kill(options.group ? -child.pid : child.pid, signal);
+        const pid = options.target ? await options.target() : child.pid;
+        Deno.kill(options.group ? -pid : pid, signal);
       }
     }
     const status = await child.status;
@@ -244,6 +245,33 @@ for (const moment of MOMENTS) {
     await assertNothingLeft(started(result.stderr));
   });
 }
+
+Deno.test("deno task demo after a demo killed with SIGKILL: the next run removes what it left", async () => {
+  await using repo = await checkout();
+  // SIGKILL the inner demo (the one in the network namespace) once its hosts run.
+  const inner = async () => {
+    for await (const entry of Deno.readDir("/proc")) {
+      const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+      if (cmdline.includes("--in-namespace") && cmdline.includes(repo.dir)) {
+        return Number(entry.name);
+      }
+    }
+    throw new Error("no inner demo process");
+  };
+  let killed: number | undefined;
+  const first = await interruptDemo(repo, /test hosts in \S+\n/, "SIGKILL", {
+    group: false,
+    target: async () => killed = await inner(),
+  });
+  assert(killed !== undefined);
+  const left = started(first.stderr);
+  assertEquals(await Deno.stat(left.work).then(() => true, () => false), true, "left behind");
+  const again = await runTask(repo.dir, "demo", ["--json"], { bin: repo.bin, env: repo.env });
+  assertEquals(again.code, 0, again.stderr);
+  assertStringIncludes(again.stderr, `demo: removed ${left.work} of a killed demo`);
+  await assertNothingLeft(left);
+  await assertNothingLeft(started(again.stderr));
+});
 
 Deno.test("deno task demo as a user who is not root: one line saying it needs root", async () => {
   await using repo = await checkout();
@@ -306,4 +334,19 @@ Deno.test("deno task demo --help and --dry-run start nothing; the dry run shows 
   const usage = await runTask(repo.dir, "demo", ["--repo", "."], { bin: repo.bin, env: repo.env });
   assertEquals(usage.code, 2);
   assertStringIncludes(usage.stderr, "the demo makes its own fleet repository");
+});
+
+Deno.test("install_test_programs.sh --demo gets a machine ready for the demo and edits no nix.conf", async () => {
+  await using repo = await checkout();
+  const before = await Deno.stat("/etc/nix/nix.conf").catch(() => undefined);
+  const text = await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined);
+  const script = `${repo.dir}/tools/testing/install_test_programs.sh`;
+  const result = await runProgram(["bash", script, "--demo"]);
+  assertEquals(result.code, 0, result.stderr);
+  assertMatch(result.stderr, /install: ready for deno task demo: deno \S+, nix \(Nix\) /);
+  assertEquals(await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined), text);
+  const after = await Deno.stat("/etc/nix/nix.conf").catch(() => undefined);
+  assertEquals(after?.mtime, before?.mtime);
+  const usage = await runProgram(["bash", script, "--demo-please"]);
+  assertEquals([usage.code, usage.stderr.includes("usage:")], [2, true]);
 });

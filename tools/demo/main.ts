@@ -5,7 +5,12 @@ import { Option } from "@commander-js/extra-typings";
 import { newProgram, printResult, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { formatCommand } from "../lib/quote.ts";
-import { startTestHosts, type TestHost, type TestHosts } from "../lib/test_hosts.ts";
+import {
+  reapStaleTestHosts,
+  startTestHosts,
+  type TestHost,
+  type TestHosts,
+} from "../lib/test_hosts.ts";
 import { demoFleetTree, HOST_NIX_CONFIG, LOCAL_NIX_CONFIG, writeTree } from "./fleet.ts";
 import {
   checkRelease,
@@ -255,9 +260,11 @@ async function runDemo(options: { json: boolean; verbose: boolean }): Promise<nu
   let hosts: TestHosts | undefined;
   try {
     await runQuiet(["ip", "link", "set", "lo", "up"]);
+    // What a demo (or a test run) killed with SIGKILL left: its folders, its hosts' processes.
     for (const dir of await reapStaleWorkDirs(tempDir)) {
       log(`demo: removed ${dir} of a killed demo`);
     }
+    await reapStaleTestHosts();
     work = await createWorkDir();
     log(`demo: starting test hosts ${DEMO_HOST_NAMES.join(", ")}`);
     hosts = await startTestHosts(DEMO_HOST_NAMES.length, { names: [...DEMO_HOST_NAMES] });
