@@ -143,9 +143,14 @@ Deno.test("deno task demo --json: two hosts confirm, db1 rolls back; nothing glo
   assertEquals(await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined), nixConf);
 });
 
-Deno.test("deno task demo prints the progress, the closure diff and the final table", async () => {
+Deno.test("deno task demo prints the progress, the closure diff and the final table (TMPDIR outside /tmp)", async () => {
   await using repo = await checkout();
-  const result = await runTask(repo.dir, "demo", [], { bin: repo.bin, env: repo.env });
+  // The deploy may write under /tmp only: the demo's folders stay there whatever TMPDIR says.
+  const tmp = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "devops-demo-tmpdir-" });
+  const env = { ...repo.env, TMPDIR: tmp };
+  const result = await runTask(repo.dir, "demo", [], { bin: repo.bin, env }).finally(() =>
+    Deno.remove(tmp, { recursive: true })
+  );
   assertEquals(result.code, 0, result.stderr);
   // Progress and the closure diff (stderr), both deploys' tables and the demo's (stdout).
   assertStringIncludes(result.stderr, "release 2: version 2 (demo-app 1.1) everywhere");

@@ -50,6 +50,8 @@ const DEPLOY_TIMEOUT_MS = 300_000;
 /** Time a deploy gets to stop by itself after the demo was interrupted. */
 const STOP_GRACE_MS = 20_000;
 const PROFILE = "/nix/var/nix/profiles/system";
+/** Where work folders go: the deploy's permissions let it write under /tmp only. */
+const WORK_PARENT = "/tmp";
 
 function program() {
   return newProgram(
@@ -255,17 +257,16 @@ async function runDemo(options: { json: boolean; verbose: boolean }): Promise<nu
     if (interrupted !== undefined) throw new Interrupted(interrupted);
   };
 
-  const tempDir = Deno.env.get("TMPDIR") ?? "/tmp";
   let work: string | undefined;
   let hosts: TestHosts | undefined;
   try {
     await runQuiet(["ip", "link", "set", "lo", "up"]);
     // What a demo (or a test run) killed with SIGKILL left: its folders, its hosts' processes.
-    for (const dir of await reapStaleWorkDirs(tempDir)) {
+    for (const dir of await reapStaleWorkDirs(WORK_PARENT)) {
       log(`demo: removed ${dir} of a killed demo`);
     }
     await reapStaleTestHosts();
-    work = await createWorkDir();
+    work = await createWorkDir(WORK_PARENT);
     log(`demo: starting test hosts ${DEMO_HOST_NAMES.join(", ")}`);
     hosts = await startTestHosts(DEMO_HOST_NAMES.length, { names: [...DEMO_HOST_NAMES] });
     log(`demo: ${describeHosts(hosts)}`);

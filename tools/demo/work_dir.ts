@@ -1,5 +1,6 @@
 // The demo's work folder (/tmp/devops-demo-*): it names its owner process, so a later demo
 // removes the folder of one that was killed (SIGKILL gives no chance to clean up).
+import { writeFileAtomic } from "../lib/fs.ts";
 
 /** Prefix of every demo work folder under the temp folder. */
 export const WORK_DIR_PREFIX = "devops-demo-";
@@ -13,10 +14,14 @@ export async function processStartTime(pid: number): Promise<string | undefined>
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
 }
 
-/** Makes a work folder owned by this process. */
-export async function createWorkDir(): Promise<string> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: WORK_DIR_PREFIX }));
-  await Deno.writeTextFile(
+/**
+ * Makes a work folder owned by this process under `tempDir`. The owner file is written
+ * atomically: a demo reaping folders at the same moment never reads half of it.
+ */
+export async function createWorkDir(tempDir: string): Promise<string> {
+  const made = await Deno.makeTempDir({ dir: tempDir, prefix: WORK_DIR_PREFIX });
+  const dir = await Deno.realPath(made);
+  await writeFileAtomic(
     `${dir}/${OWNER_FILE}`,
     `${Deno.pid} ${await processStartTime(Deno.pid)}\n`,
   );
@@ -37,8 +42,8 @@ async function ownerAlive(dir: string): Promise<boolean> {
   return await processStartTime(Number(pid)) === started;
 }
 
-/** Removes the work folders of demos that died without cleaning up; returns them. */
-export async function reapStaleWorkDirs(tempDir = "/tmp"): Promise<string[]> {
+/** Removes the work folders under `tempDir` of demos that died without cleaning up. */
+export async function reapStaleWorkDirs(tempDir: string): Promise<string[]> {
   const removed: string[] = [];
   for await (const entry of Deno.readDir(tempDir)) {
     if (!entry.isDirectory || !entry.name.startsWith(WORK_DIR_PREFIX)) continue;

@@ -1,5 +1,5 @@
 import { assertEquals } from "../testing/assert.ts";
-import { processStartTime, reapStaleWorkDirs, WORK_DIR_PREFIX } from "./work_dir.ts";
+import { createWorkDir, processStartTime, reapStaleWorkDirs, WORK_DIR_PREFIX } from "./work_dir.ts";
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
@@ -50,4 +50,20 @@ Deno.test("processStartTime() is stable for a process and undefined for none", a
   const gone = new Deno.Command("true").spawn();
   await gone.status;
   assertEquals(await processStartTime(gone.pid), undefined);
+});
+
+Deno.test("createWorkDir() names this process as owner, so a reap keeps the folder", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "devops-reap-" });
+  try {
+    const dir = await createWorkDir(parent);
+    assertEquals(dir.startsWith(`${parent}/${WORK_DIR_PREFIX}`), true);
+    assertEquals(
+      await Deno.readTextFile(`${dir}/owner`),
+      `${Deno.pid} ${await processStartTime(Deno.pid)}\n`,
+    );
+    assertEquals(await reapStaleWorkDirs(parent), []);
+    assertEquals((await Deno.stat(dir)).mode! & 0o777, 0o700);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
 });
