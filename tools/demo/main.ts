@@ -54,7 +54,7 @@ const PROFILE = "/nix/var/nix/profiles/system";
 const WORK_PARENT = "/tmp";
 
 function program() {
-  return newProgram(
+  const cli = newProgram(
     "demo",
     "Deploy a demo fleet to three local test hosts (two confirm, one rolls back), then remove everything; needs root",
   )
@@ -66,8 +66,11 @@ function program() {
       `
 Runs as root: each test host is a real sshd in a mount namespace of its own, and the demo runs
 them and the deploys in a network namespace of its own, so they never meet the machine's own
-sshd. Nothing global changes: nix gets its settings through NIX_CONFIG, ~/.ssh is not read.`,
+sshd. Nothing global changes: nix gets its settings through NIX_CONFIG, ~/.ssh is not written.`,
     );
+  // The shared --repo has no use here (the demo makes its own repository): refused, not shown.
+  cli.options.find((option) => option.long === "--repo")?.hideHelp();
+  return cli;
 }
 
 /** Entry point; returns the exit code. */
