@@ -1,5 +1,6 @@
 // What `deno task demo` does, as data: the releases it deploys, the deploy command of each, and
 // what every host must run afterwards. Pure; main.ts runs it, --dry-run prints it.
+import { formatCommand } from "../lib/quote.ts";
 import { DEMO_CONFIRM_TIMEOUT, type DemoSystem } from "./fleet.ts";
 
 /** The demo's hosts: two that take every release, one whose second release is broken. */
@@ -89,6 +90,11 @@ export function deployArgs(paths: DemoPaths, options: { json: boolean }): string
     "IdentityAgent=none",
     ...(options.json ? ["--json"] : []),
   ];
+}
+
+/** The deploy command line as a person would type it. */
+export function deployCommand(args: readonly string[]): string {
+  return formatCommand(["deno", "task", "deploy", ...args]);
 }
 
 /** Every step of the demo, in order. */
