@@ -126,11 +126,8 @@ interface DemoReport {
   }[];
 }
 
-Deno.test("deno task demo --json: two hosts confirm, db1 rolls back; nothing global changes, nothing is left", async () => {
-  await using repo = await checkout();
-  const nixConf = await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined);
-  const sshDir = await sshDirState();
-  const result = await runTask(repo.dir, "demo", ["--json"], { bin: repo.bin, env: repo.env });
+/** The --json result: two hosts confirmed, db1 rolled back, read from the hosts. */
+function assertJsonOutcome(result: { code: number; stdout: string; stderr: string }): void {
   assertEquals(result.code, 0, result.stderr);
   const report = JSON.parse(result.stdout) as DemoReport;
   assertEquals(report.ok, true);
@@ -145,19 +142,10 @@ Deno.test("deno task demo --json: two hosts confirm, db1 rolls back; nothing glo
   // Deploy's own verdicts: release 1 all well, release 2 failed (db1 rolled back).
   assertEquals(report.deploys.map((d) => [d.release, d.exitCode]), [[1, 0], [2, 1]]);
   assertEquals(report.deploys[1]!.report.hosts.map((h) => h.host).sort(), ["db1", "web1", "web2"]);
-  await assertNothingLeft(started(result.stderr));
-  assertEquals(await sshDirState(), sshDir, "~/.ssh is never written");
-  assertEquals(await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined), nixConf);
-});
+}
 
-Deno.test("deno task demo prints the progress, the closure diff and the final table (TMPDIR outside /tmp)", async () => {
-  await using repo = await checkout();
-  // The deploy may write under /tmp only: the demo's folders stay there whatever TMPDIR says.
-  const tmp = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "devops-demo-tmpdir-" });
-  const env = { ...repo.env, TMPDIR: tmp };
-  const result = await runTask(repo.dir, "demo", [], { bin: repo.bin, env }).finally(() =>
-    Deno.remove(tmp, { recursive: true })
-  );
+/** The text output: progress, closure diff, the failed check's cause, the final table. */
+function assertTextOutput(result: { code: number; stdout: string; stderr: string }): void {
   assertEquals(result.code, 0, result.stderr);
   // The deploy's progress and closure diff (stderr), its tables and the demo's (stdout); only
   // what nix and the demo systems print is matched, not the deploy's wording.
@@ -177,22 +165,28 @@ Deno.test("deno task demo prints the progress, the closure diff and the final ta
     "db1   1           1        1       rolled back (version 1)  ok",
   ]);
   assertMatch(result.stderr, /demo: done in \d+\.\d s/);
-  await assertNothingLeft(started(result.stderr));
-});
+}
 
-Deno.test("deno task demo twice at once: each has hosts of its own and both succeed", async () => {
-  await using first = await checkout();
-  await using second = await checkout();
-  const [a, b] = await Promise.all(
-    [first, second].map((repo) =>
-      runTask(repo.dir, "demo", ["--json"], { bin: repo.bin, env: repo.env })
-    ),
-  );
-  assertEquals([a!.code, b!.code], [0, 0], `${a!.stderr}\n${b!.stderr}`);
-  const [runA, runB] = [started(a!.stderr), started(b!.stderr)];
+// One test runs two demos at once (as two users could): each needs hosts of its own.
+Deno.test("deno task demo, twice at once (--json, and text with TMPDIR outside /tmp): two hosts confirm, db1 rolls back; nothing global changes, nothing is left", async () => {
+  await using jsonRepo = await checkout();
+  await using textRepo = await checkout();
+  const nixConf = await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined);
+  const sshDir = await sshDirState();
+  // The deploy may write under /tmp only: the demo's folders stay there whatever TMPDIR says.
+  const tmp = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "devops-demo-tmpdir-" });
+  const [json, text] = await Promise.all([
+    runTask(jsonRepo.dir, "demo", ["--json"], { bin: jsonRepo.bin, env: jsonRepo.env }),
+    runTask(textRepo.dir, "demo", [], { bin: textRepo.bin, env: { ...textRepo.env, TMPDIR: tmp } }),
+  ]).finally(() => Deno.remove(tmp, { recursive: true }));
+  assertJsonOutcome(json);
+  assertTextOutput(text);
+  const [runA, runB] = [started(json.stderr), started(text.stderr)];
   assert(runA.hostsDir !== runB.hostsDir);
   await assertNothingLeft(runA);
   await assertNothingLeft(runB);
+  assertEquals(await sshDirState(), sshDir, "~/.ssh is never written");
+  assertEquals(await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined), nixConf);
 });
 
 /** Runs the demo until `marker` is on its stderr, sends `signal`, and waits for the end. */
