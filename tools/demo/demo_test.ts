@@ -17,6 +17,7 @@ const DEMO_BIN = [
   "unshare",
   "nsenter",
   "setpriv",
+  "setsid",
   "mount",
   "ip",
   "nft",
@@ -198,8 +199,7 @@ async function interruptDemo(
 ): Promise<{ code: number; stderr: string }> {
   // In a session of its own, the demo's process group is what a terminal's Ctrl-C signals.
   const argv = [`${repo.bin.dir}/deno`, "task", "-q", "demo"];
-  const setsid = (await runProgram(["sh", "-c", "command -v setsid"])).stdout.trim();
-  const child = new Deno.Command(options.group ? setsid : argv[0]!, {
+  const child = new Deno.Command(options.group ? `${repo.bin.dir}/setsid` : argv[0]!, {
     args: options.group ? argv : argv.slice(1),
     cwd: repo.dir,
     env: { ...repo.env, PATH: repo.bin.dir, NO_COLOR: "1" },
@@ -343,6 +343,14 @@ Deno.test("deno task demo --help and --dry-run start nothing; the dry run shows 
   const usage = await runTask(repo.dir, "demo", ["--repo", "."], { bin: repo.bin, env: repo.env });
   assertEquals(usage.code, 2);
   assertStringIncludes(usage.stderr, "the demo makes its own fleet repository");
+  const internal = await runTask(repo.dir, "demo", ["--in-namespace"], {
+    bin: repo.bin,
+    env: repo.env,
+  });
+  assertEquals([internal.code, internal.stderr.trim()], [
+    2,
+    "error: Cannot use --in-namespace: it is internal; run deno task demo",
+  ]);
 });
 
 Deno.test("install_test_programs.sh --demo gets a machine ready for the demo and edits no nix.conf", async () => {

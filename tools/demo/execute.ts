@@ -75,13 +75,12 @@ interface DemoReport {
 export async function runDemo(options: { json: boolean; verbose: boolean }): Promise<number> {
   const started = performance.now();
   let interrupted: Deno.Signal | undefined;
-  let deploy: Deno.ChildProcess | undefined;
+  let deploy: RunningDeploy | undefined;
   const onSignal = (signal: Deno.Signal) => () => {
     if (interrupted !== undefined) return;
     interrupted = signal;
     log(`demo: ${signal}: stopping and removing everything the demo started`);
-    // deno task passes the signal on to the deploy, which stops its own work.
-    if (deploy !== undefined) kill(deploy, "SIGINT");
+    deploy?.stop();
   };
   const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, onSignal(s)] as const);
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
@@ -120,13 +119,11 @@ export async function runDemo(options: { json: boolean; verbose: boolean }): Pro
           break;
         case "deploy": {
           log(`demo: $ ${deployCommand(step.args)}`);
-          const run = await runDeploy(step.args, { ...options, tempDir: work }, (child) => {
-            deploy = child;
-          }).catch((error) => {
+          deploy = startDeploy(step.args, { ...options, tempDir: work });
+          const run = await deploy.result.catch((error) => {
             stopIfInterrupted();
             throw error;
-          });
-          deploy = undefined;
+          }).finally(() => deploy = undefined);
           report.deploys.push({ release: step.release.release, ...run });
           break;
         }
@@ -172,14 +169,6 @@ export async function runDemo(options: { json: boolean; verbose: boolean }): Pro
   }
 }
 
-function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
-  try {
-    child.kill(signal);
-  } catch {
-    // Exited already.
-  }
-}
-
 function describeHosts(hosts: TestHosts): string {
   return hosts.hosts.map((h) => `${h.name} ${h.address}:${h.port}`).join(", ") +
     " (sshd, each in a mount namespace of its own)";
@@ -205,53 +194,75 @@ async function runQuiet(argv: readonly string[]): Promise<void> {
   }
 }
 
+/** A deploy under way. */
+interface RunningDeploy {
+  /** Asks the deploy to stop (SIGINT); after a grace period it is killed. */
+  stop(): void;
+  result: Promise<Omit<DeployRun, "release">>;
+}
+
 /**
- * Runs `deno task deploy …` from this checkout, its progress on stderr; its table goes to
- * stdout, its report is kept with --json. Its temp folder is inside the demo's work folder.
+ * Starts `deno task deploy …` from this checkout in a process group of its own (so a signal
+ * reaches the deploy and everything it runs, and a terminal's Ctrl-C goes through the demo),
+ * its progress on stderr; its table goes to stdout, its report is kept with --json. Its temp
+ * folder is inside the demo's work folder.
  */
-async function runDeploy(
+function startDeploy(
   args: readonly string[],
   options: { json: boolean; verbose: boolean; tempDir: string },
-  started: (child: Deno.ChildProcess) => void,
-): Promise<Omit<DeployRun, "release">> {
+): RunningDeploy {
   const fullArgs = [...args, ...(options.verbose ? ["--verbose"] : [])];
+  const deno = [Deno.execPath(), "task", "-q", "deploy", ...fullArgs];
   const child = new Deno.Command("setpriv", {
-    args: ["--pdeathsig", "TERM", "--", Deno.execPath(), "task", "-q", "deploy", ...fullArgs],
+    args: ["--pdeathsig", "TERM", "--", "setsid", "--", ...deno],
     cwd: CHECKOUT,
     env: { NIX_CONFIG: LOCAL_NIX_CONFIG, TMPDIR: options.tempDir },
     stdin: "null",
     stdout: options.json ? "piped" : "inherit",
     stderr: "inherit",
   }).spawn();
-  started(child);
   const stdout = options.json ? new Response(child.stdout).text() : Promise.resolve("");
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    kill(child, "SIGTERM");
-    setTimeout(() => kill(child, "SIGKILL"), STOP_GRACE_MS);
-  }, DEPLOY_TIMEOUT_MS);
-  try {
-    const status = await child.status;
-    const text = await stdout;
-    if (timedOut) {
-      throw new Error(`deno task deploy did not end within ${DEPLOY_TIMEOUT_MS / 1000} s`);
+  // setsid made the child (same pid) the leader of a new group: -pid signals all of it.
+  const signalGroup = (signal: Deno.Signal) => {
+    try {
+      Deno.kill(-child.pid, signal);
+    } catch {
+      // The group is gone.
     }
-    const run: Omit<DeployRun, "release"> = {
-      command: deployCommand(fullArgs),
-      exitCode: status.code,
-    };
-    if (options.json) {
-      try {
-        run.report = JSON.parse(text);
-      } catch {
-        throw new Error(`deno task deploy printed no JSON report (exit code ${status.code})`);
+  };
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  let ending: "stopped" | "timed-out" | undefined;
+  const end = (why: "stopped" | "timed-out", signal: Deno.Signal) => {
+    if (ending !== undefined) return;
+    ending = why;
+    signalGroup(signal);
+    timers.push(setTimeout(() => signalGroup("SIGKILL"), STOP_GRACE_MS));
+  };
+  timers.push(setTimeout(() => end("timed-out", "SIGTERM"), DEPLOY_TIMEOUT_MS));
+  const result = (async () => {
+    try {
+      const status = await child.status;
+      const text = await stdout;
+      if (ending === "timed-out") {
+        throw new Error(`deno task deploy did not end within ${DEPLOY_TIMEOUT_MS / 1000} s`);
       }
+      const run: Omit<DeployRun, "release"> = {
+        command: deployCommand(fullArgs),
+        exitCode: status.code,
+      };
+      if (options.json) {
+        try {
+          run.report = JSON.parse(text);
+        } catch {
+          throw new Error(`deno task deploy printed no JSON report (exit code ${status.code})`);
+        }
+      }
+      return run;
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
     }
-    return run;
-  } finally {
-    clearTimeout(timer);
-  }
+  })();
+  return { stop: () => end("stopped", "SIGINT"), result };
 }
 
 /** What each host runs, read from its files (not from the deploy's report). */

@@ -5,6 +5,7 @@ import { Option } from "@commander-js/extra-typings";
 import { newProgram, printResult, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { runDemo, signalExitCode } from "./execute.ts";
+import { ownNetworkNamespace } from "./namespace.ts";
 import { type DemoStep, deployCommand, PLACEHOLDER_PATHS, planDemo } from "./plan.ts";
 import { preflight } from "./preflight.ts";
 
@@ -45,7 +46,13 @@ export function main(args: string[]): Promise<number> {
       printDryRun(planDemo(PLACEHOLDER_PATHS, { json }), json);
       return 0;
     }
-    if (opts.inNamespace) return await runDemo({ json, verbose: opts.verbose ?? false });
+    if (opts.inNamespace) {
+      // Outside a namespace of its own, the demo's hosts would meet the machine's sshd.
+      if (await ownNetworkNamespace() === undefined) {
+        throw new UsageError("Cannot use --in-namespace: it is internal; run deno task demo");
+      }
+      return await runDemo({ json, verbose: opts.verbose ?? false });
+    }
     await preflight();
     return await runInNetworkNamespace(args);
   });

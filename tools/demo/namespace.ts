@@ -6,13 +6,22 @@ async function networkNamespaceOf(pid: number | "self"): Promise<string | undefi
 }
 
 /**
+ * This process's network namespace when it is not its parent's, i.e. one made for it
+ * (`unshare --net`); else undefined.
+ */
+export async function ownNetworkNamespace(): Promise<string | undefined> {
+  const own = await networkNamespaceOf("self");
+  return own === undefined || own === await networkNamespaceOf(Deno.ppid) ? undefined : own;
+}
+
+/**
  * Kills every other process in this process's network namespace and returns their pids — only
- * when that namespace is not the one of its parent, i.e. this process runs in a namespace made
- * for it (`unshare --net`). Anywhere else it kills nothing.
+ * when the namespace was made for it ({@linkcode ownNetworkNamespace}). Anywhere else it kills
+ * nothing.
  */
 export async function killRestOfOwnNetworkNamespace(): Promise<number[]> {
-  const own = await networkNamespaceOf("self");
-  if (own === undefined || own === await networkNamespaceOf(Deno.ppid)) return [];
+  const own = await ownNetworkNamespace();
+  if (own === undefined) return [];
   const killed = new Set<number>();
   for (let round = 0; round < 100; round++) {
     const pids: number[] = [];

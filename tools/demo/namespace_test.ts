@@ -1,10 +1,11 @@
 import { assertEquals } from "../testing/assert.ts";
 import { runProgram } from "../testing/run.ts";
-import { killRestOfOwnNetworkNamespace } from "./namespace.ts";
+import { killRestOfOwnNetworkNamespace, ownNetworkNamespace } from "./namespace.ts";
 
 Deno.test("killRestOfOwnNetworkNamespace() kills nothing in its parent's network namespace", async () => {
   const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
   try {
+    assertEquals(await ownNetworkNamespace(), undefined);
     assertEquals(await killRestOfOwnNetworkNamespace(), []);
     assertEquals(await Deno.stat(`/proc/${sleeper.pid}`).then(() => true), true);
   } finally {

@@ -8,6 +8,7 @@ export const DEMO_PROGRAMS = [
   "unshare",
   "nsenter",
   "setpriv",
+  "setsid",
   "mount",
   "ip",
   "nft",
