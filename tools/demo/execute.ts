@@ -107,8 +107,11 @@ export async function runDemo(options: { json: boolean; verbose: boolean }): Pro
 
     const paths: DemoPaths = { fleetDir: `${work}/fleet`, clientKey: hosts.clientKey };
     const report: DemoReport = { ok: true, durationMs: 0, deploys: [], hosts: [] };
+    let failedRelease: number | undefined;
     for (const step of planDemo(paths, options)) {
       stopIfInterrupted();
+      // A release that went wrong is the end: the next one would build on it.
+      if (failedRelease !== undefined) break;
       switch (step.kind) {
         case "start-hosts":
         case "clean-up":
@@ -132,7 +135,10 @@ export async function runDemo(options: { json: boolean; verbose: boolean }): Pro
           const observed = await observeHosts(hosts);
           const checks = checkRelease(step.release, observed);
           report.hosts = checks;
-          if (!checks.every((c) => c.ok)) report.ok = false;
+          if (!checks.every((c) => c.ok)) {
+            report.ok = false;
+            failedRelease = step.release.release;
+          }
           break;
         }
       }
@@ -145,11 +151,10 @@ export async function runDemo(options: { json: boolean; verbose: boolean }): Pro
       );
       console.log(checkTable(report.hosts));
     }
-    if (!report.ok) {
+    if (failedRelease !== undefined) {
+      const wrong = report.hosts.filter((c) => !c.ok).map((c) => c.host).join(", ");
       throw new Error(
-        `The demo went wrong: ${
-          report.hosts.filter((c) => !c.ok).map((c) => c.host).join(", ")
-        } run something else than expected (see the table)`,
+        `The demo went wrong at release ${failedRelease}: ${wrong} do not run what they should (see the table)`,
       );
     }
     log(`demo: done in ${(report.durationMs / 1000).toFixed(1)} s; removing the test hosts`);
