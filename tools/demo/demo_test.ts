@@ -312,6 +312,24 @@ Deno.test("deno task demo as a user who is not root: one line saying it needs ro
   assertEquals(result.stdout, "");
 });
 
+Deno.test("deno task demo as root without CAP_SYS_ADMIN (a container): one line, nothing started", async () => {
+  await using repo = await checkout();
+  const result = await runProgram([
+    "setpriv",
+    "--bounding-set=-sys_admin",
+    "--inh-caps=-sys_admin",
+    "--",
+    `${repo.bin.dir}/deno`,
+    "task",
+    "-q",
+    "demo",
+  ], { cwd: repo.dir, env: { ...repo.env, PATH: repo.bin.dir, NO_COLOR: "1" } });
+  assertEquals(result.code, 1, result.stderr);
+  assertEquals(result.stderr.trim().split("\n"), [
+    "error: Cannot make namespaces for the demo: unshare: unshare failed: Operation not permitted; it needs root with CAP_SYS_ADMIN (not a restricted container)",
+  ]);
+});
+
 Deno.test("deno task demo names a missing program and starts nothing", async () => {
   await using repo = await checkout();
   await using bin = await createProgramsBin(DEMO_BIN.filter((p) => p !== "unshare"));

@@ -43,6 +43,19 @@ export async function preflight(): Promise<void> {
       `Cannot run the demo: nix (${nixPath}) lives in /nix/store, which each test host replaces with its own; install Debian's nix-bin (tools/testing/install_test_programs.sh)`,
     );
   }
+  // Root without CAP_SYS_ADMIN (a container, a dropped capability) cannot make namespaces.
+  const trial = await new Deno.Command("unshare", {
+    args: ["--net", "--mount", "--", "true"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!trial.success) {
+    const cause = new TextDecoder().decode(trial.stderr).trim().split("\n").at(-1) ?? "";
+    throw new Error(
+      `Cannot make namespaces for the demo: ${cause}; it needs root with CAP_SYS_ADMIN (not a restricted container)`,
+    );
+  }
 }
 
 async function isExecutable(path: string): Promise<boolean> {
