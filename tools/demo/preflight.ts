@@ -45,7 +45,8 @@ export async function preflight(): Promise<void> {
   }
   // Root without CAP_SYS_ADMIN (a container, a dropped capability) cannot make namespaces.
   const trial = await new Deno.Command("unshare", {
-    args: ["--net", "--mount", "--", "true"],
+    // deno itself is the one program sure to be there to run inside.
+    args: ["--net", "--mount", "--", Deno.execPath(), "--version"],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
