@@ -190,6 +190,34 @@ Deno.test("deno task demo, twice at once (--json, and text with TMPDIR outside /
   assertEquals(await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined), nixConf);
 });
 
+Deno.test("deno task demo beside the machine's own sshd on 0.0.0.0:22 (a network namespace stands for the machine)", async () => {
+  await using repo = await checkout();
+  // The "machine": a network namespace of the test's own, where something holds 0.0.0.0:22
+  // (test hosts on 127.0.0.N:22 could not listen there) while the demo runs.
+  const script = `${repo.dir}/machine.ts`;
+  await Deno.writeTextFile(
+    script,
+    `const listener = Deno.listen({ hostname: "0.0.0.0", port: 22 });
+const demo = await new Deno.Command(Deno.args[0], {
+  args: ["task", "-q", "demo", "--json"],
+  stdout: "piped",
+  stderr: "piped",
+}).output();
+listener.close();
+await Deno.stdout.write(demo.stdout);
+await Deno.stderr.write(demo.stderr);
+Deno.exit(demo.code);
+`,
+  );
+  const deno = `${repo.bin.dir}/deno`;
+  const result = await runProgram(
+    ["unshare", "--net", "--", deno, "run", "--allow-all", script, deno],
+    { cwd: repo.dir, env: { ...repo.env, PATH: repo.bin.dir, NO_COLOR: "1" } },
+  );
+  assertJsonOutcome(result);
+  await assertNothingLeft(started(result.stderr));
+});
+
 /** Runs the demo until `marker` is on its stderr, sends `signal`, and waits for the end. */
 async function interruptDemo(
   repo: { dir: string; bin: ProgramsBin; env: Record<string, string> },
