@@ -309,6 +309,47 @@ Deno.test("deno task demo after a demo killed with SIGKILL: the next run removes
   await assertNothingLeft(started(again.stderr));
 });
 
+/** Replaces the checkout's `deploy` task (a checkout the demo did not expect). */
+async function replaceDeployTask(repoDir: string, command: string): Promise<void> {
+  const config = JSON.parse(await Deno.readTextFile(`${repoDir}/deno.json`));
+  config.tasks.deploy = command;
+  await Deno.writeTextFile(`${repoDir}/deno.json`, JSON.stringify(config, null, 2));
+}
+
+Deno.test("deno task demo with a deploy that changes nothing: exit 1 naming release and hosts, nothing left", async () => {
+  await using repo = await checkout();
+  await replaceDeployTask(repo.dir, "sh -c 'exit 3'");
+  const text = await runTask(repo.dir, "demo", [], { bin: repo.bin, env: repo.env });
+  assertEquals(text.code, 1, text.stderr);
+  assertEquals(
+    text.stderr.trim().split("\n").at(-1),
+    "error: The demo went wrong at release 1: web1, web2, db1 do not run what they should (see the table)",
+  );
+  assertStringIncludes(
+    text.stdout,
+    "web1  –           –        –       confirmed (version 1)  WRONG",
+  );
+  assertEquals(text.stderr.includes("release 2"), false, "it stops at the first wrong release");
+  await assertNothingLeft(started(text.stderr));
+  const json = await runTask(repo.dir, "demo", ["--json"], { bin: repo.bin, env: repo.env });
+  assertEquals(json.code, 1);
+  assertEquals(
+    json.stderr.trim().split("\n").at(-1),
+    "error: deno task deploy printed no JSON report (exit code 3)",
+  );
+  await assertNothingLeft(started(json.stderr));
+});
+
+Deno.test("deno task demo with a deploy that hangs: SIGINT ends it and removes everything", async () => {
+  await using repo = await checkout();
+  await replaceDeployTask(repo.dir, "sleep 1000");
+  const result = await interruptDemo(repo, /demo: \$ deno task deploy/, "SIGINT", {
+    group: false,
+  });
+  assertEquals(result.code, 130, result.stderr);
+  await assertNothingLeft(started(result.stderr));
+});
+
 Deno.test("deno task demo as a user who is not root: one line saying it needs root", async () => {
   await using repo = await checkout();
   // nobody reads a copy of the npm cache and the checkout; it can write nothing of root's.
