@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # Installs every program the tests drive, on a fresh Debian/Ubuntu machine, as root.
 # Idempotent: on a ready machine it checks versions and returns in seconds.
+#
+#   install_test_programs.sh          a test machine: every program, and /etc/nix/nix.conf set
+#                                     for the tests (flakes, no sandbox, no substituters, no
+#                                     build users); sops, age, pre-commit, git
+#   install_test_programs.sh --demo   only what `deno task demo` needs (deno, nix, OpenSSH,
+#                                     util-linux, iproute2, nftables); no global configuration
+#                                     changes: the demo gives nix its settings through NIX_CONFIG
 set -euo pipefail
 
 DENO_VERSION=2.9.6
 SOPS_VERSION=v3.11.0
 APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils)
+DEMO_APT_PACKAGES=(nix-bin openssh-server openssh-client iproute2 nftables util-linux)
+
+DEMO=0
+case "${1:-}" in
+  "") ;;
+  --demo) DEMO=1 ;;
+  *) printf 'usage: %s [--demo]\n' "$0" >&2; exit 2 ;;
+esac
 
 say() { printf 'install: %s\n' "$*" >&2; }
 
@@ -17,8 +32,9 @@ need_root() {
 }
 
 install_apt_packages() {
-  local missing=()
-  for pkg in "${APT_PACKAGES[@]}"; do
+  local missing=() wanted=("${APT_PACKAGES[@]}")
+  if [ "$DEMO" -eq 1 ]; then wanted=("${DEMO_APT_PACKAGES[@]}"); fi
+  for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -eq 0 ]; then return; fi
@@ -27,7 +43,8 @@ install_apt_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# Debian's nix-bin in a container: flakes on, nothing fetched, no sandbox, no build users.
+# Test machines only: Debian's nix-bin in a container: flakes on, nothing fetched, no sandbox,
+# no build users. The tests run nix without NIX_CONFIG, so they need these settings globally.
 configure_nix() {
   local conf=/etc/nix/nix.conf
   mkdir -p /etc/nix
@@ -66,9 +83,13 @@ prepare_sshd() {
 
 need_root
 install_apt_packages
-configure_nix
 install_deno
-install_sops
 prepare_sshd
+if [ "$DEMO" -eq 1 ]; then
+  say "ready for deno task demo: deno $(deno --version | head -1 | cut -d' ' -f2), $(nix --version)"
+  exit 0
+fi
+configure_nix
+install_sops
 # ssh-to-age cannot be installed on these machines (see README, "What the tests cannot run").
 say "ready: deno $(deno --version | head -1 | cut -d' ' -f2), $(nix --version), sops $(sops --version 2>/dev/null | head -1 | cut -d' ' -f2), age $(age --version)"
