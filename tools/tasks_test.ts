@@ -64,6 +64,7 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
   install: () => Promise.resolve({ args: ["nas1", "--target", "127.0.0.1", "--dry-run"] }),
   iso: "builds the installer image, which needs the fleet's flake inputs; tools/iso/iso_test.ts " +
     "runs its --dry-run against the fixture flake",
+  demo: "needs no repository of the user's: its --dry-run row is in tools/demo/demo_test.ts",
   deploy: "evaluates the fleet flake, whose inputs cannot be fetched offline; issue 10 adds " +
     "its --dry-run row against the fixture flake",
 };

@@ -342,7 +342,8 @@ Deno.test("deno task demo with a deploy that changes nothing: exit 1 naming rele
 
 Deno.test("deno task demo with a deploy that hangs: SIGINT ends it and removes everything", async () => {
   await using repo = await checkout();
-  await replaceDeployTask(repo.dir, "sleep 1000");
+  // deno task appends the demo's arguments to the last command: sleep must not get them.
+  await replaceDeployTask(repo.dir, "sleep 1000 && sh -c :");
   const result = await interruptDemo(repo, /demo: \$ deno task deploy/, "SIGINT", {
     group: false,
   });
