@@ -34,6 +34,8 @@ export interface RelayConnection {
    * exchanges, each of which costs a round trip on a real network.
    */
   turns: number;
+  /** `performance.now()` of each turn: when the target's answer reached the relay. */
+  turnTimes: number[];
   /** Why it ended early (the target refused, a reset), if it did. */
   error: string | undefined;
 }
@@ -137,7 +139,10 @@ export function startTcpRelay(options: TcpRelayOptions): TcpRelay {
           const data = buffer.subarray(0, read);
           if (direction === "to") record.bytesToTarget += read;
           else record.bytesFromTarget += read;
-          if (direction === "from" && last === "to") record.turns++;
+          if (direction === "from" && last === "to") {
+            record.turns++;
+            record.turnTimes.push(due - delay);
+          }
           last = direction;
           buffered += read;
           chain = chain.then(() => sleepUntil(due)).then(() => writeAll(to, data)).then(() => {
@@ -198,6 +203,7 @@ export function startTcpRelay(options: TcpRelayOptions): TcpRelay {
         bytesToTarget: 0,
         bytesFromTarget: 0,
         turns: 0,
+        turnTimes: [],
         error: undefined,
       };
       connections.push(record);

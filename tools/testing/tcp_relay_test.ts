@@ -104,6 +104,10 @@ Deno.test("startTcpRelay() delays each round trip by at least both one-way delay
   const [record] = relay.connections;
   assertEquals([relay.accepted, record?.bytesToTarget, record?.bytesFromTarget], [1, 12, 12]);
   assertEquals(record?.turns, 3);
+  assertEquals(record?.turnTimes.length, 3);
+  assert(
+    record.turnTimes.every((t, i) => t >= record.openedAt && t >= (record.turnTimes[i - 1] ?? 0)),
+  );
 });
 
 Deno.test("startTcpRelay() passes 8 MiB both ways intact, in order, and passes on a half-close", async () => {
