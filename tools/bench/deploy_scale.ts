@@ -285,6 +285,8 @@ export interface RoundFigures {
   wallMs: number;
   /** User + system CPU of the deploy's process tree (its sshd targets excluded). */
   cpuMs: number;
+  /** The part of `cpuMs` of daemons no deploy process waited for (ssh masters). */
+  daemonCpuMs: number;
   breakdown: Breakdown;
   outcomes: Outcomes;
   /** Per host, the connections its relay accepted during the deploy. */
@@ -303,6 +305,8 @@ export interface PointFigures {
   /** Spurious rollbacks, summed over the rounds. */
   rolledBack: number;
   failed: number;
+  /** The machine's 1-minute load average when the point started (others' work included). */
+  loadAverage?: number;
 }
 
 /** Medians of a point's rounds. */
@@ -430,6 +434,7 @@ export function formatScale(
       "turns/host",
       "rolled back",
       "failed",
+      "load",
     ],
     points.map((p) => [
       String(p.hosts),
@@ -441,6 +446,7 @@ export function formatScale(
       p.turnsPerHost.toFixed(0),
       String(p.rolledBack),
       String(p.failed),
+      p.loadAverage === undefined ? "" : p.loadAverage.toFixed(1),
     ]),
   );
   const rtt = formatRoundTrips(points);

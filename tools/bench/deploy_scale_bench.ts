@@ -203,6 +203,7 @@ async function measuredDeploy(
     return {
       wallMs,
       cpuMs: times.userMs + times.sysMs + orphanCpuMs,
+      daemonCpuMs: orphanCpuMs,
       breakdown: phaseBreakdown(events, wallMs),
       outcomes: outcomes(report),
       connections,
@@ -235,7 +236,11 @@ function log(message: string): void {
 
 async function measurePoint(count: number, flags: ScaleFlags, run: Run): Promise<PointFigures> {
   const parallel = flags.parallel ?? count;
-  log(`${count} host(s), --parallel ${parallel}: starting test hosts and relays`);
+  const loadAverage = Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
+  log(
+    `${count} host(s), --parallel ${parallel}, load average ${loadAverage}: ` +
+      "starting test hosts and relays",
+  );
   await using fleet = await startFleet(count, flags);
   const rounds: RoundFigures[] = [];
   for (let i = 0; i < flags.warmup + flags.rounds; i++) {
@@ -248,13 +253,15 @@ async function measurePoint(count: number, flags: ScaleFlags, run: Run): Promise
     log(
       `  ${warm ? "warm-up" : `round ${i - flags.warmup + 1}`}: ${
         round.wallMs.toFixed(0)
-      } ms, cpu ${round.cpuMs.toFixed(0)} ms, ${round.outcomes.ok}/${count} ok${
+      } ms, cpu ${round.cpuMs.toFixed(0)} ms (ssh masters ${
+        round.daemonCpuMs.toFixed(0)
+      }), ${round.outcomes.ok}/${count} ok${
         problems.length > 0 ? `; ${problems.slice(0, 3).join("; ")}` : ""
       }`,
     );
     if (!warm) rounds.push(round);
   }
-  return summarisePoint(count, parallel, rounds);
+  return { ...summarisePoint(count, parallel, rounds), loadAverage };
 }
 
 /** Entry point; returns the exit code. */

@@ -169,6 +169,7 @@ function round(wallMs: number, cpuMs: number, rolledBack: string[] = []): RoundF
   return {
     wallMs,
     cpuMs,
+    daemonCpuMs: 0,
     breakdown: phaseBreakdown(EVENTS, wallMs),
     outcomes: { ok: 2 - rolledBack.length, rolledBack, failed: [] },
     connections: { a: [connection, connection], b: [connection] },
