@@ -287,6 +287,13 @@ export interface RoundFigures {
   cpuMs: number;
   /** The part of `cpuMs` of daemons no deploy process waited for (ssh masters). */
   daemonCpuMs: number;
+  /**
+   * CPU of the targets' sshd and what their sessions ran (copy, probe, activation, confirm;
+   * not the detached supervisor), summed over hosts.
+   */
+  targetsCpuMs: number;
+  /** Share of the machine's CPU time that was busy during the deploy (anyone's work), 0–1. */
+  machineBusy: number;
   breakdown: Breakdown;
   outcomes: Outcomes;
   /** Per host, the connections its relay accepted during the deploy. */
@@ -300,6 +307,8 @@ export interface PointFigures {
   rounds: RoundFigures[];
   wallMs: number;
   cpuPerHostMs: number;
+  targetsCpuPerHostMs: number;
+  machineBusy: number;
   connectionsPerHost: number;
   turnsPerHost: number;
   /** Spurious rollbacks, summed over the rounds. */
@@ -323,6 +332,8 @@ export function summarisePoint(
     rounds,
     wallMs: median(rounds.map((r) => r.wallMs)),
     cpuPerHostMs: perHost((r) => r.cpuMs),
+    targetsCpuPerHostMs: perHost((r) => r.targetsCpuMs),
+    machineBusy: median(rounds.map((r) => r.machineBusy)),
     connectionsPerHost: perHost((r) => all(r).reduce((sum, list) => sum + list.length, 0)),
     turnsPerHost: perHost((r) =>
       all(r).reduce((sum, list) => sum + list.reduce((s, c) => s + c.turns, 0), 0)
@@ -430,6 +441,8 @@ export function formatScale(
       "wall ms",
       `× ${base?.hosts ?? 1}`,
       "cpu/host ms",
+      "targets cpu/host",
+      "busy",
       "conns/host",
       "turns/host",
       "rolled back",
@@ -442,6 +455,8 @@ export function formatScale(
       ms(p.wallMs),
       base ? (p.wallMs / base.wallMs).toFixed(2) : "",
       ms(p.cpuPerHostMs),
+      ms(p.targetsCpuPerHostMs),
+      `${(p.machineBusy * 100).toFixed(0)}%`,
       p.connectionsPerHost.toFixed(1),
       p.turnsPerHost.toFixed(0),
       String(p.rolledBack),

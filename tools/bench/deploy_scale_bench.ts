@@ -21,7 +21,14 @@ import {
   summarisePoint,
   USAGE,
 } from "./deploy_scale.ts";
-import { killMarked, MARKER_VARIABLE, startCpuSampler } from "./process_tree.ts";
+import {
+  killMarked,
+  machineTicks,
+  MARKER_VARIABLE,
+  pidsWithCommandLine,
+  startCpuSampler,
+  treeCpuMs,
+} from "./process_tree.ts";
 
 const TIME = "/usr/bin/time";
 
@@ -46,6 +53,8 @@ function checkInterrupted(run: Run): void {
 /** One fleet of test hosts behind relays, with a fixture flake that points at the relays. */
 interface Fleet extends AsyncDisposable {
   hosts: TestHosts;
+  /** The pid of each host's sshd listener, whose waited-for children are its sessions. */
+  listeners: number[];
   relays: Map<string, TcpRelay>;
   flake: FixtureFlake;
   bin: ProgramsBin;
@@ -81,10 +90,17 @@ async function startFleet(count: number, flags: ScaleFlags): Promise<Fleet> {
       }))),
     );
     await installToolkit(flake.dir);
+    const listeners: number[] = [];
+    for (const host of hosts.hosts) {
+      const [pid] = await pidsWithCommandLine([`${host.dir}/sshd_config`, "[listener]"]);
+      if (pid === undefined) throw new Error(`Cannot find the sshd of test host "${host.name}"`);
+      listeners.push(pid);
+    }
     const bin = stack.use(await createProgramsBin());
     const moved = stack.move();
     return {
       hosts,
+      listeners,
       relays,
       flake,
       bin,
@@ -107,6 +123,13 @@ function sshFlags(hosts: TestHosts): string[] {
     "--ssh-option",
     "IdentityAgent=none",
   ];
+}
+
+/** CPU of every host's sshd and its waited-for sessions so far. */
+async function targetsCpuMs(fleet: Fleet): Promise<number> {
+  let total = 0;
+  for (const pid of fleet.listeners) total += await treeCpuMs(pid) ?? 0;
+  return total;
 }
 
 /** Streams `stream` line by line to `onLine`, with the time each line arrived. */
@@ -150,6 +173,8 @@ async function measuredDeploy(
     String(flags.confirmTimeout),
     ...sshFlags(fleet.hosts),
   ];
+  const targetsBefore = await targetsCpuMs(fleet);
+  const machineBefore = await machineTicks();
   const sampler = startCpuSampler(marker);
   run.marker = marker;
   const started = performance.now();
@@ -173,6 +198,8 @@ async function measuredDeploy(
     const [status, out] = await Promise.all([child.status, stdout, stderr]);
     const wallMs = performance.now() - started;
     const orphanCpuMs = await sampler.stop(child.pid);
+    const targetsAfter = await targetsCpuMs(fleet);
+    const machineAfter = await machineTicks();
     checkInterrupted(run);
     if (wallMs >= flags.deployTimeout * 1000) {
       throw new Error(`deploy ran over --deploy-timeout ${flags.deployTimeout}s and was killed`);
@@ -204,6 +231,9 @@ async function measuredDeploy(
       wallMs,
       cpuMs: times.userMs + times.sysMs + orphanCpuMs,
       daemonCpuMs: orphanCpuMs,
+      targetsCpuMs: targetsAfter - targetsBefore,
+      machineBusy: (machineAfter.busy - machineBefore.busy) /
+        Math.max(1, machineAfter.total - machineBefore.total),
       breakdown: phaseBreakdown(events, wallMs),
       outcomes: outcomes(report),
       connections,

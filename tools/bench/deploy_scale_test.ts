@@ -170,6 +170,8 @@ function round(wallMs: number, cpuMs: number, rolledBack: string[] = []): RoundF
     wallMs,
     cpuMs,
     daemonCpuMs: 0,
+    targetsCpuMs: cpuMs * 2,
+    machineBusy: 0.9,
     breakdown: phaseBreakdown(EVENTS, wallMs),
     outcomes: { ok: 2 - rolledBack.length, rolledBack, failed: [] },
     connections: { a: [connection, connection], b: [connection] },
@@ -194,7 +196,7 @@ Deno.test("summarisePoint() and checkTargets() judge the issue's targets from me
   ]);
   assertEquals(checkTargets([four]), []);
   const text = formatScale([one, four, many], { delayMs: 25, confirmTimeout: 10 });
-  assertMatch(text, /^32 +32 +6000 +5\.00 +500 /m);
+  assertMatch(text, /^32 +32 +6000 +5\.00 +500 +1000 +90% /m);
   assertMatch(text, /MISSED +32 hosts ≤ 4× one host: 5\.00×/);
   assertMatch(text, /^1 +1.5c 0t +0c 15t$/m);
 });

@@ -11,6 +11,9 @@ export interface ProcStat {
   ppid: number;
   utime: number;
   stime: number;
+  /** CPU of the children it has waited for. */
+  cutime: number;
+  cstime: number;
   starttime: number;
 }
 
@@ -21,7 +24,15 @@ export function parseProcStat(text: string): ProcStat {
   // Fields after the name, counted from 3 (state) as in proc(5).
   const rest = text.slice(close + 2).trim().split(" ");
   const field = (n: number) => Number(rest[n - 3]);
-  const stat = { pid, ppid: field(4), utime: field(14), stime: field(15), starttime: field(22) };
+  const stat = {
+    pid,
+    ppid: field(4),
+    utime: field(14),
+    stime: field(15),
+    cutime: field(16),
+    cstime: field(17),
+    starttime: field(22),
+  };
   if (close < 0 || Object.values(stat).some((v) => !Number.isInteger(v))) {
     throw new Error(`Cannot parse /proc stat line: ${JSON.stringify(text.slice(0, 80))}`);
   }
@@ -168,4 +179,31 @@ export async function killMarked(marker: string, graceMs = 0): Promise<number[]>
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return [...signalled];
+}
+
+/** CPU milliseconds of `pid` and the children it has waited for; undefined when it is gone. */
+export async function treeCpuMs(pid: number): Promise<number | undefined> {
+  const text = await readText(`/proc/${pid}/stat`);
+  if (text === undefined) return undefined;
+  const s = parseProcStat(text);
+  return (s.utime + s.stime + s.cutime + s.cstime) * 1000 / CLOCK_TICKS;
+}
+
+/** Pids whose command line (as the process shows it) contains every one of `parts`. */
+export async function pidsWithCommandLine(parts: readonly string[]): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await pids()) {
+    const cmdline = (await readText(`/proc/${pid}/cmdline`))?.replaceAll("\0", " ");
+    if (cmdline !== undefined && parts.every((part) => cmdline.includes(part))) found.push(pid);
+  }
+  return found;
+}
+
+/** Busy and total clock ticks of all CPUs (/proc/stat's first line). */
+export async function machineTicks(): Promise<{ busy: number; total: number }> {
+  const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0] ?? "";
+  const values = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = values.reduce((sum, v) => sum + v, 0);
+  // idle and iowait are the 4th and 5th values.
+  return { busy: total - (values[3] ?? 0) - (values[4] ?? 0), total };
 }

@@ -2,9 +2,12 @@ import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import {
   environHas,
   killMarked,
+  machineTicks,
   MARKER_VARIABLE,
   parseProcStat,
+  pidsWithCommandLine,
   startCpuSampler,
+  treeCpuMs,
 } from "./process_tree.ts";
 
 Deno.test("parseProcStat() reads pid, parent, times and start of a name with spaces and )", () => {
@@ -12,6 +15,8 @@ Deno.test("parseProcStat() reads pid, parent, times and start of a name with spa
   fields[4 - 3] = "77"; // ppid
   fields[14 - 3] = "120"; // utime
   fields[15 - 3] = "30"; // stime
+  fields[16 - 3] = "5"; // cutime
+  fields[17 - 3] = "6"; // cstime
   fields[22 - 3] = "9999"; // starttime
   fields[0] = "S";
   assertEquals(parseProcStat(`4242 (ssh (mux) x) ${fields.join(" ")}\n`), {
@@ -19,6 +24,8 @@ Deno.test("parseProcStat() reads pid, parent, times and start of a name with spa
     ppid: 77,
     utime: 120,
     stime: 30,
+    cutime: 5,
+    cstime: 6,
     starttime: 9999,
   });
   assertThrows(() => parseProcStat("garbage"), "Cannot parse /proc stat line");
@@ -112,4 +119,25 @@ Deno.test("killMarked() with a grace period lets a process clean up on SIGTERM",
     await child.status;
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("treeCpuMs(), pidsWithCommandLine() and machineTicks() read this machine's /proc", async () => {
+  assert((await treeCpuMs(Deno.pid))! >= 0);
+  assertEquals(await treeCpuMs(2 ** 22 + 1), undefined);
+  // A unique argument: a duration no other process on this machine is likely to sleep.
+  const seconds = `30.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+  const child = new Deno.Command("sleep", { args: [seconds], stdout: "null" }).spawn();
+  try {
+    const deadline = performance.now() + 10_000;
+    let found: number[] = [];
+    while (found.length === 0 && performance.now() < deadline) {
+      found = await pidsWithCommandLine(["sleep", seconds]);
+    }
+    assertEquals(found, [child.pid]);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+  const ticks = await machineTicks();
+  assert(ticks.total > 0 && ticks.busy >= 0 && ticks.busy <= ticks.total);
 });
