@@ -287,6 +287,8 @@ export interface RoundFigures {
   cpuMs: number;
   /** The part of `cpuMs` of daemons no deploy process waited for (ssh masters). */
   daemonCpuMs: number;
+  /** Sampled CPU by program (deno, nix, ssh…): a lower bound of each one's share of `cpuMs`. */
+  cpuByProgramMs: Record<string, number>;
   /**
    * CPU of the targets' sshd and what their sessions ran (copy, probe, activation, confirm;
    * not the detached supervisor), summed over hosts.
@@ -307,6 +309,8 @@ export interface PointFigures {
   rounds: RoundFigures[];
   wallMs: number;
   cpuPerHostMs: number;
+  /** Sampled deployer CPU per host by program, median over rounds. */
+  cpuPerHostByProgramMs: Record<string, number>;
   targetsCpuPerHostMs: number;
   machineBusy: number;
   connectionsPerHost: number;
@@ -332,6 +336,12 @@ export function summarisePoint(
     rounds,
     wallMs: median(rounds.map((r) => r.wallMs)),
     cpuPerHostMs: perHost((r) => r.cpuMs),
+    cpuPerHostByProgramMs: Object.fromEntries(
+      [...new Set(rounds.flatMap((r) => Object.keys(r.cpuByProgramMs)))].sort().map((name) => [
+        name,
+        perHost((r) => r.cpuByProgramMs[name] ?? 0),
+      ]),
+    ),
     targetsCpuPerHostMs: perHost((r) => r.targetsCpuMs),
     machineBusy: median(rounds.map((r) => r.machineBusy)),
     connectionsPerHost: perHost((r) => all(r).reduce((sum, list) => sum + list.length, 0)),
@@ -482,6 +492,12 @@ export function formatScale(
       ms(medianOf(p, (b) => b.finishMs)),
     ]),
   );
+  const programs = points.map((p) =>
+    `${String(p.hosts).padEnd(5)}  ${
+      Object.entries(p.cpuPerHostByProgramMs).sort(([, a], [, b]) => b - a)
+        .map(([name, v]) => `${name} ${ms(v)}`).join(", ")
+    }`
+  );
   const targets = checkTargets(points).map((c) =>
     `  ${c.met ? "met    " : "MISSED "} ${c.target}: ${c.value}`
   );
@@ -492,6 +508,9 @@ export function formatScale(
     "",
     "time per phase, ms (median host / slowest host; startup and finish are the whole deploy's)",
     breakdown,
+    "",
+    "deployer CPU per host by program, ms (sampled every 100 ms: a lower bound of each share)",
+    ...programs,
     "",
     "SSH connections opened and round trips (relay turns) per host, by the host's phase " +
     "(median host of the last round)",

@@ -231,6 +231,7 @@ async function measuredDeploy(
       wallMs,
       cpuMs: times.userMs + times.sysMs + orphanCpuMs,
       daemonCpuMs: orphanCpuMs,
+      cpuByProgramMs: sampler.byProgram(),
       targetsCpuMs: targetsAfter - targetsBefore,
       machineBusy: (machineAfter.busy - machineBefore.busy) /
         Math.max(1, machineAfter.total - machineBefore.total),
@@ -285,7 +286,9 @@ async function measurePoint(count: number, flags: ScaleFlags, run: Run): Promise
         round.wallMs.toFixed(0)
       } ms, cpu ${round.cpuMs.toFixed(0)} ms (ssh masters ${
         round.daemonCpuMs.toFixed(0)
-      }), ${round.outcomes.ok}/${count} ok${
+      }), targets ${round.targetsCpuMs.toFixed(0)} ms, machine busy ${
+        (round.machineBusy * 100).toFixed(0)
+      }%, ${round.outcomes.ok}/${count} ok${
         problems.length > 0 ? `; ${problems.slice(0, 3).join("; ")}` : ""
       }`,
     );

@@ -170,6 +170,7 @@ function round(wallMs: number, cpuMs: number, rolledBack: string[] = []): RoundF
     wallMs,
     cpuMs,
     daemonCpuMs: 0,
+    cpuByProgramMs: { deno: cpuMs / 2, ssh: cpuMs / 4 },
     targetsCpuMs: cpuMs * 2,
     machineBusy: 0.9,
     breakdown: phaseBreakdown(EVENTS, wallMs),
@@ -197,6 +198,7 @@ Deno.test("summarisePoint() and checkTargets() judge the issue's targets from me
   assertEquals(checkTargets([four]), []);
   const text = formatScale([one, four, many], { delayMs: 25, confirmTimeout: 10 });
   assertMatch(text, /^32 +32 +6000 +5\.00 +500 +1000 +90% /m);
+  assertMatch(text, /^4 +deno 250, ssh 125$/m);
   assertMatch(text, /MISSED +32 hosts ≤ 4× one host: 5\.00×/);
   assertMatch(text, /^1 +1.5c 0t +0c 15t$/m);
 });

@@ -8,6 +8,8 @@ export const MARKER_VARIABLE = "DEVOPS_BENCH_RUN";
 /** One line of /proc/<pid>/stat, the fields the benchmarks use (times in clock ticks). */
 export interface ProcStat {
   pid: number;
+  /** The program name (`comm`, at most 15 bytes). */
+  comm: string;
   ppid: number;
   utime: number;
   stime: number;
@@ -26,6 +28,7 @@ export function parseProcStat(text: string): ProcStat {
   const field = (n: number) => Number(rest[n - 3]);
   const stat = {
     pid,
+    comm: text.slice(text.indexOf("(") + 1, close),
     ppid: field(4),
     utime: field(14),
     stime: field(15),
@@ -33,7 +36,8 @@ export function parseProcStat(text: string): ProcStat {
     cstime: field(17),
     starttime: field(22),
   };
-  if (close < 0 || Object.values(stat).some((v) => !Number.isInteger(v))) {
+  const { comm: _, ...numbers } = stat;
+  if (close < 0 || Object.values(numbers).some((v) => !Number.isInteger(v))) {
     throw new Error(`Cannot parse /proc stat line: ${JSON.stringify(text.slice(0, 80))}`);
   }
   return stat;
@@ -62,6 +66,12 @@ export interface CpuSampler {
   stop(rootPid: number): Promise<number>;
   /** Pids of every marked process seen so far. */
   readonly seen: readonly number[];
+  /**
+   * CPU milliseconds of the marked processes by program name, each process's own time at its
+   * last sample: a lower bound (ticks after a process's last sample, and processes that lived
+   * less than one interval, are missing).
+   */
+  byProgram(): Record<string, number>;
 }
 
 async function readText(path: string): Promise<string | undefined> {
@@ -119,6 +129,13 @@ export function startCpuSampler(marker: string, intervalMs = 100): CpuSampler {
   return {
     get seen() {
       return marked().map((s) => s.last!.pid);
+    },
+    byProgram() {
+      const ms: Record<string, number> = {};
+      for (const { last } of marked()) {
+        ms[last!.comm] = (ms[last!.comm] ?? 0) + (last!.utime + last!.stime) * 1000 / CLOCK_TICKS;
+      }
+      return ms;
     },
     async stop(rootPid) {
       stopped = true;

@@ -21,6 +21,7 @@ Deno.test("parseProcStat() reads pid, parent, times and start of a name with spa
   fields[0] = "S";
   assertEquals(parseProcStat(`4242 (ssh (mux) x) ${fields.join(" ")}\n`), {
     pid: 4242,
+    comm: "ssh (mux) x",
     ppid: 77,
     utime: 120,
     stime: 30,
@@ -64,6 +65,7 @@ Deno.test("startCpuSampler() counts a marked daemon's CPU that no marked parent 
     const orphanMs = await sampler.stop(child.pid);
     assert(orphanMs > 0, `the orphan's CPU was not counted (${orphanMs} ms)`);
     assert(sampler.seen.length >= 1, "the marked daemon was seen");
+    assert((sampler.byProgram().sh ?? 0) > 0, JSON.stringify(sampler.byProgram()));
   } finally {
     await sampler.stop(0);
     await killMarked(marker);
