@@ -1,0 +1,94 @@
+// The scale benchmark end to end, small: one host, one round; and an interruption mid-deploy.
+// Figures are not judged here (no timing assertions), only that the bench runs, counts and cleans up.
+import { assert, assertEquals } from "../testing/assert.ts";
+import { runProgram } from "../testing/run.ts";
+import { CHECKOUT } from "../testing/task.ts";
+import { MARKER_VARIABLE, pidsWithCommandLine } from "./process_tree.ts";
+
+const BENCH = `${CHECKOUT}/tools/bench/deploy_scale_bench.ts`;
+
+/** Pids of processes that carry the benchmark's marker variable, whatever its value. */
+async function markedProcesses(): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const environ = await Deno.readTextFile(`/proc/${entry.name}/environ`).catch(() => "");
+    if (environ.split("\0").some((v) => v.startsWith(`${MARKER_VARIABLE}=`))) {
+      found.push(Number(entry.name));
+    }
+  }
+  return found;
+}
+
+/** sshd listeners of the benchmark's test hosts (named scale<N>). */
+function benchHostListeners(): Promise<number[]> {
+  return pidsWithCommandLine(["/hosts/scale1/sshd_config", "[listener]"]);
+}
+
+Deno.test("deno task bench:deploy-scale deploys one host through a relay and counts its connections", async () => {
+  const result = await runProgram(
+    [
+      Deno.execPath(),
+      "task",
+      "-q",
+      "bench:deploy-scale",
+      "--hosts",
+      "1",
+      "--rounds",
+      "1",
+      "--warmup",
+      "0",
+      "--delay-ms",
+      "5",
+      "--json",
+    ],
+    { cwd: CHECKOUT },
+  );
+  assertEquals(result.code, 0, result.stderr);
+  const figures = JSON.parse(result.stdout);
+  assertEquals(figures.delayMs, 5);
+  const [point] = figures.points;
+  assertEquals([point.hosts, point.parallel, point.rolledBack, point.failed], [1, 1, 0, 0]);
+  // The confirmation must come over a connection of its own: at least two per host.
+  assert(point.connectionsPerHost >= 2, `${point.connectionsPerHost} connections`);
+  assert(point.turnsPerHost > 0 && point.cpuPerHostMs > 0, JSON.stringify(point));
+  const [round] = point.rounds;
+  assert(round.breakdown.medianMs.confirming !== undefined, "a confirming phase was timed");
+  assertEquals(round.connections.scale1.at(-1).openedIn, "confirming");
+  assertEquals(await benchHostListeners(), []);
+});
+
+Deno.test("bench:deploy-scale stops the deploy, the relays and the test hosts on SIGINT", async () => {
+  assertEquals(await markedProcesses(), [], "a deploy of another bench run is running");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", BENCH, "--hosts", "2", "--rounds", "5", "--delay-ms", "5"],
+    cwd: CHECKOUT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  try {
+    // Wait (bounded) until a deploy runs, then interrupt it.
+    const deadline = performance.now() + 120_000;
+    while ((await markedProcesses()).length === 0) {
+      assert(performance.now() < deadline, "no deploy started within 120 s");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill("SIGINT");
+    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const out = await output;
+    clearTimeout(killer);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 130, stderr);
+    assert(stderr.includes("interrupted"), stderr);
+    assertEquals(await markedProcesses(), []);
+    assertEquals(await benchHostListeners(), []);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Ended already.
+    }
+    await output;
+  }
+});
