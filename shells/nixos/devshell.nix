@@ -31,6 +31,7 @@ in
     (chore "rekey" "make .sops.yaml and every secret match the admins and hosts")
     (chore "deploy" "build, copy and activate hosts, rolling back unconfirmed ones")
     (chore "secrets" "manage admin and host keys, show who can read what")
+    (chore "update" "new upstream versions and hashes for pkgs/; --inputs moves flake inputs")
   ];
 
   devshell.startup.pre-commit-install.text = ''

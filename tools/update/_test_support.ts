@@ -289,3 +289,41 @@ export const GIT_IDENTITY = {
   GIT_COMMITTER_EMAIL: "test@example.invalid",
   GIT_CONFIG_NOSYSTEM: "1",
 };
+
+/** A package that follows the default branch of `o/<name>` and is at commit `sha`. */
+export async function githubBranchPackage(
+  upstream: Upstream,
+  name: string,
+  version: string,
+  sha: string,
+  files: TarballFiles,
+): Promise<FixturePackage> {
+  return {
+    name,
+    version,
+    ref: { rev: sha },
+    urlTemplate: upstream.archiveUrl("o", name, "@REF@"),
+    srcHash: await prefetchHash(upstream.archiveUrl("o", name, sha)),
+    depsHash: await depsHash(files.deps),
+    updateInfo:
+      `    source = "github";\n    owner = "o";\n    repo = "${name}";\n    track = "branch";`,
+  };
+}
+
+/** A package of the npm registry at `version`. */
+export async function npmPackage(
+  upstream: Upstream,
+  name: string,
+  version: string,
+  files: TarballFiles,
+): Promise<FixturePackage> {
+  return {
+    name,
+    version,
+    ref: { npm: true },
+    urlTemplate: upstream.npmTarballUrl(name, "@REF@"),
+    srcHash: await prefetchHash(upstream.npmTarballUrl(name, version)),
+    depsHash: await depsHash(files.deps),
+    updateInfo: `    source = "npm";\n    name = "${name}";`,
+  };
+}

@@ -12,11 +12,13 @@ export interface ParsedVersion {
 /** Parses `v1.2.3`, `1.2`, `1.3.0-rc.1`, `2.0b1`; undefined for text that is not a version. */
 export function parseVersion(raw: string): ParsedVersion | undefined {
   const text = raw.replace(/^v(?=\d)/, "");
-  const match = /^(\d+(?:\.\d+)*)(?:[-.+_]?([0-9A-Za-z][0-9A-Za-z.+_-]*))?$/.exec(text);
+  const match = /^(\d+(?:\.\d+)*)(?:([-.+_]?)([0-9A-Za-z][0-9A-Za-z.+_-]*))?$/.exec(text);
   if (match === null) return undefined;
   const numbers = match[1]!.split(".").map(Number);
   if (numbers.some((n) => !Number.isSafeInteger(n))) return undefined;
-  return { text, numbers, suffix: match[2] ?? "" };
+  // Build metadata (`+build.5`) keeps its `+`, so it is not read as a pre-release.
+  const suffix = match[3] === undefined ? "" : `${match[2] === "+" ? "+" : ""}${match[3]}`;
+  return { text, numbers, suffix };
 }
 
 /** True for a version with a pre-release suffix (`-rc.1`, `b2`, `-dev`). */
