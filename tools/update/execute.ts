@@ -8,6 +8,7 @@ import { mapPool } from "../lib/pool.ts";
 import type { Runner } from "../lib/runner.ts";
 import { type PackageFacts, readPackageFacts } from "./facts.ts";
 import { UpstreamError } from "./http.ts";
+import { nixFailure } from "./nix_errors.ts";
 import { chooseUpdate } from "./policy.ts";
 import {
   literalOffsets,
@@ -245,7 +246,7 @@ async function step<T>(name: Step, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (error) {
     if (error instanceof StepError || error instanceof RewriteRefused) throw error;
-    throw new StepError(name, error instanceof Error ? error.message : String(error));
+    throw new StepError(name, nixFailure(error));
   }
 }
 
@@ -386,7 +387,7 @@ async function applyUpdate(
     log("building");
     await step("build", () =>
       runner.run({
-        argv: ["nix", "build", "--no-link", `${ws.flake}#packages.${ctx.system}.${name}`],
+        argv: ["nix", "build", "-L", "--no-link", `${ws.flake}#packages.${ctx.system}.${name}`],
         timeoutMs,
       }));
   }

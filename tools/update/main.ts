@@ -4,6 +4,7 @@ import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import { runUpdate } from "./execute.ts";
+import { inputsText, updateInputs } from "./inputs.ts";
 import { currentSystem, PACKAGE_NAME } from "./facts.ts";
 import { exitCodeOf, reportJson, reportTable } from "./report.ts";
 import { sourceEnvFrom } from "./sources.ts";
@@ -51,7 +52,20 @@ export function main(args: string[]): Promise<number> {
     }
     if (opts.check && opts.commit) throw new UsageError("Cannot use --commit with --check");
     if (opts.inputs) {
-      throw new UsageError("--inputs is not built yet");
+      for (const flag of ["check", "prerelease", "system"] as const) {
+        if (opts[flag] !== undefined) throw new UsageError(`Cannot use --${flag} with --inputs`);
+      }
+      const hosts = opts.hosts?.split(",").map((h) => h.trim()).filter(Boolean);
+      const report = await updateInputs(runner, {
+        root,
+        inputs: [...new Set(cli.args)],
+        ...(hosts ? { hosts } : {}),
+        build: opts.build,
+        commit: opts.commit ?? false,
+        parallel,
+      });
+      printResult(opts.json, report, inputsText(report));
+      return report.lock === "restored" ? 1 : 0;
     }
     if (opts.hosts !== undefined) throw new UsageError("Cannot use --hosts without --inputs");
     for (const name of cli.args) {
