@@ -86,25 +86,27 @@ export async function runUpdate(runner: Runner, options: UpdateOptions): Promise
   const sources = options.sources ?? SOURCES;
   using _lock = options.check ? undefined : await takeLock(options.root, "update packages");
   if (!options.check) await removeStaleWorkspaces(options.root);
-  runner.log(`reading package facts (${options.names?.join(", ") ?? "all packages"})`);
-  const facts = await readPackageFacts(runner, options.root, options.system, options.names);
-  for (const name of options.names ?? []) {
-    if (facts[name] === undefined) {
-      throw new UsageError(
-        `Cannot update "${name}": no package ${packageFile(name)} in the flake's packages`,
-      );
-    }
-  }
-  const names = Object.keys(facts).sort();
   let workspace: Promise<Workspace> | undefined;
   const getWorkspace = () => workspace ??= createWorkspace(runner, options.root);
-  let commits: Promise<unknown> = Promise.resolve();
-  const serialCommit = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = commits.then(fn);
-    commits = next.catch(() => {});
-    return next;
-  };
+  // The copy is made while nix evaluates (it is needed as soon as one package is outdated).
+  if (!options.check) getWorkspace().catch(() => {});
   try {
+    runner.log(`reading package facts (${options.names?.join(", ") ?? "all packages"})`);
+    const facts = await readPackageFacts(runner, options.root, options.system, options.names);
+    for (const name of options.names ?? []) {
+      if (facts[name] === undefined) {
+        throw new UsageError(
+          `Cannot update "${name}": no package ${packageFile(name)} in the flake's packages`,
+        );
+      }
+    }
+    const names = Object.keys(facts).sort();
+    let commits: Promise<unknown> = Promise.resolve();
+    const serialCommit = <T>(fn: () => Promise<T>): Promise<T> => {
+      const next = commits.then(fn);
+      commits = next.catch(() => {});
+      return next;
+    };
     const results = await mapPool(names, options.parallel, async (name) => {
       const result = await updateOne(runner, name, facts[name]!, {
         ...options,
@@ -115,11 +117,15 @@ export async function runUpdate(runner: Runner, options: UpdateOptions): Promise
       runner.log(`${name}: ${describeResult(result)}`);
       return { name, file: packageFile(name), result };
     });
-    return results.map((r, i) =>
+    return results.map((r, i): PackageReport =>
       r.ok ? r.value : {
         name: names[i]!,
         file: packageFile(names[i]!),
-        result: { kind: "failed", step: "plan", message: String((r as { error?: unknown }).error) },
+        result: {
+          kind: "failed",
+          step: "plan",
+          message: nixFailure((r as { error?: unknown }).error),
+        },
       }
     );
   } finally {

@@ -110,7 +110,7 @@ Deno.test("update --inputs --commit moves an input: rev/date report, per-host cl
     result.stdout,
     `app    ${oldApp.slice(0, 12)} (${today}) -> ${newApp.slice(0, 12)} (${today})`,
   );
-  assertMatch(result.stdout, /theme  [0-9a-f]{12} \(\d{4}-\d{2}-\d{2}\) \(unchanged\)/);
+  assertMatch(result.stdout, /theme {2}[0-9a-f]{12} \(\d{4}-\d{2}-\d{2}\) \(unchanged\)/);
   // The closure diff of each host names the package that moved.
   assertMatch(result.stdout, /web1: closure diff:\n\s+app: 1\.0 → 1\.1/);
   assertMatch(result.stdout, /web2: closure diff:\n\s+app: 1\.0 → 1\.1/);

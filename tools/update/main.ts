@@ -1,7 +1,11 @@
 // New upstream versions and every hash for pkgs/, or flake inputs moved with a per-host view of
 // what changes. `deno task update --help`.
-import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
+// No dax (through lib/cli.ts or lib/runner.ts): it would double the start-up, which the
+// one-package update is measured by; commands run through createProcessRunner() instead.
+import { Command } from "@commander-js/extra-typings";
 import { UsageError } from "../lib/errors.ts";
+import { HelpShown, runMain } from "../lib/main.ts";
+import { createProcessRunner } from "../lib/process_runner.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import { runUpdate } from "./execute.ts";
 import { inputsText, updateInputs } from "./inputs.ts";
@@ -13,10 +17,26 @@ import { sourceEnvFrom } from "./sources.ts";
 export const DEFAULT_PARALLEL = 4;
 
 function program() {
-  return newProgram(
-    "update",
-    "Move pkgs/ to new upstream versions with every hash (or, with --inputs, move flake inputs)",
-  )
+  return new Command("update")
+    .description(
+      "Move pkgs/ to new upstream versions with every hash (or, with --inputs, move flake inputs)",
+    )
+    .option("--repo <dir>", "repository root (default: found from the current folder)")
+    .option("-n, --dry-run", "work everything out, print what would change, change nothing")
+    .option("-v, --verbose", "show each command run and the tail of its output")
+    .option("--json", "print a machine-readable result on stdout")
+    .exitOverride((error) => {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") {
+        throw new HelpShown();
+      }
+      throw new UsageError(error.message.replace(/^error: /, ""));
+    })
+    .configureOutput({
+      // commander prints its own "error: ..." before exitOverride; runMain prints ours instead.
+      writeErr: (text) => {
+        if (!text.startsWith("error:")) Deno.stderr.writeSync(new TextEncoder().encode(text));
+      },
+    })
     .argument("[names...]", "packages (default: all), or with --inputs the inputs (default: all)")
     .option("--check", "list what is outdated and change nothing (CI, cron)")
     .option("--fail-if-outdated", "with --check: exit 1 when a package is outdated")
@@ -28,6 +48,10 @@ function program() {
     .option("--system <system>", "the system whose packages to update (default: this machine's)")
     .option("--inputs", "move flake inputs instead of packages")
     .option("--hosts <hosts>", "with --inputs: the hosts to build before and after (a,b)");
+}
+
+function printResult(json: boolean | undefined, value: unknown, human: string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : human);
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -43,7 +67,10 @@ export function main(args: string[]): Promise<number> {
     const cli = program();
     cli.parse(args, { from: "user" });
     const opts = cli.opts();
-    const runner = runnerFor(opts);
+    const runner = createProcessRunner({
+      dryRun: opts.dryRun ?? false,
+      verbose: opts.verbose ?? false,
+    });
     const root = await findRepoRoot(Deno.cwd(), opts.repo);
     const parallel = positiveInt(opts.parallel, "--parallel");
     const timeoutMs = positiveInt(opts.timeout, "--timeout") * 1000;

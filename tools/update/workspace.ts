@@ -74,18 +74,33 @@ export async function createWorkspace(runner: Runner, root: string): Promise<Wor
   const dir = `${root}/${STATE_DIR}/work-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(dir, { recursive: true });
   const made = new Set<string>();
+  // Hard links where possible: every write in the copy is a rename (writeFileAtomic), which
+  // replaces the link and never changes the repository's file. Synchronous calls: thousands of
+  // small files go several times faster than with one promise each.
   for (const relative of listing.split("\0").filter((p) => p !== "")) {
     const from = `${root}/${relative}`;
-    const info = await Deno.lstat(from).catch(() => undefined);
-    if (info === undefined || info.isDirectory) continue; // deleted, or a submodule
+    const to = `${dir}/${relative}`;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(from);
+    } catch {
+      continue; // deleted in the working tree
+    }
+    if (info.isDirectory) continue; // a submodule
     const slash = relative.lastIndexOf("/");
     const folder = slash >= 0 ? `${dir}/${relative.slice(0, slash)}` : dir;
     if (!made.has(folder)) {
-      await Deno.mkdir(folder, { recursive: true });
+      Deno.mkdirSync(folder, { recursive: true });
       made.add(folder);
     }
-    if (info.isSymlink) await Deno.symlink(await Deno.readLink(from), `${dir}/${relative}`);
-    else await Deno.copyFile(from, `${dir}/${relative}`);
+    if (info.isSymlink) Deno.symlinkSync(Deno.readLinkSync(from), to);
+    else {
+      try {
+        Deno.linkSync(from, to);
+      } catch {
+        Deno.copyFileSync(from, to);
+      }
+    }
   }
   return {
     dir,
