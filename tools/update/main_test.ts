@@ -406,3 +406,95 @@ Deno.test("update killed mid-run leaves every file old or new; a second run mean
     ["M pkgs/fast/package.nix", "M pkgs/stuck/package.nix"],
   );
 });
+
+Deno.test("update --commit --parallel 3 makes one commit per package, each with only its file", async () => {
+  await using upstream = startUpstream();
+  const names = ["red", "green", "blue"];
+  const packages = [];
+  for (const name of names) {
+    await upstream.releases("o", name, [
+      { tag: "v1.0.0", files: { body: `${name} 1`, deps: `${name} d1` } },
+      { tag: "v1.0.1", files: { body: `${name} 2`, deps: `${name} d2` } },
+    ]);
+    packages.push(
+      await githubReleasePackage(upstream, name, "1.0.0", {
+        body: `${name} 1`,
+        deps: `${name} d1`,
+      }),
+    );
+  }
+  await using repo = await createPackageRepo(packages);
+  await using bin = await updateProgramsBin();
+  const before = (await repo.git("rev-parse", "HEAD")).trim();
+  const result = await runTask(repo.dir, "update", ["--commit", "--parallel", "3", "--json"], {
+    bin,
+    env: { ...upstream.env, ...GIT_IDENTITY },
+  });
+  assertEquals(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as { packages: { name: string; kind: string }[] };
+  assertEquals(report.packages.map((p) => [p.name, p.kind]), [
+    ["blue", "updated"],
+    ["green", "updated"],
+    ["red", "updated"],
+  ]);
+  const commits = (await repo.git("rev-list", "--reverse", `${before}..HEAD`)).trim().split("\n");
+  assertEquals(commits.length, 3);
+  const touched = [];
+  for (const commit of commits) {
+    const subject = (await repo.git("log", "-1", "--format=%s", commit)).trim();
+    const files = (await repo.git("show", "--name-only", "--format=", commit)).trim();
+    const name = subject.split(":")[0]!;
+    assertEquals(subject, `${name}: 1.0.0 -> 1.0.1`);
+    assertEquals(files, `pkgs/${name}/package.nix`);
+    touched.push(name);
+  }
+  assertEquals(touched.sort(), ["blue", "green", "red"]);
+  for (const name of names) {
+    assertEquals(await buildPackage(repo.dir, name), `${name} 2 ${name} d2`);
+  }
+});
+
+Deno.test("update --commit refuses a package file with uncommitted changes, leaving them", async () => {
+  await using upstream = startUpstream();
+  await upstream.releases("o", "dirty", [
+    { tag: "v1.0.0", files: { body: "a", deps: "a" } },
+    { tag: "v1.0.1", files: { body: "b", deps: "b" } },
+  ]);
+  const dirty = await githubReleasePackage(upstream, "dirty", "1.0.0", { body: "a", deps: "a" });
+  await using repo = await createPackageRepo([dirty]);
+  await using bin = await updateProgramsBin();
+  const edited = `${await repo.read("dirty")}# a local edit\n`;
+  await Deno.writeTextFile(repo.file("dirty"), edited);
+  const result = await runTask(repo.dir, "update", ["--commit"], {
+    bin,
+    env: { ...upstream.env, ...GIT_IDENTITY },
+  });
+  assertEquals(result.code, 1);
+  assertStringIncludes(
+    result.stderr,
+    "dirty: failed (plan): pkgs/dirty/package.nix has uncommitted changes; commit or stash them first",
+  );
+  assertEquals(await repo.read("dirty"), edited);
+});
+
+Deno.test("update ignores hostile tags an upstream sends", async () => {
+  await using upstream = startUpstream();
+  const files = { body: "h", deps: "h" };
+  await upstream.releases("o", "hostile", [{ tag: "v1.0.0", files }]);
+  const hostile = await githubReleasePackage(upstream, "hostile", "1.0.0", files);
+  upstream.server.route("GET /repos/o/hostile/releases?per_page=100", {
+    json: [
+      { tag_name: "v1.0.0" },
+      { tag_name: 'v9.0.0"; x = "' },
+      { tag_name: "v9.1.0${builtins.abort 1}" },
+      { tag_name: "../../etc" },
+    ],
+  });
+  await using repo = await createPackageRepo([hostile]);
+  await using bin = await updateProgramsBin();
+  const original = await repo.read("hostile");
+  const result = await runTask(repo.dir, "update", [], { bin, env: upstream.env });
+  assertEquals(result.code, 0, result.stderr);
+  assertMatch(result.stdout, /hostile\s+1\.0\.0\s+up to date/);
+  assertEquals(await repo.read("hostile"), original);
+});

@@ -74,9 +74,9 @@ export async function createWorkspace(runner: Runner, root: string): Promise<Wor
   const dir = `${root}/${STATE_DIR}/work-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(dir, { recursive: true });
   const made = new Set<string>();
-  // Hard links where possible: every write in the copy is a rename (writeFileAtomic), which
-  // replaces the link and never changes the repository's file. Synchronous calls: thousands of
-  // small files go several times faster than with one promise each.
+  // Copies, never hard links: nix writes flake.lock in place, which through a link would change
+  // the repository's own file. Synchronous calls: many small files go several times faster
+  // than with one promise each.
   for (const relative of listing.split("\0").filter((p) => p !== "")) {
     const from = `${root}/${relative}`;
     const to = `${dir}/${relative}`;
@@ -94,13 +94,7 @@ export async function createWorkspace(runner: Runner, root: string): Promise<Wor
       made.add(folder);
     }
     if (info.isSymlink) Deno.symlinkSync(Deno.readLinkSync(from), to);
-    else {
-      try {
-        Deno.linkSync(from, to);
-      } catch {
-        Deno.copyFileSync(from, to);
-      }
-    }
+    else Deno.copyFileSync(from, to);
   }
   return {
     dir,
