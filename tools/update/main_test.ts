@@ -310,6 +310,9 @@ Deno.test("update names an unknown package and a bad flag as usage errors", asyn
   const bad = await runTask(repo.dir, "update", ["--parallel", "0"], { bin, env: upstream.env });
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, `Invalid --parallel "0"`);
+  const help = await runTask(repo.dir, "update", ["--help"], { bin });
+  assertEquals(help.code, 0, help.stderr);
+  assertStringIncludes(help.stdout, "--fail-if-outdated");
   const hostile = await runTask(repo.dir, "update", ['x"; builtins.abort "y'], { bin });
   assertEquals(hostile.code, 2);
   assertStringIncludes(hostile.stderr, "Invalid package name");
