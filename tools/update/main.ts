@@ -1,10 +1,11 @@
 // New upstream versions and every hash for pkgs/, or flake inputs moved with a per-host view of
 // what changes. `deno task update --help`.
-// No dax (through lib/cli.ts or lib/runner.ts): it would double the start-up, which the
-// one-package update is measured by; commands run through createProcessRunner() instead.
-import { Command } from "@commander-js/extra-typings";
+// No commander and no dax (through lib/cli.ts or lib/runner.ts): together they would double
+// the start-up, which the one-package update is measured by. node:util's parseArgs is built
+// into Deno; commands run through createProcessRunner().
+import { parseArgs } from "node:util";
 import { UsageError } from "../lib/errors.ts";
-import { HelpShown, runMain } from "../lib/main.ts";
+import { runMain } from "../lib/main.ts";
 import { createProcessRunner } from "../lib/process_runner.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import { runUpdate } from "./execute.ts";
@@ -16,38 +17,56 @@ import { sourceEnvFrom } from "./sources.ts";
 /** Packages updated at once unless --parallel says otherwise. */
 export const DEFAULT_PARALLEL = 4;
 
-function program() {
-  return new Command("update")
-    .description(
-      "Move pkgs/ to new upstream versions with every hash (or, with --inputs, move flake inputs)",
-    )
-    .option("--repo <dir>", "repository root (default: found from the current folder)")
-    .option("-n, --dry-run", "work everything out, print what would change, change nothing")
-    .option("-v, --verbose", "show each command run and the tail of its output")
-    .option("--json", "print a machine-readable result on stdout")
-    .exitOverride((error) => {
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") {
-        throw new HelpShown();
-      }
-      throw new UsageError(error.message.replace(/^error: /, ""));
-    })
-    .configureOutput({
-      // commander prints its own "error: ..." before exitOverride; runMain prints ours instead.
-      writeErr: (text) => {
-        if (!text.startsWith("error:")) Deno.stderr.writeSync(new TextEncoder().encode(text));
-      },
-    })
-    .argument("[names...]", "packages (default: all), or with --inputs the inputs (default: all)")
-    .option("--check", "list what is outdated and change nothing (CI, cron)")
-    .option("--fail-if-outdated", "with --check: exit 1 when a package is outdated")
-    .option("--prerelease", "also consider pre-releases")
-    .option("--no-build", "skip building the updated packages (or, with --inputs, the hosts)")
-    .option("--commit", "commit each updated package (or the lock) on its own")
-    .option("-p, --parallel <n>", "packages worked on at once", String(DEFAULT_PARALLEL))
-    .option("--timeout <seconds>", "bound on each upstream request", "30")
-    .option("--system <system>", "the system whose packages to update (default: this machine's)")
-    .option("--inputs", "move flake inputs instead of packages")
-    .option("--hosts <hosts>", "with --inputs: the hosts to build before and after (a,b)");
+const HELP = `Usage: deno task update [options] [package...]
+       deno task update --inputs [options] [input...]
+
+Moves pkgs/<name>/package.nix to new upstream versions with every hash (all packages when
+none is named), or with --inputs moves flake inputs and shows per host what changes.
+
+Options:
+  --check               list what is outdated and change nothing (CI, cron)
+  --fail-if-outdated    with --check: exit 1 when a package is outdated
+  --prerelease          also consider pre-releases
+  --no-build            skip building the updated packages (with --inputs: the hosts)
+  --commit              commit each updated package (with --inputs: the lock) on its own
+  -p, --parallel <n>    packages (or hosts) worked on at once (default: ${DEFAULT_PARALLEL})
+  --timeout <seconds>   bound on each upstream request (default: 30)
+  --system <system>     the system whose packages to update (default: this machine's)
+  --inputs              move flake inputs instead of packages
+  --hosts <a,b>         with --inputs: the hosts to build before and after (default: all)
+  --repo <dir>          repository root (default: found from the current folder)
+  -n, --dry-run         work everything out, print what would change, change nothing
+  -v, --verbose         show each command run and the tail of its output
+  --json                print a machine-readable result on stdout
+  -h, --help            show this help
+
+Environment: GITHUB_TOKEN, GITHUB_API_URL, GITHUB_SERVER_URL, NPM_REGISTRY_URL.
+`;
+
+const OPTIONS = {
+  check: { type: "boolean" },
+  "fail-if-outdated": { type: "boolean" },
+  prerelease: { type: "boolean" },
+  "no-build": { type: "boolean" },
+  commit: { type: "boolean" },
+  parallel: { type: "string", short: "p" },
+  timeout: { type: "string" },
+  system: { type: "string" },
+  inputs: { type: "boolean" },
+  hosts: { type: "string" },
+  repo: { type: "string" },
+  "dry-run": { type: "boolean", short: "n" },
+  verbose: { type: "boolean", short: "v" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; see --help`);
+  }
 }
 
 function printResult(json: boolean | undefined, value: unknown, human: string): void {
@@ -64,20 +83,23 @@ function positiveInt(value: string, flag: string): number {
 /** Entry point; returns the exit code. */
 export function main(args: string[]): Promise<number> {
   return runMain(async () => {
-    const cli = program();
-    cli.parse(args, { from: "user" });
-    const opts = cli.opts();
+    const { values: opts, positionals } = parse(args);
+    if (opts.help) {
+      console.log(HELP.trimEnd());
+      return 0;
+    }
     const runner = createProcessRunner({
-      dryRun: opts.dryRun ?? false,
+      dryRun: opts["dry-run"] ?? false,
       verbose: opts.verbose ?? false,
     });
-    const root = await findRepoRoot(Deno.cwd(), opts.repo);
-    const parallel = positiveInt(opts.parallel, "--parallel");
-    const timeoutMs = positiveInt(opts.timeout, "--timeout") * 1000;
-    if (opts.failIfOutdated && !opts.check) {
+    const parallel = positiveInt(opts.parallel ?? String(DEFAULT_PARALLEL), "--parallel");
+    const timeoutMs = positiveInt(opts.timeout ?? "30", "--timeout") * 1000;
+    if (opts["fail-if-outdated"] && !opts.check) {
       throw new UsageError("Cannot use --fail-if-outdated without --check");
     }
     if (opts.check && opts.commit) throw new UsageError("Cannot use --commit with --check");
+    const root = await findRepoRoot(Deno.cwd(), opts.repo);
+    const build = !opts["no-build"];
     if (opts.inputs) {
       for (const flag of ["check", "prerelease", "system"] as const) {
         if (opts[flag] !== undefined) throw new UsageError(`Cannot use --${flag} with --inputs`);
@@ -85,9 +107,9 @@ export function main(args: string[]): Promise<number> {
       const hosts = opts.hosts?.split(",").map((h) => h.trim()).filter(Boolean);
       const report = await updateInputs(runner, {
         root,
-        inputs: [...new Set(cli.args)],
+        inputs: [...new Set(positionals)],
         ...(hosts ? { hosts } : {}),
-        build: opts.build,
+        build,
         commit: opts.commit ?? false,
         parallel,
       });
@@ -95,7 +117,7 @@ export function main(args: string[]): Promise<number> {
       return report.lock === "restored" ? 1 : 0;
     }
     if (opts.hosts !== undefined) throw new UsageError("Cannot use --hosts without --inputs");
-    for (const name of cli.args) {
+    for (const name of positionals) {
       if (!PACKAGE_NAME.test(name)) {
         throw new UsageError(`Invalid package name "${name}": expected a folder name under pkgs/`);
       }
@@ -113,16 +135,16 @@ export function main(args: string[]): Promise<number> {
     const reports = await runUpdate(runner, {
       root,
       system,
-      names: cli.args.length > 0 ? [...new Set(cli.args)] : null,
+      names: positionals.length > 0 ? [...new Set(positionals)] : null,
       check: opts.check ?? false,
       prerelease: opts.prerelease ?? false,
-      build: opts.build,
+      build,
       commit: opts.commit ?? false,
       parallel,
       env,
     });
     printResult(opts.json, reportJson(reports), reportTable(reports));
-    return exitCodeOf(reports, opts.failIfOutdated ?? false);
+    return exitCodeOf(reports, opts["fail-if-outdated"] ?? false);
   });
 }
 

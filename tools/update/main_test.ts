@@ -310,6 +310,9 @@ Deno.test("update names an unknown package and a bad flag as usage errors", asyn
   const bad = await runTask(repo.dir, "update", ["--parallel", "0"], { bin, env: upstream.env });
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, `Invalid --parallel "0"`);
+  const unknownFlag = await runTask(repo.dir, "update", ["--bogus"], { bin });
+  assertEquals(unknownFlag.code, 2);
+  assertStringIncludes(unknownFlag.stderr, "error: Unknown option '--bogus'");
   const help = await runTask(repo.dir, "update", ["--help"], { bin });
   assertEquals(help.code, 0, help.stderr);
   assertStringIncludes(help.stdout, "--fail-if-outdated");
