@@ -175,3 +175,24 @@ Deno.test("update --inputs refuses an input the lock does not have", async () =>
     `Cannot update input "nixpkgs": flake.lock has no such input (inputs: app, theme)`,
   );
 });
+
+Deno.test("update --inputs --dry-run works the new lock out and builds, but writes and commits nothing", async () => {
+  await using f = await fixture();
+  await using bin = await updateProgramsBin();
+  assertEquals((await runTask(f.fleet.dir, "update", ["--inputs", "--no-build"], { bin })).code, 0);
+  await f.fleet.git("add", "flake.lock");
+  await f.fleet.git("commit", "-q", "-m", "lock");
+  const original = await Deno.readTextFile(f.fleet.path("flake.lock"));
+  await commitTo(f.theme, { colour: "red\n" }, "theme red");
+  const result = await runTask(f.fleet.dir, "update", ["--inputs", "--dry-run", "--commit"], {
+    bin,
+    env: GIT_IDENTITY,
+  });
+  assertEquals(result.code, 0, result.stderr);
+  assertMatch(result.stdout, /^theme {2}[0-9a-f]{12} \(\S+\) -> [0-9a-f]{12} \(\S+\)$/m);
+  assertStringIncludes(result.stdout, "web1: new toplevel, no package changes");
+  assertStringIncludes(result.stdout, "flake.lock would be updated (dry run)");
+  assertStringIncludes(result.stderr, "would run: git -C");
+  assertEquals(await Deno.readTextFile(f.fleet.path("flake.lock")), original);
+  assertEquals((await f.fleet.git("log", "-1", "--format=%s")).trim(), "lock");
+});
