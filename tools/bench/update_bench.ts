@@ -91,9 +91,9 @@ async function checkBenchmark() {
         target.toFixed(0).padStart(5)
       } ms (fixed + ceil(${PACKAGES}/${parallel}) × one request = ${waits.toFixed(0)} ms)  ${
         (median(total) / target).toFixed(2)
-      }× target, ${
-        ((PACKAGES * request) / median(total)).toFixed(1)
-      }× faster than ${PACKAGES} × one request`,
+      }× target; ${
+        (median(total) / (PACKAGES * request) * 100).toFixed(0)
+      } % of ${PACKAGES} × one request`,
     );
   }
   console.log(`update --check, ${PACKAGES} packages, +${LATENCY_MS} ms a request:`);
