@@ -504,3 +504,23 @@ Deno.test("update ignores hostile tags an upstream sends", async () => {
   assertMatch(result.stdout, /hostile\s+1\.0\.0\s+up to date/);
   assertEquals(await repo.read("hostile"), original);
 });
+
+Deno.test("update leaves a tag that follows the version (v${version}) as written and confirms it", async () => {
+  await using upstream = startUpstream();
+  await upstream.releases("o", "follow", [
+    { tag: "v1.0.0", files: { body: "f1", deps: "f1" } },
+    { tag: "v1.2.0", files: { body: "f2", deps: "f2" } },
+  ]);
+  const follow = await githubReleasePackage(upstream, "follow", "1.0.0", {
+    body: "f1",
+    deps: "f1",
+  });
+  await using repo = await createPackageRepo([{ ...follow, ref: { tag: "v${version}" } }]);
+  await using bin = await updateProgramsBin();
+  const result = await runTask(repo.dir, "update", [], { bin, env: upstream.env });
+  assertEquals(result.code, 0, result.stderr);
+  const text = await repo.read("follow");
+  assertStringIncludes(text, `version = "1.2.0";`);
+  assertStringIncludes(text, 'tag = "v${version}";');
+  assertEquals(await buildPackage(repo.dir, "follow"), "f2 f2");
+});
