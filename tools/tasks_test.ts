@@ -65,6 +65,8 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
   iso: "builds the installer image, which needs the fleet's flake inputs; tools/iso/iso_test.ts " +
     "runs its --dry-run against the fixture flake",
   demo: "needs no repository of the user's: its --dry-run row is in tools/demo/demo_test.ts",
+  update: "asks upstream over the network; tools/update/main_test.ts runs its --dry-run " +
+    "against a local upstream",
   deploy: "evaluates the fleet flake, whose inputs cannot be fetched offline; issue 10 adds " +
     "its --dry-run row against the fixture flake",
 };
@@ -186,3 +188,9 @@ async function newAgeRecipient(bin: ProgramsBin): Promise<string> {
   if (recipient === undefined) throw new Error(`age-keygen printed no public key: ${identity}`);
   return recipient;
 }
+
+Deno.test("every user-facing task is a chore in the dev shell's menu, and nothing else is", async () => {
+  const devshell = await Deno.readTextFile(`${CHECKOUT}/shells/nixos/devshell.nix`);
+  const chores = [...devshell.matchAll(/\(chore "([a-z:-]+)"/g)].map((m) => m[1]!).sort();
+  assertEquals(chores, TASKS);
+});

@@ -85,6 +85,8 @@ stdenvNoCC.mkDerivation {
     source = "github";
     owner = "prometheus-community";
     repo = "node-exporter-textfile-collector-scripts";
+    # Follow the default branch's newest commit (version 0-unstable-YYYY-MM-DD).
+    track = "branch";
   };
 
   meta = {

@@ -52,6 +52,8 @@ stdenvNoCC.mkDerivation {
     source = "github";
     owner = "vaniacer";
     repo = "sshto";
+    # Follow the default branch's newest commit (version 0-unstable-YYYY-MM-DD).
+    track = "branch";
   };
 
   meta = {

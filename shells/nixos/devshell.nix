@@ -25,7 +25,7 @@ in
     pkgs.ssh-to-age
   ];
 
-  # Only chores whose `deno task` exists; update joins when it lands.
+  # One entry per user-facing `deno task` (tools/tasks_test.ts keeps the two in step).
   commands = [
     (chore "index" "regenerate the index files from the folder layout")
     (chore "rekey" "make .sops.yaml and every secret match the admins and hosts")
@@ -33,6 +33,8 @@ in
     (chore "secrets" "manage admin and host keys, show who can read what")
     (chore "install" "first install of a host with nixos-anywhere, secrets checked first")
     (chore "iso" "build the installer image, write it to a USB stick and verify it")
+    (chore "update" "new upstream versions and hashes for pkgs/; --inputs moves flake inputs")
+    (chore "demo" "deploy a demo fleet to three local test hosts (as root), then remove them")
   ];
 
   devshell.startup.pre-commit-install.text = ''

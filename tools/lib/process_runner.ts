@@ -1,0 +1,86 @@
+// A Runner on Deno.Command, with no npm import: for tools whose start-up counts (dax alone
+// takes about 100 ms to load). Same contract as createRunner(): --dry-run, --verbose, okCodes,
+// timeouts, and a CommandError with the command line and its output tail.
+import { CommandError } from "./errors.ts";
+import { formatCommand } from "./quote.ts";
+import type { CommandResult, CommandSpec, Runner } from "./runner.ts";
+
+/** Options for {@linkcode createProcessRunner}. */
+export interface ProcessRunnerOptions {
+  dryRun?: boolean;
+  verbose?: boolean;
+  /** Where progress and dry-run lines go; stderr unless a test collects them. */
+  write?: (line: string) => void;
+}
+
+const TAIL_LINES = 20;
+
+function tail(text: string): string {
+  return text.trimEnd().split("\n").slice(-TAIL_LINES).join("\n");
+}
+
+/** Makes a {@linkcode Runner} that starts each command with Deno.Command. */
+export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner {
+  const dryRun = options.dryRun ?? false;
+  const verbose = options.verbose ?? false;
+  const write = options.write ?? ((line: string) => console.error(line));
+  const decoder = new TextDecoder();
+
+  async function run(spec: CommandSpec): Promise<CommandResult> {
+    const shown = formatCommand(spec.argv);
+    if (dryRun && spec.mutates) {
+      write(`would run: ${shown}`);
+      return { code: 0, stdout: "", stderr: "", skipped: true };
+    }
+    if (verbose) write(`$ ${shown}`);
+    const timeout = spec.timeoutMs === undefined ? undefined : AbortSignal.timeout(spec.timeoutMs);
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(spec.argv[0]!, {
+        args: spec.argv.slice(1),
+        ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+        ...(spec.env === undefined ? {} : { env: spec.env }),
+        stdin: spec.stdin === undefined ? "null" : "piped",
+        stdout: "piped",
+        stderr: "piped",
+        ...(timeout === undefined ? {} : { signal: timeout }),
+      }).spawn();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new CommandError(shown, 127, `${spec.argv[0]}: command not found`);
+      }
+      throw error;
+    }
+    if (spec.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      const bytes = typeof spec.stdin === "string"
+        ? new TextEncoder().encode(spec.stdin)
+        : spec.stdin;
+      await writer.write(bytes).catch(() => {});
+      await writer.close().catch(() => {});
+    }
+    const out = await child.output();
+    const stdout = decoder.decode(out.stdout);
+    let stderr = decoder.decode(out.stderr);
+    let code = out.code;
+    if (timeout?.aborted) {
+      code = 124;
+      stderr = `${stderr}\ntimed out after ${Math.round(spec.timeoutMs! / 1000)} s`;
+    }
+    if (verbose && (stdout || stderr)) write(tail(`${stdout}${stderr}`));
+    if (code !== 0 && !(spec.okCodes ?? []).includes(code)) {
+      throw new CommandError(shown, code, tail(stderr || stdout));
+    }
+    return { code, stdout, stderr, skipped: false };
+  }
+
+  return {
+    dryRun,
+    verbose,
+    run,
+    async text(spec) {
+      return (await run(spec)).stdout.replace(/\n$/, "");
+    },
+    log: write,
+  };
+}

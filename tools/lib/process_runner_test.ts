@@ -1,0 +1,43 @@
+import { assertEquals, assertRejects } from "../testing/assert.ts";
+import { CommandError } from "./errors.ts";
+import { createProcessRunner } from "./process_runner.ts";
+
+Deno.test("createProcessRunner() runs commands, passes stdin, treats okCodes as data", async () => {
+  const runner = createProcessRunner();
+  assertEquals(await runner.text({ argv: ["sh", "-c", "cat; echo"], stdin: "hi" }), "hi");
+  const two = await runner.run({
+    argv: ["sh", "-c", "echo out; echo err >&2; exit 2"],
+    okCodes: [2],
+  });
+  assertEquals([two.code, two.stdout, two.stderr], [2, "out\n", "err\n"]);
+  const error = await assertRejects(
+    () =>
+      runner.run({ argv: ["sh", "-c", "echo first >&2; echo 'error: real cause' >&2; exit 3"] }),
+    CommandError,
+  );
+  assertEquals([error.code, error.stderrTail], [3, "first\nerror: real cause"]);
+  const missing = await assertRejects(
+    () => runner.run({ argv: ["no-such-program-anywhere"] }),
+    CommandError,
+  );
+  assertEquals(missing.code, 127);
+});
+
+Deno.test("createProcessRunner() kills a command at its timeout and says so", async () => {
+  const runner = createProcessRunner();
+  const error = await assertRejects(
+    () => runner.run({ argv: ["sleep", "30"], timeoutMs: 200 }),
+    CommandError,
+    "timed out after 0 s",
+  );
+  assertEquals(error.code, 124);
+});
+
+Deno.test("createProcessRunner() prints mutating commands under --dry-run and runs reading ones", async () => {
+  const lines: string[] = [];
+  const runner = createProcessRunner({ dryRun: true, write: (l) => lines.push(l) });
+  const skipped = await runner.run({ argv: ["sh", "-c", "exit 9"], mutates: true });
+  assertEquals(skipped.skipped, true);
+  assertEquals(await runner.text({ argv: ["echo", "read"] }), "read");
+  assertEquals(lines, ["would run: sh -c 'exit 9'"]);
+});

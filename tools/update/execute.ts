@@ -1,0 +1,457 @@
+// Carries out package updates: upstream lookups, then per package a rewrite worked out in a work
+// copy (prefetch, dependency hashes from a fake-hash build, re-evaluation, build), and only then
+// the repository's file replaced whole and, with --commit, committed on its own.
+import { unifiedDiff } from "../lib/diff.ts";
+import { UsageError } from "../lib/errors.ts";
+import { writeFileAtomic } from "../lib/fs.ts";
+import { mapPool } from "../lib/pool.ts";
+import type { Runner } from "../lib/runner.ts";
+import { type PackageFacts, readPackageFacts } from "./facts.ts";
+import { UpstreamError } from "./http.ts";
+import { nixFailure } from "./nix_errors.ts";
+import { chooseUpdate } from "./policy.ts";
+import {
+  literalOffsets,
+  replaceLiterals,
+  type Replacement,
+  requireOnce,
+  RewriteRefused,
+} from "./rewrite.ts";
+import { type Candidate, type Current, type Source, type SourceEnv, SOURCES } from "./sources.ts";
+import { createWorkspace, removeStaleWorkspaces, takeLock, type Workspace } from "./workspace.ts";
+
+/** A step of one package's update, as named in progress lines and failures. */
+export type Step =
+  | "read"
+  | "lookup"
+  | "plan"
+  | "evaluate"
+  | "prefetch"
+  | "dependencies"
+  | "confirm"
+  | "build"
+  | "write"
+  | "commit";
+
+/** What happened to one package. */
+export type PackageResult =
+  | { kind: "up-to-date"; version: string }
+  /** The upstream's newest version is older than ours: never a downgrade. */
+  | { kind: "ahead"; version: string; newest: string }
+  | { kind: "outdated"; from: string; to: string; changelogUrl?: string }
+  | { kind: "updated"; from: string; to: string; changelogUrl?: string; commit?: string }
+  | { kind: "would-update"; from: string; to: string; changelogUrl?: string }
+  | { kind: "skipped"; reason: string }
+  | { kind: "failed"; step: Step; message: string; from?: string; to?: string };
+
+/** One row of the report. */
+export interface PackageReport {
+  name: string;
+  file: string;
+  result: PackageResult;
+}
+
+/** Options for {@linkcode runUpdate}. */
+export interface UpdateOptions {
+  root: string;
+  system: string;
+  /** Packages asked for; null for all. */
+  names: readonly string[] | null;
+  /** List what is outdated; change nothing. */
+  check: boolean;
+  prerelease: boolean;
+  build: boolean;
+  commit: boolean;
+  parallel: number;
+  env: SourceEnv;
+  // deno-lint-ignore no-explicit-any
+  sources?: Record<string, Source<any>>;
+  /** Milliseconds each nix command may take (default 30 minutes). */
+  nixTimeoutMs?: number;
+}
+
+/** The file a package lives in: the layout `pkgs/<name>/package.nix`. */
+export function packageFile(name: string): string {
+  return `pkgs/${name}/package.nix`;
+}
+
+class StepError extends Error {
+  constructor(readonly step: Step, message: string) {
+    super(message);
+  }
+}
+
+/** Runs the lookups and updates; never throws for one package's failure. */
+export async function runUpdate(runner: Runner, options: UpdateOptions): Promise<PackageReport[]> {
+  const sources = options.sources ?? SOURCES;
+  using _lock = options.check ? undefined : await takeLock(options.root, "update packages");
+  if (!options.check) await removeStaleWorkspaces(options.root);
+  let workspace: Promise<Workspace> | undefined;
+  const getWorkspace = () => workspace ??= createWorkspace(runner, options.root);
+  // The copy is made while nix evaluates (it is needed as soon as one package is outdated).
+  if (!options.check) getWorkspace().catch(() => {});
+  try {
+    runner.log(`reading package facts (${options.names?.join(", ") ?? "all packages"})`);
+    const facts = await readPackageFacts(runner, options.root, options.system, options.names);
+    for (const name of options.names ?? []) {
+      if (facts[name] === undefined) {
+        throw new UsageError(
+          `Cannot update "${name}": no package ${packageFile(name)} in the flake's packages`,
+        );
+      }
+    }
+    const names = Object.keys(facts).sort();
+    let commits: Promise<unknown> = Promise.resolve();
+    const serialCommit = <T>(fn: () => Promise<T>): Promise<T> => {
+      const next = commits.then(fn);
+      commits = next.catch(() => {});
+      return next;
+    };
+    const results = await mapPool(names, options.parallel, async (name) => {
+      const result = await updateOne(runner, name, facts[name]!, {
+        ...options,
+        sources,
+        getWorkspace,
+        serialCommit,
+      });
+      runner.log(`${name}: ${describeResult(result)}`);
+      return { name, file: packageFile(name), result };
+    });
+    return results.map((r, i): PackageReport =>
+      r.ok ? r.value : {
+        name: names[i]!,
+        file: packageFile(names[i]!),
+        result: {
+          kind: "failed",
+          step: "plan",
+          message: nixFailure((r as { error?: unknown }).error),
+        },
+      }
+    );
+  } finally {
+    if (workspace !== undefined) {
+      await (await workspace.catch(() => undefined))?.[Symbol.asyncDispose]();
+    }
+  }
+}
+
+/** A short phrase for a result, for progress lines and the table. */
+export function describeResult(result: PackageResult): string {
+  switch (result.kind) {
+    case "up-to-date":
+      return "up to date";
+    case "ahead":
+      return `newer than upstream's ${result.newest}: left alone`;
+    case "outdated":
+      return `outdated: ${result.to} available`;
+    case "updated":
+      return result.commit ? `updated, committed ${result.commit.slice(0, 12)}` : "updated";
+    case "would-update":
+      return "would update (dry run)";
+    case "skipped":
+      return `skipped: ${result.reason}`;
+    case "failed":
+      return `failed (${result.step}): ${result.message}`;
+  }
+}
+
+interface Context extends UpdateOptions {
+  // deno-lint-ignore no-explicit-any
+  sources: Record<string, Source<any>>;
+  getWorkspace: () => Promise<Workspace>;
+  serialCommit: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+async function updateOne(
+  runner: Runner,
+  name: string,
+  facts: PackageFacts,
+  ctx: Context,
+): Promise<PackageResult> {
+  const info = facts.updateInfo;
+  if (info === null || info === undefined) {
+    return { kind: "skipped", reason: "no passthru.updateInfo" };
+  }
+  const kind = typeof info === "object" && "source" in info ? String(info.source) : "";
+  const source = ctx.sources[kind];
+  if (source === undefined) {
+    return {
+      kind: "failed",
+      step: "read",
+      message: `unknown updateInfo.source "${kind}" (known: ${
+        Object.keys(ctx.sources).join(", ")
+      })`,
+    };
+  }
+  const parsed = source.schema.safeParse(info);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      kind: "failed",
+      step: "read",
+      message: `invalid updateInfo: ${issue?.path.join(".") || "value"}: ${issue?.message ?? ""}`,
+    };
+  }
+  if (facts.version === null) {
+    return { kind: "failed", step: "read", message: "the package has no version" };
+  }
+  const version = facts.version;
+  const currentRev = facts.src?.tag ?? facts.src?.rev ?? null;
+  const current: Current = { version, ...(currentRev !== null ? { rev: currentRev } : {}) };
+
+  runner.log(`${name}: asking ${kind} upstream`);
+  let candidates: Candidate[];
+  try {
+    candidates = await source.candidates(parsed.data, ctx.env);
+  } catch (error) {
+    if (error instanceof UpstreamError) {
+      return { kind: "failed", step: "lookup", message: error.message };
+    }
+    throw error;
+  }
+  const choice = chooseUpdate(current, candidates, {
+    track: source.track(parsed.data),
+    prerelease: ctx.prerelease,
+  });
+  if (choice.kind === "up-to-date") return { kind: "up-to-date", version };
+  if (choice.kind === "ahead") return { kind: "ahead", version, newest: choice.newest };
+  const target = choice.candidate;
+  const changelogUrl = source.changelogUrl(parsed.data, current, target, ctx.env);
+  const moving = { from: version, to: target.version, ...(changelogUrl ? { changelogUrl } : {}) };
+  if (ctx.check) return { kind: "outdated", ...moving };
+  try {
+    return await applyUpdate(runner, name, facts, target, moving, ctx);
+  } catch (error) {
+    if (error instanceof StepError) {
+      return { kind: "failed", step: error.step, message: error.message, ...moving };
+    }
+    if (error instanceof RewriteRefused) {
+      return { kind: "failed", step: "plan", message: error.message, ...moving };
+    }
+    throw error;
+  }
+}
+
+/** Fake hashes: random, so no store path can already exist for them (nix would skip the build). */
+function fakeHash(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `sha256-${btoa(String.fromCharCode(...bytes))}`;
+}
+
+/** `specified → got` pairs from nix's hash-mismatch errors. */
+export function hashMismatches(stderr: string): Map<string, string> {
+  const pairs = new Map<string, string>();
+  for (const m of stderr.matchAll(/specified:\s*(\S+)\s*\n\s*got:\s*(\S+)/g)) {
+    pairs.set(m[1]!, m[2]!);
+  }
+  return pairs;
+}
+
+async function step<T>(name: Step, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof StepError || error instanceof RewriteRefused) throw error;
+    throw new StepError(name, nixFailure(error));
+  }
+}
+
+async function applyUpdate(
+  runner: Runner,
+  name: string,
+  facts: PackageFacts,
+  target: Candidate,
+  moving: { from: string; to: string; changelogUrl?: string },
+  ctx: Context,
+): Promise<PackageResult> {
+  const file = packageFile(name);
+  const realPath = `${ctx.root}/${file}`;
+  const original = await step("read", () => Deno.readTextFile(realPath));
+  const src = facts.src;
+  if (src === null || src.hash === null) {
+    throw new StepError("read", "the package has no src with an outputHash to update");
+  }
+  // Everything is checked before anything is written: each old value appears exactly once.
+  const oldRev = src.tag ?? src.rev;
+  const stage1: Replacement[] = [];
+  if (moving.from !== moving.to) stage1.push({ what: "version", from: moving.from, to: moving.to });
+  let revDerived = false;
+  if (oldRev !== null && oldRev !== target.rev) {
+    const what = src.tag !== null ? "tag" : "rev";
+    if (literalOffsets(original, oldRev).length === 0 && oldRev.includes(moving.from)) {
+      revDerived = true; // e.g. rev = "v${version}": follows the version; confirmed below
+    } else {
+      stage1.push({ what, from: oldRev, to: target.rev });
+    }
+  }
+  requireOnce(original, src.hash, "source hash", file);
+  for (const hash of facts.dependencyHashes) requireOnce(original, hash, "dependency hash", file);
+  const staged = replaceLiterals(original, stage1, file);
+  if (ctx.commit) {
+    const status = await step(
+      "read",
+      () => runner.text({ argv: ["git", "-C", ctx.root, "status", "--porcelain", "--", file] }),
+    );
+    if (status.trim() !== "") {
+      throw new StepError("plan", `${file} has uncommitted changes; commit or stash them first`);
+    }
+  }
+  const log = (message: string) =>
+    runner.log(`${name}: ${moving.from} -> ${moving.to}: ${message}`);
+  const timeoutMs = ctx.nixTimeoutMs ?? 30 * 60_000;
+
+  const ws = await step("evaluate", ctx.getWorkspace);
+  const workPath = `${ws.dir}/${file}`;
+  const workFile = (text: string) => step("evaluate", () => writeFileAtomic(workPath, text));
+  await workFile(staged);
+  log("evaluating the new source");
+  const moved = await step("evaluate", () => evalOne(runner, ws, name, ctx.system));
+  const url = moved.src?.urls[0];
+  if (url === undefined) throw new StepError("evaluate", "the new source has no url");
+  if (revDerived && (moved.src?.tag ?? moved.src?.rev) !== target.rev) {
+    throw new StepError(
+      "plan",
+      `the old rev "${oldRev}" is not a string literal in ${file} and does not follow the version to "${target.rev}"`,
+    );
+  }
+
+  log(`prefetching ${url}`);
+  const srcHash = await step("prefetch", async () => {
+    const printed = await runner.text({
+      argv: ["nix-prefetch-url", "--unpack", ...(src.name ? ["--name", src.name] : []), url],
+      timeoutMs,
+    });
+    const base32 = printed.trim().split("\n").at(-1) ?? "";
+    return await runner.text({ argv: ["nix", "hash", "to-sri", "--type", "sha256", base32] });
+  });
+
+  const fakes = facts.dependencyHashes.map(() => fakeHash());
+  let text = replaceLiterals(staged, [
+    { what: "source hash", from: src.hash, to: srcHash },
+    ...facts.dependencyHashes.map((from, i) => ({ what: "dependency hash", from, to: fakes[i]! })),
+  ], file);
+  let dependencyHashes: string[] = [];
+  if (fakes.length > 0) {
+    await workFile(text);
+    log("building with fake dependency hashes to learn the real ones");
+    const got = await step("dependencies", async () => {
+      const result = await runner.run({
+        argv: [
+          "nix",
+          "build",
+          "--no-link",
+          "--keep-going",
+          `${ws.flake}#packages.${ctx.system}.${name}`,
+        ],
+        okCodes: [1, 100, 101, 102, 104],
+        timeoutMs,
+      });
+      return hashMismatches(result.stderr);
+    });
+    dependencyHashes = fakes.map((fake) => {
+      const real = got.get(fake);
+      if (real === undefined) {
+        throw new StepError(
+          "dependencies",
+          "the fake-hash build printed no got: line for a dependency hash",
+        );
+      }
+      return real;
+    });
+    text = replaceLiterals(
+      text,
+      fakes.map((fake, i) => ({ what: "dependency hash", from: fake, to: dependencyHashes[i]! })),
+      file,
+    );
+  }
+  await workFile(text);
+
+  log("re-evaluating");
+  const confirmed = await step("confirm", () => evalOne(runner, ws, name, ctx.system));
+  const problems: string[] = [];
+  if (confirmed.version !== moving.to) {
+    problems.push(`version "${confirmed.version}", expected "${moving.to}"`);
+  }
+  if (confirmed.src?.hash !== srcHash) {
+    problems.push(`source hash "${confirmed.src?.hash}", expected "${srcHash}"`);
+  }
+  if (oldRev !== null && (confirmed.src?.tag ?? confirmed.src?.rev) !== target.rev) {
+    problems.push(`rev "${confirmed.src?.tag ?? confirmed.src?.rev}", expected "${target.rev}"`);
+  }
+  if (JSON.stringify(confirmed.dependencyHashes) !== JSON.stringify(dependencyHashes)) {
+    problems.push(
+      `dependency hashes ${JSON.stringify(confirmed.dependencyHashes)}, expected ${
+        JSON.stringify(dependencyHashes)
+      }`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new StepError("confirm", `re-evaluation gives ${problems.join("; ")}`);
+  }
+
+  if (ctx.build) {
+    log("building");
+    await step("build", () =>
+      runner.run({
+        argv: ["nix", "build", "-L", "--no-link", `${ws.flake}#packages.${ctx.system}.${name}`],
+        timeoutMs,
+      }));
+  }
+
+  if (runner.dryRun) {
+    runner.log(`would write ${file}:\n${unifiedDiff(file, original, text).trimEnd()}`);
+  } else {
+    // The repository's file may have changed while we worked: never overwrite someone's edit.
+    const now = await step("write", () => Deno.readTextFile(realPath));
+    if (now !== original) throw new StepError("write", `${file} changed while updating; run again`);
+    await step("write", () => writeFileAtomic(realPath, text));
+  }
+  if (!ctx.commit) {
+    return runner.dryRun ? { kind: "would-update", ...moving } : { kind: "updated", ...moving };
+  }
+
+  const commit = await ctx.serialCommit(() =>
+    step("commit", async () => {
+      const message = [
+        `${name}: ${moving.from} -> ${moving.to}`,
+        ...(moving.changelogUrl ? [moving.changelogUrl] : []),
+      ];
+      try {
+        await runner.run({
+          argv: [
+            "git",
+            "-C",
+            ctx.root,
+            "commit",
+            "-q",
+            ...message.flatMap((m) => ["-m", m]),
+            "--",
+            file,
+          ],
+          mutates: true,
+          timeoutMs: 60_000,
+        });
+      } catch (error) {
+        if (!runner.dryRun) await writeFileAtomic(realPath, original);
+        throw error;
+      }
+      if (runner.dryRun) return undefined;
+      return await runner.text({ argv: ["git", "-C", ctx.root, "rev-parse", "HEAD"] });
+    })
+  );
+  return runner.dryRun
+    ? { kind: "would-update", ...moving }
+    : { kind: "updated", ...moving, ...(commit ? { commit } : {}) };
+}
+
+async function evalOne(
+  runner: Runner,
+  ws: Workspace,
+  name: string,
+  system: string,
+): Promise<PackageFacts> {
+  const facts = await readPackageFacts(runner, ws.flake, system, [name]);
+  const one = facts[name];
+  if (one === undefined) throw new Error(`the work copy has no package "${name}"`);
+  return one;
+}

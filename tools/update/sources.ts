@@ -1,0 +1,236 @@
+// Upstream sources behind one interface: what versions an upstream offers for a package.
+// To add a source: a zod schema for its `passthru.updateInfo`, a `Source`, an entry in SOURCES.
+import { z } from "zod";
+import { getJson, UpstreamError } from "./http.ts";
+import { unstableVersion } from "./version.ts";
+
+/** Where the sources find their upstreams; each base URL can be set from the environment. */
+export interface SourceEnv {
+  /** `GITHUB_API_URL`, default https://api.github.com. */
+  githubApiUrl: string;
+  /** `GITHUB_SERVER_URL`, default https://github.com: the web pages (compare links). */
+  githubServerUrl: string;
+  /** `GITHUB_TOKEN`: sent as a bearer token when set. */
+  githubToken?: string;
+  /** `NPM_REGISTRY_URL`, default https://registry.npmjs.org. */
+  npmRegistryUrl: string;
+  /** Bound on each request. */
+  timeoutMs: number;
+}
+
+/** The environment variables {@linkcode sourceEnvFrom} reads. */
+export const SOURCE_ENV_VARS = [
+  "GITHUB_API_URL",
+  "GITHUB_SERVER_URL",
+  "GITHUB_TOKEN",
+  "NPM_REGISTRY_URL",
+] as const;
+
+/** Reads the base URLs and token from `env`; a base URL must be http(s). */
+export function sourceEnvFrom(
+  env: (name: string) => string | undefined,
+  timeoutMs: number,
+): SourceEnv {
+  const base = (name: string, fallback: string) => {
+    const value = (env(name) ?? "").trim() || fallback;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new Error(`Invalid ${name} "${value}": expected an http(s) URL`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new Error(`Invalid ${name} "${value}": expected an http(s) URL`);
+    }
+    return value.replace(/\/+$/, "");
+  };
+  const token = env("GITHUB_TOKEN")?.trim();
+  return {
+    githubApiUrl: base("GITHUB_API_URL", "https://api.github.com"),
+    githubServerUrl: base("GITHUB_SERVER_URL", "https://github.com"),
+    ...(token ? { githubToken: token } : {}),
+    npmRegistryUrl: base("NPM_REGISTRY_URL", "https://registry.npmjs.org"),
+    timeoutMs,
+  };
+}
+
+/** A version an upstream offers. */
+export interface Candidate {
+  /** The package version it gives: `1.3.0`, `0-unstable-2026-04-20`. */
+  version: string;
+  /** What replaces the source's old `rev`/`tag`: a tag name or a commit. */
+  rev: string;
+  prerelease: boolean;
+  /** Commit date (branch tracking), ISO 8601. */
+  date?: string;
+}
+
+/** What a package is now, for links from old to new. */
+export interface Current {
+  version: string;
+  rev?: string;
+}
+
+/** One kind of upstream. */
+export interface Source<Info> {
+  /** How `passthru.updateInfo` names this source: `source = "github"`. */
+  readonly kind: string;
+  readonly schema: z.ZodType<Info>;
+  /** Whether the package follows releases or a branch. */
+  track(info: Info): Track;
+  /** The versions the upstream offers (any order); the version policy picks one. */
+  candidates(info: Info, env: SourceEnv): Promise<Candidate[]>;
+  /** A page that shows what changed from `from` to `to`, for the commit message. */
+  changelogUrl(info: Info, from: Current, to: Candidate, env: SourceEnv): string | undefined;
+}
+
+/** Follow releases (newest stable version) or a branch's newest commit. */
+export type Track = "release" | "branch";
+
+const identifier = z.string().regex(/^[A-Za-z0-9_.-]+$/, "expected a GitHub name");
+
+const githubInfo = z.object({
+  source: z.literal("github"),
+  owner: identifier,
+  repo: identifier,
+  track: z.enum(["release", "branch"]).default("release"),
+  /** The branch to follow; default the repository's default branch. */
+  branch: z.string().regex(/^[A-Za-z0-9_./-]+$/).optional(),
+});
+/** `passthru.updateInfo` of a GitHub package. */
+export type GithubInfo = z.infer<typeof githubInfo>;
+
+function githubHeaders(env: SourceEnv): Record<string, string> {
+  return {
+    accept: "application/vnd.github+json",
+    "x-github-api-version": "2022-11-28",
+    "user-agent": "devops-at-home-update",
+    ...(env.githubToken ? { authorization: `Bearer ${env.githubToken}` } : {}),
+  };
+}
+
+/** One line for GitHub's rate-limit refusal (403/429 with no requests left), with the reset time. */
+export function githubRateLimit(response: Response, now = Date.now()): string | undefined {
+  if (response.status !== 403 && response.status !== 429) return undefined;
+  const remaining = response.headers.get("x-ratelimit-remaining");
+  const retryAfter = response.headers.get("retry-after");
+  if (remaining !== "0" && retryAfter === null) return undefined;
+  const reset = Number(response.headers.get("x-ratelimit-reset"));
+  const at = Number.isFinite(reset) && reset > 0
+    ? new Date(reset * 1000)
+    : new Date(now + Number(retryAfter ?? 60) * 1000);
+  const minutes = Math.max(0, Math.ceil((at.getTime() - now) / 60_000));
+  return `GitHub API rate limit reached; it resets at ${
+    at.toISOString().slice(11, 19)
+  } UTC (in ${minutes} min); set GITHUB_TOKEN for a higher limit`;
+}
+
+const releases = z.array(z.object({
+  tag_name: z.string(),
+  prerelease: z.boolean().default(false),
+  draft: z.boolean().default(false),
+}));
+const tags = z.array(z.object({ name: z.string() }));
+const repository = z.object({ default_branch: z.string() });
+const commit = z.object({
+  sha: z.string().regex(/^[0-9a-f]{40}$/),
+  commit: z.object({ committer: z.object({ date: z.string() }) }),
+});
+
+function parseAnswer<T>(schema: z.ZodType<T>, value: unknown, url: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new UpstreamError("bad-answer", `GitHub answered unexpected JSON for ${url}`);
+  }
+  return parsed.data;
+}
+
+async function github<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Promise<T> {
+  const url = `${env.githubApiUrl}${path}`;
+  const value = await getJson(url, {
+    headers: githubHeaders(env),
+    timeoutMs: env.timeoutMs,
+    upstream: "GitHub",
+    rateLimit: (response) => githubRateLimit(response),
+  });
+  return parseAnswer(schema, value, url);
+}
+
+function fromTag(tag: string, prerelease: boolean): Candidate {
+  const version = tag.replace(/^v(?=\d)/, "");
+  return { version, rev: tag, prerelease };
+}
+
+/** GitHub: releases (tags when there are none), or the newest commit of a branch. */
+export const githubSource: Source<GithubInfo> = {
+  kind: "github",
+  schema: githubInfo,
+  track: (info) => info.track,
+  async candidates(info, env) {
+    const repo = `/repos/${info.owner}/${info.repo}`;
+    if (info.track === "branch") {
+      const branch = info.branch ??
+        (await github(env, repo, repository)).default_branch;
+      const head = await github(env, `${repo}/commits/${encodeURIComponent(branch)}`, commit);
+      const date = head.commit.committer.date;
+      return [{ version: unstableVersion(date), rev: head.sha, prerelease: false, date }];
+    }
+    const published = (await github(env, `${repo}/releases?per_page=100`, releases))
+      .filter((r) => !r.draft);
+    if (published.length > 0) return published.map((r) => fromTag(r.tag_name, r.prerelease));
+    return (await github(env, `${repo}/tags?per_page=100`, tags)).map((t) =>
+      fromTag(t.name, false)
+    );
+  },
+  changelogUrl(info, from, to, env) {
+    const base = `${env.githubServerUrl}/${info.owner}/${info.repo}`;
+    return from.rev ? `${base}/compare/${from.rev}...${to.rev}` : `${base}/commits/${to.rev}`;
+  },
+};
+
+const npmInfo = z.object({
+  source: z.literal("npm"),
+  /** The package's name in the registry: `prettier`, `@scope/name`. */
+  name: z.string().regex(/^(@[a-z0-9._-]+\/)?[a-z0-9._-]+$/, "expected an npm package name"),
+  track: z.literal("release").default("release"),
+});
+/** `passthru.updateInfo` of an npm package. */
+export type NpmInfo = z.infer<typeof npmInfo>;
+
+const packument = z.object({
+  versions: z.record(z.string(), z.unknown()),
+});
+
+/** The npm registry: every published version. */
+export const npmSource: Source<NpmInfo> = {
+  kind: "npm",
+  schema: npmInfo,
+  track: () => "release",
+  async candidates(info, env) {
+    const url = `${env.npmRegistryUrl}/${info.name.replace("/", "%2F")}`;
+    const value = await getJson(url, {
+      headers: { accept: "application/json" },
+      timeoutMs: env.timeoutMs,
+      upstream: "npm",
+    });
+    const parsed = packument.safeParse(value);
+    if (!parsed.success) {
+      throw new UpstreamError("bad-answer", `npm answered unexpected JSON for ${url}`);
+    }
+    return Object.keys(parsed.data.versions).map((version) => ({
+      version,
+      rev: version,
+      prerelease: version.includes("-"),
+    }));
+  },
+  changelogUrl(info, _from, to) {
+    return `https://www.npmjs.com/package/${info.name}/v/${to.version}`;
+  },
+};
+
+/** Every source, by the name `passthru.updateInfo.source` uses. */
+// deno-lint-ignore no-explicit-any
+export const SOURCES: Record<string, Source<any>> = {
+  [githubSource.kind]: githubSource,
+  [npmSource.kind]: npmSource,
+};
