@@ -285,7 +285,7 @@ Deno.test("deploy --dry-run prints every command and changes no host", async () 
       "StrictHostKeyChecking=yes",
     ]
   ) {
-    assertStringIncludes(run.stderr, part);
+    assertStringIncludes(run.stdout, part);
   }
   assertEquals(await generation(web1!), undefined);
   assertEquals(await activations(web1!), []);
