@@ -316,6 +316,9 @@ async function deployHost(run: HostRun, opened?: Promise<unknown>): Promise<Host
         try {
           await run.exec(step);
         } catch (error) {
+          if (deps.interrupted?.()) {
+            return { kind: "interrupted", step: step.id, cause: `interrupted during ${step.id}` };
+          }
           const what = step.check === undefined ? "Built-in check" : `Health check "${step.check}"`;
           healthError = `${what} failed: ${
             shortCause(error, {

@@ -10,7 +10,7 @@ import type { SshContext } from "./commands.ts";
 import { type DeployHooks, executeDeploy } from "./execute.ts";
 import { type FactsSource, readFleetFacts, TAG } from "./facts.ts";
 import { knownHostsText, parsePublicKey, type PinnedKey } from "./known_hosts.ts";
-import { deployerId, makeRunDir, staleRunDirs } from "./owner.ts";
+import { makeRunDir, staleRunDirs } from "./owner.ts";
 import {
   DEFAULT_PARALLEL,
   DEPLOY_MODES,
@@ -147,7 +147,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
         extraOptions: sshOptions,
         connectTimeout,
       };
-      const shown = dryRunSteps(plan, ssh, !opts.checkSigs);
+      const shown = dryRunSteps(plan, ssh, !opts.checkSigs, opts.verbose ?? false);
       if (opts.json) printResult(true, { dryRun: true, plan, steps: shown });
       else {
         console.log(
@@ -159,8 +159,8 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       return 0;
     }
 
-    const deployer = await deployerId();
-    const tempDir = await makeRunDir(deployer);
+    await using runDir = await makeRunDir();
+    const { dir: tempDir, id: deployer } = runDir;
     const cleanupRunner = createRunner({ verbose: opts.verbose ?? false });
     let interrupted: Deno.Signal | undefined;
     const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
@@ -220,7 +220,6 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       return report.ok ? 0 : 1;
     } finally {
       for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
-      await Deno.remove(tempDir, { recursive: true }).catch(() => {});
     }
   });
 }
@@ -260,13 +259,14 @@ export function dryRunSteps(
   plan: DeployPlan,
   ssh: SshContext,
   noCheckSigs: boolean,
+  full = false,
 ): Record<string, string[]> {
   const shown: Record<string, string[]> = {
-    "all hosts": buildSteps(plan).map(describeStep),
+    "all hosts": buildSteps(plan).map((step) => describeStep(step, full)),
   };
   for (const host of plan.hosts) {
     shown[host.host] = hostSteps(host, ssh, placeholderValues(host), { noCheckSigs }).map(
-      describeStep,
+      (step) => describeStep(step, full),
     );
   }
   return shown;

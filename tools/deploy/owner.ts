@@ -1,25 +1,56 @@
-// Who deploys: an id of this deployer process (user, machine, pid, start time) that the target
-// records with its lock, so a later run can tell a dead deployer's leftovers from a live one.
+// Who deploys: an id of this deployer (user, machine, pid, temp folder) that the target records
+// with its lock, so a later run can tell a dead deployer's leftovers from a live one. A live
+// deployer holds a lock on the owner file of its temp folder; the kernel drops it when the
+// process dies, however it dies (the deploy task may not read /proc of other processes).
 
-/** This deployer: `user@machine:pid:start`; start is the process's start time in clock ticks. */
-export async function deployerId(): Promise<string> {
-  const user = (Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "user").replace(/[^\w.-]/g, "_");
-  return `${user}@${await machineName()}:${Deno.pid}:${await processStart(Deno.pid) ?? 0}`;
-}
+/** The prefix of the deployer's temp folders (known_hosts, control sockets, owner file). */
+export const TEMP_PREFIX = "devops-deploy-";
+/** The file in a temp folder that names its deployer; locked while the deployer lives. */
+export const OWNER_FILE = "owner";
 
-/** The parts of a deployer id. */
+/** The parts of a deployer id `user@machine:pid:folder`. */
 export interface DeployerId {
   user: string;
   machine: string;
   pid: number;
-  start: string;
+  /** The deployer's temp folder. */
+  dir: string;
 }
 
-/** Parses `user@machine:pid:start`; undefined when it is not one. */
+/** This run's temp folder, its owner id, and the held lock that says it lives. */
+export interface RunDir extends AsyncDisposable {
+  dir: string;
+  id: string;
+}
+
+/** Makes this run's temp folder, records its owner and holds the owner file's lock. */
+export async function makeRunDir(): Promise<RunDir> {
+  const dir = await Deno.makeTempDir({ prefix: TEMP_PREFIX });
+  const user = (Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "user").replace(/[^\w.-]/g, "_");
+  const id = `${user}@${await machineName()}:${Deno.pid}:${dir}`;
+  const file = await Deno.open(`${dir}/${OWNER_FILE}`, {
+    write: true,
+    create: true,
+    truncate: true,
+    mode: 0o600,
+  });
+  await file.lock(true);
+  await file.write(new TextEncoder().encode(`${id}\n`));
+  return {
+    dir,
+    id,
+    async [Symbol.asyncDispose]() {
+      file.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Parses `user@machine:pid:folder`; undefined when it is not one. */
 export function parseDeployerId(id: string): DeployerId | undefined {
-  const match = /^([\w.-]+)@([\w.-]+):(\d+):(\d+)$/.exec(id);
+  const match = /^([\w.-]+)@([\w.-]+):(\d+):(\/[\w./-]+)$/.exec(id);
   if (!match) return undefined;
-  return { user: match[1]!, machine: match[2]!, pid: Number(match[3]), start: match[4]! };
+  return { user: match[1]!, machine: match[2]!, pid: Number(match[3]), dir: match[4]! };
 }
 
 /** `root@box (pid 123)` for messages. */
@@ -31,45 +62,40 @@ export function deployerText(id: string | undefined): string {
 }
 
 /**
- * Whether the deployer `id` is known to be dead: it ran on this machine and its process is gone
- * (or the pid is another process now). A deployer on another machine is never declared dead.
+ * Whether the deployer `id` is known to be dead: it ran on this machine and its temp folder is
+ * gone or its owner lock is free. A deployer on another machine is never declared dead.
  */
 export async function deployerIsDead(id: string): Promise<boolean> {
   const parsed = parseDeployerId(id);
   if (parsed === undefined || parsed.machine !== await machineName()) return false;
-  const start = await processStart(parsed.pid);
-  return start === undefined || start !== parsed.start;
+  if (!parsed.dir.startsWith("/") || !parsed.dir.split("/").pop()!.startsWith(TEMP_PREFIX)) {
+    return false;
+  }
+  return await ownerLockIsFree(parsed.dir);
 }
 
-async function machineName(): Promise<string> {
-  const name = await Deno.readTextFile("/proc/sys/kernel/hostname").catch(() => "localhost");
-  return name.trim().replace(/[^\w.-]/g, "_") || "localhost";
-}
-
-async function processStart(pid: number): Promise<string | undefined> {
+async function ownerLockIsFree(dir: string): Promise<boolean> {
+  let file: Deno.FsFile;
   try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
+    file = await Deno.open(`${dir}/${OWNER_FILE}`, { read: true, write: true });
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+  try {
+    return await file.tryLock(true);
+  } finally {
+    file.close();
   }
 }
 
-/** The prefix of the deployer's temp folders (known_hosts, control sockets, owner file). */
-export const TEMP_PREFIX = "devops-deploy-";
-/** The file in a temp folder that names its deployer. */
-export const OWNER_FILE = "owner";
-
-/** Makes this run's temp folder and records its owner. */
-export async function makeRunDir(id: string): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: TEMP_PREFIX });
-  await Deno.writeTextFile(`${dir}/${OWNER_FILE}`, `${id}\n`, { mode: 0o600 });
-  return dir;
+async function machineName(): Promise<string> {
+  const name = await Deno.readTextFile("/etc/hostname").catch(() => "localhost");
+  return name.trim().replace(/[^\w.-]/g, "_") || "localhost";
 }
 
 /**
  * The temp folders (beside `ownDir`) of deployers that died without cleaning up: only those
- * whose owner file names a dead process on this machine (another deployer may be working).
+ * whose owner lock is free (another deployer may be working on other hosts).
  */
 export async function staleRunDirs(ownDir: string): Promise<string[]> {
   const parent = ownDir.replace(/\/[^/]+$/, "");
@@ -79,7 +105,7 @@ export async function staleRunDirs(ownDir: string): Promise<string[]> {
     const dir = `${parent}/${entry.name}`;
     if (dir === ownDir) continue;
     const owner = await Deno.readTextFile(`${dir}/${OWNER_FILE}`).catch(() => undefined);
-    if (owner !== undefined && await deployerIsDead(owner.trim())) stale.push(dir);
+    if (owner !== undefined && await ownerLockIsFree(dir)) stale.push(dir);
   }
   return stale;
 }

@@ -107,9 +107,9 @@ timed_out=0
 while kill -0 "$apid" 2>/dev/null; do
   if [ "$(now)" -ge "$end" ]; then
     timed_out=1
-    kill -TERM -- "-$apid" 2>/dev/null || kill -TERM "$apid" 2>/dev/null
+    kill -s TERM -- "-$apid" 2>/dev/null || kill -s TERM "$apid" 2>/dev/null
     sleep 1
-    kill -KILL -- "-$apid" 2>/dev/null || kill -KILL "$apid" 2>/dev/null
+    kill -s KILL -- "-$apid" 2>/dev/null || kill -s KILL "$apid" 2>/dev/null
     break
   fi
   sleep 0.05 2>/dev/null || sleep 1
@@ -139,8 +139,10 @@ finish confirmed
 
 /** Prints the state of run `$run`: its state dir while it lives, else the last-deploy record. */
 const SHOW_STATE = String.raw`show() {
-  if s=$(cat "$base/$1/status" 2>/dev/null); then
-    echo "status=$s"; cat "$base/$1/info" 2>/dev/null
+  # The supervisor writes the record before it removes the dir: one of the two is whole.
+  if s=$(cat "$base/$1/status" 2>/dev/null) && i=$(cat "$base/$1/info" 2>/dev/null); then
+    echo "status=$s"; printf '%s
+' "$i"
   elif grep -qx "run=$1" ${LAST_DEPLOY_RECORD} 2>/dev/null; then
     cat ${LAST_DEPLOY_RECORD}
   else

@@ -1,6 +1,6 @@
 // The deploy as data: per host, the ordered list of steps (argv, what it changes, its timeout).
 // The executor runs exactly this list and --dry-run prints it; nothing else builds commands.
-import { formatCommand } from "../lib/quote.ts";
+import { formatCommand, shellQuote } from "../lib/quote.ts";
 import {
   activateCommand,
   buildArgv,
@@ -20,6 +20,13 @@ import {
   unitsCheckCommand,
 } from "./commands.ts";
 import { type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
+import {
+  CONTROL_SCRIPT,
+  LAUNCHER_SCRIPT,
+  PROBE_SCRIPT,
+  SUPERVISOR_SCRIPT,
+  UNITS_CHECK_SCRIPT,
+} from "./remote.ts";
 
 /** Seconds a shared connection outlives its last use: short, so a killed deployer leaves none for long. */
 export const CONTROL_PERSIST_SECONDS = 60;
@@ -73,7 +80,7 @@ export function placeholderValues(host: HostPlan): HostValues {
   return {
     toplevel: `<toplevel of ${host.host}>`,
     drv: `<drv of ${host.host}>`,
-    ids: { run: "<run id>", by: "<user@machine:pid:start>" },
+    ids: { run: "<run id>", by: "<user@machine:pid:dir>" },
     failedBefore: [],
   };
 }
@@ -247,14 +254,31 @@ export function buildDrvsStep(drvs: readonly string[], hosts: readonly string[])
   };
 }
 
-/** A step as a person reads it: environment, command line, what it changes, its timeout. */
-export function describeStep(step: Step | BuildStep): string {
+/** The scripts of remote.ts by the name a shortened step shows instead of their text. */
+const SCRIPT_NAMES: [string, string][] = [
+  [SUPERVISOR_SCRIPT, "<SUPERVISOR_SCRIPT>"],
+  [LAUNCHER_SCRIPT, "<LAUNCHER_SCRIPT>"],
+  [CONTROL_SCRIPT, "<CONTROL_SCRIPT>"],
+  [PROBE_SCRIPT, "<PROBE_SCRIPT>"],
+  [UNITS_CHECK_SCRIPT, "<UNITS_CHECK_SCRIPT>"],
+];
+
+/**
+ * A step as a person reads it: environment, command line, its timeout, what it changes. The
+ * remote scripts (remote.ts) show by name unless `full` (--verbose) asks for their text.
+ */
+export function describeStep(step: Step | BuildStep, full = false): string {
   const env = "env" in step && step.env
     ? Object.entries(step.env).map(([k, v]) => `${k}=${formatCommand([v])} `).join("")
     : "";
+  const argv = full
+    ? step.argv
+    : step.argv.map((arg) =>
+      SCRIPT_NAMES.reduce((text, [script, name]) => text.replaceAll(shellQuote(script), name), arg)
+    );
   const bound = "timeoutSeconds" in step && step.timeoutSeconds !== undefined
     ? ` [timeout ${step.timeoutSeconds}s]`
     : "";
   const changes = step.changes ? ` [changes: ${step.changes}]` : "";
-  return `${step.id}: ${env}${formatCommand(step.argv)}${bound}${changes}`;
+  return `${step.id}: ${env}${formatCommand(argv)}${bound}${changes}`;
 }
