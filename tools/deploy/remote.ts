@@ -44,6 +44,7 @@ finish() {
   mkdir -p "\${record%/*}"
   { echo "status=$1"; echo "time=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; cat "$dir/info"; } > "$record.tmp" 9>&- &&
     mv -f "$record.tmp" "$record"
+  cat "$dir/activate.log" "$dir/rollback.log" > "\${record%/*}/last-activate.log" 2>/dev/null
   grep -qx "run=$run" "$base/owner" 2>/dev/null && rm -f "$base/owner"
   rm -rf "$dir"
   exit 0
@@ -199,7 +200,8 @@ printf 'starting\n' > "$dir/status"
 : > "$dir/info"
 sh=$(command -v sh)
 if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemd-run --quiet --collect --unit "devops-deploy-$run" "$sh" "$dir/supervise.sh" "$dir" "$run" "$@"
+  systemd-run --quiet --collect --unit "devops-deploy-$run" --setenv=PATH="$PATH" \
+    "$sh" "$dir/supervise.sh" "$dir" "$run" "$@"
   echo "supervisor=systemd-run"
 else
   setsid nohup "$sh" "$dir/supervise.sh" "$dir" "$run" "$@" < /dev/null >> "$dir/log" 2>&1 &

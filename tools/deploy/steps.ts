@@ -159,10 +159,11 @@ export function hostSteps(
       }),
     );
     steps.push(
+      // The shared connection (ssh falls back to a new one if it dropped): the confirmation's
+      // new connection is the proof that the new system accepts SSH.
       remote("check-units", unitsCheckCommand(values.failedBefore), {
         changes: "",
         timeoutSeconds: host.healthCheckTimeout,
-        connection: "new",
       }),
     );
     for (const check of host.healthChecks) {
