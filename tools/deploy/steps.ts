@@ -19,7 +19,7 @@ import {
   type SshContext,
   unitsCheckCommand,
 } from "./commands.ts";
-import { type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
+import { activates, type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
 import {
   CONTROL_SCRIPT,
   LAUNCHER_SCRIPT,
@@ -158,14 +158,16 @@ export function hostSteps(
         root: true,
       }),
     );
-    steps.push(
-      // The shared connection (ssh falls back to a new one if it dropped): the confirmation's
-      // new connection is the proof that the new system accepts SSH.
-      remote("check-units", unitsCheckCommand(values.failedBefore), {
-        changes: "",
-        timeoutSeconds: host.healthCheckTimeout,
-      }),
-    );
+    if (activates(host.mode)) {
+      steps.push(
+        // The shared connection (ssh falls back to a new one if it dropped): the confirmation's
+        // new connection is the proof that the new system accepts SSH.
+        remote("check-units", unitsCheckCommand(values.failedBefore), {
+          changes: "",
+          timeoutSeconds: host.healthCheckTimeout,
+        }),
+      );
+    }
     for (const check of host.healthChecks) {
       steps.push(
         remote("health-check", check, {
