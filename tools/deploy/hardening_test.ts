@@ -103,7 +103,8 @@ Deno.test("deploy: two hosts sharing an address are each checked against their o
 Deno.test("deploy: a second deploy of a busy host fails fast naming who holds it; the first is confirmed", async () => {
   await using f = await fleet(1);
   const [web1] = f.list;
-  await f.flake.update({ web1: { toplevel: { marker: "2", activationSeconds: 3 } } });
+  // The first deploy holds the host for its 10 s activation while the second one starts.
+  await f.flake.update({ web1: { toplevel: { marker: "2", activationSeconds: 10 } } });
   const first = await f.flake.buildToplevel("web1");
   const running = f.spawn("web1");
   await waitFor(
@@ -223,6 +224,40 @@ Deno.test("deploy: killed during a slow activation and re-run at once: ends on t
   assertEquals([await generation(web1!), await active(web1!)], [2, next]);
   assertEquals(await supervisorStates(web1!), {});
   assertEquals(await hostProcessesWith(web1!, "supervise.sh"), []);
+});
+
+Deno.test("deploy: a supervisor killed mid-activation: the next run stops its activation and restores the profile first", async () => {
+  await using f = await fleet(1);
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({ web1: { toplevel: { marker: "2", activationSeconds: 600 } } });
+  const hung = await f.flake.buildToplevel("web1");
+  const first = f.spawn("web1");
+  const pid = await first.deployerPid();
+  await waitFor(
+    "the activation",
+    async () => (await activations(web1!)).includes(`switch ${hung}`),
+  );
+  // The host loses the supervisor (OOM killer, an operator) and the deployer is killed too.
+  for (const p of await hostProcessesWith(web1!, "supervise.sh")) Deno.kill(p, "SIGKILL");
+  Deno.kill(pid, "SIGKILL");
+  await first.done;
+  assertEquals(await generation(web1!), 2, "the dead run left its generation as the profile");
+
+  await f.flake.update({ web1: { toplevel: { marker: "3", activationSeconds: 0 } } });
+  const fixed = await f.flake.buildToplevel("web1");
+  const run = await f.task("web1");
+  assertEquals(run.code, 0, run.stderr);
+  const report = hostReport(run.report, "web1");
+  assertEquals([report.status, report.previousGeneration], ["confirmed", 1]);
+  assertEquals(
+    await hostProcessesWith(web1!, "sleep 600"),
+    [],
+    "the orphaned activation is stopped",
+  );
+  assertEquals([await web1!.resolve(PROFILE), await active(web1!)], [fixed, fixed]);
+  // The dead run's generation 2 was deleted, so this run's new generation is 2 again.
+  assertEquals([report.newGeneration, await generation(web1!)], [2, 2]);
 });
 
 Deno.test("deploy: after an operator's rollback, a failed deploy returns to the recorded generation by number", async () => {

@@ -50,6 +50,26 @@ finish() {
   exit 0
 }
 gen() { l=$(readlink "$profile" 2>/dev/null) || return 0; l=\${l%-link}; printf '%s' "\${l##*-}"; }
+# We hold the lock, so any other run still mid-way lost its supervisor (killed): stop its
+# activation and put the profile back where that run found it, before this run starts.
+for other in "$base"/*/; do
+  other=\${other%/}
+  [ "$other" = "$dir" ] || [ ! -f "$other/status" ] && continue
+  case $(cat "$other/status" 2>/dev/null) in
+    starting|busy) continue ;;
+    activating|rolling-back|activated)
+      ap=$(sed -n 's/^apid=//p' "$other/info" 2>/dev/null | tail -n 1)
+      [ -n "$ap" ] && kill -s KILL -- "-$ap" 2>/dev/null
+      ng=$(sed -n 's/^new_gen=//p' "$other/info" 2>/dev/null | tail -n 1)
+      pg=$(sed -n 's/^prev_gen=//p' "$other/info" 2>/dev/null | tail -n 1)
+      if [ -n "$ng" ] && [ -n "$pg" ] && [ "$ng" != "$pg" ] && [ "$(gen)" = "$ng" ]; then
+        nix-env -p "$profile" --switch-generation "$pg" >> "$dir/log" 2>&1 9>&-
+        nix-env -p "$profile" --delete-generations "$ng" >> "$dir/log" 2>&1 9>&-
+      fi
+      info abandoned_run "\${other##*/}" ;;
+  esac
+  rm -rf "$other"
+done
 info run "$run"; info by "$by"; info new "$new"; info started "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 prev_gen=$(gen)
 prev_path=$(readlink -f "$profile" 2>/dev/null) || prev_path=
@@ -103,6 +123,7 @@ else
   "$new/bin/switch-to-configuration" "$mode" > "$dir/activate.log" 2>&1 9>&- &
 fi
 apid=$!
+info apid "$apid"
 end=$(( $(now) + act_timeout ))
 timed_out=0
 while kill -0 "$apid" 2>/dev/null; do
