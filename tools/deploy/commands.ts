@@ -224,6 +224,7 @@ export function activateCommand(plan: HostPlan, ids: RunIds, newPath: string): s
       ids.run,
       ids.adopt ?? "",
       String(launcherWaitSeconds(plan)),
+      ids.by,
       newPath,
       plan.mode,
       String(plan.confirmTimeout),
@@ -231,7 +232,6 @@ export function activateCommand(plan: HostPlan, ids: RunIds, newPath: string): s
       plan.rollback ? "1" : "0",
       SYSTEM_PROFILE,
       CURRENT_SYSTEM,
-      ids.by,
     ]),
   );
 }

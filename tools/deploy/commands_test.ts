@@ -152,7 +152,7 @@ Deno.test("activateCommand() passes the run, adoption, bounds, system, mode and 
   assert(command.startsWith("sh -c '"), command.slice(0, 20));
   assert(
     command.endsWith(
-      " ab12 '' 335 /nix/store/x-sys test 5 300 1 /nix/var/nix/profiles/system /run/current-system root@box:1:2",
+      " ab12 '' 335 root@box:1:2 /nix/store/x-sys test 5 300 1 /nix/var/nix/profiles/system /run/current-system",
     ),
     command.slice(-140),
   );
@@ -162,7 +162,7 @@ Deno.test("activateCommand() passes the run, adoption, bounds, system, mode and 
     "/x",
   );
   assert(noRollback.startsWith("sudo -n sh -c "));
-  assertStringIncludes(noRollback, " ab12 cd34 360 /x switch 30 300 0 ");
+  assertStringIncludes(noRollback, " ab12 cd34 360 root@box:1:2 /x switch 30 300 0 ");
 });
 
 Deno.test("controlCommand() names the run, the action and how long to wait", () => {

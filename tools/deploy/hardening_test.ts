@@ -7,7 +7,7 @@ import { FIXTURE_STATE } from "../testing/fixture_flake.ts";
 import { createFixtureFlake } from "../testing/fixture_flake.ts";
 import { runProgramOk } from "../testing/run.ts";
 import { CHECKOUT, createProgramsBin, installToolkit, runTask } from "../testing/task.ts";
-import { startTestHosts } from "../testing/test_hosts.ts";
+import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
 import {
   activations,
   active,
@@ -26,6 +26,17 @@ import {
 import { testHostFlags } from "./_test_flags.ts";
 
 const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
+
+/** Waits (bounded) until the host has no run state dir and no supervisor process left. */
+async function settled(host: TestHost): Promise<void> {
+  await waitFor(
+    "the supervisor to end",
+    async () =>
+      Object.keys(await supervisorStates(host)).length === 0 &&
+      (await hostProcessesWith(host, "supervise.sh")).length === 0,
+    20,
+  );
+}
 
 Deno.test("deploy: hostile facts (address, user, health check, tag) are refused and never run anything (canary file)", async () => {
   await using f = await fleet(1);
@@ -155,8 +166,7 @@ Deno.test("deploy: killed (SIGKILL) in the confirm window and re-run at once wit
   assert(report.adoptedRun !== undefined, "the killed run's supervisor was adopted");
   assertEquals([await generation(web1!), await active(web1!)], [2, next]);
   // No supervisor is left that could revert the host later.
-  assertEquals(await supervisorStates(web1!), {});
-  assertEquals(await hostProcessesWith(web1!, "supervise.sh"), []);
+  await settled(web1!);
   assertEquals((await lastDeploy(web1!)).status, "confirmed");
   // The dead deployer's folder and connection are gone.
   assert(!(await exists(leftDir)), "the next run removed the dead deployer's temp folder");
@@ -200,8 +210,7 @@ Deno.test("deploy: killed in the confirm window and re-run at once with another 
     `switch ${good}`,
     `switch ${fixed}`,
   ]);
-  assertEquals(await supervisorStates(web1!), {});
-  assertEquals(await hostProcessesWith(web1!, "supervise.sh"), []);
+  await settled(web1!);
 });
 
 Deno.test("deploy: killed during a slow activation and re-run at once: ends on the confirmed new generation", async () => {
@@ -222,8 +231,7 @@ Deno.test("deploy: killed during a slow activation and re-run at once: ends on t
   assertEquals(rerun.code, 0, rerun.stderr);
   assertEquals(hostReport(rerun.report, "web1").status, "confirmed");
   assertEquals([await generation(web1!), await active(web1!)], [2, next]);
-  assertEquals(await supervisorStates(web1!), {});
-  assertEquals(await hostProcessesWith(web1!, "supervise.sh"), []);
+  await settled(web1!);
 });
 
 Deno.test("deploy: a supervisor killed mid-activation: the next run stops its activation and restores the profile first", async () => {
@@ -442,7 +450,7 @@ Deno.test("deploy: the target's state dir is removed once final; a last-deploy r
   const [web1] = f.list;
   const run = await f.task("web1");
   assertEquals(run.code, 0, run.stderr);
-  assertEquals(await supervisorStates(web1!), {});
+  await settled(web1!);
   assertEquals(
     (await Array.fromAsync(Deno.readDir(web1!.hostPath("/run/devops-deploy")))).map((e) => e.name),
     [],

@@ -16,7 +16,7 @@ export const LAST_DEPLOY_RECORD = "/nix/var/devops-deploy/last-deploy";
 
 /**
  * The supervisor. Arguments: state-dir run new-system mode confirm-timeout activation-timeout
- * rollback(0|1) profile current by. It first takes the host's lock ({@linkcode LOCK_FILE}; busy:
+ * rollback(0|1) profile current. It first takes the host's lock ({@linkcode LOCK_FILE}; busy:
  * status `busy`, nothing done), and keeps its state in files of the state dir:
  * - `status`: starting → activating → activated → confirmed | rolled-back-<why> |
  *   rollback-failed-<why> | failed-<why> | done (one word, replaced atomically)
@@ -30,7 +30,7 @@ export const LAST_DEPLOY_RECORD = "/nix/var/devops-deploy/last-deploy";
 export const SUPERVISOR_SCRIPT = String
   .raw`# devops-deploy supervisor: lock, activate, wait for the confirmation, else roll back.
 set -u
-dir=$1 run=$2 new=$3 mode=$4 timeout=$5 act_timeout=$6 rollback=$7 profile=$8 current=$9 by=\${10}
+dir=$1 run=$2 new=$3 mode=$4 timeout=$5 act_timeout=$6 rollback=$7 profile=$8 current=$9
 base=\${dir%/*}
 record=${LAST_DEPLOY_RECORD}
 state() { printf '%s\n' "$1" > "$dir/status.tmp" && mv -f "$dir/status.tmp" "$dir/status"; }
@@ -70,7 +70,7 @@ for other in "$base"/*/; do
   esac
   rm -rf "$other"
 done
-info run "$run"; info by "$by"; info new "$new"; info started "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+info run "$run"; info new "$new"; info started "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 prev_gen=$(gen)
 prev_path=$(readlink -f "$profile" 2>/dev/null) || prev_path=
 [ -n "$prev_gen" ] && [ -e "$prev_path" ] || prev_path=
@@ -179,7 +179,7 @@ info_of() { sed -n "s/^$2=//p" "$base/$1/info" 2>/dev/null | tail -n 1; }
 
 /**
  * The launcher, run as root over the activation SSH session. Arguments: supervisor-script run
- * adopt activation-wait, then the supervisor's own arguments after the state dir. It creates
+ * adopt activation-wait by, then the supervisor's own arguments after the state dir and run. It creates
  * the state dir (0700; fails if the name exists, so nobody can prepare it), starts the
  * supervisor outside the SSH session (a transient systemd unit when systemd runs, else
  * `setsid nohup`), waits (bounded) for the activation's outcome and prints the state.
@@ -190,7 +190,7 @@ info_of() { sed -n "s/^$2=//p" "$base/$1/info" 2>/dev/null | tail -n 1; }
  * the lock (bounded) before starting its own run.
  */
 export const LAUNCHER_SCRIPT = String.raw`set -eu
-script=$1 run=$2 adopt=$3 wait=$4; shift 4
+script=$1 run=$2 adopt=$3 wait=$4 by=$5; shift 5
 new=$1
 base=${STATE_BASE}
 case $run in *[!0-9a-f]*|'') echo "not a run id: $run" >&2; exit 2 ;; esac
@@ -218,7 +218,8 @@ dir=$base/$run
 mkdir -m 700 "$dir"
 printf '%s\n' "$script" > "$dir/supervise.sh"
 printf 'starting\n' > "$dir/status"
-: > "$dir/info"
+# Who deploys goes to a file, not the supervisor's command line.
+printf 'by=%s\n' "$by" > "$dir/info"
 sh=$(command -v sh)
 if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemd-run --quiet --collect --unit "devops-deploy-$run" --setenv=PATH="$PATH" \
