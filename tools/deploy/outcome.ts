@@ -78,8 +78,8 @@ export function shortCause(error: unknown, options: CauseOptions = {}): string {
     }
     if (options.verbose) return `${text} (command: ${error.command})`;
   } else {
-    text = oneLineMessage(error);
-    if (options.verbose) return text;
+    // The tool's own messages are written short and carry what matters (fingerprints).
+    return oneLineMessage(error);
   }
   return text.length <= MAX_CAUSE ? text : `${text.slice(0, MAX_CAUSE - 1)}…`;
 }
