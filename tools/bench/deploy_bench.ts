@@ -7,6 +7,8 @@ import { runProgramOk } from "../testing/run.ts";
 import { median } from "./timing.ts";
 import { createFixtureFlake, type FixtureFlake } from "../testing/fixture_flake.ts";
 import { startTestHosts, type TestHosts } from "../testing/test_hosts.ts";
+import { parseFleetFacts, readFleetFacts } from "../deploy/facts.ts";
+import { createRunner } from "../lib/runner.ts";
 
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? "5");
 
@@ -107,9 +109,62 @@ async function scenario(
   return m;
 }
 
+/**
+ * Host facts of `count` hosts read as the deploy reads a repository's own: the real
+ * lib/hosts.nix over an index of `count` configurations/<host>/deploy.nix, one `nix eval
+ * --json --file` plus the strict zod check.
+ */
+async function factsBench(count: number): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "devops-facts-bench-" });
+  try {
+    await Deno.mkdir(`${dir}/lib`);
+    await Deno.copyFile(new URL("../../lib/hosts.nix", import.meta.url), `${dir}/lib/hosts.nix`);
+    const names = Array.from({ length: count }, (_, i) => `host${i + 1}`);
+    await Deno.mkdir(`${dir}/configurations`);
+    await Deno.writeTextFile(
+      `${dir}/configurations/nixos-configurations.nix`,
+      `{\n${names.map((n) => `  ${n} = ./${n};`).join("\n")}\n}\n`,
+    );
+    for (const [i, name] of names.entries()) {
+      await Deno.mkdir(`${dir}/configurations/${name}`);
+      await Deno.writeTextFile(
+        `${dir}/configurations/${name}/deploy.nix`,
+        `{ deployable = true; address = "192.0.2.${i % 250 + 1}"; tags = [ "t${i % 5}" ]; ` +
+          `healthChecks = [ "true" ]; system = "x86_64-linux"; }\n`,
+      );
+    }
+    const runner = createRunner({ write: () => {} });
+    const source = { kind: "file" as const, path: `${dir}/lib/hosts.nix` };
+    await readFleetFacts(runner, source);
+    const times: number[] = [];
+    const parses: number[] = [];
+    let raw: unknown;
+    for (let i = 0; i < ROUNDS; i++) {
+      const started = performance.now();
+      await readFleetFacts(runner, source);
+      times.push(performance.now() - started);
+      raw ??= JSON.parse(
+        await runner.text({ argv: ["nix", "eval", "--json", "--file", source.path] }),
+      );
+      const parseStart = performance.now();
+      parseFleetFacts(raw);
+      parses.push(performance.now() - parseStart);
+    }
+    console.log(
+      `${`facts of ${count} hosts (lib/hosts.nix)`.padEnd(36)} median ${
+        median(times).toFixed(0).padStart(6)
+      } ms  (strict check alone ${median(parses).toFixed(2)} ms; target < 1000 ms for 20)`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** Entry point; prints medians and ratios. */
 export async function main(_args: string[]): Promise<number> {
   console.log(`deploy benchmark, ${ROUNDS} rounds each, fixture flake, sshd test hosts`);
+  await factsBench(20);
+  await factsBench(200);
   const one = await scenario(
     1,
     "deploy 1 host",

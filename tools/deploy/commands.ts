@@ -11,6 +11,7 @@ import {
   shCommand,
   SUPERVISOR_SCRIPT,
   SYSTEM_PROFILE,
+  UNITS_CHECK_SCRIPT,
 } from "./remote.ts";
 
 /** How the deploy's SSH connections are made. */
@@ -42,6 +43,7 @@ export function controlPath(plan: HostPlan, ctx: SshContext): string | undefined
  * prompts, keepalives that notice a dead link, and never a connection of the user's own
  * multiplexing: "shared" commands go through the deploy's own master connection of the host,
  * "new" ones (health checks, the confirmation) open a connection of their own.
+ * `HostKeyAlias` makes the host's name, not its address, the known_hosts key.
  */
 export function sshOptions(
   plan: HostPlan,
@@ -52,6 +54,10 @@ export function sshOptions(
   const options = [
     `UserKnownHostsFile=${ctx.knownHostsFile}`,
     "GlobalKnownHostsFile=/dev/null",
+    // Keys are pinned per host, not per address: two hosts sharing an address (or one
+    // address reused by another machine) are each checked against their own key.
+    `HostKeyAlias=${plan.host}`,
+    "CheckHostIP=no",
     "StrictHostKeyChecking=yes",
     "HostKeyAlgorithms=ssh-ed25519",
     "BatchMode=yes",
@@ -65,17 +71,24 @@ export function sshOptions(
   return ["-p", String(plan.port), ...options.flatMap((o) => ["-o", o])];
 }
 
-/** `ssh … user@address <remote command>`, over the shared connection or a new one. */
+/** `user@address` (facts and --target are validated: no leading '-', no spaces). */
+export function sshDestination(plan: HostPlan): string {
+  return `${plan.user}@${plan.address}`;
+}
+
+/** `ssh … -- user@address <remote command>`, over the shared connection or a new one. */
 export function sshArgv(
   plan: HostPlan,
   ctx: SshContext,
   remoteCommand: string,
   connection: Connection = "shared",
 ): string[] {
+  // `--`: nothing after it (destination, command) can ever be read as an ssh option.
   return [
     "ssh",
     ...sshOptions(plan, ctx, connection),
-    `${plan.user}@${plan.address}`,
+    "--",
+    sshDestination(plan),
     remoteCommand,
   ];
 }
@@ -103,13 +116,14 @@ export function masterArgv(plan: HostPlan, ctx: SshContext, persistSeconds: numb
     ...options,
     "-o",
     `ControlPersist=${persistSeconds}`,
-    `${plan.user}@${plan.address}`,
+    "--",
+    sshDestination(plan),
   ];
 }
 
 /** Closes the host's shared connection. */
 export function closeMasterArgv(plan: HostPlan, ctx: SshContext): string[] {
-  return ["ssh", "-O", "exit", ...sshOptions(plan, ctx, "shared"), `${plan.user}@${plan.address}`];
+  return ["ssh", "-O", "exit", ...sshOptions(plan, ctx, "shared"), "--", sshDestination(plan)];
 }
 
 /** The environment that gives `nix copy` over ssh-ng the same ssh options. */
@@ -119,7 +133,8 @@ export function nixSshEnv(plan: HostPlan, ctx: SshContext): Record<string, strin
 
 /** The host's store as nix names it. */
 export function storeUrl(plan: HostPlan): string {
-  return `ssh-ng://${plan.user}@${plan.address}`;
+  const address = plan.address.includes(":") ? `[${plan.address}]` : plan.address;
+  return `ssh-ng://${plan.user}@${address}`;
 }
 
 /** Options for {@linkcode copyArgv}. */
@@ -140,6 +155,7 @@ export function copyArgv(plan: HostPlan, path: string, options: CopyOptions): st
     storeUrl(plan),
     "--substitute-on-destination",
     ...(options.noCheckSigs ? ["--no-check-sigs"] : []),
+    "--",
     path,
   ];
 }
@@ -157,8 +173,16 @@ export function evalToplevelsArgv(flake: string, hosts: readonly string[]): stri
 }
 
 /** `nix build --json --no-link <drv>…`: one build of every locally built host. */
-export function buildArgv(drvPaths: readonly string[]): string[] {
-  return ["nix", "build", "--json", "--no-link", ...drvPaths];
+export function buildArgv(drvPaths: readonly string[], keepGoing = false): string[] {
+  return [
+    "nix",
+    "build",
+    "--json",
+    "--no-link",
+    ...(keepGoing ? ["--keep-going"] : []),
+    "--",
+    ...drvPaths,
+  ];
 }
 
 /** Remote: build a copied derivation on the target; prints the output path. */
@@ -178,19 +202,33 @@ export function asRoot(plan: HostPlan, command: string): string {
   return `sudo -n ${command}`;
 }
 
+/** What identifies one host's run of the deploy on the target. */
+export interface RunIds {
+  /** The run id: names the state dir on the target (`[0-9a-f]+`). */
+  run: string;
+  /** Who deploys: `user@machine:pid:start` (see owner.ts), shown when the host is busy. */
+  by: string;
+  /** The run of a dead deployer whose supervisor may be adopted or cancelled; "" for none. */
+  adopt?: string;
+}
+
 /**
- * Remote (root): start the supervisor detached and wait for the activation's outcome. `dir`
- * is the state dir to create (a fresh random name from {@linkcode stateDirName}).
+ * Remote (root): start the supervisor detached and wait (bounded by the activation timeout)
+ * for the activation's outcome, after adopting or cancelling `ids.adopt`.
  */
-export function activateCommand(plan: HostPlan, dir: string, newPath: string): string {
+export function activateCommand(plan: HostPlan, ids: RunIds, newPath: string): string {
   return asRoot(
     plan,
     shCommand(LAUNCHER_SCRIPT, [
       SUPERVISOR_SCRIPT,
-      dir,
+      ids.run,
+      ids.adopt ?? "",
+      String(launcherWaitSeconds(plan)),
+      ids.by,
       newPath,
       plan.mode,
       String(plan.confirmTimeout),
+      String(plan.activationTimeout),
       plan.rollback ? "1" : "0",
       SYSTEM_PROFILE,
       CURRENT_SYSTEM,
@@ -198,14 +236,24 @@ export function activateCommand(plan: HostPlan, dir: string, newPath: string): s
   );
 }
 
+/** How long the launcher waits for an activation (its own bound plus the rollback's). */
+export function launcherWaitSeconds(plan: HostPlan): number {
+  return plan.activationTimeout + plan.confirmTimeout + 30;
+}
+
+/** Remote: the built-in check that no unit failed because of this deploy. */
+export function unitsCheckCommand(failedBefore: readonly string[]): string {
+  return shCommand(UNITS_CHECK_SCRIPT, failedBefore.filter((u) => /^[\w@:.\\-]+$/.test(u)));
+}
+
 /** Remote (root): confirm, abort or read the supervisor's state; waits up to `wait` s. */
 export function controlCommand(
   plan: HostPlan,
-  dir: string,
+  run: string,
   action: ControlAction,
   wait: number,
 ): string {
-  return asRoot(plan, shCommand(CONTROL_SCRIPT, [dir, action, String(wait)]));
+  return asRoot(plan, shCommand(CONTROL_SCRIPT, [run, action, String(wait)]));
 }
 
 /** Remote (root): `switch-to-configuration dry-activate` of the copied system. */
@@ -226,13 +274,12 @@ export function keyscanArgv(plan: HostPlan, timeout: number): string[] {
     String(plan.port),
     "-t",
     "ed25519",
+    "--",
     plan.address,
   ];
 }
 
-/** A fresh, unguessable state dir name on the target: `/tmp/devops-deploy.<random>`. */
-export function stateDirName(
-  random: Uint8Array = crypto.getRandomValues(new Uint8Array(12)),
-): string {
-  return `/tmp/devops-deploy.${[...random].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+/** A fresh, unguessable run id (hex): names the run's state dir on the target. */
+export function newRunId(random: Uint8Array = crypto.getRandomValues(new Uint8Array(8))): string {
+  return [...random].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

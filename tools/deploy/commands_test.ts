@@ -9,11 +9,11 @@ import {
   evalToplevelsArgv,
   keyscanArgv,
   masterArgv,
+  newRunId,
   nixSshEnv,
   probeCommand,
   sshArgv,
   type SshContext,
-  stateDirName,
   storeUrl,
 } from "./commands.ts";
 import type { HostPlan } from "./plan.ts";
@@ -26,6 +26,8 @@ const host: HostPlan = {
   buildOn: "local",
   mode: "switch",
   confirmTimeout: 30,
+  activationTimeout: 300,
+  healthCheckTimeout: 60,
   healthChecks: [],
   rollback: true,
   sudo: "none",
@@ -40,7 +42,7 @@ const ctx: SshContext = {
 Deno.test("sshArgv() pins the known_hosts, never trusts on first use, opens a new connection", () => {
   const argv = sshArgv(host, ctx, "true");
   assertEquals(argv.slice(0, 3), ["ssh", "-p", "2222"]);
-  assertEquals(argv.slice(-2), ["root@192.0.2.10", "true"]);
+  assertEquals(argv.slice(-3), ["--", "root@192.0.2.10", "true"]);
   const options = argv.filter((_, i) => argv[i - 1] === "-o");
   for (
     const o of [
@@ -53,6 +55,8 @@ Deno.test("sshArgv() pins the known_hosts, never trusts on first use, opens a ne
       "ControlPath=none",
       "ConnectTimeout=7",
       "IdentityFile=/k",
+      "HostKeyAlias=web1",
+      "CheckHostIP=no",
     ]
   ) assert(options.includes(o), `missing -o ${o}`);
 });
@@ -71,6 +75,7 @@ Deno.test("copyArgv() substitutes on the destination; --no-check-sigs only when 
     "--to",
     "ssh-ng://root@192.0.2.10",
     "--substitute-on-destination",
+    "--",
     "/nix/store/x-sys",
   ]);
   assertEquals(copyArgv(host, "/nix/store/x.drv", { noCheckSigs: true, derivation: true }), [
@@ -81,6 +86,7 @@ Deno.test("copyArgv() substitutes on the destination; --no-check-sigs only when 
     "ssh-ng://root@192.0.2.10",
     "--substitute-on-destination",
     "--no-check-sigs",
+    "--",
     "/nix/store/x.drv",
   ]);
 });
@@ -94,6 +100,7 @@ Deno.test("evalToplevelsArgv() and buildArgv() read and build all hosts at once 
     "build",
     "--json",
     "--no-link",
+    "--",
     "/nix/store/a.drv",
     "/nix/store/b.drv",
   ]);
@@ -124,7 +131,7 @@ Deno.test("sshArgv() shares the deploy's own connection; health checks and confi
   assert(master.startsWith("ssh -M -N -f -p 2222"), master);
   assertStringIncludes(master, "-o ControlMaster=yes -o ControlPath=/tmp/d/web1.sock");
   assertStringIncludes(master, "-o StrictHostKeyChecking=yes");
-  assertStringIncludes(master, "-o ControlPersist=600 root@192.0.2.10");
+  assertStringIncludes(master, "-o ControlPersist=600 -- root@192.0.2.10");
   assertEquals(closeMasterArgv(host, shared).slice(0, 3), ["ssh", "-O", "exit"]);
   assertStringIncludes(nixSshEnv(host, shared).NIX_SSHOPTS!, "ControlPath=/tmp/d/web1.sock");
 });
@@ -135,39 +142,36 @@ Deno.test("asRoot() uses no sudo for root, sudo -n, or sudo -S with the password
   assertEquals(asRoot({ ...host, user: "deploy", sudo: "password" }, "cmd"), "sudo -S -p '' cmd");
 });
 
-Deno.test("activateCommand() passes the state dir, system, mode, timeout and rollback", () => {
+Deno.test("activateCommand() passes the run, adoption, bounds, system, mode and rollback", () => {
+  const ids = { run: "ab12", by: "root@box:1:2" };
   const command = activateCommand(
     { ...host, mode: "test", confirmTimeout: 5 },
-    "/tmp/devops-deploy.ab",
+    ids,
     "/nix/store/x-sys",
   );
   assert(command.startsWith("sh -c '"), command.slice(0, 20));
   assert(
     command.endsWith(
-      " /tmp/devops-deploy.ab /nix/store/x-sys test 5 1 /nix/var/nix/profiles/system /run/current-system",
+      " ab12 '' 335 root@box:1:2 /nix/store/x-sys test 5 300 1 /nix/var/nix/profiles/system /run/current-system",
     ),
-    command.slice(-120),
+    command.slice(-140),
   );
   const noRollback = activateCommand(
     { ...host, rollback: false, user: "u", sudo: "nopasswd" },
-    "/tmp/devops-deploy.ab",
+    { ...ids, adopt: "cd34" },
     "/x",
   );
   assert(noRollback.startsWith("sudo -n sh -c "));
-  assertStringIncludes(noRollback, " /x switch 30 0 ");
+  assertStringIncludes(noRollback, " ab12 cd34 360 root@box:1:2 /x switch 30 300 0 ");
 });
 
-Deno.test("controlCommand() names the action and how long to wait", () => {
-  assert(
-    controlCommand(host, "/tmp/devops-deploy.ab", "confirm", 40).endsWith(
-      " devops-deploy /tmp/devops-deploy.ab confirm 40",
-    ),
-  );
+Deno.test("controlCommand() names the run, the action and how long to wait", () => {
+  assert(controlCommand(host, "ab12", "confirm", 40).endsWith(" devops-deploy ab12 confirm 40"));
 });
 
-Deno.test("stateDirName() is a fresh random name under /tmp", () => {
-  assertEquals(stateDirName(new Uint8Array([0, 255, 16])), "/tmp/devops-deploy.00ff10");
-  assert(stateDirName() !== stateDirName());
+Deno.test("newRunId() is a fresh random hex id", () => {
+  assertEquals(newRunId(new Uint8Array([0, 255, 16])), "00ff10");
+  assert(newRunId() !== newRunId());
 });
 
 Deno.test("keyscanArgv() asks for the Ed25519 key only", () => {
@@ -179,6 +183,7 @@ Deno.test("keyscanArgv() asks for the Ed25519 key only", () => {
     "2222",
     "-t",
     "ed25519",
+    "--",
     "192.0.2.10",
   ]);
 });

@@ -1,38 +1,18 @@
-// The deploy executor: runs the plan's commands through the injected Runner, host by host
-// with a bound on parallelism; a failing host never stops the others.
-import { z } from "zod";
-import { CommandError, oneLineMessage } from "../lib/errors.ts";
-import type { Runner } from "../lib/runner.ts";
-import { parseOrThrow } from "../lib/validate.ts";
-import {
-  activateCommand,
-  buildArgv,
-  closeMasterArgv,
-  type Connection,
-  controlCommand,
-  copyArgv,
-  dryActivateCommand,
-  evalToplevelsArgv,
-  keyscanArgv,
-  masterArgv,
-  nixSshEnv,
-  probeCommand,
-  realiseCommand,
-  sshArgv,
-  type SshContext,
-  stateDirName,
-} from "./commands.ts";
-import { fingerprint, keyFromKeyscan, type PinnedKey } from "./known_hosts.ts";
+// The deploy executor: builds once, then runs each host's list of steps (steps.ts) with a
+// bound on parallelism (tools/lib/pool.ts); a failing host never stops the others.
+import { mapPool } from "../lib/pool.ts";
+import type { CommandResult, Runner } from "../lib/runner.ts";
+import { activate, confirm, stateOutcome } from "./activation.ts";
+import { buildToplevels, type Toplevels } from "./build.ts";
+import { newRunId, type SshContext } from "./commands.ts";
+import type { PinnedKey } from "./known_hosts.ts";
+import { type HostOutcome, isSuccess, shortCause } from "./outcome.ts";
 import { type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
 import type { Phase, Progress } from "./progress.ts";
-import {
-  DIFF_MARKER,
-  isFinalStatus,
-  parseKeyValues,
-  parseRemoteState,
-  type RemoteState,
-} from "./remote.ts";
+import type { RemoteState } from "./remote.ts";
 import type { DeployReport, HostReport } from "./report.ts";
+import { hostSteps, type HostValues, type Step, type StepId } from "./steps.ts";
+import { connect, indent, probe } from "./transfer.ts";
 
 /** Test seams and interaction. */
 export interface DeployHooks {
@@ -48,115 +28,148 @@ export interface ExecuteDeps {
   /** The pinned key of each host (from the repository). */
   pinnedKeys: ReadonlyMap<string, PinnedKey>;
   noCheckSigs: boolean;
+  /** This deployer's id (owner.ts), recorded with the host's lock. */
+  deployer: string;
   /** Asks a person to activate a host; undefined: do not ask. */
   ask?: (host: string) => Promise<boolean>;
   /** The sudo password, sent on stdin to `sudo -S` (never on a command line). */
   sudoPassword?: string;
   hooks?: DeployHooks;
-  /** Seconds to keep trying to reach a host that dropped, after its confirm timeout. */
+  /** Seconds to keep trying to reach a host after its own bounds have passed. */
   recoveryGraceSeconds?: number;
+  /** True once SIGINT/SIGTERM arrived: no new step starts. */
+  interrupted?: () => boolean;
+  /** Runs the cleanup commands (closing connections) even after an interruption. */
+  cleanupRunner?: Runner;
 }
 
-const toplevelsSchema = z.record(
-  z.string(),
-  z.object({ drv: z.string(), out: z.string() }),
-);
-const buildSchema = z.array(
-  z.object({ drvPath: z.string(), outputs: z.record(z.string(), z.string()) }),
-);
+/** One host's deploy while it runs: its plan, values, report so far and the deps. */
+export class HostRun {
+  readonly report: HostReport;
+  /** The step running now (for an interruption's report). */
+  current: StepId | undefined;
 
-/** A host's deploy failed at `step`. */
-class StepError extends Error {
   constructor(
-    readonly step: string,
-    message: string,
-    readonly rolledBack: boolean | "expected" = false,
+    readonly host: HostPlan,
+    readonly values: HostValues,
+    readonly deps: ExecuteDeps,
   ) {
-    super(message);
+    this.report = {
+      host: host.host,
+      address: host.address,
+      result: "ok",
+      rolledBack: false,
+      path: values.toplevel,
+      durationMs: 0,
+    };
+  }
+
+  /** Runs a step with its timeout; root steps get the sudo password on stdin. */
+  exec(step: Step): Promise<CommandResult> {
+    this.current = step.id;
+    return this.deps.runner.run({
+      argv: step.argv,
+      ...(step.env ? { env: step.env } : {}),
+      ...(step.root ? this.sudoStdin() : {}),
+      ...(step.changes ? { mutates: true } : {}),
+      ...(step.timeoutSeconds !== undefined ? { timeoutMs: step.timeoutSeconds * 1000 } : {}),
+    });
+  }
+
+  /** The sudo password on stdin, for commands run through `sudo -S`. */
+  sudoStdin(): { stdin?: string } {
+    return this.deps.sudoPassword !== undefined && this.host.sudo === "password"
+      ? { stdin: `${this.deps.sudoPassword}\n` }
+      : {};
+  }
+
+  /** Takes the generations and status the supervisor reported. */
+  apply(state: RemoteState): void {
+    if (state.status !== "unknown" && state.status !== "gone") this.report.status = state.status;
+    if (state.prevGen !== undefined) this.report.previousGeneration = state.prevGen;
+    if (state.newGen !== undefined) this.report.newGeneration = state.newGen;
+    if (state.activeGen !== undefined) this.report.activeGeneration = state.activeGen;
+  }
+
+  update(phase: Phase, detail?: string): void {
+    this.deps.progress.update(this.host.host, phase, detail);
   }
 }
 
 /** Runs the plan; never throws for a host's failure, only reports it. */
 export async function executeDeploy(plan: DeployPlan, deps: ExecuteDeps): Promise<DeployReport> {
-  const started = new Map(plan.hosts.map((h) => [h.host, performance.now()]));
-  const reports = new Map<string, HostReport>();
-  const fail = (host: HostPlan, step: string, error: unknown) => {
-    reports.set(host.host, {
-      host: host.host,
-      address: host.address,
-      result: "failed",
-      failedStep: step,
-      error: oneLineMessage(error),
-      rolledBack: false,
-      durationMs: Math.round(performance.now() - started.get(host.host)!),
-    });
-    deps.progress.update(host.host, "failed", `${step}: ${oneLineMessage(error)}`);
+  const started = performance.now();
+  const outcomes = new Map<string, { outcome: HostOutcome; report: HostReport }>();
+  const failEarly = (host: HostPlan, step: "eval" | "build", error: unknown) => {
+    const cause = shortCause(error, { verbose: deps.runner.verbose });
+    const outcome: HostOutcome = deps.interrupted?.()
+      ? { kind: "interrupted", step, cause: "interrupted" }
+      : { kind: "failed", step, cause };
+    outcomes.set(host.host, { outcome, report: baseReport(host) });
+    deps.progress.update(host.host, "failed", `${step}: ${outcome.cause}`);
   };
 
   // Each host's shared connection opens while the hosts are evaluated and built.
-  const masters = new Map<string, Promise<unknown>>();
-  if (deps.ssh.controlDir !== undefined) {
-    for (const host of plan.hosts) {
-      const master = deps.runner.run({ argv: masterArgv(host, deps.ssh, 600) });
-      master.catch(() => {}); // awaited (and reported) by the host's connect step
-      masters.set(host.host, master);
-    }
+  const runs = new Map(plan.hosts.map((h) => [h.host, newHostRun(h, deps)]));
+  const opened = new Map<string, Promise<unknown>>();
+  for (const run of runs.values()) {
+    const open = hostSteps(run.host, deps.ssh, run.values, deps).find((s) =>
+      s.id === "open-connection"
+    );
+    if (open === undefined) continue;
+    const connection = run.exec(open);
+    connection.catch(() => {}); // awaited (and reported) by the host's own step
+    opened.set(run.host.host, connection);
   }
   try {
-    return await deployAll(plan, deps, { started, reports, fail, masters });
+    for (const h of plan.hosts) deps.progress.update(h.host, "evaluating");
+    const toplevels: Toplevels = await buildToplevels(plan, {
+      runner: deps.runner,
+      fail: failEarly,
+      building: (hosts) => hosts.forEach((h) => deps.progress.update(h.host, "building")),
+    });
+    const queue = plan.hosts.filter((h) => !outcomes.has(h.host));
+    for (const h of queue) deps.progress.update(h.host, "waiting");
+    await mapPool(queue, plan.parallel, async (host) => {
+      const run = runs.get(host.host)!;
+      run.values.toplevel = toplevels[host.host]!.out;
+      run.values.drv = toplevels[host.host]!.drv;
+      run.report.path = run.values.toplevel;
+      const outcome = await deployHost(run, opened.get(host.host)).catch((error): HostOutcome =>
+        deps.interrupted?.()
+          ? { kind: "interrupted", step: run.current ?? "open-connection", cause: "interrupted" }
+          : {
+            kind: "failed",
+            step: run.current ?? "open-connection",
+            cause: shortCause(error, { verbose: deps.runner.verbose }),
+          }
+      );
+      outcomes.set(host.host, { outcome, report: run.report });
+      if (isSuccess(outcome)) deps.progress.update(host.host, "ok", run.report.status ?? "");
+      else deps.progress.update(host.host, "failed", outcome.cause);
+    });
   } finally {
-    await Promise.all(
-      [...masters].map(async ([name, master]) => {
-        if (!(await master.then(() => true, () => false))) return;
-        const host = plan.hosts.find((h) => h.host === name)!;
-        await deps.runner.run({ argv: closeMasterArgv(host, deps.ssh), okCodes: [255] })
-          .catch(() => {});
-      }),
-    );
+    // Close every shared connection that opened, even after an interruption.
+    const closer = deps.cleanupRunner ?? deps.runner;
+    await Promise.all([...opened].map(async ([name, connection]) => {
+      if (!(await connection.then(() => true, () => false))) return;
+      const run = runs.get(name)!;
+      const close = hostSteps(run.host, deps.ssh, run.values, deps).find((s) =>
+        s.id === "close-connection"
+      );
+      if (close) {
+        await closer.run({ argv: close.argv, okCodes: [255], timeoutMs: 10_000 }).catch(() => {});
+      }
+    }));
   }
-}
-
-interface DeployState {
-  started: Map<string, number>;
-  reports: Map<string, HostReport>;
-  fail: (host: HostPlan, step: string, error: unknown) => void;
-  masters: Map<string, Promise<unknown>>;
-}
-
-async function deployAll(
-  plan: DeployPlan,
-  deps: ExecuteDeps,
-  { started, reports, fail, masters }: DeployState,
-): Promise<DeployReport> {
-  const toplevels = await buildToplevels(plan, deps, fail);
-  const queue = plan.hosts.filter((h) => !reports.has(h.host));
-  for (const h of queue) deps.progress.update(h.host, "waiting");
-  const worker = async () => {
-    for (let host = queue.shift(); host; host = queue.shift()) {
-      const master = masters.get(host.host);
-      const hostDeps = master === undefined ? deps : { ...deps, master };
-      const report = await deployHost(host, toplevels[host.host]!, hostDeps).catch((error) => {
-        const step = error instanceof StepError ? error.step : "deploy";
-        fail(host, step, error);
-        const failed = reports.get(host.host)!;
-        if (error instanceof HostStepError) {
-          Object.assign(failed, error.partial, {
-            result: "failed",
-            failedStep: step,
-            error: failed.error,
-          });
-        }
-        if (error instanceof StepError) failed.rolledBack = error.rolledBack;
-        return failed;
-      });
-      report.durationMs = Math.round(performance.now() - started.get(host.host)!);
-      reports.set(host.host, report);
-      if (report.result === "ok") deps.progress.update(host.host, "ok", report.status ?? "");
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, plan.parallel) }, worker));
   deps.progress.done();
-  const hosts = plan.hosts.map((h) => reports.get(h.host)!);
+  const hosts = plan.hosts.map((h) => {
+    const { outcome, report } = outcomes.get(h.host) ?? {
+      outcome: { kind: "interrupted", step: "build", cause: "interrupted" } as HostOutcome,
+      report: baseReport(h),
+    };
+    return finalReport(h, report, outcome, performance.now() - started);
+  });
   return {
     mode: plan.hosts[0]?.mode ?? "switch",
     ok: hosts.every((h) => h.result === "ok"),
@@ -164,354 +177,180 @@ async function deployAll(
   };
 }
 
-/** A step failed after the host had a known state worth reporting. */
-class HostStepError extends StepError {
-  constructor(
-    step: string,
-    message: string,
-    readonly partial: Partial<HostReport>,
-  ) {
-    super(step, message, partial.rolledBack ?? false);
-  }
+function newHostRun(host: HostPlan, deps: ExecuteDeps): HostRun {
+  return new HostRun(host, {
+    toplevel: `<toplevel of ${host.host}>`,
+    drv: `<drv of ${host.host}>`,
+    ids: { run: newRunId(), by: deps.deployer },
+    failedBefore: [],
+  }, deps);
 }
 
-type Toplevels = z.infer<typeof toplevelsSchema>;
-
-/**
- * Evaluates and builds the toplevels: one `nix build` of the flake attribute when one host is
- * built here (nothing to map back), else one evaluation of every host's derivation (per host
- * when it fails, to find which one) and one `nix build` of all locally built derivations.
- */
-async function buildToplevels(
-  plan: DeployPlan,
-  deps: ExecuteDeps,
-  fail: (host: HostPlan, step: string, error: unknown) => void,
-): Promise<Toplevels> {
-  const [only] = plan.hosts;
-  if (plan.hosts.length === 1 && only!.buildOn === "local") {
-    deps.progress.update(only!.host, "building");
-    try {
-      const out = await deps.runner.text({
-        argv: buildArgv([`${plan.flake}#${only!.toplevelAttr}`]),
-      });
-      const [built] = parseOrThrow(buildSchema, JSON.parse(out), "nix build output");
-      const path = built?.outputs.out;
-      if (built === undefined || path === undefined) throw new Error("the build gave no output");
-      return { [only!.host]: { drv: built.drvPath, out: path } };
-    } catch (error) {
-      fail(only!, "build", error);
-      return {};
-    }
-  }
-  for (const h of plan.hosts) deps.progress.update(h.host, "evaluating");
-  const toplevels = await evalToplevels(plan, deps.runner).catch(async () => {
-    const found: Toplevels = {};
-    for (const host of plan.hosts) {
-      try {
-        Object.assign(found, await evalToplevels({ ...plan, hosts: [host] }, deps.runner));
-      } catch (error) {
-        fail(host, "eval", error);
-      }
-    }
-    return found;
-  });
-  const local = plan.hosts.filter((h) => h.buildOn === "local" && toplevels[h.host]);
-  if (local.length > 0) {
-    for (const h of local) deps.progress.update(h.host, "building");
-    const drvs = [...new Set(local.map((h) => toplevels[h.host]!.drv))];
-    let error: unknown;
-    try {
-      const out = await deps.runner.text({ argv: [...buildArgv(drvs), "--keep-going"] });
-      parseOrThrow(buildSchema, JSON.parse(out), "nix build output");
-    } catch (e) {
-      error = e;
-    }
-    for (const host of local) {
-      if (!(await pathExists(toplevels[host.host]!.out))) {
-        fail(host, "build", error ?? new Error("the build gave no output"));
-      }
-    }
-  }
-  return toplevels;
+function baseReport(host: HostPlan): HostReport {
+  return { host: host.host, address: host.address, result: "ok", rolledBack: false, durationMs: 0 };
 }
 
-async function evalToplevels(plan: DeployPlan, runner: Runner) {
-  const out = await runner.text({
-    argv: evalToplevelsArgv(plan.flake, plan.hosts.map((h) => h.host)),
-  });
-  return parseOrThrow(toplevelsSchema, JSON.parse(out), "toplevel paths");
-}
+/** The names the report has used for failed steps (kept for --json readers). */
+const REPORT_STEP: Record<string, string> = {
+  "open-connection": "connect",
+  "copy": "copy",
+  "copy-derivation": "build",
+  "build-on-target": "build",
+  "diff": "diff",
+  "dry-activate": "activate",
+  "activate": "activate",
+  "check-units": "health",
+  "health-check": "health",
+  "confirm": "confirm",
+  "close-connection": "connect",
+  "eval": "eval",
+  "build": "build",
+  "ask": "ask",
+};
 
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (error) {
-    if (error instanceof StepError) throw error;
-    throw new StepError(name, oneLineMessage(error));
-  }
-}
-
-function isConnectionError(error: unknown): boolean {
-  return error instanceof CommandError && error.code === 255;
-}
-
-async function deployHost(
+function finalReport(
   host: HostPlan,
-  toplevel: { drv: string; out: string },
-  deps: ExecuteDeps & { master?: Promise<unknown> },
-): Promise<HostReport> {
-  const { runner, progress, ssh } = deps;
-  const update = (phase: Phase, detail?: string) => progress.update(host.host, phase, detail);
-  // Only commands run through sudo get the password on stdin.
-  const remote = (
-    command: string,
-    extra: { root?: boolean; mutates?: boolean; connection?: Connection } = {},
-  ) =>
-    runner.run({
-      argv: sshArgv(host, ssh, command, extra.connection ?? "shared"),
-      ...(extra.root ? sudoStdin(host, deps) : {}),
-      ...(extra.mutates ? { mutates: true } : {}),
-    });
-  const report: HostReport = {
-    host: host.host,
-    address: host.address,
-    result: "ok",
-    rolledBack: false,
-    path: toplevel.out,
-    durationMs: 0,
-  };
-
-  // Connect: the first contact checks the pinned host key, before anything is copied.
-  update("connecting");
-  await step("connect", async () => {
-    try {
-      await (deps.master ?? remote("true"));
-    } catch (error) {
-      if (
-        error instanceof CommandError &&
-        /Host key verification failed|REMOTE HOST IDENTIFICATION/i.test(error.stderrTail)
-      ) {
-        throw new StepError("connect", await hostKeyMismatch(host, deps));
-      }
-      throw error;
-    }
-  });
-
-  const env = nixSshEnv(host, ssh);
-  if (host.buildOn === "remote") {
-    update("building", "on the target");
-    await step("build", async () => {
-      await runner.run({
-        argv: copyArgv(host, toplevel.drv, { noCheckSigs: deps.noCheckSigs, derivation: true }),
-        env,
-      });
-      await remote(realiseCommand(toplevel.drv));
-    });
-  } else {
-    update("copying");
-    await step(
-      "copy",
-      () =>
-        runner.run({
-          argv: copyArgv(host, toplevel.out, { noCheckSigs: deps.noCheckSigs }),
-          env,
-        }),
-    );
+  report: HostReport,
+  outcome: HostOutcome,
+  elapsed: number,
+): HostReport {
+  const final: HostReport = { ...report, outcome, durationMs: Math.round(elapsed) };
+  if (isSuccess(outcome)) return { ...final, result: "ok" };
+  final.result = "failed";
+  final.error = outcome.cause;
+  switch (outcome.kind) {
+    case "failed":
+    case "interrupted":
+      final.failedStep = REPORT_STEP[outcome.step] ?? outcome.step;
+      break;
+    case "busy":
+      final.failedStep = "activate";
+      break;
+    case "rolled-back":
+    case "rollback-failed":
+      final.failedStep = outcome.reason === "health-check"
+        ? "health"
+        : outcome.reason === "timeout"
+        ? "confirm"
+        : "activate";
+      break;
+    case "unknown":
+      final.failedStep = REPORT_STEP[outcome.step] ?? outcome.step;
+      break;
+    default:
+      final.failedStep = "activate";
   }
-
-  // The current generation and the closure diff against the current system, in one call.
-  update("diffing");
-  const probeOut = await step(
-    "diff",
-    async () => (await remote(probeCommand(toplevel.out))).stdout,
-  );
-  const [facts = "", diff] = probeOut.split(`${DIFF_MARKER}\n`);
-  const probe = parseKeyValues(facts);
-  if (probe.gen && /^\d+$/.test(probe.gen)) report.previousGeneration = Number(probe.gen);
-  const before = probe.profile ?? probe.current;
-  if (before !== undefined && diff !== undefined) {
-    report.closureDiff = diff.trimEnd();
-    progress.note(
-      `${host.host}: closure diff ${before} → ${toplevel.out}\n${
-        indent(report.closureDiff || "(no version changes)")
-      }`,
-    );
-  }
-
-  if (deps.ask) {
-    update("asking");
-    if (!(await deps.ask(host.host))) {
-      throw new StepError("ask", "Not activated: the answer was no");
-    }
-  }
-
-  if (host.mode === "dry-activate") {
-    update("activating", "dry-activate");
-    const out = await step(
-      "activate",
-      () => remote(dryActivateCommand(host, toplevel.out), { root: true }),
-    );
-    progress.note(`${host.host}: dry-activate\n${indent((out.stdout + out.stderr).trimEnd())}`);
-    report.status = "dry-activated";
-    return report;
-  }
-
-  // Activate under the supervisor; when the session drops, read the state over new connections.
-  update("activating", host.mode);
-  const dir = stateDirName();
-  let state: RemoteState;
-  try {
-    state = parseRemoteState(
-      (await remote(activateCommand(host, dir, toplevel.out), { root: true, mutates: true }))
-        .stdout,
-    );
-  } catch (error) {
-    if (!isConnectionError(error)) throw new StepError("activate", oneLineMessage(error));
-    update("recovering", "activation session lost");
-    state = await recover(host, dir, deps, (s) => s === "activated" || isFinalStatus(s));
-  }
-  applyState(report, state);
-  if (state.status === "activated") await deps.hooks?.afterActivate?.(host.host);
-
-  if (state.status === "unreachable") {
-    throw new HostStepError(
-      "activate",
-      `Lost the host during activation${
-        usesMagicRollback(host)
-          ? `; it rolls back by itself ${host.confirmTimeout}s after activating`
-          : ""
-      }`,
-      { ...report, rolledBack: usesMagicRollback(host) ? "expected" : false },
-    );
-  }
-  if (state.status !== "activated" && state.status !== "done") {
-    throw new HostStepError(
-      "activate",
-      `Activation failed (${state.status}); see ${dir}/activate.log on the host`,
-      { ...report, rolledBack: state.status.startsWith("rolled-back") },
-    );
-  }
-
-  // Health checks, each over a new connection, then the confirmation over another one.
-  let healthError: string | undefined;
-  if (state.status === "activated" || state.status === "done") {
-    for (const check of host.healthChecks) {
-      update("checking", check);
-      try {
-        await remote(check, { connection: "new" });
-      } catch (error) {
-        healthError = `Health check "${check}" failed: ${oneLineMessage(error)}`;
-        break;
-      }
-    }
-  }
-  if (!usesMagicRollback(host) || state.status !== "activated") {
-    if (healthError) throw new HostStepError("health", healthError, report);
-    return report;
-  }
-
-  update("confirming");
-  const action = healthError ? "abort" : "confirm";
-  try {
-    state = parseRemoteState(
-      (await remote(controlCommand(host, dir, action, host.confirmTimeout + 10), {
-        root: true,
-        connection: "new",
-      }))
-        .stdout,
-    );
-  } catch (error) {
-    if (!isConnectionError(error)) throw new StepError("confirm", oneLineMessage(error));
-    update("recovering", "confirmation failed; waiting for the host's rollback");
-    state = await recover(host, dir, deps, isFinalStatus);
-  }
-  applyState(report, state);
-  if (state.status === "confirmed") {
-    if (healthError) throw new HostStepError("health", healthError, report);
-    return report;
-  }
-  const rolledBack = state.status.startsWith("rolled-back")
-    ? true
-    : state.status === "unreachable"
+  final.rolledBack = outcome.kind === "rolled-back" ? true : (outcome.kind === "unknown" ||
+      (outcome.kind === "interrupted" &&
+        ["activate", "check-units", "health-check", "confirm"].includes(outcome.step))) &&
+      usesMagicRollback(host)
     ? "expected"
     : false;
-  const why = healthError ??
-    (state.status === "unreachable"
-      ? `Cannot confirm: the host is unreachable; it rolls back by itself ${host.confirmTimeout}s after activating`
-      : `Not confirmed: ${state.status}`);
-  throw new HostStepError(healthError ? "health" : "confirm", why, { ...report, rolledBack });
+  return final;
 }
 
-/**
- * Reads the supervisor's state over new connections until `accept` takes it or time is up:
- * `confirmTimeout` plus a grace period, counted again while the host says it is still
- * activating (a long activation is not a lost host).
- */
-async function recover(
-  host: HostPlan,
-  dir: string,
-  deps: ExecuteDeps,
-  accept: (status: string) => boolean,
-): Promise<RemoteState> {
-  const window = (host.confirmTimeout + (deps.recoveryGraceSeconds ?? 15)) * 1000;
-  let deadline = performance.now() + window;
-  let last: RemoteState | undefined;
-  while (performance.now() < deadline) {
-    try {
-      const argv = sshArgv(host, deps.ssh, controlCommand(host, dir, "status", 2), "new");
-      last = parseRemoteState((await deps.runner.run({ argv, ...sudoStdin(host, deps) })).stdout);
-      if (accept(last.status)) return last;
-      if (last.status === "starting" || last.status === "activating") {
-        deadline = performance.now() + window;
-      }
-    } catch (error) {
-      if (!isConnectionError(error)) throw new StepError("confirm", oneLineMessage(error));
+/** Runs one host's steps in order. */
+async function deployHost(run: HostRun, opened?: Promise<unknown>): Promise<HostOutcome> {
+  const { host, deps } = run;
+  let steps = hostSteps(host, deps.ssh, run.values, deps);
+  let healthError: string | undefined;
+  let activated = false;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    if (deps.interrupted?.()) {
+      return { kind: "interrupted", step: step.id, cause: `interrupted before ${step.id}` };
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    switch (step.id) {
+      case "open-connection":
+        run.update("connecting");
+        await connect(run, step, opened);
+        break;
+      case "copy":
+        run.update("copying");
+        await run.exec(step);
+        break;
+      case "copy-derivation":
+      case "build-on-target":
+        run.update("building", "on the target");
+        await run.exec(step);
+        break;
+      case "diff":
+        run.update("diffing");
+        await probe(run, step);
+        break;
+      case "dry-activate": {
+        if (!(await approved(run))) {
+          return { kind: "failed", step: "ask", cause: "not activated: the answer was no" };
+        }
+        run.update("activating", "dry-activate");
+        const out = await run.exec(step);
+        deps.progress.note(
+          `${host.host}: dry-activate\n${indent((out.stdout + out.stderr).trimEnd())}`,
+        );
+        run.report.status = "dry-activated";
+        return { kind: "dry-activated" };
+      }
+      case "activate": {
+        if (!(await approved(run))) {
+          return { kind: "failed", step: "ask", cause: "not activated: the answer was no" };
+        }
+        run.update("activating", host.mode);
+        const result = await activate(run, step);
+        if ("outcome" in result) return result.outcome;
+        const failed = stateOutcome(run, result.state, "activate");
+        if (failed) return failed;
+        activated = true;
+        await deps.hooks?.afterActivate?.(host.host);
+        run.values.failedBefore = result.state.failedBefore ?? [];
+        // The checks and the confirmation name the run that was adopted, if one was.
+        steps = [
+          ...steps.slice(0, i + 1),
+          ...hostSteps(host, deps.ssh, run.values, deps).slice(i + 1),
+        ];
+        break;
+      }
+      case "check-units":
+      case "health-check":
+        if (healthError !== undefined || !activated) break;
+        run.update("checking", step.check ?? "no unit failed since the activation");
+        try {
+          await run.exec(step);
+        } catch (error) {
+          if (deps.interrupted?.()) {
+            return { kind: "interrupted", step: step.id, cause: `interrupted during ${step.id}` };
+          }
+          const what = step.check === undefined ? "Built-in check" : `Health check "${step.check}"`;
+          healthError = `${what} failed: ${
+            shortCause(error, {
+              verbose: deps.runner.verbose,
+              timeoutSeconds: host.healthCheckTimeout,
+            })
+          }`;
+        }
+        break;
+      case "confirm": {
+        run.update("confirming", healthError ? "aborting" : undefined);
+        const state = await confirm(run, step, healthError !== undefined);
+        const failed = stateOutcome(run, state, "confirm", healthError);
+        if (failed) return failed;
+        if (healthError !== undefined) {
+          // The supervisor was told to roll back yet says confirmed: report it as it is.
+          return { kind: "failed", step: "health-check", cause: healthError };
+        }
+        return { kind: "confirmed", ...(run.report.adoptedRun ? { adopted: true } : {}) };
+      }
+      case "close-connection":
+        break;
+    }
   }
-  return last && isFinalStatus(last.status) ? last : { ...(last ?? {}), status: "unreachable" };
-}
-
-/** The sudo password on stdin, for commands run through `sudo -S`. */
-function sudoStdin(host: HostPlan, deps: ExecuteDeps): { stdin?: string } {
-  return deps.sudoPassword !== undefined && host.sudo === "password"
-    ? { stdin: `${deps.sudoPassword}\n` }
-    : {};
-}
-
-function applyState(report: HostReport, state: RemoteState): void {
-  report.status = state.status;
-  if (state.prevGen !== undefined) report.previousGeneration = state.prevGen;
-  if (state.newGen !== undefined) report.newGeneration = state.newGen;
-  if (state.activeGen !== undefined) report.activeGeneration = state.activeGen;
-  report.rolledBack = state.status.startsWith("rolled-back");
-}
-
-async function hostKeyMismatch(host: HostPlan, deps: ExecuteDeps): Promise<string> {
-  const pinned = deps.pinnedKeys.get(host.host);
-  const expected = pinned ? await fingerprint(pinned.key) : "(none)";
-  let presented = "(could not scan)";
-  try {
-    const scanned = keyFromKeyscan(
-      await deps.runner.text({ argv: keyscanArgv(host, deps.ssh.connectTimeout) }),
-    );
-    if (scanned) presented = await fingerprint(scanned);
-  } catch {
-    // Only for the message; the refusal stands either way.
+  if (healthError !== undefined) {
+    return { kind: "failed", step: "health-check", cause: healthError };
   }
-  return `Host key mismatch for "${host.host}" at ${host.address}:${host.port}: expected ${expected} ` +
-    `(configurations/${host.host}/ssh_host_ed25519_key.pub), the host presented ${presented}; nothing was copied`;
+  return run.report.status === "confirmed" ? { kind: "confirmed" } : { kind: "done" };
 }
 
-function indent(text: string): string {
-  return text.split("\n").map((l) => `  ${l}`).join("\n");
+async function approved(run: HostRun): Promise<boolean> {
+  if (!run.deps.ask) return true;
+  run.update("asking");
+  return await run.deps.ask(run.host.host);
 }

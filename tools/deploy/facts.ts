@@ -1,23 +1,66 @@
-// Deploy facts of every host (`hosts.<host>` in the flake): zod schema and one `nix eval` to read them.
+// Deploy facts of every host: a strict zod schema, read from lib/hosts.nix (offline, no flake
+// inputs) or from `<flake>#hosts` (a remote flake).
 import { z } from "zod";
 import { hostNameProblem } from "../lib/host_name.ts";
 import { nixEvalJson } from "../lib/nix.ts";
 import type { Runner } from "../lib/runner.ts";
 
-/** The health check a host gets when its facts name none: the system is not in a failed state. */
-export const DEFAULT_HEALTH_CHECKS = ["systemctl is-system-running --wait"] as const;
+/**
+ * Health checks a host gets when its facts name none: none of its own. Every activated host
+ * also gets the built-in check that no systemd unit failed because of this deploy (see
+ * remote.ts UNITS_CHECK_SCRIPT), which judges the deploy, not the host's history.
+ */
+export const DEFAULT_HEALTH_CHECKS = [] as const;
+
+/** A DNS name: dot-separated labels of letters, digits and inner '-'. */
+const HOST_NAME_ADDRESS =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const IPV6 = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/;
+
+/** What an address may be, in words. */
+export const ADDRESS_RULE =
+  "expected a host name (letters, digits, '-', '.') or an IP address (IPv6 in brackets or bare)";
+
+/** The address without IPv6 brackets, or undefined when it is no host name or IP literal. */
+export function normalizeAddress(address: string): string | undefined {
+  if (IPV4.test(address)) return address;
+  const bare = /^\[(.*)\]$/.exec(address)?.[1] ?? address;
+  if (bare.includes(":") && IPV6.test(bare) && (bare.match(/:/g)?.length ?? 0) >= 2) return bare;
+  if (bare !== address) return undefined;
+  return HOST_NAME_ADDRESS.test(address) && !/^[\d.]+$/.test(address) ? address : undefined;
+}
+
+/** What a login user may be: a POSIX user name (never starting with '-'). */
+export const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** What a tag may be. */
+export const TAG = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+
+const healthCheck = z.string().min(1).refine((c) => !c.startsWith("-"), {
+  message: "a health check is a command run on the target and must not start with '-'",
+}).refine((c) => !/[\0\n\r]/.test(c), { message: "a health check is one line" });
 
 /** One host's deploy facts, as declared in configurations/<host>/deploy.nix. */
 export const hostFactsSchema = z.strictObject({
   deployable: z.boolean(),
-  address: z.string().min(1).regex(/^[^\s@/]+$/, "an address has no spaces, @ or /"),
+  address: z.string().refine((a) => normalizeAddress(a) !== undefined, { message: ADDRESS_RULE })
+    .transform((a) => normalizeAddress(a)!),
   port: z.number().int().min(1).max(65535).default(22),
-  user: z.string().min(1).regex(/^[a-z_][a-z0-9_.-]*$/i, "not a user name").default("root"),
-  tags: z.array(z.string().min(1)).default([]),
+  user: z.string().regex(
+    USER_NAME,
+    "expected a user name (a-z, 0-9, '_', '-'; not starting with '-')",
+  )
+    .default("root"),
+  tags: z.array(z.string().regex(TAG, "expected a tag (a-z, 0-9, '_', '.', '-')")).default([]),
   buildOn: z.enum(["local", "remote"]).default("local"),
-  confirmTimeout: z.number().int().min(1).default(30),
-  healthChecks: z.array(z.string().min(1)).default([...DEFAULT_HEALTH_CHECKS]),
-  system: z.string().min(1),
+  confirmTimeout: z.number().int().min(1).max(86_400).default(30),
+  /** Seconds switch-to-configuration may run before the target kills it and rolls back. */
+  activationTimeout: z.number().int().min(1).max(86_400).default(300),
+  /** Seconds each health check may run. */
+  healthCheckTimeout: z.number().int().min(1).max(86_400).default(60),
+  healthChecks: z.array(healthCheck).default([...DEFAULT_HEALTH_CHECKS]),
+  system: z.string().regex(/^[a-z0-9_]+-[a-z0-9_]+$/, "expected a system like x86_64-linux"),
 });
 
 /** One host's deploy facts, defaults filled in. */
@@ -57,8 +100,19 @@ export function parseFleetFacts(value: unknown): FleetFacts {
   return facts;
 }
 
-/** Reads every host's facts with one `nix eval --json <flake>#hosts`. */
-export async function readFleetFacts(runner: Runner, flake: string): Promise<FleetFacts> {
-  const raw = await nixEvalJson(runner, [`${flake}#hosts`], z.unknown(), { what: "host facts" });
+/** Where the facts come from: the repository's lib/hosts.nix, or a flake's `hosts` output. */
+export type FactsSource = { kind: "file"; path: string } | { kind: "flake"; flake: string };
+
+/** The `nix eval` argv that reads the facts from `source`. */
+export function factsArgs(source: FactsSource): string[] {
+  return source.kind === "file" ? ["--file", source.path] : [`${source.flake}#hosts`];
+}
+
+/**
+ * Reads every host's facts with one `nix eval --json`: `--file lib/hosts.nix` needs no flake
+ * input (works offline, before anything is fetched); `<flake>#hosts` for other flakes.
+ */
+export async function readFleetFacts(runner: Runner, source: FactsSource): Promise<FleetFacts> {
+  const raw = await nixEvalJson(runner, factsArgs(source), z.unknown(), { what: "host facts" });
   return parseFleetFacts(raw);
 }

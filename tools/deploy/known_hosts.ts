@@ -1,5 +1,5 @@
 // The pinned known_hosts the deploy's SSH trusts: generated from the repository's host keys.
-import { encodeBase64 } from "./_base64.ts";
+import { base64, base64nopad } from "@scure/base";
 
 /** A host's pinned Ed25519 key as read from configurations/<host>/ssh_host_ed25519_key.pub. */
 export interface PinnedKey {
@@ -19,22 +19,22 @@ export function parsePublicKey(text: string, file: string): string {
   return `${type} ${blob}`;
 }
 
-/** The known_hosts name of an address and port: `addr`, or `[addr]:port` off port 22. */
-export function knownHostsName(address: string, port: number): string {
-  return port === 22 ? address : `[${address}]:${port}`;
-}
-
-/** The known_hosts file content for the pinned keys, one line per host. */
+/**
+ * The known_hosts file content for the pinned keys, one line per host, keyed by the host's
+ * name: ssh looks them up through `HostKeyAlias=<host>`, so a key is never shared by two hosts
+ * that happen to have the same address.
+ */
 export function knownHostsText(keys: readonly PinnedKey[]): string {
-  return keys.map((k) => `${knownHostsName(k.address, k.port)} ${k.key}\n`).join("");
+  return keys.map((k) => `${k.host} ${k.key}\n`).join("");
 }
 
 /** The OpenSSH fingerprint of a public key line: `SHA256:…` (unpadded base64). */
 export async function fingerprint(key: string): Promise<string> {
   const blob = key.trim().split(/\s+/)[1] ?? "";
-  const bytes = Uint8Array.from(atob(blob), (c) => c.charCodeAt(0));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return `SHA256:${encodeBase64(digest).replace(/=+$/, "")}`;
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new Uint8Array(base64.decode(blob))),
+  );
+  return `SHA256:${base64nopad.encode(digest)}`;
 }
 
 /** The Ed25519 key in `ssh-keyscan` output (`<name> ssh-ed25519 AAAA…`), if any. */

@@ -1,14 +1,14 @@
 import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { fingerprint, keyFromKeyscan, knownHostsText, parsePublicKey } from "./known_hosts.ts";
 
-Deno.test("knownHostsText() writes [address]:port off port 22, the bare address on 22", () => {
+Deno.test("knownHostsText() keys each line by the host's name (HostKeyAlias), never by address", () => {
   const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEq";
   assertEquals(
     knownHostsText([
       { host: "a", address: "192.0.2.1", port: 22, key },
-      { host: "b", address: "192.0.2.2", port: 2222, key },
+      { host: "b", address: "192.0.2.1", port: 2222, key },
     ]),
-    `192.0.2.1 ${key}\n[192.0.2.2]:2222 ${key}\n`,
+    `a ${key}\nb ${key}\n`,
   );
 });
 

@@ -1,37 +1,26 @@
 // Deploys NixOS hosts: build, copy, activate, confirm or roll back. `deno task deploy --help`.
 import { Option } from "@commander-js/extra-typings";
-import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
+import { KillController } from "dax";
+import { newProgram, printResult, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { formatCommand } from "../lib/quote.ts";
+import { pathExists } from "../lib/fs.ts";
 import { findRepoRoot } from "../lib/repo.ts";
-import {
-  activateCommand,
-  buildArgv,
-  closeMasterArgv,
-  controlCommand,
-  copyArgv,
-  dryActivateCommand,
-  evalToplevelsArgv,
-  masterArgv,
-  nixSshEnv,
-  probeCommand,
-  realiseCommand,
-  sshArgv,
-  type SshContext,
-} from "./commands.ts";
+import { createRunner, type Runner } from "../lib/runner.ts";
+import type { SshContext } from "./commands.ts";
 import { type DeployHooks, executeDeploy } from "./execute.ts";
-import { readFleetFacts } from "./facts.ts";
+import { type FactsSource, readFleetFacts, TAG } from "./facts.ts";
 import { knownHostsText, parsePublicKey, type PinnedKey } from "./known_hosts.ts";
+import { makeRunDir, staleRunDirs } from "./owner.ts";
 import {
   DEFAULT_PARALLEL,
   DEPLOY_MODES,
   type DeployMode,
   type DeployPlan,
   planDeploy,
-  usesMagicRollback,
 } from "./plan.ts";
 import { createProgress } from "./progress.ts";
 import { reportTable } from "./report.ts";
+import { buildSteps, describeStep, hostSteps, placeholderValues } from "./steps.ts";
 
 /** Seams for tests: hooks into the executor and the recovery grace period. */
 export interface MainOptions {
@@ -72,7 +61,10 @@ function program() {
       [],
     )
     .option("--connect-timeout <seconds>", "ssh ConnectTimeout", "10")
-    .option("--flake <ref>", "flake to deploy from (default: the repository root)");
+    .option(
+      "--flake <ref>",
+      "flake to deploy from (default: the repository root; host facts then come from lib/hosts.nix)",
+    );
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -93,7 +85,12 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
     cli.parse(args, { from: "user" });
     const opts = cli.opts();
     const names = cli.args;
-    const runner = runnerFor(opts);
+    const killer = new KillController();
+    const runner = createRunner({
+      dryRun: opts.dryRun ?? false,
+      verbose: opts.verbose ?? false,
+      killSignal: killer.signal,
+    });
     const root = await findRepoRoot(Deno.cwd(), opts.repo);
     const flake = opts.flake ?? root;
     const sshOptions = opts.sshOption;
@@ -102,10 +99,15 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
         throw new UsageError(`Invalid --ssh-option "${o}": expected Key=Value without spaces`);
       }
     }
+    for (const tag of opts.tag) {
+      if (!TAG.test(tag)) {
+        throw new UsageError(`Invalid --tag "${tag}": expected a-z, 0-9, '_', '.', '-'`);
+      }
+    }
     if (opts.ask && !Deno.stdin.isTerminal()) {
       throw new UsageError("Cannot use --ask: stdin is not a terminal");
     }
-    const facts = await readFleetFacts(runner, flake);
+    const facts = await readFleetFacts(runner, await factsSource(root, opts.flake));
     const plan = planDeploy(facts, { names, all: opts.all ?? false, tags: opts.tag }, {
       flake,
       mode: opts.mode,
@@ -119,6 +121,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       noCheckSigs: !opts.checkSigs,
       askSudoPassword: opts.askSudoPassword ?? false,
     });
+    const connectTimeout = positiveInt(opts.connectTimeout, "--connect-timeout");
 
     const pinned = new Map<string, PinnedKey>();
     for (const host of plan.hosts) {
@@ -137,13 +140,48 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       });
     }
 
-    const tempDir = await Deno.makeTempDir({ prefix: "devops-deploy-" });
+    if (opts.dryRun) {
+      const ssh: SshContext = {
+        knownHostsFile: "<temp>/known_hosts",
+        controlDir: "<temp>",
+        extraOptions: sshOptions,
+        connectTimeout,
+      };
+      const shown = dryRunSteps(plan, ssh, !opts.checkSigs, opts.verbose ?? false);
+      if (opts.json) printResult(true, { dryRun: true, plan, steps: shown });
+      else {
+        console.log(
+          Object.entries(shown).map(([host, lines]) =>
+            `${host}:\n${lines.map((l) => `  ${l}`).join("\n")}`
+          ).join("\n"),
+        );
+      }
+      return 0;
+    }
+
+    await using runDir = await makeRunDir();
+    const { dir: tempDir, id: deployer } = runDir;
+    const cleanupRunner = createRunner({ verbose: opts.verbose ?? false });
+    let interrupted: Deno.Signal | undefined;
+    const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+      const handler = () => {
+        if (interrupted !== undefined) return;
+        interrupted = signal;
+        runner.log(
+          `${signal}: stopping; hosts already activating stay guarded by their supervisors`,
+        );
+        killer.kill("SIGTERM");
+      };
+      Deno.addSignalListener(signal, handler);
+      return [signal, handler] as const;
+    });
     try {
+      await cleanStaleRunDirs(tempDir, cleanupRunner);
       const ssh: SshContext = {
         knownHostsFile: `${tempDir}/known_hosts`,
         controlDir: tempDir,
         extraOptions: sshOptions,
-        connectTimeout: positiveInt(opts.connectTimeout, "--connect-timeout"),
+        connectTimeout,
       };
       if (/\s/.test(ssh.knownHostsFile)) {
         throw new UsageError(`Cannot use temp folder "${tempDir}": its path has spaces`);
@@ -152,15 +190,6 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
         mode: 0o600,
       });
 
-      if (opts.dryRun) {
-        const shown = dryRunPlan(plan, ssh, !opts.checkSigs);
-        if (opts.json) printResult(true, { dryRun: true, plan, commands: shown });
-        else {for (const [host, lines] of Object.entries(shown)) {
-            runner.log(`${host}:\n${lines.map((l) => `  would run: ${l}`).join("\n")}`);
-          }}
-        return 0;
-      }
-
       const sudoPassword = opts.askSudoPassword && plan.hosts.some((h) => h.sudo === "password")
         ? await readSecret("sudo password: ")
         : undefined;
@@ -168,10 +197,13 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       const progress = createProgress(plan.hosts.map((h) => h.host), { live });
       const report = await executeDeploy(plan, {
         runner,
+        cleanupRunner,
         progress,
         ssh,
         pinnedKeys: pinned,
         noCheckSigs: !opts.checkSigs,
+        deployer,
+        interrupted: () => interrupted !== undefined,
         ...(opts.ask ? { ask: askOnTerminal() } : {}),
         ...(sudoPassword !== undefined ? { sudoPassword } : {}),
         ...(seams.hooks ? { hooks: seams.hooks } : {}),
@@ -179,59 +211,63 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
           ? { recoveryGraceSeconds: seams.recoveryGraceSeconds }
           : {}),
       });
-      printResult(opts.json, report, reportTable(report));
+      printResult(
+        opts.json,
+        { ...report, ...(interrupted ? { interrupted } : {}) },
+        reportTable(report),
+      );
+      if (interrupted !== undefined) return interrupted === "SIGINT" ? 130 : 143;
       return report.ok ? 0 : 1;
     } finally {
-      await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     }
   });
 }
 
-/** Every command a deploy of `plan` runs, per host, with placeholders for unknown paths. */
-export function dryRunPlan(
+/**
+ * Where the host facts come from: `--flake <ref>` reads `<ref>#hosts`; the repository itself is
+ * read from lib/hosts.nix with no flake inputs (offline, before anything is fetched).
+ */
+async function factsSource(root: string, flake: string | undefined): Promise<FactsSource> {
+  if (flake === undefined && await pathExists(`${root}/lib/hosts.nix`)) {
+    return { kind: "file", path: `${root}/lib/hosts.nix` };
+  }
+  return { kind: "flake", flake: flake ?? root };
+}
+
+/**
+ * Removes what deployers killed without cleanup left in the temp folder: their shared
+ * connections (asked to exit through their sockets) and folders. Only folders whose owner
+ * process is dead: another deployer may be working on other hosts.
+ */
+async function cleanStaleRunDirs(ownDir: string, runner: Runner): Promise<void> {
+  for (const dir of await staleRunDirs(ownDir)) {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.name.endsWith(".sock")) continue;
+      await runner.run({
+        argv: ["ssh", "-o", `ControlPath=${dir}/${entry.name}`, "-O", "exit", "--", "stale"],
+        okCodes: [255],
+        timeoutMs: 5000,
+      }).catch(() => {});
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The steps a deploy of `plan` runs, per host, as the executor would run them (placeholders for unknown paths). */
+export function dryRunSteps(
   plan: DeployPlan,
   ssh: SshContext,
   noCheckSigs: boolean,
+  full = false,
 ): Record<string, string[]> {
-  const show = (argv: readonly string[], env?: Record<string, string>) =>
-    `${env ? Object.entries(env).map(([k, v]) => `${k}=${formatCommand([v])} `).join("") : ""}${
-      formatCommand(argv)
-    }`;
-  const names = plan.hosts.map((h) => h.host);
-  const [only] = plan.hosts;
-  const direct = plan.hosts.length === 1 && only!.buildOn === "local";
-  const local = plan.hosts.filter((h) => h.buildOn === "local").map((h) => `<drv of ${h.host}>`);
   const shown: Record<string, string[]> = {
-    "all hosts": direct ? [show(buildArgv([`${plan.flake}#${only!.toplevelAttr}`]))] : [
-      show(evalToplevelsArgv(plan.flake, names)),
-      ...(local.length ? [show([...buildArgv(local), "--keep-going"])] : []),
-    ],
+    "all hosts": buildSteps(plan).map((step) => describeStep(step, full)),
   };
   for (const host of plan.hosts) {
-    const out = `<toplevel of ${host.host}>`;
-    const env = nixSshEnv(host, ssh);
-    const lines = [show(masterArgv(host, ssh, 600))];
-    if (host.buildOn === "remote") {
-      lines.push(
-        show(copyArgv(host, `<drv of ${host.host}>`, { noCheckSigs, derivation: true }), env),
-      );
-      lines.push(show(sshArgv(host, ssh, realiseCommand(`<drv of ${host.host}>`))));
-    } else {
-      lines.push(show(copyArgv(host, out, { noCheckSigs }), env));
-    }
-    lines.push(show(sshArgv(host, ssh, probeCommand(out))));
-    if (host.mode === "dry-activate") {
-      lines.push(show(sshArgv(host, ssh, dryActivateCommand(host, out))));
-    } else {
-      lines.push(show(sshArgv(host, ssh, activateCommand(host, "<state dir>", out))));
-      for (const check of host.healthChecks) lines.push(show(sshArgv(host, ssh, check, "new")));
-      if (usesMagicRollback(host)) {
-        const confirm = controlCommand(host, "<state dir>", "confirm", host.confirmTimeout + 10);
-        lines.push(show(sshArgv(host, ssh, confirm, "new")));
-      }
-    }
-    lines.push(show(closeMasterArgv(host, ssh)));
-    shown[host.host] = lines;
+    shown[host.host] = hostSteps(host, ssh, placeholderValues(host), { noCheckSigs }).map(
+      (step) => describeStep(step, full),
+    );
   }
   return shown;
 }

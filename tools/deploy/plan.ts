@@ -1,6 +1,6 @@
 // The pure deploy plan: which hosts, how each one is reached, built, activated and confirmed.
 import { UsageError } from "../lib/errors.ts";
-import type { FleetFacts, HostFacts } from "./facts.ts";
+import { ADDRESS_RULE, type FleetFacts, type HostFacts, normalizeAddress } from "./facts.ts";
 
 /** What `switch-to-configuration` is asked to do. */
 export const DEPLOY_MODES = ["switch", "boot", "test", "dry-activate"] as const;
@@ -56,6 +56,10 @@ export interface HostPlan {
   mode: DeployMode;
   /** Seconds the target waits for the confirmation before it rolls back. */
   confirmTimeout: number;
+  /** Seconds switch-to-configuration may run before the target kills it and rolls back. */
+  activationTimeout: number;
+  /** Seconds each health check may run. */
+  healthCheckTimeout: number;
   healthChecks: readonly string[];
   rollback: boolean;
   sudo: Sudo;
@@ -121,8 +125,8 @@ export function planDeploy(
       `Cannot use --target with ${names.length} hosts: it overrides the address of one host`,
     );
   }
-  if (options.target !== undefined && !/^[^\s@/]+$/.test(options.target)) {
-    throw new UsageError(`Invalid --target "${options.target}": expected an address or name`);
+  if (options.target !== undefined && normalizeAddress(options.target) === undefined) {
+    throw new UsageError(`Invalid --target "${options.target}": ${ADDRESS_RULE}`);
   }
   const hosts = names.map((host) => planHost(host, facts[host]!, options));
   return { flake: options.flake, hosts, parallel: Math.min(options.parallel, hosts.length) };
@@ -136,12 +140,14 @@ function planHost(host: string, facts: HostFacts, options: DeployOptions): HostP
     : "nopasswd";
   return {
     host,
-    address: options.target ?? facts.address,
+    address: options.target === undefined ? facts.address : normalizeAddress(options.target)!,
     port: facts.port,
     user: facts.user,
     buildOn: options.buildOn ?? facts.buildOn,
     mode: options.mode,
     confirmTimeout: options.confirmTimeout ?? facts.confirmTimeout,
+    activationTimeout: facts.activationTimeout,
+    healthCheckTimeout: facts.healthCheckTimeout,
     healthChecks: facts.healthChecks,
     rollback: options.rollback,
     sudo,

@@ -92,7 +92,8 @@ Deno.test("planDeploy() fills each host from its facts", () => {
   ]);
   assertEquals(plan.hosts[0]!.confirmTimeout, 60);
   assertEquals(plan.hosts[0]!.healthChecks, ["true"]);
-  assertEquals(plan.hosts[1]!.healthChecks, ["systemctl is-system-running --wait"]);
+  assertEquals(plan.hosts[1]!.healthChecks, []);
+  assertEquals([plan.hosts[1]!.activationTimeout, plan.hosts[1]!.healthCheckTimeout], [300, 60]);
   assertEquals(
     plan.hosts[1]!.toplevelAttr,
     "nixosConfigurations.web1.config.system.build.toplevel",

@@ -1,135 +1,297 @@
-// What runs on the target: the POSIX-sh supervisor (activation + magic rollback), the launcher
-// that starts it detached from the SSH session, and the control script that confirms it.
+// What runs on the target: the POSIX-sh supervisor (lock, activation, magic rollback), the
+// launcher that starts it detached from the SSH session, the control script that confirms it,
+// the probe and the check that no unit failed because of the deploy.
 import { shellQuote } from "../lib/quote.ts";
 
 /** The system profile on NixOS. */
 export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
 /** The running system on NixOS. */
 export const CURRENT_SYSTEM = "/run/current-system";
+/** One deploy per host at a time: the supervisor holds a flock on this file until its run is final. */
+export const LOCK_FILE = "/run/devops-deploy.lock";
+/** Per-run state dirs `<base>/<run id>` (0700), removed once the run is final. */
+export const STATE_BASE = "/run/devops-deploy";
+/** The last deploy of the host (key=value lines): run id, time, generations, result. */
+export const LAST_DEPLOY_RECORD = "/nix/var/devops-deploy/last-deploy";
 
 /**
- * The supervisor. Arguments: state-dir new-system mode timeout rollback(0|1) profile current.
- * It keeps its state in files of the state dir (created 0700 by the launcher):
+ * The supervisor. Arguments: state-dir run new-system mode confirm-timeout activation-timeout
+ * rollback(0|1) profile current. It first takes the host's lock ({@linkcode LOCK_FILE}; busy:
+ * status `busy`, nothing done), and keeps its state in files of the state dir:
  * - `status`: starting → activating → activated → confirmed | rolled-back-<why> |
  *   rollback-failed-<why> | failed-<why> | done (one word, replaced atomically)
- * - `info`: key=value lines (prev_gen, prev_path, new_gen, …)
+ * - `info`: key=value lines (run, by, new, prev_gen, prev_path, new_gen, failed_before, …)
  * - `canary`: exists while the target waits; the deployer deletes it to confirm
  * - `abort`: the deployer creates it when a health check failed: roll back now
- * - `log`, `activate.log`, `rollback.log`: output of the commands
+ * Once final it writes {@linkcode LAST_DEPLOY_RECORD}, removes the state dir and releases the lock.
+ * A rollback switches to the recorded previous generation by number, and only while the
+ * profile is still on the generation this run created.
  */
 export const SUPERVISOR_SCRIPT = String
-  .raw`# devops-deploy supervisor: activate, wait for the confirmation, else roll back.
+  .raw`# devops-deploy supervisor: lock, activate, wait for the confirmation, else roll back.
 set -u
-dir=$1 new=$2 mode=$3 timeout=$4 rollback=$5 profile=$6 current=$7
+dir=$1 run=$2 new=$3 mode=$4 timeout=$5 act_timeout=$6 rollback=$7 profile=$8 current=$9
+base=\${dir%/*}
+record=${LAST_DEPLOY_RECORD}
 state() { printf '%s\n' "$1" > "$dir/status.tmp" && mv -f "$dir/status.tmp" "$dir/status"; }
 info() { printf '%s=%s\n' "$1" "$2" >> "$dir/info"; }
+now() { date +%s; }
+exec 9>>${LOCK_FILE}
+if ! flock -n 9; then state busy; exit 0; fi
+printf 'run=%s\n' "$run" > "$base/owner.tmp" && mv -f "$base/owner.tmp" "$base/owner"
+finish() {
+  state "$1"
+  mkdir -p "\${record%/*}"
+  { echo "status=$1"; echo "time=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; cat "$dir/info"; } > "$record.tmp" 9>&- &&
+    mv -f "$record.tmp" "$record"
+  cat "$dir/activate.log" "$dir/rollback.log" > "\${record%/*}/last-activate.log" 2>/dev/null
+  grep -qx "run=$run" "$base/owner" 2>/dev/null && rm -f "$base/owner"
+  rm -rf "$dir"
+  exit 0
+}
 gen() { l=$(readlink "$profile" 2>/dev/null) || return 0; l=\${l%-link}; printf '%s' "\${l##*-}"; }
+# We hold the lock, so any other run still mid-way lost its supervisor (killed): stop its
+# activation and put the profile back where that run found it, before this run starts.
+for other in "$base"/*/; do
+  other=\${other%/}
+  [ "$other" = "$dir" ] || [ ! -f "$other/status" ] && continue
+  case $(cat "$other/status" 2>/dev/null) in
+    starting|busy) continue ;;
+    activating|rolling-back|activated)
+      ap=$(sed -n 's/^apid=//p' "$other/info" 2>/dev/null | tail -n 1)
+      [ -n "$ap" ] && kill -s KILL -- "-$ap" 2>/dev/null
+      ng=$(sed -n 's/^new_gen=//p' "$other/info" 2>/dev/null | tail -n 1)
+      pg=$(sed -n 's/^prev_gen=//p' "$other/info" 2>/dev/null | tail -n 1)
+      if [ -n "$ng" ] && [ -n "$pg" ] && [ "$ng" != "$pg" ] && [ "$(gen)" = "$ng" ]; then
+        nix-env -p "$profile" --switch-generation "$pg" >> "$dir/log" 2>&1 9>&-
+        nix-env -p "$profile" --delete-generations "$ng" >> "$dir/log" 2>&1 9>&-
+      fi
+      info abandoned_run "\${other##*/}" ;;
+  esac
+  rm -rf "$other"
+done
+info run "$run"; info new "$new"; info started "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 prev_gen=$(gen)
 prev_path=$(readlink -f "$profile" 2>/dev/null) || prev_path=
 [ -n "$prev_gen" ] && [ -e "$prev_path" ] || prev_path=
 prev_active=$(readlink -f "$current" 2>/dev/null) || prev_active=
 [ -n "$prev_active" ] && [ -e "$prev_active" ] || prev_active=$prev_path
 info prev_gen "$prev_gen"; info prev_path "$prev_path"; info prev_active "$prev_active"
+# Units that failed before this deploy: the deployer's check judges only the ones after it.
+sc=
+if [ -x "$current/sw/bin/systemctl" ]; then sc=$current/sw/bin/systemctl
+elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then sc=systemctl; fi
+if [ -n "$sc" ]; then
+  failed=$("$sc" list-units --state=failed --no-legend --plain 9>&- 2>/dev/null |
+    while read -r unit _; do printf '%s ' "$unit"; done)
+  info failed_before "$failed"
+fi
 case $mode in switch|boot) sets=1 ;; *) sets=0 ;; esac
 if [ "$sets" = 1 ]; then
-  if ! nix-env -p "$profile" --set "$new" >> "$dir/log" 2>&1; then state failed-profile; exit 1; fi
+  if ! nix-env -p "$profile" --set "$new" >> "$dir/log" 2>&1 9>&-; then finish failed-profile; fi
 fi
 new_gen=$(gen); info new_gen "$new_gen"
 changed=0; [ "$sets" = 1 ] && [ "$new_gen" != "$prev_gen" ] && changed=1
 roll_back() {
   state rolling-back
-  ok=1
+  ok=1 back=
+  if [ "$mode" = test ]; then back=$prev_active; else back=$prev_path; fi
   if [ "$changed" = 1 ]; then
-    if [ -n "$prev_gen" ]; then
-      nix-env -p "$profile" --rollback >> "$dir/log" 2>&1 || ok=0
-      nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 || ok=0
+    cur=$(gen)
+    if [ "$cur" != "$new_gen" ]; then
+      # Someone else moved the profile: it is no longer this run's to undo.
+      info superseded_by "$cur"; back=
+    elif [ -n "$prev_gen" ]; then
+      nix-env -p "$profile" --switch-generation "$prev_gen" >> "$dir/log" 2>&1 9>&- || ok=0
+      nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 9>&- || ok=0
     else
       rm -f "$profile" "$profile-$new_gen-link" || ok=0
     fi
   fi
-  if [ "$mode" = test ]; then back=$prev_active; else back=$prev_path; fi
   if [ -n "$back" ] && [ -x "$back/bin/switch-to-configuration" ]; then
-    "$back/bin/switch-to-configuration" "$mode" >> "$dir/rollback.log" 2>&1 || ok=0
+    "$back/bin/switch-to-configuration" "$mode" >> "$dir/rollback.log" 2>&1 9>&- || ok=0
   fi
   info active_gen "$(gen)"
-  if [ "$ok" = 1 ]; then state "rolled-back-$1"; else state "rollback-failed-$1"; fi
+  if [ "$ok" = 1 ]; then finish "rolled-back-$1"; else finish "rollback-failed-$1"; fi
 }
 [ "$rollback" = 1 ] && : > "$dir/canary"
 state activating
-"$new/bin/switch-to-configuration" "$mode" > "$dir/activate.log" 2>&1
-code=$?
-info activate_code "$code"
-if [ "$code" != 0 ]; then
-  if [ "$rollback" = 1 ]; then roll_back activation; else state failed-activation; fi
-  exit 1
+# The activation in a session of its own, so a timeout kills all of it.
+if command -v setsid >/dev/null 2>&1; then
+  setsid "$new/bin/switch-to-configuration" "$mode" > "$dir/activate.log" 2>&1 9>&- &
+else
+  "$new/bin/switch-to-configuration" "$mode" > "$dir/activate.log" 2>&1 9>&- &
 fi
-info active_gen "$new_gen"
-case $mode in switch|test) ;; *) state done; exit 0 ;; esac
-if [ "$rollback" != 1 ]; then state done; exit 0; fi
-state activated
-end=$(( $(date +%s) + timeout ))
-while [ -e "$dir/canary" ]; do
-  if [ -e "$dir/abort" ]; then roll_back health-check; exit 1; fi
-  if [ "$(date +%s)" -ge "$end" ]; then roll_back timeout; exit 1; fi
+apid=$!
+info apid "$apid"
+end=$(( $(now) + act_timeout ))
+timed_out=0
+while kill -0 "$apid" 2>/dev/null; do
+  if [ "$(now)" -ge "$end" ]; then
+    timed_out=1
+    kill -s TERM -- "-$apid" 2>/dev/null || kill -s TERM "$apid" 2>/dev/null
+    sleep 1
+    kill -s KILL -- "-$apid" 2>/dev/null || kill -s KILL "$apid" 2>/dev/null
+    break
+  fi
   sleep 0.05 2>/dev/null || sleep 1
 done
-state confirmed
+wait "$apid"
+code=$?
+info activate_code "$code"
+if [ "$timed_out" = 1 ]; then
+  if [ "$rollback" = 1 ]; then roll_back activation-timeout; else finish failed-activation-timeout; fi
+fi
+if [ "$code" != 0 ]; then
+  if [ "$rollback" = 1 ]; then roll_back activation; else finish failed-activation; fi
+fi
+info active_gen "$new_gen"
+case $mode in switch|test) ;; *) finish done ;; esac
+[ "$rollback" = 1 ] || finish done
+state activated
+# The confirm window starts when the activation has ended.
+end=$(( $(now) + timeout ))
+while [ -e "$dir/canary" ]; do
+  if [ -e "$dir/abort" ]; then roll_back health-check; fi
+  if [ "$(now)" -ge "$end" ]; then roll_back timeout; fi
+  sleep 0.05 2>/dev/null || sleep 1
+done
+finish confirmed
 `.replaceAll("\\${", "${");
 
+/** Prints the state of run `$run`: its state dir while it lives, else the last-deploy record. */
+const SHOW_STATE = String.raw`show() {
+  # The supervisor writes the record before it removes the dir: one of the two is whole.
+  if s=$(cat "$base/$1/status" 2>/dev/null) && i=$(cat "$base/$1/info" 2>/dev/null); then
+    echo "status=$s"; printf '%s
+' "$i"
+  elif grep -qx "run=$1" ${LAST_DEPLOY_RECORD} 2>/dev/null; then
+    cat ${LAST_DEPLOY_RECORD}
+  else
+    echo "status=gone"
+  fi
+}
+status_of() { cat "$base/$1/status" 2>/dev/null ||
+  { grep -qx "run=$1" ${LAST_DEPLOY_RECORD} 2>/dev/null && sed -n 's/^status=//p' ${LAST_DEPLOY_RECORD}; } ||
+  echo gone; }
+info_of() { sed -n "s/^$2=//p" "$base/$1/info" 2>/dev/null | tail -n 1; }
+`;
+
 /**
- * The launcher, run as root over the activation SSH session. Arguments: supervisor-script
- * state-dir new-system mode timeout rollback profile current. It creates the state dir
- * (0700; fails if the name exists, so nobody can prepare it),
- * starts the supervisor outside the SSH session (a transient systemd unit when systemd
- * runs, else `setsid nohup`), then waits for the activation and prints the state.
+ * The launcher, run as root over the activation SSH session. Arguments: supervisor-script run
+ * adopt activation-wait by, then the supervisor's own arguments after the state dir and run. It creates
+ * the state dir (0700; fails if the name exists, so nobody can prepare it), starts the
+ * supervisor outside the SSH session (a transient systemd unit when systemd runs, else
+ * `setsid nohup`), waits (bounded) for the activation's outcome and prints the state.
+ *
+ * `adopt` names the run of a dead deployer whose supervisor still holds the lock: when it
+ * activated the same system it is adopted (its state is printed with `adopted=1`, and the
+ * deployer checks and confirms it); else it is told to roll back, and the launcher waits for
+ * the lock (bounded) before starting its own run.
  */
 export const LAUNCHER_SCRIPT = String.raw`set -eu
-script=$1 dir=$2; shift 2
-case $dir in /tmp/devops-deploy.*) ;; *) echo "not a deploy state dir: $dir" >&2; exit 2 ;; esac
+script=$1 run=$2 adopt=$3 wait=$4 by=$5; shift 5
+new=$1
+base=${STATE_BASE}
+case $run in *[!0-9a-f]*|'') echo "not a run id: $run" >&2; exit 2 ;; esac
+case $adopt in *[!0-9a-f]*) echo "not a run id: $adopt" >&2; exit 2 ;; esac
 umask 077
+mkdir -p -m 700 "$base"
+${SHOW_STATE}
+end=$(( $(date +%s) + wait ))
+if [ -n "$adopt" ] && grep -qx "run=$adopt" "$base/owner" 2>/dev/null; then
+  while :; do
+    s=$(status_of "$adopt")
+    case $s in starting|activating|rolling-back) ;; *) break ;; esac
+    [ "$(date +%s)" -ge "$end" ] && break
+    sleep 0.05 2>/dev/null || sleep 1
+  done
+  if [ "$s" = activated ] && [ "$(info_of "$adopt" new)" = "$new" ]; then
+    echo "adopted=1"; echo "dir=$base/$adopt"; show "$adopt"; exit 0
+  fi
+  [ "$s" = activated ] && : > "$base/$adopt/abort"
+  exec 8>>${LOCK_FILE}
+  flock -w "$wait" 8 || true
+  exec 8>&-
+fi
+dir=$base/$run
 mkdir -m 700 "$dir"
 printf '%s\n' "$script" > "$dir/supervise.sh"
 printf 'starting\n' > "$dir/status"
-: > "$dir/info"
+# Who deploys goes to a file, not the supervisor's command line.
+printf 'by=%s\n' "$by" > "$dir/info"
 sh=$(command -v sh)
 if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemd-run --quiet --collect --unit "devops-deploy-\${dir##*.}" "$sh" "$dir/supervise.sh" "$dir" "$@"
+  systemd-run --quiet --collect --unit "devops-deploy-$run" --setenv=PATH="$PATH" \
+    "$sh" "$dir/supervise.sh" "$dir" "$run" "$@"
   echo "supervisor=systemd-run"
 else
-  setsid nohup "$sh" "$dir/supervise.sh" "$dir" "$@" < /dev/null >> "$dir/log" 2>&1 &
+  setsid nohup "$sh" "$dir/supervise.sh" "$dir" "$run" "$@" < /dev/null >> "$dir/log" 2>&1 &
   echo "supervisor=setsid"
 fi
 echo "dir=$dir"
 while :; do
-  s=$(cat "$dir/status")
-  case $s in starting|activating|rolling-back) sleep 0.05 2>/dev/null || sleep 1 ;; *) break ;; esac
+  s=$(status_of "$run")
+  case $s in starting|activating|rolling-back) ;; *) break ;; esac
+  [ "$(date +%s)" -ge "$end" ] && break
+  sleep 0.05 2>/dev/null || sleep 1
 done
-echo "status=$s"
-cat "$dir/info"
-`.replaceAll("\\${", "${");
+if [ "$s" = busy ]; then
+  holder=$(sed -n 's/^run=//p' "$base/owner" 2>/dev/null) || holder=
+  rm -rf "$dir"
+  echo "status=busy"
+  echo "holder_run=$holder"
+  [ -n "$holder" ] && echo "holder_status=$(status_of "$holder")" &&
+    sed -n 's/^\(by\|started\|new\)=/holder_\1=/p' "$base/$holder/info" 2>/dev/null
+  exit 0
+fi
+show "$run"
+`;
 
 /** Actions of the control script. */
 export type ControlAction = "confirm" | "abort" | "status";
 
 /**
- * The control script, run as root over a new SSH connection. Arguments: state-dir action
+ * The control script, run as root over a new SSH connection. Arguments: run action
  * wait-seconds. `confirm` deletes the canary, `abort` asks for a rollback; then it waits up
- * to wait-seconds for a final state (`status`: for any state but a passing one) and prints it.
+ * to wait-seconds for a final state (`status`: for any state but a passing one) and prints it
+ * (from the last-deploy record once the state dir is gone).
  */
 export const CONTROL_SCRIPT = String.raw`set -eu
-dir=$1 action=$2 wait=$3
-case $dir in /tmp/devops-deploy.*) ;; *) echo "not a deploy state dir: $dir" >&2; exit 2 ;; esac
-[ -d "$dir" ] || { echo "no deploy state dir: $dir" >&2; exit 2; }
-case $action in confirm) rm -f "$dir/canary" ;; abort) : > "$dir/abort" ;; esac
+run=$1 action=$2 wait=$3
+base=${STATE_BASE}
+case $run in *[!0-9a-f]*|'') echo "not a run id: $run" >&2; exit 2 ;; esac
+${SHOW_STATE}
+dir=$base/$run
+if [ -d "$dir" ]; then
+  case $action in confirm) rm -f "$dir/canary" ;; abort) : > "$dir/abort" ;; esac
+fi
 end=$(( $(date +%s) + wait ))
 while :; do
-  s=$(cat "$dir/status")
+  s=$(status_of "$run")
   case $s in starting|activating|rolling-back) ;; activated) [ "$action" = status ] && break ;; *) break ;; esac
   [ "$(date +%s)" -ge "$end" ] && break
   sleep 0.05 2>/dev/null || sleep 1
 done
-echo "status=$s"
-cat "$dir/info"
+show "$run"
+`;
+
+/**
+ * The built-in health check: waits for systemd to settle, then fails when a unit is failed
+ * that was not failed before the activation (arguments: the units failed before). A host's old
+ * failed units do not roll back a good deploy. Without systemd it passes (nothing to judge).
+ */
+export const UNITS_CHECK_SCRIPT = String.raw`set -u
+if [ -x ${CURRENT_SYSTEM}/sw/bin/systemctl ]; then sc=${CURRENT_SYSTEM}/sw/bin/systemctl
+elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then sc=systemctl
+else echo "no systemd: nothing to check"; exit 0; fi
+"$sc" is-system-running --wait >/dev/null 2>&1 || true
+new=
+for unit in $("$sc" list-units --state=failed --no-legend --plain 2>/dev/null |
+  while read -r name _; do printf '%s\n' "$name"; done); do
+  case " $* " in *" $unit "*) ;; *) new="$new $unit" ;; esac
+done
+if [ -n "$new" ]; then echo "units failed since the activation:$new" >&2; exit 1; fi
 `;
 
 /** Separates the probe's key=value lines from the closure diff. */
@@ -159,11 +321,20 @@ true
 export interface RemoteState {
   status: string;
   dir?: string;
+  run?: string;
   supervisor?: string;
   prevGen?: number;
   newGen?: number;
   activeGen?: number;
   activateCode?: number;
+  /** The previous run's supervisor was adopted (same system, its deployer gone). */
+  adopted?: boolean;
+  /** Units failed before the activation (systemd hosts). */
+  failedBefore?: string[];
+  /** The profile moved away from this run's generation before its rollback. */
+  supersededBy?: number;
+  /** Who holds the host's lock (status `busy`). */
+  holder?: { run?: string; status?: string; by?: string; started?: string; new?: string };
 }
 
 /** Parses `key=value` lines into a {@linkcode RemoteState}. */
@@ -172,14 +343,28 @@ export function parseRemoteState(text: string): RemoteState {
   const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
   const state: RemoteState = { status: values.status ?? "unknown" };
   if (values.dir) state.dir = values.dir;
+  if (values.run) state.run = values.run;
   if (values.supervisor) state.supervisor = values.supervisor;
+  if (values.adopted === "1") state.adopted = true;
+  if (values.failed_before !== undefined) {
+    state.failedBefore = values.failed_before.split(/\s+/).filter(Boolean);
+  }
   const fields = [
     ["prevGen", num(values.prev_gen)],
     ["newGen", num(values.new_gen)],
     ["activeGen", num(values.active_gen)],
     ["activateCode", num(values.activate_code)],
+    ["supersededBy", num(values.superseded_by)],
   ] as const;
   for (const [key, value] of fields) if (value !== undefined) state[key] = value;
+  if (state.status === "busy") {
+    const holder: NonNullable<RemoteState["holder"]> = {};
+    for (const key of ["run", "status", "by", "started", "new"] as const) {
+      const value = values[`holder_${key}`];
+      if (value) holder[key] = value;
+    }
+    state.holder = holder;
+  }
   return state;
 }
 

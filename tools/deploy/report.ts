@@ -1,4 +1,5 @@
 // The deploy report: per host result, generations, rollback; as a table and as JSON.
+import type { HostOutcome } from "./outcome.ts";
 
 /** How one host ended. */
 export type HostResult = "ok" | "failed";
@@ -8,7 +9,7 @@ export interface HostReport {
   host: string;
   address: string;
   result: HostResult;
-  /** The step that failed: eval, build, connect, copy, diff, confirm-ask, activate, health, confirm. */
+  /** The step that failed: eval, build, connect, copy, diff, ask, activate, health, confirm. */
   failedStep?: string;
   /** One-line cause when the host failed. */
   error?: string;
@@ -26,6 +27,10 @@ export interface HostReport {
   rolledBack: boolean | "expected";
   /** `nix store diff-closures` output against the host's previous system. */
   closureDiff?: string;
+  /** The run of a dead deployer whose activation this run adopted and confirmed. */
+  adoptedRun?: string;
+  /** How the host's deploy ended, as a typed value. */
+  outcome?: HostOutcome;
   durationMs: number;
 }
 

@@ -1,5 +1,5 @@
 // The command runner every tool goes through: real runs, --dry-run and --verbose in one place.
-import defaultDollar from "dax";
+import defaultDollar, { type KillSignal } from "dax";
 import { CommandError } from "./errors.ts";
 import { formatCommand } from "./quote.ts";
 
@@ -47,6 +47,8 @@ export interface RunnerOptions {
   $?: Dollar;
   /** Where progress and dry-run lines go; stderr unless a test collects them. */
   write?: (line: string) => void;
+  /** Kills every running command when it fires (a tool's SIGINT/SIGTERM handler). */
+  killSignal?: KillSignal;
 }
 
 const TAIL_LINES = 20;
@@ -76,6 +78,7 @@ export function createRunner(options: RunnerOptions = {}): Runner {
       ? builder.stdinText(spec.stdin)
       : builder.stdin(spec.stdin ?? "null");
     if (spec.timeoutMs !== undefined) builder = builder.timeout(spec.timeoutMs);
+    if (options.killSignal !== undefined) builder = builder.signal(options.killSignal);
     const result = await builder;
     const stdout = result.stdout;
     const stderr = result.stderr;

@@ -14,6 +14,10 @@ export interface HostFacts {
   confirmTimeout: number;
   /** Shell commands run on the host after activation; each must exit 0. */
   healthChecks: string[];
+  /** Seconds switch-to-configuration may run (deploy's default when unset). */
+  activationTimeout?: number;
+  /** Seconds each health check may run (deploy's default when unset). */
+  healthCheckTimeout?: number;
   system: string;
 }
 
@@ -25,6 +29,11 @@ export interface ToplevelOptions {
   failActivation?: boolean;
   /** Seconds `switch-to-configuration` sleeps before it activates (default 0). */
   activationSeconds?: number;
+  /**
+   * Units that `switch` and `test` mark failed (appended to FIXTURE_STATE.failedUnits), as a
+   * system whose services fail would. The toplevel's `sw/bin/systemctl` stand-in reports them.
+   */
+  failUnits?: string[];
 }
 
 /** One host of a fixture flake. */
@@ -49,6 +58,11 @@ export const FIXTURE_STATE = {
   currentSystem: "/nix/var/fixture/current-system",
   /** Points at the active toplevel, as on NixOS; set by `switch` and `test`. */
   runCurrentSystem: "/run/current-system",
+  /**
+   * The failed units, one per line, that the toplevel's `sw/bin/systemctl` stand-in reports
+   * (test hosts have no systemd): tests write it to give a host old failures.
+   */
+  failedUnits: "/nix/var/fixture/failed-units",
 } as const;
 
 /** Default facts for a host named `name` (address 127.0.0.2, port 22, root). */
@@ -90,6 +104,7 @@ const FLAKE_NIX =
         etc = etc name host;
         inherit (host.toplevel) marker activationSeconds;
         failActivation = if host.toplevel.failActivation then "1" else "";
+        failUnits = builtins.concatStringsSep " " host.toplevel.failUnits;
       };
       # A stand-in for an installer image: iso/nixos-<name>.iso of the given size.
       isoImage = name: host: derivation {
@@ -142,12 +157,32 @@ if [ -n "$failActivation" ]; then
   echo "fixture: activating \\$toplevel failed (failActivation)" >&2
   exit 4
 fi
+for unit in $failUnits; do echo "\\$unit" >> "\\$state/failed-units"; done
 echo "\\$toplevel" > "\\$state/current-system.tmp"
 mv "\\$state/current-system.tmp" "\\$state/current-system"
 mkdir -p /run
 ln -sfn "\\$toplevel" /run/current-system
 EOF
 chmod 555 "$out/bin/switch-to-configuration"
+# A systemctl stand-in (test hosts have no systemd): reports the units listed in a file.
+mkdir -p "$out/sw/bin"
+cat > "$out/sw/bin/systemctl" <<'SYSTEMCTL'
+#!/bin/sh
+# Fixture systemctl: the failed units are the lines of /nix/var/fixture/failed-units.
+PATH=/usr/bin:/bin
+failed=/nix/var/fixture/failed-units
+case "$1" in
+  is-system-running)
+    if [ -s "$failed" ]; then echo degraded; exit 1; fi
+    echo running ;;
+  list-units)
+    if [ -f "$failed" ]; then
+      while read -r unit; do [ -n "$unit" ] && echo "$unit loaded failed failed $unit"; done < "$failed"
+    fi ;;
+  *) echo "fixture systemctl: $1 is not supported" >&2; exit 1 ;;
+esac
+SYSTEMCTL
+chmod 555 "$out/sw/bin/systemctl"
 `;
 
 /** The fixture.json the flake reads: facts and toplevel options per host. */
@@ -158,6 +193,7 @@ export function fixtureJson(hosts: readonly FixtureHost[]): string {
       marker: host.toplevel?.marker ?? "1",
       failActivation: host.toplevel?.failActivation ?? false,
       activationSeconds: String(host.toplevel?.activationSeconds ?? 0),
+      failUnits: host.toplevel?.failUnits ?? [],
     },
     secrets: host.secrets ?? [],
     isoBytes: host.isoBytes ?? 1024 * 1024,

@@ -1,0 +1,233 @@
+// Test fleets for deploy: sshd test hosts, a fixture flake pointing at them, and ways to run
+// `deno task deploy` against them (to the end, or spawned so a test can signal it).
+import { captureMain } from "../testing/capture.ts";
+import { createFixtureFlake, FIXTURE_STATE, type FixtureHost } from "../testing/fixture_flake.ts";
+import { type ProgramResult } from "../testing/run.ts";
+import { createProgramsBin, installToolkit, type ProgramsBin, runTask } from "../testing/task.ts";
+import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
+import { testHostFlags } from "./_test_flags.ts";
+import { main, type MainOptions } from "./main.ts";
+import type { DeployReport, HostReport } from "./report.ts";
+
+export const PROFILE = "/nix/var/nix/profiles/system";
+
+/** A finished deploy and its --json report, when it printed one. */
+export interface Outcome extends ProgramResult {
+  report?: DeployReport;
+}
+
+function withReport(result: ProgramResult): Outcome {
+  const outcome: Outcome = { ...result };
+  const start = result.stdout.indexOf("{");
+  if (start >= 0) {
+    try {
+      outcome.report = JSON.parse(result.stdout.slice(start));
+    } catch {
+      // not a report
+    }
+  }
+  return outcome;
+}
+
+/** Starts `count` test hosts `web1…` and a fixture flake (with the toolkit) pointing at them. */
+export async function fleet(
+  count: number,
+  extra: (i: number) => Partial<FixtureHost> = () => ({}),
+) {
+  const hosts = await startTestHosts(count, {
+    names: Array.from({ length: count }, (_, i) => `web${i + 1}`),
+  });
+  const flake = await createFixtureFlake(hosts.hosts.map((h, i) => ({
+    name: h.name,
+    hostPublicKey: h.hostPublicKey,
+    ...extra(i),
+    facts: { address: h.address, confirmTimeout: 3, tags: ["web"], ...extra(i).facts },
+  })));
+  // The toolkit as a clone has it, kept out of the fixture's commits (and its flake source).
+  await installToolkit(flake.dir);
+  await Deno.writeTextFile(flake.path(".git/info/exclude"), "/deno.json\n/deno.lock\n/tools/\n");
+  const bin: ProgramsBin = await createProgramsBin();
+  const args = (...rest: string[]) => [
+    ...testHostFlags(hosts),
+    "--connect-timeout",
+    "2",
+    "--json",
+    ...rest,
+  ];
+  const list = hosts.hosts;
+  return {
+    hosts,
+    list,
+    flake,
+    args,
+    bin,
+    /** `deno task deploy …` in the fixture repository, to the end. */
+    async task(...rest: string[]): Promise<Outcome> {
+      return withReport(await runTask(flake.dir, "deploy", args(...rest), { bin }));
+    },
+    /** main() in this process (for the seams of MainOptions). */
+    async inProcess(rest: string[], seams: MainOptions = {}): Promise<Outcome> {
+      return withReport(
+        await captureMain(() => main(["--repo", flake.dir, ...args(...rest)], seams)),
+      );
+    },
+    /** `deno task deploy …` spawned: the test can signal the deployer while it runs. */
+    spawn(...rest: string[]): SpawnedDeploy {
+      return spawnDeploy(flake.dir, bin, args(...rest));
+    },
+    async [Symbol.asyncDispose]() {
+      await bin[Symbol.asyncDispose]();
+      await flake[Symbol.asyncDispose]();
+      await hosts[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** A running `deno task deploy`. */
+export interface SpawnedDeploy {
+  /** The deployer process (`deno run … tools/deploy/main.ts`, the task's child). */
+  deployerPid(): Promise<number>;
+  done: Promise<Outcome>;
+}
+
+function spawnDeploy(dir: string, bin: ProgramsBin, args: string[]): SpawnedDeploy {
+  const child = new Deno.Command(`${bin.dir}/deno`, {
+    args: ["task", "-q", "deploy", ...args],
+    cwd: dir,
+    env: { PATH: bin.dir, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const done = child.output().then((out) =>
+    withReport({
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    })
+  );
+  return {
+    done,
+    deployerPid: () =>
+      waitFor("the deployer process", async () => (await childrenOf(child.pid))[0]),
+  };
+}
+
+/** The pids whose parent is `pid`. */
+export async function childrenOf(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const status = await Deno.readTextFile(`/proc/${entry.name}/status`).catch(() => "");
+    if (new RegExp(`^PPid:\\s+${pid}$`, "m").test(status)) found.push(Number(entry.name));
+  }
+  return found;
+}
+
+/** Polls `probe` every 50 ms until it gives a value (not undefined/false), for at most `seconds`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  seconds = 60,
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`Waited ${seconds} s for ${what}`);
+}
+
+/** The host's system profile generation. */
+export async function generation(host: TestHost): Promise<number | undefined> {
+  const link = await Deno.readLink(host.hostPath(PROFILE)).catch(() => undefined);
+  return link === undefined ? undefined : Number(link.replace(/^system-(\d+)-link$/, "$1"));
+}
+
+/** The system the host runs. */
+export async function active(host: TestHost): Promise<string | undefined> {
+  return await host.resolve("/run/current-system").catch(() => undefined);
+}
+
+/** Every switch-to-configuration call on the host: `<action> <toplevel>`. */
+export async function activations(host: TestHost): Promise<string[]> {
+  const text = await Deno.readTextFile(host.hostPath(FIXTURE_STATE.activations)).catch(() => "");
+  return text.split("\n").filter(Boolean);
+}
+
+/** The run state dirs on the host and their status. */
+export async function supervisorStates(host: TestHost): Promise<Record<string, string>> {
+  const states: Record<string, string> = {};
+  const base = host.hostPath("/run/devops-deploy");
+  for (const entry of await Array.fromAsync(Deno.readDir(base)).catch(() => [])) {
+    if (!entry.isDirectory) continue;
+    states[entry.name] = (await Deno.readTextFile(`${base}/${entry.name}/status`).catch(() => ""))
+      .trim();
+  }
+  return states;
+}
+
+/** The host's last-deploy record as key=value pairs. */
+export async function lastDeploy(host: TestHost): Promise<Record<string, string>> {
+  const text = await Deno.readTextFile(host.hostPath("/nix/var/devops-deploy/last-deploy"))
+    .catch(() => "");
+  return Object.fromEntries(
+    text.split("\n").filter((l) => l.includes("=")).map((l) => [
+      l.slice(0, l.indexOf("=")),
+      l.slice(l.indexOf("=") + 1),
+    ]),
+  );
+}
+
+/** The pids of processes in the host's namespace whose command line contains `text`. */
+export async function hostProcessesWith(host: TestHost, text: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await host.processes()) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (cmdline.replaceAll("\0", " ").includes(text)) found.push(pid);
+  }
+  return found;
+}
+
+/** Kills the host's sshd session processes (not the listener): every ssh session drops. */
+export async function dropSessions(host: TestHost): Promise<void> {
+  for (const pid of await host.processes()) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (cmdline.startsWith("sshd:") && !cmdline.includes("[listener]")) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+  }
+}
+
+/** The local processes whose command line contains `text`. */
+export async function localProcessesWith(text: string): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+    if (cmdline.replaceAll("\0", " ").includes(text)) found.push(Number(entry.name));
+  }
+  return found;
+}
+
+/** The deployer's temp folder (its owner file names `pid`). */
+export async function runDirOf(pid: number): Promise<string | undefined> {
+  for await (const entry of Deno.readDir("/tmp")) {
+    if (!entry.name.startsWith("devops-deploy-")) continue;
+    const owner = await Deno.readTextFile(`/tmp/${entry.name}/owner`).catch(() => "");
+    if (owner.split(":")[1] === String(pid)) return `/tmp/${entry.name}`;
+  }
+  return undefined;
+}
+
+/** The report line of `host`; throws when there is none. */
+export function hostReport(report: DeployReport | undefined, host: string): HostReport {
+  const found = report?.hosts.find((h) => h.host === host);
+  if (found === undefined) throw new Error(`no report for ${host}`);
+  return found;
+}

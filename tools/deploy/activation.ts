@@ -1,0 +1,194 @@
+// Activation and supervision: start the supervisor (adopting or cancelling a dead deployer's),
+// read its state over new connections when a session drops (with a hard deadline), confirm or
+// abort, and turn the supervisor's final state into an outcome.
+import { CommandError } from "../lib/errors.ts";
+import { activateCommand, controlCommand, sshArgv } from "./commands.ts";
+import type { HostRun } from "./execute.ts";
+import { deployerIsDead, deployerText } from "./owner.ts";
+import type { HostOutcome, RollbackReason } from "./outcome.ts";
+import { usesMagicRollback } from "./plan.ts";
+import { isFinalStatus, parseRemoteState, type RemoteState } from "./remote.ts";
+import type { Step } from "./steps.ts";
+
+/** What the activation step ended with: a state to go on from, or the host's outcome. */
+export type ActivationResult = { state: RemoteState } | { outcome: HostOutcome };
+
+/**
+ * Runs the activation step. A host busy with a dead deployer's run (same machine, process
+ * gone) is retried once with that run to adopt or cancel; a live one's is reported as busy.
+ * A dropped session is followed by reading the state until the activation has an outcome, up to
+ * a hard deadline (activation timeout + confirm timeout + grace).
+ */
+export async function activate(run: HostRun, step: Step): Promise<ActivationResult> {
+  let state = await activationState(run, step);
+  if (state.status === "busy") {
+    const holder = state.holder ?? {};
+    if (holder.run && holder.by && await deployerIsDead(holder.by)) {
+      run.deps.progress.update(run.host.host, "activating", `taking over run ${holder.run}`);
+      run.values.ids = { ...run.values.ids, adopt: holder.run };
+      const retry: Step = {
+        ...step,
+        argv: [
+          ...step.argv.slice(0, -1),
+          activateCommand(run.host, run.values.ids, run.values.toplevel),
+        ],
+      };
+      state = await activationState(run, retry);
+    }
+    if (state.status === "busy") {
+      const h = state.holder ?? {};
+      return {
+        outcome: {
+          kind: "busy",
+          cause: `host busy: deploy started at ${h.started ?? "?"} by ${deployerText(h.by)} ` +
+            `(run ${h.run ?? "?"}: ${h.status ?? "?"})`,
+        },
+      };
+    }
+  }
+  if (state.adopted && state.run) {
+    run.values.ids = { ...run.values.ids, run: state.run, adopt: "" };
+    run.report.adoptedRun = state.run;
+  }
+  run.apply(state);
+  return { state };
+}
+
+async function activationState(run: HostRun, step: Step): Promise<RemoteState> {
+  try {
+    return parseRemoteState((await run.exec(step)).stdout);
+  } catch (error) {
+    if (!isLostSession(error)) throw error;
+    run.deps.progress.update(run.host.host, "recovering", "activation session lost");
+    const { host } = run;
+    return await recover(
+      run,
+      (s) => s === "activated" || s === "busy" || isFinalStatus(s),
+      host.activationTimeout + host.confirmTimeout + grace(run),
+    );
+  }
+}
+
+/** Seconds to keep trying to reach a host after its own bounds have passed. */
+function grace(run: HostRun): number {
+  return run.deps.recoveryGraceSeconds ?? 15;
+}
+
+/** A command that ended because the connection did (ssh's 255) or its timeout killed it. */
+export function isLostSession(error: unknown): boolean {
+  return error instanceof CommandError && (error.code === 255 || error.code === 124);
+}
+
+/**
+ * Reads the supervisor's state over new connections until `accept` takes it, the deployer is
+ * interrupted, or `seconds` have passed (a hard deadline: a host that keeps saying
+ * "activating" is bounded by its own activation timeout, not waited for forever). Past the
+ * deadline the status is `unknown`, with the last state read kept.
+ */
+export async function recover(
+  run: HostRun,
+  accept: (status: string) => boolean,
+  seconds: number,
+): Promise<RemoteState> {
+  const { host, deps } = run;
+  const deadline = performance.now() + seconds * 1000;
+  let last: RemoteState | undefined;
+  while (performance.now() < deadline && !deps.interrupted?.()) {
+    try {
+      const argv = sshArgv(
+        host,
+        deps.ssh,
+        controlCommand(host, run.values.ids.run, "status", 2),
+        "new",
+      );
+      const result = await deps.runner.run({
+        argv,
+        ...run.sudoStdin(),
+        timeoutMs: (deps.ssh.connectTimeout + 10) * 1000,
+      });
+      last = parseRemoteState(result.stdout);
+      if (accept(last.status)) return last;
+    } catch (error) {
+      if (!isLostSession(error)) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return { ...(last ?? {}), status: "unknown", ...(last ? { lastStatus: last.status } : {}) };
+}
+
+/**
+ * Confirms (or, after a failed health check, aborts) over a new connection; a dropped
+ * connection is followed by reading the state until it is final (bounded).
+ */
+export async function confirm(run: HostRun, step: Step, abort: boolean): Promise<RemoteState> {
+  const command = abort
+    ? controlCommand(run.host, run.values.ids.run, "abort", run.host.confirmTimeout + 10)
+    : undefined;
+  const argv = command === undefined ? step.argv : [...step.argv.slice(0, -1), command];
+  let state: RemoteState;
+  try {
+    state = parseRemoteState((await run.exec({ ...step, argv })).stdout);
+  } catch (error) {
+    if (!isLostSession(error)) throw error;
+    run.deps.progress.update(
+      run.host.host,
+      "recovering",
+      "confirmation failed; reading the host's state",
+    );
+    state = await recover(run, isFinalStatus, run.host.confirmTimeout + grace(run));
+  }
+  run.apply(state);
+  return state;
+}
+
+/** The outcome of a supervisor's state that is no success, or undefined for a success. */
+export function stateOutcome(
+  run: HostRun,
+  state: RemoteState & { lastStatus?: string },
+  step: "activate" | "confirm",
+  why?: string,
+): HostOutcome | undefined {
+  const status = state.status;
+  if (status === "confirmed" || status === "done" || status === "activated") return undefined;
+  const log = " (log: /nix/var/devops-deploy/last-activate.log on the host)";
+  const rolled = /^(rolled-back|rollback-failed)-(.+)$/.exec(status);
+  if (rolled) {
+    const reason = rolled[2] as RollbackReason;
+    const back = state.activeGen !== undefined ? ` to generation ${state.activeGen}` : "";
+    const cause = why ??
+      (reason === "activation"
+        ? `switch-to-configuration exited ${
+          state.activateCode ?? "non-zero"
+        }; rolled back${back}${log}`
+        : reason === "activation-timeout"
+        ? `activation ran over its ${run.host.activationTimeout} s timeout; rolled back${back}`
+        : reason === "timeout"
+        ? `not confirmed within ${run.host.confirmTimeout} s; rolled back${back}`
+        : `rolled back${back}`);
+    return rolled[1] === "rolled-back"
+      ? { kind: "rolled-back", reason, cause }
+      : { kind: "rollback-failed", reason, cause: `rollback failed: ${cause}` };
+  }
+  if (status.startsWith("failed-")) {
+    return {
+      kind: "activation-failed",
+      status,
+      cause: `${status.slice(7)} failed; no rollback (--no-rollback)${log}`,
+    };
+  }
+  if (state.supersededBy !== undefined) {
+    return { kind: "superseded", cause: `the profile moved to generation ${state.supersededBy}` };
+  }
+  const expect = usesMagicRollback(run.host)
+    ? `; it rolls back by itself ${run.host.confirmTimeout} s after activating unless confirmed`
+    : "";
+  const last = state.lastStatus ?? (status === "unknown" ? undefined : status);
+  return {
+    kind: "unknown",
+    step,
+    ...(last ? { lastStatus: last } : {}),
+    cause: `${why ? `${why}; ` : ""}no final answer from the host${
+      last ? ` (last seen: ${last})` : ""
+    }${expect}`,
+  };
+}

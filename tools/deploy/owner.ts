@@ -1,0 +1,111 @@
+// Who deploys: an id of this deployer (user, machine, pid, temp folder) that the target records
+// with its lock, so a later run can tell a dead deployer's leftovers from a live one. A live
+// deployer holds a lock on the owner file of its temp folder; the kernel drops it when the
+// process dies, however it dies (the deploy task may not read /proc of other processes).
+
+/** The prefix of the deployer's temp folders (known_hosts, control sockets, owner file). */
+export const TEMP_PREFIX = "devops-deploy-";
+/** The file in a temp folder that names its deployer; locked while the deployer lives. */
+export const OWNER_FILE = "owner";
+
+/** The parts of a deployer id `user@machine:pid:folder`. */
+export interface DeployerId {
+  user: string;
+  machine: string;
+  pid: number;
+  /** The deployer's temp folder. */
+  dir: string;
+}
+
+/** This run's temp folder, its owner id, and the held lock that says it lives. */
+export interface RunDir extends AsyncDisposable {
+  dir: string;
+  id: string;
+}
+
+/** Makes this run's temp folder, records its owner and holds the owner file's lock. */
+export async function makeRunDir(): Promise<RunDir> {
+  const dir = await Deno.makeTempDir({ prefix: TEMP_PREFIX });
+  const user = (Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "user").replace(/[^\w.-]/g, "_");
+  const id = `${user}@${await machineName()}:${Deno.pid}:${dir}`;
+  const file = await Deno.open(`${dir}/${OWNER_FILE}`, {
+    write: true,
+    create: true,
+    truncate: true,
+    mode: 0o600,
+  });
+  await file.lock(true);
+  await file.write(new TextEncoder().encode(`${id}\n`));
+  return {
+    dir,
+    id,
+    async [Symbol.asyncDispose]() {
+      file.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Parses `user@machine:pid:folder`; undefined when it is not one. */
+export function parseDeployerId(id: string): DeployerId | undefined {
+  const match = /^([\w.-]+)@([\w.-]+):(\d+):(\/[\w./-]+)$/.exec(id);
+  if (!match) return undefined;
+  return { user: match[1]!, machine: match[2]!, pid: Number(match[3]), dir: match[4]! };
+}
+
+/** `root@box (pid 123)` for messages. */
+export function deployerText(id: string | undefined): string {
+  const parsed = id === undefined ? undefined : parseDeployerId(id);
+  return parsed
+    ? `${parsed.user}@${parsed.machine} (pid ${parsed.pid})`
+    : (id ?? "an unknown deployer");
+}
+
+/**
+ * Whether the deployer `id` is known to be dead: it ran on this machine and its temp folder is
+ * gone or its owner lock is free. A deployer on another machine is never declared dead.
+ */
+export async function deployerIsDead(id: string): Promise<boolean> {
+  const parsed = parseDeployerId(id);
+  if (parsed === undefined || parsed.machine !== await machineName()) return false;
+  if (!parsed.dir.startsWith("/") || !parsed.dir.split("/").pop()!.startsWith(TEMP_PREFIX)) {
+    return false;
+  }
+  return await ownerLockIsFree(parsed.dir);
+}
+
+async function ownerLockIsFree(dir: string): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(`${dir}/${OWNER_FILE}`, { read: true, write: true });
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+  try {
+    return await file.tryLock(true);
+  } finally {
+    file.close();
+  }
+}
+
+async function machineName(): Promise<string> {
+  const name = await Deno.readTextFile("/etc/hostname").catch(() => "localhost");
+  return name.trim().replace(/[^\w.-]/g, "_") || "localhost";
+}
+
+/**
+ * The temp folders (beside `ownDir`) of deployers that died without cleaning up: only those
+ * whose owner lock is free (another deployer may be working on other hosts).
+ */
+export async function staleRunDirs(ownDir: string): Promise<string[]> {
+  const parent = ownDir.replace(/\/[^/]+$/, "");
+  const stale: string[] = [];
+  for await (const entry of Deno.readDir(parent)) {
+    if (!entry.isDirectory || !entry.name.startsWith(TEMP_PREFIX)) continue;
+    const dir = `${parent}/${entry.name}`;
+    if (dir === ownDir) continue;
+    const owner = await Deno.readTextFile(`${dir}/${OWNER_FILE}`).catch(() => undefined);
+    if (owner !== undefined && await ownerLockIsFree(dir)) stale.push(dir);
+  }
+  return stale;
+}

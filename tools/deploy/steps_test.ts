@@ -1,0 +1,108 @@
+import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
+import type { SshContext } from "./commands.ts";
+import type { HostPlan } from "./plan.ts";
+import { buildSteps, describeStep, hostSteps, placeholderValues } from "./steps.ts";
+
+const host: HostPlan = {
+  host: "web1",
+  address: "192.0.2.10",
+  port: 22,
+  user: "root",
+  buildOn: "local",
+  mode: "switch",
+  confirmTimeout: 30,
+  activationTimeout: 300,
+  healthCheckTimeout: 60,
+  healthChecks: ["-not-an-option", "true"],
+  rollback: true,
+  sudo: "none",
+  toplevelAttr: "nixosConfigurations.web1.config.system.build.toplevel",
+};
+const ssh: SshContext = {
+  knownHostsFile: "/t/known_hosts",
+  controlDir: "/t",
+  extraOptions: [],
+  connectTimeout: 10,
+};
+
+Deno.test("hostSteps() lists a switch in order; every step but the transfer has a timeout", () => {
+  const steps = hostSteps(host, ssh, placeholderValues(host), { noCheckSigs: false });
+  assertEquals(steps.map((s) => s.id), [
+    "open-connection",
+    "copy",
+    "diff",
+    "activate",
+    "check-units",
+    "health-check",
+    "health-check",
+    "confirm",
+    "close-connection",
+  ]);
+  for (const step of steps) {
+    if (step.id !== "copy") assert(step.timeoutSeconds !== undefined, `${step.id} has a bound`);
+  }
+  assertEquals(steps.filter((s) => s.changes !== "").map((s) => s.id), [
+    "copy",
+    "activate",
+    "confirm",
+  ]);
+  // A health check is the remote command after `--`: never an ssh option.
+  const check = steps.find((s) => s.check === "-not-an-option")!;
+  assertEquals(check.argv.slice(-3), ["--", "root@192.0.2.10", "-not-an-option"]);
+  assertStringIncludes(check.argv.join(" "), "ControlPath=none");
+  assertStringIncludes(steps.find((s) => s.id === "confirm")!.argv.join(" "), "ControlPath=none");
+  assertEquals(steps.find((s) => s.id === "activate")!.timeoutSeconds, 300 + 30 + 30 + 30);
+});
+
+Deno.test("hostSteps() has no confirmation or unit check for boot, a dry activation for dry-activate", () => {
+  const boot = hostSteps(
+    { ...host, mode: "boot", healthChecks: [] },
+    ssh,
+    placeholderValues(host),
+    {
+      noCheckSigs: false,
+    },
+  );
+  assertEquals(boot.map((s) => s.id), [
+    "open-connection",
+    "copy",
+    "diff",
+    "activate",
+    "close-connection",
+  ]);
+  const dry = hostSteps({ ...host, mode: "dry-activate" }, ssh, placeholderValues(host), {
+    noCheckSigs: false,
+  });
+  assertEquals(dry.map((s) => s.id), [
+    "open-connection",
+    "copy",
+    "diff",
+    "dry-activate",
+    "close-connection",
+  ]);
+  const remote = hostSteps(
+    { ...host, buildOn: "remote" },
+    { knownHostsFile: "/t/known_hosts", extraOptions: [], connectTimeout: 10 },
+    placeholderValues(host),
+    {
+      noCheckSigs: true,
+    },
+  );
+  assertEquals(remote.slice(0, 2).map((s) => s.id), ["copy-derivation", "build-on-target"]);
+});
+
+Deno.test("describeStep() shows remote scripts by name, their text only when asked", () => {
+  const activate = hostSteps(host, ssh, placeholderValues(host), { noCheckSigs: false })
+    .find((s) => s.id === "activate")!;
+  const short = describeStep(activate);
+  assertStringIncludes(short, "<LAUNCHER_SCRIPT>");
+  assertStringIncludes(short, "[timeout 390s]");
+  assertStringIncludes(short, "[changes: takes the host's deploy lock");
+  assertStringIncludes(describeStep(activate, true), "flock -n 9");
+  assertEquals(
+    buildSteps({ flake: "/r", hosts: [host, { ...host, host: "web2" }], parallel: 2 }).map((s) =>
+      s.id
+    ),
+    ["eval", "build"],
+  );
+});

@@ -1,0 +1,70 @@
+// Transfer: the first contact (pinned host key), the closure copy, the build on the target and
+// the probe with the closure diff.
+import { CommandError } from "../lib/errors.ts";
+import { keyscanArgv } from "./commands.ts";
+import type { ExecuteDeps, HostRun } from "./execute.ts";
+import { fingerprint, keyFromKeyscan } from "./known_hosts.ts";
+import { DIFF_MARKER, parseKeyValues } from "./remote.ts";
+import type { Step } from "./steps.ts";
+
+/** Opens the host's shared connection (or awaits the one opened during the build). */
+export async function connect(run: HostRun, step: Step, opened?: Promise<unknown>): Promise<void> {
+  try {
+    await (opened ?? run.exec(step));
+  } catch (error) {
+    if (
+      error instanceof CommandError &&
+      /Host key verification failed|REMOTE HOST IDENTIFICATION/i.test(error.stderrTail)
+    ) {
+      throw new Error(await hostKeyMismatch(run));
+    }
+    throw error;
+  }
+}
+
+/** Reads the generation and the closure diff against the current system (one call). */
+export async function probe(run: HostRun, step: Step): Promise<void> {
+  const out = (await run.exec(step)).stdout;
+  const [facts = "", diff] = out.split(`${DIFF_MARKER}\n`);
+  const values = parseKeyValues(facts);
+  if (values.gen && /^\d+$/.test(values.gen)) run.report.previousGeneration = Number(values.gen);
+  const before = values.profile ?? values.current;
+  if (before !== undefined && diff !== undefined) {
+    run.report.closureDiff = diff.trimEnd();
+    run.deps.progress.note(
+      `${run.host.host}: closure diff ${before} → ${run.values.toplevel}\n${
+        indent(run.report.closureDiff || "(no version changes)")
+      }`,
+    );
+  }
+}
+
+async function hostKeyMismatch(run: HostRun): Promise<string> {
+  const { host, deps } = run;
+  const pinned = deps.pinnedKeys.get(host.host);
+  const expected = pinned ? await fingerprint(pinned.key) : "(none)";
+  let presented = "(could not scan)";
+  try {
+    const scanned = keyFromKeyscan(
+      await deps.runner.text({
+        argv: keyscanArgv(host, deps.ssh.connectTimeout),
+        timeoutMs: (deps.ssh.connectTimeout + 5) * 1000,
+      }),
+    );
+    if (scanned) presented = await fingerprint(scanned);
+  } catch {
+    // Only for the message; the refusal stands either way.
+  }
+  return `Host key mismatch for "${host.host}" at ${host.address}:${host.port}: expected ${expected}, ` +
+    `the host presented ${presented}`;
+}
+
+/** Indents every line by two spaces. */
+export function indent(text: string): string {
+  return text.split("\n").map((l) => `  ${l}`).join("\n");
+}
+
+/** Whether the deps ask for short or long errors. */
+export function verboseOf(deps: ExecuteDeps): boolean {
+  return deps.runner.verbose;
+}
