@@ -74,6 +74,11 @@ export interface Fixture extends AsyncDisposable {
     args: string[],
     options?: { identityFile?: string; env?: Record<string, string>; stdin?: string },
   ): Promise<Ran>;
+  /**
+   * Runs `secrets <args>` through tools/secrets/_kill_at.ts, which kills itself with SIGKILL at
+   * the `at`-th point a kill could land; exit code 137 when it did.
+   */
+  killAt(at: number, args: string[]): Promise<Ran>;
   /** Every file under secrets/ and `.sops.yaml`, path → content. */
   snapshot(): Promise<Record<string, string>>;
 }
@@ -186,6 +191,13 @@ export async function createFixture(hostNames: string[]): Promise<Fixture> {
         env: { SOPS_AGE_KEY_FILE: options.identityFile ?? admin.file, ...options.env },
         ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
       });
+    },
+    async killAt(at, args) {
+      bin ??= await createProgramsBin(SECRETS_PROGRAMS);
+      return await run(
+        [`${bin.dir}/deno`, "run", "-A", "tools/secrets/_kill_at.ts", String(at), ...args],
+        { cwd: repo.dir, env: { PATH: bin.dir, NO_COLOR: "1", SOPS_AGE_KEY_FILE: admin.file } },
+      );
     },
     async snapshot() {
       const out: Record<string, string> = {};

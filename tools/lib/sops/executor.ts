@@ -164,7 +164,11 @@ export async function executeSteps(
     }
     return;
   }
-  await startJournal(root, plan.command, steps.map((s) => s.path));
+  await startJournal(
+    root,
+    plan.command,
+    steps.map((s) => ({ path: s.path, kind: s.kind === "rekey" ? "rekey" : "write" })),
+  );
   await emit(options, { kind: "journal-written" });
   const workDir = `${root}/${JOURNAL_DIR}/work`;
   await Deno.mkdir(workDir, { recursive: true });

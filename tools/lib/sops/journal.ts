@@ -12,6 +12,11 @@ export const JOURNAL_DIR = ".rekey-journal";
 /** One file a run changes. */
 export interface JournalEntry {
   path: string;
+  /**
+   * `rekey`: a file a later run can bring in step by itself; `write`: content only this run
+   * knows (`.sops.yaml`, a host key, a new file), so the run cannot be finished without it.
+   */
+  kind: "write" | "rekey";
   /** SHA-256 before the run, or null when the run creates the file. */
   before: string | null;
 }
@@ -49,15 +54,15 @@ async function copyInto(from: string, to: string): Promise<void> {
 export async function startJournal(
   root: string,
   command: string,
-  paths: readonly string[],
+  files: readonly { path: string; kind: JournalEntry["kind"] }[],
 ): Promise<Journal> {
   const dir = `${root}/${JOURNAL_DIR}`;
   await Deno.mkdir(`${dir}/backup`, { recursive: true });
   const entries: JournalEntry[] = [];
-  for (const path of paths) {
+  for (const { path, kind } of files) {
     const before = await hashFile(`${root}/${path}`);
     if (before !== null) await copyInto(`${root}/${path}`, `${dir}/backup/${path}`);
-    entries.push({ path, before });
+    entries.push({ path, kind, before });
   }
   const journal: Journal = {
     version: 2,

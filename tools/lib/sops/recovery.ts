@@ -8,6 +8,8 @@ export type Recovery =
   | { kind: "finishing"; command: string; startedAt: string; done: string[]; pending: string[] }
   | {
     kind: "rolled-back";
+    /** True when the user asked (--abort); false when the run had not got far enough to finish. */
+    asked: boolean;
     command: string;
     startedAt: string;
     restored: string[];
@@ -38,13 +40,15 @@ export async function recover(root: string, mode: "finish" | "abort"): Promise<R
       } left alone; run \`deno task rekey --abort\` to undo the rest of that run and keep your changes, then run again`,
     );
   }
-  const uncreated = states.some((s) =>
-    s.state === "before" && journal.entries.find((e) => e.path === s.path)!.before === null
+  // Only a run whose own writes all landed can be finished by a new plan; else it is undone.
+  const unwritten = states.some((s) =>
+    s.state === "before" && journal.entries.find((e) => e.path === s.path)!.kind === "write"
   );
-  if (mode === "abort" || uncreated) {
+  if (mode === "abort" || unwritten) {
     const { restored, kept } = await rollBack(root, report);
     return {
       kind: "rolled-back",
+      asked: mode === "abort",
       command: journal.command,
       startedAt: journal.startedAt,
       restored,
@@ -70,8 +74,12 @@ export function describeRecovery(r: Recovery): string | undefined {
       return `Found the unfinished \`${r.command}\` run from ${r.startedAt} (${r.done.length} file(s) done, ${r.pending.length} to go); finishing it`;
     case "rolled-back":
       return `Undid the unfinished \`${r.command}\` run from ${r.startedAt}: restored ${
-        r.restored.length === 0 ? "nothing" : r.restored.join(", ")
-      }${r.kept.length > 0 ? `; kept ${r.kept.join(", ")} (changed since)` : ""}`;
+        r.restored.length === 0 ? "nothing (it had changed nothing yet)" : r.restored.join(", ")
+      }${r.kept.length > 0 ? `; kept ${r.kept.join(", ")} (changed since)` : ""}${
+        r.asked || r.command === "rekey"
+          ? ""
+          : `; it had not written its own changes, so run \`${r.command}\` again`
+      }`;
   }
 }
 
