@@ -1,6 +1,7 @@
 // One changing run at a time: an exclusive flock on `.rekey.lock`, which also records who holds
-// it (pid, the process's start time, the command). The kernel drops the lock when its holder
-// dies, so a lock left by a killed run is seen as stale, never as "running".
+// it (pid, start time, the command). The kernel drops the lock when its holder dies, so the
+// record a killed run leaves is seen as stale, never as "running": liveness is the flock itself,
+// not the pid (Deno grants reads under /proc/<pid> only with every permission).
 
 /** The lock file, relative to the repository root. */
 export const LOCK_FILE = ".rekey.lock";
@@ -8,8 +9,6 @@ export const LOCK_FILE = ".rekey.lock";
 /** Who holds (or held) the lock. */
 export interface LockInfo {
   pid: number;
-  /** The holder's start time in clock ticks since boot (/proc/<pid>/stat): tells a reused pid. */
-  processStart: string;
   startedAt: string;
   command: string;
 }
@@ -18,12 +17,6 @@ export interface LockInfo {
 export interface HeldLock extends AsyncDisposable {
   /** The stale holder found and replaced, if any. */
   readonly stale: LockInfo | undefined;
-}
-
-async function processStart(pid: number): Promise<string | undefined> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => undefined);
-  // Field 22; the command name in field 2 may hold spaces and parentheses.
-  return stat?.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
 }
 
 function parseInfo(text: string): LockInfo | undefined {
@@ -35,24 +28,45 @@ function parseInfo(text: string): LockInfo | undefined {
   }
 }
 
-/** True when the process the lock names still runs (same pid and start time). */
-export async function isAlive(info: LockInfo): Promise<boolean> {
-  return (await processStart(info.pid)) === info.processStart;
+/**
+ * The running holder of the lock, if any, for read-only commands: a shared lock that cannot be
+ * had means a changing run holds it. Taken and dropped at once.
+ */
+export async function runningHolder(root: string): Promise<LockInfo | undefined> {
+  const path = `${root}/${LOCK_FILE}`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch {
+    return undefined; // no lock file: no run
+  }
+  try {
+    if (await file.tryLock(false)) {
+      await file.unlock();
+      return undefined;
+    }
+  } finally {
+    file.close();
+  }
+  return parseInfo(await Deno.readTextFile(path).catch(() => "")) ??
+    { pid: 0, startedAt: "?", command: "?" };
 }
 
-/** The running holder of the lock, if any, without taking it (for read-only commands). */
-export async function runningHolder(root: string): Promise<LockInfo | undefined> {
-  const text = await Deno.readTextFile(`${root}/${LOCK_FILE}`).catch(() => "");
-  const info = parseInfo(text);
-  return info !== undefined && await isAlive(info) ? info : undefined;
-}
+const ATTEMPTS = 5;
+const ATTEMPT_GAP_MS = 20;
 
 /** Takes the lock or throws at once naming the run that holds it. */
 export async function acquireLock(root: string, command: string): Promise<HeldLock> {
   const path = `${root}/${LOCK_FILE}`;
   const file = await Deno.open(path, { read: true, write: true, create: true });
   try {
-    if (!await file.tryLock(true)) {
+    // A read-only command may hold a shared lock for an instant: a few tries, 100 ms at most.
+    let locked = false;
+    for (let i = 0; i < ATTEMPTS && !locked; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, ATTEMPT_GAP_MS));
+      locked = await file.tryLock(true);
+    }
+    if (!locked) {
       const info = parseInfo(await Deno.readTextFile(path).catch(() => ""));
       throw new Error(
         info === undefined
@@ -65,12 +79,7 @@ export async function acquireLock(root: string, command: string): Promise<HeldLo
     throw error;
   }
   const previous = parseInfo(await Deno.readTextFile(path).catch(() => ""));
-  const info: LockInfo = {
-    pid: Deno.pid,
-    processStart: (await processStart(Deno.pid)) ?? "",
-    startedAt: new Date().toISOString(),
-    command,
-  };
+  const info: LockInfo = { pid: Deno.pid, startedAt: new Date().toISOString(), command };
   await file.truncate(0);
   await file.write(new TextEncoder().encode(`${JSON.stringify(info)}\n`));
   return {

@@ -191,6 +191,8 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
   const { config, hostKeys, files } = input;
   const rotate = input.rotate ?? true;
   const paths = files.map((f) => f.path);
+  // Every rule is read as sops reads it up front: one that cannot be is refused, never skipped.
+  for (const rule of config.rules) ruleRegExp(rule);
   const problems: Problem[] = duplicateKeys(config, hostKeys);
   const configText = applyConfigEdits(config, planConfigEdits(config, hostKeys, paths, options));
   const target = parseSopsConfig(configText, ".sops.yaml (as rekey would write it)");
