@@ -70,7 +70,6 @@ function holderOf(state: RepoState, recipient: string, except?: string): string 
 /** The hand-written rules that keep `recipient` from files; the message names rule and line. */
 function notReached(
   plan: RekeyPlan,
-  state: RepoState,
   recipient: string,
   files: readonly string[],
   what: string,
@@ -79,7 +78,6 @@ function notReached(
   const target = parseSopsConfig(plan.configText);
   const missing = plan.files.filter((f) => files.includes(f.path) && !f.wanted.includes(recipient));
   if (missing.length === 0) return undefined;
-  void state;
   return missing.map((f) => {
     const rule = matchRule(target, f.path)!;
     return `${f.path} is governed by ${
@@ -118,7 +116,6 @@ export function planAdminAdd(
   const plan = planRekey({ ...state, config, rotate: options.rotate });
   const blocked = notReached(
     plan,
-    state,
     key,
     plan.files.map((f) => f.path),
     `admin ${name}`,
@@ -187,7 +184,7 @@ export function planHostKey(
     ? state.files
     : [...state.files, { path: file, metadata: { age: [], pgp: [], other: [] } }];
   const plan = planRekey({ ...state, hostKeys, files, rotate: options.rotate });
-  const blocked = notReached(plan, state, recipient, [file], name, `host_${name}`);
+  const blocked = notReached(plan, recipient, [file], name, `host_${name}`);
   if (blocked !== undefined) {
     throw new Error(
       `Cannot ${
