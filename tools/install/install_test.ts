@@ -6,7 +6,7 @@
 // decrypted on the host by sops with the installed key's age identity, sshd restarted with the
 // installed host key — so the tool's checks after the reboot run for real.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
-import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/age_identity.ts";
+import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
 import { fingerprint } from "../lib/ssh_pinned.ts";
 import { createFixtureFlake, type FixtureFlake } from "../testing/fixture_flake.ts";
 import { runProgram, runProgramOk } from "../testing/run.ts";

@@ -2,7 +2,7 @@
 // and its age identity decrypts secrets/<host>.yaml exactly as sops-nix will at first boot. The
 // decrypted values stay in memory.
 import { parse as parseYaml } from "yaml";
-import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/age_identity.ts";
+import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
 import { fingerprint, publicKeyBody } from "../lib/ssh_pinned.ts";
 import type { Runner } from "../lib/runner.ts";
 import { DISK_KEYS_SECRET, diskKeySecretPath } from "./disk_keys.ts";
