@@ -190,6 +190,32 @@ Deno.test("deno task demo, twice at once (--json, and text with TMPDIR outside /
   assertEquals(await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined), nixConf);
 });
 
+Deno.test("deno task demo with TMPDIR missing, or holding a space: the test hosts start all the same", async () => {
+  // sshd_config and NIX_SSHOPTS split paths at spaces; the harness keeps its folders in /tmp.
+  await using missingRepo = await checkout();
+  await using spacedRepo = await checkout();
+  const spaced = `${spacedRepo.dir}/tmp dir`;
+  await Deno.mkdir(spaced);
+  const [missing, space] = await Promise.all([
+    runTask(missingRepo.dir, "demo", ["--json"], {
+      bin: missingRepo.bin,
+      env: { ...missingRepo.env, TMPDIR: `${missingRepo.dir}/no such folder` },
+    }),
+    runTask(spacedRepo.dir, "demo", ["--json"], {
+      bin: spacedRepo.bin,
+      env: { ...spacedRepo.env, TMPDIR: spaced },
+    }),
+  ]);
+  assertJsonOutcome(missing);
+  assertJsonOutcome(space);
+  for (const result of [missing, space]) {
+    const run = started(result.stderr);
+    assertMatch(run.hostsDir, /^\/tmp\/devops-hosts-/);
+    await assertNothingLeft(run);
+  }
+  assertEquals([...Deno.readDirSync(spaced)], [], "nothing is written to TMPDIR");
+});
+
 Deno.test("deno task demo beside the machine's own sshd on 0.0.0.0:22 (a network namespace stands for the machine)", async () => {
   await using repo = await checkout();
   // The "machine": a network namespace of the test's own, where something holds 0.0.0.0:22
