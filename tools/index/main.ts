@@ -49,8 +49,12 @@ export function parseIndexArgs(args: readonly string[]): IndexOptions {
     else if (arg === "--json") options.json = true;
     else if (arg === "-v" || arg === "--verbose") options.verbose = true;
     else if (arg === "-h" || arg === "--help") options.help = true;
-    else if (arg === "--repo" && args[i + 1] !== undefined) options.repo = args[++i]!;
-    else if (arg.startsWith("--repo=")) options.repo = arg.slice("--repo=".length);
+    else if (arg === "--repo") {
+      if (args[i + 1] === undefined) {
+        throw new UsageError(`--repo needs a folder; e.g. --repo . (see --help)`);
+      }
+      options.repo = args[++i]!;
+    } else if (arg.startsWith("--repo=")) options.repo = arg.slice("--repo=".length);
     else throw new UsageError(`Unknown argument "${arg}"; see --help`);
   }
   return options;
@@ -106,7 +110,7 @@ export function main(args: string[]): Promise<number> {
     let current: Map<string, string | undefined>;
     try {
       current = new Map(
-        INDEX_SPECS.map((spec) => [spec.path, readTextIfExistsSync(`${root}/${spec.path}`)]),
+        INDEX_SPECS.map((spec) => [spec.path, readIndex(root, spec.path)]),
       );
     } catch (error) {
       await work.catch(() => {});
@@ -132,6 +136,18 @@ export function main(args: string[]): Promise<number> {
     report(results, diffs, options);
     return options.check && results.some((result) => result.status === "stale") ? 1 : 0;
   });
+}
+
+/** The text of an index on disk, or undefined when there is none yet. */
+function readIndex(root: string, path: string): string | undefined {
+  try {
+    return readTextIfExistsSync(`${root}/${path}`);
+  } catch (error) {
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new Error(`Cannot read ${path}: it is a folder; remove it, then run deno task index`);
+    }
+    throw error;
+  }
 }
 
 /** Compares one index with what is on disk and, when `write`, writes it if it differs. */

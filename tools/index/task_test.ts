@@ -109,3 +109,32 @@ Deno.test("two deno task index runs at once both succeed and leave no temporary 
   const leftovers = [...(await snapshotTree(repo.dir)).keys()].filter((p) => p.endsWith(".tmp"));
   assertEquals(leftovers, []);
 });
+
+Deno.test("deno task index: a --repo that is a file or missing its folder, and an index that is a folder, get one line naming the cause; nothing changes", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  await installToolkit(repo.dir);
+  await using bin = await createProgramsBin(["git"]);
+  assertEquals((await runTask(repo.dir, "index", [], { bin })).code, 0);
+  await Deno.remove(repo.path("overlays/overlays.nix"));
+  await Deno.mkdir(repo.path("overlays/overlays.nix"));
+  await repo.write({ "modules/nixos/mixins/mixin-sudo.nix": "{ }\n" });
+  const before = await snapshotTree(repo.dir);
+  const cases: [string[], number, RegExp][] = [
+    [
+      ["--repo", "flake.nix"],
+      2,
+      /^error: Cannot find the repository: ".*\/flake\.nix" is not a folder;/,
+    ],
+    [["--repo"], 2, /^error: --repo needs a folder;/],
+    [["--check", "--repo"], 2, /^error: --repo needs a folder;/],
+    [[], 1, /^error: Cannot read overlays\/overlays\.nix: it is a folder; remove it/],
+    [["--check"], 1, /^error: Cannot read overlays\/overlays\.nix: it is a folder; remove it/],
+  ];
+  for (const [args, code, message] of cases) {
+    const result = await runTask(repo.dir, "index", args, { bin });
+    assertEquals(result.code, code, `${args}: ${result.stderr}`);
+    assertMatch(result.stderr, message);
+    assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+  }
+  assertEquals(await snapshotTree(repo.dir), before);
+});
