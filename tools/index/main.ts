@@ -106,6 +106,9 @@ export function main(args: string[]): Promise<number> {
       SCANNED_FOLDERS,
       import("./plan.ts").then((planner) => planner.planIndexes),
       (path) => path.endsWith(".nix"),
+      // In the pre-commit hook the index is committed with the files git holds: one naming an
+      // untracked file would not evaluate (and pre-commit hides the warning of a passing hook).
+      { withUntracked: Deno.env.get("PRE_COMMIT") !== "1" },
     );
     let current: Map<string, string | undefined>;
     try {
