@@ -127,6 +127,7 @@ export function main(args: string[]): Promise<number> {
     const results = await Promise.all(
       plans.map((plan) => settle(root, plan, current.get(plan.path), write)),
     );
+    if (write) removeKilledRunsTemps(root, plans.map((plan) => plan.path));
     const diffs: string[] = [];
     if (results.some((result) => result.status === "stale")) {
       const { unifiedDiff } = await import("../lib/diff.ts");
@@ -139,6 +140,39 @@ export function main(args: string[]): Promise<number> {
     report(results, diffs, options);
     return options.check && results.some((result) => result.status === "stale") ? 1 : 0;
   });
+}
+
+/** Older than this, a temporary file beside an index is no running index's. */
+const STALE_TEMP_MS = 10_000;
+
+/**
+ * Removes the `.<index>.<8 hex>.tmp` files (writeFileAtomic's) a run killed between its write
+ * and its rename left beside the indexes: untracked and not ignored, `git add -A` would commit
+ * them. A recent one may be a running index's own, so only old ones go.
+ */
+function removeKilledRunsTemps(root: string, paths: readonly string[]): void {
+  // Synchronous, as the reads of the indexes: a few small folders cost less than round trips.
+  const byFolder = Map.groupBy(paths, (path) => path.slice(0, path.lastIndexOf("/")));
+  for (const [folder, indexes] of byFolder) {
+    const names = new Set(indexes.map((path) => path.slice(folder.length + 1)));
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(`${root}/${folder}`)];
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const match = /^\.(.+)\.[0-9a-f]{8}\.tmp$/.exec(entry.name);
+      if (!entry.isFile || match === null || !names.has(match[1]!)) continue;
+      const path = `${root}/${folder}/${entry.name}`;
+      try {
+        const mtime = Deno.lstatSync(path).mtime;
+        if (mtime !== null && Date.now() - mtime.getTime() > STALE_TEMP_MS) Deno.removeSync(path);
+      } catch {
+        // Gone already (another run removed it).
+      }
+    }
+  }
 }
 
 /** The text of an index on disk, or undefined when there is none yet. */
