@@ -123,7 +123,12 @@ interface DemoReport {
     host: string;
     ok: boolean;
     expected: { kind: string; generation: number; version: number };
-    observed: { generation?: number; version?: number; activeVersion?: number };
+    observed: {
+      generation?: number;
+      version?: number;
+      activeVersion?: number;
+      delivered: number[];
+    };
   }[];
 }
 
@@ -135,9 +140,24 @@ function assertJsonOutcome(result: { code: number; stdout: string; stderr: strin
   assertEquals(
     report.hosts.map((h) => [h.host, h.expected.kind, h.observed, h.ok]),
     [
-      ["web1", "confirmed", { generation: 2, version: 2, activeVersion: 2 }, true],
-      ["web2", "confirmed", { generation: 2, version: 2, activeVersion: 2 }, true],
-      ["db1", "rolled-back", { generation: 1, version: 1, activeVersion: 1 }, true],
+      [
+        "web1",
+        "confirmed",
+        { generation: 2, version: 2, activeVersion: 2, delivered: [1, 2] },
+        true,
+      ],
+      [
+        "web2",
+        "confirmed",
+        { generation: 2, version: 2, activeVersion: 2, delivered: [1, 2] },
+        true,
+      ],
+      [
+        "db1",
+        "rolled-back",
+        { generation: 1, version: 1, activeVersion: 1, delivered: [1, 2] },
+        true,
+      ],
     ],
   );
   // Deploy's own verdicts: release 1 all well, release 2 failed (db1 rolled back).
@@ -364,6 +384,33 @@ Deno.test("deno task demo with a deploy that changes nothing: exit 1 naming rele
     "error: deno task deploy printed no JSON report (exit code 3)",
   );
   await assertNothingLeft(started(json.stderr));
+});
+
+Deno.test("deno task demo where release 2 never reaches db1: db1 did not roll back, exit 1", async () => {
+  await using repo = await checkout();
+  // The real deploy, but release 2 goes to web1 and web2 only, as if db1 could not be reached:
+  // db1 then runs version 1 like a rolled-back host, without ever having had version 2.
+  const config = JSON.parse(await Deno.readTextFile(`${repo.dir}/deno.json`));
+  const deploy = String(config.tasks.deploy);
+  await Deno.writeTextFile(
+    `${repo.dir}/deploy-skipping-db1.sh`,
+    `if [ -e "$0.ran" ]; then shift; set -- web1 web2 "$@"; fi
+: > "$0.ran"
+exec ${deploy} "$@"
+`,
+  );
+  await replaceDeployTask(repo.dir, "sh ./deploy-skipping-db1.sh");
+  const result = await runTask(repo.dir, "demo", [], { bin: repo.bin, env: repo.env });
+  assertEquals(result.code, 1, result.stderr);
+  assertEquals(
+    result.stderr.trim().split("\n").at(-1),
+    "error: The demo went wrong at release 2: db1 do not run what they should (see the table)",
+  );
+  assertStringIncludes(
+    result.stdout,
+    "db1   1           1        1       rolled back (version 1)  WRONG",
+  );
+  await assertNothingLeft(started(result.stderr));
 });
 
 Deno.test("deno task demo with a deploy that hangs: SIGINT ends it and removes everything", async () => {
