@@ -514,6 +514,29 @@ Deno.test("deno task demo --help and --dry-run start nothing; the dry run shows 
   ]);
 });
 
+Deno.test("the demo's internal --in-namespace, run by hand in a namespace others use, is refused and kills nothing", async () => {
+  await using repo = await checkout();
+  // As `ip netns exec <ns> deno run … --in-namespace` would: deno's parent is in another
+  // network namespace, and the namespace holds a process that is not the demo's.
+  const pidFile = `${repo.dir}/other.pid`;
+  const result = await runProgram([
+    "unshare",
+    "--net",
+    "--",
+    "sh",
+    "-c",
+    `sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > '${pidFile}'; exec '${repo.bin.dir}/deno' run --allow-all tools/demo/main.ts --in-namespace`,
+  ], { cwd: repo.dir, env: { ...repo.env, PATH: repo.bin.dir, NO_COLOR: "1" } });
+  const other = Number((await Deno.readTextFile(pidFile)).trim());
+  const alive = await Deno.stat(`/proc/${other}`).then(() => true, () => false);
+  if (alive) Deno.kill(other, "SIGKILL");
+  assertEquals([result.code, result.stderr.trim()], [
+    2,
+    "error: Cannot use --in-namespace: it is internal; run deno task demo",
+  ]);
+  assert(alive, "the other process in the namespace lives on");
+});
+
 Deno.test("install_test_programs.sh --demo gets a machine ready for the demo and edits no nix.conf", async () => {
   await using repo = await checkout();
   const before = await Deno.stat("/etc/nix/nix.conf").catch(() => undefined);
