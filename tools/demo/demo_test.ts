@@ -123,7 +123,12 @@ interface DemoReport {
     host: string;
     ok: boolean;
     expected: { kind: string; generation: number; version: number };
-    observed: { generation?: number; version?: number; activeVersion?: number };
+    observed: {
+      generation?: number;
+      version?: number;
+      activeVersion?: number;
+      delivered: number[];
+    };
   }[];
 }
 
@@ -135,9 +140,24 @@ function assertJsonOutcome(result: { code: number; stdout: string; stderr: strin
   assertEquals(
     report.hosts.map((h) => [h.host, h.expected.kind, h.observed, h.ok]),
     [
-      ["web1", "confirmed", { generation: 2, version: 2, activeVersion: 2 }, true],
-      ["web2", "confirmed", { generation: 2, version: 2, activeVersion: 2 }, true],
-      ["db1", "rolled-back", { generation: 1, version: 1, activeVersion: 1 }, true],
+      [
+        "web1",
+        "confirmed",
+        { generation: 2, version: 2, activeVersion: 2, delivered: [1, 2] },
+        true,
+      ],
+      [
+        "web2",
+        "confirmed",
+        { generation: 2, version: 2, activeVersion: 2, delivered: [1, 2] },
+        true,
+      ],
+      [
+        "db1",
+        "rolled-back",
+        { generation: 1, version: 1, activeVersion: 1, delivered: [1, 2] },
+        true,
+      ],
     ],
   );
   // Deploy's own verdicts: release 1 all well, release 2 failed (db1 rolled back).
@@ -188,6 +208,32 @@ Deno.test("deno task demo, twice at once (--json, and text with TMPDIR outside /
   await assertNothingLeft(runB);
   assertEquals(await sshDirState(), sshDir, "~/.ssh is never written");
   assertEquals(await Deno.readTextFile("/etc/nix/nix.conf").catch(() => undefined), nixConf);
+});
+
+Deno.test("deno task demo with TMPDIR missing, or holding a space: the test hosts start all the same", async () => {
+  // sshd_config and NIX_SSHOPTS split paths at spaces; the harness keeps its folders in /tmp.
+  await using missingRepo = await checkout();
+  await using spacedRepo = await checkout();
+  const spaced = `${spacedRepo.dir}/tmp dir`;
+  await Deno.mkdir(spaced);
+  const [missing, space] = await Promise.all([
+    runTask(missingRepo.dir, "demo", ["--json"], {
+      bin: missingRepo.bin,
+      env: { ...missingRepo.env, TMPDIR: `${missingRepo.dir}/no such folder` },
+    }),
+    runTask(spacedRepo.dir, "demo", ["--json"], {
+      bin: spacedRepo.bin,
+      env: { ...spacedRepo.env, TMPDIR: spaced },
+    }),
+  ]);
+  assertJsonOutcome(missing);
+  assertJsonOutcome(space);
+  for (const result of [missing, space]) {
+    const run = started(result.stderr);
+    assertMatch(run.hostsDir, /^\/tmp\/devops-hosts-/);
+    await assertNothingLeft(run);
+  }
+  assertEquals([...Deno.readDirSync(spaced)], [], "nothing is written to TMPDIR");
 });
 
 Deno.test("deno task demo beside the machine's own sshd on 0.0.0.0:22 (a network namespace stands for the machine)", async () => {
@@ -340,6 +386,33 @@ Deno.test("deno task demo with a deploy that changes nothing: exit 1 naming rele
   await assertNothingLeft(started(json.stderr));
 });
 
+Deno.test("deno task demo where release 2 never reaches db1: db1 did not roll back, exit 1", async () => {
+  await using repo = await checkout();
+  // The real deploy, but release 2 goes to web1 and web2 only, as if db1 could not be reached:
+  // db1 then runs version 1 like a rolled-back host, without ever having had version 2.
+  const config = JSON.parse(await Deno.readTextFile(`${repo.dir}/deno.json`));
+  const deploy = String(config.tasks.deploy);
+  await Deno.writeTextFile(
+    `${repo.dir}/deploy-skipping-db1.sh`,
+    `if [ -e "$0.ran" ]; then shift; set -- web1 web2 "$@"; fi
+: > "$0.ran"
+exec ${deploy} "$@"
+`,
+  );
+  await replaceDeployTask(repo.dir, "sh ./deploy-skipping-db1.sh");
+  const result = await runTask(repo.dir, "demo", [], { bin: repo.bin, env: repo.env });
+  assertEquals(result.code, 1, result.stderr);
+  assertEquals(
+    result.stderr.trim().split("\n").at(-1),
+    "error: The demo went wrong at release 2: db1 do not run what they should (see the table)",
+  );
+  assertStringIncludes(
+    result.stdout,
+    "db1   1           1        1       rolled back (version 1)  WRONG",
+  );
+  await assertNothingLeft(started(result.stderr));
+});
+
 Deno.test("deno task demo with a deploy that hangs: SIGINT ends it and removes everything", async () => {
   await using repo = await checkout();
   // deno task appends the demo's arguments to the last command: sleep must not get them.
@@ -439,6 +512,29 @@ Deno.test("deno task demo --help and --dry-run start nothing; the dry run shows 
     2,
     "error: Cannot use --in-namespace: it is internal; run deno task demo",
   ]);
+});
+
+Deno.test("the demo's internal --in-namespace, run by hand in a namespace others use, is refused and kills nothing", async () => {
+  await using repo = await checkout();
+  // As `ip netns exec <ns> deno run … --in-namespace` would: deno's parent is in another
+  // network namespace, and the namespace holds a process that is not the demo's.
+  const pidFile = `${repo.dir}/other.pid`;
+  const result = await runProgram([
+    "unshare",
+    "--net",
+    "--",
+    "sh",
+    "-c",
+    `sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > '${pidFile}'; exec '${repo.bin.dir}/deno' run --allow-all tools/demo/main.ts --in-namespace`,
+  ], { cwd: repo.dir, env: { ...repo.env, PATH: repo.bin.dir, NO_COLOR: "1" } });
+  const other = Number((await Deno.readTextFile(pidFile)).trim());
+  const alive = await Deno.stat(`/proc/${other}`).then(() => true, () => false);
+  if (alive) Deno.kill(other, "SIGKILL");
+  assertEquals([result.code, result.stderr.trim()], [
+    2,
+    "error: Cannot use --in-namespace: it is internal; run deno task demo",
+  ]);
+  assert(alive, "the other process in the namespace lives on");
 });
 
 Deno.test("install_test_programs.sh --demo gets a machine ready for the demo and edits no nix.conf", async () => {

@@ -277,10 +277,14 @@ async function observeHosts(hosts: TestHosts): Promise<Record<string, Observed>>
     const link = await Deno.readLink(host.hostPath(PROFILE)).catch(() => undefined);
     const system = await host.resolve(PROFILE).catch(() => undefined);
     const active = await host.resolve("/run/current-system").catch(() => undefined);
+    const store = await Array.fromAsync(Deno.readDir(host.hostPath("/nix/store"))).catch(() => []);
+    const delivered = store.map((entry) => systemVersion(`/nix/store/${entry.name}`))
+      .filter((version) => version !== undefined).sort((a, b) => a - b);
     observed[host.name] = {
       generation: profileGeneration(link),
       version: link === undefined ? undefined : systemVersion(system),
       activeVersion: systemVersion(active),
+      delivered: [...new Set(delivered)],
     };
   }
   return observed;

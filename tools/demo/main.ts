@@ -9,6 +9,9 @@ import { ownNetworkNamespace } from "./namespace.ts";
 import { type DemoStep, deployCommand, PLACEHOLDER_PATHS, planDemo } from "./plan.ts";
 import { preflight } from "./preflight.ts";
 
+/** Names the outer demo's pid to the inner one, which it starts in a new network namespace. */
+const OUTER_PID_VARIABLE = "DEVOPS_DEMO_OUTER_PID";
+
 /** The checkout this program belongs to: its deno.json runs the demo in the namespace. */
 const CHECKOUT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -48,7 +51,11 @@ export function main(args: string[]): Promise<number> {
     }
     if (opts.inNamespace) {
       // Outside a namespace of its own, the demo's hosts would meet the machine's sshd.
-      if (await ownNetworkNamespace() === undefined) {
+      // Only the demo's own outer process may start it: the inner demo ends every other process
+      // in its network namespace, and one entered by hand (`ip netns exec`) holds others' too.
+      const outer = Deno.env.get(OUTER_PID_VARIABLE);
+      Deno.env.delete(OUTER_PID_VARIABLE);
+      if (outer !== String(Deno.ppid) || await ownNetworkNamespace() === undefined) {
         throw new UsageError("Cannot use --in-namespace: it is internal; run deno task demo");
       }
       return await runDemo({ json, verbose: opts.verbose ?? false });
@@ -107,6 +114,7 @@ async function runInNetworkNamespace(args: readonly string[]): Promise<number> {
       "--in-namespace",
       ...args,
     ],
+    env: { [OUTER_PID_VARIABLE]: String(Deno.pid) },
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",

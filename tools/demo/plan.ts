@@ -119,6 +119,11 @@ export interface Observed {
   version: number | undefined;
   /** The version of the active system, /run/current-system. */
   activeVersion: number | undefined;
+  /**
+   * Versions of the host's systems in its store: a host rolled back from a release got it, one
+   * the deploy never reached (it could not connect) did not, yet runs the same as before.
+   */
+  delivered: number[];
 }
 
 /** One host's line of the demo's final table. */
@@ -136,13 +141,14 @@ export function checkRelease(
 ): HostCheck[] {
   return Object.entries(release.expected).map(([host, expected]) => {
     const seen = observed[host] ??
-      { generation: undefined, version: undefined, activeVersion: undefined };
+      { generation: undefined, version: undefined, activeVersion: undefined, delivered: [] };
     return {
       host,
       expected,
       observed: seen,
       ok: seen.generation === expected.generation && seen.version === expected.version &&
-        seen.activeVersion === expected.version,
+        seen.activeVersion === expected.version &&
+        (expected.kind === "confirmed" || seen.delivered.includes(release.release)),
     };
   });
 }

@@ -66,8 +66,13 @@ Deno.test("DEMO_RELEASES: release 2 breaks only db1, which keeps release 1", () 
   assertStringIncludes(second!.title, "db1's new system fails its health check");
 });
 
-function seen(generation?: number, version?: number, activeVersion = version): Observed {
-  return { generation, version, activeVersion };
+function seen(
+  generation?: number,
+  version?: number,
+  activeVersion = version,
+  delivered = generation === undefined ? [] : [1, 2],
+): Observed {
+  return { generation, version, activeVersion, delivered };
 }
 
 Deno.test("checkRelease() wants generation, profile and active system as expected", () => {
@@ -81,6 +86,17 @@ Deno.test("checkRelease() wants generation, profile and active system as expecte
   const missing = checkRelease(release, { web1: seen(2, 2), web2: seen(2, 2) });
   assertEquals(missing[2]!.observed, seen());
   assertEquals(missing[2]!.ok, false);
+});
+
+Deno.test("checkRelease(): a host the release never reached did not roll back", () => {
+  // It runs what it ran before, as a rolled-back host does, but never got version 2.
+  const release = DEMO_RELEASES[1]!;
+  const checks = checkRelease(release, {
+    web1: seen(2, 2),
+    web2: seen(2, 2),
+    db1: seen(1, 1, 1, [1]),
+  });
+  assertEquals(checks.map((c) => c.ok), [true, true, false]);
 });
 
 Deno.test("checkTable() shows what each host runs against what it should", () => {

@@ -49,8 +49,12 @@ export function parseIndexArgs(args: readonly string[]): IndexOptions {
     else if (arg === "--json") options.json = true;
     else if (arg === "-v" || arg === "--verbose") options.verbose = true;
     else if (arg === "-h" || arg === "--help") options.help = true;
-    else if (arg === "--repo" && args[i + 1] !== undefined) options.repo = args[++i]!;
-    else if (arg.startsWith("--repo=")) options.repo = arg.slice("--repo=".length);
+    else if (arg === "--repo") {
+      if (args[i + 1] === undefined) {
+        throw new UsageError(`--repo needs a folder; e.g. --repo . (see --help)`);
+      }
+      options.repo = args[++i]!;
+    } else if (arg.startsWith("--repo=")) options.repo = arg.slice("--repo=".length);
     else throw new UsageError(`Unknown argument "${arg}"; see --help`);
   }
   return options;
@@ -102,11 +106,14 @@ export function main(args: string[]): Promise<number> {
       SCANNED_FOLDERS,
       import("./plan.ts").then((planner) => planner.planIndexes),
       (path) => path.endsWith(".nix"),
+      // In the pre-commit hook the index is committed with the files git holds: one naming an
+      // untracked file would not evaluate (and pre-commit hides the warning of a passing hook).
+      { withUntracked: Deno.env.get("PRE_COMMIT") !== "1" },
     );
     let current: Map<string, string | undefined>;
     try {
       current = new Map(
-        INDEX_SPECS.map((spec) => [spec.path, readTextIfExistsSync(`${root}/${spec.path}`)]),
+        INDEX_SPECS.map((spec) => [spec.path, readIndex(root, spec.path)]),
       );
     } catch (error) {
       await work.catch(() => {});
@@ -120,6 +127,7 @@ export function main(args: string[]): Promise<number> {
     const results = await Promise.all(
       plans.map((plan) => settle(root, plan, current.get(plan.path), write)),
     );
+    if (write) removeKilledRunsTemps(root, plans.map((plan) => plan.path));
     const diffs: string[] = [];
     if (results.some((result) => result.status === "stale")) {
       const { unifiedDiff } = await import("../lib/diff.ts");
@@ -132,6 +140,51 @@ export function main(args: string[]): Promise<number> {
     report(results, diffs, options);
     return options.check && results.some((result) => result.status === "stale") ? 1 : 0;
   });
+}
+
+/** Older than this, a temporary file beside an index is no running index's. */
+const STALE_TEMP_MS = 10_000;
+
+/**
+ * Removes the `.<index>.<8 hex>.tmp` files (writeFileAtomic's) a run killed between its write
+ * and its rename left beside the indexes: untracked and not ignored, `git add -A` would commit
+ * them. A recent one may be a running index's own, so only old ones go.
+ */
+function removeKilledRunsTemps(root: string, paths: readonly string[]): void {
+  // Synchronous, as the reads of the indexes: a few small folders cost less than round trips.
+  const byFolder = Map.groupBy(paths, (path) => path.slice(0, path.lastIndexOf("/")));
+  for (const [folder, indexes] of byFolder) {
+    const names = new Set(indexes.map((path) => path.slice(folder.length + 1)));
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(`${root}/${folder}`)];
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const match = /^\.(.+)\.[0-9a-f]{8}\.tmp$/.exec(entry.name);
+      if (!entry.isFile || match === null || !names.has(match[1]!)) continue;
+      const path = `${root}/${folder}/${entry.name}`;
+      try {
+        const mtime = Deno.lstatSync(path).mtime;
+        if (mtime !== null && Date.now() - mtime.getTime() > STALE_TEMP_MS) Deno.removeSync(path);
+      } catch {
+        // Gone already (another run removed it).
+      }
+    }
+  }
+}
+
+/** The text of an index on disk, or undefined when there is none yet. */
+function readIndex(root: string, path: string): string | undefined {
+  try {
+    return readTextIfExistsSync(`${root}/${path}`);
+  } catch (error) {
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new Error(`Cannot read ${path}: it is a folder; remove it, then run deno task index`);
+    }
+    throw error;
+  }
 }
 
 /** Compares one index with what is on disk and, when `write`, writes it if it differs. */

@@ -18,8 +18,9 @@ async function copyInto(dir: string, relatives: string[]) {
   assertEquals(copied.code, 0, copied.output);
 }
 
-Deno.test("pre-commit blocks a commit with a stale index, regenerates it, then lets it pass", async () => {
-  await using repo = await createTempRepo(fleetTree(), { commit: false });
+/** A fleet repository with the toolkit, one commit and pre-commit's hook installed. */
+async function hookedRepo() {
+  const repo = await createTempRepo(fleetTree(), { commit: false });
   await copyInto(repo.dir, [
     ".pre-commit-config.yaml",
     "deno.json",
@@ -28,7 +29,7 @@ Deno.test("pre-commit blocks a commit with a stale index, regenerates it, then l
     "tools/index",
   ]);
   // The programs on a PATH outside the repository, as a dev shell has them.
-  await using bin = await createProgramsBin(["git", "pre-commit", "sh", "bash"]);
+  const bin = await createProgramsBin(["git", "pre-commit", "sh", "bash"]);
   const env = {
     PATH: bin.dir,
     PRE_COMMIT_HOME: repo.path(".pre-commit-cache"),
@@ -43,7 +44,19 @@ Deno.test("pre-commit blocks a commit with a stale index, regenerates it, then l
   assertEquals((await run("git", ["commit", "-q", "-m", "start"], repo.dir, env)).code, 0);
   const install = await run("pre-commit", ["install"], repo.dir, env);
   assertEquals(install.code, 0, install.output);
+  return {
+    repo,
+    env,
+    async [Symbol.asyncDispose]() {
+      await bin[Symbol.asyncDispose]();
+      await repo[Symbol.asyncDispose]();
+    },
+  };
+}
 
+Deno.test("pre-commit blocks a commit with a stale index, regenerates it, then lets it pass", async () => {
+  await using hooked = await hookedRepo();
+  const { repo, env } = hooked;
   await repo.write({ "modules/nixos/mixins/mixin-sudo.nix": "# sudo\n{ ... }:\n{\n}\n" });
   await repo.git("add", "modules/nixos/mixins/mixin-sudo.nix");
   const blocked = await run("git", ["commit", "-m", "add sudo mixin"], repo.dir, env);
@@ -70,4 +83,31 @@ Deno.test("the pre-commit hook runs deno.json's index task word for word, permis
     tasks: Record<string, string>;
   };
   assertEquals(hook?.entry, denoJson.tasks.index);
+});
+
+Deno.test("the pre-commit hook indexes only what the commit holds: an untracked file stays out", async () => {
+  await using hooked = await hookedRepo();
+  const { repo, env } = hooked;
+  // A draft beside the change, never added: a commit whose index named it would not evaluate.
+  await repo.write({
+    "overlays/wip.nix": "final: prev: { }\n",
+    "modules/nixos/mixins/mixin-sudo.nix": "# sudo\n{ ... }:\n{\n}\n",
+  });
+  await repo.git("add", "modules/nixos/mixins/mixin-sudo.nix");
+  const blocked = await run("git", ["commit", "-a", "-m", "add sudo mixin"], repo.dir, env);
+  assertEquals(blocked.code, 1, blocked.output);
+  assertStringIncludes(
+    await Deno.readTextFile(repo.path("modules/nixos/nixos-modules.nix")),
+    "mixin-sudo = ./mixins/mixin-sudo.nix;",
+  );
+  await repo.git("add", "modules/nixos/nixos-modules.nix");
+  const passed = await run("git", ["commit", "-a", "-m", "add sudo mixin"], repo.dir, env);
+  assertEquals(passed.code, 0, passed.output);
+  const committed = await repo.git("show", "HEAD:overlays/overlays.nix");
+  assertEquals(committed.includes("wip"), false, committed);
+  assertEquals(await repo.git("status", "--porcelain"), "?? overlays/wip.nix\n");
+  // By hand, the tool still lists the draft, with its warning.
+  const manual = await run("deno", ["task", "-q", "index"], repo.dir, env);
+  assertStringIncludes(manual.output, `warning: "overlays/wip.nix" is not tracked by git`);
+  assertStringIncludes(await Deno.readTextFile(repo.path("overlays/overlays.nix")), "wip");
 });

@@ -20,13 +20,15 @@ interface TreeChanges {
  * and untracked files (an lstat per file and a walk of the folders); only when that finds a
  * path `matters` for the plan is it made again. A flake sees tracked files that exist, so
  * tracked files are the plan's input; untracked files that are not ignored are added too (with
- * a warning from the caller). Outside a git checkout it walks the folders instead.
+ * a warning from the caller) unless `withUntracked` is false. Outside a git checkout it walks
+ * the folders instead.
  */
 export async function planFromRepo<T>(
   root: string,
   folders: readonly string[],
   planner: Promise<(files: readonly string[]) => T>,
   matters: (path: string) => boolean,
+  options: { withUntracked: boolean } = { withUntracked: true },
 ): Promise<PlannedFrom<T>> {
   const indexed = gitLines(root, ["--cached"], folders);
   const changes = gitLines(root, ["-t", "--deleted", "--others", "--exclude-standard"], folders)
@@ -50,13 +52,14 @@ export async function planFromRepo<T>(
     return { plan: plan(walkFolders(root, folders)), untracked: undefined };
   }
   const untracked = new Set(changed.untracked);
-  if (first !== undefined && !changed.deleted.some(matters) && !changed.untracked.some(matters)) {
+  const added = options.withUntracked ? changed.untracked : [];
+  if (first !== undefined && !changed.deleted.some(matters) && !added.some(matters)) {
     if ("error" in first) throw first.error;
     return { plan: first.plan, untracked };
   }
   const deleted = new Set(changed.deleted);
   const present = files.filter((path) => !deleted.has(path));
-  return { plan: plan([...present, ...changed.untracked]), untracked };
+  return { plan: plan([...present, ...added]), untracked };
 }
 
 function treeChanges(lines: readonly string[]): TreeChanges {

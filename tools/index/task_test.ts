@@ -109,3 +109,61 @@ Deno.test("two deno task index runs at once both succeed and leave no temporary 
   const leftovers = [...(await snapshotTree(repo.dir)).keys()].filter((p) => p.endsWith(".tmp"));
   assertEquals(leftovers, []);
 });
+
+Deno.test("deno task index: a --repo that is a file or missing its folder, and an index that is a folder, get one line naming the cause; nothing changes", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  await installToolkit(repo.dir);
+  await using bin = await createProgramsBin(["git"]);
+  assertEquals((await runTask(repo.dir, "index", [], { bin })).code, 0);
+  await Deno.remove(repo.path("overlays/overlays.nix"));
+  await Deno.mkdir(repo.path("overlays/overlays.nix"));
+  await repo.write({ "modules/nixos/mixins/mixin-sudo.nix": "{ }\n" });
+  const before = await snapshotTree(repo.dir);
+  const cases: [string[], number, RegExp][] = [
+    [
+      ["--repo", "flake.nix"],
+      2,
+      /^error: Cannot find the repository: ".*\/flake\.nix" is not a folder;/,
+    ],
+    [["--repo"], 2, /^error: --repo needs a folder;/],
+    [["--check", "--repo"], 2, /^error: --repo needs a folder;/],
+    [[], 1, /^error: Cannot read overlays\/overlays\.nix: it is a folder; remove it/],
+    [["--check"], 1, /^error: Cannot read overlays\/overlays\.nix: it is a folder; remove it/],
+  ];
+  for (const [args, code, message] of cases) {
+    const result = await runTask(repo.dir, "index", args, { bin });
+    assertEquals(result.code, code, `${args}: ${result.stderr}`);
+    assertMatch(result.stderr, message);
+    assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+  }
+  assertEquals(await snapshotTree(repo.dir), before);
+});
+
+Deno.test("deno task index removes the temporary files of a run killed between write and rename", async () => {
+  await using repo = await createTempRepo(fleetTree());
+  await installToolkit(repo.dir);
+  await using bin = await createProgramsBin(["git"]);
+  // What a SIGKILL mid-write leaves (writeFileAtomic's `.<name>.<8 hex>.tmp`), untracked and not
+  // ignored: `git add -A` would commit it. A fresh one may be a running index's own.
+  const old = new Date("2001-02-03T04:05:06Z");
+  const left = [
+    "overlays/.overlays.nix.0b696578.tmp",
+    "configurations/.nixos-configurations.nix.39a218aa.tmp",
+  ];
+  await repo.write({
+    [left[0]!]: "# half an index",
+    [left[1]!]: "",
+    "overlays/.overlays.nix.1234abcd.tmp": "# a running index's",
+    "overlays/.notes.tmp": "not the tool's",
+  });
+  for (const path of left) await Deno.utime(repo.path(path), old, old);
+  const check = await runTask(repo.dir, "index", ["--check"], { bin });
+  assertEquals(check.code, 1, check.stderr);
+  for (const path of left) {
+    assert(await Deno.stat(repo.path(path)).then(() => true), `${path} kept`);
+  }
+  const result = await runTask(repo.dir, "index", [], { bin });
+  assertEquals(result.code, 0, result.stderr);
+  const temps = [...(await snapshotTree(repo.dir)).keys()].filter((p) => p.endsWith(".tmp"));
+  assertEquals(temps.sort(), ["overlays/.notes.tmp", "overlays/.overlays.nix.1234abcd.tmp"]);
+});

@@ -33,6 +33,12 @@ export async function findRepoRoot(start: string, explicit?: string): Promise<st
     }
     throw error;
   }
+  // A file named by --repo: "not a folder" here, not ENOTDIR from a marker's stat below.
+  if (!(await Deno.stat(dir)).isDirectory) {
+    throw new UsageError(
+      `Cannot find the repository: "${from}" is not a folder; ${advice(explicit)}`,
+    );
+  }
   while (true) {
     const marked = await holdsMarkers(dir);
     if (marked === true) return dir;

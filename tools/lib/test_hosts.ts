@@ -99,6 +99,8 @@ export interface TestHosts extends AsyncDisposable {
 }
 
 const LOCK_DIR = "/tmp/devops-test-hosts";
+/** Where harness folders go: beside the locks that name them. */
+const HARNESS_PARENT = "/tmp";
 const SSHD = "/usr/sbin/sshd";
 const runner = createRunner({ write: () => {} });
 
@@ -657,7 +659,11 @@ export async function startTestHosts(
   if (new Set(names).size !== names.length) {
     throw new Error(`Cannot start test hosts: a name is used twice in ${names.join(", ")}`);
   }
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "devops-hosts-" }));
+  // In /tmp whatever TMPDIR says: sshd_config and NIX_SSHOPTS cut paths at spaces, and a
+  // TMPDIR that does not exist would fail here with no word of why.
+  const dir = await Deno.realPath(
+    await Deno.makeTempDir({ dir: HARNESS_PARENT, prefix: "devops-hosts-" }),
+  );
   const leases = await leaseAddresses(count, dir).catch(async (error) => {
     await Deno.remove(dir, { recursive: true });
     throw error;
