@@ -1,6 +1,7 @@
 // Where a host's disk passphrases go on the installer (disko's passwordFile / keyFile) and where
 // their values live in secrets/<host>.yaml: the naming rule, and the evaluation that finds them.
 import { z } from "zod";
+import { causeLine, CommandError } from "../lib/errors.ts";
 import type { Runner } from "../lib/runner.ts";
 import { parseOrThrow } from "../lib/validate.ts";
 
@@ -36,11 +37,14 @@ const LIB_STUB = `{
  */
 export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_STUB): string {
   return `let
-  disko = import ${JSON.stringify(diskoFile)};
   lib = ${libExpression};
-  value = if builtins.isFunction disko
-    then disko (builtins.intersectAttrs (builtins.functionArgs disko) { inherit lib; })
-    else disko;
+  # A module: a file, an attribute set, or a function of { lib, ... }.
+  call = m:
+    let f = if builtins.isPath m || builtins.isString m then import m else m; in
+    if builtins.isFunction f
+    then f (builtins.intersectAttrs (builtins.functionArgs f) { inherit lib; })
+    else f;
+  value = call ${JSON.stringify(diskoFile)};
   unwrap = v:
     if builtins.isAttrs v && (v._type or null) == "override" then unwrap v.content
     else if builtins.isAttrs v && (v._type or null) == "if" then (if v.condition then unwrap v.content else null)
@@ -52,6 +56,9 @@ export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_ST
       let x = unwrap v.\${name}; in
       if (name == "passwordFile" || name == "keyFile") && (builtins.isString x || builtins.isPath x)
       then [ (toString x) ]
+      # A passphrase declared in an imported file counts too: missing it would wipe the disks
+      # and then fail for want of the passphrase file.
+      else if name == "imports" && builtins.isList x then builtins.concatMap (m: walk (call m)) x
       else walk x) (builtins.attrNames v)
     else if builtins.isList v then builtins.concatMap walk v
     else [ ];
@@ -78,11 +85,11 @@ export async function readDiskKeyPaths(
       timeoutMs: 120_000,
     });
   } catch (error) {
-    throw new Error(
-      `Cannot read the disk keys of ${diskoFile}: ${
-        (error as Error).message.replace(/^.*?: nix-instantiate .*?--expr .*?: /s, "")
-      }`,
-    );
+    // The runner's message holds the whole expression; nix's own error line is the cause.
+    const cause = error instanceof CommandError
+      ? causeLine(error.stderrTail) || `exit code ${error.code}`
+      : (error as Error).message;
+    throw new Error(`Cannot read the disk keys of ${diskoFile}: ${cause}`);
   }
   const paths = parseOrThrow(
     z.array(z.string()),
