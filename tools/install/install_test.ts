@@ -495,6 +495,49 @@ Deno.test("install interrupted (SIGINT) while nixos-anywhere runs removes the di
   assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
 });
 
+/** Starts an install with `--host-key` and waits until the stand-in runs; returns its scratch. */
+async function startUntilStandIn(f: Fleet) {
+  const running = f.install(["--host-key", f.keyPath, "--yes"]);
+  let ended = false;
+  running.finally(() => ended = true);
+  await waitFor("the stand-in", async () => ended || await exists(`${f.rec}/installing`));
+  if (ended) throw new Error(`install ended early: ${(await running).stderr}`);
+  const scratch = (await record(f, "extra-dir")).trim().replace(/\/extra-files$/, "");
+  const pid = Number((await record(f, "ppid")).trim());
+  return { running, scratch, pid };
+}
+
+Deno.test("install whose terminal closes (SIGHUP) while nixos-anywhere runs removes the disk keys and the key copy", async () => {
+  await using f = await fleet();
+  const { running, scratch, pid } = await startUntilStandIn(f);
+  assert(await exists(`${scratch}/disk-keys/1.key`), "the disk key exists while it runs");
+  Deno.kill(pid, "SIGHUP");
+  const result = await running;
+  await Deno.writeTextFile(`${f.rec}/go`, "1");
+  assertEquals(result.code, 129, result.stderr);
+  assert(!(await exists(scratch)), "scratch folder removed");
+  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+});
+
+Deno.test("install after one killed with SIGKILL removes the passphrases and key copy it left behind", async () => {
+  await using f = await fleet();
+  const first = await startUntilStandIn(f);
+  Deno.kill(first.pid, "SIGKILL");
+  await first.running;
+  await Deno.writeTextFile(`${f.rec}/go`, "1");
+  assert(await exists(`${first.scratch}/disk-keys/1.key`), "SIGKILL cannot be caught");
+  await Deno.remove(`${f.rec}/installing`);
+  await Deno.remove(`${f.rec}/go`).catch(() => {});
+  // A second install running at the same time keeps its folder: only a dead one's is removed.
+  const second = await startUntilStandIn(f);
+  assert(!(await exists(first.scratch)), "the killed install's folder is removed by the next");
+  assert(await exists(`${second.scratch}/disk-keys/1.key`), "the running install's stays");
+  await Deno.writeTextFile(`${f.rec}/go`, "1");
+  const result = await second.running;
+  assertEquals(result.code, 1, result.stderr);
+  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+});
+
 Deno.test("install stops when the installer is unreachable, within its bound", async () => {
   await using f = await fleet();
   await f.host.cutOff();

@@ -247,13 +247,17 @@ export async function main(args: string[]): Promise<number> {
       scratchParents({ XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") }, Deno.uid()),
     );
     // An interrupt must not leave a passphrase or a key copy behind: remove them, then exit.
-    const onSignal = () => {
-      scratch.removeNow();
-      console.error("error: interrupted; the temporary secrets were removed");
-      Deno.exit(130);
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
+    // SIGHUP too: a closed terminal or ssh session would otherwise end the tool uncleaned.
+    const signals = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+    const listeners = Object.entries(signals).map(([signal, code]) => {
+      const listener = () => {
+        scratch.removeNow();
+        console.error("error: interrupted; the temporary secrets were removed");
+        Deno.exit(code);
+      };
+      Deno.addSignalListener(signal as Deno.Signal, listener);
+      return [signal as Deno.Signal, listener] as const;
+    });
     try {
       if (runner.dryRun) runner.log(describePlan(plan)[0]!);
       const report = await executeInstall(plan, {
@@ -269,8 +273,7 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     } finally {
       scratch.removeNow();
-      Deno.removeSignalListener("SIGINT", onSignal);
-      Deno.removeSignalListener("SIGTERM", onSignal);
+      for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
     }
   });
 }

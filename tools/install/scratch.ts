@@ -17,19 +17,59 @@ export function scratchParents(
   return [...new Set(candidates)];
 }
 
+const PREFIX = "devops-install-";
+
+/** Whether process `pid` is an install still running (its folder is in use). */
+async function installRunning(pid: number): Promise<boolean> {
+  try {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    return cmdline.includes("install/main.ts");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes the scratch folders of installs that were killed (SIGKILL, a crash, power loss on a
+ * persistent XDG_RUNTIME_DIR), which no signal handler could clean: their passphrases and key
+ * copy must not outlive them. A folder is named after its install's pid; a live one is kept.
+ */
+export async function removeStale(parents: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const parent of parents) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(parent));
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const pid = entry.name.startsWith(PREFIX)
+        ? Number(entry.name.slice(PREFIX.length).split("-")[0])
+        : NaN;
+      if (!entry.isDirectory || !Number.isInteger(pid) || pid === Deno.pid) continue;
+      if (await installRunning(pid)) continue;
+      await Deno.remove(`${parent}/${entry.name}`, { recursive: true }).catch(() => {});
+      removed.push(`${parent}/${entry.name}`);
+    }
+  }
+  return removed;
+}
+
 /** The scratch folder and the running child; {@linkcode Scratch.removeNow} is signal-safe. */
 export class Scratch {
   #dir: string | undefined;
   #child: Deno.ChildProcess | undefined;
   constructor(readonly parents: readonly string[]) {}
 
-  /** The folder (made 0700 on first use). */
+  /** The folder (made 0700 on first use, after removing those of killed installs). */
   async dir(): Promise<string> {
     if (this.#dir !== undefined) return this.#dir;
+    await removeStale(this.parents);
     const problems: string[] = [];
     for (const parent of this.parents) {
       try {
-        const dir = await Deno.makeTempDir({ dir: parent, prefix: "devops-install-" });
+        const dir = await Deno.makeTempDir({ dir: parent, prefix: `${PREFIX}${Deno.pid}-` });
         await Deno.chmod(dir, 0o700);
         this.#dir = dir;
         return dir;
