@@ -1,6 +1,6 @@
 // The install executor: runs the plan's steps in order through the Runner. Every check that can
 // fail runs before nixos-anywhere touches the target; the scratch folder is removed afterwards.
-import { CommandError } from "../lib/errors.ts";
+import { causeLine, CommandError } from "../lib/errors.ts";
 import { formatCommand } from "../lib/quote.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
@@ -10,7 +10,15 @@ import {
   pinnedSshArgv,
   type PinnedTarget,
 } from "../lib/ssh_pinned.ts";
-import { describeStep, type InstallPlan, type Step, WORK_DIR } from "./plan.ts";
+import { pathExists } from "../lib/fs.ts";
+import {
+  describeStep,
+  finishNewKey,
+  hostPaths,
+  type InstallPlan,
+  type Step,
+  WORK_DIR,
+} from "./plan.ts";
 import type { Scratch } from "./scratch.ts";
 import {
   checkRecipient,
@@ -214,7 +222,23 @@ export async function executeInstall(
         return;
       }
       case "rekey":
-        await runner.run({ argv: step.argv, cwd: root, mutates: true, timeoutMs: 600_000 });
+        try {
+          await runner.run({ argv: step.argv, cwd: root, mutates: true, timeoutMs: 600_000 });
+        } catch (error) {
+          // The new key exists now and is never overwritten: say how to finish from here.
+          const cause = error instanceof CommandError
+            ? causeLine(error.stderrTail).replace(/^error:\s*/, "") || `exit code ${error.code}`
+            : (error as Error).message;
+          throw new Error(
+            `Cannot re-key the secrets for the new host key: ${cause}; ${
+              // The secrets tool may have written the .pub before it failed: hint from what is there.
+              finishNewKey(
+                plan.host,
+                await pathExists(`${root}/${hostPaths(plan.host).publicKey}`),
+                keyPath!,
+              )}`,
+          );
+        }
         return;
       case "stage": {
         const files = step.argv.slice(3).join(", ");

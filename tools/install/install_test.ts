@@ -384,6 +384,42 @@ Deno.test("install --new-host-key makes a key outside the repository, re-keys th
   assertStringIncludes(again.stderr, "a file is there (never overwritten); use --host-key");
 });
 
+Deno.test("install --new-host-key whose re-keying failed can be finished: the next run names the command, and it works", async () => {
+  await using f = await fleet();
+  const keyPath = `${f.home}/keys/${HOST}_new`;
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    runTask(f.flake.dir, "install", [HOST, "--target", f.host.address, ...args], {
+      bin: f.bin,
+      env: { ...env, RECORD_DIR: f.rec, HOME: f.home, XDG_RUNTIME_DIR: f.scratch, DENO_DIR },
+      stdin: "y\ny\n",
+    });
+  // No admin age key at hand: the key is made, the re-keying fails.
+  const first = await run(["--new-host-key", keyPath]);
+  assertEquals(first.code, 1, first.stderr);
+  assert(await exists(keyPath), "the new key is kept");
+  const finish =
+    `deno task secrets host replace-key ${HOST} --key-file ${keyPath}.pub, then install with --host-key ${keyPath}`;
+  assertStringIncludes(first.stderr, finish);
+  assert(!(await exists(`${f.rec}/argv`)));
+  // The same command again never overwrites the key, and says how to finish.
+  const again = await run(["--new-host-key", keyPath], { SOPS_AGE_KEY_FILE: f.adminKeyFile });
+  assertEquals(again.code, 1, again.stderr);
+  assertStringIncludes(again.stderr, "never overwritten");
+  assertStringIncludes(again.stderr, finish);
+  // Doing what it says works.
+  const rekey = await runTask(f.flake.dir, "secrets", [
+    "host",
+    "replace-key",
+    HOST,
+    "--key-file",
+    `${keyPath}.pub`,
+    "-y",
+  ], { bin: f.bin, env: { SOPS_AGE_KEY_FILE: f.adminKeyFile, HOME: f.home, DENO_DIR } });
+  assertEquals(rekey.code, 0, rekey.stderr);
+  const dry = await run(["--host-key", keyPath, "--dry-run"]);
+  assertEquals(dry.code, 0, dry.stderr);
+});
+
 Deno.test("install --new-host-key stops before the install when staging is declined, keeping the key", async () => {
   await using f = await fleet();
   const keyPath = `${f.home}/keys/${HOST}_new`;

@@ -6,19 +6,22 @@ import { UsageError } from "../lib/errors.ts";
 import { pathExists } from "../lib/fs.ts";
 import { hostNameProblem } from "../lib/host_name.ts";
 import { ask } from "../lib/prompt.ts";
+import { publicKeyBody } from "../lib/ssh_pinned.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
 import { readDiskKeyPaths } from "./disk_keys.ts";
 import { executeInstall, type InstallReport } from "./execute.ts";
 import {
   describePlan,
+  finishNewKey,
   hostPaths,
   type KeySource,
   type Phase,
   PHASES,
   planInstall,
 } from "./plan.ts";
-import { checkKeyFile } from "./secrets_check.ts";
+import { checkKeyFile, sopsAgeRecipients } from "./secrets_check.ts";
+import { sshPublicKeyToAge } from "../lib/age_identity.ts";
 import { Scratch, scratchParents } from "./scratch.ts";
 
 function positiveInt(what: string) {
@@ -121,6 +124,20 @@ async function indexedHosts(runner: Runner, root: string): Promise<string[]> {
   ) as string[];
 }
 
+/** Whether the key in `publicKeyFile` is the host's committed key and its secrets' recipient. */
+async function rekeyedFor(root: string, host: string, publicKeyFile: string): Promise<boolean> {
+  const paths = hostPaths(host);
+  try {
+    const made = await Deno.readTextFile(publicKeyFile);
+    const committed = await Deno.readTextFile(`${root}/${paths.publicKey}`);
+    const secrets = await Deno.readTextFile(`${root}/${paths.secrets}`);
+    return publicKeyBody(made) === publicKeyBody(committed) &&
+      sopsAgeRecipients(secrets).includes(sshPublicKeyToAge(made));
+  } catch {
+    return false;
+  }
+}
+
 function defaultNewKeyPath(host: string): string {
   const data = Deno.env.get("XDG_DATA_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.local/share`;
   return `${data}/devops-at-home/host-keys/${host}/ssh_host_ed25519_key`;
@@ -142,7 +159,7 @@ async function keySource(
       throw new Error(
         `Cannot install host "${host}": no ${
           hostPaths(host).publicKey
-        }; give --new-host-key to make one`,
+        }; give --new-host-key to make one, or add this key: deno task secrets host add ${host} --key-file ${path}.pub`,
       );
     }
     return { kind: "file", path };
@@ -156,12 +173,19 @@ async function keySource(
         `Cannot keep the new host key in the repository ("${path}"): name a file outside it`,
       );
     }
+    const hostHasKey = await pathExists(pub);
     if (await pathExists(path) || await pathExists(`${path}.pub`)) {
+      // An earlier run may have made it and stopped before re-keying (failed, interrupted).
+      const rekeyed = await rekeyedFor(root, host, `${path}.pub`);
       throw new Error(
-        `Cannot make a new host key at "${path}": a file is there (never overwritten); use --host-key ${path}`,
+        `Cannot make a new host key at "${path}": a file is there (never overwritten); ${
+          rekeyed
+            ? `use --host-key ${path}`
+            : `if it is the one an earlier run made, ${finishNewKey(host, hostHasKey, path)}`
+        }`,
       );
     }
-    return { kind: "new", path, hostHasKey: await pathExists(pub) };
+    return { kind: "new", path, hostHasKey };
   }
   if (options.dryRun) {
     if (!await pathExists(pub)) {

@@ -82,6 +82,16 @@ function keyPathOf(key: KeySource): string {
   return key.kind === "none" ? "<private host key>" : key.path;
 }
 
+/**
+ * What to run when a new key exists but the secrets are not re-keyed for it (the re-keying
+ * failed or was interrupted): the same operation the install would run, then --host-key.
+ */
+export function finishNewKey(host: string, hostHasKey: boolean, keyPath: string): string {
+  return `when the cause is fixed, finish with deno task secrets host ${
+    hostHasKey ? "replace-key" : "add"
+  } ${host} --key-file ${keyPath}.pub, then install with --host-key ${keyPath}`;
+}
+
 /** The folder nixos-anywhere copies onto the new system's root. */
 export const EXTRA_FILES = `${WORK_DIR}/extra-files`;
 
