@@ -162,3 +162,31 @@ Deno.test("iso --write writes a real block device (a loop device) with the task'
     await Deno.remove(backing);
   }
 });
+
+Deno.test("iso --write with a /dev/disk/by-id style link takes --yes-i-know spelled the same way, and refuses another disk's link", async () => {
+  await using t = await setup(stickAt());
+  const link = `${t.flake.dir}.usb-SanDisk_Ultra_Fit`;
+  const elsewhere = `${t.flake.dir}.other-disk`;
+  await Deno.writeTextFile(elsewhere, "");
+  const otherLink = `${t.flake.dir}.ata-Other_Disk`;
+  await Deno.symlink(t.device, link);
+  await Deno.symlink(elsewhere, otherLink);
+  try {
+    const before = await t.deviceBytes();
+    const other = await t.run(["--write", link, "--yes-i-know", otherLink]);
+    assertEquals(other.code, 2, other.stderr);
+    assertStringIncludes(other.stderr, "does not name the device");
+    assert(!other.stderr.includes("build iso-headless"), "refused before the build");
+    assertEquals(await t.deviceBytes(), before);
+
+    const result = await t.run(["--write", link, "--yes-i-know", link, "--json"]);
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as IsoReport;
+    assertEquals(report.written?.device, t.device);
+    assertEquals(report.written?.verified, true);
+  } finally {
+    await Deno.remove(link);
+    await Deno.remove(otherLink);
+    await Deno.remove(elsewhere);
+  }
+});
