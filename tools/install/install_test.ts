@@ -720,3 +720,94 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
 
 // Keeps the imports used when a test is filtered out.
 void runProgram;
+
+Deno.test("install refuses hostile host names and --target values as usage errors, touching nothing", async () => {
+  await using f = await fleet();
+  const canary = `${f.home}/canary`;
+  const cases: [string, string][] = [
+    ["../x", "box1"],
+    ["-x", "box1"],
+    ["box 1", "box1"],
+    [HOST, "-oProxyCommand=touch " + canary],
+    [HOST, "root@127.0.0.1"],
+    [HOST, `x;touch ${canary}`],
+    [HOST, "$(touch " + canary + ")"],
+    [HOST, "[::1]"],
+    [HOST, "127.0.0.1 -p 2"],
+  ];
+  for (const [host, target] of cases) {
+    const result = await runTask(f.flake.dir, "install", [
+      host,
+      "--target",
+      target,
+      "--host-key",
+      f.keyPath,
+      "--yes",
+    ], {
+      bin: f.bin,
+      env: { RECORD_DIR: f.rec, HOME: f.home, XDG_RUNTIME_DIR: f.scratch, DENO_DIR },
+    });
+    assertEquals(result.code, 2, `${host} ${target}: ${result.stderr}`);
+    assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+  }
+  const badOption = await f.install(["--host-key", f.keyPath, "--ssh-option", "-oProxyCommand=x"]);
+  assertEquals(badOption.code, 2, badOption.stderr);
+  assert(!(await exists(canary)));
+  assert(!(await exists(`${f.rec}/argv`)));
+  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+});
+
+Deno.test("install refuses a host key that is a FIFO, a directory or a huge file, without hanging", async () => {
+  await using f = await fleet();
+  const fifo = `${f.home}/fifo`;
+  await runProgramOk(["mkfifo", "-m", "600", fifo]);
+  const dir = `${f.home}/keydir`;
+  await Deno.mkdir(dir, { mode: 0o700 });
+  const huge = `${f.home}/huge`;
+  await Deno.writeFile(huge, new Uint8Array(64 * 1024 * 1024).fill(0x41), { mode: 0o600 });
+  const link = `${f.home}/link`;
+  await Deno.symlink(fifo, link);
+  for (const key of [fifo, dir, huge, link]) {
+    const result = await f.install(["--host-key", key, "--yes"]);
+    assertEquals(result.code, 1, `${key}: ${result.stderr}`);
+    assertStringIncludes(result.stderr, `Cannot use host key "${key}"`);
+    assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+  }
+  assert(!(await exists(`${f.rec}/argv`)));
+});
+
+Deno.test("install against an installer port that accepts but never speaks stops within its bound", async () => {
+  await using f = await fleet();
+  const listener = Deno.listen({ hostname: f.host.address, port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const result = await f.install(["--host-key", f.keyPath, "--yes", "--port", String(port)]);
+    assertEquals(result.code, 1, result.stderr);
+    assertStringIncludes(result.stderr, "Cannot reach the installer");
+    assert(!(await exists(`${f.rec}/argv`)));
+    assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
+
+Deno.test("install never prints a passphrase or the private key, even with --verbose and --json", async () => {
+  await using f = await fleet();
+  const running = f.install(["--host-key", f.keyPath, "--wait", "30", "--verbose", "--json"], {
+    stdin: "y\n",
+  });
+  const [result] = await Promise.all([running, serveInstall(f, running)]);
+  assertEquals(result.code, 0, result.stderr);
+  const output = result.stdout + result.stderr;
+  const identity = sshPrivateKeyToAgeIdentity(await Deno.readTextFile(f.keyPath));
+  const privateBody = (await Deno.readTextFile(f.keyPath)).split("\n")[1]!;
+  for (const secret of ["pass-one", "pass-two", "s3cret-kopia", identity, privateBody]) {
+    assert(!output.includes(secret), `printed a secret: ${secret.slice(0, 12)}…`);
+  }
+});

@@ -8,6 +8,7 @@ import type { Runner } from "../lib/runner.ts";
 import { DISK_KEYS_SECRET, diskKeySecretPath } from "./disk_keys.ts";
 
 const SOPS_TIMEOUT_MS = 60_000;
+const MAX_KEY_BYTES = 64 * 1024;
 
 /** A private key file that may be used: checked mode and owner. */
 export async function checkKeyFile(path: string): Promise<void> {
@@ -19,6 +20,13 @@ export async function checkKeyFile(path: string): Promise<void> {
     throw new Error(`Cannot use host key "${path}": ${cause}`);
   }
   if (!info.isFile) throw new Error(`Cannot use host key "${path}": not a file`);
+  // An OpenSSH private key is a few hundred bytes: anything big is the wrong file, and reading
+  // it would only slow every step down to its time limit.
+  if (info.size > MAX_KEY_BYTES) {
+    throw new Error(
+      `Cannot use host key "${path}": ${info.size} bytes is too big for an SSH private key`,
+    );
+  }
   const mode = (info.mode ?? 0) & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new Error(
@@ -95,7 +103,9 @@ export async function checkSecretsChain(runner: Runner, options: ChainOptions): 
   const { root, host, keyPath } = options;
   await checkKeyFile(keyPath);
   const derived = await runner.text({
-    argv: ["ssh-keygen", "-y", "-f", keyPath],
+    // -P "": a key with a passphrase fails here instead of prompting on the terminal (a host
+    // key has none: sshd and sops-nix read it unattended).
+    argv: ["ssh-keygen", "-y", "-P", "", "-f", keyPath],
     timeoutMs: 10_000,
   })
     .catch((error: Error) => {
