@@ -23,6 +23,7 @@ import type { Scratch } from "./scratch.ts";
 import {
   checkRecipient,
   checkSecretsChain,
+  checkTracked,
   diskPassphrases,
   type KeyCheck,
 } from "./secrets_check.ts";
@@ -192,6 +193,7 @@ export async function executeInstall(
     if (runner.dryRun && step.kind === "check-key" && withoutKey(plan)) {
       // No private key at hand: what can be checked without it is who the file is encrypted for.
       const recipient = await checkRecipient(root, plan.host, step);
+      await checkTracked(runner, root, plan.host, [step.publicKeyPath, step.secretsFile]);
       runner.log(
         `   ok so far: ${step.secretsFile} is encrypted for ${plan.host}'s key (${recipient}); decrypting needs the private key`,
       );
@@ -274,6 +276,7 @@ export async function executeInstall(
         } finally {
           await Deno.remove(emptyHome, { recursive: true }).catch(() => {});
         }
+        await checkTracked(runner, root, plan.host, [step.publicKeyPath, step.secretsFile]);
         publicKey = await Deno.readTextFile(`${root}/${step.publicKeyPath}`);
         report.hostKey = { path: step.keyPath, fingerprint: keyCheck.fingerprint, created };
         runner.log(

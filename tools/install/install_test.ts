@@ -811,3 +811,21 @@ Deno.test("install never prints a passphrase or the private key, even with --ver
     assert(!output.includes(secret), `printed a secret: ${secret.slice(0, 12)}…`);
   }
 });
+
+Deno.test("install refuses a host whose secrets or public key git does not track (the flake cannot see them)", async () => {
+  await using f = await fleet();
+  await f.flake.git("rm", "-q", "--cached", `secrets/${HOST}.yaml`);
+  await f.flake.git("commit", "-q", "-m", "untrack");
+  const result = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(result.code, 1, result.stderr);
+  assertStringIncludes(
+    result.stderr,
+    `error: Cannot install host "${HOST}": git does not track secrets/${HOST}.yaml, so the flake cannot see it; git add it`,
+  );
+  const withoutKey = await f.install(["--dry-run"]);
+  assertEquals(withoutKey.code, 1, withoutKey.stderr);
+  assertStringIncludes(withoutKey.stderr, `git does not track secrets/${HOST}.yaml`);
+  await f.flake.git("add", `secrets/${HOST}.yaml`);
+  const staged = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(staged.code, 0, staged.stderr);
+});

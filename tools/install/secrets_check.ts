@@ -185,3 +185,33 @@ export function diskPassphrases(
     return value;
   });
 }
+
+/**
+ * Checks that git tracks each of `paths` (relative to `root`): a flake sees only tracked files,
+ * so an untracked secrets file would pass the check here and be missing from the installed system.
+ * A repository that is not a git checkout (a path flake) sees every file: nothing to check.
+ */
+export async function checkTracked(
+  runner: Runner,
+  root: string,
+  host: string,
+  paths: readonly string[],
+): Promise<void> {
+  const result = await runner.run({
+    argv: ["git", "-C", root, "ls-files", "-z", "--", ...paths],
+    okCodes: [128],
+    timeoutMs: 30_000,
+  });
+  if (result.code !== 0) return;
+  const tracked = new Set(result.stdout.split("\0"));
+  const untracked = paths.filter((path) => !tracked.has(path));
+  if (untracked.length > 0) {
+    throw new Error(
+      `Cannot install host "${host}": git does not track ${
+        untracked.join(", ")
+      }, so the flake cannot see ${untracked.length === 1 ? "it" : "them"}; git add ${
+        untracked.length === 1 ? "it" : "them"
+      } (or commit), then run again`,
+    );
+  }
+}
