@@ -173,6 +173,14 @@ export function diskPassphrases(
     const value = typeof table === "object" && table !== null
       ? (table as Record<string, unknown>)[path]
       : undefined;
+    if (typeof value === "number" || typeof value === "boolean") {
+      // YAML read an unquoted passphrase as a number (0123 → 123) or yes/no: not what was typed.
+      throw new Error(
+        `Cannot install host "${context.host}": the disk passphrase ${
+          diskKeySecretPath(path)
+        } in ${context.secretsFile} is a ${typeof value}, not a string; quote it in sops edit ${context.secretsFile}`,
+      );
+    }
     if (typeof value !== "string" || value === "") {
       throw new Error(
         `Cannot install host "${context.host}": ${context.secretsFile} has no disk passphrase ${
