@@ -69,7 +69,11 @@ function resolveWork(arg: string, work: string): string {
 const yes = (answer: string | undefined) => /^y(es)?$/i.test(answer?.trim() ?? "");
 
 /** Runs nixos-anywhere with its output streamed, a step line per `### … ###` phase line. */
-async function runStreaming(ctx: ExecuteContext, argv: string[]): Promise<void> {
+async function runStreaming(
+  ctx: ExecuteContext,
+  argv: string[],
+  timeoutSeconds: number,
+): Promise<void> {
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     cwd: ctx.root,
@@ -100,8 +104,26 @@ async function runStreaming(ctx: ExecuteContext, argv: string[]): Promise<void> 
     }
     if (pending !== "") tail.push(pending);
   };
-  const [status] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+  }, timeoutSeconds * 1000);
+  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const status = await child.status.finally(() => clearTimeout(timer));
   ctx.scratch.child = undefined;
+  if (timedOut) {
+    // Its own children (ssh, nix) may still hold the pipes open: do not wait for them.
+    pumped.catch(() => {});
+    throw new Error(
+      `nixos-anywhere did not finish within ${timeoutSeconds} s (during "${phase}"); it was stopped`,
+    );
+  }
+  await pumped;
   if (!status.success) {
     const last = tail.filter((l) => l.trim() !== "").at(-1) ?? "";
     throw new Error(
@@ -358,7 +380,7 @@ export async function executeInstall(
         report.phases = phasesAt >= 0
           ? argv[phasesAt + 1]!.split(",")
           : ["kexec", "disko", "install", "reboot"];
-        await runStreaming(ctx, argv);
+        await runStreaming(ctx, argv, step.timeoutSeconds);
         return;
       }
       case "wait-ssh": {

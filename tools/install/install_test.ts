@@ -829,3 +829,15 @@ Deno.test("install refuses a host whose secrets or public key git does not track
   const staged = await f.install(["--host-key", f.keyPath, "--dry-run"]);
   assertEquals(staged.code, 0, staged.stderr);
 });
+
+Deno.test("install stops a nixos-anywhere that never ends at --install-timeout, removing the secrets", async () => {
+  await using f = await fleet();
+  const result = await f.install(["--host-key", f.keyPath, "--yes", "--install-timeout", "3"]);
+  assertEquals(result.code, 1, result.stderr);
+  assertStringIncludes(
+    result.stderr,
+    `error: nixos-anywhere did not finish within 3 s (during "Installing NixOS"); it was stopped`,
+  );
+  assert(await exists(`${f.rec}/installing`), "the stand-in ran");
+  assertEquals([...Deno.readDirSync(f.scratch)].length, 0, "scratch removed");
+});

@@ -99,6 +99,12 @@ function program() {
       "seconds to wait for the installed host's SSH after the reboot",
       positiveInt("--wait"),
       600,
+    )
+    .option(
+      "--install-timeout <s>",
+      "seconds nixos-anywhere may run (build, copy, install) before it is stopped",
+      positiveInt("--install-timeout"),
+      4 * 3600,
     );
 }
 
@@ -265,6 +271,7 @@ export async function main(args: string[]): Promise<number> {
       sshOptions: options.sshOption,
       connectTimeout: options.connectTimeout,
       waitSeconds: options.wait,
+      installTimeoutSeconds: options.installTimeout,
     });
 
     const scratch = new Scratch(

@@ -37,6 +37,8 @@ export interface InstallInput {
   connectTimeout: number;
   /** Seconds to wait for the installed host's SSH after the reboot. */
   waitSeconds: number;
+  /** Seconds nixos-anywhere may run before it is stopped (a hung build or connection). */
+  installTimeoutSeconds: number;
 }
 
 /** The repository paths of a host. */
@@ -65,7 +67,7 @@ export type Step =
   | { kind: "disk-keys"; secretsFile: string; keys: DiskKey[] }
   | { kind: "extra-files"; dir: string; keyPath: string; publicKeyPath: string }
   | { kind: "scan-installer"; argv: string[]; confirm: boolean }
-  | { kind: "nixos-anywhere"; argv: string[] }
+  | { kind: "nixos-anywhere"; argv: string[]; timeoutSeconds: number }
   | { kind: "wait-ssh"; timeoutSeconds: number }
   | { kind: "check-system"; argv: string[] }
   | { kind: "check-secrets"; argv: string[] };
@@ -185,7 +187,7 @@ export function planInstall(input: InstallInput): InstallPlan {
     ...(input.phases === undefined ? [] : ["--phases", input.phases.join(",")]),
     ...input.sshOptions.flatMap((o) => ["--ssh-option", o]),
   ];
-  steps.push({ kind: "nixos-anywhere", argv });
+  steps.push({ kind: "nixos-anywhere", argv, timeoutSeconds: input.installTimeoutSeconds });
   if (input.phases === undefined || input.phases.includes("reboot")) {
     const attr = `.#nixosConfigurations.${input.host}.config`;
     steps.push({ kind: "wait-ssh", timeoutSeconds: input.waitSeconds });
@@ -235,7 +237,9 @@ export function describeStep(
         step.confirm ? " and ask" : ""
       }; ~/.ssh/known_hosts is never written`;
     case "nixos-anywhere":
-      return `install: ${formatCommand(step.argv)}`;
+      return `install: ${
+        formatCommand(step.argv)
+      } (stopped if not done within ${step.timeoutSeconds} s)`;
     case "wait-ssh":
       return `wait up to ${step.timeoutSeconds} s for root@${plan.address}:${plan.port} to answer SSH with ${plan.host}'s pinned key`;
     case "check-system":
