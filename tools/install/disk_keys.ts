@@ -65,6 +65,8 @@ export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_ST
 in walk value`;
 }
 
+const SHELL_SAFE_PATH = /^[A-Za-z0-9._+@,=:%/-]+$/;
+
 /** Reads the distinct disk key paths of `diskoFile` with nix-instantiate (offline, no nixpkgs). */
 export async function readDiskKeyPaths(
   runner: Runner,
@@ -100,6 +102,15 @@ export async function readDiskKeyPaths(
     if (!path.startsWith("/") || path.includes("\n")) {
       throw new Error(
         `Cannot use the disk key path "${path}" of ${diskoFile}: not an absolute path`,
+      );
+    }
+    // nixos-anywhere uploads each key with `cat > $path` run by the installer's shell, unquoted:
+    // a space would split it, `$(…)` or `;` would run as root there.
+    if (!SHELL_SAFE_PATH.test(path)) {
+      throw new Error(
+        `Cannot use the disk key path ${
+          JSON.stringify(path)
+        } of ${diskoFile}: nixos-anywhere writes it through the installer's shell unquoted; use only letters, digits and . _ - + @ , = : % /`,
       );
     }
   }

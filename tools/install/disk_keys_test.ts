@@ -116,3 +116,31 @@ Deno.test("readDiskKeyPaths() names nix's error in one line, without the whole e
   assertStringIncludes(error.message, "called without required argument 'config'");
   assert(!error.message.includes("mkOverride"), error.message);
 });
+
+Deno.test("readDiskKeyPaths() refuses a passphrase path the installer's shell would split or run (nixos-anywhere writes it unquoted)", async () => {
+  for (
+    const path of [
+      "/tmp/my key",
+      "/tmp/$(touch x)",
+      "/tmp/a;b",
+      "/tmp/a'b",
+      "/tmp/*.key",
+      "/tmp/a\\tb",
+    ]
+  ) {
+    await using file = await diskoFile(
+      `{ disko.devices.disk.a.content.passwordFile = ${JSON.stringify(path)}; }`,
+    );
+    await assertRejects(
+      () => readDiskKeyPaths(runner, file.path),
+      Error,
+      `Cannot use the disk key path ${
+        JSON.stringify(path)
+      } of ${file.path}: nixos-anywhere writes it through the installer's shell unquoted`,
+    );
+  }
+  await using fine = await diskoFile(
+    `{ disko.devices.disk.a.content.passwordFile = "/run/keys/disk-1_a.b+c@d,e=f:g%h.key"; }`,
+  );
+  assertEquals(await readDiskKeyPaths(runner, fine.path), ["/run/keys/disk-1_a.b+c@d,e=f:g%h.key"]);
+});

@@ -752,6 +752,9 @@ Deno.test("install refuses hostile host names and --target values as usage error
   }
   const badOption = await f.install(["--host-key", f.keyPath, "--ssh-option", "-oProxyCommand=x"]);
   assertEquals(badOption.code, 2, badOption.stderr);
+  const badPort = await f.install(["--host-key", f.keyPath, "--port", "70000"]);
+  assertEquals(badPort.code, 2, badPort.stderr);
+  assertStringIncludes(badPort.stderr, "--port must be a port number (1 to 65535)");
   assert(!(await exists(canary)));
   assert(!(await exists(`${f.rec}/argv`)));
   assertEquals([...Deno.readDirSync(f.scratch)].length, 0);

@@ -40,6 +40,13 @@ export function targetProblem(address: string): string | undefined {
   return "not a host name or IP address";
 }
 
+function portNumber(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+    throw new UsageError(`--port must be a port number (1 to 65535), not "${value}"`);
+  }
+  return Number(value);
+}
+
 function collect(value: string, previous: string[]): string[] {
   if (!/^[A-Za-z][A-Za-z0-9]*=\S.*$/.test(value)) {
     throw new UsageError(`--ssh-option must be Key=Value, not "${value}"`);
@@ -67,7 +74,7 @@ function program() {
     .option(
       "--port <port>",
       "SSH port of the installer and of the installed host",
-      positiveInt("--port"),
+      portNumber,
       22,
     )
     .option("--host-key <file>", "the host's private SSH key (mode 0600, yours)")
