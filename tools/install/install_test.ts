@@ -844,3 +844,28 @@ Deno.test("install stops a nixos-anywhere that never ends at --install-timeout, 
   assert(await exists(`${f.rec}/installing`), "the stand-in ran");
   assertEquals([...Deno.readDirSync(f.scratch)].length, 0, "scratch removed");
 });
+
+Deno.test("install never makes its passphrase folder in the repository, whatever XDG_RUNTIME_DIR says", async () => {
+  await using f = await fleet();
+  await Deno.mkdir(f.flake.path("run"));
+  for (const runtime of [".", f.flake.path("run")]) {
+    const result = await runTask(f.flake.dir, "install", [
+      HOST,
+      "--target",
+      f.host.address,
+      "--host-key",
+      f.keyPath,
+      "--yes",
+      "--install-timeout",
+      "2",
+    ], {
+      bin: f.bin,
+      env: { RECORD_DIR: f.rec, HOME: f.home, XDG_RUNTIME_DIR: runtime, DENO_DIR },
+    });
+    assertEquals(result.code, 1, result.stderr);
+    assertStringIncludes(result.stderr, "Cannot make a private folder on tmpfs");
+    assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
+  }
+  assertEquals([...Deno.readDirSync(f.flake.path("run"))].length, 0);
+  assert(![...Deno.readDirSync(f.flake.dir)].some((e) => e.name.startsWith("devops-install-")));
+});

@@ -283,6 +283,7 @@ export async function main(args: string[]): Promise<number> {
 
     const scratch = new Scratch(
       scratchParents({ XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") }, Deno.uid()),
+      root,
     );
     // An interrupt must not leave a passphrase or a key copy behind: remove them, then exit.
     // SIGHUP too: a closed terminal or ssh session would otherwise end the tool uncleaned.

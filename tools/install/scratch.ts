@@ -17,6 +17,25 @@ export function scratchParents(
   return [...new Set(candidates)];
 }
 
+/**
+ * Why `parent` may not hold the passphrases, if it may not: a relative path (the XDG spec says
+ * to ignore one; here it would mean the repository) or a folder inside the repository `root`
+ * (a careless `git add -A` would commit them), symlinks resolved.
+ */
+export function scratchParentProblem(parent: string, root: string): string | undefined {
+  if (!parent.startsWith("/")) return "not an absolute path";
+  const real = (path: string) => {
+    try {
+      return Deno.realPathSync(path);
+    } catch {
+      return path;
+    }
+  };
+  const [dir, repo] = [real(parent), real(root)];
+  if (dir === repo || dir.startsWith(`${repo}/`)) return "inside the repository";
+  return undefined;
+}
+
 const PREFIX = "devops-install-";
 
 /** Whether process `pid` is an install still running (its folder is in use). */
@@ -60,14 +79,23 @@ export async function removeStale(parents: readonly string[]): Promise<string[]>
 export class Scratch {
   #dir: string | undefined;
   #child: Deno.ChildProcess | undefined;
-  constructor(readonly parents: readonly string[]) {}
+  constructor(readonly parents: readonly string[], readonly root?: string) {}
 
   /** The folder (made 0700 on first use, after removing those of killed installs). */
   async dir(): Promise<string> {
     if (this.#dir !== undefined) return this.#dir;
-    await removeStale(this.parents);
+    await removeStale(
+      this.parents.filter((p) =>
+        this.root === undefined || scratchParentProblem(p, this.root) === undefined
+      ),
+    );
     const problems: string[] = [];
     for (const parent of this.parents) {
+      const unfit = this.root === undefined ? undefined : scratchParentProblem(parent, this.root);
+      if (unfit !== undefined) {
+        problems.push(`${parent}: ${unfit}`);
+        continue;
+      }
       try {
         const dir = await Deno.makeTempDir({ dir: parent, prefix: `${PREFIX}${Deno.pid}-` });
         await Deno.chmod(dir, 0o700);
