@@ -869,3 +869,20 @@ Deno.test("install never makes its passphrase folder in the repository, whatever
   assertEquals([...Deno.readDirSync(f.flake.path("run"))].length, 0);
   assert(![...Deno.readDirSync(f.flake.dir)].some((e) => e.name.startsWith("devops-install-")));
 });
+
+Deno.test("install of a host with a key but no secrets file names a secrets command that works", async () => {
+  await using f = await fleet();
+  await f.flake.git("rm", "-q", `secrets/${HOST}.yaml`);
+  await f.flake.git("commit", "-q", "-m", "no secrets");
+  const result = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(result.code, 1, result.stderr);
+  const command = result.stderr.match(/run deno task (secrets host [^;\n]*?)(?:,|;|\n|$)/)?.[1];
+  assert(command !== undefined, result.stderr);
+  const args = command.split(" ");
+  const fixed = await runTask(f.flake.dir, "secrets", [...args.slice(1), "-y"], {
+    bin: f.bin,
+    env: { SOPS_AGE_KEY_FILE: f.adminKeyFile, HOME: f.home, DENO_DIR },
+  });
+  assertEquals(fixed.code, 0, `${command}: ${fixed.stderr}`);
+  assert(await exists(f.flake.path(`secrets/${HOST}.yaml`)));
+});

@@ -66,7 +66,9 @@ export async function checkRecipient(
   const recipient = sshPublicKeyToAge(committed);
   const fileText = await Deno.readTextFile(`${root}/${options.secretsFile}`).catch(() => {
     throw new Error(
-      `Cannot install host "${host}": no ${options.secretsFile}; run deno task secrets host add ${host} --key-file ${options.publicKeyPath}`,
+      // The host has a committed key here, so `host add` would refuse; replace-key (with the
+      // same key) makes the secrets file.
+      `Cannot install host "${host}": no ${options.secretsFile}; run deno task secrets host replace-key ${host} --key-file ${options.publicKeyPath}, then git add ${options.secretsFile}`,
     );
   });
   if (!sopsAgeRecipients(fileText).includes(recipient)) {
