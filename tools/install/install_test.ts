@@ -886,3 +886,32 @@ Deno.test("install of a host with a key but no secrets file names a secrets comm
   assertEquals(fixed.code, 0, `${command}: ${fixed.stderr}`);
   assert(await exists(f.flake.path(`secrets/${HOST}.yaml`)));
 });
+
+Deno.test("install --new-host-key stages the re-keyed files only, never a stray file in secrets/", async () => {
+  await using f = await fleet();
+  const keyPath = `${f.home}/keys/${HOST}_new`;
+  await Deno.writeTextFile(f.flake.path("secrets/box1.decrypted.yaml"), "kopia-password: plain\n");
+  const result = await runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--new-host-key",
+    keyPath,
+  ], {
+    bin: f.bin,
+    env: {
+      SOPS_AGE_KEY_FILE: f.adminKeyFile,
+      RECORD_DIR: f.rec,
+      HOME: f.home,
+      XDG_RUNTIME_DIR: f.scratch,
+      DENO_DIR,
+    },
+    stdin: "y\nn\n",
+  });
+  assertEquals(result.code, 1, result.stderr);
+  assertStringIncludes(result.stderr, "the installer's host key was not confirmed");
+  const staged = (await f.flake.git("diff", "--cached", "--name-only")).trim().split("\n");
+  assert(staged.includes(`secrets/${HOST}.yaml`), staged.join(","));
+  assert(staged.includes(`configurations/${HOST}/ssh_host_ed25519_key.pub`), staged.join(","));
+  assert(!staged.includes("secrets/box1.decrypted.yaml"), staged.join(","));
+});

@@ -138,7 +138,9 @@ export function planInstall(input: InstallInput): InstallPlan {
     });
     steps.push({
       kind: "stage",
-      argv: ["git", "add", "--", paths.publicKey, ".sops.yaml", "secrets"],
+      // Named files only: a flake already sees edits to tracked files, and `git add secrets`
+      // would also stage a stray decrypted file lying there.
+      argv: ["git", "add", "--", paths.publicKey, ".sops.yaml", paths.secrets],
       ask: input.stage === "ask",
     });
   }
