@@ -244,6 +244,13 @@ async function serveInstall(
   await Deno.writeTextFile(`${f.rec}/go`, "0");
 }
 
+/** What an install left in XDG_RUNTIME_DIR besides its per-host lock files (empty, kept). */
+function scratchLeft(f: Fleet): string[] {
+  return [...Deno.readDirSync(f.scratch)].map((e) => e.name).filter((name) =>
+    !/^devops-install\.[^/]+\.lock$/.test(name)
+  );
+}
+
 async function record(f: Fleet, name: string): Promise<string> {
   return await Deno.readTextFile(`${f.rec}/${name}`);
 }
@@ -510,7 +517,7 @@ Deno.test("install refuses a missing disk passphrase, naming the secret and the 
     `secrets/${HOST}.yaml has no disk passphrase ["disk-encryption-keys"]["/tmp/data.key"]`,
   );
   assert(!(await exists(`${f.rec}/argv`)));
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0, "no scratch left in XDG_RUNTIME_DIR");
+  assertEquals(scratchLeft(f).length, 0, "no scratch left in XDG_RUNTIME_DIR");
 });
 
 Deno.test("install interrupted (SIGINT) while nixos-anywhere runs removes the disk keys and the key copy", async () => {
@@ -528,7 +535,7 @@ Deno.test("install interrupted (SIGINT) while nixos-anywhere runs removes the di
   assertEquals(result.code, 130, result.stderr);
   assertStringIncludes(result.stderr, "interrupted; the temporary secrets were removed");
   assert(!(await exists(scratch)), "scratch folder removed");
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+  assertEquals(scratchLeft(f).length, 0);
 });
 
 /** Starts an install with `--host-key` and waits until the stand-in runs; returns its scratch. */
@@ -552,7 +559,7 @@ Deno.test("install whose terminal closes (SIGHUP) while nixos-anywhere runs remo
   await Deno.writeTextFile(`${f.rec}/go`, "1");
   assertEquals(result.code, 129, result.stderr);
   assert(!(await exists(scratch)), "scratch folder removed");
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+  assertEquals(scratchLeft(f).length, 0);
 });
 
 Deno.test("install after one killed with SIGKILL removes the passphrases and key copy it left behind", async () => {
@@ -571,7 +578,7 @@ Deno.test("install after one killed with SIGKILL removes the passphrases and key
   await Deno.writeTextFile(`${f.rec}/go`, "1");
   const result = await second.running;
   assertEquals(result.code, 1, result.stderr);
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+  assertEquals(scratchLeft(f).length, 0);
 });
 
 Deno.test("install stops when the installer is unreachable, within its bound", async () => {
@@ -638,7 +645,7 @@ Deno.test("install --dry-run with a key checks the chain and prints every step, 
   );
   assert(!result.stderr.includes("wait up to"), "no reboot phase, no wait");
   assert(!(await exists(`${f.rec}/argv`)));
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+  assertEquals(scratchLeft(f).length, 0);
 
   // The checks need no runtime folder: nothing secret is written in a dry run.
   const noRuntime = await runTask(f.flake.dir, "install", [
@@ -757,7 +764,7 @@ Deno.test("install refuses hostile host names and --target values as usage error
   assertStringIncludes(badPort.stderr, "--port must be a port number (1 to 65535)");
   assert(!(await exists(canary)));
   assert(!(await exists(`${f.rec}/argv`)));
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+  assertEquals(scratchLeft(f).length, 0);
 });
 
 Deno.test("install refuses a host key that is a FIFO, a directory or a huge file, without hanging", async () => {
@@ -792,7 +799,7 @@ Deno.test("install against an installer port that accepts but never speaks stops
     assertEquals(result.code, 1, result.stderr);
     assertStringIncludes(result.stderr, "Cannot reach the installer");
     assert(!(await exists(`${f.rec}/argv`)));
-    assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+    assertEquals(scratchLeft(f).length, 0);
   } finally {
     listener.close();
     await accepting.catch(() => {});
@@ -842,7 +849,7 @@ Deno.test("install stops a nixos-anywhere that never ends at --install-timeout, 
     `error: nixos-anywhere did not finish within 3 s (during "Installing NixOS"); it was stopped`,
   );
   assert(await exists(`${f.rec}/installing`), "the stand-in ran");
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0, "scratch removed");
+  assertEquals(scratchLeft(f).length, 0, "scratch removed");
 });
 
 Deno.test("install never makes its passphrase folder in the repository, whatever XDG_RUNTIME_DIR says", async () => {
@@ -914,4 +921,21 @@ Deno.test("install --new-host-key stages the re-keyed files only, never a stray 
   assert(staged.includes(`secrets/${HOST}.yaml`), staged.join(","));
   assert(staged.includes(`configurations/${HOST}/ssh_host_ed25519_key.pub`), staged.join(","));
   assert(!staged.includes("secrets/box1.decrypted.yaml"), staged.join(","));
+});
+
+Deno.test("a second install of the same host while one runs is refused before it touches anything", async () => {
+  await using f = await fleet();
+  const first = await startUntilStandIn(f);
+  await Deno.remove(`${f.rec}/installing`);
+  const second = await f.install(["--host-key", f.keyPath, "--yes", "--install-timeout", "2"]);
+  assertEquals(second.code, 1, second.stderr);
+  assertStringIncludes(
+    second.stderr,
+    `error: Cannot install host "${HOST}": another install of it is running; wait for it to end`,
+  );
+  assert(!(await exists(`${f.rec}/installing`)), "the second never reached nixos-anywhere");
+  assert(await exists(`${first.scratch}/disk-keys/1.key`), "the first install's folder stays");
+  await Deno.writeTextFile(`${f.rec}/go`, "1");
+  assertEquals((await first.running).code, 1);
+  assertEquals(scratchLeft(f).length, 0);
 });

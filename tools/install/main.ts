@@ -298,6 +298,7 @@ export async function main(args: string[]): Promise<number> {
       return [signal as Deno.Signal, listener] as const;
     });
     try {
+      if (!runner.dryRun) await scratch.lockHost(host);
       if (runner.dryRun) runner.log(describePlan(plan)[0]!);
       const report = await executeInstall(plan, {
         runner,

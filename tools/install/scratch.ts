@@ -79,6 +79,8 @@ export async function removeStale(parents: readonly string[]): Promise<string[]>
 export class Scratch {
   #dir: string | undefined;
   #child: Deno.ChildProcess | undefined;
+  // Open for the life of the process: closing it would release the lock.
+  #lock: Deno.FsFile | undefined;
   constructor(readonly parents: readonly string[], readonly root?: string) {}
 
   /** The folder (made 0700 on first use, after removing those of killed installs). */
@@ -104,6 +106,46 @@ export class Scratch {
       } catch (error) {
         problems.push(`${parent}: ${(error as Error).message}`);
       }
+    }
+    throw new Error(
+      `Cannot make a private folder on tmpfs for the disk passphrases (${
+        problems.join("; ")
+      }); set XDG_RUNTIME_DIR to a tmpfs folder you own`,
+    );
+  }
+
+  /**
+   * Takes this machine's lock for installing `host` (flock on a file next to the scratch
+   * folders), held until the process ends, however it ends: two installs of one host would
+   * partition the same disks and re-key the same secrets at once.
+   */
+  async lockHost(host: string): Promise<void> {
+    const problems: string[] = [];
+    for (const parent of this.parents) {
+      const unfit = this.root === undefined ? undefined : scratchParentProblem(parent, this.root);
+      if (unfit !== undefined) {
+        problems.push(`${parent}: ${unfit}`);
+        continue;
+      }
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(`${parent}/devops-install.${host}.lock`, {
+          create: true,
+          write: true,
+          mode: 0o600,
+        });
+      } catch (error) {
+        problems.push(`${parent}: ${(error as Error).message}`);
+        continue;
+      }
+      if (!await file.tryLock(true)) {
+        file.close();
+        throw new Error(
+          `Cannot install host "${host}": another install of it is running; wait for it to end`,
+        );
+      }
+      this.#lock = file;
+      return;
     }
     throw new Error(
       `Cannot make a private folder on tmpfs for the disk passphrases (${
