@@ -939,3 +939,49 @@ Deno.test("a second install of the same host while one runs is refused before it
   assertEquals((await first.running).code, 1);
   assertEquals(scratchLeft(f).length, 0);
 });
+
+Deno.test("install --new-host-key never makes the private key inside the repository, whatever XDG_DATA_HOME or a symlink says", async () => {
+  await using f = await fleet();
+  const link = `${f.home}/repo-link`;
+  await Deno.symlink(f.flake.dir, link);
+  const cases: [string[], Record<string, string>][] = [
+    [["--new-host-key"], { XDG_DATA_HOME: "." }],
+    [["--new-host-key"], { XDG_DATA_HOME: link }],
+    [["--new-host-key", `${link}/keys/${HOST}`], {}],
+  ];
+  for (const [args, env] of cases) {
+    const result = await runTask(f.flake.dir, "install", [
+      HOST,
+      "--target",
+      f.host.address,
+      ...args,
+    ], {
+      bin: f.bin,
+      env: {
+        ...env,
+        SOPS_AGE_KEY_FILE: f.adminKeyFile,
+        RECORD_DIR: f.rec,
+        HOME: f.home,
+        XDG_RUNTIME_DIR: f.scratch,
+        DENO_DIR,
+      },
+      stdin: "n\n",
+    });
+    const inRepo = (await runProgramOk([
+      "find",
+      f.flake.dir,
+      "-name",
+      `*${HOST}*`,
+      "-newer",
+      f.flake.path("flake.nix"),
+    ]))
+      .split("\n").filter((p) =>
+        p !== "" && !p.includes("/secrets/") && !p.includes("/configurations/")
+      );
+    assertEquals(inRepo, [], `${args.join(" ")} ${JSON.stringify(env)}: ${result.stderr}`);
+    assert(
+      !(await exists(f.flake.path("devops-at-home"))) && !(await exists(f.flake.path("keys"))),
+      `${args.join(" ")} ${JSON.stringify(env)}: ${result.stderr}`,
+    );
+  }
+});

@@ -152,8 +152,24 @@ async function rekeyedFor(root: string, host: string, publicKeyFile: string): Pr
 }
 
 function defaultNewKeyPath(host: string): string {
-  const data = Deno.env.get("XDG_DATA_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.local/share`;
-  return `${data}/devops-at-home/host-keys/${host}/ssh_host_ed25519_key`;
+  // The XDG spec says to ignore a relative XDG_DATA_HOME; here it would mean the repository.
+  const xdg = Deno.env.get("XDG_DATA_HOME");
+  const data = xdg?.startsWith("/") ? xdg : `${Deno.env.get("HOME") ?? "/root"}/.local/share`;
+  return userPath(`${data}/devops-at-home/host-keys/${host}/ssh_host_ed25519_key`);
+}
+
+/** `path` with symlinks resolved as far as it exists (the rest does not exist yet). */
+function resolvedPath(path: string): string {
+  const parts = path.split("/");
+  for (let end = parts.length; end > 0; end--) {
+    try {
+      const real = Deno.realPathSync(parts.slice(0, end).join("/") || "/");
+      return [real === "/" ? "" : real, ...parts.slice(end)].join("/");
+    } catch {
+      // not there yet: try its parent
+    }
+  }
+  return path;
 }
 
 async function keySource(
@@ -181,7 +197,8 @@ async function keySource(
     const path = options.newHostKey === true
       ? defaultNewKeyPath(host)
       : userPath(options.newHostKey);
-    if (path === root || path.startsWith(`${root}/`)) {
+    const [where, repo] = [resolvedPath(path), resolvedPath(root)];
+    if (where === repo || where.startsWith(`${repo}/`)) {
       throw new UsageError(
         `Cannot keep the new host key in the repository ("${path}"): name a file outside it`,
       );
