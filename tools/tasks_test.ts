@@ -76,7 +76,6 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
 const KNOWN_UNCOVERED: Record<string, string> = {
   rekey: "issue 9: --allow-read=. keeps Deno from finding sops on a PATH outside the " +
     "repository; the fix adds the real-run row",
-  secrets: "issue 9 adds the real runs (admin/host add and remove as users type them)",
   deploy: "issue 10: the real run needs the flake offline (fixture flake + test hosts)",
 };
 
