@@ -30,6 +30,11 @@ const LIB_STUB = `{
   optionals = cond: xs: if cond then xs else [ ];
 }`;
 
+/** `text` as a Nix string literal: JSON's escapes, and `${` kept from interpolating. */
+export function nixString(text: string): string {
+  return JSON.stringify(text).replaceAll("${", "\\${");
+}
+
 /**
  * A Nix expression listing every `passwordFile` and `keyFile` string in the disko file at
  * `diskoFile` (a plain attribute set, or a function of `{ lib, ... }`), in attribute order.
@@ -44,7 +49,7 @@ export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_ST
     if builtins.isFunction f
     then f (builtins.intersectAttrs (builtins.functionArgs f) { inherit lib; })
     else f;
-  value = call ${JSON.stringify(diskoFile)};
+  value = call ${nixString(diskoFile)};
   unwrap = v:
     if builtins.isAttrs v && (v._type or null) == "override" then unwrap v.content
     else if builtins.isAttrs v && (v._type or null) == "if" then (if v.condition then unwrap v.content else null)

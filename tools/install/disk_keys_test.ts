@@ -144,3 +144,18 @@ Deno.test("readDiskKeyPaths() refuses a passphrase path the installer's shell wo
   );
   assertEquals(await readDiskKeyPaths(runner, fine.path), ["/run/keys/disk-1_a.b+c@d,e=f:g%h.key"]);
 });
+
+Deno.test("readDiskKeyPaths() reads a disko file whose folder name holds ${ (no Nix interpolation)", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "disko-dollar-" });
+  try {
+    const dir = `${parent}/a\${builtins.abort "interpolated"}b`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(
+      `${dir}/disko.nix`,
+      `{ disko.devices.disk.a.content.passwordFile = "/tmp/a.key"; }`,
+    );
+    assertEquals(await readDiskKeyPaths(runner, `${dir}/disko.nix`), ["/tmp/a.key"]);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});

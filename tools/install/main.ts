@@ -9,7 +9,7 @@ import { ask } from "../lib/prompt.ts";
 import { publicKeyBody } from "../lib/ssh_pinned.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
-import { readDiskKeyPaths } from "./disk_keys.ts";
+import { nixString, readDiskKeyPaths } from "./disk_keys.ts";
 import { executeInstall, type InstallReport } from "./execute.ts";
 import {
   describePlan,
@@ -130,7 +130,7 @@ async function indexedHosts(runner: Runner, root: string): Promise<string[]> {
         "--strict",
         "--json",
         "--expr",
-        `builtins.attrNames (import ${JSON.stringify(index)})`,
+        `builtins.attrNames (import ${nixString(index)})`,
       ],
       timeoutMs: 120_000,
     }),
