@@ -948,7 +948,10 @@ Deno.test("install --new-host-key never makes the private key inside the reposit
     [["--new-host-key"], { XDG_DATA_HOME: "." }],
     [["--new-host-key"], { XDG_DATA_HOME: link }],
     [["--new-host-key", `${link}/keys/${HOST}`], {}],
+    // A dangling link: ssh-keygen would create the file it points to.
+    [["--new-host-key", `${f.home}/dangling`], {}],
   ];
+  await Deno.symlink(f.flake.path(`leak-${HOST}`), `${f.home}/dangling`);
   for (const [args, env] of cases) {
     const result = await runTask(f.flake.dir, "install", [
       HOST,

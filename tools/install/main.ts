@@ -158,6 +158,14 @@ function defaultNewKeyPath(host: string): string {
   return userPath(`${data}/devops-at-home/host-keys/${host}/ssh_host_ed25519_key`);
 }
 
+/** Whether anything is at `path`, a dangling symlink included (ssh-keygen would follow it). */
+async function anyEntry(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, (error) => {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  });
+}
+
 /** `path` with symlinks resolved as far as it exists (the rest does not exist yet). */
 function resolvedPath(path: string): string {
   const parts = path.split("/");
@@ -204,7 +212,7 @@ async function keySource(
       );
     }
     const hostHasKey = await pathExists(pub);
-    if (await pathExists(path) || await pathExists(`${path}.pub`)) {
+    if (await anyEntry(path) || await anyEntry(`${path}.pub`)) {
       // An earlier run may have made it and stopped before re-keying (failed, interrupted).
       const rekeyed = await rekeyedFor(root, host, `${path}.pub`);
       throw new Error(
