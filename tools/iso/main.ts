@@ -205,6 +205,21 @@ export async function main(args: string[]): Promise<number> {
     const disk = choice.disk;
     runner.log(describeDisk(disk));
     await confirmDisk(disk, yesIKnow);
+    // The answer may have taken minutes: a desktop may have mounted the stick meanwhile, or it
+    // was swapped for another under the same name.
+    const now = chooseDisk(
+      parseLsblk(await runner.text({ argv: LSBLK_ARGV, timeoutMs: 30_000 })),
+      requested,
+      size,
+    );
+    if (now.kind === "refused") throw new Error(refusalMessage(now.refusal));
+    if (now.disk.serial !== disk.serial || now.disk.size !== disk.size) {
+      throw new Error(
+        `Cannot write to "${disk.path}": it changed while you confirmed (now ${
+          describeDisk(now.disk)
+        }); nothing written, run again`,
+      );
+    }
 
     runner.log(`writing ${imagePath} to ${disk.path}`);
     const written = await writeImage(imagePath, disk.path, { onProgress: progressPrinter(runner) });
