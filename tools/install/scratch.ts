@@ -55,6 +55,8 @@ async function installRunning(pid: number): Promise<boolean> {
  */
 export async function removeStale(parents: readonly string[]): Promise<string[]> {
   const removed: string[] = [];
+  // Without /proc (macOS) a live install cannot be told from a dead one: remove nothing.
+  if (!await Deno.stat("/proc/self").then(() => true, () => false)) return removed;
   for (const parent of parents) {
     let entries: Deno.DirEntry[];
     try {
