@@ -571,10 +571,19 @@ Deno.test("install after one killed with SIGKILL removes the passphrases and key
   assert(await exists(`${first.scratch}/disk-keys/1.key`), "SIGKILL cannot be caught");
   await Deno.remove(`${f.rec}/installing`);
   await Deno.remove(`${f.rec}/go`).catch(() => {});
-  // A second install running at the same time keeps its folder: only a dead one's is removed.
+  // Another host's install running meanwhile holds its folder's lock (here, this process does):
+  // its folder must stay.
+  const other = `${f.scratch}/devops-install-1-other`;
+  await Deno.mkdir(`${other}/disk-keys`, { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(`${other}/disk-keys/1.key`, "other-pass");
+  using alive = await Deno.open(`${other}/.alive`, { create: true, write: true });
+  await alive.lock(true);
   const second = await startUntilStandIn(f);
   assert(!(await exists(first.scratch)), "the killed install's folder is removed by the next");
   assert(await exists(`${second.scratch}/disk-keys/1.key`), "the running install's stays");
+  assert(await exists(`${other}/disk-keys/1.key`), "a live install's folder stays");
+  await alive.unlock();
+  await Deno.remove(other, { recursive: true });
   await Deno.writeTextFile(`${f.rec}/go`, "1");
   const result = await second.running;
   assertEquals(result.code, 1, result.stderr);

@@ -38,25 +38,18 @@ export function scratchParentProblem(parent: string, root: string): string | und
 
 const PREFIX = "devops-install-";
 
-/** Whether process `pid` is an install still running (its folder is in use). */
-async function installRunning(pid: number): Promise<boolean> {
-  try {
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-    return cmdline.includes("install/main.ts");
-  } catch {
-    return false;
-  }
-}
+/** The file in each scratch folder its install keeps flocked while it lives. */
+const ALIVE = ".alive";
 
 /**
- * Removes the scratch folders of installs that were killed (SIGKILL, a crash, power loss on a
- * persistent XDG_RUNTIME_DIR), which no signal handler could clean: their passphrases and key
- * copy must not outlive them. A folder is named after its install's pid; a live one is kept.
+ * Removes the scratch folders of installs that were killed (SIGKILL, a crash), which no signal
+ * handler could clean: their passphrases and key copy must not outlive them. A live install
+ * holds a lock on the folder's `.alive` file (the kernel drops it when the process ends, however
+ * it ends), so a folder whose lock can be taken is a dead one's. (Deno grants /proc only with
+ * --allow-all, so pids cannot be checked.) A folder without `.alive` is being made: kept.
  */
 export async function removeStale(parents: readonly string[]): Promise<string[]> {
   const removed: string[] = [];
-  // Without /proc (macOS) a live install cannot be told from a dead one: remove nothing.
-  if (!await Deno.stat("/proc/self").then(() => true, () => false)) return removed;
   for (const parent of parents) {
     let entries: Deno.DirEntry[];
     try {
@@ -65,13 +58,21 @@ export async function removeStale(parents: readonly string[]): Promise<string[]>
       continue;
     }
     for (const entry of entries) {
-      const pid = entry.name.startsWith(PREFIX)
-        ? Number(entry.name.slice(PREFIX.length).split("-")[0])
-        : NaN;
-      if (!entry.isDirectory || !Number.isInteger(pid) || pid === Deno.pid) continue;
-      if (await installRunning(pid)) continue;
-      await Deno.remove(`${parent}/${entry.name}`, { recursive: true }).catch(() => {});
-      removed.push(`${parent}/${entry.name}`);
+      if (!entry.isDirectory || !entry.name.startsWith(PREFIX)) continue;
+      const dir = `${parent}/${entry.name}`;
+      let alive: Deno.FsFile;
+      try {
+        alive = await Deno.open(`${dir}/${ALIVE}`, { read: true });
+      } catch {
+        continue;
+      }
+      try {
+        if (!await alive.tryLock(true)) continue;
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+        removed.push(dir);
+      } finally {
+        alive.close();
+      }
     }
   }
   return removed;
@@ -83,6 +84,7 @@ export class Scratch {
   #child: Deno.ChildProcess | undefined;
   // Open for the life of the process: closing it would release the lock.
   #lock: Deno.FsFile | undefined;
+  #alive: Deno.FsFile | undefined;
   constructor(readonly parents: readonly string[], readonly root?: string) {}
 
   /** The folder (made 0700 on first use, after removing those of killed installs). */
@@ -101,8 +103,16 @@ export class Scratch {
         continue;
       }
       try {
-        const dir = await Deno.makeTempDir({ dir: parent, prefix: `${PREFIX}${Deno.pid}-` });
+        const dir = await Deno.makeTempDir({ dir: parent, prefix: PREFIX });
         await Deno.chmod(dir, 0o700);
+        // Locked before anything secret is written, open until the process ends.
+        const alive = await Deno.open(`${dir}/${ALIVE}`, {
+          create: true,
+          write: true,
+          mode: 0o600,
+        });
+        await alive.lock(true);
+        this.#alive = alive;
         this.#dir = dir;
         return dir;
       } catch (error) {
@@ -176,6 +186,8 @@ export class Scratch {
     if (this.#dir !== undefined) {
       try {
         Deno.removeSync(this.#dir, { recursive: true });
+        this.#alive?.close();
+        this.#alive = undefined;
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
