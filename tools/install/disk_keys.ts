@@ -1,6 +1,7 @@
 // Where a host's disk passphrases go on the installer (disko's passwordFile / keyFile) and where
 // their values live in secrets/<host>.yaml: the naming rule, and the evaluation that finds them.
 import { z } from "zod";
+import { causeLine, CommandError } from "../lib/errors.ts";
 import type { Runner } from "../lib/runner.ts";
 import { parseOrThrow } from "../lib/validate.ts";
 
@@ -29,6 +30,11 @@ const LIB_STUB = `{
   optionals = cond: xs: if cond then xs else [ ];
 }`;
 
+/** `text` as a Nix string literal: JSON's escapes, and `${` kept from interpolating. */
+export function nixString(text: string): string {
+  return JSON.stringify(text).replaceAll("${", "\\${");
+}
+
 /**
  * A Nix expression listing every `passwordFile` and `keyFile` string in the disko file at
  * `diskoFile` (a plain attribute set, or a function of `{ lib, ... }`), in attribute order.
@@ -36,11 +42,14 @@ const LIB_STUB = `{
  */
 export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_STUB): string {
   return `let
-  disko = import ${JSON.stringify(diskoFile)};
   lib = ${libExpression};
-  value = if builtins.isFunction disko
-    then disko (builtins.intersectAttrs (builtins.functionArgs disko) { inherit lib; })
-    else disko;
+  # A module: a file, an attribute set, or a function of { lib, ... }.
+  call = m:
+    let f = if builtins.isPath m || builtins.isString m then import m else m; in
+    if builtins.isFunction f
+    then f (builtins.intersectAttrs (builtins.functionArgs f) { inherit lib; })
+    else f;
+  value = call ${nixString(diskoFile)};
   unwrap = v:
     if builtins.isAttrs v && (v._type or null) == "override" then unwrap v.content
     else if builtins.isAttrs v && (v._type or null) == "if" then (if v.condition then unwrap v.content else null)
@@ -52,11 +61,16 @@ export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_ST
       let x = unwrap v.\${name}; in
       if (name == "passwordFile" || name == "keyFile") && (builtins.isString x || builtins.isPath x)
       then [ (toString x) ]
+      # A passphrase declared in an imported file counts too: missing it would wipe the disks
+      # and then fail for want of the passphrase file.
+      else if name == "imports" && builtins.isList x then builtins.concatMap (m: walk (call m)) x
       else walk x) (builtins.attrNames v)
     else if builtins.isList v then builtins.concatMap walk v
     else [ ];
 in walk value`;
 }
+
+const SHELL_SAFE_PATH = /^[A-Za-z0-9._+@,=:%/-]+$/;
 
 /** Reads the distinct disk key paths of `diskoFile` with nix-instantiate (offline, no nixpkgs). */
 export async function readDiskKeyPaths(
@@ -78,11 +92,11 @@ export async function readDiskKeyPaths(
       timeoutMs: 120_000,
     });
   } catch (error) {
-    throw new Error(
-      `Cannot read the disk keys of ${diskoFile}: ${
-        (error as Error).message.replace(/^.*?: nix-instantiate .*?--expr .*?: /s, "")
-      }`,
-    );
+    // The runner's message holds the whole expression; nix's own error line is the cause.
+    const cause = error instanceof CommandError
+      ? causeLine(error.stderrTail) || `exit code ${error.code}`
+      : (error as Error).message;
+    throw new Error(`Cannot read the disk keys of ${diskoFile}: ${cause}`);
   }
   const paths = parseOrThrow(
     z.array(z.string()),
@@ -93,6 +107,15 @@ export async function readDiskKeyPaths(
     if (!path.startsWith("/") || path.includes("\n")) {
       throw new Error(
         `Cannot use the disk key path "${path}" of ${diskoFile}: not an absolute path`,
+      );
+    }
+    // nixos-anywhere uploads each key with `cat > $path` run by the installer's shell, unquoted:
+    // a space would split it, `$(…)` or `;` would run as root there.
+    if (!SHELL_SAFE_PATH.test(path)) {
+      throw new Error(
+        `Cannot use the disk key path ${
+          JSON.stringify(path)
+        } of ${diskoFile}: nixos-anywhere writes it through the installer's shell unquoted; use only letters, digits and . _ - + @ , = : % /`,
       );
     }
   }

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../testing/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../testing/assert.ts";
 import { runProgramOk } from "../testing/run.ts";
 import { createRunner } from "../lib/runner.ts";
 import { CHECKOUT } from "../testing/task.ts";
@@ -82,4 +82,80 @@ Deno.test("diskKeySecretPath() is the sops tree path keyed by the installer path
     diskKeySecretPath("/tmp/disk-encryption.key"),
     `["disk-encryption-keys"]["/tmp/disk-encryption.key"]`,
   );
+});
+
+Deno.test("readDiskKeyPaths() follows a disko file's imports, so an imported LUKS passphrase is not missed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "disko-imports-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/data.nix`,
+      `{ lib, ... }: { disko.devices.disk.data.content = { type = "luks"; keyFile = lib.mkDefault "/tmp/data.key"; }; }`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/root.nix`,
+      `{ imports = [ ./data.nix ]; disko.devices.disk.root.content = { type = "luks"; passwordFile = "/tmp/root.key"; }; }`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/disko.nix`,
+      `{ imports = [ ./root.nix "${dir}/data.nix" { disko.devices.disk.x.content.passwordFile = "/tmp/inline.key"; } ]; }`,
+    );
+    assertEquals((await readDiskKeyPaths(runner, `${dir}/disko.nix`)).toSorted(), [
+      "/tmp/data.key",
+      "/tmp/inline.key",
+      "/tmp/root.key",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readDiskKeyPaths() names nix's error in one line, without the whole expression", async () => {
+  await using file = await diskoFile(`{ config, lib, ... }: { }`);
+  const error = await assertRejects(() => readDiskKeyPaths(runner, file.path), Error);
+  assertEquals(error.message.split("\n").length, 1, error.message);
+  assertStringIncludes(error.message, "called without required argument 'config'");
+  assert(!error.message.includes("mkOverride"), error.message);
+});
+
+Deno.test("readDiskKeyPaths() refuses a passphrase path the installer's shell would split or run (nixos-anywhere writes it unquoted)", async () => {
+  for (
+    const path of [
+      "/tmp/my key",
+      "/tmp/$(touch x)",
+      "/tmp/a;b",
+      "/tmp/a'b",
+      "/tmp/*.key",
+      "/tmp/a\\tb",
+    ]
+  ) {
+    await using file = await diskoFile(
+      `{ disko.devices.disk.a.content.passwordFile = ${JSON.stringify(path)}; }`,
+    );
+    await assertRejects(
+      () => readDiskKeyPaths(runner, file.path),
+      Error,
+      `Cannot use the disk key path ${
+        JSON.stringify(path)
+      } of ${file.path}: nixos-anywhere writes it through the installer's shell unquoted`,
+    );
+  }
+  await using fine = await diskoFile(
+    `{ disko.devices.disk.a.content.passwordFile = "/run/keys/disk-1_a.b+c@d,e=f:g%h.key"; }`,
+  );
+  assertEquals(await readDiskKeyPaths(runner, fine.path), ["/run/keys/disk-1_a.b+c@d,e=f:g%h.key"]);
+});
+
+Deno.test("readDiskKeyPaths() reads a disko file whose folder name holds ${ (no Nix interpolation)", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "disko-dollar-" });
+  try {
+    const dir = `${parent}/a\${builtins.abort "interpolated"}b`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(
+      `${dir}/disko.nix`,
+      `{ disko.devices.disk.a.content.passwordFile = "/tmp/a.key"; }`,
+    );
+    assertEquals(await readDiskKeyPaths(runner, `${dir}/disko.nix`), ["/tmp/a.key"]);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
 });

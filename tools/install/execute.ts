@@ -1,6 +1,6 @@
 // The install executor: runs the plan's steps in order through the Runner. Every check that can
 // fail runs before nixos-anywhere touches the target; the scratch folder is removed afterwards.
-import { CommandError } from "../lib/errors.ts";
+import { causeLine, CommandError } from "../lib/errors.ts";
 import { formatCommand } from "../lib/quote.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
@@ -10,11 +10,20 @@ import {
   pinnedSshArgv,
   type PinnedTarget,
 } from "../lib/ssh_pinned.ts";
-import { describeStep, type InstallPlan, type Step, WORK_DIR } from "./plan.ts";
+import { pathExists } from "../lib/fs.ts";
+import {
+  describeStep,
+  finishNewKey,
+  hostPaths,
+  type InstallPlan,
+  type Step,
+  WORK_DIR,
+} from "./plan.ts";
 import type { Scratch } from "./scratch.ts";
 import {
   checkRecipient,
   checkSecretsChain,
+  checkTracked,
   diskPassphrases,
   type KeyCheck,
 } from "./secrets_check.ts";
@@ -60,7 +69,11 @@ function resolveWork(arg: string, work: string): string {
 const yes = (answer: string | undefined) => /^y(es)?$/i.test(answer?.trim() ?? "");
 
 /** Runs nixos-anywhere with its output streamed, a step line per `### … ###` phase line. */
-async function runStreaming(ctx: ExecuteContext, argv: string[]): Promise<void> {
+async function runStreaming(
+  ctx: ExecuteContext,
+  argv: string[],
+  timeoutSeconds: number,
+): Promise<void> {
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     cwd: ctx.root,
@@ -91,8 +104,26 @@ async function runStreaming(ctx: ExecuteContext, argv: string[]): Promise<void> 
     }
     if (pending !== "") tail.push(pending);
   };
-  const [status] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+  }, timeoutSeconds * 1000);
+  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const status = await child.status.finally(() => clearTimeout(timer));
   ctx.scratch.child = undefined;
+  if (timedOut) {
+    // Its own children (ssh, nix) may still hold the pipes open: do not wait for them.
+    pumped.catch(() => {});
+    throw new Error(
+      `nixos-anywhere did not finish within ${timeoutSeconds} s (during "${phase}"); it was stopped`,
+    );
+  }
+  await pumped;
   if (!status.success) {
     const last = tail.filter((l) => l.trim() !== "").at(-1) ?? "";
     throw new Error(
@@ -184,6 +215,7 @@ export async function executeInstall(
     if (runner.dryRun && step.kind === "check-key" && withoutKey(plan)) {
       // No private key at hand: what can be checked without it is who the file is encrypted for.
       const recipient = await checkRecipient(root, plan.host, step);
+      await checkTracked(runner, root, plan.host, [step.publicKeyPath, step.secretsFile]);
       runner.log(
         `   ok so far: ${step.secretsFile} is encrypted for ${plan.host}'s key (${recipient}); decrypting needs the private key`,
       );
@@ -214,7 +246,23 @@ export async function executeInstall(
         return;
       }
       case "rekey":
-        await runner.run({ argv: step.argv, cwd: root, mutates: true, timeoutMs: 600_000 });
+        try {
+          await runner.run({ argv: step.argv, cwd: root, mutates: true, timeoutMs: 600_000 });
+        } catch (error) {
+          // The new key exists now and is never overwritten: say how to finish from here.
+          const cause = error instanceof CommandError
+            ? causeLine(error.stderrTail).replace(/^error:\s*/, "") || `exit code ${error.code}`
+            : (error as Error).message;
+          throw new Error(
+            `Cannot re-key the secrets for the new host key: ${cause}; ${
+              // The secrets tool may have written the .pub before it failed: hint from what is there.
+              finishNewKey(
+                plan.host,
+                await pathExists(`${root}/${hostPaths(plan.host).publicKey}`),
+                keyPath!,
+              )}`,
+          );
+        }
         return;
       case "stage": {
         const files = step.argv.slice(3).join(", ");
@@ -250,6 +298,7 @@ export async function executeInstall(
         } finally {
           await Deno.remove(emptyHome, { recursive: true }).catch(() => {});
         }
+        await checkTracked(runner, root, plan.host, [step.publicKeyPath, step.secretsFile]);
         publicKey = await Deno.readTextFile(`${root}/${step.publicKeyPath}`);
         report.hostKey = { path: step.keyPath, fingerprint: keyCheck.fingerprint, created };
         runner.log(
@@ -331,7 +380,7 @@ export async function executeInstall(
         report.phases = phasesAt >= 0
           ? argv[phasesAt + 1]!.split(",")
           : ["kexec", "disko", "install", "reboot"];
-        await runStreaming(ctx, argv);
+        await runStreaming(ctx, argv, step.timeoutSeconds);
         return;
       }
       case "wait-ssh": {

@@ -244,6 +244,13 @@ async function serveInstall(
   await Deno.writeTextFile(`${f.rec}/go`, "0");
 }
 
+/** What an install left in XDG_RUNTIME_DIR besides its per-host lock files (empty, kept). */
+function scratchLeft(f: Fleet): string[] {
+  return [...Deno.readDirSync(f.scratch)].map((e) => e.name).filter((name) =>
+    !/^devops-install\.[^/]+\.lock$/.test(name)
+  );
+}
+
 async function record(f: Fleet, name: string): Promise<string> {
   return await Deno.readTextFile(`${f.rec}/${name}`);
 }
@@ -384,6 +391,42 @@ Deno.test("install --new-host-key makes a key outside the repository, re-keys th
   assertStringIncludes(again.stderr, "a file is there (never overwritten); use --host-key");
 });
 
+Deno.test("install --new-host-key whose re-keying failed can be finished: the next run names the command, and it works", async () => {
+  await using f = await fleet();
+  const keyPath = `${f.home}/keys/${HOST}_new`;
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    runTask(f.flake.dir, "install", [HOST, "--target", f.host.address, ...args], {
+      bin: f.bin,
+      env: { ...env, RECORD_DIR: f.rec, HOME: f.home, XDG_RUNTIME_DIR: f.scratch, DENO_DIR },
+      stdin: "y\ny\n",
+    });
+  // No admin age key at hand: the key is made, the re-keying fails.
+  const first = await run(["--new-host-key", keyPath]);
+  assertEquals(first.code, 1, first.stderr);
+  assert(await exists(keyPath), "the new key is kept");
+  const finish =
+    `deno task secrets host replace-key ${HOST} --key-file ${keyPath}.pub, then install with --host-key ${keyPath}`;
+  assertStringIncludes(first.stderr, finish);
+  assert(!(await exists(`${f.rec}/argv`)));
+  // The same command again never overwrites the key, and says how to finish.
+  const again = await run(["--new-host-key", keyPath], { SOPS_AGE_KEY_FILE: f.adminKeyFile });
+  assertEquals(again.code, 1, again.stderr);
+  assertStringIncludes(again.stderr, "never overwritten");
+  assertStringIncludes(again.stderr, finish);
+  // Doing what it says works.
+  const rekey = await runTask(f.flake.dir, "secrets", [
+    "host",
+    "replace-key",
+    HOST,
+    "--key-file",
+    `${keyPath}.pub`,
+    "-y",
+  ], { bin: f.bin, env: { SOPS_AGE_KEY_FILE: f.adminKeyFile, HOME: f.home, DENO_DIR } });
+  assertEquals(rekey.code, 0, rekey.stderr);
+  const dry = await run(["--host-key", keyPath, "--dry-run"]);
+  assertEquals(dry.code, 0, dry.stderr);
+});
+
 Deno.test("install --new-host-key stops before the install when staging is declined, keeping the key", async () => {
   await using f = await fleet();
   const keyPath = `${f.home}/keys/${HOST}_new`;
@@ -474,7 +517,7 @@ Deno.test("install refuses a missing disk passphrase, naming the secret and the 
     `secrets/${HOST}.yaml has no disk passphrase ["disk-encryption-keys"]["/tmp/data.key"]`,
   );
   assert(!(await exists(`${f.rec}/argv`)));
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0, "no scratch left in XDG_RUNTIME_DIR");
+  assertEquals(scratchLeft(f).length, 0, "no scratch left in XDG_RUNTIME_DIR");
 });
 
 Deno.test("install interrupted (SIGINT) while nixos-anywhere runs removes the disk keys and the key copy", async () => {
@@ -492,7 +535,59 @@ Deno.test("install interrupted (SIGINT) while nixos-anywhere runs removes the di
   assertEquals(result.code, 130, result.stderr);
   assertStringIncludes(result.stderr, "interrupted; the temporary secrets were removed");
   assert(!(await exists(scratch)), "scratch folder removed");
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+  assertEquals(scratchLeft(f).length, 0);
+});
+
+/** Starts an install with `--host-key` and waits until the stand-in runs; returns its scratch. */
+async function startUntilStandIn(f: Fleet) {
+  const running = f.install(["--host-key", f.keyPath, "--yes"]);
+  let ended = false;
+  running.finally(() => ended = true);
+  await waitFor("the stand-in", async () => ended || await exists(`${f.rec}/installing`));
+  if (ended) throw new Error(`install ended early: ${(await running).stderr}`);
+  const scratch = (await record(f, "extra-dir")).trim().replace(/\/extra-files$/, "");
+  const pid = Number((await record(f, "ppid")).trim());
+  return { running, scratch, pid };
+}
+
+Deno.test("install whose terminal closes (SIGHUP) while nixos-anywhere runs removes the disk keys and the key copy", async () => {
+  await using f = await fleet();
+  const { running, scratch, pid } = await startUntilStandIn(f);
+  assert(await exists(`${scratch}/disk-keys/1.key`), "the disk key exists while it runs");
+  Deno.kill(pid, "SIGHUP");
+  const result = await running;
+  await Deno.writeTextFile(`${f.rec}/go`, "1");
+  assertEquals(result.code, 129, result.stderr);
+  assert(!(await exists(scratch)), "scratch folder removed");
+  assertEquals(scratchLeft(f).length, 0);
+});
+
+Deno.test("install after one killed with SIGKILL removes the passphrases and key copy it left behind", async () => {
+  await using f = await fleet();
+  const first = await startUntilStandIn(f);
+  Deno.kill(first.pid, "SIGKILL");
+  await first.running;
+  await Deno.writeTextFile(`${f.rec}/go`, "1");
+  assert(await exists(`${first.scratch}/disk-keys/1.key`), "SIGKILL cannot be caught");
+  await Deno.remove(`${f.rec}/installing`);
+  await Deno.remove(`${f.rec}/go`).catch(() => {});
+  // Another host's install running meanwhile holds its folder's lock (here, this process does):
+  // its folder must stay.
+  const other = `${f.scratch}/devops-install-1-other`;
+  await Deno.mkdir(`${other}/disk-keys`, { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(`${other}/disk-keys/1.key`, "other-pass");
+  using alive = await Deno.open(`${other}/.alive`, { create: true, write: true });
+  await alive.lock(true);
+  const second = await startUntilStandIn(f);
+  assert(!(await exists(first.scratch)), "the killed install's folder is removed by the next");
+  assert(await exists(`${second.scratch}/disk-keys/1.key`), "the running install's stays");
+  assert(await exists(`${other}/disk-keys/1.key`), "a live install's folder stays");
+  await alive.unlock();
+  await Deno.remove(other, { recursive: true });
+  await Deno.writeTextFile(`${f.rec}/go`, "1");
+  const result = await second.running;
+  assertEquals(result.code, 1, result.stderr);
+  assertEquals(scratchLeft(f).length, 0);
 });
 
 Deno.test("install stops when the installer is unreachable, within its bound", async () => {
@@ -559,7 +654,7 @@ Deno.test("install --dry-run with a key checks the chain and prints every step, 
   );
   assert(!result.stderr.includes("wait up to"), "no reboot phase, no wait");
   assert(!(await exists(`${f.rec}/argv`)));
-  assertEquals([...Deno.readDirSync(f.scratch)].length, 0);
+  assertEquals(scratchLeft(f).length, 0);
 
   // The checks need no runtime folder: nothing secret is written in a dry run.
   const noRuntime = await runTask(f.flake.dir, "install", [
@@ -641,3 +736,264 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
 
 // Keeps the imports used when a test is filtered out.
 void runProgram;
+
+Deno.test("install refuses hostile host names and --target values as usage errors, touching nothing", async () => {
+  await using f = await fleet();
+  const canary = `${f.home}/canary`;
+  const cases: [string, string][] = [
+    ["../x", "box1"],
+    ["-x", "box1"],
+    ["box 1", "box1"],
+    [HOST, "-oProxyCommand=touch " + canary],
+    [HOST, "root@127.0.0.1"],
+    [HOST, `x;touch ${canary}`],
+    [HOST, "$(touch " + canary + ")"],
+    [HOST, "[::1]"],
+    [HOST, "127.0.0.1 -p 2"],
+  ];
+  for (const [host, target] of cases) {
+    const result = await runTask(f.flake.dir, "install", [
+      host,
+      "--target",
+      target,
+      "--host-key",
+      f.keyPath,
+      "--yes",
+    ], {
+      bin: f.bin,
+      env: { RECORD_DIR: f.rec, HOME: f.home, XDG_RUNTIME_DIR: f.scratch, DENO_DIR },
+    });
+    assertEquals(result.code, 2, `${host} ${target}: ${result.stderr}`);
+    assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+  }
+  const badOption = await f.install(["--host-key", f.keyPath, "--ssh-option", "-oProxyCommand=x"]);
+  assertEquals(badOption.code, 2, badOption.stderr);
+  const badPort = await f.install(["--host-key", f.keyPath, "--port", "70000"]);
+  assertEquals(badPort.code, 2, badPort.stderr);
+  assertStringIncludes(badPort.stderr, "--port must be a port number (1 to 65535)");
+  assert(!(await exists(canary)));
+  assert(!(await exists(`${f.rec}/argv`)));
+  assertEquals(scratchLeft(f).length, 0);
+});
+
+Deno.test("install refuses a host key that is a FIFO, a directory or a huge file, without hanging", async () => {
+  await using f = await fleet();
+  const fifo = `${f.home}/fifo`;
+  await runProgramOk(["mkfifo", "-m", "600", fifo]);
+  const dir = `${f.home}/keydir`;
+  await Deno.mkdir(dir, { mode: 0o700 });
+  const huge = `${f.home}/huge`;
+  await Deno.writeFile(huge, new Uint8Array(64 * 1024 * 1024).fill(0x41), { mode: 0o600 });
+  const link = `${f.home}/link`;
+  await Deno.symlink(fifo, link);
+  for (const key of [fifo, dir, huge, link]) {
+    const result = await f.install(["--host-key", key, "--yes"]);
+    assertEquals(result.code, 1, `${key}: ${result.stderr}`);
+    assertStringIncludes(result.stderr, `Cannot use host key "${key}"`);
+    assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+  }
+  assert(!(await exists(`${f.rec}/argv`)));
+});
+
+Deno.test("install against an installer port that accepts but never speaks stops within its bound", async () => {
+  await using f = await fleet();
+  const listener = Deno.listen({ hostname: f.host.address, port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const result = await f.install(["--host-key", f.keyPath, "--yes", "--port", String(port)]);
+    assertEquals(result.code, 1, result.stderr);
+    assertStringIncludes(result.stderr, "Cannot reach the installer");
+    assert(!(await exists(`${f.rec}/argv`)));
+    assertEquals(scratchLeft(f).length, 0);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
+
+Deno.test("install never prints a passphrase or the private key, even with --verbose and --json", async () => {
+  await using f = await fleet();
+  const running = f.install(["--host-key", f.keyPath, "--wait", "30", "--verbose", "--json"], {
+    stdin: "y\n",
+  });
+  const [result] = await Promise.all([running, serveInstall(f, running)]);
+  assertEquals(result.code, 0, result.stderr);
+  const output = result.stdout + result.stderr;
+  const identity = sshPrivateKeyToAgeIdentity(await Deno.readTextFile(f.keyPath));
+  const privateBody = (await Deno.readTextFile(f.keyPath)).split("\n")[1]!;
+  for (const secret of ["pass-one", "pass-two", "s3cret-kopia", identity, privateBody]) {
+    assert(!output.includes(secret), `printed a secret: ${secret.slice(0, 12)}…`);
+  }
+});
+
+Deno.test("install refuses a host whose secrets or public key git does not track (the flake cannot see them)", async () => {
+  await using f = await fleet();
+  await f.flake.git("rm", "-q", "--cached", `secrets/${HOST}.yaml`);
+  await f.flake.git("commit", "-q", "-m", "untrack");
+  const result = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(result.code, 1, result.stderr);
+  assertStringIncludes(
+    result.stderr,
+    `error: Cannot install host "${HOST}": git does not track secrets/${HOST}.yaml, so the flake cannot see it; git add it`,
+  );
+  const withoutKey = await f.install(["--dry-run"]);
+  assertEquals(withoutKey.code, 1, withoutKey.stderr);
+  assertStringIncludes(withoutKey.stderr, `git does not track secrets/${HOST}.yaml`);
+  await f.flake.git("add", `secrets/${HOST}.yaml`);
+  const staged = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(staged.code, 0, staged.stderr);
+});
+
+Deno.test("install stops a nixos-anywhere that never ends at --install-timeout, removing the secrets", async () => {
+  await using f = await fleet();
+  const result = await f.install(["--host-key", f.keyPath, "--yes", "--install-timeout", "3"]);
+  assertEquals(result.code, 1, result.stderr);
+  assertStringIncludes(
+    result.stderr,
+    `error: nixos-anywhere did not finish within 3 s (during "Installing NixOS"); it was stopped`,
+  );
+  assert(await exists(`${f.rec}/installing`), "the stand-in ran");
+  assertEquals(scratchLeft(f).length, 0, "scratch removed");
+});
+
+Deno.test("install never makes its passphrase folder in the repository, whatever XDG_RUNTIME_DIR says", async () => {
+  await using f = await fleet();
+  await Deno.mkdir(f.flake.path("run"));
+  for (const runtime of [".", f.flake.path("run")]) {
+    const result = await runTask(f.flake.dir, "install", [
+      HOST,
+      "--target",
+      f.host.address,
+      "--host-key",
+      f.keyPath,
+      "--yes",
+      "--install-timeout",
+      "2",
+    ], {
+      bin: f.bin,
+      env: { RECORD_DIR: f.rec, HOME: f.home, XDG_RUNTIME_DIR: runtime, DENO_DIR },
+    });
+    assertEquals(result.code, 1, result.stderr);
+    assertStringIncludes(result.stderr, "Cannot make a private folder on tmpfs");
+    assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
+  }
+  assertEquals([...Deno.readDirSync(f.flake.path("run"))].length, 0);
+  assert(![...Deno.readDirSync(f.flake.dir)].some((e) => e.name.startsWith("devops-install-")));
+});
+
+Deno.test("install of a host with a key but no secrets file names a secrets command that works", async () => {
+  await using f = await fleet();
+  await f.flake.git("rm", "-q", `secrets/${HOST}.yaml`);
+  await f.flake.git("commit", "-q", "-m", "no secrets");
+  const result = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(result.code, 1, result.stderr);
+  const command = result.stderr.match(/run deno task (secrets host [^;\n]*?)(?:,|;|\n|$)/)?.[1];
+  assert(command !== undefined, result.stderr);
+  const args = command.split(" ");
+  const fixed = await runTask(f.flake.dir, "secrets", [...args.slice(1), "-y"], {
+    bin: f.bin,
+    env: { SOPS_AGE_KEY_FILE: f.adminKeyFile, HOME: f.home, DENO_DIR },
+  });
+  assertEquals(fixed.code, 0, `${command}: ${fixed.stderr}`);
+  assert(await exists(f.flake.path(`secrets/${HOST}.yaml`)));
+});
+
+Deno.test("install --new-host-key stages the re-keyed files only, never a stray file in secrets/", async () => {
+  await using f = await fleet();
+  const keyPath = `${f.home}/keys/${HOST}_new`;
+  await Deno.writeTextFile(f.flake.path("secrets/box1.decrypted.yaml"), "kopia-password: plain\n");
+  const result = await runTask(f.flake.dir, "install", [
+    HOST,
+    "--target",
+    f.host.address,
+    "--new-host-key",
+    keyPath,
+  ], {
+    bin: f.bin,
+    env: {
+      SOPS_AGE_KEY_FILE: f.adminKeyFile,
+      RECORD_DIR: f.rec,
+      HOME: f.home,
+      XDG_RUNTIME_DIR: f.scratch,
+      DENO_DIR,
+    },
+    stdin: "y\nn\n",
+  });
+  assertEquals(result.code, 1, result.stderr);
+  assertStringIncludes(result.stderr, "the installer's host key was not confirmed");
+  const staged = (await f.flake.git("diff", "--cached", "--name-only")).trim().split("\n");
+  assert(staged.includes(`secrets/${HOST}.yaml`), staged.join(","));
+  assert(staged.includes(`configurations/${HOST}/ssh_host_ed25519_key.pub`), staged.join(","));
+  assert(!staged.includes("secrets/box1.decrypted.yaml"), staged.join(","));
+});
+
+Deno.test("a second install of the same host while one runs is refused before it touches anything", async () => {
+  await using f = await fleet();
+  const first = await startUntilStandIn(f);
+  await Deno.remove(`${f.rec}/installing`);
+  const second = await f.install(["--host-key", f.keyPath, "--yes", "--install-timeout", "2"]);
+  assertEquals(second.code, 1, second.stderr);
+  assertStringIncludes(
+    second.stderr,
+    `error: Cannot install host "${HOST}": another install of it is running; wait for it to end`,
+  );
+  assert(!(await exists(`${f.rec}/installing`)), "the second never reached nixos-anywhere");
+  assert(await exists(`${first.scratch}/disk-keys/1.key`), "the first install's folder stays");
+  await Deno.writeTextFile(`${f.rec}/go`, "1");
+  assertEquals((await first.running).code, 1);
+  assertEquals(scratchLeft(f).length, 0);
+});
+
+Deno.test("install --new-host-key never makes the private key inside the repository, whatever XDG_DATA_HOME or a symlink says", async () => {
+  await using f = await fleet();
+  const link = `${f.home}/repo-link`;
+  await Deno.symlink(f.flake.dir, link);
+  const cases: [string[], Record<string, string>][] = [
+    [["--new-host-key"], { XDG_DATA_HOME: "." }],
+    [["--new-host-key"], { XDG_DATA_HOME: link }],
+    [["--new-host-key", `${link}/keys/${HOST}`], {}],
+    // A dangling link: ssh-keygen would create the file it points to.
+    [["--new-host-key", `${f.home}/dangling`], {}],
+  ];
+  await Deno.symlink(f.flake.path(`leak-${HOST}`), `${f.home}/dangling`);
+  for (const [args, env] of cases) {
+    const result = await runTask(f.flake.dir, "install", [
+      HOST,
+      "--target",
+      f.host.address,
+      ...args,
+    ], {
+      bin: f.bin,
+      env: {
+        ...env,
+        SOPS_AGE_KEY_FILE: f.adminKeyFile,
+        RECORD_DIR: f.rec,
+        HOME: f.home,
+        XDG_RUNTIME_DIR: f.scratch,
+        DENO_DIR,
+      },
+      stdin: "n\n",
+    });
+    const inRepo = (await runProgramOk([
+      "find",
+      f.flake.dir,
+      "-name",
+      `*${HOST}*`,
+      "-newer",
+      f.flake.path("flake.nix"),
+    ]))
+      .split("\n").filter((p) =>
+        p !== "" && !p.includes("/secrets/") && !p.includes("/configurations/")
+      );
+    assertEquals(inRepo, [], `${args.join(" ")} ${JSON.stringify(env)}: ${result.stderr}`);
+    assert(
+      !(await exists(f.flake.path("devops-at-home"))) && !(await exists(f.flake.path("keys"))),
+      `${args.join(" ")} ${JSON.stringify(env)}: ${result.stderr}`,
+    );
+  }
+});

@@ -6,19 +6,22 @@ import { UsageError } from "../lib/errors.ts";
 import { pathExists } from "../lib/fs.ts";
 import { hostNameProblem } from "../lib/host_name.ts";
 import { ask } from "../lib/prompt.ts";
+import { publicKeyBody } from "../lib/ssh_pinned.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
-import { readDiskKeyPaths } from "./disk_keys.ts";
+import { nixString, readDiskKeyPaths } from "./disk_keys.ts";
 import { executeInstall, type InstallReport } from "./execute.ts";
 import {
   describePlan,
+  finishNewKey,
   hostPaths,
   type KeySource,
   type Phase,
   PHASES,
   planInstall,
 } from "./plan.ts";
-import { checkKeyFile } from "./secrets_check.ts";
+import { checkKeyFile, sopsAgeRecipients } from "./secrets_check.ts";
+import { sshPublicKeyToAge } from "../lib/age_identity.ts";
 import { Scratch, scratchParents } from "./scratch.ts";
 
 function positiveInt(what: string) {
@@ -35,6 +38,13 @@ export function targetProblem(address: string): string | undefined {
   if (/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(address)) return undefined;
   if (/^[0-9A-Fa-f:]+(?:%[A-Za-z0-9]+)?$/.test(address) && address.includes(":")) return undefined;
   return "not a host name or IP address";
+}
+
+function portNumber(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+    throw new UsageError(`--port must be a port number (1 to 65535), not "${value}"`);
+  }
+  return Number(value);
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -64,7 +74,7 @@ function program() {
     .option(
       "--port <port>",
       "SSH port of the installer and of the installed host",
-      positiveInt("--port"),
+      portNumber,
       22,
     )
     .option("--host-key <file>", "the host's private SSH key (mode 0600, yours)")
@@ -96,6 +106,12 @@ function program() {
       "seconds to wait for the installed host's SSH after the reboot",
       positiveInt("--wait"),
       600,
+    )
+    .option(
+      "--install-timeout <s>",
+      "seconds nixos-anywhere may run (build, copy, install) before it is stopped",
+      positiveInt("--install-timeout"),
+      4 * 3600,
     );
 }
 
@@ -114,16 +130,54 @@ async function indexedHosts(runner: Runner, root: string): Promise<string[]> {
         "--strict",
         "--json",
         "--expr",
-        `builtins.attrNames (import ${JSON.stringify(index)})`,
+        `builtins.attrNames (import ${nixString(index)})`,
       ],
       timeoutMs: 120_000,
     }),
   ) as string[];
 }
 
+/** Whether the key in `publicKeyFile` is the host's committed key and its secrets' recipient. */
+async function rekeyedFor(root: string, host: string, publicKeyFile: string): Promise<boolean> {
+  const paths = hostPaths(host);
+  try {
+    const made = await Deno.readTextFile(publicKeyFile);
+    const committed = await Deno.readTextFile(`${root}/${paths.publicKey}`);
+    const secrets = await Deno.readTextFile(`${root}/${paths.secrets}`);
+    return publicKeyBody(made) === publicKeyBody(committed) &&
+      sopsAgeRecipients(secrets).includes(sshPublicKeyToAge(made));
+  } catch {
+    return false;
+  }
+}
+
 function defaultNewKeyPath(host: string): string {
-  const data = Deno.env.get("XDG_DATA_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.local/share`;
-  return `${data}/devops-at-home/host-keys/${host}/ssh_host_ed25519_key`;
+  // The XDG spec says to ignore a relative XDG_DATA_HOME; here it would mean the repository.
+  const xdg = Deno.env.get("XDG_DATA_HOME");
+  const data = xdg?.startsWith("/") ? xdg : `${Deno.env.get("HOME") ?? "/root"}/.local/share`;
+  return userPath(`${data}/devops-at-home/host-keys/${host}/ssh_host_ed25519_key`);
+}
+
+/** Whether anything is at `path`, a dangling symlink included (ssh-keygen would follow it). */
+async function anyEntry(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, (error) => {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  });
+}
+
+/** `path` with symlinks resolved as far as it exists (the rest does not exist yet). */
+function resolvedPath(path: string): string {
+  const parts = path.split("/");
+  for (let end = parts.length; end > 0; end--) {
+    try {
+      const real = Deno.realPathSync(parts.slice(0, end).join("/") || "/");
+      return [real === "/" ? "" : real, ...parts.slice(end)].join("/");
+    } catch {
+      // not there yet: try its parent
+    }
+  }
+  return path;
 }
 
 async function keySource(
@@ -142,7 +196,7 @@ async function keySource(
       throw new Error(
         `Cannot install host "${host}": no ${
           hostPaths(host).publicKey
-        }; give --new-host-key to make one`,
+        }; give --new-host-key to make one, or add this key: deno task secrets host add ${host} --key-file ${path}.pub`,
       );
     }
     return { kind: "file", path };
@@ -151,17 +205,25 @@ async function keySource(
     const path = options.newHostKey === true
       ? defaultNewKeyPath(host)
       : userPath(options.newHostKey);
-    if (path === root || path.startsWith(`${root}/`)) {
+    const [where, repo] = [resolvedPath(path), resolvedPath(root)];
+    if (where === repo || where.startsWith(`${repo}/`)) {
       throw new UsageError(
         `Cannot keep the new host key in the repository ("${path}"): name a file outside it`,
       );
     }
-    if (await pathExists(path) || await pathExists(`${path}.pub`)) {
+    const hostHasKey = await pathExists(pub);
+    if (await anyEntry(path) || await anyEntry(`${path}.pub`)) {
+      // An earlier run may have made it and stopped before re-keying (failed, interrupted).
+      const rekeyed = await rekeyedFor(root, host, `${path}.pub`);
       throw new Error(
-        `Cannot make a new host key at "${path}": a file is there (never overwritten); use --host-key ${path}`,
+        `Cannot make a new host key at "${path}": a file is there (never overwritten); ${
+          rekeyed
+            ? `use --host-key ${path}`
+            : `if it is the one an earlier run made, ${finishNewKey(host, hostHasKey, path)}`
+        }`,
       );
     }
-    return { kind: "new", path, hostHasKey: await pathExists(pub) };
+    return { kind: "new", path, hostHasKey };
   }
   if (options.dryRun) {
     if (!await pathExists(pub)) {
@@ -241,20 +303,27 @@ export async function main(args: string[]): Promise<number> {
       sshOptions: options.sshOption,
       connectTimeout: options.connectTimeout,
       waitSeconds: options.wait,
+      installTimeoutSeconds: options.installTimeout,
     });
 
     const scratch = new Scratch(
       scratchParents({ XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") }, Deno.uid()),
+      root,
     );
     // An interrupt must not leave a passphrase or a key copy behind: remove them, then exit.
-    const onSignal = () => {
-      scratch.removeNow();
-      console.error("error: interrupted; the temporary secrets were removed");
-      Deno.exit(130);
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
+    // SIGHUP too: a closed terminal or ssh session would otherwise end the tool uncleaned.
+    const signals = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+    const listeners = Object.entries(signals).map(([signal, code]) => {
+      const listener = () => {
+        scratch.removeNow();
+        console.error("error: interrupted; the temporary secrets were removed");
+        Deno.exit(code);
+      };
+      Deno.addSignalListener(signal as Deno.Signal, listener);
+      return [signal as Deno.Signal, listener] as const;
+    });
     try {
+      if (!runner.dryRun) await scratch.lockHost(host);
       if (runner.dryRun) runner.log(describePlan(plan)[0]!);
       const report = await executeInstall(plan, {
         runner,
@@ -269,8 +338,7 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     } finally {
       scratch.removeNow();
-      Deno.removeSignalListener("SIGINT", onSignal);
-      Deno.removeSignalListener("SIGTERM", onSignal);
+      for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
     }
   });
 }

@@ -37,6 +37,8 @@ export interface InstallInput {
   connectTimeout: number;
   /** Seconds to wait for the installed host's SSH after the reboot. */
   waitSeconds: number;
+  /** Seconds nixos-anywhere may run before it is stopped (a hung build or connection). */
+  installTimeoutSeconds: number;
 }
 
 /** The repository paths of a host. */
@@ -65,7 +67,7 @@ export type Step =
   | { kind: "disk-keys"; secretsFile: string; keys: DiskKey[] }
   | { kind: "extra-files"; dir: string; keyPath: string; publicKeyPath: string }
   | { kind: "scan-installer"; argv: string[]; confirm: boolean }
-  | { kind: "nixos-anywhere"; argv: string[] }
+  | { kind: "nixos-anywhere"; argv: string[]; timeoutSeconds: number }
   | { kind: "wait-ssh"; timeoutSeconds: number }
   | { kind: "check-system"; argv: string[] }
   | { kind: "check-secrets"; argv: string[] };
@@ -80,6 +82,16 @@ export interface InstallPlan {
 
 function keyPathOf(key: KeySource): string {
   return key.kind === "none" ? "<private host key>" : key.path;
+}
+
+/**
+ * What to run when a new key exists but the secrets are not re-keyed for it (the re-keying
+ * failed or was interrupted): the same operation the install would run, then --host-key.
+ */
+export function finishNewKey(host: string, hostHasKey: boolean, keyPath: string): string {
+  return `when the cause is fixed, finish with deno task secrets host ${
+    hostHasKey ? "replace-key" : "add"
+  } ${host} --key-file ${keyPath}.pub, then install with --host-key ${keyPath}`;
 }
 
 /** The folder nixos-anywhere copies onto the new system's root. */
@@ -126,7 +138,9 @@ export function planInstall(input: InstallInput): InstallPlan {
     });
     steps.push({
       kind: "stage",
-      argv: ["git", "add", "--", paths.publicKey, ".sops.yaml", "secrets"],
+      // Named files only: a flake already sees edits to tracked files, and `git add secrets`
+      // would also stage a stray decrypted file lying there.
+      argv: ["git", "add", "--", paths.publicKey, ".sops.yaml", paths.secrets],
       ask: input.stage === "ask",
     });
   }
@@ -175,7 +189,7 @@ export function planInstall(input: InstallInput): InstallPlan {
     ...(input.phases === undefined ? [] : ["--phases", input.phases.join(",")]),
     ...input.sshOptions.flatMap((o) => ["--ssh-option", o]),
   ];
-  steps.push({ kind: "nixos-anywhere", argv });
+  steps.push({ kind: "nixos-anywhere", argv, timeoutSeconds: input.installTimeoutSeconds });
   if (input.phases === undefined || input.phases.includes("reboot")) {
     const attr = `.#nixosConfigurations.${input.host}.config`;
     steps.push({ kind: "wait-ssh", timeoutSeconds: input.waitSeconds });
@@ -225,7 +239,9 @@ export function describeStep(
         step.confirm ? " and ask" : ""
       }; ~/.ssh/known_hosts is never written`;
     case "nixos-anywhere":
-      return `install: ${formatCommand(step.argv)}`;
+      return `install: ${
+        formatCommand(step.argv)
+      } (stopped if not done within ${step.timeoutSeconds} s)`;
     case "wait-ssh":
       return `wait up to ${step.timeoutSeconds} s for root@${plan.address}:${plan.port} to answer SSH with ${plan.host}'s pinned key`;
     case "check-system":

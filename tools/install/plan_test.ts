@@ -14,6 +14,7 @@ function input(overrides: Partial<InstallInput> = {}): InstallInput {
     sshOptions: [],
     connectTimeout: 10,
     waitSeconds: 600,
+    installTimeoutSeconds: 14400,
     ...overrides,
   };
 }

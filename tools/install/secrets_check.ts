@@ -8,6 +8,7 @@ import type { Runner } from "../lib/runner.ts";
 import { DISK_KEYS_SECRET, diskKeySecretPath } from "./disk_keys.ts";
 
 const SOPS_TIMEOUT_MS = 60_000;
+const MAX_KEY_BYTES = 64 * 1024;
 
 /** A private key file that may be used: checked mode and owner. */
 export async function checkKeyFile(path: string): Promise<void> {
@@ -19,6 +20,13 @@ export async function checkKeyFile(path: string): Promise<void> {
     throw new Error(`Cannot use host key "${path}": ${cause}`);
   }
   if (!info.isFile) throw new Error(`Cannot use host key "${path}": not a file`);
+  // An OpenSSH private key is a few hundred bytes: anything big is the wrong file, and reading
+  // it would only slow every step down to its time limit.
+  if (info.size > MAX_KEY_BYTES) {
+    throw new Error(
+      `Cannot use host key "${path}": ${info.size} bytes is too big for an SSH private key`,
+    );
+  }
   const mode = (info.mode ?? 0) & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new Error(
@@ -58,7 +66,9 @@ export async function checkRecipient(
   const recipient = sshPublicKeyToAge(committed);
   const fileText = await Deno.readTextFile(`${root}/${options.secretsFile}`).catch(() => {
     throw new Error(
-      `Cannot install host "${host}": no ${options.secretsFile}; run deno task secrets host add ${host} --key-file ${options.publicKeyPath}`,
+      // The host has a committed key here, so `host add` would refuse; replace-key (with the
+      // same key) makes the secrets file.
+      `Cannot install host "${host}": no ${options.secretsFile}; run deno task secrets host replace-key ${host} --key-file ${options.publicKeyPath}, then git add ${options.secretsFile}`,
     );
   });
   if (!sopsAgeRecipients(fileText).includes(recipient)) {
@@ -95,7 +105,9 @@ export async function checkSecretsChain(runner: Runner, options: ChainOptions): 
   const { root, host, keyPath } = options;
   await checkKeyFile(keyPath);
   const derived = await runner.text({
-    argv: ["ssh-keygen", "-y", "-f", keyPath],
+    // -P "": a key with a passphrase fails here instead of prompting on the terminal (a host
+    // key has none: sshd and sops-nix read it unattended).
+    argv: ["ssh-keygen", "-y", "-P", "", "-f", keyPath],
     timeoutMs: 10_000,
   })
     .catch((error: Error) => {
@@ -163,6 +175,14 @@ export function diskPassphrases(
     const value = typeof table === "object" && table !== null
       ? (table as Record<string, unknown>)[path]
       : undefined;
+    if (typeof value === "number" || typeof value === "boolean") {
+      // YAML read an unquoted passphrase as a number (0123 → 123) or yes/no: not what was typed.
+      throw new Error(
+        `Cannot install host "${context.host}": the disk passphrase ${
+          diskKeySecretPath(path)
+        } in ${context.secretsFile} is a ${typeof value}, not a string; quote it in sops edit ${context.secretsFile}`,
+      );
+    }
     if (typeof value !== "string" || value === "") {
       throw new Error(
         `Cannot install host "${context.host}": ${context.secretsFile} has no disk passphrase ${
@@ -174,4 +194,34 @@ export function diskPassphrases(
     }
     return value;
   });
+}
+
+/**
+ * Checks that git tracks each of `paths` (relative to `root`): a flake sees only tracked files,
+ * so an untracked secrets file would pass the check here and be missing from the installed system.
+ * A repository that is not a git checkout (a path flake) sees every file: nothing to check.
+ */
+export async function checkTracked(
+  runner: Runner,
+  root: string,
+  host: string,
+  paths: readonly string[],
+): Promise<void> {
+  const result = await runner.run({
+    argv: ["git", "-C", root, "ls-files", "-z", "--", ...paths],
+    okCodes: [128],
+    timeoutMs: 30_000,
+  });
+  if (result.code !== 0) return;
+  const tracked = new Set(result.stdout.split("\0"));
+  const untracked = paths.filter((path) => !tracked.has(path));
+  if (untracked.length > 0) {
+    throw new Error(
+      `Cannot install host "${host}": git does not track ${
+        untracked.join(", ")
+      }, so the flake cannot see ${untracked.length === 1 ? "it" : "them"}; git add ${
+        untracked.length === 1 ? "it" : "them"
+      } (or commit), then run again`,
+    );
+  }
 }

@@ -29,6 +29,7 @@ async function setup(stick: (devicePath: string) => BlockDevice) {
     flake,
     device,
     run,
+    lsblkPath: `${bin.dir}/lsblk`,
     deviceBytes: () => Deno.readFile(device),
     async [Symbol.asyncDispose]() {
       await Deno.remove(device).catch(() => {});
@@ -160,5 +161,60 @@ Deno.test("iso --write writes a real block device (a loop device) with the task'
   } finally {
     await runProgramOk(["losetup", "-d", loop]);
     await Deno.remove(backing);
+  }
+});
+
+Deno.test("iso --write with a /dev/disk/by-id style link takes --yes-i-know spelled the same way, and refuses another disk's link", async () => {
+  await using t = await setup(stickAt());
+  const link = `${t.flake.dir}.usb-SanDisk_Ultra_Fit`;
+  const elsewhere = `${t.flake.dir}.other-disk`;
+  await Deno.writeTextFile(elsewhere, "");
+  const otherLink = `${t.flake.dir}.ata-Other_Disk`;
+  await Deno.symlink(t.device, link);
+  await Deno.symlink(elsewhere, otherLink);
+  try {
+    const before = await t.deviceBytes();
+    const other = await t.run(["--write", link, "--yes-i-know", otherLink]);
+    assertEquals(other.code, 2, other.stderr);
+    assertStringIncludes(other.stderr, "does not name the device");
+    assert(!other.stderr.includes("build iso-headless"), "refused before the build");
+    assertEquals(await t.deviceBytes(), before);
+
+    const result = await t.run(["--write", link, "--yes-i-know", link, "--json"]);
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as IsoReport;
+    assertEquals(report.written?.device, t.device);
+    assertEquals(report.written?.verified, true);
+  } finally {
+    await Deno.remove(link);
+    await Deno.remove(otherLink);
+    await Deno.remove(elsewhere);
+  }
+});
+
+Deno.test("iso --write checks the stick again after the confirmation: one mounted meanwhile is not written", async () => {
+  await using t = await setup(stickAt());
+  const mounted = lsblkJson([
+    usbStick("sdz", 8 * 1024 * 1024, {
+      path: t.device,
+      children: [partition("sdz1", "/media/usb")],
+    }),
+  ]);
+  // The desktop mounts the stick while the user types its name: from the third lsblk on.
+  await Deno.writeTextFile(`${t.flake.dir}.lsblk-mounted.json`, mounted);
+  const count = `${t.flake.dir}.lsblk-count`;
+  await Deno.writeTextFile(
+    t.lsblkPath,
+    `#!/bin/sh\necho x >> '${count}'\nif [ "$(/usr/bin/wc -l < '${count}')" -ge 3 ]; then exec /bin/cat '${t.flake.dir}.lsblk-mounted.json'; fi\nexec /bin/cat '${t.flake.dir}.lsblk.json'\n`,
+  );
+  try {
+    const before = await t.deviceBytes();
+    const result = await t.run(["--write", "sdz"], "sdz\n");
+    assertEquals(result.code, 1, result.stderr);
+    assertStringIncludes(result.stderr, "/dev/sdz1 is mounted at /media/usb; unmount it first");
+    assertEquals(await t.deviceBytes(), before);
+  } finally {
+    await Deno.remove(`${t.flake.dir}.lsblk-mounted.json`);
+    await Deno.remove(count).catch(() => {});
   }
 });

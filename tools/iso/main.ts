@@ -99,16 +99,23 @@ function describeDisk(disk: ChosenDisk): string {
   }${disk.tran === null ? "" : `, ${disk.tran}`}`;
 }
 
-async function confirmDisk(disk: ChosenDisk, yesIKnow: string | undefined): Promise<void> {
-  const names = [disk.name, disk.path];
-  if (yesIKnow !== undefined) {
-    if (!names.includes(yesIKnow)) {
-      throw new UsageError(
-        `Cannot write: --yes-i-know "${yesIKnow}" does not name the device "${disk.path}"`,
-      );
-    }
-    return;
+/** --yes-i-know as given, and resolved like --write (a by-id link names its disk). */
+interface YesIKnow {
+  given: string;
+  resolved: string;
+}
+
+function checkYesIKnow(disk: ChosenDisk, yesIKnow: YesIKnow): void {
+  if (![disk.name, disk.path].includes(yesIKnow.resolved)) {
+    throw new UsageError(
+      `Cannot write: --yes-i-know "${yesIKnow.given}" does not name the device "${disk.path}"`,
+    );
   }
+}
+
+async function confirmDisk(disk: ChosenDisk, yesIKnow: YesIKnow | undefined): Promise<void> {
+  const names = [disk.name, disk.path];
+  if (yesIKnow !== undefined) return checkYesIKnow(disk, yesIKnow);
   const answer = await ask(
     `Everything on ${
       describeDisk(disk)
@@ -152,6 +159,9 @@ export async function main(args: string[]): Promise<number> {
     if (options.yesIKnow !== undefined && requested === undefined) {
       throw new UsageError("--yes-i-know needs --write <device>");
     }
+    const yesIKnow = options.yesIKnow === undefined
+      ? undefined
+      : { given: options.yesIKnow, resolved: await resolveDevice(runner, options.yesIKnow) };
 
     // Refuse a wrong device before a long build.
     const devicesBefore = requested === undefined
@@ -160,6 +170,7 @@ export async function main(args: string[]): Promise<number> {
     if (devicesBefore !== undefined) {
       const early = chooseDisk(devicesBefore, requested!, 0);
       if (early.kind === "refused") throw new Error(refusalMessage(early.refusal));
+      if (yesIKnow !== undefined) checkYesIKnow(early.disk, yesIKnow);
     }
 
     if (runner.dryRun) {
@@ -193,7 +204,22 @@ export async function main(args: string[]): Promise<number> {
     if (choice.kind === "refused") throw new Error(refusalMessage(choice.refusal));
     const disk = choice.disk;
     runner.log(describeDisk(disk));
-    await confirmDisk(disk, options.yesIKnow);
+    await confirmDisk(disk, yesIKnow);
+    // The answer may have taken minutes: a desktop may have mounted the stick meanwhile, or it
+    // was swapped for another under the same name.
+    const now = chooseDisk(
+      parseLsblk(await runner.text({ argv: LSBLK_ARGV, timeoutMs: 30_000 })),
+      requested,
+      size,
+    );
+    if (now.kind === "refused") throw new Error(refusalMessage(now.refusal));
+    if (now.disk.serial !== disk.serial || now.disk.size !== disk.size) {
+      throw new Error(
+        `Cannot write to "${disk.path}": it changed while you confirmed (now ${
+          describeDisk(now.disk)
+        }); nothing written, run again`,
+      );
+    }
 
     runner.log(`writing ${imagePath} to ${disk.path}`);
     const written = await writeImage(imagePath, disk.path, { onProgress: progressPrinter(runner) });
