@@ -21,7 +21,7 @@ import {
   planInstall,
 } from "./plan.ts";
 import { checkKeyFile, sopsAgeRecipients } from "./secrets_check.ts";
-import { sshPublicKeyToAge } from "../lib/age_identity.ts";
+import { sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
 import { Scratch, scratchParents } from "./scratch.ts";
 
 function positiveInt(what: string) {
