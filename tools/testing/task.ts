@@ -137,7 +137,9 @@ export async function runTask(
   try {
     return await runProgram([`${bin.dir}/deno`, "task", "-q", task, ...args], {
       cwd: options.cwd ?? repoDir,
-      env: { ...options.env, PATH: bin.dir, NO_COLOR: "1" },
+      // A shell has no INIT_CWD: deno task sets it to the folder it starts in, but keeps one it
+      // inherits (from an outer `deno task test`), which would move every relative path.
+      env: { ...options.env, PATH: bin.dir, NO_COLOR: "1", INIT_CWD: options.cwd ?? repoDir },
       ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
     });
   } finally {
