@@ -180,7 +180,9 @@ export function planHostKey(
     );
   }
   const hostKeys = new Map([...state.hostKeys, [name, recipient]]);
-  const files = fileExists || options.replace
+  // A host without its own secrets file gets one, on add and on replace-key alike (a host whose
+  // file was deleted has no other way back to one).
+  const files = fileExists
     ? state.files
     : [...state.files, { path: file, metadata: { age: [], pgp: [], other: [] } }];
   const plan = planRekey({ ...state, hostKeys, files, rotate: options.rotate });
@@ -197,7 +199,7 @@ export function planHostKey(
     ? []
     : [{ kind: "write", path: pub, content: keyLine, mode: 0o644 }];
   const wanted = plan.files.find((f) => f.path === file)?.wanted ?? [];
-  const after: Step[] = fileExists || options.replace
+  const after: Step[] = fileExists
     ? []
     : [{ kind: "encrypt", path: file, content: "{}\n", recipients: wanted }];
   return stepsFor(command, { ...state, hostKeys, files }, plan, {

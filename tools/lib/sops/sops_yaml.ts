@@ -203,7 +203,14 @@ export function parseSopsConfig(text: string, file = ".sops.yaml"): SopsConfig {
   const rules: RuleEntry[] = [];
   let rulesIndent = "  ";
   let rulesEnd = -1;
-  const rulesNode = doc.get("creation_rules", true);
+  let rulesNode = doc.get("creation_rules", true);
+  if (YAML.isScalar(rulesNode) && rulesNode.value === null) {
+    // `creation_rules:` with no rule under it (as left when the last rule goes) is an empty
+    // list: new rules go right below the key.
+    const key = /^creation_rules:[ \t]*(?:#.*)?$/m.exec(text);
+    if (key) rulesEnd = lineEndAfter(text, key.index);
+    rulesNode = undefined;
+  }
   if (rulesNode !== undefined && rulesNode !== null) {
     if (!YAML.isSeq(rulesNode)) {
       fail(file, text, rangeOf(rulesNode), "creation_rules must be a list");

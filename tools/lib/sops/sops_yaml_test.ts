@@ -194,3 +194,15 @@ Deno.test("parseSopsConfig() accepts a large fleet's many aliases", () => {
   const config = parseSopsConfig(`keys:\n  - &admin_a age1a\ncreation_rules:\n${rules}`);
   assertEquals(config.rules.length, 150);
 });
+
+Deno.test("parseSopsConfig() reads an empty creation_rules as no rules, and a rule can be added", () => {
+  const text = "keys:\n  - &admin_alice age1alice\ncreation_rules:\n";
+  const config = parseSopsConfig(text);
+  assertEquals(config.rules.length, 0);
+  const updated = applyConfigEdits(config, {
+    newRules: [{ name: "web1", aliases: ["admin_alice"] }],
+  });
+  const reparsed = parseSopsConfig(updated);
+  assertEquals(reparsed.rules.length, 1);
+  assert(matchRule(reparsed, "secrets/web1.yaml") !== undefined, updated);
+});
