@@ -1,7 +1,17 @@
 // Benchmarks rekey against real sops: --check on 200 files/20 hosts, and a full rekey adding one
 // host to 100 files (--parallel 1 and the default). Run: deno task bench:rekey
-import { makeAgeKey, makeHostKey, run } from "../rekey/_test_support.ts";
-import { main } from "../rekey/main.ts";
+import { makeAgeKey, makeHostKey, run } from "../secrets/_test_support.ts";
+import { main as secretsMain } from "../secrets/main.ts";
+
+/** `rekey …` in this process (the bench measures the tool, not Deno's start-up). */
+function main(args: string[]): Promise<number> {
+  const repo = args.indexOf("--repo");
+  return secretsMain([
+    "rekey",
+    ...args.slice(repo, repo + 2),
+    ...args.filter((_, i) => i < repo || i > repo + 1),
+  ]);
+}
 import { captureMain } from "../testing/capture.ts";
 import { median } from "./timing.ts";
 
@@ -26,13 +36,30 @@ async function buildRepo(dir: string, hosts: number, sharedFiles: number, hostFi
     );
     recipients.push(key.recipient);
   }
-  await Deno.writeTextFile(`${root}/.sops.yaml`, `keys:\n  - &admin_a ${admin.recipient}\n`);
-  const config = `${dir}/all.yaml`;
-  await Deno.writeTextFile(config, `creation_rules:\n  - age: ${recipients.join(",")}\n`);
+  const hostNames = Array.from({ length: hosts }, (_, i) => `h${i}`);
   const names = [
-    ...(hostFiles ? Array.from({ length: hosts }, (_, i) => `h${i}`) : []),
+    ...(hostFiles ? hostNames : []),
     ...Array.from({ length: sharedFiles }, (_, i) => `shared${String(i).padStart(3, "0")}`),
   ];
+  // Host files for admin + their host, shared files granted to every host: in step from the start.
+  const keys = [
+    `  - &admin_a ${admin.recipient}`,
+    ...hostNames.map((h, i) => `  - &host_${h} ${recipients[i + 1]}`),
+  ];
+  const rules = names.map((name) => {
+    const aliases = hostNames.includes(name)
+      ? [`*host_${name}`]
+      : hostNames.map((h) => `*host_${h}`);
+    return `  - path_regex: ^secrets/${name}\\.yaml$\n    key_groups: [ { age: [ *admin_a, ${
+      aliases.join(", ")
+    } ] } ]`;
+  });
+  await Deno.writeTextFile(
+    `${root}/.sops.yaml`,
+    `keys:\n${keys.join("\n")}\ncreation_rules:\n${rules.join("\n")}\n`,
+  );
+  const config = `${dir}/all.yaml`;
+  await Deno.writeTextFile(config, `creation_rules:\n  - age: ${recipients.join(",")}\n`);
   await Promise.all(names.map(async (name, i) => {
     await new Promise((r) => setTimeout(r, (i % 16) * 5));
     const out = await run(
@@ -50,8 +77,7 @@ async function buildRepo(dir: string, hosts: number, sharedFiles: number, hostFi
     if (out.code !== 0) throw new Error(out.stderr);
     await Deno.writeTextFile(`${root}/secrets/${name}.yaml`, out.stdout);
   }));
-  // First rekey writes the host anchors and rules; host files then hold admin + every host,
-  // so it re-keys them to admin + that host.
+  // Host files were encrypted for every host: the first rekey narrows them to admin + that host.
   if (await quiet(() => main(["--repo", root, "--parallel", "8"])) !== 0) {
     throw new Error("setup rekey failed");
   }
@@ -93,6 +119,13 @@ if (import.meta.main) {
         await Deno.writeTextFile(
           `${copy}/configurations/hnew/ssh_host_ed25519_key.pub`,
           extra.publicLine,
+        );
+        // The new host is granted every shared file, as `secrets grant` would write it.
+        const text = await Deno.readTextFile(`${copy}/.sops.yaml`);
+        await Deno.writeTextFile(
+          `${copy}/.sops.yaml`,
+          text.replace("creation_rules:", `  - &host_hnew ${extra.recipient}\ncreation_rules:`)
+            .replaceAll(" ] } ]", ", *host_hnew ] } ]"),
         );
         runs.push(await time(() => main(["--repo", copy, "--parallel", parallel])));
       }

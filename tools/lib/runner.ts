@@ -18,6 +18,11 @@ export interface CommandSpec {
   okCodes?: readonly number[];
   /** Milliseconds before the command is killed. */
   timeoutMs?: number;
+  /**
+   * Send stdout to /dev/null: for commands that print secrets (`sops decrypt` as an identity
+   * check). Their output never enters this process, so --verbose and errors cannot show it.
+   */
+  discardStdout?: boolean;
 }
 
 /** What a command left behind. */
@@ -69,7 +74,8 @@ export function createRunner(options: RunnerOptions = {}): Runner {
       return { code: 0, stdout: "", stderr: "", skipped: true };
     }
     if (verbose) write(`$ ${shown}`);
-    let builder = $`${[...spec.argv]}`.stdout("piped").stderr("piped").noThrow();
+    let builder = $`${[...spec.argv]}`.stdout(spec.discardStdout ? "null" : "piped")
+      .stderr("piped").noThrow();
     if (spec.cwd !== undefined) builder = builder.cwd(spec.cwd);
     if (spec.env !== undefined) builder = builder.env(spec.env);
     builder = typeof spec.stdin === "string"
@@ -77,7 +83,7 @@ export function createRunner(options: RunnerOptions = {}): Runner {
       : builder.stdin(spec.stdin ?? "null");
     if (spec.timeoutMs !== undefined) builder = builder.timeout(spec.timeoutMs);
     const result = await builder;
-    const stdout = result.stdout;
+    const stdout = spec.discardStdout ? "" : result.stdout;
     const stderr = result.stderr;
     if (verbose && (stdout || stderr)) write(tail(`${stdout}${stderr}`));
     if (result.code !== 0 && !(spec.okCodes ?? []).includes(result.code)) {

@@ -1,57 +1,203 @@
-// Manages admin and host keys for sops, then re-keys. Run: deno task secrets <admin|host|access> …
+// Manages who can read the sops secrets and keeps every file in step. Run: deno task secrets
+// <rekey|admin|host|grant|revoke|access> …; `deno task rekey` is `secrets rekey`.
 import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import type { CommonOptions } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/fs.ts";
-import { HOST_NAME_RULE, isHostName } from "../lib/host_name.ts";
+import { pathExists, readTextIfExists } from "../lib/fs.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
+import { unifiedDiff } from "../lib/diff.ts";
 import type { Runner } from "../lib/runner.ts";
-import { isAgeRecipient, sshPublicKeyToAge } from "../rekey/age_keys.ts";
-import { pinSopsKeyFile, readRepoState } from "../rekey/executor.ts";
-import { formatSummary, parseParallel, rekey, type RekeyResult } from "../rekey/main.ts";
-import { planConfigEdits } from "../rekey/plan.ts";
-import { applyConfigEdits, parseSopsConfig } from "../rekey/sops_yaml.ts";
+import {
+  accessTable,
+  acquireLock,
+  type CommandPlan,
+  describeRecovery,
+  executeSteps,
+  formatAccess,
+  hostKeyPath,
+  JOURNAL_DIR,
+  planAdminAdd,
+  planAdminRemove,
+  planGrant,
+  planHostKey,
+  planRekey,
+  planRekeyCommand,
+  type Problem,
+  readRepoState,
+  recover,
+  type Recovery,
+  type RepoState,
+  runningHolder,
+  sshPublicKeyToAge,
+  type StepEvent,
+} from "../lib/sops/mod.ts";
 
-function checkName(kind: string, name: string): string {
-  if (!isHostName(name)) {
-    const rule = kind === "host" ? HOST_NAME_RULE : HOST_NAME_RULE.replace("a host", `an ${kind}`);
-    throw new UsageError(`Invalid ${kind} name "${name}": ${rule}`);
+/** Seams for tests: where a kill-at-any-moment test stops the process. */
+export interface MainHooks {
+  onEvent?: (event: StepEvent) => void | Promise<void>;
+}
+
+/** One file's outcome, for the summary and --json. */
+export interface FileResult {
+  path: string;
+  added: string[];
+  removed: string[];
+  rotated: boolean;
+  status: "updated" | "created" | "would-update";
+}
+
+/** What a changing command did. */
+export interface RunResult {
+  recovery: Recovery;
+  configChanged: boolean;
+  files: FileResult[];
+  problems: Problem[];
+}
+
+/**
+ * Makes a relative SOPS_AGE_KEY_FILE absolute, from the folder the user ran the command in:
+ * sops runs in work folders, where a relative path would name no file.
+ */
+function pinSopsKeyFile(): void {
+  const keyFile = Deno.env.get("SOPS_AGE_KEY_FILE");
+  if (keyFile && !keyFile.startsWith("/")) Deno.env.set("SOPS_AGE_KEY_FILE", userPath(keyFile));
+}
+
+function parseParallel(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`Invalid --parallel "${value}": expected a whole number ≥ 1`);
   }
-  return name;
+  return n;
 }
 
-/** The access table: which admin and host holds a recipient on which file. */
-export interface AccessTable {
-  columns: string[];
-  rows: { path: string; access: Record<string, boolean> }[];
+interface GlobalOptions extends CommonOptions {
+  parallel: number;
+  rotate: boolean;
 }
 
-/** Builds the access table from `.sops.yaml` anchors and each file's metadata. */
-export async function accessTable(root: string): Promise<AccessTable> {
-  const state = await readRepoState(root);
-  const anchors = state.config.keys.filter((k) => /^(admin|host)_/.test(k.anchor ?? ""));
-  const columns = anchors.map((k) => k.anchor!);
-  const rows = state.files.map((f) => ({
-    path: f.path,
-    access: Object.fromEntries(
-      anchors.map((k) => [k.anchor!, (f.recipients ?? []).includes(k.value)]),
-    ),
-  }));
-  return { columns, rows };
+/** A per-file summary for people. */
+export function formatSummary(result: RunResult): string {
+  const lines: string[] = [];
+  if (result.configChanged) lines.push(".sops.yaml: updated");
+  for (const f of result.files) {
+    const parts = [
+      f.added.length > 0 ? `+${f.added.length} (${f.added.join(", ")})` : "",
+      f.removed.length > 0 ? `-${f.removed.length} (${f.removed.join(", ")})` : "",
+      f.rotated ? "rotated" : f.removed.length > 0 && f.status === "updated" ? "not rotated" : "",
+    ].filter(Boolean);
+    lines.push(`${f.path}: ${f.status} ${parts.join(" ")}`.trimEnd());
+  }
+  if (lines.length === 0 && result.recovery.kind === "none") {
+    lines.push("Everything is in step; nothing to do");
+  }
+  return lines.join("\n");
 }
 
-/** The access table as text. */
-export function formatAccess(table: AccessTable): string {
-  const width = Math.max(4, ...table.rows.map((r) => r.path.length));
-  const header = ["file".padEnd(width), ...table.columns].join("  ");
-  const lines = table.rows.map((r) =>
-    [
-      r.path.padEnd(width),
-      ...table.columns.map((c) => (r.access[c] ? "yes" : "-").padEnd(c.length)),
-    ]
-      .join("  ").trimEnd()
-  );
-  return [header, ...lines].join("\n");
+async function noteRunning(root: string, runner: Runner): Promise<void> {
+  const holder = await runningHolder(root);
+  if (holder !== undefined) {
+    runner.log(
+      `note: a rekey (pid ${holder.pid}, \`${holder.command}\`) is running; this shows the state before it finishes`,
+    );
+  }
+}
+
+/**
+ * The shape of every changing command: take the lock, finish or undo a killed run, read the
+ * state, plan, show the `.sops.yaml` diff, execute. --dry-run takes no lock and writes nothing.
+ */
+async function changeRepo(
+  root: string,
+  opts: GlobalOptions,
+  hooks: MainHooks,
+  build: (state: RepoState) => CommandPlan | Promise<CommandPlan>,
+  options: { command: string },
+): Promise<RunResult> {
+  const runner = runnerFor(opts);
+  let recovery: Recovery = { kind: "none" };
+  const lock = runner.dryRun ? undefined : await acquireLock(root, options.command);
+  try {
+    if (lock?.stale !== undefined) {
+      runner.log(
+        `note: took over the lock of pid ${lock.stale.pid} (\`${lock.stale.command}\`), which is no longer running`,
+      );
+    }
+    if (runner.dryRun) {
+      await noteRunning(root, runner);
+      if (await pathExists(`${root}/${JOURNAL_DIR}/journal.json`)) {
+        runner.log(`note: an unfinished run left ${JOURNAL_DIR}/; a real run finishes it first`);
+      }
+    } else {
+      recovery = await recover(root, "finish");
+      const line = describeRecovery(recovery);
+      if (line !== undefined) runner.log(line);
+    }
+    const state = await readRepoState(root);
+    const plan = await build(state);
+    const diskText = (await readTextIfExists(`${root}/.sops.yaml`)) ?? "";
+    const diff = unifiedDiff(".sops.yaml", diskText, plan.rekey.configText);
+    if (diff !== "") runner.log(diff);
+    for (const p of plan.rekey.problems) {
+      if (p.kind === "plaintext" || p.kind === "no-rule") {
+        runner.log(`warning: ${p.message}; left alone`);
+      }
+      if (p.kind === "admin-missing" || p.kind === "host-missing") {
+        runner.log(`warning: ${p.message}`);
+      }
+    }
+    await executeSteps(root, plan.steps, {
+      runner,
+      parallel: opts.parallel,
+      ...(hooks.onEvent ? { onEvent: hooks.onEvent } : {}),
+    });
+    const status: FileResult["status"] = runner.dryRun ? "would-update" : "updated";
+    const files: FileResult[] = plan.steps.steps.flatMap((s): FileResult[] => {
+      if (s.kind === "rekey") {
+        return [{
+          path: s.path,
+          added: s.added,
+          removed: s.removed,
+          rotated: s.rotate && !runner.dryRun,
+          status,
+        }];
+      }
+      if (s.kind === "encrypt") {
+        const f = plan.rekey.files.find((x) => x.path === s.path);
+        return [{
+          path: s.path,
+          added: f?.wanted ?? [],
+          removed: [],
+          rotated: false,
+          status: runner.dryRun ? "would-update" : "created",
+        }];
+      }
+      return [];
+    });
+    return {
+      recovery,
+      configChanged: plan.steps.steps.some((s) => s.path === ".sops.yaml"),
+      files,
+      problems: plan.rekey.problems,
+    };
+  } finally {
+    await lock?.[Symbol.asyncDispose]();
+  }
+}
+
+/** `rekey --check`: the problems, with no keys, no lock and no changes. */
+async function checkRepo(root: string, runner: Runner): Promise<Problem[]> {
+  await noteRunning(root, runner);
+  const state = await readRepoState(root, { purpose: "check the secrets" });
+  const problems = planRekey(state).problems;
+  if (await pathExists(`${root}/${JOURNAL_DIR}`)) {
+    problems.unshift({
+      kind: "stale-config",
+      subject: JOURNAL_DIR,
+      message: `${JOURNAL_DIR}/: an unfinished run; run deno task rekey to finish it (or --abort)`,
+    });
+  }
+  return problems;
 }
 
 async function readKeyLine(
@@ -62,8 +208,11 @@ async function readKeyLine(
     throw new UsageError("Give exactly one of --key-file <path> or --scan <address>");
   }
   if (options.keyFile !== undefined) {
-    const text = await Deno.readTextFile(userPath(options.keyFile)).catch(() => {
-      throw new Error(`Cannot read host key ${options.keyFile}: no such file`);
+    const text = await Deno.readTextFile(userPath(options.keyFile)).catch((error) => {
+      const cause = error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : (error as Error).message;
+      throw new Error(`Cannot read host key ${options.keyFile}: ${cause}`);
     });
     try {
       sshPublicKeyToAge(text);
@@ -94,117 +243,82 @@ async function confirmKey(runner: Runner, line: string, yes: boolean): Promise<v
   }
 }
 
-interface RunOptions extends CommonOptions {
-  parallel: number;
-  rotate: boolean;
-}
-
-async function rekeyWith(
-  root: string,
-  opts: RunOptions,
-  configText?: string,
-): Promise<RekeyResult> {
-  const result = await rekey(root, {
-    runner: runnerFor(opts),
-    rotate: opts.rotate,
-    parallel: opts.parallel,
-    ...(configText === undefined ? {} : { configText }),
-  });
-  printResult(opts.json, result, formatSummary(result));
-  return result;
-}
-
-async function setHostKey(
-  root: string,
-  name: string,
-  line: string,
-  opts: RunOptions,
-  replace: boolean,
-) {
-  const runner = runnerFor(opts);
-  const pub = `${root}/configurations/${name}/ssh_host_ed25519_key.pub`;
-  const exists = await Deno.stat(pub).then(() => true, () => false);
-  if (exists && !replace) {
-    throw new Error(`Cannot add host "${name}": it has a key; use host replace-key`);
-  }
-  if (!exists && replace) throw new Error(`Cannot replace the key of host "${name}": no ${pub}`);
-  if (runner.dryRun) {
-    runner.log(`would write configurations/${name}/ssh_host_ed25519_key.pub`);
-    return;
-  }
-  await Deno.mkdir(`${root}/configurations/${name}`, { recursive: true });
-  await writeFileAtomic(pub, line);
-  const file = `secrets/${name}.yaml`;
-  if (!await Deno.stat(`${root}/${file}`).then(() => true, () => false)) {
-    // Its rule first (sops picks recipients by rule), then an empty encrypted file.
-    const state = await readRepoState(root);
-    const paths = [...state.files.map((f) => f.path), file];
-    const text = applyConfigEdits(
-      state.config,
-      planConfigEdits(state.config, state.hostKeys, paths),
-    );
-    await writeFileAtomic(`${root}/.sops.yaml`, text);
-    const encrypted = await runner.text({
-      argv: ["sops", "encrypt", "--filename-override", file, "/dev/stdin"],
-      cwd: root,
-      stdin: "{}\n",
-    });
-    await Deno.mkdir(`${root}/secrets`, { recursive: true });
-    await writeFileAtomic(`${root}/${file}`, `${encrypted}\n`, { mode: 0o644 });
-    runner.log(`Created ${file}`);
-  }
-  await rekeyWith(root, opts);
-}
-
-/** The CLI. */
-export async function main(args: string[]): Promise<number> {
+/** The CLI; `hooks` are for tests. */
+export async function main(args: string[], hooks: MainHooks = {}): Promise<number> {
   return await runMain(async () => {
     pinSopsKeyFile();
-    const program = newProgram("secrets", "Manage the admin and host keys of the sops secrets")
+    let exitCode = 0;
+    const program = newProgram(
+      "secrets",
+      "Manage who can read the sops secrets and keep every file in step with .sops.yaml",
+    )
       .option("--no-rotate", "do not rotate data keys after removing a recipient")
       .option("--parallel <n>", "files re-keyed at once", parseParallel, 4);
+    const opts = () => program.opts() as GlobalOptions;
+    const root = () => findRepoRoot(Deno.cwd(), opts().repo);
+    const report = (result: RunResult) => {
+      printResult(opts().json, result, formatSummary(result));
+    };
+    const change = async (
+      command: string,
+      build: (state: RepoState, r: string) => CommandPlan | Promise<CommandPlan>,
+    ) => {
+      const r = await root();
+      report(await changeRepo(r, opts(), hooks, (s) => build(s, r), { command }));
+    };
 
-    const root = () => findRepoRoot(Deno.cwd(), program.opts().repo);
-    const admin = program.command("admin").description("Admins: age keys that decrypt everything");
-    admin.command("add").description("Add an admin's age public key, then rekey")
+    program.command("rekey")
+      .description(
+        "bring .sops.yaml and every file under secrets/ in step with the keys (deno task rekey)",
+      )
+      .option("--check", "report what is out of step and exit 1 (needs no keys, changes nothing)")
+      .option("--abort", "undo an unfinished (killed) run from its journal and stop")
+      .action(async (o) => {
+        const r = await root();
+        const runner = runnerFor(opts());
+        if (o.check) {
+          const problems = await checkRepo(r, runner);
+          printResult(
+            opts().json,
+            { ok: problems.length === 0, problems },
+            problems.map((p) => p.message).join("\n"),
+          );
+          exitCode = problems.length === 0 ? 0 : 1;
+          return;
+        }
+        if (o.abort) {
+          if (runner.dryRun) {
+            throw new UsageError("--abort has no --dry-run: it only restores files");
+          }
+          await using _lock = await acquireLock(r, "rekey --abort");
+          const recovery = await recover(r, "abort");
+          const line = describeRecovery(recovery) ??
+            `No unfinished run to abort: there is no ${JOURNAL_DIR}/`;
+          printResult(opts().json, { recovery }, line);
+          return;
+        }
+        await change("rekey", (state) => planRekeyCommand(state, opts()));
+      });
+
+    const admin = program.command("admin").description("admins: age keys that decrypt every file");
+    admin.command("add").description("add an admin's age public key, then rekey")
       .argument("<name>").argument("<age-public-key>")
       .action(async (name, key) => {
-        checkName("admin", name);
-        if (!isAgeRecipient(key)) {
-          throw new UsageError(`Invalid age public key "${key}": expected age1…`);
-        }
-        const r = await root();
-        const config = (await readRepoState(r)).config;
-        if (config.keys.some((k) => k.anchor === `admin_${name}`)) {
-          throw new Error(`Cannot add admin "${name}": admin_${name} exists in .sops.yaml`);
-        }
-        const text = applyConfigEdits(config, {
-          setAnchors: [{ anchor: `admin_${name}`, value: key }],
-        });
-        await rekeyWith(r, program.opts(), text);
+        await change(
+          `secrets admin add ${name}`,
+          (state) => planAdminAdd(state, name, key, opts()),
+        );
       });
-    admin.command("remove").description("Remove an admin, then rekey and rotate")
+    admin.command("remove").description("remove an admin, then rekey and rotate")
       .argument("<name>")
       .action(async (name) => {
-        const r = await root();
-        const config = (await readRepoState(r)).config;
-        const anchor = `admin_${checkName("admin", name)}`;
-        if (!config.keys.some((k) => k.anchor === anchor)) {
-          throw new Error(`Cannot remove admin "${name}": no ${anchor} in .sops.yaml`);
-        }
-        if (config.keys.filter((k) => k.anchor?.startsWith("admin_")).length === 1) {
-          throw new Error(`Cannot remove admin "${name}": it is the last admin`);
-        }
-        const state = await readRepoState(r);
-        const edits = planConfigEdits(config, state.hostKeys, state.files.map((f) => f.path), {
-          removeAdmins: [anchor],
-        });
-        const text = applyConfigEdits(config, edits);
-        parseSopsConfig(text);
-        await rekeyWith(r, program.opts(), text);
+        await change(
+          `secrets admin remove ${name}`,
+          (state) => planAdminRemove(state, name, opts()),
+        );
       });
     admin.command("new-key").description(
-      "Generate an age key for you (mode 0600); prints the public key only",
+      "generate an age key for you (mode 0600); prints the public key only",
     )
       .option(
         "--out <file>",
@@ -215,13 +329,18 @@ export async function main(args: string[]): Promise<number> {
         const out = (o.out === undefined ? undefined : userPath(o.out)) ??
           Deno.env.get("SOPS_AGE_KEY_FILE") ??
           `${Deno.env.get("HOME")}/.config/sops/age/keys.txt`;
-        if (await Deno.stat(out).then(() => true, () => false)) {
+        if (await pathExists(out)) {
           throw new Error(`Cannot write a new key to ${out}: the file exists; pass --out`);
         }
-        const runner = runnerFor(program.opts());
-        await Deno.mkdir(out.replace(/\/[^/]+$/, ""), { recursive: true, mode: 0o700 });
+        const runner = runnerFor(opts());
+        const dir = out.replace(/\/[^/]+$/, "") || "/";
+        if (runner.dryRun) {
+          if (!await pathExists(dir)) runner.log(`would create ${dir} (mode 0700)`);
+          await runner.run({ argv: ["age-keygen", "-o", out], mutates: true });
+          return;
+        }
+        await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
         await runner.run({ argv: ["age-keygen", "-o", out], mutates: true });
-        if (runner.dryRun) return;
         await Deno.chmod(out, 0o600);
         const recipient = await runner.text({ argv: ["age-keygen", "-y", out] });
         console.log(recipient);
@@ -234,36 +353,65 @@ export async function main(args: string[]): Promise<number> {
           `Wrote ${out} (mode 0600). Next: deno task secrets admin add <you> ${recipient}`,
         );
       });
-    const host = program.command("host").description("Hosts: age keys derived from SSH host keys");
+
+    const host = program.command("host").description("hosts: age keys derived from SSH host keys");
     for (const replace of [false, true]) {
       host.command(replace ? "replace-key" : "add")
         .description(
           replace
-            ? "Replace a reinstalled host's key, then rekey and rotate"
-            : "Add a host and its secrets file, then rekey",
+            ? "replace a reinstalled host's key, then rekey and rotate"
+            : "add a host and its own secrets file (admins + the host), then rekey",
         )
         .argument("<name>")
         .option("--key-file <path>", "its ssh_host_ed25519_key.pub")
         .option("--scan <address>", "read the key with ssh-keyscan (check the fingerprint)")
         .option("-y, --yes", "do not ask to confirm the fingerprint")
         .action(async (name, o) => {
-          checkName("host", name);
-          const runner = runnerFor(program.opts());
+          const runner = runnerFor(opts());
           const line = await readKeyLine(runner, {
             ...(o.keyFile ? { keyFile: o.keyFile } : {}),
             ...(o.scan ? { scan: o.scan } : {}),
           });
           await confirmKey(runner, line, o.yes ?? false);
-          await setHostKey(await root(), name, line, program.opts(), replace);
+          const verb = replace ? "replace-key" : "add";
+          await change(`secrets host ${verb} ${name}`, async (state, r) => {
+            const pubExists = await pathExists(`${r}/${hostKeyPath(name)}`).catch(() => false);
+            return planHostKey(state, name, line, {
+              ...opts(),
+              replace,
+              fileExists: () => pubExists,
+            });
+          });
         });
     }
-    program.command("access").description("Table of which admin and host can decrypt which file")
+
+    for (const revoke of [false, true]) {
+      program.command(revoke ? "revoke" : "grant")
+        .description(
+          revoke
+            ? "stop hosts reading a file under secrets/, then rekey and rotate"
+            : "let hosts read a file under secrets/ (new files are admin-only), then rekey",
+        )
+        .argument("<file>", "e.g. secrets/shared.yaml")
+        .argument("<hosts...>")
+        .action(async (file, hosts) => {
+          const verb = revoke ? "revoke" : "grant";
+          await change(
+            `secrets ${verb} ${file} ${hosts.join(" ")}`,
+            (state) => planGrant(state, file, hosts, { ...opts(), revoke }),
+          );
+        });
+    }
+
+    program.command("access").description("table of who can decrypt which file (needs no keys)")
       .action(async () => {
-        const table = await accessTable(await root());
-        printResult(program.opts().json, table, formatAccess(table));
+        const r = await root();
+        await noteRunning(r, runnerFor(opts()));
+        const table = accessTable(await readRepoState(r, { purpose: "show access" }));
+        printResult(opts().json, table, formatAccess(table));
       });
     await program.parseAsync(args, { from: "user" });
-    return 0;
+    return exitCode;
   });
 }
 

@@ -58,6 +58,8 @@ export function parseSshEd25519PublicKey(line: string): Uint8Array {
   const key = reader.bytes();
   if (key.length !== 32) throw new Error(`ed25519 key has ${key.length} bytes, not 32`);
   if (!ed25519.utils.isValidPublicKey(key)) throw new Error("not a point on the ed25519 curve");
+  // A small-order point gives an age recipient every key "decrypts" to; sops refuses it.
+  if (ed25519.Point.fromBytes(key).isSmallOrder()) throw new Error("a small-order (weak) key");
   return key;
 }
 

@@ -1,8 +1,10 @@
-// Test fixtures for rekey: real ssh-keygen host keys, a real age admin key, real sops files.
+// Test fixtures for the secrets tools: real ssh-keygen host keys, a real age admin key, real
+// sops files, and the toolkit installed so tests run `deno task rekey|secrets` as users do.
 import YAML from "yaml";
 import { type ProgramResult, runProgram, runProgramOk } from "../testing/run.ts";
 import { createTempRepo, type TempRepo } from "../testing/temp_repo.ts";
-import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "./age_keys.ts";
+import { createProgramsBin, installToolkit, type ProgramsBin, runTask } from "../testing/task.ts";
+import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
 
 /** A finished command. */
 export type Ran = ProgramResult;
@@ -66,7 +68,23 @@ export interface Fixture extends AsyncDisposable {
   dataKey(path: string): Promise<string>;
   recipients(path: string): Promise<string[]>;
   addHost(name: string): Promise<HostKey>;
+  /** Runs `deno task <task> …` in the repository as `identityFile` (default: the admin). */
+  task(
+    task: "rekey" | "secrets",
+    args: string[],
+    options?: { identityFile?: string; env?: Record<string, string>; stdin?: string },
+  ): Promise<Ran>;
+  /**
+   * Runs `secrets <args>` through tools/secrets/_kill_at.ts, which kills itself with SIGKILL at
+   * the `at`-th point a kill could land; exit code 137 when it did.
+   */
+  killAt(at: number, args: string[]): Promise<Ran>;
+  /** Every file under secrets/ and `.sops.yaml`, path → content. */
+  snapshot(): Promise<Record<string, string>>;
 }
+
+/** The programs the secrets tools run, linked into a bin folder outside the repository. */
+export const SECRETS_PROGRAMS = ["sops", "age", "age-keygen", "ssh-keygen", "ssh-keyscan"] as const;
 
 /** The fixture `.sops.yaml`: hand-written comments, anchors and a rule around owned parts. */
 export function fixtureConfig(admin: string, hosts: Map<string, HostKey>): string {
@@ -106,6 +124,8 @@ export async function createFixture(hostNames: string[]): Promise<Fixture> {
   }
   tree[".sops.yaml"] = fixtureConfig(admin.recipient, hosts);
   const repo = await createTempRepo(tree, { commit: false });
+  await installToolkit(repo.dir);
+  let bin: ProgramsBin | undefined;
   const env = (identityFile: string) => ({ SOPS_AGE_KEY_FILE: identityFile });
   const fixture: Fixture = {
     repo,
@@ -164,7 +184,34 @@ export async function createFixture(hostNames: string[]): Promise<Fixture> {
       await repo.write({ [`configurations/${name}/ssh_host_ed25519_key.pub`]: key.publicLine });
       return key;
     },
+    async task(task, args, options = {}) {
+      bin ??= await createProgramsBin(SECRETS_PROGRAMS);
+      return await runTask(repo.dir, task, args, {
+        bin,
+        env: { SOPS_AGE_KEY_FILE: options.identityFile ?? admin.file, ...options.env },
+        ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+      });
+    },
+    async killAt(at, args) {
+      bin ??= await createProgramsBin(SECRETS_PROGRAMS);
+      return await run(
+        [`${bin.dir}/deno`, "run", "-A", "tools/secrets/_kill_at.ts", String(at), ...args],
+        { cwd: repo.dir, env: { PATH: bin.dir, NO_COLOR: "1", SOPS_AGE_KEY_FILE: admin.file } },
+      );
+    },
+    async snapshot() {
+      const out: Record<string, string> = {};
+      const found = await run(["find", "secrets", "configurations", "-type", "f"], {
+        cwd: repo.dir,
+      });
+      const paths = found.stdout.trim().split("\n").filter(Boolean).sort();
+      for (const path of [".sops.yaml", ...paths]) {
+        out[path] = await Deno.readTextFile(repo.path(path)).catch(() => "<missing>");
+      }
+      return out;
+    },
     async [Symbol.asyncDispose]() {
+      await bin?.[Symbol.asyncDispose]();
       await run(["chattr", "-R", "-i", repo.dir]);
       await repo[Symbol.asyncDispose]();
       await Deno.remove(keysDir, { recursive: true }).catch(() => {});

@@ -1,5 +1,20 @@
 // Reading `.sops.yaml` and editing only the parts rekey owns, splicing text so the rest stays byte-for-byte.
 import YAML from "yaml";
+import { re2ToRegExp } from "./re2.ts";
+
+/**
+ * Kinds of key the tool writes anchors for, by prefix: `&admin_<name>`, `&host_<name>`. A later
+ * kind (people with partial access, say) is one more entry here and in the plan.
+ */
+export const ANCHOR_KINDS = ["admin", "host"] as const;
+
+/** A kind of key. */
+export type AnchorKind = typeof ANCHOR_KINDS[number];
+
+/** The kind an anchor name declares by its prefix, or undefined for a name the tool does not own. */
+export function anchorKind(anchor: string | undefined): AnchorKind | undefined {
+  return ANCHOR_KINDS.find((kind) => anchor?.startsWith(`${kind}_`));
+}
 
 /** One entry of the top-level `keys:` list. */
 export interface KeyEntry {
@@ -11,11 +26,15 @@ export interface KeyEntry {
   /** Offsets of the whole line(s) of the item, `-` to newline. */
   lineStart: number;
   lineEnd: number;
+  /** 1-based line number, for messages. */
+  line: number;
 }
 
 /** One creation rule. */
 export interface RuleEntry {
   index: number;
+  /** 1-based line number of the rule, for messages. */
+  line: number;
   pathRegex: string | undefined;
   /** Age recipients of every key group (aliases resolved). */
   ageRecipients: string[];
@@ -69,6 +88,10 @@ function contentLineEnd(text: string, start: number, end: number): number {
   let last = end - 1;
   while (last > start && /\s/.test(text[last]!)) last--;
   return lineEndAfter(text, last);
+}
+
+function lineOf(text: string, offset: number): number {
+  return text.slice(0, offset).split("\n").length;
 }
 
 function lineCol(text: string, offset: number): string {
@@ -125,9 +148,24 @@ export function parseSopsConfig(text: string, file = ".sops.yaml"): SopsConfig {
     fail(file, text, doc.contents.range?.[0] ?? 0, "expected a mapping at the top level");
   }
   const anchors = new Map<string, string>();
+  const anchorAt = new Map<string, number>();
   YAML.visit(doc, {
-    Scalar(_key, node) {
-      if (node.anchor) anchors.set(node.anchor, String(node.value));
+    Node(_key, node) {
+      const anchor = (node as { anchor?: string }).anchor;
+      if (!anchor) return;
+      const offset = node.range?.[0] ?? 0;
+      const first = anchorAt.get(anchor);
+      if (first !== undefined) {
+        // YAML lets a later anchor shadow an earlier one: every alias after it silently names
+        // another key. Refused, naming both.
+        throw new SopsConfigError(
+          `Cannot read ${file}: anchor &${anchor} is defined twice (${lineCol(text, first)} and ${
+            lineCol(text, offset)
+          }); rename or remove one`,
+        );
+      }
+      anchorAt.set(anchor, offset);
+      if (YAML.isScalar(node)) anchors.set(anchor, String(node.value));
     },
   });
 
@@ -151,6 +189,7 @@ export function parseSopsConfig(text: string, file = ".sops.yaml"): SopsConfig {
         valueEnd: item.range[1],
         lineStart,
         lineEnd: keysNode.flow ? item.range[1] : contentLineEnd(text, item.range[0], item.range[1]),
+        line: lineOf(text, item.range[0]),
       });
     });
     if (keysNode.flow) keysEnd = -1;
@@ -219,6 +258,7 @@ function readRule(
   const lineEnd = contentLineEnd(text, start, valueEnd);
   const base = {
     index,
+    line: lineOf(text, start),
     pathRegex,
     ageRecipients,
     otherKeyTypes,
@@ -242,7 +282,7 @@ function readRule(
   const age = group.get("age", true);
   if (!YAML.isSeq(age) || !age.range || age.items.length === 0) return base;
   const allAliases = age.items.every((item) =>
-    YAML.isAlias(item) && /^(admin|host)_/.test(item.source)
+    YAML.isAlias(item) && anchorKind(item.source) !== undefined
   );
   if (!allAliases) return base;
   void file;
@@ -399,13 +439,19 @@ export function applyConfigEdits(config: SopsConfig, edits: ConfigEdits): string
   return out;
 }
 
-/** Converts a sops path_regex (Go RE2) to a JS RegExp; throws naming the rule. */
+/** Converts a sops path_regex (Go RE2) to a JS RegExp; throws naming the rule and the construct. */
 export function ruleRegExp(rule: RuleEntry): RegExp | undefined {
   if (rule.pathRegex === undefined) return undefined;
   try {
-    return new RegExp(rule.pathRegex);
-  } catch {
-    throw new Error(`Cannot use creation rule ${rule.index + 1}: path_regex "${rule.pathRegex}"`);
+    return re2ToRegExp(rule.pathRegex);
+  } catch (error) {
+    throw new SopsConfigError(
+      `Cannot use .sops.yaml creation rule ${
+        rule.index + 1
+      } (line ${rule.line}): path_regex "${rule.pathRegex}" uses ${
+        (error as Error).message
+      }, which this tool cannot read as sops does; rewrite the rule`,
+    );
   }
 }
 

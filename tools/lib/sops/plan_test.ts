@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../testing/assert.ts";
 import { type PlanInput, planRekey, type SecretFile } from "./plan.ts";
 import { parseSopsConfig } from "./sops_yaml.ts";
 
@@ -18,7 +18,10 @@ creation_rules:
 const HOSTS = new Map([["web1", "age1web1"], ["db1", "age1db1"]]);
 
 function files(entries: Record<string, string[] | null>): SecretFile[] {
-  return Object.entries(entries).map(([path, recipients]) => ({ path, recipients }));
+  return Object.entries(entries).map(([path, age]) => ({
+    path,
+    metadata: age === null ? null : { age, pgp: [], other: [] },
+  }));
 }
 
 const IN_STEP = files({
@@ -44,18 +47,21 @@ Deno.test("planRekey() finds nothing to do when everything is in step", () => {
   assertEquals(p.problems, []);
 });
 
-Deno.test("planRekey() adds a new host: anchor, rule, shared file", () => {
+Deno.test("planRekey() adds a new host: anchor, rule, its own file only", () => {
   const hostKeys = new Map([...HOSTS, ["app1", "age1app1"]]);
   const p = plan({
     hostKeys,
-    files: [...IN_STEP, { path: "secrets/app1.yaml", recipients: ["age1alice"] }],
+    files: [...IN_STEP, ...files({ "secrets/app1.yaml": ["age1alice"] })],
   });
   assert(p.configChanged);
   assert(p.configText.includes("  - &host_app1 age1app1\n"));
   assert(p.configText.includes("^secrets/app1\\.yaml$"));
   const byPath = Object.fromEntries(p.files.map((f) => [f.path, f]));
-  assertEquals(byPath["secrets/shared.yaml"]!.added, ["age1app1"]);
-  assertEquals(byPath["secrets/shared.yaml"]!.rotate, false);
+  assertEquals(
+    byPath["secrets/shared.yaml"]!.update,
+    false,
+    "shared files are granted, not guessed",
+  );
   assertEquals(byPath["secrets/app1.yaml"]!.added, ["age1app1"]);
   assertEquals(byPath["secrets/web1.yaml"]!.update, false);
 });
@@ -101,21 +107,21 @@ Deno.test("planRekey() keeps a shared rule's host subset", () => {
     hostKeys,
     files: [
       ...IN_STEP,
-      { path: "secrets/dbonly.yaml", recipients: ["age1alice", "age1db1"] },
-      { path: "secrets/app1.yaml", recipients: ["age1alice", "age1app1"] },
+      ...files({ "secrets/dbonly.yaml": ["age1alice", "age1db1"] }),
+      ...files({ "secrets/app1.yaml": ["age1alice", "age1app1"] }),
     ],
   });
   const byPath = Object.fromEntries(p.files.map((f) => [f.path, f]));
   assertEquals(byPath["secrets/dbonly.yaml"]!.update, false);
-  assertEquals(byPath["secrets/shared.yaml"]!.added, ["age1app1"], "every host stays every host");
+  assertEquals(byPath["secrets/shared.yaml"]!.update, false, "hosts are named, never guessed");
 });
 
-Deno.test("planRekey() generates a rule for a new shared file: admins and every host", () => {
+Deno.test("planRekey() generates an admin-only rule for a new file no rule covers", () => {
   const p = plan({
-    files: [...IN_STEP, { path: "secrets/common.yaml", recipients: ["age1alice"] }],
+    files: [...IN_STEP, ...files({ "secrets/common.yaml": ["age1alice"] })],
   });
   const common = p.files.find((f) => f.path === "secrets/common.yaml")!;
-  assertEquals(common.wanted, ["age1alice", "age1web1", "age1db1"]);
+  assertEquals(common.wanted, ["age1alice"]);
 });
 
 Deno.test("planRekey() honours a hand-written rule and leaves it alone", () => {
@@ -125,7 +131,7 @@ Deno.test("planRekey() honours a hand-written rule and leaves it alone", () => {
   const p = plan({
     text,
     hostKeys: new Map([...HOSTS, ["app1", "age1app1"]]),
-    files: [...IN_STEP, { path: "secrets/team/x.yaml", recipients: ["age1alice"] }],
+    files: [...IN_STEP, ...files({ "secrets/team/x.yaml": ["age1alice"] })],
   });
   assert(p.configText.endsWith(`  - path_regex: ^secrets/team/.*$
     key_groups: [ { age: [ *admin_alice ] } ]
@@ -143,7 +149,7 @@ Deno.test("planRekey() refuses to remove a host a hand-written rule names", () =
   );
 });
 
-Deno.test("planRekey() reports plaintext files, files with no rule, orphan rules, hosts with no file", () => {
+Deno.test("planRekey() reports plaintext files, files with no rule, hosts with no file; not rules for files elsewhere", () => {
   const text = `${BASE}  - path_regex: ^secrets/gone/.*$
     key_groups: [ { age: [ *admin_alice ] } ]
 `;
@@ -152,8 +158,8 @@ Deno.test("planRekey() reports plaintext files, files with no rule, orphan rules
     hostKeys: new Map([...HOSTS, ["app1", "age1app1"]]),
     files: [
       ...IN_STEP.filter((f) => f.path !== "secrets/db1.yaml"),
-      { path: "secrets/plain.yaml", recipients: null },
-      { path: "secrets/notes/a.json", recipients: ["age1alice"] },
+      ...files({ "secrets/plain.yaml": null }),
+      ...files({ "secrets/notes/a.json": ["age1alice"] }),
     ],
   });
   const kinds = p.problems.map((x) => `${x.kind} ${x.subject}`).sort();
@@ -161,11 +167,8 @@ Deno.test("planRekey() reports plaintext files, files with no rule, orphan rules
     "host-without-file app1",
     "host-without-file db1",
     "no-rule secrets/notes/a.json",
-    "orphan-rule ^secrets/db1\\.yaml$",
-    "orphan-rule ^secrets/gone/.*$",
     "plaintext secrets/plain.yaml",
     "stale-config .sops.yaml",
-    "stale-file secrets/shared.yaml",
   ]);
   // The owned orphan rule goes; the hand-written one stays.
   assert(!p.configText.includes("secrets/db1"));

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../testing/assert.ts";
 import { applyConfigEdits, matchRule, parseSopsConfig, SopsConfigError } from "./sops_yaml.ts";
 
 export const SAMPLE = `# Fleet secrets. Hand-written header comment.

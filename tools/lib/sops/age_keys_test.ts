@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "../testing/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../testing/assert.ts";
 import { bech32 } from "@scure/base";
 import {
   ageRecipientFromSshPublicKeyFile,
@@ -8,7 +8,7 @@ import {
   sshPrivateKeyToAgeIdentity,
   sshPublicKeyToAge,
 } from "./age_keys.ts";
-import { runProgramOk } from "../testing/run.ts";
+import { runProgramOk } from "../../testing/run.ts";
 
 function run(argv: string[], stdin?: string): Promise<string> {
   return runProgramOk(argv, stdin === undefined ? {} : { stdin });

@@ -1,0 +1,164 @@
+// The journal that makes a changing run all-or-nothing and safe to kill. Before the first
+// change: an encrypted backup of every file the run will touch and `journal.json` with each
+// file's SHA-256 before the run. Before each file is renamed into place: a line in `done.log`
+// with the hash of what the run wrote. Recovery compares every file with both hashes, so a
+// file changed after a kill (an edit, a pull) is never overwritten.
+import { hex } from "@scure/base";
+import { writeFileAtomic } from "../fs.ts";
+
+/** The folder that holds a running rekey's backups, journal and work copies. */
+export const JOURNAL_DIR = ".rekey-journal";
+
+/** One file a run changes. */
+export interface JournalEntry {
+  path: string;
+  /**
+   * `rekey`: a file a later run can bring in step by itself; `write`: content only this run
+   * knows (`.sops.yaml`, a host key, a new file), so the run cannot be finished without it.
+   */
+  kind: "write" | "rekey";
+  /** SHA-256 before the run, or null when the run creates the file. */
+  before: string | null;
+}
+
+/** What `journal.json` holds. */
+export interface Journal {
+  version: 2;
+  command: string;
+  startedAt: string;
+  pid: number;
+  entries: JournalEntry[];
+}
+
+/** SHA-256 of bytes, hex. */
+export async function sha256(bytes: Uint8Array): Promise<string> {
+  return hex.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource)));
+}
+
+/** SHA-256 of a file, or null when it does not exist. */
+export async function hashFile(path: string): Promise<string | null> {
+  try {
+    return await sha256(await Deno.readFile(path));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+async function copyInto(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to.replace(/\/[^/]+$/, ""), { recursive: true });
+  await Deno.writeFile(to, await Deno.readFile(from), { mode: 0o600 });
+}
+
+/** Writes backups then `journal.json` (in that order: no journal means nothing changed yet). */
+export async function startJournal(
+  root: string,
+  command: string,
+  files: readonly { path: string; kind: JournalEntry["kind"] }[],
+): Promise<Journal> {
+  const dir = `${root}/${JOURNAL_DIR}`;
+  await Deno.mkdir(`${dir}/backup`, { recursive: true });
+  const entries: JournalEntry[] = [];
+  for (const { path, kind } of files) {
+    const before = await hashFile(`${root}/${path}`);
+    if (before !== null) await copyInto(`${root}/${path}`, `${dir}/backup/${path}`);
+    entries.push({ path, kind, before });
+  }
+  const journal: Journal = {
+    version: 2,
+    command,
+    startedAt: new Date().toISOString(),
+    pid: Deno.pid,
+    entries,
+  };
+  await writeFileAtomic(`${dir}/journal.json`, `${JSON.stringify(journal, null, 2)}\n`);
+  return journal;
+}
+
+/** Records the hash of what the run is about to rename over `path`. */
+export async function recordOutput(root: string, path: string, hash: string): Promise<void> {
+  await Deno.writeTextFile(
+    `${root}/${JOURNAL_DIR}/done.log`,
+    `${JSON.stringify({ path, after: hash })}\n`,
+    { append: true },
+  );
+}
+
+/** Where one journaled file stands now. */
+export type FileState = "before" | "after" | "changed";
+
+/** What recovery found. */
+export interface JournalReport {
+  journal: Journal;
+  states: { path: string; state: FileState }[];
+}
+
+/** Reads an unfinished run's journal and compares each file; undefined when there is none. */
+export async function inspectJournal(root: string): Promise<JournalReport | "partial" | undefined> {
+  const dir = `${root}/${JOURNAL_DIR}`;
+  if (!await Deno.lstat(dir).then(() => true, () => false)) return undefined;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${dir}/journal.json`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "partial";
+    throw error;
+  }
+  const journal = JSON.parse(text) as Journal;
+  if (journal.version !== 2) {
+    throw new Error(
+      `Cannot read ${JOURNAL_DIR}/journal.json: version ${journal.version} from an older tool; restore the files from git and delete ${JOURNAL_DIR}/`,
+    );
+  }
+  const after = new Map<string, Set<string>>();
+  const log = await Deno.readTextFile(`${dir}/done.log`).catch(() => "");
+  for (const line of log.split("\n")) {
+    try {
+      const record = JSON.parse(line) as { path: string; after: string };
+      if (!after.has(record.path)) after.set(record.path, new Set());
+      after.get(record.path)!.add(record.after);
+    } catch {
+      // a line cut short by the kill: its file was not renamed yet
+    }
+  }
+  const states = await Promise.all(journal.entries.map(async (entry) => {
+    const now = await hashFile(`${root}/${entry.path}`);
+    const state: FileState = now === entry.before
+      ? "before"
+      : now !== null && after.get(entry.path)?.has(now)
+      ? "after"
+      : "changed";
+    return { path: entry.path, state };
+  }));
+  return { journal, states };
+}
+
+/**
+ * Puts every file the run changed back as it was, keeps every file changed since, and deletes
+ * the journal. Returns the paths restored and the paths kept.
+ */
+export async function rollBack(
+  root: string,
+  report: JournalReport,
+): Promise<{ restored: string[]; kept: string[] }> {
+  const dir = `${root}/${JOURNAL_DIR}`;
+  const restored: string[] = [];
+  const kept: string[] = [];
+  for (const { path, state } of report.states) {
+    if (state === "changed") kept.push(path);
+    if (state !== "after") continue;
+    const entry = report.journal.entries.find((e) => e.path === path)!;
+    if (entry.before === null) await Deno.remove(`${root}/${path}`);
+    else await writeFileAtomic(`${root}/${path}`, await Deno.readFile(`${dir}/backup/${path}`));
+    restored.push(path);
+  }
+  await Deno.remove(dir, { recursive: true });
+  return { restored, kept };
+}
+
+/** Deletes a finished or empty journal. */
+export async function dropJournal(root: string): Promise<void> {
+  await Deno.remove(`${root}/${JOURNAL_DIR}`, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+}

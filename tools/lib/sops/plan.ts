@@ -1,0 +1,306 @@
+// The pure rekey plan: the target `.sops.yaml`, which files need new recipients, and what is
+// wrong. Who may read what: admins read every file; a host reads its own `secrets/<host>.yaml`
+// and the files it was granted; a new file no rule covers is for the admins only.
+import {
+  anchorKind,
+  applyConfigEdits,
+  type ConfigEdits,
+  matchRule,
+  parseSopsConfig,
+  type RuleEntry,
+  ruleRegExp,
+  type SopsConfig,
+} from "./sops_yaml.ts";
+import { type RepoState, type SecretFile, SECRETS_DIR } from "./repo_state.ts";
+
+/** What the plan needs to know. */
+export interface PlanInput extends RepoState {
+  /** Rotate the data key where a recipient was removed (default true). */
+  rotate?: boolean;
+}
+
+/** What happens to one secret file. */
+export interface FileAction {
+  path: string;
+  current: string[];
+  wanted: string[];
+  added: string[];
+  removed: string[];
+  /** Needs `sops updatekeys`. */
+  update: boolean;
+  /** Needs `sops rotate` first. */
+  rotate: boolean;
+}
+
+/** The kinds of problem; the first group stops any change. */
+export type ProblemKind =
+  | "no-admin"
+  | "duplicate-key"
+  | "stale-file"
+  | "plaintext"
+  | "no-rule"
+  | "admin-missing"
+  | "host-missing"
+  | "host-without-file"
+  | "stale-config";
+
+/** Problems that make a rekey refuse to change anything. */
+export const BLOCKING: readonly ProblemKind[] = ["no-admin", "duplicate-key"];
+
+/** Something `--check` reports. */
+export interface Problem {
+  kind: ProblemKind;
+  /** The file, rule or host it is about. */
+  subject: string;
+  message: string;
+}
+
+/** The whole plan. */
+export interface RekeyPlan {
+  configText: string;
+  configChanged: boolean;
+  files: FileAction[];
+  problems: Problem[];
+}
+
+/** Host grants to change on generated rules, by file path. */
+export type Grants = Map<string, { add: string[]; remove: string[] }>;
+
+const SIMPLE_FILE = new RegExp(`^${SECRETS_DIR}/([A-Za-z0-9_-]+)\\.yaml$`);
+
+function anchorsOf(config: SopsConfig, kind: "admin" | "host"): string[] {
+  return config.keys.flatMap((k) => anchorKind(k.anchor) === kind ? [k.anchor!] : []);
+}
+
+/** Options for {@linkcode planConfigEdits}. */
+export interface EditOptions {
+  removeAdmins?: readonly string[];
+  grants?: Grants;
+}
+
+/** The edits that bring `.sops.yaml` in step with the host keys and the files under secrets/. */
+export function planConfigEdits(
+  config: SopsConfig,
+  hostKeys: Map<string, string>,
+  filePaths: readonly string[],
+  options: EditOptions = {},
+): ConfigEdits {
+  const oldHosts = anchorsOf(config, "host");
+  const removeAdmins = options.removeAdmins ?? [];
+  const hosts = [...hostKeys.keys()].sort();
+  const hostAnchors = hosts.map((h) => `host_${h}`);
+  const removed = [...oldHosts.filter((a) => !hostAnchors.includes(a)), ...removeAdmins];
+  for (const rule of config.rules) {
+    if (rule.ownedName !== undefined) continue;
+    const dangling = rule.aliases.find((a) => removed.includes(a));
+    if (dangling) {
+      throw new Error(
+        `Cannot remove anchor "${dangling}": hand-written creation rule ${
+          rule.index + 1
+        } (line ${rule.line}, path_regex "${
+          rule.pathRegex ?? ""
+        }") still refers to it; edit that rule first`,
+      );
+    }
+  }
+  const admins = anchorsOf(config, "admin").filter((a) => !removeAdmins.includes(a));
+  const grants: Grants = options.grants ?? new Map();
+  const hostsFor = (name: string, named: readonly string[]) => {
+    const grant = grants.get(`${SECRETS_DIR}/${name}.yaml`);
+    const own = hostKeys.has(name) ? [`host_${name}`] : [];
+    const wanted = [...named, ...own, ...(grant?.add ?? []).map((h) => `host_${h}`)];
+    const drop = (grant?.remove ?? []).map((h) => `host_${h}`);
+    return [...new Set(wanted)].filter((a) => hostAnchors.includes(a) && !drop.includes(a));
+  };
+  const existing = new Set(filePaths);
+  const ruleAliases = new Map<number, string[] | null>();
+  const seen = new Set<string>();
+  for (const rule of config.rules) {
+    const name = rule.ownedName;
+    if (name === undefined) continue;
+    if (!existing.has(`${SECRETS_DIR}/${name}.yaml`) || seen.has(name)) {
+      ruleAliases.set(rule.index, null);
+      continue;
+    }
+    seen.add(name);
+    const named = rule.aliases.filter((a) => anchorKind(a) === "host");
+    ruleAliases.set(rule.index, [...admins, ...hostsFor(name, named)]);
+  }
+  const newRules: { name: string; aliases: string[] }[] = [];
+  for (const path of [...filePaths].sort()) {
+    const name = path.match(SIMPLE_FILE)?.[1];
+    if (name === undefined || seen.has(name)) continue;
+    if (config.rules.some((r) => r.ownedName === undefined && matches(r, path))) continue;
+    seen.add(name);
+    // A new file is for the admins (and its own host) until hosts are granted it.
+    newRules.push({ name, aliases: [...admins, ...hostsFor(name, [])] });
+  }
+  return {
+    setAnchors: hosts.map((h) => ({ anchor: `host_${h}`, value: hostKeys.get(h)! })),
+    removeAnchors: removed,
+    ruleAliases,
+    newRules,
+  };
+}
+
+function matches(rule: RuleEntry, path: string): boolean {
+  return ruleRegExp(rule)?.test(path) ?? true;
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+/** How a rule is named in messages: `your rule 3 (line 14)` for a hand-written one. */
+export function describeRule(rule: RuleEntry): string {
+  return rule.ownedName === undefined
+    ? `your rule ${rule.index + 1} (line ${rule.line})`
+    : `the generated rule ${rule.index + 1} (line ${rule.line})`;
+}
+
+/** Two anchors for one key, or a host key that another anchor already holds. */
+function duplicateKeys(config: SopsConfig, hostKeys: Map<string, string>): Problem[] {
+  const problems: Problem[] = [];
+  const byValue = new Map<string, string>();
+  const entries = [
+    ...config.keys.filter((k) => k.anchor !== undefined && anchorKind(k.anchor) !== "host")
+      .map((k) => ({ name: `&${k.anchor} (line ${k.line})`, value: k.value })),
+    ...[...hostKeys].map(([h, value]) => ({
+      name: `host ${h} (configurations/${h}/ssh_host_ed25519_key.pub)`,
+      value,
+    })),
+  ];
+  for (const { name, value } of entries) {
+    for (const one of value.split(",").map((v) => v.trim()).filter(Boolean)) {
+      const first = byValue.get(one);
+      if (first !== undefined) {
+        problems.push({
+          kind: "duplicate-key",
+          subject: name,
+          message:
+            `${first} and ${name} are the same key (${one}); each admin and host needs its own key`,
+        });
+      } else byValue.set(one, name);
+    }
+  }
+  return problems;
+}
+
+/** Plans a rekey: pure, from plain data. */
+export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPlan {
+  const { config, hostKeys, files } = input;
+  const rotate = input.rotate ?? true;
+  const paths = files.map((f) => f.path);
+  // Every rule is read as sops reads it up front: one that cannot be is refused, never skipped.
+  for (const rule of config.rules) ruleRegExp(rule);
+  const problems: Problem[] = duplicateKeys(config, hostKeys);
+  const configText = applyConfigEdits(config, planConfigEdits(config, hostKeys, paths, options));
+  const target = parseSopsConfig(configText, ".sops.yaml (as rekey would write it)");
+  const configChanged = configText !== config.text;
+  if (configChanged) {
+    problems.push({
+      kind: "stale-config",
+      subject: ".sops.yaml",
+      message: ".sops.yaml: host anchors or generated rules are not in step with the repository",
+    });
+  }
+  const keyOf = new Map(target.keys.map((k) => [k.anchor, k.value]));
+  const adminAnchors = anchorsOf(target, "admin");
+  const personKeys = adminAnchors.length > 0
+    ? adminAnchors.map((a) => keyOf.get(a)!)
+    : target.keys.filter((k) => anchorKind(k.anchor) !== "host").map((k) => k.value);
+  const actions: FileAction[] = [];
+  for (const file of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
+    if (file.metadata === null) {
+      problems.push({
+        kind: "plaintext",
+        subject: file.path,
+        message: `${file.path}: no sops metadata in any format (a plaintext file under secrets/)`,
+      });
+      continue;
+    }
+    const rule = matchRule(target, file.path);
+    if (rule === undefined) {
+      problems.push({
+        kind: "no-rule",
+        subject: file.path,
+        message: `${file.path}: no creation rule in .sops.yaml matches it`,
+      });
+      continue;
+    }
+    const current = unique(file.metadata.age);
+    const wanted = unique(rule.ageRecipients);
+    if (!wanted.some((r) => personKeys.includes(r))) {
+      problems.push({
+        kind: "no-admin",
+        subject: file.path,
+        message: `${file.path}: ${describeRule(rule)} gives it no admin age key${
+          rule.otherKeyTypes ? " (only pgp/kms keys)" : ""
+        }, so no admin could decrypt it; add an admin alias to that rule`,
+      });
+    }
+    for (const anchor of adminAnchors) {
+      if (!wanted.includes(keyOf.get(anchor)!)) {
+        problems.push({
+          kind: "admin-missing",
+          subject: file.path,
+          message: `${file.path}: admin ${anchor.replace(/^admin_/, "")} cannot read it: ${
+            describeRule(rule)
+          } has no *${anchor}`,
+        });
+      }
+    }
+    const host = file.path.match(SIMPLE_FILE)?.[1];
+    if (host !== undefined && hostKeys.has(host) && !wanted.includes(hostKeys.get(host)!)) {
+      problems.push({
+        kind: "host-missing",
+        subject: file.path,
+        message: `${file.path}: host ${host} cannot read its own file: ${
+          describeRule(rule)
+        } has no *host_${host}`,
+      });
+    }
+    const added = wanted.filter((r) => !current.includes(r));
+    const removed = current.filter((r) => !wanted.includes(r));
+    const update = added.length > 0 || removed.length > 0;
+    actions.push({
+      path: file.path,
+      current,
+      wanted,
+      added,
+      removed,
+      update,
+      rotate: rotate && removed.length > 0,
+    });
+    if (update) {
+      problems.push({
+        kind: "stale-file",
+        subject: file.path,
+        message:
+          `${file.path}: recipients differ from .sops.yaml (${added.length} to add, ${removed.length} to remove)`,
+      });
+    }
+  }
+  for (const host of [...hostKeys.keys()].sort()) {
+    if (!paths.includes(`${SECRETS_DIR}/${host}.yaml`)) {
+      problems.push({
+        kind: "host-without-file",
+        subject: host,
+        message: `host "${host}" has no ${SECRETS_DIR}/${host}.yaml`,
+      });
+    }
+  }
+  return { configText, configChanged, files: actions, problems };
+}
+
+/** The blocking problems as one error, or undefined when the plan may run. */
+export function blockingError(plan: RekeyPlan): Error | undefined {
+  const blocking = plan.problems.filter((p) => BLOCKING.includes(p.kind));
+  if (blocking.length === 0) return undefined;
+  return new Error(
+    `Cannot change anything: ${blocking.map((p) => p.message).join("; ")}; nothing was changed`,
+  );
+}
+
+/** A file's state as the plan reads it. */
+export type { SecretFile };

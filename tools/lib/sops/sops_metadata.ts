@@ -1,0 +1,99 @@
+// Reading a sops file's recipients from its metadata, without decrypting anything. sops writes
+// the metadata in the file's own format: a `sops:` map in YAML and JSON (binary files are JSON
+// too), a `[sops]` section in INI, `sops_*` lines in dotenv. The format is found from the
+// content, not the name, so an encrypted file is never taken for plaintext.
+import YAML from "yaml";
+
+/** Who a sops file is encrypted for. */
+export interface SopsRecipients {
+  age: string[];
+  /** PGP fingerprints. */
+  pgp: string[];
+  /** KMS, GCP KMS, Azure Key Vault and Vault transit keys, as `kind:id`. */
+  other: string[];
+}
+
+const OTHER_KINDS = ["kms", "gcp_kms", "azure_kv", "hc_vault"] as const;
+
+/** The recipients of a sops file, or null when it holds no sops metadata in any format. */
+export function readSopsMetadata(text: string): SopsRecipients | null {
+  return fromTree(text) ?? fromFlat(text);
+}
+
+/** The age recipients of a sops file, or null when it has no sops metadata. */
+export function readSopsRecipients(text: string): string[] | null {
+  return readSopsMetadata(text)?.age ?? null;
+}
+
+function fromTree(text: string): SopsRecipients | null {
+  let data: unknown;
+  try {
+    data = YAML.parse(text, { maxAliasCount: 100, uniqueKeys: false });
+  } catch {
+    return null;
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return null;
+  const sops = (data as Record<string, unknown>).sops;
+  if (typeof sops !== "object" || sops === null || !("mac" in sops)) return null;
+  const out: SopsRecipients = { age: [], pgp: [], other: [] };
+  const collect = (holder: unknown) => {
+    const h = holder as Record<string, unknown> | null;
+    for (const entry of list(h?.age)) {
+      const recipient = (entry as { recipient?: unknown } | null)?.recipient;
+      if (typeof recipient === "string") out.age.push(recipient);
+    }
+    for (const entry of list(h?.pgp)) {
+      const fp = (entry as { fp?: unknown } | null)?.fp;
+      if (typeof fp === "string") out.pgp.push(fp);
+    }
+    for (const kind of OTHER_KINDS) {
+      for (const entry of list(h?.[kind])) {
+        const e = entry as Record<string, unknown> | null;
+        const id = e?.arn ?? e?.resource_id ?? e?.vault_url ?? e?.vault_address ?? "?";
+        out.other.push(`${kind}:${String(id)}`);
+      }
+    }
+  };
+  collect(sops);
+  for (const group of list((sops as { key_groups?: unknown }).key_groups)) collect(group);
+  return out;
+}
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** INI (`[sops]` then `age__list_0__map_recipient = …`) and dotenv (`sops_age__list_…=…`). */
+function fromFlat(text: string): SopsRecipients | null {
+  const entries = new Map<string, string>();
+  let section = "";
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const header = line.match(/^\[(.*)\]$/);
+    if (header) {
+      section = header[1]!.trim();
+      continue;
+    }
+    const pair = line.match(/^([^=#;]+?)\s*=\s*(.*)$/);
+    if (!pair) continue;
+    const key = pair[1]!.trim();
+    if (section === "sops") entries.set(key, pair[2]!);
+    else if (section === "" && key.startsWith("sops_")) entries.set(key.slice(5), pair[2]!);
+  }
+  if (!entries.has("mac")) return null;
+  const out: SopsRecipients = { age: [], pgp: [], other: [] };
+  for (const [key, value] of entries) {
+    const m = key.match(/^(?:key_groups__list_\d+__map_)?(\w+?)__list_\d+__map_(\w+)$/);
+    if (!m) continue;
+    const [, kind, field] = m;
+    if (kind === "age" && field === "recipient") out.age.push(value);
+    else if (kind === "pgp" && field === "fp") out.pgp.push(value);
+    else if (
+      (OTHER_KINDS as readonly string[]).includes(kind!) &&
+      /^(arn|resource_id|vault_url|vault_address)$/.test(field!)
+    ) {
+      out.other.push(`${kind}:${value}`);
+    }
+  }
+  return out;
+}
