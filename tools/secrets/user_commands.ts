@@ -1,0 +1,170 @@
+// The `secrets user …` commands and `secrets host remove`: people who are not admins, each
+// reading only their own file on the hosts they were granted (see tools/lib/sops/users.ts).
+import type { Command } from "@commander-js/extra-typings";
+import { UsageError } from "../lib/errors.ts";
+import { userPath } from "../lib/repo.ts";
+import type { Runner } from "../lib/runner.ts";
+import {
+  type CommandPlan,
+  planHostRemove,
+  planUserAdd,
+  planUserGrant,
+  planUserRemove,
+  type RepoState,
+  sshPublicKeyToAge,
+  userFilePath,
+  userFilesOfHost,
+} from "../lib/sops/mod.ts";
+
+/** What the commands need from the secrets CLI. */
+export interface UserCommandContext {
+  /** Runs a changing command under the lock and journal (the CLI's `changeRepo`). */
+  change(
+    command: string,
+    build: (state: RepoState, root: string) => CommandPlan | Promise<CommandPlan>,
+  ): Promise<void>;
+  runner(): Runner;
+  /** False with --no-rotate. */
+  rotate(): boolean;
+}
+
+/**
+ * Asks before a change that takes access away; `--yes` answers for scripts. A dry run asks
+ * nothing: it changes nothing.
+ */
+function confirmOrStop(runner: Runner, question: string, yes: boolean, stopped: string): void {
+  if (yes || runner.dryRun) return;
+  if (!Deno.stdin.isTerminal() || !confirm(question)) {
+    throw new Error(`${stopped}: not confirmed (pass --yes to confirm); nothing was changed`);
+  }
+}
+
+async function userKey(
+  name: string,
+  ageKey: string | undefined,
+  sshKeyFile: string | undefined,
+): Promise<string> {
+  if ((ageKey === undefined) === (sshKeyFile === undefined)) {
+    throw new UsageError(
+      `Give user "${name}" exactly one key: an age public key (age1…) or --ssh-key-file <pub>`,
+    );
+  }
+  if (ageKey !== undefined) return ageKey;
+  const text = await Deno.readTextFile(userPath(sshKeyFile!)).catch((error) => {
+    const cause = error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message;
+    throw new Error(`Cannot read the SSH key ${sshKeyFile}: ${cause}`);
+  });
+  try {
+    return sshPublicKeyToAge(text);
+  } catch (error) {
+    throw new Error(`Cannot use the SSH key ${sshKeyFile}: ${(error as Error).message}`);
+  }
+}
+
+/** Adds `user add|remove|grant|revoke` under `user` and `remove` under `host`. */
+export function registerUserCommands(
+  user: Command,
+  host: Command,
+  context: UserCommandContext,
+): void {
+  user.command("add")
+    .description("add a user's key (age, or converted from an SSH ed25519 key); reads nothing yet")
+    .argument("<name>")
+    .argument("[age-public-key]")
+    .option("--ssh-key-file <pub>", "the user's OpenSSH ed25519 public key, converted to age")
+    .action(async (name, ageKey, o) => {
+      const recipient = await userKey(name, ageKey, o.sshKeyFile);
+      await context.change(
+        `secrets user add ${name}`,
+        (state) => planUserAdd(state, name, recipient, { rotate: context.rotate() }),
+      );
+      context.runner().log(`Next: deno task secrets user grant ${name} <host>`);
+    });
+
+  user.command("remove")
+    .description("remove a user: every file they could read is re-keyed without them and rotated")
+    .argument("<name>")
+    .option("-y, --yes", "do not ask to confirm")
+    .action(async (name, o) => {
+      confirmOrStop(
+        context.runner(),
+        `Remove user "${name}"? Every file they can read is re-keyed without them; their files stay, for the admins only.`,
+        o.yes ?? false,
+        `Cannot remove user "${name}"`,
+      );
+      await context.change(
+        `secrets user remove ${name}`,
+        (state) => planUserRemove(state, name, { rotate: context.rotate() }),
+      );
+    });
+
+  for (const revoke of [false, true]) {
+    const verb = revoke ? "revoke" : "grant";
+    const command = user.command(verb)
+      .description(
+        revoke
+          ? "stop a user and a host reading the user's file on it (rotated; the file stays, for the admins)"
+          : "let a user read secrets/users/<user>/<host>.yaml on that host (created if absent)",
+      )
+      .argument("<user>")
+      .argument("<host>");
+    if (revoke) command.option("-y, --yes", "do not ask to confirm");
+    command.action(async (name, hostName, o) => {
+      if (revoke) {
+        confirmOrStop(
+          context.runner(),
+          `Revoke: ${name} and ${hostName} stop reading ${
+            userFilePath(name, hostName)
+          } (its data key is rotated); the file stays, for the admins only. Continue?`,
+          (o as { yes?: boolean }).yes ?? false,
+          `Cannot revoke ${name} on ${hostName}`,
+        );
+      }
+      await context.change(
+        `secrets user ${verb} ${name} ${hostName}`,
+        (state) => planUserGrant(state, name, hostName, { rotate: context.rotate(), revoke }),
+      );
+      if (revoke && !context.runner().dryRun) {
+        context.runner().log(
+          `${
+            userFilePath(name, hostName)
+          } is kept for the admins; delete it with git rm and run deno task rekey to drop its rule`,
+        );
+      }
+    });
+  }
+
+  host.command("remove")
+    .description(
+      "remove a host: its key file goes and every file is re-keyed without it, rotated",
+    )
+    .argument("<name>")
+    .option("-y, --yes", "do not ask to confirm")
+    .action(async (name, o) => {
+      confirmOrStop(
+        context.runner(),
+        `Remove host "${name}"? Its key file goes and no file stays readable by it.`,
+        o.yes ?? false,
+        `Cannot remove host "${name}"`,
+      );
+      let userFiles: string[] = [];
+      await context.change(`secrets host remove ${name}`, (state) => {
+        userFiles = userFilesOfHost(state, name);
+        return planHostRemove(state, name, { rotate: context.rotate() });
+      });
+      const runner = context.runner();
+      for (const path of userFiles) {
+        const owner = path.split("/")[2]!;
+        runner.log(
+          `${path}: ${
+            runner.dryRun ? "would stay" : "stays"
+          } readable by ${owner} and the admins; \`secrets user revoke ${owner} ${name}\` takes it from ${owner} too`,
+        );
+      }
+      if (!runner.dryRun) {
+        runner.log(
+          `configurations/${name}/ is kept without its key: delete it with git rm -r when the machine is gone`,
+        );
+      }
+    });
+}
