@@ -281,6 +281,33 @@ if (!inputsPresent()) {
         }
       });
 
+      await t.step("user secrets: owned by their user, mode 0400, from their file", async () => {
+        const secret = json<Record<string, unknown>>(
+          await nix.flake(
+            "nixosConfigurations.desk1.config.sops.secrets",
+            `s: let x = s."users/sam/mail-app-password"; in { inherit (x) owner group mode path key; file = toString x.sopsFile; }`,
+          ),
+          "desk1's user secret",
+        );
+        assertEquals(secret.owner, "sam");
+        assertEquals(secret.group, "users");
+        assertEquals(secret.mode, "0400");
+        assertEquals(secret.path, "/run/secrets/users/sam/mail-app-password");
+        assertEquals(secret.key, "mail-app-password");
+        assert(String(secret.file).endsWith("/secrets/users/sam/desk1.yaml"), `${secret.file}`);
+        // A user with no file on the host, and a file for no such user, fail with a message.
+        const failed = json<string[]>(
+          await nix.flake(
+            "nixosConfigurations.nas1",
+            `h: let e = h.extendModules { modules = [ { devops.userSecrets.sam.keys = [ "k" ]; users.users.sam.isNormalUser = true; devops.userSecrets.nobody.keys = [ ]; } ]; } ; in map (a: a.message) (builtins.filter (a: !a.assertion) e.config.assertions)`,
+          ),
+          "nas1 with user secrets it lacks",
+        );
+        assertEquals(failed.length, 2, `${failed}`);
+        assertStringIncludes(failed[0]!, "run `deno task secrets user grant sam nas1`");
+        assertStringIncludes(failed[1]!, "no users.users.nobody on nas1");
+      });
+
       await t.step("an injected fault fails the evaluation", async () => {
         const hardening = `${root}/modules/nixos/mixins/mixin-hardening.nix`;
         const kopia = `${root}/modules/nixos/services/service-kopia.nix`;
