@@ -79,7 +79,10 @@ export interface Fixture extends AsyncDisposable {
    * the `at`-th point a kill could land; exit code 137 when it did.
    */
   killAt(at: number, args: string[]): Promise<Ran>;
-  /** Every file under secrets/ and `.sops.yaml`, path → content. */
+  /**
+   * Every file and folder of the repository but the toolkit, .git and the lock (a run's own,
+   * tested apart): path → mode and content.
+   */
   snapshot(): Promise<Record<string, string>>;
 }
 
@@ -201,12 +204,31 @@ export async function createFixture(hostNames: string[]): Promise<Fixture> {
     },
     async snapshot() {
       const out: Record<string, string> = {};
-      const found = await run(["find", "secrets", "configurations", "-type", "f"], {
+      // Folders too: a tree left as it was has no new empty folder either.
+      const found = await run([
+        "find",
+        ".",
+        "(",
+        "-path",
+        "./tools",
+        "-o",
+        "-path",
+        "./.git",
+        ")",
+        "-prune",
+        "-o",
+        "-print",
+      ], {
         cwd: repo.dir,
       });
-      const paths = found.stdout.trim().split("\n").filter(Boolean).sort();
-      for (const path of [".sops.yaml", ...paths]) {
-        out[path] = await Deno.readTextFile(repo.path(path)).catch(() => "<missing>");
+      const skip = [".", "./tools", "./.git", "./.rekey.lock"];
+      const paths = found.stdout.trim().split("\n").filter((p) => !skip.includes(p))
+        .map((p) => p.replace(/^\.\//, "")).sort();
+      for (const path of paths) {
+        const info = await Deno.lstat(repo.path(path));
+        out[path] = info.isDirectory
+          ? "<folder>"
+          : `${(info.mode ?? 0).toString(8)} ${await Deno.readTextFile(repo.path(path))}`;
       }
       return out;
     },

@@ -107,6 +107,7 @@ Deno.test("03: a second changing run exits 1 at once naming the first; read-only
   const r = await f.task("rekey", []);
   assertEquals(r.code, 0, r.stderr);
   assertStringIncludes(r.stderr, "took over the lock of pid 999999");
+  assert(!await exists(f.repo.path(LOCK_FILE)), "a run deletes its lock file as it ends");
 });
 
 Deno.test("03: two rekeys started together: one runs, the other exits 1; every file decrypts", async () => {
@@ -485,54 +486,39 @@ Deno.test("13: --check reports a declared host that cannot read its own file", a
   );
 });
 
-Deno.test("14: host add is all-or-nothing: a wrong identity or a weak key leaves the tree byte-identical", async () => {
+Deno.test("14: host add is all-or-nothing: a wrong identity, a weak key or a failing step leave the tree as it was", async () => {
   await using f = await createFixture(["web1"]);
+  const bob = await withNewAdmin(f); // every file needs work: the operator must decrypt them
   const before = await f.snapshot();
   const app1 = await makeHostKey(f.keysDir, "app1");
   const stranger = await makeAgeKey(f.keysDir, "stranger");
-  // The new host must be granted a file the operator cannot decrypt: make shared need work.
-  const wrong = await f.task(
-    "secrets",
-    ["host", "add", "app1", "--key-file", `${app1.privatePath}.pub`, "-y"],
-    { identityFile: stranger.file },
-  );
-  // Nothing to re-key but the new file itself: the identity is not needed, the run succeeds.
-  if (wrong.code === 0) {
-    await f.task("secrets", ["rekey"]);
-  }
-  await using g = await createFixture(["web1"]);
-  const gBefore = await g.snapshot();
-  const bob = await withNewAdmin(g); // every file needs work now
-  const gWithBob = await g.snapshot();
-  const refused = await g.task(
-    "secrets",
-    ["host", "add", "app1", "--key-file", `${app1.privatePath}.pub`, "-y"],
-    { identityFile: stranger.file },
-  );
-  assertEquals(refused.code, 1);
-  assertStringIncludes(refused.stderr, "is not one of its recipients; nothing was changed");
-  assertEquals(await g.snapshot(), gWithBob);
-  void gBefore;
-  void bob;
+  const hostAdd = ["host", "add", "app1", "--key-file", `${app1.privatePath}.pub`, "-y"];
+  const wrong = await f.task("secrets", hostAdd, { identityFile: stranger.file });
+  assertEquals(wrong.code, 1);
+  assertStringIncludes(wrong.stderr, "is not one of its recipients; nothing was changed");
+  assertEquals(await f.snapshot(), before);
   const zero = `${f.keysDir}/zero.pub`;
   const blob = new Uint8Array([
-    0,
-    0,
-    0,
-    11,
-    ...new TextEncoder().encode("ssh-ed25519"),
-    0,
-    0,
-    0,
-    32,
-    ...new Uint8Array(32),
+    ...[0, 0, 0, 11, ...new TextEncoder().encode("ssh-ed25519")],
+    ...[0, 0, 0, 32, ...new Uint8Array(32)],
   ]);
   await Deno.writeTextFile(zero, `ssh-ed25519 ${btoa(String.fromCharCode(...blob))} zero\n`);
-  const weak = await g.task("secrets", ["host", "add", "web2", "--key-file", zero, "-y"]);
+  const weak = await f.task("secrets", ["host", "add", "web2", "--key-file", zero, "-y"]);
   assertEquals(weak.code, 1);
   assertStringIncludes(weak.stderr, "a small-order (weak) key");
-  assertEquals(await g.snapshot(), gWithBob);
-  void before;
+  assertEquals(await f.snapshot(), before);
+  // A step that fails after the host key and .sops.yaml were written: all undone, no new folder.
+  const chattr = await run(["chattr", "+i", f.repo.path("secrets/web1.yaml")]);
+  assertEquals(chattr.code, 0, chattr.stderr);
+  const failed = await f.task("secrets", [...hostAdd, "--parallel", "1"]);
+  await run(["chattr", "-i", f.repo.path("secrets/web1.yaml")]);
+  assertEquals(failed.code, 1);
+  assertStringIncludes(failed.stderr, "Cannot replace secrets/web1.yaml");
+  assertEquals(await f.snapshot(), before);
+  const retried = await f.task("secrets", hostAdd);
+  assertEquals(retried.code, 0, retried.stderr);
+  assertEquals((await f.decryptAs("secrets/app1.yaml", app1.identityFile)).code, 0);
+  assertEquals((await f.decryptAs("secrets/app1.yaml", bob.file)).code, 0);
 });
 
 Deno.test("15 22: --abort with no journal says so; access without .sops.yaml says that", async () => {

@@ -21,7 +21,7 @@ export type Step =
   /** Write bytes the tool computed (`.sops.yaml`, a host's `.pub`). */
   | { kind: "write"; path: string; content: string; mode: number }
   /** Create a secrets file: `content` encrypted by sops with the target `.sops.yaml`. */
-  | { kind: "encrypt"; path: string; content: string }
+  | { kind: "encrypt"; path: string; content: string; recipients: string[] }
   /** Re-key a secrets file (`sops rotate` first when a recipient goes). */
   | { kind: "rekey"; path: string; rotate: boolean; added: string[]; removed: string[] }
   /** Delete a file the tool owns (a removed host's key). */
@@ -71,7 +71,11 @@ async function emit(options: ExecuteOptions, event: StepEvent) {
 
 /** Every new recipient, checked by sops itself before anything is written. */
 async function checkRecipients(runner: Runner, steps: readonly Step[]): Promise<void> {
-  const added = [...new Set(steps.flatMap((s) => s.kind === "rekey" ? s.added : []))];
+  const added = [
+    ...new Set(
+      steps.flatMap((s) => s.kind === "rekey" ? s.added : s.kind === "encrypt" ? s.recipients : []),
+    ),
+  ];
   if (added.length === 0) return;
   const dir = await Deno.makeTempDir({ prefix: "secrets-check-" });
   try {
@@ -178,16 +182,19 @@ export async function executeSteps(
     }
     return;
   }
-  await startJournal(
-    root,
-    plan.command,
-    steps.map((s) => ({ path: s.path, kind: s.kind === "rekey" ? "rekey" : "write" })),
-  );
+  try {
+    await startJournal(
+      root,
+      plan.command,
+      steps.map((s) => ({ path: s.path, kind: s.kind === "rekey" ? "rekey" : "write" })),
+    );
+  } catch (error) {
+    // No journal.json yet: nothing was changed; the backups go.
+    await dropJournal(root).catch(() => {});
+    throw new Error(`Cannot write the journal: ${oneLineMessage(error)}; nothing was changed`);
+  }
   await emit(options, { kind: "journal-written" });
   const workDir = `${root}/${JOURNAL_DIR}/work`;
-  await Deno.mkdir(workDir, { recursive: true });
-  // sops finds .sops.yaml by walking up from its working directory: the work folder has its own.
-  await Deno.writeTextFile(`${workDir}/.sops.yaml`, plan.targetConfig);
   const run = async (step: Step) => {
     if (runner.verbose) runner.log(`step: ${describeStep(step)}`);
     const bytes = await produce(root, workDir, step, runner);
@@ -196,9 +203,16 @@ export async function executeSteps(
     await place(root, step, bytes);
     await emit(options, { kind: "renamed", path: step.path });
   };
-  let failure: { step: Step; error: unknown } | undefined;
+  let failure: { step: Step | undefined; error: unknown } | undefined;
+  try {
+    await Deno.mkdir(workDir, { recursive: true });
+    // sops finds .sops.yaml by walking up from its working directory: the work folder has its own.
+    await Deno.writeTextFile(`${workDir}/.sops.yaml`, plan.targetConfig);
+  } catch (error) {
+    failure = { step: undefined, error };
+  }
   // Plain writes and new files first, in order; then the re-keys, in parallel.
-  for (const step of steps.filter((s) => s.kind !== "rekey")) {
+  for (const step of failure ? [] : steps.filter((s) => s.kind !== "rekey")) {
     try {
       await run(step);
     } catch (error) {

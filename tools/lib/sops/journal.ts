@@ -151,17 +151,34 @@ export async function rollBack(
     if (state === "changed") kept.push(path);
     if (state !== "after") continue;
     const entry = report.journal.entries.find((e) => e.path === path)!;
-    if (entry.before === null) await Deno.remove(`${root}/${path}`);
-    else await writeFileAtomic(`${root}/${path}`, await Deno.readFile(`${dir}/backup/${path}`));
+    if (entry.before === null) {
+      await Deno.remove(`${root}/${path}`);
+      await removeEmptyParents(root, path);
+    } else await writeFileAtomic(`${root}/${path}`, await Deno.readFile(`${dir}/backup/${path}`));
     restored.push(path);
   }
   await Deno.remove(dir, { recursive: true });
   return { restored, kept };
 }
 
-/** Deletes a finished or empty journal. */
+/** Removes the folders a created file needed, while they are empty (the tree as it was). */
+async function removeEmptyParents(root: string, path: string): Promise<void> {
+  const parts = path.split("/").slice(0, -1);
+  while (parts.length > 0) {
+    try {
+      await Deno.remove(`${root}/${parts.join("/")}`); // fails on a folder that holds anything
+    } catch {
+      return;
+    }
+    parts.pop();
+  }
+}
+
+/** Deletes a finished or empty journal: journal.json first, so a kill here leaves no half-journal. */
 export async function dropJournal(root: string): Promise<void> {
-  await Deno.remove(`${root}/${JOURNAL_DIR}`, { recursive: true }).catch((error) => {
+  const ignoreMissing = (error: unknown) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
+  };
+  await Deno.remove(`${root}/${JOURNAL_DIR}/journal.json`).catch(ignoreMissing);
+  await Deno.remove(`${root}/${JOURNAL_DIR}`, { recursive: true }).catch(ignoreMissing);
 }

@@ -1,7 +1,8 @@
 // One changing run at a time: an exclusive flock on `.rekey.lock`, which also records who holds
-// it (pid, start time, the command). The kernel drops the lock when its holder dies, so the
-// record a killed run leaves is seen as stale, never as "running": liveness is the flock itself,
-// not the pid (Deno grants reads under /proc/<pid> only with every permission).
+// it (pid, start time, the command) and is deleted when the run ends. The kernel drops the lock
+// when its holder dies, so the file a killed run leaves is seen as stale, never as "running":
+// liveness is the flock itself, not the pid (Deno grants reads under /proc/<pid> only with
+// every permission).
 
 /** The lock file, relative to the repository root. */
 export const LOCK_FILE = ".rekey.lock";
@@ -58,38 +59,46 @@ const ATTEMPT_GAP_MS = 20;
 /** Takes the lock or throws at once naming the run that holds it. */
 export async function acquireLock(root: string, command: string): Promise<HeldLock> {
   const path = `${root}/${LOCK_FILE}`;
-  const file = await Deno.open(path, { read: true, write: true, create: true });
-  try {
-    // A read-only command may hold a shared lock for an instant: a few tries, 100 ms at most.
-    let locked = false;
-    for (let i = 0; i < ATTEMPTS && !locked; i++) {
-      if (i > 0) await new Promise((resolve) => setTimeout(resolve, ATTEMPT_GAP_MS));
-      locked = await file.tryLock(true);
-    }
-    if (!locked) {
-      const info = parseInfo(await Deno.readTextFile(path).catch(() => ""));
-      throw new Error(
-        info === undefined
-          ? `Cannot start: another rekey is running (it holds ${LOCK_FILE}); wait for it to finish`
-          : `Cannot start: another rekey (pid ${info.pid}, \`${info.command}\`, since ${info.startedAt}) is running; wait for it to finish`,
-      );
-    }
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  const previous = parseInfo(await Deno.readTextFile(path).catch(() => ""));
-  const info: LockInfo = { pid: Deno.pid, startedAt: new Date().toISOString(), command };
-  await file.truncate(0);
-  await file.write(new TextEncoder().encode(`${JSON.stringify(info)}\n`));
-  return {
-    stale: previous,
-    async [Symbol.asyncDispose]() {
-      // Emptied, not deleted: deleting would let a third run lock a new file while a second
-      // one still waits on the old one.
-      await file.truncate(0).catch(() => {});
-      await file.unlock().catch(() => {});
+  for (let round = 0; round < ATTEMPTS; round++) {
+    const file = await Deno.open(path, { read: true, write: true, create: true });
+    try {
+      // A read-only command may hold a shared lock for an instant: a few tries, 100 ms at most.
+      let locked = false;
+      for (let i = 0; i < ATTEMPTS && !locked; i++) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, ATTEMPT_GAP_MS));
+        locked = await file.tryLock(true);
+      }
+      if (!locked) {
+        const info = parseInfo(await Deno.readTextFile(path).catch(() => ""));
+        throw new Error(
+          info === undefined
+            ? `Cannot start: another rekey is running (it holds ${LOCK_FILE}); wait for it to finish`
+            : `Cannot start: another rekey (pid ${info.pid}, \`${info.command}\`, since ${info.startedAt}) is running; wait for it to finish`,
+        );
+      }
+      // The holder before us deletes the file as it lets go: a lock on a deleted file is no lock.
+      const onDisk = await Deno.stat(path).then((s) => s.ino, () => undefined);
+      if (onDisk !== (await file.stat()).ino) {
+        file.close();
+        continue;
+      }
+    } catch (error) {
       file.close();
-    },
-  };
+      throw error;
+    }
+    const previous = parseInfo(await Deno.readTextFile(path).catch(() => ""));
+    const info: LockInfo = { pid: Deno.pid, startedAt: new Date().toISOString(), command };
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(`${JSON.stringify(info)}\n`));
+    return {
+      stale: previous,
+      async [Symbol.asyncDispose]() {
+        // Deleted while still locked, so the next run makes a new file and the tree is as it was.
+        await Deno.remove(path).catch(() => {});
+        await file.unlock().catch(() => {});
+        file.close();
+      },
+    };
+  }
+  throw new Error(`Cannot start: ${LOCK_FILE} keeps changing under this run; try again`);
 }

@@ -200,9 +200,10 @@ export function planHostKey(
   }
   const command = `secrets host ${options.replace ? "replace-key" : "add"} ${name}`;
   const before: Step[] = [{ kind: "write", path: pub, content: keyLine, mode: 0o644 }];
+  const wanted = plan.files.find((f) => f.path === file)?.wanted ?? [];
   const after: Step[] = fileExists || options.replace
     ? []
-    : [{ kind: "encrypt", path: file, content: "{}\n" }];
+    : [{ kind: "encrypt", path: file, content: "{}\n", recipients: wanted }];
   return stepsFor(command, { ...state, hostKeys, files }, plan, {
     before,
     after,
