@@ -119,7 +119,10 @@ export function planUserGrant(
   const plan = planRekey({ ...state, files, rotate: options.rotate }, {
     userGrants: new Map([[path, verb]]),
   });
-  const created = file === undefined ? [{ kind: "encrypt" as const, path, content: "{}\n" }] : [];
+  const wanted = plan.files.find((f) => f.path === path)?.wanted ?? [];
+  const created = file === undefined
+    ? [{ kind: "encrypt" as const, path, content: "{}\n", recipients: wanted }]
+    : [];
   return stepsFor(`secrets user ${verb} ${user} ${host}`, { ...state, files }, plan, {
     after: created,
     skip: created.map((s) => s.path),
