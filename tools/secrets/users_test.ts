@@ -1,7 +1,7 @@
 // `deno task secrets user …` and `secrets host remove` as users run them, with real sops, age
 // and ssh-keygen: who decrypts what after each command.
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
-import { createFixture, type Fixture, makeAgeKey, makeHostKey } from "./_test_support.ts";
+import { createFixture, type Fixture, makeAgeKey, makeHostKey, run } from "./_test_support.ts";
 
 function secrets(f: Fixture, args: string[], identityFile = f.admin.file) {
   return f.task("secrets", args, { identityFile });
@@ -227,4 +227,47 @@ Deno.test("rekey --check reports a user file whose recipients differ from its ru
   assert(!await reads(f, path, db1.identityFile), "db1 is out again");
   assert(await reads(f, path, sam.file));
   assertEquals((await f.task("rekey", ["--check"])).code, 0);
+});
+
+Deno.test("secrets user and host remove: hostile names, an RSA key, hand-written rules stop them, nothing changed", async () => {
+  await using f = await createFixture(["web1", "db1"]);
+  const sam = await withSam(f);
+  const text = await Deno.readTextFile(f.repo.path(".sops.yaml"));
+  // A person's own rule that names sam and web1.
+  await f.repo.write({
+    ".sops.yaml": text.replace(
+      "creation_rules:\n",
+      "creation_rules:\n  - path_regex: ^secrets/family\\.yaml$\n    key_groups: [ { age: [ *admin_alice, *user_sam, *host_web1 ] } ]\n",
+    ),
+  });
+  const before = await f.snapshot();
+  const traversal = await secrets(f, ["user", "add", "../etc", sam.recipient]);
+  assertEquals(traversal.code, 2);
+  assertStringIncludes(traversal.stderr, 'Invalid user name "../etc"');
+  const grantTraversal = await secrets(f, ["user", "grant", "sam", "../../x"]);
+  assertEquals(grantTraversal.code, 2);
+  const rsa = `${f.keysDir}/rsa`;
+  assertEquals(
+    (await run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsa])).code,
+    0,
+  );
+  const rsaUser = await secrets(f, ["user", "add", "kim", "--ssh-key-file", `${rsa}.pub`]);
+  assertEquals(rsaUser.code, 1);
+  assertStringIncludes(rsaUser.stderr, `Cannot use the SSH key ${rsa}.pub:`);
+  const removeUser = await secrets(f, ["user", "remove", "sam", "--yes"]);
+  assertEquals(removeUser.code, 1);
+  assertStringIncludes(removeUser.stderr, 'Cannot remove anchor "user_sam": hand-written creation');
+  const removeHost = await secrets(f, ["host", "remove", "web1", "--yes"]);
+  assertEquals(removeHost.code, 1);
+  assertStringIncludes(
+    removeHost.stderr,
+    'Cannot remove anchor "host_web1": hand-written creation',
+  );
+  const unconfirmed = await secrets(f, ["host", "remove", "db1"]);
+  assertEquals(unconfirmed.code, 1);
+  assertStringIncludes(unconfirmed.stderr, "not confirmed (pass --yes to confirm)");
+  for (const r of [traversal, rsaUser, removeUser, removeHost, unconfirmed]) {
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+  assertEquals(await f.snapshot(), before, "nothing changed");
 });
