@@ -133,10 +133,13 @@ export function planUserGrant(
 export function planHostRemove(state: RepoState, name: string, options: PlanOptions): CommandPlan {
   if (!isHostName(name)) throw new UsageError(`Invalid host name "${name}": ${HOST_NAME_RULE}`);
   if (!state.hostKeys.has(name)) {
+    const stale = state.config.keys.some((k) => k.anchor === `host_${name}`);
     throw new Error(
-      `Cannot remove host "${name}": no ${hostKeyPath(name)} (hosts: ${
-        [...state.hostKeys.keys()].join(", ") || "none"
-      })`,
+      `Cannot remove host "${name}": no ${hostKeyPath(name)} ${
+        stale
+          ? "(its key file is gone already; run deno task rekey to take its key out of every file)"
+          : `(hosts: ${[...state.hostKeys.keys()].join(", ") || "none"})`
+      }`,
     );
   }
   const hostKeys = new Map([...state.hostKeys].filter(([h]) => h !== name));

@@ -129,6 +129,12 @@ Deno.test("planUserRemove() and planHostRemove() rotate every file the key could
     ["secrets/users/sam/web1.yaml true"],
   );
   const host = planHostRemove(state(), "web1", OPTIONS);
+  const gone = state();
+  gone.hostKeys.delete("web1");
+  assertThrows(
+    () => planHostRemove(gone, "web1", OPTIONS),
+    "its key file is gone already; run deno task rekey",
+  );
   assertEquals(host.steps.steps[0], {
     kind: "remove",
     path: "configurations/web1/ssh_host_ed25519_key.pub",
