@@ -14,6 +14,14 @@ function main(args: string[]): Promise<number> {
 }
 import { captureMain } from "../testing/capture.ts";
 import { median } from "./timing.ts";
+import { acquireLock } from "../lib/sops/lock.ts";
+import {
+  dropJournal,
+  inspectJournal,
+  recordOutput,
+  sha256,
+  startJournal,
+} from "../lib/sops/journal.ts";
 
 /** Runs a main() with its output collected and dropped; returns its exit code. */
 async function quiet(fn: () => Promise<number>): Promise<number> {
@@ -105,6 +113,33 @@ if (import.meta.main) {
       } ms/file) over 7 runs`,
     );
 
+    // What safety costs, on the same 100 files: the lock, and the journal's hashes (backups,
+    // a hash of every file before, one per output, a recovery-style check of every file).
+    const shared = Array.from({ length: 100 }, (_, i) => ({
+      path: `secrets/shared${String(i).padStart(3, "0")}.yaml`,
+      kind: "rekey" as const,
+    }));
+    const lockTimes: number[] = [];
+    const journalTimes: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      let start = performance.now();
+      await (await acquireLock(a.root, "bench"))[Symbol.asyncDispose]();
+      lockTimes.push(performance.now() - start);
+      start = performance.now();
+      await startJournal(a.root, "bench", shared);
+      for (const f of shared) {
+        await recordOutput(
+          a.root,
+          f.path,
+          await sha256(await Deno.readFile(`${a.root}/${f.path}`)),
+        );
+      }
+      await inspectJournal(a.root);
+      await dropJournal(a.root);
+      journalTimes.push(performance.now() - start);
+    }
+    const safety = { lock: median(lockTimes), journal: median(journalTimes) };
+
     const bdir = `${dir}/b`;
     await Deno.mkdir(bdir);
     const b = await buildRepo(bdir, 20, 100, false);
@@ -135,6 +170,15 @@ if (import.meta.main) {
           parallel === "4" ? " (default)" : ""
         }: median ${mm.toFixed(0)} ms (${(mm / 100).toFixed(1)} ms/file) over 3 runs`,
       );
+      if (parallel === "4") {
+        console.log(
+          `of which at most: lock ${safety.lock.toFixed(1)} ms, journal with hashes of 100 files ${
+            safety.journal.toFixed(0)
+          } ms (${
+            ((safety.lock + safety.journal) / mm * 100).toFixed(1)
+          } % of the run), medians over 7`,
+        );
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

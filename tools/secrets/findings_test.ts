@@ -1,9 +1,17 @@
 // Regression tests for the defects found by attacking rekey and secrets (issue 9), numbered as
 // the findings. Each runs `deno task …` as users do, with real sops, age and ssh-keygen.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
-import { createFixture, type Fixture, makeAgeKey, makeHostKey, run } from "./_test_support.ts";
+import {
+  createFixture,
+  type Fixture,
+  makeAgeKey,
+  makeHostKey,
+  run,
+  SECRETS_PROGRAMS,
+} from "./_test_support.ts";
 import { acquireLock, LOCK_FILE } from "../lib/sops/lock.ts";
 import { createTempRepo } from "../testing/temp_repo.ts";
+import { createProgramsBin, runTask } from "../testing/task.ts";
 
 function addAdminByHand(text: string, name: string, recipient: string): string {
   return text.replace("  # Hosts:", `  - &admin_${name} ${recipient}\n  # Hosts:`);
@@ -28,9 +36,16 @@ Deno.test("01 16: deno task rekey --repo works from another folder, with sops ou
   await using f = await createFixture(["web1"]);
   await using other = await createTempRepo({ "README.md": "elsewhere\n" });
   await withNewAdmin(f);
-  const r = await f.task("rekey", ["--repo", f.repo.dir, "--check"], {});
+  await using bin = await createProgramsBin(SECRETS_PROGRAMS);
+  const env = { SOPS_AGE_KEY_FILE: f.admin.file };
+  const r = await runTask(f.repo.dir, "rekey", ["--repo", f.repo.dir, "--check"], { env, bin });
   assertEquals(r.code, 1, r.stderr);
   assertStringIncludes(r.stdout, "secrets/web1.yaml: recipients differ");
+  const access = await runTask(f.repo.dir, "secrets", ["access", "--repo", f.repo.dir], {
+    env,
+    bin,
+  });
+  assertEquals(access.code, 0, access.stderr);
   // From another folder, with the tool of the repository given by path.
   const fromOther = await run(
     ["deno", "task", "-q", "--config", f.repo.path("deno.json"), "rekey", "--repo", f.repo.dir],

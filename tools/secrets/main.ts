@@ -254,7 +254,9 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
       "Manage who can read the sops secrets and keep every file in step with .sops.yaml",
     )
       .option("--no-rotate", "do not rotate data keys after removing a recipient")
-      .option("--parallel <n>", "files re-keyed at once", parseParallel, 4);
+      .option("--parallel <n>", "files re-keyed at once", parseParallel, 4)
+      // `deno task rekey --help` is `secrets rekey --help`: show --repo, --dry-run… there too.
+      .configureHelp({ showGlobalOptions: true });
     const opts = () => program.opts() as GlobalOptions;
     const root = () => findRepoRoot(Deno.cwd(), opts().repo);
     const report = (result: RunResult) => {

@@ -51,6 +51,19 @@ Deno.test("secrets host replace-key rotates away the old key", async () => {
   assertEquals((await f.decryptAs("secrets/web1.yaml", fresh.identityFile)).code, 0);
   assert((await f.decryptAs("secrets/web1.yaml", old.identityFile)).code !== 0);
   assert((await f.decryptAs("secrets/shared.yaml", old.identityFile)).code !== 0);
+  // The same key again (an install run twice) changes nothing and succeeds.
+  const before = await f.snapshot();
+  const again = await secrets(f, [
+    "host",
+    "replace-key",
+    "web1",
+    "--key-file",
+    `${fresh.privatePath}.pub`,
+    "-y",
+  ]);
+  assertEquals(again.code, 0, again.stderr);
+  assertStringIncludes(again.stdout, "Everything is in step");
+  assertEquals(await f.snapshot(), before);
 });
 
 Deno.test("secrets takeover: new key, admin add, admin remove of the example key", async () => {

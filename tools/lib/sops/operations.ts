@@ -176,9 +176,8 @@ export function planHostKey(
   } catch (error) {
     throw new Error(`Cannot use the key of host "${name}": ${(error as Error).message}`);
   }
-  if (options.replace && state.hostKeys.get(name) === recipient) {
-    throw new Error(`Cannot replace the key of host "${name}": it is the key it has`);
-  }
+  // The key it already has (an installer run twice): nothing to write, the rekey still runs.
+  const sameKey = options.replace && state.hostKeys.get(name) === recipient;
   const holder = holderOf(state, recipient, `host_${name}`);
   if (holder !== undefined) {
     throw new Error(
@@ -199,7 +198,9 @@ export function planHostKey(
     );
   }
   const command = `secrets host ${options.replace ? "replace-key" : "add"} ${name}`;
-  const before: Step[] = [{ kind: "write", path: pub, content: keyLine, mode: 0o644 }];
+  const before: Step[] = sameKey
+    ? []
+    : [{ kind: "write", path: pub, content: keyLine, mode: 0o644 }];
   const wanted = plan.files.find((f) => f.path === file)?.wanted ?? [];
   const after: Step[] = fileExists || options.replace
     ? []

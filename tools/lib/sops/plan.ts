@@ -221,8 +221,10 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
   for (const rule of config.rules) ruleRegExp(rule);
   const problems: Problem[] = duplicateKeys(config, hostKeys);
   const configText = applyConfigEdits(config, planConfigEdits(config, hostKeys, paths, options));
-  const target = parseSopsConfig(configText, ".sops.yaml (as rekey would write it)");
   const configChanged = configText !== config.text;
+  const target = configChanged
+    ? parseSopsConfig(configText, ".sops.yaml (as rekey would write it)")
+    : config;
   if (configChanged) {
     problems.push({
       kind: "stale-config",

@@ -71,6 +71,28 @@ Deno.test("readSopsRecipients() reads files sops encrypted as INI, dotenv, JSON 
       );
       assertEquals(readSopsRecipients(out), [recipient], format);
     }
+    // Key groups and several recipients: the fast line scan agrees with a full YAML parse.
+    await runProgramOk(["age-keygen", "-o", `${dir}/k2.txt`]);
+    const second = (await runProgramOk(["age-keygen", "-y", `${dir}/k2.txt`])).trim();
+    await Deno.writeTextFile(
+      `${dir}/.sops.yaml`,
+      `creation_rules:\n  - key_groups:\n      - age: [${recipient}]\n      - age: [${second}]\n`,
+    );
+    const grouped = await runProgramOk([
+      "sops",
+      "encrypt",
+      "--filename-override",
+      "a.yaml",
+      "/dev/stdin",
+    ], {
+      cwd: dir,
+      stdin: "a: x\n",
+    });
+    assertEquals(readSopsRecipients(grouped), [recipient, second]);
+    assertEquals(readSopsRecipients(`# a comment\n${grouped.replace("sops:", "sops: # x")}`), [
+      recipient,
+      second,
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -50,7 +50,10 @@ Deno.test("parseSopsConfig() reports malformed YAML with line and column", () =>
   assert(error instanceof SopsConfigError);
   assert(/^Cannot read \/r\/.sops.yaml: line \d+, column \d+: /.test(error.message), error.message);
   assertThrows(() => parseSopsConfig("keys: 3\n"), "line 1, column 7: keys must be a list");
-  assertThrows(() => parseSopsConfig("keys:\n  - *nope\n"), "Unresolved alias");
+  assertThrows(
+    () => parseSopsConfig("keys:\n  - *nope\n"),
+    "line 2, column 5: alias *nope names no anchor defined before it",
+  );
   assertThrows(() => parseSopsConfig("creation_rules:\n  - 3\n"), "line 2, column 5");
 });
 
