@@ -30,10 +30,12 @@ async function withSam(f: Fixture) {
 async function killEverywhere(
   args: string[],
   verify: (f: Fixture, sam: { file: string }) => Promise<void>,
+  setup: (f: Fixture) => Promise<unknown> = async () => {},
 ) {
   for (let at = 1; at < 100; at++) {
     await using f = await createFixture(["web1", "db1"]);
     const sam = await withSam(f);
+    await setup(f);
     const killed = await f.killAt(at, [...args, "--parallel", "1"]);
     if (killed.code !== 137) {
       assertEquals(killed.code, 0, `not killed at ${at}: ${killed.stderr}`);
@@ -92,4 +94,30 @@ Deno.test("secrets user grant refuses while another run holds the lock, changing
     assert(r.stderr.includes("`secrets user remove sam`"), r.stderr);
   }
   assertEquals(await f.snapshot(), before);
+});
+
+Deno.test("secrets user grant killed at any point: the new file is there in full or not at all", async () => {
+  let kim = { file: "", recipient: "" };
+  const path = "secrets/users/kim/db1.yaml";
+  await killEverywhere(
+    ["user", "grant", "kim", "db1"],
+    async (f) => {
+      const config = await Deno.readTextFile(f.repo.path(".sops.yaml"));
+      const created = await Deno.stat(f.repo.path(path)).then(() => true, () => false);
+      assertEquals(config.includes("users/kim/db1"), created, "rule and file go together");
+      if (created) assert(await reads(f, path, kim.file), "kim reads the new file");
+      else {
+        const folder = await Deno.stat(f.repo.path("secrets/users/kim")).then(
+          () => true,
+          () => false,
+        );
+        assert(!folder, "no empty folder left behind");
+      }
+    },
+    async (f) => {
+      kim = await makeAgeKey(f.keysDir, "kim");
+      const r = await f.task("secrets", ["user", "add", "kim", kim.recipient]);
+      assertEquals(r.code, 0, r.stderr);
+    },
+  );
 });
