@@ -108,27 +108,35 @@ export function registerUserCommands(
       )
       .argument("<user>")
       .argument("<host>");
-    if (revoke) command.option("-y, --yes", "do not ask to confirm");
+    if (revoke) {
+      command.option("-y, --yes", "do not ask to confirm")
+        .option("--delete", "delete the file and its rule instead of keeping it for the admins");
+    }
     command.action(async (name, hostName, o) => {
+      const { yes, delete: deleteFile } = o as { yes?: boolean; delete?: boolean };
+      const path = userFilePath(name, hostName);
       if (revoke) {
         confirmOrStop(
           context.runner(),
-          `Revoke: ${name} and ${hostName} stop reading ${
-            userFilePath(name, hostName)
-          } (its data key is rotated); the file stays, for the admins only. Continue?`,
-          (o as { yes?: boolean }).yes ?? false,
+          deleteFile
+            ? `Delete ${path} and its rule? Its secrets are gone for everyone (git history keeps the encrypted file).`
+            : `Revoke: ${name} and ${hostName} stop reading ${path} (its data key is rotated); the file stays, for the admins only. Continue?`,
+          yes ?? false,
           `Cannot revoke ${name} on ${hostName}`,
         );
       }
       await context.change(
-        `secrets user ${verb} ${name} ${hostName}`,
-        (state) => planUserGrant(state, name, hostName, { rotate: context.rotate(), revoke }),
+        `secrets user ${verb} ${name} ${hostName}${deleteFile ? " --delete" : ""}`,
+        (state) =>
+          planUserGrant(state, name, hostName, {
+            rotate: context.rotate(),
+            revoke,
+            deleteFile: deleteFile ?? false,
+          }),
       );
-      if (revoke && !context.runner().dryRun) {
+      if (revoke && !deleteFile && !context.runner().dryRun) {
         context.runner().log(
-          `${
-            userFilePath(name, hostName)
-          } is kept for the admins; delete it with git rm and run deno task rekey to drop its rule`,
+          `${path} is kept for the admins; \`secrets user revoke ${name} ${hostName} --delete\` deletes it`,
         );
       }
     });

@@ -109,6 +109,28 @@ Deno.test("secrets user revoke asks, rotates, and keeps the file for the admins"
   assertStringIncludes((await f.decryptAs(path, sam.file)).stdout, "sam-mail-pw");
 });
 
+Deno.test("secrets user revoke --delete deletes the file and its rule only when asked by name, also for a removed user", async () => {
+  await using f = await createFixture(["web1", "db1"]);
+  await withSam(f);
+  await ok(f, ["user", "grant", "sam", "db1"]);
+  const path = "secrets/users/sam/web1.yaml";
+  const before = await f.snapshot();
+  const unconfirmed = await secrets(f, ["user", "revoke", "sam", "web1", "--delete"]);
+  assertEquals(unconfirmed.code, 1);
+  assertStringIncludes(unconfirmed.stderr, "not confirmed");
+  const dry = await ok(f, ["user", "revoke", "sam", "web1", "--delete", "--dry-run"]);
+  assertStringIncludes(dry.stderr, `would run: rm ${path}`);
+  assertEquals(await f.snapshot(), before);
+  await ok(f, ["user", "revoke", "sam", "web1", "--delete", "--yes"]);
+  assert(!await Deno.stat(f.repo.path(path)).then(() => true, () => false), "deleted");
+  assert(!(await Deno.readTextFile(f.repo.path(".sops.yaml"))).includes("users/sam/web1"));
+  // After user remove, the files kept for the admins can still be deleted.
+  await ok(f, ["user", "remove", "sam", "--yes"]);
+  await ok(f, ["user", "revoke", "sam", "db1", "--delete", "--yes"]);
+  assert(!await Deno.stat(f.repo.path("secrets/users/sam/db1.yaml")).then(() => true, () => false));
+  assertEquals((await f.task("rekey", ["--check"])).code, 0);
+});
+
 Deno.test("secrets user remove rotates every file the user could read", async () => {
   await using f = await createFixture(["web1", "db1"]);
   const sam = await withSam(f);

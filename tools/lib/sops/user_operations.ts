@@ -79,15 +79,20 @@ export function planUserRemove(state: RepoState, name: string, options: PlanOpti
   return stepsFor(`secrets user remove ${name}`, state, plan);
 }
 
-/** `user grant|revoke <user> <host>`. */
+/**
+ * `user grant|revoke <user> <host>`. A revoke keeps the file for the admins; with `deleteFile`
+ * (asked for by name) it deletes the file and its rule instead, granted or not.
+ */
 export function planUserGrant(
   state: RepoState,
   user: string,
   host: string,
-  options: PlanOptions & { revoke: boolean },
+  options: PlanOptions & { revoke: boolean; deleteFile?: boolean },
 ): CommandPlan {
   const verb = options.revoke ? "revoke" : "grant";
-  requireUser(state, user, `${verb} ${user} on ${host}`);
+  // A removed user's kept files can still be deleted.
+  if (options.revoke && options.deleteFile) checkUserName(user);
+  else requireUser(state, user, `${verb} ${user} on ${host}`);
   if (!isHostName(host)) throw new UsageError(`Invalid host name "${host}": ${HOST_NAME_RULE}`);
   const path = userFilePath(user, host);
   const file = state.files.find((f) => f.path === path);
@@ -101,9 +106,16 @@ export function planUserGrant(
   }
   if (options.revoke) {
     if (file === undefined) throw new Error(`Cannot revoke: no ${path}`);
+    if (options.deleteFile) {
+      const files = state.files.filter((f) => f.path !== path);
+      const plan = planRekey({ ...state, files, rotate: options.rotate });
+      return stepsFor(`secrets user revoke ${user} ${host} --delete`, { ...state, files }, plan, {
+        before: [{ kind: "remove", path }],
+      });
+    }
     if (!rule?.aliases.includes(userAnchor(user))) {
       throw new Error(
-        `Cannot revoke: ${user} is not granted ${path} (its rule does not name them)`,
+        `Cannot revoke: ${user} is not granted ${path} (its rule does not name them); --delete deletes the file`,
       );
     }
   } else if (!state.hostKeys.has(host)) {
