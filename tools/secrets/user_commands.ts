@@ -40,6 +40,7 @@ function confirmOrStop(runner: Runner, question: string, yes: boolean, stopped: 
 }
 
 async function userKey(
+  runner: Runner,
   name: string,
   ageKey: string | undefined,
   sshKeyFile: string | undefined,
@@ -54,11 +55,18 @@ async function userKey(
     const cause = error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message;
     throw new Error(`Cannot read the SSH key ${sshKeyFile}: ${cause}`);
   });
+  let recipient: string;
   try {
-    return sshPublicKeyToAge(text);
+    recipient = sshPublicKeyToAge(text);
   } catch (error) {
     throw new Error(`Cannot use the SSH key ${sshKeyFile}: ${(error as Error).message}`);
   }
+  // The fingerprint, for comparing with the person's own `ssh-keygen -l`.
+  const line = `${text.trim().split(/\s+/).slice(0, 2).join(" ")}\n`;
+  runner.log(
+    `User key: ${await runner.text({ argv: ["ssh-keygen", "-l", "-f", "-"], stdin: line })}`,
+  );
+  return recipient;
 }
 
 /** Adds `user add|remove|grant|revoke` under `user` and `remove` under `host`. */
@@ -73,7 +81,7 @@ export function registerUserCommands(
     .argument("[age-public-key]")
     .option("--ssh-key-file <pub>", "the user's OpenSSH ed25519 public key, converted to age")
     .action(async (name, ageKey, o) => {
-      const recipient = await userKey(name, ageKey, o.sshKeyFile);
+      const recipient = await userKey(context.runner(), name, ageKey, o.sshKeyFile);
       await context.change(
         `secrets user add ${name}`,
         (state) => planUserAdd(state, name, recipient, { rotate: context.rotate() }),

@@ -34,6 +34,7 @@ Deno.test("secrets user add, grant: the user and the host decrypt; another user 
   const kim = await makeHostKey(f.keysDir, "kim");
   const added = await ok(f, ["user", "add", "kim", "--ssh-key-file", `${kim.privatePath}.pub`]);
   assertStringIncludes(added.stderr, "Next: deno task secrets user grant kim <host>");
+  assertStringIncludes(added.stderr, "User key: 256 SHA256:");
   const path = "secrets/users/sam/web1.yaml";
   const config = await Deno.readTextFile(f.repo.path(".sops.yaml"));
   assertStringIncludes(config, `  - &user_sam ${sam.recipient}\n  - &user_kim ${kim.recipient}\n`);

@@ -152,3 +152,12 @@ Deno.test("formatAccess() puts users in their own group after a bar", () => {
     "file admin_alice host_web1 host_db1 | user_sam user_mary-ann",
   );
 });
+
+Deno.test("planRekey() gives a user file it finds with no rule an admins-only rule until granted", () => {
+  const p = planRekey(state(BASE, { "secrets/users/sam/db1.yaml": ["age1alice", "age1sam"] }));
+  assert(p.configText.includes(
+    "  - path_regex: ^secrets/users/sam/db1\\.yaml$\n    key_groups: [ { age: [ *admin_alice ] } ]\n",
+  ));
+  const file = p.files.find((f) => f.path === "secrets/users/sam/db1.yaml")!;
+  assertEquals([file.removed, file.rotate], [["age1sam"], true]);
+});
