@@ -79,3 +79,20 @@ Deno.test("CommandError names the error line, not nix's trailing hint", async ()
   );
   assertStringIncludes(error.message, ": error: cannot fetch x");
 });
+
+Deno.test("createRunner() with discardStdout never holds or shows the output, verbose or failing", async () => {
+  const { lines, write } = collecting();
+  const runner = createRunner({ verbose: true, write });
+  // The secret comes from the environment, so the command line shown does not hold it.
+  const print = (code: number) => ({
+    argv: ["sh", "-c", `echo "$V"; exit ${code}`],
+    env: { V: "SECRET" },
+    discardStdout: true,
+  });
+  assertEquals((await runner.run(print(0))).stdout, "");
+  const failed = await runner.run({ ...print(3), okCodes: [3] });
+  assertEquals([failed.code, failed.stdout], [3, ""]);
+  const error = await assertRejects(() => runner.run(print(1)), CommandError);
+  assert(!error.message.includes("SECRET"), error.message);
+  assert(!lines.join("\n").includes("SECRET"), lines.join("\n"));
+});

@@ -60,7 +60,15 @@ const ATTEMPT_GAP_MS = 20;
 export async function acquireLock(root: string, command: string): Promise<HeldLock> {
   const path = `${root}/${LOCK_FILE}`;
   for (let round = 0; round < ATTEMPTS; round++) {
-    const file = await Deno.open(path, { read: true, write: true, create: true });
+    const file = await Deno.open(path, { read: true, write: true, create: true }).catch(
+      (error) => {
+        throw new Error(
+          `Cannot lock ${LOCK_FILE} in ${root}: ${
+            (error as Error).message
+          }; a changing run needs to write the repository folder`,
+        );
+      },
+    );
     try {
       // A read-only command may hold a shared lock for an instant: a few tries, 100 ms at most.
       let locked = false;

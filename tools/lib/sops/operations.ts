@@ -72,7 +72,6 @@ export function holderOf(state: RepoState, recipient: string, except?: string): 
 /** The hand-written rules that keep `recipient` from files; the message names rule and line. */
 function notReached(
   plan: RekeyPlan,
-  state: RepoState,
   recipient: string,
   files: readonly string[],
   what: string,
@@ -81,7 +80,6 @@ function notReached(
   const target = parseSopsConfig(plan.configText);
   const missing = plan.files.filter((f) => files.includes(f.path) && !f.wanted.includes(recipient));
   if (missing.length === 0) return undefined;
-  void state;
   return missing.map((f) => {
     const rule = matchRule(target, f.path)!;
     return `${f.path} is governed by ${
@@ -120,7 +118,6 @@ export function planAdminAdd(
   const plan = planRekey({ ...state, config, rotate: options.rotate });
   const blocked = notReached(
     plan,
-    state,
     key,
     plan.files.map((f) => f.path),
     `admin ${name}`,
@@ -189,7 +186,7 @@ export function planHostKey(
     ? state.files
     : [...state.files, { path: file, metadata: { age: [], pgp: [], other: [] } }];
   const plan = planRekey({ ...state, hostKeys, files, rotate: options.rotate });
-  const blocked = notReached(plan, state, recipient, [file], name, `host_${name}`);
+  const blocked = notReached(plan, recipient, [file], name, `host_${name}`);
   if (blocked !== undefined) {
     throw new Error(
       `Cannot ${
