@@ -2,10 +2,12 @@
 // reading only their own file on the hosts they were granted (see tools/lib/sops/users.ts).
 import type { Command } from "@commander-js/extra-typings";
 import { UsageError } from "../lib/errors.ts";
+import { HOST_NAME_RULE, isHostName } from "../lib/host_name.ts";
 import { userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
   type CommandPlan,
+  isGranted,
   planHostRemove,
   planUserAdd,
   planUserGrant,
@@ -26,6 +28,17 @@ export interface UserCommandContext {
   runner(): Runner;
   /** False with --no-rotate. */
   rotate(): boolean;
+}
+
+/** Names are checked before a question shows them. */
+function checkNames(names: Record<"user" | "host", string | undefined>): void {
+  for (const [kind, name] of Object.entries(names)) {
+    if (name !== undefined && !isHostName(name)) {
+      throw new UsageError(
+        `Invalid ${kind} name "${name}": ${HOST_NAME_RULE.replace("a host", `a ${kind}`)}`,
+      );
+    }
+  }
 }
 
 /**
@@ -94,6 +107,7 @@ export function registerUserCommands(
     .argument("<name>")
     .option("-y, --yes", "do not ask to confirm")
     .action(async (name, o) => {
+      checkNames({ user: name, host: undefined });
       confirmOrStop(
         context.runner(),
         `Remove user "${name}"? Every file they can read is re-keyed without them; their files stay, for the admins only.`,
@@ -122,6 +136,7 @@ export function registerUserCommands(
     }
     command.action(async (name, hostName, o) => {
       const { yes, delete: deleteFile } = o as { yes?: boolean; delete?: boolean };
+      checkNames({ user: name, host: hostName });
       const path = userFilePath(name, hostName);
       if (revoke) {
         confirmOrStop(
@@ -157,6 +172,7 @@ export function registerUserCommands(
     .argument("<name>")
     .option("-y, --yes", "do not ask to confirm")
     .action(async (name, o) => {
+      checkNames({ user: undefined, host: name });
       confirmOrStop(
         context.runner(),
         `Remove host "${name}"? Its key file goes and no file stays readable by it.`,
@@ -165,7 +181,10 @@ export function registerUserCommands(
       );
       let userFiles: string[] = [];
       await context.change(`secrets host remove ${name}`, (state) => {
-        userFiles = userFilesOfHost(state, name);
+        // The files its users keep reading: those whose rule still names their user.
+        userFiles = userFilesOfHost(state, name).filter((path) =>
+          isGranted(state.config.text, path.split("/")[2]!, name)
+        );
         return planHostRemove(state, name, { rotate: context.rotate() });
       });
       const runner = context.runner();

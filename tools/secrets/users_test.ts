@@ -161,12 +161,18 @@ Deno.test("secrets host remove takes the host out everywhere, rotated, and keeps
   const web1 = f.hosts.get("web1")!;
   const files = ["secrets/web1.yaml", "secrets/shared.yaml", "secrets/users/sam/web1.yaml"];
   const keys = await Promise.all(files.map((p) => f.dataKey(p)));
+  // kim's file on web1 was revoked already: only sam's is named as staying with its user.
+  const kim = await makeAgeKey(f.keysDir, "kim");
+  await ok(f, ["user", "add", "kim", kim.recipient]);
+  await ok(f, ["user", "grant", "kim", "web1"]);
+  await ok(f, ["user", "revoke", "kim", "web1", "--yes"]);
   const before = await f.snapshot();
   const dry = await ok(f, ["host", "remove", "web1", "--dry-run"]);
   assertStringIncludes(dry.stderr, "would run: rm configurations/web1/ssh_host_ed25519_key.pub");
   assertEquals(await f.snapshot(), before);
   const r = await ok(f, ["host", "remove", "web1", "--yes"]);
   assertStringIncludes(r.stderr, "secrets/users/sam/web1.yaml: stays readable by sam");
+  assert(!r.stderr.includes("kim/web1.yaml: stays"), r.stderr);
   assert(
     !await Deno.stat(f.repo.path("configurations/web1/ssh_host_ed25519_key.pub")).then(
       () => true,
@@ -269,6 +275,10 @@ Deno.test("secrets user and host remove: hostile names, an RSA key, hand-written
   assertStringIncludes(traversal.stderr, 'Invalid user name "../etc"');
   const grantTraversal = await secrets(f, ["user", "grant", "sam", "../../x"]);
   assertEquals(grantTraversal.code, 2);
+  // Names are refused before the question shows them (it said "not confirmed" before).
+  const revokeTraversal = await secrets(f, ["user", "revoke", "sam", "../x"]);
+  assertEquals(revokeTraversal.code, 2, revokeTraversal.stderr);
+  assertStringIncludes(revokeTraversal.stderr, 'Invalid host name "../x"');
   const rsa = `${f.keysDir}/rsa`;
   assertEquals(
     (await run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsa])).code,
