@@ -69,9 +69,6 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
  * when a listed task IS covered, so this list shrinks as the fixes land and cannot go stale.
  */
 const KNOWN_UNCOVERED: Record<string, string> = {
-  rekey: "issue 9: --allow-read=. keeps Deno from finding sops on a PATH outside the " +
-    "repository; the fix adds the real-run row",
-  secrets: "issue 9 adds the real runs (admin/host add and remove as users type them)",
   deploy: "issue 10: the real run needs the flake offline (fixture flake + test hosts)",
 };
 
