@@ -228,13 +228,27 @@ export async function executeSteps(
     }
   }
   if (failure !== undefined) {
-    const report = await inspectJournal(root);
-    const { restored, kept } = typeof report === "object"
-      ? await rollBack(root, report)
-      : { restored: [], kept: [] };
-    await dropJournal(root);
+    const message = oneLineMessage(failure.error);
+    const cause = failure.step === undefined || message.startsWith("Cannot ")
+      ? message
+      : `Cannot write ${failure.step.path}: ${message}`;
+    let undone: { restored: string[]; kept: string[] };
+    try {
+      const report = await inspectJournal(root);
+      undone = typeof report === "object"
+        ? await rollBack(root, report)
+        : { restored: [], kept: [] };
+      await dropJournal(root);
+    } catch (rollBackError) {
+      throw new Error(
+        `${cause}; putting the files back failed too (${
+          oneLineMessage(rollBackError)
+        }): every file is as it was or re-keyed, and ${JOURNAL_DIR}/ says which; fix the cause, then run deno task rekey (finishes) or deno task rekey --abort (undoes)`,
+      );
+    }
+    const { restored, kept } = undone;
     throw new Error(
-      `${oneLineMessage(failure.error)}; restored ${restored.length} file(s) from their backups${
+      `${cause}; restored ${restored.length} file(s) from their backups${
         kept.length > 0 ? `, kept ${kept.join(", ")} (changed during the run)` : ""
       }; nothing else was changed`,
     );

@@ -154,7 +154,13 @@ export async function rollBack(
     if (entry.before === null) {
       await Deno.remove(`${root}/${path}`);
       await removeEmptyParents(root, path);
-    } else await writeFileAtomic(`${root}/${path}`, await Deno.readFile(`${dir}/backup/${path}`));
+    } else {
+      // By rename: atomic, and it needs no free space (a full disk is a reason to roll back).
+      const backup = `${dir}/backup/${path}`;
+      const mode = (await Deno.stat(`${root}/${path}`)).mode;
+      if (mode !== null) await Deno.chmod(backup, mode & 0o7777);
+      await Deno.rename(backup, `${root}/${path}`);
+    }
     restored.push(path);
   }
   await Deno.remove(dir, { recursive: true });
