@@ -304,3 +304,18 @@ Deno.test("secrets user and host remove: hostile names, an RSA key, hand-written
   }
   assertEquals(await f.snapshot(), before, "nothing changed");
 });
+
+Deno.test("secrets host remove that fails part way puts the host's key file back", async () => {
+  await using f = await createFixture(["web1", "db1"]);
+  const pub = "configurations/web1/ssh_host_ed25519_key.pub";
+  const before = await f.snapshot();
+  // The shared file cannot be replaced: its re-key fails after the key file was removed.
+  assertEquals((await run(["chattr", "+i", f.repo.path("secrets/shared.yaml")])).code, 0);
+  const r = await secrets(f, ["host", "remove", "web1", "--yes", "--parallel", "1"]);
+  await run(["chattr", "-i", f.repo.path("secrets/shared.yaml")]);
+  assertEquals(r.code, 1, r.stderr);
+  assertStringIncludes(r.stderr, "Cannot replace secrets/shared.yaml");
+  assertStringIncludes(r.stderr, "restored");
+  assertEquals(await f.snapshot(), before, `${pub} and every file as before`);
+  assertEquals((await Deno.stat(f.repo.path(pub))).mode! & 0o777, 0o644);
+});

@@ -157,7 +157,8 @@ export async function rollBack(
     } else {
       // By rename: atomic, and it needs no free space (a full disk is a reason to roll back).
       const backup = `${dir}/backup/${path}`;
-      const mode = (await Deno.stat(`${root}/${path}`)).mode;
+      // A file the run deleted (a `remove` step) is back with the mode git gives it.
+      const mode = await Deno.stat(`${root}/${path}`).then((s) => s.mode, () => 0o644);
       if (mode !== null) await Deno.chmod(backup, mode & 0o7777);
       await Deno.rename(backup, `${root}/${path}`);
     }
