@@ -319,3 +319,25 @@ Deno.test("secrets host remove that fails part way puts the host's key file back
   assertEquals(await f.snapshot(), before, `${pub} and every file as before`);
   assertEquals((await Deno.stat(f.repo.path(pub))).mode! & 0o777, 0o644);
 });
+
+Deno.test("secrets user add, grant and remove --dry-run print the executor's steps and change nothing", async () => {
+  await using f = await createFixture(["web1", "db1"]);
+  const sam = await withSam(f);
+  const kim = await makeAgeKey(f.keysDir, "kim");
+  const before = await f.snapshot();
+  const add = await ok(f, ["user", "add", "kim", kim.recipient, "--dry-run"]);
+  assertStringIncludes(add.stderr, `+  - &user_kim ${kim.recipient}`);
+  assertStringIncludes(add.stderr, "would write .sops.yaml");
+  const grant = await ok(f, ["--dry-run", "user", "grant", "sam", "db1"]);
+  assertStringIncludes(
+    grant.stderr,
+    "would run: sops encrypt --filename-override secrets/users/sam/db1.yaml",
+  );
+  const remove = await ok(f, ["user", "remove", "sam", "--dry-run"]);
+  assertStringIncludes(
+    remove.stderr,
+    "would run: sops rotate -i secrets/users/sam/web1.yaml && sops updatekeys -y",
+  );
+  assertEquals(await f.snapshot(), before);
+  assert(await reads(f, "secrets/users/sam/web1.yaml", sam.file));
+});
