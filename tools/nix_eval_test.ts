@@ -295,18 +295,34 @@ if (!inputsPresent()) {
         assertEquals(secret.path, "/run/secrets/users/sam/mail-app-password");
         assertEquals(secret.key, "mail-app-password");
         assert(String(secret.file).endsWith("/secrets/users/sam/desk1.yaml"), `${secret.file}`);
-        // A user with no file on the host, and a file for no such user, fail with a message.
-        const failed = json<string[]>(
+        // A user with no file on the host, and one the host does not declare, fail with a
+        // message; a listed key is installed, and only it.
+        const nas1 = json<{ failed: string[]; secrets: string[] }>(
           await nix.flake(
             "nixosConfigurations.nas1",
-            `h: let e = h.extendModules { modules = [ { devops.userSecrets.sam.keys = [ "k" ]; users.users.sam.isNormalUser = true; devops.userSecrets.nobody.keys = [ ]; } ]; } ; in map (a: a.message) (builtins.filter (a: !a.assertion) e.config.assertions)`,
+            `h: let e = h.extendModules { modules = [ { devops.userSecrets.sam.keys = [ "k" ]; users.users.sam.isNormalUser = true; devops.userSecrets.nobody = { }; } ]; }; in { failed = map (a: a.message) (builtins.filter (a: !a.assertion) e.config.assertions); secrets = builtins.attrNames e.config.sops.secrets; }`,
           ),
           "nas1 with user secrets it lacks",
         );
-        assertEquals(failed.length, 2, `${failed}`);
-        const [nobody, sam] = [...failed].sort();
-        assertStringIncludes(nobody!, "no users.users.nobody on nas1");
-        assertStringIncludes(sam!, "run `deno task secrets user grant sam nas1`");
+        assertEquals(nas1.failed.length, 3, `${nas1.failed}`);
+        for (
+          const message of [
+            "devops.userSecrets.nobody: no users.users.nobody on nas1",
+            "run `deno task secrets user grant nobody nas1`",
+            "run `deno task secrets user grant sam nas1`",
+          ]
+        ) {
+          assert(nas1.failed.some((m) => m.includes(message)), `${message}: ${nas1.failed}`);
+        }
+        assert(!nas1.secrets.some((name) => name.startsWith("users/")), `${nas1.secrets}`);
+        const desk1 = json<string[]>(
+          await nix.flake(
+            "nixosConfigurations.desk1",
+            `h: builtins.attrNames (h.extendModules { modules = [ { devops.userSecrets.sam.keys = [ "other" ]; } ]; }).config.sops.secrets`,
+          ),
+          "desk1 with sam's keys listed",
+        );
+        assertEquals(desk1.filter((name) => name.startsWith("users/")), ["users/sam/other"]);
       });
 
       await t.step("an injected fault fails the evaluation", async () => {

@@ -1,7 +1,6 @@
-# User secrets: each key listed in devops.userSecrets.<user> is read from
-# secrets/users/<user>/<host>.yaml (written by `deno task secrets user grant`)
-# and installed by sops-nix as /run/secrets/users/<user>/<key>, owned by that
-# user, mode 0400.
+# User secrets: the keys of secrets/users/<user>/<host>.yaml (written by
+# `deno task secrets user grant`) for each user in devops.userSecrets, installed
+# by sops-nix as /run/secrets/users/<user>/<key>, owned by that user, mode 0400.
 {
   config,
   lib,
@@ -11,13 +10,23 @@ let
   cfg = config.devops.userSecrets;
   host = config.networking.hostName;
   userFile = user: ../../../secrets/users + "/${user}/${host}.yaml";
+  # The top-level keys of a sops YAML file: their names are plain text, their
+  # values `ENC[…]`; nested maps and the `sops:` block do not match.
+  keysOf =
+    file:
+    let
+      lines = lib.splitString "\n" (builtins.readFile file);
+      names = map (line: builtins.match "([A-Za-z0-9_.-]+): ENC\\[.*" line) lines;
+    in
+    map builtins.head (builtins.filter (match: match != null) names);
 in
 {
   options.devops.userSecrets = lib.mkOption {
     default = { };
     example = lib.literalExpression ''
       {
-        sam.keys = [ "kopia-password" "mail-app-password" ];
+        sam = { };  # every key of secrets/users/sam/<host>.yaml
+        kim.keys = [ "kopia-password" ];
       }
     '';
     description = ''
@@ -30,12 +39,13 @@ in
     '';
     type = lib.types.attrsOf (
       lib.types.submodule (
-        { name, ... }:
+        { name, config, ... }:
         {
           options = {
             keys = lib.mkOption {
               type = lib.types.listOf lib.types.str;
-              default = [ ];
+              default = if builtins.pathExists config.sopsFile then keysOf config.sopsFile else [ ];
+              defaultText = "every top-level key of the user's file";
               example = [ "kopia-password" ];
               description = "Top-level keys of the user's file to install.";
             };
@@ -64,7 +74,7 @@ in
           message = "devops.userSecrets.${user}: no users.users.${user} on ${host}; declare the user";
         }
         {
-          assertion = secrets.keys == [ ] || builtins.pathExists secrets.sopsFile;
+          assertion = builtins.pathExists secrets.sopsFile;
           message = "devops.userSecrets.${user}: no ${toString secrets.sopsFile}; run `deno task secrets user grant ${user} ${host}`";
         }
       ]) cfg
