@@ -4,7 +4,7 @@ import { parseSopsConfig } from "./sops_yaml.ts";
 import { accessTable, formatAccess } from "./access.ts";
 import type { RepoState } from "./repo_state.ts";
 import { userFileOf, userFileReaders } from "./users.ts";
-import { planHostRemove, planUserAdd, planUserGrant, planUserRemove } from "./user_operations.ts";
+import { planHostRemove, planUserGrant, planUserRemove } from "./user_operations.ts";
 
 const BASE = `keys:
   - &admin_alice age1alice
