@@ -281,6 +281,50 @@ if (!inputsPresent()) {
         }
       });
 
+      await t.step("user secrets: owned by their user, mode 0400, from their file", async () => {
+        const secret = json<Record<string, unknown>>(
+          await nix.flake(
+            "nixosConfigurations.desk1.config.sops.secrets",
+            `s: let x = s."users/sam/mail-app-password"; in { inherit (x) owner group mode path key; file = toString x.sopsFile; }`,
+          ),
+          "desk1's user secret",
+        );
+        assertEquals(secret.owner, "sam");
+        assertEquals(secret.group, "users");
+        assertEquals(secret.mode, "0400");
+        assertEquals(secret.path, "/run/secrets/users/sam/mail-app-password");
+        assertEquals(secret.key, "mail-app-password");
+        assert(String(secret.file).endsWith("/secrets/users/sam/desk1.yaml"), `${secret.file}`);
+        // A user with no file on the host, and one the host does not declare, fail with a
+        // message; a listed key is installed, and only it.
+        const nas1 = json<{ failed: string[]; secrets: string[] }>(
+          await nix.flake(
+            "nixosConfigurations.nas1",
+            `h: let e = h.extendModules { modules = [ { devops.userSecrets.sam.keys = [ "k" ]; users.users.sam.isNormalUser = true; devops.userSecrets.nobody = { }; } ]; }; in { failed = map (a: a.message) (builtins.filter (a: !a.assertion) e.config.assertions); secrets = builtins.attrNames e.config.sops.secrets; }`,
+          ),
+          "nas1 with user secrets it lacks",
+        );
+        assertEquals(nas1.failed.length, 3, `${nas1.failed}`);
+        for (
+          const message of [
+            "devops.userSecrets.nobody: no users.users.nobody on nas1",
+            "run `deno task secrets user grant nobody nas1`",
+            "run `deno task secrets user grant sam nas1`",
+          ]
+        ) {
+          assert(nas1.failed.some((m) => m.includes(message)), `${message}: ${nas1.failed}`);
+        }
+        assert(!nas1.secrets.some((name) => name.startsWith("users/")), `${nas1.secrets}`);
+        const desk1 = json<string[]>(
+          await nix.flake(
+            "nixosConfigurations.desk1",
+            `h: builtins.attrNames (h.extendModules { modules = [ { devops.userSecrets.sam.keys = [ "other" ]; } ]; }).config.sops.secrets`,
+          ),
+          "desk1 with sam's keys listed",
+        );
+        assertEquals(desk1.filter((name) => name.startsWith("users/")), ["users/sam/other"]);
+      });
+
       await t.step("an injected fault fails the evaluation", async () => {
         const hardening = `${root}/modules/nixos/mixins/mixin-hardening.nix`;
         const kopia = `${root}/modules/nixos/services/service-kopia.nix`;

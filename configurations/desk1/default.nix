@@ -46,6 +46,17 @@ in
     serviceConfig.ExecCondition = "${pkgs.util-linux}/bin/mountpoint --quiet /mnt/backup";
   };
 
+  # A person who uses desk1 but is not an admin. Their secrets live in
+  # secrets/users/sam/desk1.yaml, which only sam, desk1 and the admins can
+  # decrypt (`deno task secrets user grant sam desk1`); each of its keys is
+  # installed as /run/secrets/users/sam/<key>, owned by sam, mode 0400
+  # (`keys = [ … ]` installs only those).
+  users.users.sam = {
+    isNormalUser = true;
+    description = "Example user";
+  };
+  devops.userSecrets.sam = { };
+
   # The NixOS release this host was first installed with; it keeps state
   # formats (databases, file layouts) compatible and never changes afterwards.
   system.stateVersion = "26.05";

@@ -14,6 +14,7 @@
   mixin-openssh = ./mixins/mixin-openssh.nix;
   mixin-pipewire = ./mixins/mixin-pipewire.nix;
   mixin-sudo = ./mixins/mixin-sudo.nix;
+  mixin-user-secrets = ./mixins/mixin-user-secrets.nix;
 
   # profiles
   profile-common = ./profiles/common.nix;

@@ -1,5 +1,5 @@
 // Manages who can read the sops secrets and keeps every file in step. Run: deno task secrets
-// <rekey|admin|host|grant|revoke|access> …; `deno task rekey` is `secrets rekey`.
+// <rekey|admin|host|user|grant|revoke|access> …; `deno task rekey` is `secrets rekey`.
 import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import type { CommonOptions } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -31,6 +31,7 @@ import {
   sshPublicKeyToAge,
   type StepEvent,
 } from "../lib/sops/mod.ts";
+import { registerUserCommands } from "./user_commands.ts";
 
 /** Seams for tests: where a kill-at-any-moment test stops the process. */
 export interface MainHooks {
@@ -404,6 +405,14 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
           );
         });
     }
+
+    registerUserCommands(
+      program.command("user").description(
+        "users: people who read only their own file on the hosts they are granted",
+      ),
+      host,
+      { change, runner: () => runnerFor(opts()), rotate: () => opts().rotate },
+    );
 
     program.command("access").description("table of who can decrypt which file (needs no keys)")
       .action(async () => {

@@ -23,6 +23,7 @@ in
     modules.mixin-nix
     modules.mixin-openssh
     modules.mixin-sudo
+    modules.mixin-user-secrets
     modules.programs-helix
     modules.service-kopia
     modules.theme-console

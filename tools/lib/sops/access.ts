@@ -6,7 +6,7 @@ import type { RepoState } from "./repo_state.ts";
 export interface AccessColumn {
   /** The anchor name, `unknown age1…`, `pgp:<fp>` or `kms:<id>`. */
   name: string;
-  kind: "anchor" | "host" | "unknown" | "pgp" | "other";
+  kind: "anchor" | "host" | "user" | "unknown" | "pgp" | "other";
 }
 
 /** The access table. */
@@ -22,7 +22,7 @@ export function accessTable(state: RepoState): AccessTable {
   for (const key of state.config.keys) {
     const name = key.anchor ?? `(no anchor) ${key.value.slice(0, 16)}…`;
     if (columns.some((c) => c.name === name)) continue;
-    columns.push({ name, kind: "anchor" });
+    columns.push({ name, kind: key.anchor?.startsWith("user_") ? "user" : "anchor" });
     for (const r of key.value.split(",").map((v) => v.trim()).filter(Boolean)) {
       if (!named.has(r)) named.set(r, name);
     }
@@ -46,19 +46,30 @@ export function accessTable(state: RepoState): AccessTable {
     return { path: f.path, encrypted: f.metadata !== null, access };
   });
   for (const row of rows) for (const c of columns) row.access[c.name] ??= false;
+  // Users are a group of their own, after admins and hosts, before keys no anchor names.
+  const group = (c: AccessColumn) =>
+    c.kind === "user" ? 1 : c.kind === "anchor" || c.kind === "host" ? 0 : 2;
+  columns.sort((a, b) => group(a) - group(b));
   return { columns, rows };
 }
 
 /** The access table as text: one line per file, then a legend of long column names. */
 export function formatAccess(table: AccessTable): string {
   const width = Math.max(4, ...table.rows.map((r) => r.path.length));
-  const header = ["file".padEnd(width), ...table.columns.map((c) => c.name)].join("  ");
+  // A bar before the users' group of columns.
+  const bar = (c: AccessColumn, i: number) =>
+    c.kind === "user" && table.columns[i - 1]?.kind !== "user" ? ["|"] : [];
+  const header = [
+    "file".padEnd(width),
+    ...table.columns.flatMap((c, i) => [...bar(c, i), c.name]),
+  ].join("  ");
   const lines = table.rows.map((r) =>
     [
       r.path.padEnd(width),
-      ...table.columns.map((c) =>
-        (!r.encrypted ? "PLAIN" : r.access[c.name] ? "yes" : "-").padEnd(c.name.length)
-      ),
+      ...table.columns.flatMap((c, i) => [
+        ...bar(c, i),
+        (!r.encrypted ? "PLAIN" : r.access[c.name] ? "yes" : "-").padEnd(c.name.length),
+      ]),
     ].join("  ").trimEnd()
   );
   return [header, ...lines].join("\n");

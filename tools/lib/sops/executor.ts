@@ -6,6 +6,7 @@ import type { Runner } from "../runner.ts";
 import { oneLineMessage } from "../errors.ts";
 import { checkDecryptable, sopsError } from "./sops_cli.ts";
 import {
+  ABSENT,
   dropJournal,
   inspectJournal,
   JOURNAL_DIR,
@@ -22,7 +23,9 @@ export type Step =
   /** Create a secrets file: `content` encrypted by sops with the target `.sops.yaml`. */
   | { kind: "encrypt"; path: string; content: string; recipients: string[] }
   /** Re-key a secrets file (`sops rotate` first when a recipient goes). */
-  | { kind: "rekey"; path: string; rotate: boolean; added: string[]; removed: string[] };
+  | { kind: "rekey"; path: string; rotate: boolean; added: string[]; removed: string[] }
+  /** Delete a file the tool owns (a removed host's key). */
+  | { kind: "remove"; path: string };
 
 /** The steps of one command, with the `.sops.yaml` sops works from in the work folder. */
 export interface StepPlan {
@@ -57,6 +60,8 @@ export function describeStep(step: Step): string {
       return `${
         step.rotate ? `sops rotate -i ${step.path} && ` : ""
       }sops updatekeys -y ${step.path}`;
+    case "remove":
+      return `rm ${step.path}`;
   }
 }
 
@@ -102,7 +107,8 @@ async function produce(
   workDir: string,
   step: Step,
   runner: Runner,
-): Promise<Uint8Array> {
+): Promise<Uint8Array | null> {
+  if (step.kind === "remove") return null;
   const copy = `${workDir}/${step.path}`;
   await Deno.mkdir(copy.replace(/\/[^/]+$/, ""), { recursive: true });
   if (step.kind === "write") return new TextEncoder().encode(step.content);
@@ -130,7 +136,15 @@ async function produce(
   return await Deno.readFile(copy);
 }
 
-async function place(root: string, step: Step, bytes: Uint8Array) {
+async function place(root: string, step: Step, bytes: Uint8Array | null) {
+  if (bytes === null) {
+    await Deno.remove(`${root}/${step.path}`).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new Error(`Cannot remove ${step.path}: ${oneLineMessage(error)}`);
+      }
+    });
+    return;
+  }
   // Staged apart from the work folder, whose own .sops.yaml sops still needs.
   const copy = `${root}/${JOURNAL_DIR}/out/${step.path}`;
   await Deno.mkdir(copy.replace(/\/[^/]+$/, ""), { recursive: true });
@@ -184,7 +198,7 @@ export async function executeSteps(
   const run = async (step: Step) => {
     if (runner.verbose) runner.log(`step: ${describeStep(step)}`);
     const bytes = await produce(root, workDir, step, runner);
-    await recordOutput(root, step.path, await sha256(bytes));
+    await recordOutput(root, step.path, bytes === null ? ABSENT : await sha256(bytes));
     await emit(options, { kind: "output-recorded", path: step.path });
     await place(root, step, bytes);
     await emit(options, { kind: "renamed", path: step.path });

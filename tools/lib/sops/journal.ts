@@ -30,6 +30,9 @@ export interface Journal {
   entries: JournalEntry[];
 }
 
+/** The output recorded for a file the run deletes. */
+export const ABSENT = "absent";
+
 /** SHA-256 of bytes, hex. */
 export async function sha256(bytes: Uint8Array): Promise<string> {
   return hex.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource)));
@@ -125,7 +128,7 @@ export async function inspectJournal(root: string): Promise<JournalReport | "par
     const now = await hashFile(`${root}/${entry.path}`);
     const state: FileState = now === entry.before
       ? "before"
-      : now !== null && after.get(entry.path)?.has(now)
+      : after.get(entry.path)?.has(now ?? ABSENT)
       ? "after"
       : "changed";
     return { path: entry.path, state };
@@ -154,7 +157,8 @@ export async function rollBack(
     } else {
       // By rename: atomic, and it needs no free space (a full disk is a reason to roll back).
       const backup = `${dir}/backup/${path}`;
-      const mode = (await Deno.stat(`${root}/${path}`)).mode;
+      // A file the run deleted (a `remove` step) is back with the mode git gives it.
+      const mode = await Deno.stat(`${root}/${path}`).then((s) => s.mode, () => 0o644);
       if (mode !== null) await Deno.chmod(backup, mode & 0o7777);
       await Deno.rename(backup, `${root}/${path}`);
     }

@@ -8,6 +8,8 @@ export * from "./re2.ts";
 export * from "./repo_state.ts";
 export * from "./plan.ts";
 export * from "./operations.ts";
+export * from "./users.ts";
+export * from "./user_operations.ts";
 export * from "./access.ts";
 export * from "./executor.ts";
 export * from "./journal.ts";

@@ -7,6 +7,7 @@ import { applyConfigEdits, matchRule, parseSopsConfig } from "./sops_yaml.ts";
 import { hostKeyPath, type RepoState, SECRETS_DIR } from "./repo_state.ts";
 import { blockingError, describeRule, type Grants, planRekey, type RekeyPlan } from "./plan.ts";
 import type { Step, StepPlan } from "./executor.ts";
+import { userFileOf } from "./users.ts";
 
 /** A command's plan: the rekey it implies and the steps that carry it out. */
 export interface CommandPlan {
@@ -19,7 +20,8 @@ export interface PlanOptions {
   rotate: boolean;
 }
 
-function stepsFor(
+/** The steps of a command from its rekey plan; `before`/`after` around the `.sops.yaml` write. */
+export function stepsFor(
   command: string,
   state: RepoState,
   plan: RekeyPlan,
@@ -58,7 +60,7 @@ function checkKind(kind: string, name: string): void {
 }
 
 /** Who already holds `recipient`: an anchor or a host, or undefined. */
-function holderOf(state: RepoState, recipient: string, except?: string): string | undefined {
+export function holderOf(state: RepoState, recipient: string, except?: string): string | undefined {
   const key = state.config.keys.find((k) =>
     k.anchor !== except && k.value.split(",").map((v) => v.trim()).includes(recipient)
   );
@@ -218,6 +220,12 @@ export function planGrant(
 ): CommandPlan {
   const verb = options.revoke ? "revoke" : "grant";
   const path = file.replace(/^\.\//, "");
+  const userFile = userFileOf(path);
+  if (userFile !== undefined) {
+    throw new Error(
+      `Cannot ${verb} ${path}: it is ${userFile.user}'s file on ${userFile.host}, which only they, that host and the admins read; use \`secrets user ${verb} ${userFile.user} ${userFile.host}\``,
+    );
+  }
   if (!state.files.some((f) => f.path === path)) {
     throw new Error(`Cannot ${verb} ${file}: no such file under ${SECRETS_DIR}/`);
   }

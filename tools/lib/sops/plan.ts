@@ -12,6 +12,7 @@ import {
   type SopsConfig,
 } from "./sops_yaml.ts";
 import { type RepoState, type SecretFile, SECRETS_DIR } from "./repo_state.ts";
+import { userFileOf, userFileReaders, type UserGrant } from "./users.ts";
 
 /** What the plan needs to know. */
 export interface PlanInput extends RepoState {
@@ -68,7 +69,7 @@ export type Grants = Map<string, { add: string[]; remove: string[] }>;
 
 const SIMPLE_FILE = new RegExp(`^${SECRETS_DIR}/([A-Za-z0-9_-]+)\\.yaml$`);
 
-function anchorsOf(config: SopsConfig, kind: "admin" | "host"): string[] {
+function anchorsOf(config: SopsConfig, kind: "admin" | "host" | "user"): string[] {
   return config.keys.flatMap((k) => anchorKind(k.anchor) === kind ? [k.anchor!] : []);
 }
 
@@ -76,6 +77,10 @@ function anchorsOf(config: SopsConfig, kind: "admin" | "host"): string[] {
 export interface EditOptions {
   removeAdmins?: readonly string[];
   grants?: Grants;
+  /** User anchors to remove (`user_<name>`). */
+  removeUsers?: readonly string[];
+  /** Grants and revokes of user files, by path. */
+  userGrants?: Map<string, UserGrant>;
 }
 
 /** The edits that bring `.sops.yaml` in step with the host keys and the files under secrets/. */
@@ -89,7 +94,12 @@ export function planConfigEdits(
   const removeAdmins = options.removeAdmins ?? [];
   const hosts = [...hostKeys.keys()].sort();
   const hostAnchors = hosts.map((h) => `host_${h}`);
-  const removed = [...oldHosts.filter((a) => !hostAnchors.includes(a)), ...removeAdmins];
+  const removeUsers = options.removeUsers ?? [];
+  const removed = [
+    ...oldHosts.filter((a) => !hostAnchors.includes(a)),
+    ...removeAdmins,
+    ...removeUsers,
+  ];
   for (const rule of config.rules) {
     if (rule.ownedName !== undefined) continue;
     const dangling = rule.aliases.find((a) => removed.includes(a));
@@ -112,6 +122,22 @@ export function planConfigEdits(
     const drop = (grant?.remove ?? []).map((h) => `host_${h}`);
     return [...new Set(wanted)].filter((a) => hostAnchors.includes(a) && !drop.includes(a));
   };
+  const userAnchors = anchorsOf(config, "user").filter((a) => !removeUsers.includes(a));
+  // A user file's readers come from users.ts; every other file's from its hosts.
+  const readers = (name: string, ruleAliases: readonly string[]) => {
+    const path = `${SECRETS_DIR}/${name}.yaml`;
+    const userFile = userFileOf(path);
+    if (userFile === undefined) {
+      return hostsFor(name, ruleAliases.filter((a) => anchorKind(a) === "host"));
+    }
+    const change = options.userGrants?.get(path);
+    return userFileReaders(userFile, {
+      ruleAliases,
+      userAnchors,
+      hostAnchors,
+      ...(change === undefined ? {} : { change }),
+    });
+  };
   const existing = new Set(filePaths);
   const ruleAliases = new Map<number, string[] | null>();
   const seen = new Set<string>();
@@ -123,17 +149,17 @@ export function planConfigEdits(
       continue;
     }
     seen.add(name);
-    const named = rule.aliases.filter((a) => anchorKind(a) === "host");
-    ruleAliases.set(rule.index, [...admins, ...hostsFor(name, named)]);
+    ruleAliases.set(rule.index, [...admins, ...readers(name, rule.aliases)]);
   }
   const newRules: { name: string; aliases: string[] }[] = [];
   for (const path of [...filePaths].sort()) {
-    const name = path.match(SIMPLE_FILE)?.[1];
+    const name = path.match(SIMPLE_FILE)?.[1] ??
+      (userFileOf(path) === undefined ? undefined : path.slice(SECRETS_DIR.length + 1, -5));
     if (name === undefined || seen.has(name)) continue;
     if (config.rules.some((r) => r.ownedName === undefined && matches(r, path))) continue;
     seen.add(name);
     // A new file is for the admins (and its own host) until hosts are granted it.
-    newRules.push({ name, aliases: [...admins, ...hostsFor(name, [])] });
+    newRules.push({ name, aliases: [...admins, ...readers(name, [])] });
   }
   return {
     setAnchors: hosts.map((h) => ({ anchor: `host_${h}`, value: hostKeys.get(h)! })),

@@ -3,10 +3,10 @@ import YAML from "yaml";
 import { re2ToRegExp } from "./re2.ts";
 
 /**
- * Kinds of key the tool writes anchors for, by prefix: `&admin_<name>`, `&host_<name>`. A later
- * kind (people with partial access, say) is one more entry here and in the plan.
+ * Kinds of key the tool writes anchors for, by prefix: `&admin_<name>`, `&host_<name>`,
+ * `&user_<name>` (people who read only their own files, see users.ts).
  */
-export const ANCHOR_KINDS = ["admin", "host"] as const;
+export const ANCHOR_KINDS = ["admin", "host", "user"] as const;
 
 /** A kind of key. */
 export type AnchorKind = typeof ANCHOR_KINDS[number];
@@ -72,7 +72,8 @@ export class SopsConfigError extends Error {
   override name = "SopsConfigError";
 }
 
-const OWNED_PATH = /^\^secrets\/([A-Za-z0-9_-]+)\\\.yaml\$$/;
+// `^secrets/<name>\.yaml$`, or a user's `^secrets/users/<user>/<host>\.yaml$` (name `users/<user>/<host>`).
+const OWNED_PATH = /^\^secrets\/((?:users\/[A-Za-z0-9_-]+\/)?[A-Za-z0-9_-]+)\\\.yaml\$$/;
 
 function lineStartOf(text: string, offset: number): number {
   return text.lastIndexOf("\n", offset - 1) + 1;
@@ -285,7 +286,7 @@ function readRule(
     ageIndent: "",
   };
   // Owned shape: exactly path_regex ^secrets/<name>\.yaml$ and one age-only key group of
-  // aliases to admin_/host_ anchors.
+  // aliases to admin_/host_ (and on a user's file, user_) anchors.
   const name = pathRegex?.match(OWNED_PATH)?.[1];
   if (name === undefined || map.items.length !== 2 || !YAML.isSeq(groups)) return base;
   if (groups.items.length !== 1) return base;
@@ -293,8 +294,10 @@ function readRule(
   if (!YAML.isMap(group) || group.items.length !== 1) return base;
   const age = group.get("age", true);
   if (!YAML.isSeq(age) || !age.range || age.items.length === 0) return base;
+  // A user alias makes a rule owned only on a user's file: elsewhere it is a person's choice.
   const allAliases = age.items.every((item) =>
-    YAML.isAlias(item) && anchorKind(item.source) !== undefined
+    YAML.isAlias(item) && anchorKind(item.source) !== undefined &&
+    (anchorKind(item.source) !== "user" || name.startsWith("users/"))
   );
   if (!allAliases) return base;
   void file;
@@ -360,6 +363,7 @@ export function applyConfigEdits(config: SopsConfig, edits: ConfigEdits): string
   const removeAnchors = new Set(edits.removeAnchors ?? []);
   const inserts: string[] = [];
   const adminInserts: string[] = [];
+  const userInserts: string[] = [];
   for (const { anchor, value } of edits.setAnchors ?? []) {
     const existing = config.keys.find((k) => k.anchor === anchor);
     if (existing) {
@@ -368,6 +372,8 @@ export function applyConfigEdits(config: SopsConfig, edits: ConfigEdits): string
       }
     } else if (anchor.startsWith("admin_")) {
       adminInserts.push(`${config.keysIndent}- &${anchor} ${value}\n`);
+    } else if (anchor.startsWith("user_")) {
+      userInserts.push(`${config.keysIndent}- &${anchor} ${value}\n`);
     } else {
       inserts.push(`${config.keysIndent}- &${anchor} ${value}\n`);
     }
@@ -377,7 +383,7 @@ export function applyConfigEdits(config: SopsConfig, edits: ConfigEdits): string
       splices.push({ start: key.lineStart, end: key.lineEnd, text: "" });
     }
   }
-  if (inserts.length > 0 || adminInserts.length > 0) {
+  if (inserts.length > 0 || adminInserts.length > 0 || userInserts.length > 0) {
     if (config.keysEnd < 0) {
       throw new Error("Cannot update .sops.yaml: it has no block-style top-level keys: list");
     }
@@ -394,6 +400,11 @@ export function applyConfigEdits(config: SopsConfig, edits: ConfigEdits): string
     if (inserts.length > 0) {
       // Inserted at the same offset as admins: admins first.
       splices.push({ start: hostAt, end: hostAt, text: inserts.join("") });
+    }
+    if (userInserts.length > 0) {
+      // Users after users, else after hosts: pushed last, so last at a shared offset.
+      const userAt = lastOf("user_")?.lineEnd ?? hostAt;
+      splices.push({ start: userAt, end: userAt, text: userInserts.join("") });
     }
   }
   for (const [index, aliases] of edits.ruleAliases ?? []) {
