@@ -32,6 +32,11 @@ async function withNewAdmin(f: Fixture) {
   return bob;
 }
 
+/** `secrets host add <name> --key-file <pub> -y`, as a user types it. */
+function hostAddArgs(name: string, publicKeyFile: string): string[] {
+  return ["host", "add", name, "--key-file", publicKeyFile, "-y"];
+}
+
 Deno.test("01 16: deno task rekey --repo works from another folder, with sops outside the repository", async () => {
   await using f = await createFixture(["web1"]);
   await using other = await createTempRepo({ "README.md": "elsewhere\n" });
@@ -395,14 +400,7 @@ Deno.test("11: a new file no rule covers is admin-only; grant and revoke name ho
 Deno.test("11: in a one-host fleet, a second host gets only its own file", async () => {
   await using f = await createFixture(["web1"]);
   const app1 = await makeHostKey(f.keysDir, "app1");
-  const r = await f.task("secrets", [
-    "host",
-    "add",
-    "app1",
-    "--key-file",
-    `${app1.privatePath}.pub`,
-    "-y",
-  ]);
+  const r = await f.task("secrets", hostAddArgs("app1", `${app1.privatePath}.pub`));
   assertEquals(r.code, 0, r.stderr);
   assert((await f.decryptAs("secrets/web1.yaml", app1.identityFile)).code !== 0);
   assert((await f.decryptAs("secrets/shared.yaml", app1.identityFile)).code !== 0);
@@ -467,14 +465,7 @@ Deno.test("13: where a hand-written rule decides, admin add and host add say so 
     "secrets/app.yaml is governed by your rule 1 (line 6); admin new was not added — add *admin_new there or remove the rule",
   );
   const web1 = await makeHostKey(f.keysDir, "web1");
-  const host = await f.task("secrets", [
-    "host",
-    "add",
-    "web1",
-    "--key-file",
-    `${web1.privatePath}.pub`,
-    "-y",
-  ]);
+  const host = await f.task("secrets", hostAddArgs("web1", `${web1.privatePath}.pub`));
   assertEquals(host.code, 1);
   assertStringIncludes(
     host.stderr,
@@ -552,14 +543,7 @@ Deno.test("17: a host named like an existing non-host secrets file is refused", 
   await using f = await createFixture(["web1"]);
   const before = await f.snapshot();
   const key = await makeHostKey(f.keysDir, "shared");
-  const r = await f.task("secrets", [
-    "host",
-    "add",
-    "shared",
-    "--key-file",
-    `${key.privatePath}.pub`,
-    "-y",
-  ]);
+  const r = await f.task("secrets", hostAddArgs("shared", `${key.privatePath}.pub`));
   assertEquals(r.code, 1);
   assertStringIncludes(
     r.stderr,
@@ -588,12 +572,7 @@ Deno.test("18: no output of any command, --verbose included, holds a decrypted v
     await f.task("secrets", ["--verbose", "access", "--json"]),
     await f.task("secrets", [
       "--verbose",
-      "host",
-      "add",
-      "app1",
-      "--key-file",
-      `${app1.privatePath}.pub`,
-      "-y",
+      ...hostAddArgs("app1", `${app1.privatePath}.pub`),
     ]),
     await f.task("secrets", ["--verbose", "grant", "secrets/backup.yaml", "app1"]),
     await f.task("secrets", ["--verbose", "revoke", "secrets/backup.yaml", "app1"]),
@@ -657,12 +636,7 @@ Deno.test("22: --dry-run of every changing command changes nothing, new-key incl
     await f.task("secrets", ["--dry-run", "revoke", "secrets/shared.yaml", "web1"]),
     await f.task("secrets", [
       "--dry-run",
-      "host",
-      "add",
-      "app1",
-      "--key-file",
-      `${app1.privatePath}.pub`,
-      "-y",
+      ...hostAddArgs("app1", `${app1.privatePath}.pub`),
     ]),
     await f.task("secrets", ["--dry-run", "grant", "secrets/shared.yaml", "web1"]),
     await f.task("secrets", ["--dry-run", "admin", "new-key", "--out", `${keyDir}/keys.txt`]),
