@@ -49,6 +49,10 @@ function program() {
       ),
     )
     .option("-p, --parallel <n>", "hosts deployed at once", String(DEFAULT_PARALLEL))
+    .option(
+      "--max-activations <n>",
+      "hosts between activation and confirmation at once (default: --parallel)",
+    )
     .option("--confirm-timeout <seconds>", "override each host's confirmTimeout")
     .option("--no-rollback", "no magic rollback, no rollback after a failed activation or check")
     .option("--ask", "show the closure diff and ask before activating each host (terminal only)")
@@ -114,6 +118,9 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       ...(opts.buildOn ? { buildOn: opts.buildOn } : {}),
       ...(opts.target ? { target: opts.target } : {}),
       parallel: positiveInt(opts.parallel, "--parallel"),
+      ...(opts.maxActivations
+        ? { maxActivations: positiveInt(opts.maxActivations, "--max-activations") }
+        : {}),
       rollback: opts.rollback,
       ...(opts.confirmTimeout
         ? { confirmTimeout: positiveInt(opts.confirmTimeout, "--confirm-timeout") }

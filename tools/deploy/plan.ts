@@ -30,6 +30,8 @@ export interface DeployOptions {
   target?: string;
   /** How many hosts are copied, activated and confirmed at once. */
   parallel: number;
+  /** How many hosts may be between activation and final answer at once (default: `parallel`). */
+  maxActivations?: number;
   /** Magic rollback and rollback after a failed activation or health check. */
   rollback: boolean;
   /** Overrides every host's `confirmTimeout` (seconds). */
@@ -72,6 +74,8 @@ export interface DeployPlan {
   flake: string;
   hosts: HostPlan[];
   parallel: number;
+  /** Hosts at once between the start of their activation and their final answer. */
+  maxActivations: number;
 }
 
 /**
@@ -116,6 +120,14 @@ export function planDeploy(
   if (!Number.isInteger(options.parallel) || options.parallel < 1) {
     throw new UsageError(`Invalid --parallel "${options.parallel}": expected a whole number ≥ 1`);
   }
+  if (
+    options.maxActivations !== undefined &&
+    (!Number.isInteger(options.maxActivations) || options.maxActivations < 1)
+  ) {
+    throw new UsageError(
+      `Invalid --max-activations "${options.maxActivations}": expected a whole number ≥ 1`,
+    );
+  }
   if (options.confirmTimeout !== undefined && !(options.confirmTimeout >= 1)) {
     throw new UsageError(`Invalid --confirm-timeout "${options.confirmTimeout}": expected ≥ 1`);
   }
@@ -129,7 +141,13 @@ export function planDeploy(
     throw new UsageError(`Invalid --target "${options.target}": ${ADDRESS_RULE}`);
   }
   const hosts = names.map((host) => planHost(host, facts[host]!, options));
-  return { flake: options.flake, hosts, parallel: Math.min(options.parallel, hosts.length) };
+  const parallel = Math.min(options.parallel, hosts.length);
+  return {
+    flake: options.flake,
+    hosts,
+    parallel,
+    maxActivations: Math.min(options.maxActivations ?? parallel, parallel),
+  };
 }
 
 function planHost(host: string, facts: HostFacts, options: DeployOptions): HostPlan {

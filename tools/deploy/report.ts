@@ -4,6 +4,18 @@ import type { HostOutcome } from "./outcome.ts";
 /** How one host ended. */
 export type HostResult = "ok" | "failed";
 
+/**
+ * When one step of a host ran, in milliseconds since the deploy started. `queuedMs` is when a
+ * gated step (schedule.ts) asked to start; it started at `startMs` (the wait is the difference).
+ * The shared `build` step (evaluation and build of all hosts) shows in every host's list.
+ */
+export interface StepTiming {
+  step: string;
+  queuedMs?: number;
+  startMs: number;
+  endMs: number;
+}
+
 /** One host's line of the report. */
 export interface HostReport {
   host: string;
@@ -32,6 +44,8 @@ export interface HostReport {
   /** How the host's deploy ended, as a typed value. */
   outcome?: HostOutcome;
   durationMs: number;
+  /** The steps that ran, in order, with their times. */
+  steps?: StepTiming[];
 }
 
 /** The whole deploy's report (what `--json` prints). */

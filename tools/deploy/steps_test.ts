@@ -100,9 +100,12 @@ Deno.test("describeStep() shows remote scripts by name, their text only when ask
   assertStringIncludes(short, "[changes: takes the host's deploy lock");
   assertStringIncludes(describeStep(activate, true), "flock -n 9");
   assertEquals(
-    buildSteps({ flake: "/r", hosts: [host, { ...host, host: "web2" }], parallel: 2 }).map((s) =>
-      s.id
-    ),
+    buildSteps({
+      flake: "/r",
+      hosts: [host, { ...host, host: "web2" }],
+      parallel: 2,
+      maxActivations: 2,
+    }).map((s) => s.id),
     ["eval", "build"],
   );
 });
