@@ -12,6 +12,7 @@ import { type FactsSource, readFleetFacts, TAG } from "./facts.ts";
 import { knownHostsText, parsePublicKey, type PinnedKey } from "./known_hosts.ts";
 import { makeRunDir, staleRunDirs } from "./owner.ts";
 import {
+  DEFAULT_MAX_ACTIVATIONS,
   DEFAULT_PARALLEL,
   DEPLOY_MODES,
   type DeployMode,
@@ -51,7 +52,8 @@ function program() {
     .option("-p, --parallel <n>", "hosts deployed at once", String(DEFAULT_PARALLEL))
     .option(
       "--max-activations <n>",
-      "hosts between activation and confirmation at once (default: --parallel)",
+      "hosts between activation and confirmation at once (at most --parallel)",
+      String(DEFAULT_MAX_ACTIVATIONS),
     )
     .option("--confirm-timeout <seconds>", "override each host's confirmTimeout")
     .option("--no-rollback", "no magic rollback, no rollback after a failed activation or check")
@@ -118,9 +120,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       ...(opts.buildOn ? { buildOn: opts.buildOn } : {}),
       ...(opts.target ? { target: opts.target } : {}),
       parallel: positiveInt(opts.parallel, "--parallel"),
-      ...(opts.maxActivations
-        ? { maxActivations: positiveInt(opts.maxActivations, "--max-activations") }
-        : {}),
+      maxActivations: positiveInt(opts.maxActivations, "--max-activations"),
       rollback: opts.rollback,
       ...(opts.confirmTimeout
         ? { confirmTimeout: positiveInt(opts.confirmTimeout, "--confirm-timeout") }

@@ -30,7 +30,7 @@ export interface DeployOptions {
   target?: string;
   /** How many hosts are copied, activated and confirmed at once. */
   parallel: number;
-  /** How many hosts may be between activation and final answer at once (default: `parallel`). */
+  /** How many hosts may be between activation and final answer at once (default: {@linkcode DEFAULT_MAX_ACTIVATIONS}). */
   maxActivations?: number;
   /** Magic rollback and rollback after a failed activation or health check. */
   rollback: boolean;
@@ -44,6 +44,13 @@ export interface DeployOptions {
 
 /** The default of --parallel: enough for a small fleet, gentle on the deploying machine. */
 export const DEFAULT_PARALLEL = 8;
+
+/**
+ * The default bound on hosts between activation and final answer (never above --parallel): the
+ * confirmations that come due together stay few enough for a busy deploying machine to make
+ * each one's new SSH connection well inside its window.
+ */
+export const DEFAULT_MAX_ACTIVATIONS = 8;
 
 /** How root commands run on a host. */
 export type Sudo = "none" | "nopasswd" | "password";
@@ -146,7 +153,7 @@ export function planDeploy(
     flake: options.flake,
     hosts,
     parallel,
-    maxActivations: Math.min(options.maxActivations ?? parallel, parallel),
+    maxActivations: Math.min(options.maxActivations ?? DEFAULT_MAX_ACTIVATIONS, parallel),
   };
 }
 
