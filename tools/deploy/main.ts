@@ -21,6 +21,7 @@ import {
 } from "./plan.ts";
 import { createProgress } from "./progress.ts";
 import { reportTable } from "./report.ts";
+import { describeSchedule } from "./schedule.ts";
 import { buildSteps, describeStep, hostSteps, placeholderValues } from "./steps.ts";
 
 /** Seams for tests: hooks into the executor and the recovery grace period. */
@@ -269,7 +270,10 @@ export function dryRunSteps(
   full = false,
 ): Record<string, string[]> {
   const shown: Record<string, string[]> = {
-    "all hosts": buildSteps(plan).map((step) => describeStep(step, full)),
+    "all hosts": [
+      describeSchedule(plan.parallel, plan.maxActivations),
+      ...buildSteps(plan).map((step) => describeStep(step, full)),
+    ],
   };
   for (const host of plan.hosts) {
     shown[host.host] = hostSteps(host, ssh, placeholderValues(host), { noCheckSigs }).map(

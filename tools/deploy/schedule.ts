@@ -106,3 +106,10 @@ export class DeployScheduler {
     this.#waiters = still;
   }
 }
+
+/** The schedule as --dry-run shows it, before the steps. */
+export function describeSchedule(parallel: number, maxActivations: number): string {
+  return `schedule: up to ${parallel} host(s) at once, at most ${maxActivations} between ` +
+    "activation and answer; once a host has activated, no other host starts a connection, " +
+    "copy or activation until it has its answer (or its confirm window has passed)";
+}

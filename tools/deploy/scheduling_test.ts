@@ -1,6 +1,6 @@
 // The scheduling rule of schedule.ts, asserted from the deploy report's own step times as
 // `deno task deploy` runs against real sshd test hosts (no machine-speed outcome is asserted).
-import { assert, assertEquals } from "../testing/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { fleet, generation, hostReport, waitFor } from "./_test_fleet.ts";
 import type { HostReport, StepTiming } from "./report.ts";
 
@@ -30,6 +30,15 @@ Deno.test("deploy: no copy or activation starts while a host waits for its confi
   await using f = await fleet(count, () => ({
     facts: { confirmTimeout, healthChecks: ["sleep 1"] },
   }));
+  const planned = await f.task("--all", "--parallel", "9", "--max-activations", "2", "--dry-run");
+  assertEquals(planned.code, 0, planned.stderr);
+  assertStringIncludes(
+    planned.stdout,
+    `"schedule: up to ${count} host(s) at once, at most 2 between activation and answer;`,
+  );
+  const refused = await f.task("--all", "--max-activations", "0");
+  assertEquals([refused.code, refused.stdout], [2, ""]);
+  assertStringIncludes(refused.stderr, 'Invalid --max-activations "0"');
   const first = await f.task("--all", "--parallel", String(count));
   assertEquals(first.code, 0, first.stderr);
   await f.flake.update(
