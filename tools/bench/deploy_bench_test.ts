@@ -1,11 +1,11 @@
-// The scale benchmark end to end, small: one host, one round; and an interruption mid-deploy.
+// The deploy benchmark end to end, small: one host, one round; and an interruption mid-deploy.
 // Figures are not judged here (no timing assertions), only that the bench runs, counts and cleans up.
 import { assert, assertEquals } from "../testing/assert.ts";
 import { runProgram } from "../testing/run.ts";
 import { CHECKOUT } from "../testing/task.ts";
 import { MARKER_VARIABLE, pidsWithCommandLine } from "./process_tree.ts";
 
-const BENCH = `${CHECKOUT}/tools/bench/deploy_scale_bench.ts`;
+const BENCH = `${CHECKOUT}/tools/bench/deploy_bench.ts`;
 
 /** Pids of processes that carry the benchmark's marker variable, whatever its value. */
 async function markedProcesses(): Promise<number[]> {
@@ -25,13 +25,13 @@ function benchHostListeners(): Promise<number[]> {
   return pidsWithCommandLine(["/hosts/scale1/sshd_config", "[listener]"]);
 }
 
-Deno.test("deno task bench:deploy-scale deploys one host through a relay and counts its connections", async () => {
+Deno.test("deno task bench:deploy deploys one host through a relay, counts its connections and compares it with the same steps by hand", async () => {
   const result = await runProgram(
     [
       Deno.execPath(),
       "task",
       "-q",
-      "bench:deploy-scale",
+      "bench:deploy",
       "--hosts",
       "1",
       "--rounds",
@@ -55,10 +55,20 @@ Deno.test("deno task bench:deploy-scale deploys one host through a relay and cou
   const [round] = point.rounds;
   assert(round.breakdown.medianMs.confirming !== undefined, "a confirming phase was timed");
   assertEquals(round.connections.scale1.at(-1).openedIn, "confirming");
+  // The same steps by hand ran through the same relay, in turn with the tool without rollback.
+  const { overhead } = figures;
+  assertEquals([overhead.host, overhead.tool.length, overhead.byHand.length], ["scale1", 1, 1]);
+  assertEquals(Object.keys(overhead.byHand[0].stepsMs), ["build", "copy", "diff+activate+units"]);
+  assertEquals(overhead.tool[0].outcomes, { ok: 1, rolledBack: [], failed: [] });
+  assert(overhead.tool[0].breakdown.medianMs.confirming === undefined, "no confirmation");
+  assert(
+    figures.targets.some((t: { target: string }) => t.target.startsWith("overhead ≤ 15%")),
+    JSON.stringify(figures.targets),
+  );
   assertEquals(await benchHostListeners(), []);
 });
 
-Deno.test("bench:deploy-scale stops the deploy, the relays and the test hosts on SIGINT", async () => {
+Deno.test("bench:deploy stops the deploy, the relays and the test hosts on SIGINT", async () => {
   assertEquals(await markedProcesses(), [], "a deploy of another bench run is running");
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", BENCH, "--hosts", "2", "--rounds", "5", "--delay-ms", "5"],
