@@ -37,6 +37,7 @@ import {
   pidsWithCommandLine,
   startCpuSampler,
   treeCpuMs,
+  waitChildrenReaped,
 } from "./process_tree.ts";
 import { median } from "./timing.ts";
 
@@ -209,8 +210,11 @@ async function measuredDeploy(
     const [status, out] = await Promise.all([child.status, stdout, stderr]);
     const wallMs = performance.now() - started;
     const orphanCpuMs = await sampler.stop(child.pid);
-    const targetsAfter = await targetsCpuMs(fleet);
     const machineAfter = await machineTicks();
+    // A session's CPU reaches its listener's once the listener has reaped it, which can be a
+    // moment after the deploy ended (the relay passes the close on with its delay).
+    await waitChildrenReaped(fleet.listeners, 5000);
+    const targetsAfter = await targetsCpuMs(fleet);
     checkInterrupted(run);
     if (wallMs >= flags.deployTimeout * 1000) {
       throw new Error(`deploy ran over --deploy-timeout ${flags.deployTimeout}s and was killed`);

@@ -496,8 +496,8 @@ export interface TargetCheck {
   met: boolean;
 }
 
-function percent(change: number): string {
-  return `${change >= 0 ? "+" : ""}${(change * 100).toFixed(0)}%`;
+function percent(change: number, digits = 0): string {
+  return `${change >= 0 ? "+" : ""}${(change * 100).toFixed(digits)}%`;
 }
 
 /** The issue's targets that these figures can judge (a point that was not run is left out). */
@@ -522,18 +522,21 @@ export function checkTargets(
   if (overhead) {
     checks.push({
       target: "overhead ≤ 15% without magic rollback (vs the same steps by hand)",
-      value: percent(overhead.overhead),
+      // One decimal: a rounded "+15%" must not read as met when it is 15.4%.
+      value: percent(overhead.overhead, 1),
       met: overhead.overhead <= 0.15,
     });
   }
   const four = at(4);
   const many = at(32);
   if (four && many) {
+    // The issue's rule is that CPU per host does not grow with the fleet: at 32 hosts at most
+    // 25% above the figure at 4. Less is not a miss (the fixed start-up is shared by more hosts).
     const change = many.cpuPerHostMs / four.cpuPerHostMs - 1;
     checks.push({
-      target: "CPU per host at 32 within 25% of 4",
+      target: "CPU per host at 32 ≤ 4's + 25% (does not grow)",
       value: percent(change),
-      met: Math.abs(change) <= 0.25,
+      met: change <= 0.25,
     });
   }
   if (many) {

@@ -203,10 +203,17 @@ Deno.test("summarisePoint() and checkTargets() judge the issue's targets from me
   assertEquals(checkTargets([one, four, many]), [
     { target: "4 hosts ≤ 1.5× one host", value: "1.17×", met: true },
     { target: "32 hosts ≤ 4× one host", value: "5.00×", met: false },
-    { target: "CPU per host at 32 within 25% of 4", value: "+0%", met: true },
+    { target: "CPU per host at 32 ≤ 4's + 25% (does not grow)", value: "+0%", met: true },
     { target: "0 spurious rollbacks at 32 hosts --parallel 32", value: "1", met: false },
   ]);
   assertEquals(checkTargets([four]), []);
+  // CPU per host that falls with the fleet meets the target; one that grows by more than 25% not.
+  const cpu = (perHost: number) =>
+    checkTargets([four, summarisePoint(32, 32, [round(6000, perHost * 32)])])
+      .find((c) => c.target.startsWith("CPU"));
+  assertEquals([cpu(300)?.value, cpu(300)?.met], ["-40%", true]);
+  assertEquals([cpu(650)?.value, cpu(650)?.met], ["+30%", false]);
+  assertEquals([cpu(625)?.value, cpu(625)?.met], ["+25%", true]);
   const text = formatScale([one, four, many], { delayMs: 25, confirmTimeout: 10 });
   assertMatch(text, /^32 +32 +6000 +5\.00 +500 +1000 +90% /m);
   assertMatch(text, /^4 +deno 250, ssh 125$/m);
@@ -348,11 +355,15 @@ Deno.test("summariseOverhead() pairs the rounds; checkTargets() and formatScale(
     [overhead.toolMs, overhead.byHandMs, Number(overhead.overhead.toFixed(2))],
     [2050, 1500, 0.3],
   );
+  // Just over the target shows its decimal: "+15.4%", not a "+15%" that reads as met.
+  const justOver = summariseOverhead("scale1", [round(1154, 500)], [{ wallMs: 1000, stepsMs: {} }]);
+  assertEquals(checkTargets([], justOver)[0]?.value, "+15.4%");
+  assertEquals(checkTargets([], justOver)[0]?.met, false);
   assertEquals(overhead.byHandStepsMs, { build: 300, copy: 450, "diff+activate+units": 750 });
   const one = summarisePoint(1, 1, [round(2000, 500, [], TIMED_REPORT)]);
   assertEquals(checkTargets([one], overhead), [{
     target: "overhead ≤ 15% without magic rollback (vs the same steps by hand)",
-    value: "+30%",
+    value: "+30.0%",
     met: false,
   }]);
   const text = formatScale([one], { delayMs: 25, confirmTimeout: 10 }, overhead);
@@ -362,7 +373,7 @@ Deno.test("summariseOverhead() pairs the rounds; checkTargets() and formatScale(
   );
   assertMatch(text, /deploy scale1 --no-rollback +2050 ms {2}\(deployer cpu 500 ms; startup 100, /);
   assertMatch(text, /with magic rollback \(the 1-host point, 2000 ms\): \+33%/);
-  assertMatch(text, /MISS +overhead ≤ 15% without magic rollback .*: \+30%/);
+  assertMatch(text, /MISS +overhead ≤ 15% without magic rollback .*: \+30\.0%/);
   // The report's step timings, per step and per wait for a slot.
   assertMatch(text, /^hosts +open-connection +copy +diff +activate +confirm +confirm delay$/m);
   assertMatch(text, /^1 +395\/400 +500\/600 +100\/100 +400\/500 +550\/600 +300\/500$/m);
