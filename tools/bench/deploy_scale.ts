@@ -700,7 +700,7 @@ function formatOverhead(overhead: OverheadFigures, one: PointFigures | undefined
       Object.entries(overhead.byHandStepsMs).map(([step, v]) => `${step} ${ms(v)}`).join(", ")
     })`,
     `  overhead without magic rollback: ${
-      percent(overhead.overhead)
+      percent(overhead.overhead, 1)
     } (median of the rounds' ratios)`,
   ];
   if (one) {

@@ -372,6 +372,7 @@ Deno.test("summariseOverhead() pairs the rounds; checkTargets() and formatScale(
     /^ {2}by hand +1500 ms {2}\(build 300, copy 450, diff\+activate\+units 750\)$/m,
   );
   assertMatch(text, /deploy scale1 --no-rollback +2050 ms {2}\(deployer cpu 500 ms; startup 100, /);
+  assertMatch(text, /overhead without magic rollback: \+30\.0% \(median/);
   assertMatch(text, /with magic rollback \(the 1-host point, 2000 ms\): \+33%/);
   assertMatch(text, /MISS +overhead ≤ 15% without magic rollback .*: \+30\.0%/);
   // The report's step timings, per step and per wait for a slot.
