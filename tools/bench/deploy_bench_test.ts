@@ -3,7 +3,7 @@
 import { assert, assertEquals } from "../testing/assert.ts";
 import { runProgram } from "../testing/run.ts";
 import { CHECKOUT } from "../testing/task.ts";
-import { MARKER_VARIABLE, pidsWithCommandLine } from "./process_tree.ts";
+import { MARKER_VARIABLE, parseProcStat, pidsWithCommandLine } from "./process_tree.ts";
 
 const BENCH = `${CHECKOUT}/tools/bench/deploy_bench.ts`;
 
@@ -68,20 +68,27 @@ Deno.test("deno task bench:deploy deploys one host through a relay, counts its c
   assertEquals(await benchHostListeners(), []);
 });
 
-Deno.test("bench:deploy stops the deploy, the relays and the test hosts on SIGINT", async () => {
+/**
+ * Runs the benchmark with `args`, sends SIGINT once `ready(benchPid)` holds (polled, bounded),
+ * and checks that it exits 130 leaving no marked process and no test host behind.
+ */
+async function interruptWhen(
+  args: string[],
+  ready: (benchPid: number) => Promise<boolean>,
+  what: string,
+): Promise<void> {
   assertEquals(await markedProcesses(), [], "a deploy of another bench run is running");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", BENCH, "--hosts", "2", "--rounds", "5", "--delay-ms", "5"],
+    args: ["run", "--allow-all", BENCH, ...args],
     cwd: CHECKOUT,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const output = child.output();
   try {
-    // Wait (bounded) until a deploy runs, then interrupt it.
-    const deadline = performance.now() + 120_000;
-    while ((await markedProcesses()).length === 0) {
-      assert(performance.now() < deadline, "no deploy started within 120 s");
+    const deadline = performance.now() + 180_000;
+    while (!(await ready(child.pid))) {
+      assert(performance.now() < deadline, `${what}: not within 180 s`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     child.kill("SIGINT");
@@ -101,4 +108,34 @@ Deno.test("bench:deploy stops the deploy, the relays and the test hosts on SIGIN
     }
     await output;
   }
+}
+
+/** The parent pid and program name of `pid`; undefined once it is gone. */
+async function parentAndName(pid: number): Promise<{ ppid: number; comm: string } | undefined> {
+  const text = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => undefined);
+  return text === undefined ? undefined : parseProcStat(text);
+}
+
+Deno.test("bench:deploy stops the deploy, the relays and the test hosts on SIGINT", async () => {
+  await interruptWhen(
+    ["--hosts", "2", "--rounds", "5", "--delay-ms", "5"],
+    async () => (await markedProcesses()).length > 0,
+    "a deploy started",
+  );
+});
+
+Deno.test("bench:deploy stops a step by hand on SIGINT", async () => {
+  // The bench runs a deploy under GNU time and the steps by hand directly: a marked child of
+  // the bench that is not `time` is a step by hand. 50 ms each way keeps each step open longer.
+  await interruptWhen(
+    ["--hosts", "1", "--rounds", "3", "--warmup", "0", "--delay-ms", "50"],
+    async (bench) => {
+      for (const pid of await markedProcesses()) {
+        const stat = await parentAndName(pid);
+        if (stat?.ppid === bench && stat.comm !== "time") return true;
+      }
+      return false;
+    },
+    "a step by hand started",
+  );
 });
