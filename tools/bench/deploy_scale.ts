@@ -1,5 +1,6 @@
-// The pure parts of the deploy scale benchmark (tools/bench/deploy_scale_bench.ts): its flags,
-// what it reads from a deploy's output, and the summary it prints.
+// The pure parts of the deploy benchmark (tools/bench/deploy_bench.ts): its flags, what it
+// reads from a deploy's output (progress lines, the report's step timings), the overhead
+// against the same steps by hand, the issue's targets and the summary it prints.
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { median } from "./timing.ts";
@@ -20,16 +21,22 @@ export interface ScaleFlags {
   parallel: number | undefined;
   /** Seconds before a deploy that has not ended is killed. */
   deployTimeout: number;
+  /** Whether to compare the tool with the same steps by hand (at the smallest point). */
+  overhead: boolean;
   json: boolean;
   help: boolean;
 }
 
 /** The benchmark's usage text. */
-export const USAGE = `Usage: deno task bench:deploy-scale [options]
+export const USAGE = `Usage: deno task bench:deploy [options]
 
 Runs \`deno task deploy --all\` against N sshd test hosts, each behind a TCP relay on loopback
-that delays each direction, and reports the scale curve, the deployer's CPU per host, SSH
-connections per host, spurious rollbacks and where the time goes. Run as root.
+that delays each direction, and reports in one run: the scale curve (wall time and its ratio to
+the first point), the deployer's CPU per host, SSH connections and round trips per host,
+spurious rollbacks, where the time goes (per step, from the report's step timings; per phase,
+from the progress lines), and the tool's overhead against the same steps by hand (build, copy,
+closure diff, activation, unit check, through the same relay, without magic rollback), measured
+on the first host of the smallest point. Then the issue's targets, PASS or MISS. Run as root.
 
 Options:
   --hosts <n,n,…>          host counts to measure (default 1,4,16,32)
@@ -38,7 +45,8 @@ Options:
   --warmup <n>             unmeasured deploys per point first (default 1)
   --confirm-timeout <s>    deploy --confirm-timeout (default 10)
   --parallel <n>           deploy --parallel (default: the point's host count)
-  --deploy-timeout <s>     kill a deploy that runs longer (default 600)
+  --deploy-timeout <s>     kill a deploy (or a command by hand) that runs longer (default 600)
+  --no-overhead            skip the comparison with the same steps by hand
   --json                   print the results as JSON
   --help                   show this text
 `;
@@ -64,6 +72,7 @@ export function parseScaleFlags(args: readonly string[]): ScaleFlags {
       "confirm-timeout": { type: "string", default: "10" },
       parallel: { type: "string" },
       "deploy-timeout": { type: "string", default: "600" },
+      "no-overhead": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -83,6 +92,7 @@ export function parseScaleFlags(args: readonly string[]): ScaleFlags {
       ? undefined
       : wholeNumber(values.parallel, "--parallel", 1),
     deployTimeout: wholeNumber(values["deploy-timeout"], "--deploy-timeout", 1),
+    overhead: !values["no-overhead"],
     json: values.json,
     help: values.help,
   };
@@ -188,7 +198,24 @@ export function parseTimeOutput(text: string): { wallMs: number; userMs: number;
   return { wallMs: ms(match[1]!), userMs: ms(match[2]!), sysMs: ms(match[3]!) };
 }
 
-/** The fields of deploy's `--json` report the benchmark reads (others are ignored). */
+/**
+ * One step of a host as the report times it: milliseconds since the deploy started;
+ * `queuedMs` (scheduled steps only) is when the step asked for a slot.
+ */
+export const stepTimingSchema = z.object({
+  step: z.string(),
+  queuedMs: z.number().optional(),
+  startMs: z.number(),
+  endMs: z.number(),
+});
+
+/** One of a host's step timings in the report. */
+export type StepTiming = z.infer<typeof stepTimingSchema>;
+
+/**
+ * The fields of deploy's `--json` report the benchmark reads (others are ignored). `steps`
+ * is optional: a deploy from before the report had step timings still gives the rest.
+ */
 export const reportSchema = z.object({
   ok: z.boolean(),
   hosts: z.array(z.object({
@@ -199,6 +226,7 @@ export const reportSchema = z.object({
     status: z.string().optional(),
     rolledBack: z.union([z.boolean(), z.literal("expected")]),
     durationMs: z.number(),
+    steps: z.array(stepTimingSchema).optional(),
   })),
 });
 
@@ -227,6 +255,68 @@ export function outcomes(report: ScaleReport): Outcomes {
     }
   }
   return result;
+}
+
+/** A median and the largest value over hosts. */
+export interface Spread {
+  medianMs: number;
+  maxMs: number;
+}
+
+function spread(values: readonly number[]): Spread {
+  return { medianMs: median(values), maxMs: Math.max(...values) };
+}
+
+/** Where one deploy's time went, from the report's own step timings. */
+export interface StepBreakdown {
+  /** Step kinds in the order they first started (over all hosts). */
+  order: string[];
+  /** Per step kind, its duration (summed per host) over the hosts that ran it. */
+  durations: Record<string, Spread>;
+  /** Per scheduled step kind, the wait for a slot (start − queued) over the hosts that waited. */
+  waits: Record<string, Spread>;
+  /**
+   * The confirmation's start after the activation's end (the confirm window is already
+   * running then), over the hosts that ran both.
+   */
+  confirmDelay?: Spread;
+}
+
+/** The step breakdown of a report; undefined when no host has step timings (an older deploy). */
+export function stepBreakdown(report: ScaleReport): StepBreakdown | undefined {
+  const hosts = report.hosts.filter((h) => h.steps !== undefined && h.steps.length > 0);
+  if (hosts.length === 0) return undefined;
+  const firstStart = new Map<string, number>();
+  const durations = new Map<string, number[]>();
+  const waits = new Map<string, number[]>();
+  const confirmDelays: number[] = [];
+  const push = (map: Map<string, number[]>, key: string, value: number) =>
+    map.set(key, [...map.get(key) ?? [], value]);
+  for (const host of hosts) {
+    const spent = new Map<string, number>();
+    const waited = new Map<string, number>();
+    for (const step of host.steps!) {
+      firstStart.set(step.step, Math.min(firstStart.get(step.step) ?? Infinity, step.startMs));
+      spent.set(step.step, (spent.get(step.step) ?? 0) + Math.max(0, step.endMs - step.startMs));
+      if (step.queuedMs !== undefined) {
+        const wait = Math.max(0, step.startMs - step.queuedMs);
+        waited.set(step.step, (waited.get(step.step) ?? 0) + wait);
+      }
+    }
+    for (const [step, ms] of spent) push(durations, step, ms);
+    for (const [step, ms] of waited) push(waits, step, ms);
+    const activated = host.steps!.findLast((s) => s.step === "activate");
+    const confirmed = host.steps!.findLast((s) => s.step === "confirm");
+    if (activated && confirmed) confirmDelays.push(confirmed.startMs - activated.endMs);
+  }
+  const spreads = (map: Map<string, number[]>) =>
+    Object.fromEntries([...map].map(([step, list]) => [step, spread(list)]));
+  return {
+    order: [...firstStart].sort(([, a], [, b]) => a - b).map(([step]) => step),
+    durations: spreads(durations),
+    waits: spreads(waits),
+    ...(confirmDelays.length > 0 ? { confirmDelay: spread(confirmDelays) } : {}),
+  };
 }
 
 /** One relayed connection of one host in one deploy. */
@@ -296,7 +386,10 @@ export interface RoundFigures {
   targetsCpuMs: number;
   /** Share of the machine's CPU time that was busy during the deploy (anyone's work), 0–1. */
   machineBusy: number;
+  /** Per phase, from the progress lines. */
   breakdown: Breakdown;
+  /** Per step, from the report's step timings; absent when the report has none. */
+  steps?: StepBreakdown;
   outcomes: Outcomes;
   /** Per host, the connections its relay accepted during the deploy. */
   connections: Record<string, ConnectionFigures[]>;
@@ -353,6 +446,49 @@ export function summarisePoint(
   };
 }
 
+/** One round of the same steps by hand: its wall time and each command's. */
+export interface ByHandRound {
+  wallMs: number;
+  /** Milliseconds per step by hand (`build`, `copy`, `activate`), in the order run. */
+  stepsMs: Record<string, number>;
+}
+
+/** The tool against the same steps by hand on one host, the rounds taken in turn. */
+export interface OverheadFigures {
+  host: string;
+  /** `deploy <host> --no-rollback`, each round. */
+  tool: RoundFigures[];
+  byHand: ByHandRound[];
+  toolMs: number;
+  byHandMs: number;
+  /** Median of the rounds' tool / by hand − 1 (paired, so a load that drifts hits both). */
+  overhead: number;
+  /** Median per step by hand. */
+  byHandStepsMs: Record<string, number>;
+}
+
+/** Medians of the overhead rounds; `tool` and `byHand` are paired by index. */
+export function summariseOverhead(
+  host: string,
+  tool: RoundFigures[],
+  byHand: ByHandRound[],
+): OverheadFigures {
+  const pairs = Math.min(tool.length, byHand.length);
+  const ratios = Array.from({ length: pairs }, (_, i) => tool[i]!.wallMs / byHand[i]!.wallMs);
+  const steps = [...new Set(byHand.flatMap((r) => Object.keys(r.stepsMs)))];
+  return {
+    host,
+    tool,
+    byHand,
+    toolMs: median(tool.map((r) => r.wallMs)),
+    byHandMs: median(byHand.map((r) => r.wallMs)),
+    overhead: median(ratios) - 1,
+    byHandStepsMs: Object.fromEntries(
+      steps.map((step) => [step, median(byHand.map((r) => r.stepsMs[step] ?? 0))]),
+    ),
+  };
+}
+
 /** A target of issue 14 and whether the figures meet it. */
 export interface TargetCheck {
   target: string;
@@ -360,8 +496,15 @@ export interface TargetCheck {
   met: boolean;
 }
 
-/** The issue's targets that these points can judge (a point that was not run is left out). */
-export function checkTargets(points: readonly PointFigures[]): TargetCheck[] {
+function percent(change: number, digits = 0): string {
+  return `${change >= 0 ? "+" : ""}${(change * 100).toFixed(digits)}%`;
+}
+
+/** The issue's targets that these figures can judge (a point that was not run is left out). */
+export function checkTargets(
+  points: readonly PointFigures[],
+  overhead?: OverheadFigures,
+): TargetCheck[] {
   const at = (n: number) => points.find((p) => p.hosts === n);
   const one = at(1);
   const checks: TargetCheck[] = [];
@@ -376,14 +519,24 @@ export function checkTargets(points: readonly PointFigures[]): TargetCheck[] {
       });
     }
   }
+  if (overhead) {
+    checks.push({
+      target: "overhead ≤ 15% without magic rollback (vs the same steps by hand)",
+      // One decimal: a rounded "+15%" must not read as met when it is 15.4%.
+      value: percent(overhead.overhead, 1),
+      met: overhead.overhead <= 0.15,
+    });
+  }
   const four = at(4);
   const many = at(32);
   if (four && many) {
+    // The issue's rule is that CPU per host does not grow with the fleet: at 32 hosts at most
+    // 25% above the figure at 4. Less is not a miss (the fixed start-up is shared by more hosts).
     const change = many.cpuPerHostMs / four.cpuPerHostMs - 1;
     checks.push({
-      target: "CPU per host at 32 within 25% of 4",
-      value: `${change >= 0 ? "+" : ""}${(change * 100).toFixed(0)}%`,
-      met: Math.abs(change) <= 0.25,
+      target: "CPU per host at 32 ≤ 4's + 25% (does not grow)",
+      value: percent(change),
+      met: change <= 0.25,
     });
   }
   if (many) {
@@ -437,13 +590,136 @@ function formatRoundTrips(points: readonly PointFigures[]): string {
   );
 }
 
-/** The human summary: the scale curve, the per-phase breakdown and the targets. */
+/** A point's step figures: per step kind, the median over rounds of each round's spread. */
+export interface PointSteps {
+  order: string[];
+  durations: Record<string, Spread>;
+  waits: Record<string, Spread>;
+  confirmDelay?: Spread;
+  /** Rounds whose report had step timings. */
+  rounds: number;
+}
+
+/** The step figures of some rounds; undefined when no round's report had step timings. */
+export function roundsSteps(rounds: readonly RoundFigures[]): PointSteps | undefined {
+  const timed = rounds.flatMap((r) => r.steps ? [r.steps] : []);
+  if (timed.length === 0) return undefined;
+  const order = [...new Set(timed.flatMap((s) => s.order))];
+  const combine = (pick: (s: StepBreakdown) => Record<string, Spread>) => {
+    const out: Record<string, Spread> = {};
+    for (const step of order) {
+      const list = timed.flatMap((s) => pick(s)[step] ? [pick(s)[step]!] : []);
+      if (list.length === 0) continue;
+      out[step] = {
+        medianMs: median(list.map((v) => v.medianMs)),
+        maxMs: median(list.map((v) => v.maxMs)),
+      };
+    }
+    return out;
+  };
+  const delays = timed.flatMap((s) => s.confirmDelay ? [s.confirmDelay] : []);
+  return {
+    order,
+    durations: combine((s) => s.durations),
+    waits: combine((s) => s.waits),
+    ...(delays.length > 0
+      ? {
+        confirmDelay: {
+          medianMs: median(delays.map((d) => d.medianMs)),
+          maxMs: median(delays.map((d) => d.maxMs)),
+        },
+      }
+      : {}),
+    rounds: timed.length,
+  };
+}
+
+const ms = (v: number) => v.toFixed(0);
+const spreadText = (v: Spread | undefined) => v ? `${ms(v.medianMs)}/${ms(v.maxMs)}` : "–";
+
+/**
+ * Where a point's time goes, in one line: the longest steps (report timings) or phases
+ * (progress lines), the longest waits for a slot and the confirmation's delay.
+ */
+export function whereTimeGoes(point: PointFigures): string {
+  const steps = roundsSteps(point.rounds);
+  const top = (entries: [string, number][]) =>
+    entries.sort(([, a], [, b]) => b - a).slice(0, 3).map(([name, v]) => `${name} ${ms(v)}`)
+      .join(", ");
+  if (steps) {
+    const parts = [
+      `steps ${top(Object.entries(steps.durations).map(([k, v]) => [k, v.medianMs]))}`,
+    ];
+    const waits = Object.entries(steps.waits).filter(([, v]) => v.medianMs >= 1);
+    if (waits.length > 0) {
+      parts.push(`waits for a slot ${top(waits.map(([k, v]) => [k, v.medianMs]))}`);
+    }
+    if (steps.confirmDelay) {
+      parts.push(`confirm starts ${spreadText(steps.confirmDelay)} ms after the activation`);
+    }
+    return `${point.hosts} hosts (median host, ms): ${parts.join("; ")}`;
+  }
+  const phases = new Map<string, number>();
+  for (const phase of PHASES) {
+    const values = point.rounds.map((r) => r.breakdown.medianMs[phase]);
+    if (values.some((v) => v !== undefined)) phases.set(phase, median(values.map((v) => v ?? 0)));
+  }
+  const startup = median(point.rounds.map((r) => r.breakdown.startupMs));
+  return `${point.hosts} hosts (median host, ms; no step timings in the report, phases from ` +
+    `the progress lines): startup ${ms(startup)}, ${top([...phases])}`;
+}
+
+/** `startup 500, building 120, …, finish 30`: a host's phases, medians over rounds. */
+function phaseSummary(rounds: readonly RoundFigures[]): string {
+  const parts = [`startup ${ms(median(rounds.map((r) => r.breakdown.startupMs)))}`];
+  for (const phase of PHASES) {
+    const values = rounds.map((r) => r.breakdown.medianMs[phase]);
+    if (values.some((v) => v !== undefined)) {
+      parts.push(`${phase} ${ms(median(values.map((v) => v ?? 0)))}`);
+    }
+  }
+  parts.push(`finish ${ms(median(rounds.map((r) => r.breakdown.finishMs)))}`);
+  return parts.join(", ");
+}
+
+/** The comparison with the same steps by hand, as lines. */
+function formatOverhead(overhead: OverheadFigures, one: PointFigures | undefined): string[] {
+  const toolSteps = roundsSteps(overhead.tool);
+  const lines = [
+    `tool vs the same steps by hand, host ${overhead.host} through its relay, build included ` +
+    `on both sides, ${overhead.byHand.length} round(s) in turn (medians):`,
+    `  deploy ${overhead.host} --no-rollback  ${ms(overhead.toolMs).padStart(6)} ms  ` +
+    `(deployer cpu ${ms(median(overhead.tool.map((r) => r.cpuMs)))} ms; ${
+      toolSteps
+        ? toolSteps.order.map((s) => `${s} ${ms(toolSteps.durations[s]!.medianMs)}`).join(", ")
+        : phaseSummary(overhead.tool)
+    })`,
+    `  by hand                ${" ".repeat(overhead.host.length)}${
+      ms(overhead.byHandMs).padStart(6)
+    } ms  (${
+      Object.entries(overhead.byHandStepsMs).map(([step, v]) => `${step} ${ms(v)}`).join(", ")
+    })`,
+    `  overhead without magic rollback: ${
+      percent(overhead.overhead, 1)
+    } (median of the rounds' ratios)`,
+  ];
+  if (one) {
+    lines.push(
+      `  with magic rollback (the 1-host point, ${ms(one.wallMs)} ms): ${
+        percent(one.wallMs / overhead.byHandMs - 1)
+      } (the confirmation's new connection)`,
+    );
+  }
+  return lines;
+}
+
+/** The human summary: the scale curve, where the time goes, the overhead and the targets. */
 export function formatScale(
   points: readonly PointFigures[],
   flags: Pick<ScaleFlags, "delayMs" | "confirmTimeout">,
+  overhead?: OverheadFigures,
 ): string {
   const base = points[0];
-  const ms = (v: number) => v.toFixed(0);
   const curve = table(
     [
       "hosts",
@@ -492,22 +768,64 @@ export function formatScale(
       ms(medianOf(p, (b) => b.finishMs)),
     ]),
   );
+  const stepFigures = points.map((p) => ({ point: p, steps: roundsSteps(p.rounds) }));
+  const stepOrder = [...new Set(stepFigures.flatMap((f) => f.steps?.order ?? []))];
+  const waitKinds = stepOrder.filter((step) =>
+    stepFigures.some((f) => f.steps?.waits[step] !== undefined)
+  );
+  const stepSection = stepOrder.length === 0
+    ? [
+      "time per step: the deploy's report has no step timings (a deploy from before they were " +
+      "added); see the phases above",
+    ]
+    : [
+      "time per step, ms, from the report's step timings (median host / slowest host; " +
+      "confirm delay = confirm start − activate end)",
+      table(
+        ["hosts", ...stepOrder, "confirm delay"],
+        stepFigures.map(({ point, steps }) => [
+          String(point.hosts),
+          ...stepOrder.map((step) => spreadText(steps?.durations[step])),
+          spreadText(steps?.confirmDelay),
+        ]),
+      ),
+      ...(waitKinds.length === 0 ? [] : [
+        "",
+        "wait for a slot per step kind, ms (start − queued; median host / slowest host)",
+        table(
+          ["hosts", ...waitKinds],
+          stepFigures.map(({ point, steps }) => [
+            String(point.hosts),
+            ...waitKinds.map((step) => spreadText(steps?.waits[step])),
+          ]),
+        ),
+      ]),
+    ];
   const programs = points.map((p) =>
     `${String(p.hosts).padEnd(5)}  ${
       Object.entries(p.cpuPerHostByProgramMs).sort(([, a], [, b]) => b - a)
         .map(([name, v]) => `${name} ${ms(v)}`).join(", ")
     }`
   );
-  const targets = checkTargets(points).map((c) =>
-    `  ${c.met ? "met    " : "MISSED "} ${c.target}: ${c.value}`
-  );
+  const checks = checkTargets(points, overhead);
+  const targets = checks.map((c) => `  ${c.met ? "PASS" : "MISS"}  ${c.target}: ${c.value}`);
+  const missedPoints = new Set<number>();
+  for (const check of checks) {
+    if (check.met) continue;
+    const n = /^(\d+) hosts/.exec(check.target)?.[1] ?? /at (\d+) hosts/.exec(check.target)?.[1];
+    if (n !== undefined) missedPoints.add(Number(n));
+  }
+  const where = points.filter((p) => missedPoints.has(p.hosts)).map((p) => `  ${whereTimeGoes(p)}`);
   return [
     `relay delay ${flags.delayMs} ms each way, confirm timeout ${flags.confirmTimeout} s; ` +
     "medians over rounds",
     curve,
     "",
-    "time per phase, ms (median host / slowest host; startup and finish are the whole deploy's)",
+    "time per phase, ms, from the progress lines (median host / slowest host; startup and " +
+    "finish are the whole deploy's)",
     breakdown,
+    "",
+    ...stepSection,
     "",
     "deployer CPU per host by program, ms (sampled every 100 ms: a lower bound of each share)",
     ...programs,
@@ -515,6 +833,8 @@ export function formatScale(
     "SSH connections opened and round trips (relay turns) per host, by the host's phase " +
     "(median host of the last round)",
     rtt,
+    ...(overhead ? ["", ...formatOverhead(overhead, points.find((p) => p.hosts === 1))] : []),
     ...(targets.length > 0 ? ["", "targets (issue 14):", ...targets] : []),
+    ...(where.length > 0 ? ["", "where the time goes where a target was missed:", ...where] : []),
   ].join("\n");
 }

@@ -224,3 +224,30 @@ export async function machineTicks(): Promise<{ busy: number; total: number }> {
   // idle and iowait are the 4th and 5th values.
   return { busy: total - (values[3] ?? 0) - (values[4] ?? 0), total };
 }
+
+/** The pids whose parent is one of `parents`. */
+export async function childPids(parents: readonly number[]): Promise<number[]> {
+  const wanted = new Set(parents);
+  const found: number[] = [];
+  for (const pid of await pids()) {
+    const text = await readText(`/proc/${pid}/stat`);
+    if (text !== undefined && wanted.has(parseProcStat(text).ppid)) found.push(pid);
+  }
+  return found;
+}
+
+/**
+ * Waits (at most `timeoutMs`) until none of `parents` has a child left: a listener's sessions
+ * count in its CPU only once it has reaped them. Returns whether they all had.
+ */
+export async function waitChildrenReaped(
+  parents: readonly number[],
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while ((await childPids(parents)).length > 0) {
+    if (performance.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import {
+  childPids,
   environHas,
   killMarked,
   machineTicks,
@@ -8,6 +9,7 @@ import {
   pidsWithCommandLine,
   startCpuSampler,
   treeCpuMs,
+  waitChildrenReaped,
 } from "./process_tree.ts";
 
 Deno.test("parseProcStat() reads pid, parent, times and start of a name with spaces and )", () => {
@@ -142,4 +144,31 @@ Deno.test("treeCpuMs(), pidsWithCommandLine() and machineTicks() read this machi
   }
   const ticks = await machineTicks();
   assert(ticks.total > 0 && ticks.busy >= 0 && ticks.busy <= ticks.total);
+});
+
+Deno.test("childPids() finds a process's children; waitChildrenReaped() waits for them, bounded", async () => {
+  // A shell whose two children live until their stdin closes (here: when the test says so).
+  const parent = new Deno.Command("sh", {
+    // Background jobs get /dev/null as stdin unless told: fd 3 is the shell's stdin.
+    args: ["-c", "exec 3<&0; cat <&3 >/dev/null & cat <&3 >/dev/null & wait"],
+    stdin: "piped",
+  }).spawn();
+  try {
+    const deadline = performance.now() + 10_000;
+    while ((await childPids([parent.pid])).length < 2) {
+      assert(performance.now() < deadline, "the shell's two children never showed");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assertEquals(await waitChildrenReaped([parent.pid], 100), false);
+    await parent.stdin.close();
+    assertEquals(await waitChildrenReaped([parent.pid], 10_000), true);
+    assertEquals(await childPids([parent.pid]), []);
+  } finally {
+    try {
+      parent.kill("SIGKILL");
+    } catch {
+      // Ended already.
+    }
+    await parent.status;
+  }
 });

@@ -1,11 +1,11 @@
-// The scale benchmark end to end, small: one host, one round; and an interruption mid-deploy.
+// The deploy benchmark end to end, small: one host, one round; and an interruption mid-deploy.
 // Figures are not judged here (no timing assertions), only that the bench runs, counts and cleans up.
 import { assert, assertEquals } from "../testing/assert.ts";
 import { runProgram } from "../testing/run.ts";
 import { CHECKOUT } from "../testing/task.ts";
-import { MARKER_VARIABLE, pidsWithCommandLine } from "./process_tree.ts";
+import { MARKER_VARIABLE, parseProcStat, pidsWithCommandLine } from "./process_tree.ts";
 
-const BENCH = `${CHECKOUT}/tools/bench/deploy_scale_bench.ts`;
+const BENCH = `${CHECKOUT}/tools/bench/deploy_bench.ts`;
 
 /** Pids of processes that carry the benchmark's marker variable, whatever its value. */
 async function markedProcesses(): Promise<number[]> {
@@ -25,13 +25,13 @@ function benchHostListeners(): Promise<number[]> {
   return pidsWithCommandLine(["/hosts/scale1/sshd_config", "[listener]"]);
 }
 
-Deno.test("deno task bench:deploy-scale deploys one host through a relay and counts its connections", async () => {
+Deno.test("deno task bench:deploy deploys one host through a relay, counts its connections and compares it with the same steps by hand", async () => {
   const result = await runProgram(
     [
       Deno.execPath(),
       "task",
       "-q",
-      "bench:deploy-scale",
+      "bench:deploy",
       "--hosts",
       "1",
       "--rounds",
@@ -55,23 +55,40 @@ Deno.test("deno task bench:deploy-scale deploys one host through a relay and cou
   const [round] = point.rounds;
   assert(round.breakdown.medianMs.confirming !== undefined, "a confirming phase was timed");
   assertEquals(round.connections.scale1.at(-1).openedIn, "confirming");
+  // The same steps by hand ran through the same relay, in turn with the tool without rollback.
+  const { overhead } = figures;
+  assertEquals([overhead.host, overhead.tool.length, overhead.byHand.length], ["scale1", 1, 1]);
+  assertEquals(Object.keys(overhead.byHand[0].stepsMs), ["build", "copy", "diff+activate+units"]);
+  assertEquals(overhead.tool[0].outcomes, { ok: 1, rolledBack: [], failed: [] });
+  assert(overhead.tool[0].breakdown.medianMs.confirming === undefined, "no confirmation");
+  assert(
+    figures.targets.some((t: { target: string }) => t.target.startsWith("overhead ≤ 15%")),
+    JSON.stringify(figures.targets),
+  );
   assertEquals(await benchHostListeners(), []);
 });
 
-Deno.test("bench:deploy-scale stops the deploy, the relays and the test hosts on SIGINT", async () => {
+/**
+ * Runs the benchmark with `args`, sends SIGINT once `ready(benchPid)` holds (polled, bounded),
+ * and checks that it exits 130 leaving no marked process and no test host behind.
+ */
+async function interruptWhen(
+  args: string[],
+  ready: (benchPid: number) => Promise<boolean>,
+  what: string,
+): Promise<void> {
   assertEquals(await markedProcesses(), [], "a deploy of another bench run is running");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", BENCH, "--hosts", "2", "--rounds", "5", "--delay-ms", "5"],
+    args: ["run", "--allow-all", BENCH, ...args],
     cwd: CHECKOUT,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const output = child.output();
   try {
-    // Wait (bounded) until a deploy runs, then interrupt it.
-    const deadline = performance.now() + 120_000;
-    while ((await markedProcesses()).length === 0) {
-      assert(performance.now() < deadline, "no deploy started within 120 s");
+    const deadline = performance.now() + 180_000;
+    while (!(await ready(child.pid))) {
+      assert(performance.now() < deadline, `${what}: not within 180 s`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     child.kill("SIGINT");
@@ -91,4 +108,34 @@ Deno.test("bench:deploy-scale stops the deploy, the relays and the test hosts on
     }
     await output;
   }
+}
+
+/** The parent pid and program name of `pid`; undefined once it is gone. */
+async function parentAndName(pid: number): Promise<{ ppid: number; comm: string } | undefined> {
+  const text = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => undefined);
+  return text === undefined ? undefined : parseProcStat(text);
+}
+
+Deno.test("bench:deploy stops the deploy, the relays and the test hosts on SIGINT", async () => {
+  await interruptWhen(
+    ["--hosts", "2", "--rounds", "5", "--delay-ms", "5"],
+    async () => (await markedProcesses()).length > 0,
+    "a deploy started",
+  );
+});
+
+Deno.test("bench:deploy stops a step by hand on SIGINT", async () => {
+  // The bench runs a deploy under GNU time and the steps by hand directly: a marked child of
+  // the bench that is not `time` is a step by hand. 50 ms each way keeps each step open longer.
+  await interruptWhen(
+    ["--hosts", "1", "--rounds", "3", "--warmup", "0", "--delay-ms", "50"],
+    async (bench) => {
+      for (const pid of await markedProcesses()) {
+        const stat = await parentAndName(pid);
+        if (stat?.ppid === bench && stat.comm !== "time") return true;
+      }
+      return false;
+    },
+    "a step by hand started",
+  );
 });
