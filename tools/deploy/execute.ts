@@ -2,7 +2,7 @@
 // bound on parallelism (tools/lib/pool.ts); a failing host never stops the others.
 import { mapPool } from "../lib/pool.ts";
 import type { CommandResult, Runner } from "../lib/runner.ts";
-import { activate, confirm, stateOutcome } from "./activation.ts";
+import { activate, builtInCheck, confirm, stateOutcome } from "./activation.ts";
 import { buildToplevels, type Toplevels } from "./build.ts";
 import { newRunId, type SshContext } from "./commands.ts";
 import type { PinnedKey } from "./known_hosts.ts";
@@ -301,7 +301,7 @@ async function deployHost(run: HostRun, opened?: Promise<unknown>): Promise<Host
         if (failed) return failed;
         activated = true;
         await deps.hooks?.afterActivate?.(host.host);
-        run.values.failedBefore = result.state.failedBefore ?? [];
+        healthError = builtInCheck(run, result.state);
         // The checks and the confirmation name the run that was adopted, if one was.
         steps = [
           ...steps.slice(0, i + 1),
