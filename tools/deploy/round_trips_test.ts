@@ -216,8 +216,6 @@ Deno.test("the target's waits read the status with builtins and the clock at mos
     }`,
     { timeoutMs: 60_000 },
   );
-  const state = parseRemoteState(out.stdout);
-  assertEquals([state.status, state.unitsCheck], ["activated", { passed: true }]);
   // The launcher and the supervisor polled through a 1 s activation and a 2 s confirm window.
   assertEquals((await finalRecord(host!, run)).status, "rolled-back-timeout");
   const forks = (await Deno.readTextFile(host!.hostPath("/run/forks.log"))).split("\n");
@@ -230,4 +228,6 @@ Deno.test("the target's waits read the status with builtins and the clock at mos
   // cat only once per run: the launcher's final state and the supervisor's record.
   assert(cats <= 4, `${cats} cats for ${sleeps} sleeps`);
   assertStringIncludes(out.stdout, "supervisor=setsid");
+  const state = parseRemoteState(out.stdout);
+  assertEquals([state.status, state.unitsCheck], ["activated", { passed: true }]);
 });
