@@ -355,15 +355,15 @@ show "$run"
 `;
 
 /**
- * Runs a health check (arguments: seconds, the check's command) with `sh -c`, bounded on the
- * target. The checks share the host's connection, where the deployer killing its ssh client
+ * Runs a health check (arguments: seconds, the check's command) with the login shell's `-c`, as
+ * sshd would run it, bounded on the target. The checks share the host's connection, where the deployer killing its ssh client
  * would not end the remote command (the master holds the client's output open until it ends);
  * so the bound is kept where the check runs: `timeout` (TERM, then KILL 3 s later), else the
  * check in the background, killed at the bound. Ran over the bound: exit code 124.
  */
-export const HEALTH_CHECK_SCRIPT = String.raw`t=$1 check=$2
-if command -v timeout >/dev/null 2>&1; then exec timeout -k 3 "$t" sh -c "$check"; fi
-sh -c "$check" &
+export const HEALTH_CHECK_SCRIPT = String.raw`t=$1 check=$2 shell=\${SHELL:-sh}
+if command -v timeout >/dev/null 2>&1; then exec timeout -k 3 "$t" "$shell" -c "$check"; fi
+"$shell" -c "$check" &
 pid=$!
 # +1: whole seconds; the check gets at least its t seconds.
 ${POLL}end=$(( $(date +%s) + t + 1 ))
@@ -372,7 +372,7 @@ while kill -0 "$pid" 2>/dev/null; do
   pause
 done
 wait "$pid"
-`;
+`.replaceAll("\\${", "${");
 
 /** Separates the probe's key=value lines from the closure diff. */
 export const DIFF_MARKER = "--- closure diff";
