@@ -7,7 +7,7 @@ import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts
 import { FIXTURE_STATE } from "../testing/fixture_flake.ts";
 import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
 import { fleet, generation, hostProcessesWith, hostReport, waitFor } from "./_test_fleet.ts";
-import { activateCommand, newRunId } from "./commands.ts";
+import { activateCommand, healthCheckCommand, newRunId, unitsCheckCommand } from "./commands.ts";
 import type { HostPlan } from "./plan.ts";
 import { LAST_DEPLOY_RECORD, parseKeyValues, parseRemoteState } from "./remote.ts";
 
@@ -162,6 +162,26 @@ async function fakeSystem(host: TestHost, seconds: number, hang = false): Promis
   );
   return path;
 }
+
+Deno.test("the built-in check as a step of its own (a run without its result) judges only units failed since, bounded on the target", async () => {
+  await using hosts = await startTestHosts(1);
+  const [host] = hosts.hosts;
+  const system = await fakeSystem(host!, 0);
+  const dir = host!.hostPath(system);
+  await Deno.writeTextFile(
+    `${dir}/sw/bin/systemctl`,
+    '#!/bin/sh\n[ "$1" = list-units ] && printf "old.service loaded failed\\nnew.service loaded failed\\n"\nexit 0\n',
+  );
+  await host!.ssh(`ln -sfn ${system} /run/current-system`);
+  const plan = scriptPlan(host!, { healthCheckTimeout: 5 });
+  const step = (before: string[]) => healthCheckCommand(plan, unitsCheckCommand(before));
+  const failed = await host!.ssh(step(["old.service"]), { okCodes: [1] });
+  assertEquals([failed.code, failed.stderr.trim()], [
+    1,
+    "units failed since the activation: new.service",
+  ]);
+  assertEquals((await host!.ssh(step(["old.service", "new.service"]))).code, 0);
+});
 
 /** Waits (bounded) for the host's last-deploy record of `run` and returns it. */
 async function finalRecord(host: TestHost, run: string): Promise<Record<string, string>> {

@@ -173,9 +173,9 @@ export function hostSteps(
     // what proves that the new system accepts SSH.
     if (activates(host.mode) && values.unitsCheckPending) {
       steps.push(
-        remote("check-units", unitsCheckCommand(values.failedBefore), {
+        remote("check-units", healthCheckCommand(host, unitsCheckCommand(values.failedBefore)), {
           changes: "",
-          timeoutSeconds: host.healthCheckTimeout,
+          timeoutSeconds: host.healthCheckTimeout + HEALTH_CHECK_GRACE_SECONDS,
         }),
       );
     }

@@ -70,8 +70,12 @@ Deno.test("hostSteps() runs the built-in check as a step only when the activatio
   });
   const check = pending.find((s) => s.id === "check-units")!;
   assertEquals(pending.indexOf(check), pending.findIndex((s) => s.id === "activate") + 1);
-  assertEquals([check.timeoutSeconds, check.changes], [60, ""]);
-  assert(check.argv.at(-1)!.endsWith(" devops-deploy old.service"), check.argv.at(-1));
+  // Bounded on the target like a health check (HEALTH_CHECK_SCRIPT), with the deployer's
+  // bound as the fallback.
+  assertEquals([check.timeoutSeconds, check.changes], [60 + 10, ""]);
+  assert(check.argv.at(-1)!.startsWith("sh -c "), check.argv.at(-1));
+  assertStringIncludes(check.argv.at(-1)!, "exec timeout -k 3");
+  assertStringIncludes(check.argv.at(-1)!, " devops-deploy old.service'");
   assertStringIncludes(check.argv.join(" "), "ControlPath=/t/web1.sock");
   const test = hostSteps({ ...host, mode: "test" }, ssh, values, { noCheckSigs: false });
   assert(!test.some((s) => s.id === "check-units"));
