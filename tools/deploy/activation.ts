@@ -2,11 +2,11 @@
 // read its state over new connections when a session drops (with a hard deadline), confirm or
 // abort, and turn the supervisor's final state into an outcome.
 import { CommandError } from "../lib/errors.ts";
-import { activateCommand, controlCommand, sshArgv } from "./commands.ts";
+import { activateCommand, controlCommand, sshArgv, unitsCheckSeconds } from "./commands.ts";
 import type { HostRun } from "./execute.ts";
 import { deployerIsDead, deployerText } from "./owner.ts";
 import type { HostOutcome, RollbackReason } from "./outcome.ts";
-import { usesMagicRollback } from "./plan.ts";
+import { activates, usesMagicRollback } from "./plan.ts";
 import { isFinalStatus, parseRemoteState, type RemoteState } from "./remote.ts";
 import type { Step } from "./steps.ts";
 
@@ -64,7 +64,7 @@ async function activationState(run: HostRun, step: Step): Promise<RemoteState> {
     return await recover(
       run,
       (s) => s === "activated" || s === "busy" || isFinalStatus(s),
-      host.activationTimeout + host.confirmTimeout + grace(run),
+      host.activationTimeout + unitsCheckSeconds(host) + host.confirmTimeout + grace(run),
     );
   }
 }
@@ -139,6 +139,20 @@ export async function confirm(run: HostRun, step: Step, abort: boolean): Promise
   }
   run.apply(state);
   return state;
+}
+
+/**
+ * Takes the built-in check's result from the activation's state: the health failure to report
+ * ("Built-in check failed: …"; the deployer then aborts, and the host rolls back), or
+ * undefined. A state without a result (a run started by an older deployer) leaves the check to
+ * a step of its own.
+ */
+export function builtInCheck(run: HostRun, state: RemoteState): string | undefined {
+  run.values.failedBefore = state.failedBefore ?? [];
+  run.values.unitsCheckPending = activates(run.host.mode) && state.unitsCheck === undefined;
+  return state.unitsCheck?.passed === false
+    ? `Built-in check failed: ${state.unitsCheck.detail}`
+    : undefined;
 }
 
 /** The outcome of a supervisor's state that is no success, or undefined for a success. */

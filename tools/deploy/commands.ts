@@ -1,11 +1,12 @@
 // Every command the deploy runs, built from the plan (pure): local nix, ssh, and remote shell.
 import { shellQuote } from "../lib/quote.ts";
 import type { HostPlan } from "./plan.ts";
-import { toplevelsApply } from "./plan.ts";
+import { activates, toplevelsApply } from "./plan.ts";
 import {
   CONTROL_SCRIPT,
   type ControlAction,
   CURRENT_SYSTEM,
+  HEALTH_CHECK_SCRIPT,
   LAUNCHER_SCRIPT,
   PROBE_SCRIPT,
   shCommand,
@@ -41,8 +42,9 @@ export function controlPath(plan: HostPlan, ctx: SshContext): string | undefined
  * The ssh options of every connection: the pinned known_hosts only, strict checking (never
  * trust on first use), Ed25519 host keys only (the kind the repository pins), no password
  * prompts, keepalives that notice a dead link, and never a connection of the user's own
- * multiplexing: "shared" commands go through the deploy's own master connection of the host,
- * "new" ones (health checks, the confirmation) open a connection of their own.
+ * multiplexing: "shared" commands go through the deploy's own master connection of the host
+ * (ssh connects directly when the master is gone), "new" ones (the confirmation, recovery)
+ * open a connection of their own.
  * `HostKeyAlias` makes the host's name, not its address, the known_hosts key.
  */
 export function sshOptions(
@@ -232,18 +234,35 @@ export function activateCommand(plan: HostPlan, ids: RunIds, newPath: string): s
       plan.rollback ? "1" : "0",
       SYSTEM_PROFILE,
       CURRENT_SYSTEM,
+      String(unitsCheckSeconds(plan)),
     ]),
   );
 }
 
-/** How long the launcher waits for an activation (its own bound plus the rollback's). */
-export function launcherWaitSeconds(plan: HostPlan): number {
-  return plan.activationTimeout + plan.confirmTimeout + 30;
+/**
+ * Seconds the supervisor gives the built-in check after a switch or test (0: no check); it
+ * runs inside the activation's session, so the deploy needs no session of its own for it.
+ */
+export function unitsCheckSeconds(plan: HostPlan): number {
+  return activates(plan.mode) ? plan.healthCheckTimeout : 0;
 }
 
-/** Remote: the built-in check that no unit failed because of this deploy. */
+/** How long the launcher waits for an activation (its bound, the check's, the rollback's). */
+export function launcherWaitSeconds(plan: HostPlan): number {
+  return plan.activationTimeout + unitsCheckSeconds(plan) + plan.confirmTimeout + 30;
+}
+
+/**
+ * Remote: the built-in check that no unit failed because of this deploy, for a run whose
+ * state has no result of it (the supervisor runs it otherwise).
+ */
 export function unitsCheckCommand(failedBefore: readonly string[]): string {
   return shCommand(UNITS_CHECK_SCRIPT, failedBefore.filter((u) => /^[\w@:.\\-]+$/.test(u)));
+}
+
+/** Remote: a health check, bounded on the target by the host's health check timeout. */
+export function healthCheckCommand(plan: HostPlan, check: string): string {
+  return shCommand(HEALTH_CHECK_SCRIPT, [String(plan.healthCheckTimeout), check]);
 }
 
 /** Remote (root): confirm, abort or read the supervisor's state; waits up to `wait` s. */

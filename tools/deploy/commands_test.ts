@@ -117,7 +117,7 @@ Deno.test("probeCommand() reads the generation, then diffs on the target with ni
   assertStringIncludes(command, "readlink /nix/var/nix/profiles/system");
 });
 
-Deno.test("sshArgv() shares the deploy's own connection; health checks and confirmation get a new one", () => {
+Deno.test("sshArgv() shares the deploy's own connection; the confirmation gets a new one", () => {
   const shared = { ...ctx, controlDir: "/tmp/d" };
   assertStringIncludes(
     sshArgv(host, shared, "x").join(" "),
@@ -152,7 +152,7 @@ Deno.test("activateCommand() passes the run, adoption, bounds, system, mode and 
   assert(command.startsWith("sh -c '"), command.slice(0, 20));
   assert(
     command.endsWith(
-      " ab12 '' 335 root@box:1:2 /nix/store/x-sys test 5 300 1 /nix/var/nix/profiles/system /run/current-system",
+      " ab12 '' 395 root@box:1:2 /nix/store/x-sys test 5 300 1 /nix/var/nix/profiles/system /run/current-system 60",
     ),
     command.slice(-140),
   );
@@ -162,7 +162,13 @@ Deno.test("activateCommand() passes the run, adoption, bounds, system, mode and 
     "/x",
   );
   assert(noRollback.startsWith("sudo -n sh -c "));
-  assertStringIncludes(noRollback, " ab12 cd34 360 root@box:1:2 /x switch 30 300 0 ");
+  assertStringIncludes(noRollback, " ab12 cd34 420 root@box:1:2 /x switch 30 300 0 ");
+  // boot activates nothing: no built-in check (0 s), none in the launcher's wait either.
+  assert(
+    activateCommand({ ...host, mode: "boot" }, ids, "/x").endsWith(
+      " ab12 '' 360 root@box:1:2 /x boot 30 300 1 /nix/var/nix/profiles/system /run/current-system 0",
+    ),
+  );
 });
 
 Deno.test("controlCommand() names the run, the action and how long to wait", () => {

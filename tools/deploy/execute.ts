@@ -3,7 +3,7 @@
 // (confirmations first); a failing host never stops the others.
 import { mapPool } from "../lib/pool.ts";
 import type { CommandResult, Runner } from "../lib/runner.ts";
-import { activate, confirm, stateOutcome } from "./activation.ts";
+import { activate, builtInCheck, confirm, stateOutcome } from "./activation.ts";
 import { buildToplevels, type Toplevels } from "./build.ts";
 import { newRunId, type SshContext } from "./commands.ts";
 import type { PinnedKey } from "./known_hosts.ts";
@@ -423,7 +423,7 @@ async function runStep(
         run.scheduler.windowOpened(host.host, host.confirmTimeout);
       }
       await deps.hooks?.afterActivate?.(host.host);
-      run.values.failedBefore = result.state.failedBefore ?? [];
+      run.healthError = builtInCheck(run, result.state);
       return "activated";
     }
     case "check-units":

@@ -299,7 +299,11 @@ Deno.test("deploy: a hung activation is killed at activationTimeout and rolled b
   assertEquals((await f.task("web1")).code, 0);
   const good = await f.flake.buildToplevel("web1");
   await f.flake.update({
-    web1: { toplevel: { marker: "2", activationSeconds: 600 }, facts: { activationTimeout: 2 } },
+    web1: {
+      toplevel: { marker: "2", activationSeconds: 600 },
+      // The hard deadline counts the built-in check's bound too (healthCheckTimeout).
+      facts: { activationTimeout: 2, healthCheckTimeout: 1 },
+    },
   });
   const run = await f.task("web1");
   assertEquals(run.code, 1, run.stderr);
@@ -339,7 +343,11 @@ Deno.test("deploy: a host that keeps saying 'activating' is given up at a hard d
   const [web1] = f.list;
   assertEquals((await f.inProcess(["web1"])).code, 0);
   await f.flake.update({
-    web1: { toplevel: { marker: "2", activationSeconds: 600 }, facts: { activationTimeout: 2 } },
+    web1: {
+      toplevel: { marker: "2", activationSeconds: 600 },
+      // The hard deadline counts the built-in check's bound too (healthCheckTimeout).
+      facts: { activationTimeout: 2, healthCheckTimeout: 1 },
+    },
   });
   const hung = await f.flake.buildToplevel("web1");
   let frozen: number[] = [];

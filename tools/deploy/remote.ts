@@ -15,28 +15,71 @@ export const STATE_BASE = "/run/devops-deploy";
 export const LAST_DEPLOY_RECORD = "/nix/var/devops-deploy/last-deploy";
 
 /**
+ * The built-in health check: waits for systemd to settle, then fails when a unit is failed
+ * that was not failed before the activation (arguments: the units failed before, as one
+ * space-separated word or many). A host's old failed units do not roll back a good deploy.
+ * Without systemd it passes (nothing to judge). The supervisor runs it once the activation has
+ * ended ({@linkcode SUPERVISOR_SCRIPT}); the deployer runs it over SSH only when a run's state
+ * has no result of it (a run started by an older deployer).
+ */
+export const UNITS_CHECK_SCRIPT = String.raw`set -u
+if [ -x ${CURRENT_SYSTEM}/sw/bin/systemctl ]; then sc=${CURRENT_SYSTEM}/sw/bin/systemctl
+elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then sc=systemctl
+else echo "no systemd: nothing to check"; exit 0; fi
+"$sc" is-system-running --wait >/dev/null 2>&1 || true
+new=
+for unit in $("$sc" list-units --state=failed --no-legend --plain 2>/dev/null |
+  while read -r name _; do printf '%s\n' "$name"; done); do
+  case " $* " in *" $unit "*) ;; *) new="$new $unit" ;; esac
+done
+if [ -n "$new" ]; then echo "units failed since the activation:$new" >&2; exit 1; fi
+`;
+
+/**
+ * How the target's scripts wait: a builtin test each poll, `sleep` 0.05 s for the first
+ * twenty polls (about a second: a quick answer stays quick) and 0.2 s after, and the clock (a
+ * `date` fork) only every fifth poll. With dozens of hosts waiting at once on one machine,
+ * forking `sleep`, `date` and `cat` every 0.05 s took the CPU the SSH handshakes needed. A
+ * bound is passed at most five polls (≤ 1 s) late. `polls=0` before each wait.
+ */
+const POLL = String.raw`polls=0
+pause() {
+  polls=$((polls + 1))
+  if [ "$polls" -le 20 ]; then sleep 0.05 2>/dev/null || sleep 1
+  else sleep 0.2 2>/dev/null || sleep 1; fi
+}
+past() { [ $((polls % 5)) -eq 0 ] && [ "$(date +%s)" -ge "$1" ]; }
+`;
+
+/**
  * The supervisor. Arguments: state-dir run new-system mode confirm-timeout activation-timeout
- * rollback(0|1) profile current. It first takes the host's lock ({@linkcode LOCK_FILE}; busy:
+ * rollback(0|1) profile current units-check-timeout (0: no check). It first takes the host's lock ({@linkcode LOCK_FILE}; busy:
  * status `busy`, nothing done), and keeps its state in files of the state dir:
  * - `status`: starting → activating → activated → confirmed | rolled-back-<why> |
  *   rollback-failed-<why> | failed-<why> | done (one word, replaced atomically)
- * - `info`: key=value lines (run, by, new, prev_gen, prev_path, new_gen, failed_before, …)
+ * - `info`: key=value lines (run, by, new, prev_gen, prev_path, new_gen, failed_before,
+ *   units_check passed|failed and units_check_detail, …)
  * - `canary`: exists while the target waits; the deployer deletes it to confirm
  * - `abort`: the deployer creates it when a health check failed: roll back now
  * Once final it writes {@linkcode LAST_DEPLOY_RECORD}, removes the state dir and releases the lock.
  * A rollback switches to the recorded previous generation by number, and only while the
- * profile is still on the generation this run created.
+ * profile is still on the generation this run created. After a successful switch or test it
+ * runs the built-in check ({@linkcode UNITS_CHECK_SCRIPT}, bounded by its timeout) while the
+ * status still says `activating`, so the launcher's session brings its result to the deployer
+ * and the confirm window starts after it.
  */
 export const SUPERVISOR_SCRIPT = String
   .raw`# devops-deploy supervisor: lock, activate, wait for the confirmation, else roll back.
 set -u
 dir=$1 run=$2 new=$3 mode=$4 timeout=$5 act_timeout=$6 rollback=$7 profile=$8 current=$9
+check_timeout=\${10:-0}
 base=\${dir%/*}
 record=${LAST_DEPLOY_RECORD}
 state() { printf '%s\n' "$1" > "$dir/status.tmp" && mv -f "$dir/status.tmp" "$dir/status"; }
 info() { printf '%s=%s\n' "$1" "$2" >> "$dir/info"; }
+units_check=${shellQuote(UNITS_CHECK_SCRIPT)}
 now() { date +%s; }
-exec 9>>${LOCK_FILE}
+${POLL}exec 9>>${LOCK_FILE}
 if ! flock -n 9; then state busy; exit 0; fi
 printf 'run=%s\n' "$run" > "$base/owner.tmp" && mv -f "$base/owner.tmp" "$base/owner"
 finish() {
@@ -78,7 +121,7 @@ prev_active=$(readlink -f "$current" 2>/dev/null) || prev_active=
 [ -n "$prev_active" ] && [ -e "$prev_active" ] || prev_active=$prev_path
 info prev_gen "$prev_gen"; info prev_path "$prev_path"; info prev_active "$prev_active"
 # Units that failed before this deploy: the deployer's check judges only the ones after it.
-sc=
+sc= failed=
 if [ -x "$current/sw/bin/systemctl" ]; then sc=$current/sw/bin/systemctl
 elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then sc=systemctl; fi
 if [ -n "$sc" ]; then
@@ -125,16 +168,16 @@ fi
 apid=$!
 info apid "$apid"
 end=$(( $(now) + act_timeout ))
-timed_out=0
+timed_out=0 polls=0
 while kill -0 "$apid" 2>/dev/null; do
-  if [ "$(now)" -ge "$end" ]; then
+  if past "$end"; then
     timed_out=1
     kill -s TERM -- "-$apid" 2>/dev/null || kill -s TERM "$apid" 2>/dev/null
     sleep 1
     kill -s KILL -- "-$apid" 2>/dev/null || kill -s KILL "$apid" 2>/dev/null
     break
   fi
-  sleep 0.05 2>/dev/null || sleep 1
+  pause
 done
 wait "$apid"
 code=$?
@@ -147,14 +190,42 @@ if [ "$code" != 0 ]; then
 fi
 info active_gen "$new_gen"
 case $mode in switch|test) ;; *) finish done ;; esac
+# The built-in check, here so that the deployer needs no session of its own for it.
+check_units() {
+  if command -v timeout >/dev/null 2>&1; then
+    timeout "$check_timeout" sh -c "$units_check" units-check "$failed" > "$dir/check.log" 2>&1 9>&-
+    return
+  fi
+  sh -c "$units_check" units-check "$failed" > "$dir/check.log" 2>&1 9>&- &
+  cpid=$!
+  cend=$(( $(now) + check_timeout + 1 )) polls=0
+  while kill -0 "$cpid" 2>/dev/null; do
+    if past "$cend"; then kill -s KILL "$cpid" 2>/dev/null; wait "$cpid"; return 124; fi
+    pause
+  done
+  wait "$cpid"
+}
+if [ "$check_timeout" != 0 ]; then
+  check_code=0
+  check_units || check_code=$?
+  if [ "$check_code" = 0 ]; then
+    info units_check passed
+  else
+    if [ "$check_code" = 124 ]; then why="timed out after $check_timeout s"
+    else why=$(tr '\n' ' ' < "$dir/check.log"); fi
+    info units_check failed
+    info units_check_detail "\${why:-exited with code $check_code}"
+  fi
+fi
 [ "$rollback" = 1 ] || finish done
 state activated
-# The confirm window starts when the activation has ended.
+# The confirm window starts when the activation (and its check) has ended.
 end=$(( $(now) + timeout ))
+polls=0
 while [ -e "$dir/canary" ]; do
   if [ -e "$dir/abort" ]; then roll_back health-check; fi
-  if [ "$(now)" -ge "$end" ]; then roll_back timeout; fi
-  sleep 0.05 2>/dev/null || sleep 1
+  if past "$end"; then roll_back timeout; fi
+  pause
 done
 finish confirmed
 `.replaceAll("\\${", "${");
@@ -171,9 +242,15 @@ const SHOW_STATE = String.raw`show() {
     echo "status=gone"
   fi
 }
-status_of() { cat "$base/$1/status" 2>/dev/null ||
-  { grep -qx "run=$1" ${LAST_DEPLOY_RECORD} 2>/dev/null && sed -n 's/^status=//p' ${LAST_DEPLOY_RECORD}; } ||
-  echo gone; }
+# Sets s to the status of run $1; while the state dir lives, with no fork (read is a builtin).
+read_status() {
+  s=
+  read -r s 2>/dev/null < "$base/$1/status" && [ -n "$s" ] && return 0
+  if grep -qx "run=$1" ${LAST_DEPLOY_RECORD} 2>/dev/null; then
+    s=$(sed -n 's/^status=//p' ${LAST_DEPLOY_RECORD})
+  fi
+  [ -n "$s" ] || s=gone
+}
 info_of() { sed -n "s/^$2=//p" "$base/$1/info" 2>/dev/null | tail -n 1; }
 `;
 
@@ -198,13 +275,13 @@ case $adopt in *[!0-9a-f]*) echo "not a run id: $adopt" >&2; exit 2 ;; esac
 umask 077
 mkdir -p -m 700 "$base"
 ${SHOW_STATE}
-end=$(( $(date +%s) + wait ))
+${POLL}end=$(( $(date +%s) + wait ))
 if [ -n "$adopt" ] && grep -qx "run=$adopt" "$base/owner" 2>/dev/null; then
   while :; do
-    s=$(status_of "$adopt")
+    read_status "$adopt"
     case $s in starting|activating|rolling-back) ;; *) break ;; esac
-    [ "$(date +%s)" -ge "$end" ] && break
-    sleep 0.05 2>/dev/null || sleep 1
+    past "$end" && break
+    pause
   done
   if [ "$s" = activated ] && [ "$(info_of "$adopt" new)" = "$new" ]; then
     echo "adopted=1"; echo "dir=$base/$adopt"; show "$adopt"; exit 0
@@ -230,18 +307,19 @@ else
   echo "supervisor=setsid"
 fi
 echo "dir=$dir"
+polls=0
 while :; do
-  s=$(status_of "$run")
+  read_status "$run"
   case $s in starting|activating|rolling-back) ;; *) break ;; esac
-  [ "$(date +%s)" -ge "$end" ] && break
-  sleep 0.05 2>/dev/null || sleep 1
+  past "$end" && break
+  pause
 done
 if [ "$s" = busy ]; then
   holder=$(sed -n 's/^run=//p' "$base/owner" 2>/dev/null) || holder=
   rm -rf "$dir"
   echo "status=busy"
   echo "holder_run=$holder"
-  [ -n "$holder" ] && echo "holder_status=$(status_of "$holder")" &&
+  [ -n "$holder" ] && read_status "$holder" && echo "holder_status=$s" &&
     sed -n 's/^\(by\|started\|new\)=/holder_\1=/p' "$base/$holder/info" 2>/dev/null
   exit 0
 fi
@@ -266,33 +344,35 @@ dir=$base/$run
 if [ -d "$dir" ]; then
   case $action in confirm) rm -f "$dir/canary" ;; abort) : > "$dir/abort" ;; esac
 fi
-end=$(( $(date +%s) + wait ))
+${POLL}end=$(( $(date +%s) + wait ))
 while :; do
-  s=$(status_of "$run")
+  read_status "$run"
   case $s in starting|activating|rolling-back) ;; activated) [ "$action" = status ] && break ;; *) break ;; esac
-  [ "$(date +%s)" -ge "$end" ] && break
-  sleep 0.05 2>/dev/null || sleep 1
+  past "$end" && break
+  pause
 done
 show "$run"
 `;
 
 /**
- * The built-in health check: waits for systemd to settle, then fails when a unit is failed
- * that was not failed before the activation (arguments: the units failed before). A host's old
- * failed units do not roll back a good deploy. Without systemd it passes (nothing to judge).
+ * Runs a health check (arguments: seconds, the check's command) with the login shell's `-c`, as
+ * sshd would run it, bounded on the target. The checks share the host's connection, where the deployer killing its ssh client
+ * would not end the remote command (the master holds the client's output open until it ends);
+ * so the bound is kept where the check runs: `timeout` (TERM, then KILL 3 s later), else the
+ * check in the background, killed at the bound. Ran over the bound: exit code 124.
  */
-export const UNITS_CHECK_SCRIPT = String.raw`set -u
-if [ -x ${CURRENT_SYSTEM}/sw/bin/systemctl ]; then sc=${CURRENT_SYSTEM}/sw/bin/systemctl
-elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then sc=systemctl
-else echo "no systemd: nothing to check"; exit 0; fi
-"$sc" is-system-running --wait >/dev/null 2>&1 || true
-new=
-for unit in $("$sc" list-units --state=failed --no-legend --plain 2>/dev/null |
-  while read -r name _; do printf '%s\n' "$name"; done); do
-  case " $* " in *" $unit "*) ;; *) new="$new $unit" ;; esac
+export const HEALTH_CHECK_SCRIPT = String.raw`t=$1 check=$2 shell=\${SHELL:-sh}
+if command -v timeout >/dev/null 2>&1; then exec timeout -k 3 "$t" "$shell" -c "$check"; fi
+"$shell" -c "$check" &
+pid=$!
+# +1: whole seconds; the check gets at least its t seconds.
+${POLL}end=$(( $(date +%s) + t + 1 ))
+while kill -0 "$pid" 2>/dev/null; do
+  if past "$end"; then kill -s KILL "$pid" 2>/dev/null; exit 124; fi
+  pause
 done
-if [ -n "$new" ]; then echo "units failed since the activation:$new" >&2; exit 1; fi
-`;
+wait "$pid"
+`.replaceAll("\\${", "${");
 
 /** Separates the probe's key=value lines from the closure diff. */
 export const DIFF_MARKER = "--- closure diff";
@@ -333,9 +413,14 @@ export interface RemoteState {
   failedBefore?: string[];
   /** The profile moved away from this run's generation before its rollback. */
   supersededBy?: number;
+  /** The built-in check the supervisor ran after the activation (switch and test). */
+  unitsCheck?: UnitsCheck;
   /** Who holds the host's lock (status `busy`). */
   holder?: { run?: string; status?: string; by?: string; started?: string; new?: string };
 }
+
+/** The built-in check's result: no unit failed since the activation, or which did. */
+export type UnitsCheck = { passed: true } | { passed: false; detail: string };
 
 /** Parses `key=value` lines into a {@linkcode RemoteState}. */
 export function parseRemoteState(text: string): RemoteState {
@@ -346,6 +431,10 @@ export function parseRemoteState(text: string): RemoteState {
   if (values.run) state.run = values.run;
   if (values.supervisor) state.supervisor = values.supervisor;
   if (values.adopted === "1") state.adopted = true;
+  if (values.units_check === "passed") state.unitsCheck = { passed: true };
+  else if (values.units_check === "failed") {
+    state.unitsCheck = { passed: false, detail: values.units_check_detail || "failed" };
+  }
   if (values.failed_before !== undefined) {
     state.failedBefore = values.failed_before.split(/\s+/).filter(Boolean);
   }

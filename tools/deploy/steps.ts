@@ -9,6 +9,7 @@ import {
   copyArgv,
   dryActivateCommand,
   evalToplevelsArgv,
+  healthCheckCommand,
   launcherWaitSeconds,
   masterArgv,
   nixSshEnv,
@@ -22,6 +23,7 @@ import {
 import { activates, type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
 import {
   CONTROL_SCRIPT,
+  HEALTH_CHECK_SCRIPT,
   LAUNCHER_SCRIPT,
   PROBE_SCRIPT,
   SUPERVISOR_SCRIPT,
@@ -34,6 +36,8 @@ export const CONTROL_PERSIST_SECONDS = 60;
 export const PROBE_TIMEOUT_SECONDS = 120;
 /** Seconds the confirmation waits on the target for the supervisor's final state. */
 export const CONFIRM_GRACE_SECONDS = 10;
+/** Seconds the deployer waits for a health check past its bound on the target. */
+export const HEALTH_CHECK_GRACE_SECONDS = 10;
 
 /** What a step is. */
 export type StepId =
@@ -73,6 +77,11 @@ export interface HostValues {
   ids: RunIds;
   /** Units failed before the activation, from the activation's output. */
   failedBefore: readonly string[];
+  /**
+   * The activation's output had no result of the built-in check (a run started by an older
+   * deployer): the check runs as a step of its own. Unset: the supervisor runs it.
+   */
+  unitsCheckPending?: boolean;
 }
 
 /** Placeholders for --dry-run, before anything is built or run. */
@@ -153,27 +162,29 @@ export function hostSteps(
     steps.push(
       remote("activate", activateCommand(host, values.ids, values.toplevel), {
         changes: `takes the host's deploy lock, sets the system profile (${host.mode}) and runs ` +
-          "switch-to-configuration under a supervisor that rolls back without a confirmation",
+          "switch-to-configuration under a supervisor that rolls back without a confirmation" +
+          (activates(host.mode) ? "; then the built-in check that no unit failed since" : ""),
         timeoutSeconds: launcherWaitSeconds(host) + 30,
         root: true,
       }),
     );
-    if (activates(host.mode)) {
+    // The checks share the host's connection (ssh connects anew if it dropped): a new
+    // connection per check cost a handshake each, and the confirmation's own new connection is
+    // what proves that the new system accepts SSH.
+    if (activates(host.mode) && values.unitsCheckPending) {
       steps.push(
-        // The shared connection (ssh falls back to a new one if it dropped): the confirmation's
-        // new connection is the proof that the new system accepts SSH.
-        remote("check-units", unitsCheckCommand(values.failedBefore), {
+        remote("check-units", healthCheckCommand(host, unitsCheckCommand(values.failedBefore)), {
           changes: "",
-          timeoutSeconds: host.healthCheckTimeout,
+          timeoutSeconds: host.healthCheckTimeout + HEALTH_CHECK_GRACE_SECONDS,
         }),
       );
     }
     for (const check of host.healthChecks) {
       steps.push(
-        remote("health-check", check, {
+        // Bounded on the target (HEALTH_CHECK_SCRIPT); the deployer's own bound is the fallback.
+        remote("health-check", healthCheckCommand(host, check), {
           changes: "",
-          timeoutSeconds: host.healthCheckTimeout,
-          connection: "new",
+          timeoutSeconds: host.healthCheckTimeout + HEALTH_CHECK_GRACE_SECONDS,
           check,
         }),
       );
@@ -264,6 +275,7 @@ const SCRIPT_NAMES: [string, string][] = [
   [CONTROL_SCRIPT, "<CONTROL_SCRIPT>"],
   [PROBE_SCRIPT, "<PROBE_SCRIPT>"],
   [UNITS_CHECK_SCRIPT, "<UNITS_CHECK_SCRIPT>"],
+  [HEALTH_CHECK_SCRIPT, "<HEALTH_CHECK_SCRIPT>"],
 ];
 
 /**

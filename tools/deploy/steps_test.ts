@@ -27,12 +27,12 @@ const ssh: SshContext = {
 
 Deno.test("hostSteps() lists a switch in order; every step but the transfer has a timeout", () => {
   const steps = hostSteps(host, ssh, placeholderValues(host), { noCheckSigs: false });
+  // The built-in check runs inside the activation's session: no step of its own.
   assertEquals(steps.map((s) => s.id), [
     "open-connection",
     "copy",
     "diff",
     "activate",
-    "check-units",
     "health-check",
     "health-check",
     "confirm",
@@ -46,12 +46,39 @@ Deno.test("hostSteps() lists a switch in order; every step but the transfer has 
     "activate",
     "confirm",
   ]);
-  // A health check is the remote command after `--`: never an ssh option.
+  // A health check is an argument of the remote command after `--`, bounded on the target:
+  // never an ssh option. It shares the host's connection; only the confirmation opens a new one.
   const check = steps.find((s) => s.check === "-not-an-option")!;
-  assertEquals(check.argv.slice(-3), ["--", "root@192.0.2.10", "-not-an-option"]);
-  assertStringIncludes(check.argv.join(" "), "ControlPath=none");
-  assertStringIncludes(steps.find((s) => s.id === "confirm")!.argv.join(" "), "ControlPath=none");
-  assertEquals(steps.find((s) => s.id === "activate")!.timeoutSeconds, 300 + 30 + 30 + 30);
+  assertEquals(check.argv.slice(-3, -1), ["--", "root@192.0.2.10"]);
+  assert(check.argv.at(-1)!.startsWith("sh -c "), check.argv.at(-1));
+  assert(check.argv.at(-1)!.endsWith(" devops-deploy 60 -not-an-option"), check.argv.at(-1));
+  assertEquals(check.timeoutSeconds, 60 + 10);
+  assertStringIncludes(check.argv.join(" "), "ControlPath=/t/web1.sock");
+  assertEquals(
+    steps.filter((s) => s.argv.join(" ").includes("ControlPath=none")).map((s) => s.id),
+    ["confirm"],
+  );
+  // The activation's bound: the launcher's wait (activation, built-in check, confirm window
+  // and 30 s) plus 30 s.
+  assertEquals(steps.find((s) => s.id === "activate")!.timeoutSeconds, 300 + 60 + 30 + 30 + 30);
+});
+
+Deno.test("hostSteps() runs the built-in check as a step only when the activation brought no result of it", () => {
+  const values = { ...placeholderValues(host), failedBefore: ["old.service"] };
+  const pending = hostSteps(host, ssh, { ...values, unitsCheckPending: true }, {
+    noCheckSigs: false,
+  });
+  const check = pending.find((s) => s.id === "check-units")!;
+  assertEquals(pending.indexOf(check), pending.findIndex((s) => s.id === "activate") + 1);
+  // Bounded on the target like a health check (HEALTH_CHECK_SCRIPT), with the deployer's
+  // bound as the fallback.
+  assertEquals([check.timeoutSeconds, check.changes], [60 + 10, ""]);
+  assert(check.argv.at(-1)!.startsWith("sh -c "), check.argv.at(-1));
+  assertStringIncludes(check.argv.at(-1)!, "exec timeout -k 3");
+  assertStringIncludes(check.argv.at(-1)!, " devops-deploy old.service'");
+  assertStringIncludes(check.argv.join(" "), "ControlPath=/t/web1.sock");
+  const test = hostSteps({ ...host, mode: "test" }, ssh, values, { noCheckSigs: false });
+  assert(!test.some((s) => s.id === "check-units"));
 });
 
 Deno.test("hostSteps() has no confirmation or unit check for boot, a dry activation for dry-activate", () => {
@@ -96,7 +123,7 @@ Deno.test("describeStep() shows remote scripts by name, their text only when ask
     .find((s) => s.id === "activate")!;
   const short = describeStep(activate);
   assertStringIncludes(short, "<LAUNCHER_SCRIPT>");
-  assertStringIncludes(short, "[timeout 390s]");
+  assertStringIncludes(short, "[timeout 450s]");
   assertStringIncludes(short, "[changes: takes the host's deploy lock");
   assertStringIncludes(describeStep(activate, true), "flock -n 9");
   assertEquals(
