@@ -79,7 +79,8 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 function positiveInt(value: string, flag: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
+  // Past the safe integers the number is no longer the one typed (or is Infinity).
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
     throw new UsageError(`Invalid ${flag} "${value}": expected a whole number ≥ 1`);
   }
   return Number(value);
