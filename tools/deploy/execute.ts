@@ -261,6 +261,9 @@ const REPORT_STEP: Record<string, string> = {
   "ask": "ask",
 };
 
+/** Steps during which the host's supervisor has started (it rolls back without an answer). */
+const ACTIVATED_BY: string[] = ["activate", "check-units", "health-check", "confirm"];
+
 function finalReport(
   host: HostPlan,
   report: HostReport,
@@ -293,9 +296,12 @@ function finalReport(
     default:
       final.failedStep = "activate";
   }
+  // Interrupted before its activation started (e.g. waiting for a permit), a host has nothing
+  // to roll back.
+  const activated = outcome.kind === "interrupted" && ACTIVATED_BY.includes(outcome.step) &&
+    !(outcome.before && outcome.step === "activate");
   final.rolledBack = outcome.kind === "rolled-back" ? true : (outcome.kind === "unknown" ||
-      (outcome.kind === "interrupted" &&
-        ["activate", "check-units", "health-check", "confirm"].includes(outcome.step))) &&
+      activated) &&
       usesMagicRollback(host)
     ? "expected"
     : false;
@@ -317,7 +323,7 @@ async function deployHost(
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     if (deps.interrupted?.()) {
-      return { kind: "interrupted", step: step.id, cause: `interrupted before ${step.id}` };
+      return interruptedBefore(step.id);
     }
     if (step.id === "open-connection" && opened !== undefined) {
       // Opened during the build, and timed there.
@@ -330,7 +336,7 @@ async function deployHost(
       if (run.scheduler.awaitingConfirmation > 0) run.update("waiting", "confirmations first");
       await run.scheduler.admit(host.host, gate);
       if (deps.interrupted?.()) {
-        return { kind: "interrupted", step: step.id, cause: `interrupted before ${step.id}` };
+        return interruptedBefore(step.id);
       }
     }
     const timing: StepTiming = {
@@ -359,6 +365,10 @@ async function deployHost(
     return { kind: "failed", step: "health-check", cause: run.healthError };
   }
   return run.report.status === "confirmed" ? { kind: "confirmed" } : { kind: "done" };
+}
+
+function interruptedBefore(step: StepId): HostOutcome {
+  return { kind: "interrupted", step, cause: `interrupted before ${step}`, before: true };
 }
 
 /**

@@ -172,6 +172,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
     const { dir: tempDir, id: deployer } = runDir;
     const cleanupRunner = createRunner({ verbose: opts.verbose ?? false });
     let interrupted: Deno.Signal | undefined;
+    let closing: Promise<void> | undefined;
     const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
       const handler = () => {
         if (interrupted !== undefined) return;
@@ -180,6 +181,11 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
           `${signal}: stopping; hosts already activating stay guarded by their supervisors`,
         );
         killer.kill("SIGTERM");
+        // A command on a shared connection (an activation, a check) keeps its output open
+        // through the connection's master, so its killed ssh client does not end it: the
+        // deployer would wait for the host's command (up to its activation timeout). End the
+        // masters too; the supervisors on the hosts outlive their dropped sessions.
+        closing = exitMasters(tempDir, cleanupRunner).catch(() => {});
       };
       Deno.addSignalListener(signal, handler);
       return [signal, handler] as const;
@@ -229,6 +235,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       return report.ok ? 0 : 1;
     } finally {
       for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+      await closing;
     }
   });
 }
@@ -251,15 +258,20 @@ async function factsSource(root: string, flake: string | undefined): Promise<Fac
  */
 async function cleanStaleRunDirs(ownDir: string, runner: Runner): Promise<void> {
   for (const dir of await staleRunDirs(ownDir)) {
-    for await (const entry of Deno.readDir(dir)) {
-      if (!entry.name.endsWith(".sock")) continue;
-      await runner.run({
-        argv: ["ssh", "-o", `ControlPath=${dir}/${entry.name}`, "-O", "exit", "--", "stale"],
-        okCodes: [255],
-        timeoutMs: 5000,
-      }).catch(() => {});
-    }
+    await exitMasters(dir, runner);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Asks each shared connection whose socket is in `dir` to exit now (ending its sessions). */
+async function exitMasters(dir: string, runner: Runner): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.name.endsWith(".sock")) continue;
+    await runner.run({
+      argv: ["ssh", "-o", `ControlPath=${dir}/${entry.name}`, "-O", "exit", "--", "stale"],
+      okCodes: [255],
+      timeoutMs: 5000,
+    }).catch(() => {});
   }
 }
 
