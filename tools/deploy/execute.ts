@@ -149,6 +149,7 @@ export async function executeDeploy(plan: DeployPlan, deps: ExecuteDeps): Promis
       runner: deps.runner,
       fail: failEarly,
       building: (hosts) => hosts.forEach((h) => deps.progress.update(h.host, "building")),
+      ...(deps.interrupted ? { interrupted: deps.interrupted } : {}),
     }).finally(() => buildTimings.push({ step: "build", startMs: buildStart, endMs: clock() }));
     const queue = plan.hosts.filter((h) => !outcomes.has(h.host));
     for (const h of queue) deps.progress.update(h.host, "waiting");

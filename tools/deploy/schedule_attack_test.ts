@@ -83,6 +83,7 @@ async function within(seconds: number, deploy: Promise<Outcome>): Promise<Outcom
 }
 
 Deno.test("deploy --max-activations 1: hosts that hang, fail, are busy or fail to build never hold the others for good; each is reported", async () => {
+  const marker = crypto.randomUUID();
   // web1's activation hangs until its 3 s activationTimeout, web2's fails, web3 is held by
   // another deployer, web4's system cannot be built here; web5 is healthy.
   await using f = await fleet(5, (i) => ({
@@ -92,6 +93,8 @@ Deno.test("deploy --max-activations 1: hosts that hang, fail, are busy or fail t
       ...(i === 3 ? { system: "aarch64-linux" } : {}),
     },
     toplevel: {
+      // Systems never built before: one host's build failure meets the others' builds.
+      marker,
       ...(i === 0 ? { activationSeconds: 600 } : {}),
       ...(i === 1 ? { failActivation: true } : {}),
       ...(i === 2 ? { activationSeconds: 600 } : {}),
@@ -119,6 +122,7 @@ Deno.test("deploy --max-activations 1: hosts that hang, fail, are busy or fail t
     ["web5", "confirmed", ""],
   ]);
   assertEquals(hostReport(run.report, "web1").status, "rolled-back-activation-timeout");
+  assertStringIncludes(hostReport(run.report, "web4").error ?? "", "aarch64-linux");
   assertStepsConsistent(run.report);
   // One permit: no two hosts between activation and answer at once.
   const spans = permitSpans(run.report!);
