@@ -5,7 +5,7 @@ import { mapPool } from "../lib/pool.ts";
 import type { CommandResult, Runner } from "../lib/runner.ts";
 import { activate, confirm, stateOutcome } from "./activation.ts";
 import { buildToplevels, type Toplevels } from "./build.ts";
-import { newRunId, type SshContext } from "./commands.ts";
+import { closeMasterArgv, newRunId, type SshContext } from "./commands.ts";
 import type { PinnedKey } from "./known_hosts.ts";
 import { type HostOutcome, isSuccess, shortCause } from "./outcome.ts";
 import { type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
@@ -76,15 +76,32 @@ export class HostRun {
   }
 
   /** Runs a step with its timeout; root steps get the sudo password on stdin. */
-  exec(step: Step): Promise<CommandResult> {
+  async exec(step: Step): Promise<CommandResult> {
     this.current = step.id;
-    return this.deps.runner.run({
+    const command = this.deps.runner.run({
       argv: step.argv,
       ...(step.env ? { env: step.env } : {}),
       ...(step.root ? this.sudoStdin() : {}),
       ...(step.changes ? { mutates: true } : {}),
       ...(step.timeoutSeconds !== undefined ? { timeoutMs: step.timeoutSeconds * 1000 } : {}),
     });
+    if (step.timeoutSeconds === undefined || !onSharedConnection(step)) return await command;
+    // ssh hands a command on the shared connection its output through the connection's
+    // master: killed at its timeout, the command still waits for the host's side to end (never,
+    // if it hangs there). So at the timeout the master ends too; later steps connect anew.
+    const closer = this.deps.cleanupRunner ?? this.deps.runner;
+    const timer = setTimeout(() => {
+      closer.run({
+        argv: closeMasterArgv(this.host, this.deps.ssh),
+        okCodes: [255],
+        timeoutMs: 10_000,
+      }).catch(() => {});
+    }, step.timeoutSeconds * 1000 + 1000);
+    try {
+      return await command;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The sudo password on stdin, for commands run through `sudo -S`. */
@@ -222,6 +239,12 @@ function newHostRun(
     scheduler,
     clock,
   );
+}
+
+/** Whether the step's ssh runs over the host's shared connection (its master). */
+function onSharedConnection(step: Step): boolean {
+  return step.argv[0] === "ssh" && step.argv.includes("ControlMaster=no") &&
+    !step.argv.includes("ControlPath=none");
 }
 
 /** The gate a step passes before it starts (schedule.ts); undefined: it starts at once. */
