@@ -174,7 +174,7 @@ for (const { signal, during, code } of interruptions) {
   });
 }
 
-Deno.test("deploy: --mode boot, dry-activate, test and --no-rollback with --max-activations 1 never wait for a window that has no confirmation", async () => {
+Deno.test("deploy: --mode boot, dry-activate, test, --no-rollback and --parallel 1 with --max-activations 1 never wait for a window that has no confirmation", async () => {
   // A window of 600 s: a host held back for another's window would not end inside the bound.
   await using f = await fleet(3, () => ({ facts: { confirmTimeout: 600 } }));
   const runs: [string[], string][] = [
@@ -182,6 +182,8 @@ Deno.test("deploy: --mode boot, dry-activate, test and --no-rollback with --max-
     [["--mode", "dry-activate"], "dry-activated"],
     [["--mode", "test"], "confirmed"],
     [["--no-rollback"], "done"],
+    // One host at a time: each one's steps, window and all, before the next one's.
+    [["--parallel", "1", "--mode", "test"], "confirmed"],
   ];
   for (const [flags, status] of runs) {
     const run = await within(120, f.task("--all", "--max-activations", "1", ...flags));
