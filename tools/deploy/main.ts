@@ -58,7 +58,11 @@ function program() {
     )
     .option("--confirm-timeout <seconds>", "override each host's confirmTimeout")
     .option("--no-rollback", "no magic rollback, no rollback after a failed activation or check")
-    .option("--ask", "show the closure diff and ask before activating each host (terminal only)")
+    .option(
+      "--ask",
+      "show the closure diff and ask before activating each host (terminal only; one host " +
+        "activates at a time)",
+    )
     .option("--ask-sudo-password", "read the sudo password once; sent on stdin to sudo -S")
     .option("--no-check-sigs", "copy unsigned paths (nix copy --no-check-sigs)")
     .option(
@@ -122,7 +126,12 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       ...(opts.buildOn ? { buildOn: opts.buildOn } : {}),
       ...(opts.target ? { target: opts.target } : {}),
       parallel: positiveInt(opts.parallel, "--parallel"),
-      maxActivations: positiveInt(opts.maxActivations, "--max-activations"),
+      // The question blocks the deployer until answered: no other host may then be between
+      // activation and answer, or its confirm window would run out unseen.
+      maxActivations: Math.min(
+        positiveInt(opts.maxActivations, "--max-activations"),
+        opts.ask ? 1 : Infinity,
+      ),
       rollback: opts.rollback,
       ...(opts.confirmTimeout
         ? { confirmTimeout: positiveInt(opts.confirmTimeout, "--confirm-timeout") }

@@ -224,3 +224,22 @@ Deno.test("deploy --max-activations 1: a built-in check that hangs on the host (
   assertEquals(hostReport(run.report, "web2").status, "confirmed");
   assertStepsConsistent(run.report);
 });
+
+Deno.test("deploy --ask: one host between activation and answer at a time (a question holds the deployer while others' windows run)", async () => {
+  await using f = await fleet(2);
+  // --ask needs a terminal: script(1) gives the task one.
+  const command = [`${f.bin.dir}/deno`, "task", "-q", "deploy", ...f.args("--all", "--ask")]
+    .map((a) => `'${a}'`).join(" ");
+  const out = await new Deno.Command("/usr/bin/script", {
+    args: ["-qec", `${command} --dry-run`, "/dev/null"],
+    cwd: f.flake.dir,
+    env: { PATH: f.bin.dir, NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, text);
+  assertStringIncludes(
+    /"schedule: [^"]*"/.exec(text)?.[0] ?? text,
+    "up to 2 host(s) at once, at most 1 between activation and answer",
+  );
+});
