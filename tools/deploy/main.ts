@@ -8,7 +8,7 @@ import { findRepoRoot } from "../lib/repo.ts";
 import { createRunner, type Runner } from "../lib/runner.ts";
 import type { SshContext } from "./commands.ts";
 import { type DeployHooks, executeDeploy } from "./execute.ts";
-import { type FactsSource, readFleetFacts, TAG } from "./facts.ts";
+import { type FactsSource, MAX_TIMEOUT_SECONDS, readFleetFacts, TAG } from "./facts.ts";
 import { knownHostsText, parsePublicKey, type PinnedKey } from "./known_hosts.ts";
 import { makeRunDir, staleRunDirs } from "./owner.ts";
 import {
@@ -140,6 +140,12 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       askSudoPassword: opts.askSudoPassword ?? false,
     });
     const connectTimeout = positiveInt(opts.connectTimeout, "--connect-timeout");
+    if (connectTimeout > MAX_TIMEOUT_SECONDS) {
+      // Step timeouts add it up; past the timers' range they would fire at once.
+      throw new UsageError(
+        `Invalid --connect-timeout "${connectTimeout}": expected 1 to ${MAX_TIMEOUT_SECONDS} seconds`,
+      );
+    }
 
     const pinned = new Map<string, PinnedKey>();
     for (const host of plan.hosts) {

@@ -26,6 +26,7 @@ Deno.test("deploy: odd --max-activations and --confirm-timeout values are refuse
     // host, and its confirmation killed as soon as it starts).
     ["--confirm-timeout", "86401"],
     ["--confirm-timeout", "3000000"],
+    ["--connect-timeout", "3000000"],
   ];
   for (const [flag, value] of refused) {
     const run = await f.task("--all", flag, value, "--dry-run");
