@@ -74,7 +74,7 @@ export async function buildToplevels(plan: DeployPlan, deps: BuildDeps): Promise
   const build = buildDrvsStep(drvs, local.map((h) => h.host));
   const error = await buildDrvs(deps.runner, build.argv);
   const errors = new Map<HostPlan, unknown>();
-  const unbuilt = [];
+  const unbuilt: HostPlan[] = [];
   for (const host of local) {
     if (!(await pathExists(toplevels[host.host]!.out))) unbuilt.push(host);
   }
