@@ -24,6 +24,8 @@ export interface BuildDeps {
   fail: (host: HostPlan, step: "eval" | "build", error: unknown) => void;
   /** Called when a host's build starts. */
   building: (hosts: readonly HostPlan[]) => void;
+  /** True once SIGINT/SIGTERM arrived: no evaluation or build is repeated per host. */
+  interrupted?: () => boolean;
 }
 
 /**
@@ -50,8 +52,12 @@ export async function buildToplevels(plan: DeployPlan, deps: BuildDeps): Promise
       return {};
     }
   }
-  const toplevels = await evalToplevels(plan, deps.runner).catch(async () => {
+  const toplevels = await evalToplevels(plan, deps.runner).catch(async (error) => {
     const found: Toplevels = {};
+    if (deps.interrupted?.()) {
+      plan.hosts.forEach((host) => deps.fail(host, "eval", error));
+      return found;
+    }
     for (const host of plan.hosts) {
       try {
         Object.assign(found, await evalToplevels({ ...plan, hosts: [host] }, deps.runner));
@@ -66,23 +72,38 @@ export async function buildToplevels(plan: DeployPlan, deps: BuildDeps): Promise
   deps.building(local);
   const drvs = [...new Set(local.map((h) => toplevels[h.host]!.drv))];
   const build = buildDrvsStep(drvs, local.map((h) => h.host));
-  let error: unknown;
-  try {
-    parseOrThrow(
-      buildSchema,
-      JSON.parse(await deps.runner.text({ argv: build.argv })),
-      "nix build output",
-    );
-  } catch (e) {
-    error = e;
-  }
+  const error = await buildDrvs(deps.runner, build.argv);
+  const errors = new Map<HostPlan, unknown>();
+  const unbuilt: HostPlan[] = [];
   for (const host of local) {
+    if (!(await pathExists(toplevels[host.host]!.out))) unbuilt.push(host);
+  }
+  if (error !== undefined && unbuilt.length > 1 && !deps.interrupted?.()) {
+    // Some errors (a system this machine cannot build) stop nix even with --keep-going, before
+    // the other hosts are built: build each one left alone, so only the failing ones fail.
+    for (const host of unbuilt) {
+      if (deps.interrupted?.()) break;
+      const alone = buildDrvsStep([toplevels[host.host]!.drv], [host.host]);
+      errors.set(host, await buildDrvs(deps.runner, alone.argv));
+    }
+  }
+  for (const host of unbuilt) {
     if (!(await pathExists(toplevels[host.host]!.out))) {
-      deps.fail(host, "build", error ?? new Error("the build gave no output"));
+      deps.fail(host, "build", errors.get(host) ?? error ?? new Error("the build gave no output"));
       delete toplevels[host.host];
     }
   }
   return toplevels;
+}
+
+/** Runs a `nix build --json`; the error, if it failed. */
+async function buildDrvs(runner: Runner, argv: readonly string[]): Promise<unknown> {
+  try {
+    parseOrThrow(buildSchema, JSON.parse(await runner.text({ argv })), "nix build output");
+    return undefined;
+  } catch (error) {
+    return error;
+  }
 }
 
 async function evalToplevels(plan: DeployPlan, runner: Runner): Promise<Toplevels> {

@@ -5,7 +5,7 @@ import { mapPool } from "../lib/pool.ts";
 import type { CommandResult, Runner } from "../lib/runner.ts";
 import { activate, builtInCheck, confirm, stateOutcome } from "./activation.ts";
 import { buildToplevels, type Toplevels } from "./build.ts";
-import { newRunId, type SshContext } from "./commands.ts";
+import { closeMasterArgv, newRunId, type SshContext } from "./commands.ts";
 import type { PinnedKey } from "./known_hosts.ts";
 import { type HostOutcome, isSuccess, shortCause } from "./outcome.ts";
 import { type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
@@ -76,15 +76,32 @@ export class HostRun {
   }
 
   /** Runs a step with its timeout; root steps get the sudo password on stdin. */
-  exec(step: Step): Promise<CommandResult> {
+  async exec(step: Step): Promise<CommandResult> {
     this.current = step.id;
-    return this.deps.runner.run({
+    const command = this.deps.runner.run({
       argv: step.argv,
       ...(step.env ? { env: step.env } : {}),
       ...(step.root ? this.sudoStdin() : {}),
       ...(step.changes ? { mutates: true } : {}),
       ...(step.timeoutSeconds !== undefined ? { timeoutMs: step.timeoutSeconds * 1000 } : {}),
     });
+    if (step.timeoutSeconds === undefined || !onSharedConnection(step)) return await command;
+    // ssh hands a command on the shared connection its output through the connection's
+    // master: killed at its timeout, the command still waits for the host's side to end (never,
+    // if it hangs there). So at the timeout the master ends too; later steps connect anew.
+    const closer = this.deps.cleanupRunner ?? this.deps.runner;
+    const timer = setTimeout(() => {
+      closer.run({
+        argv: closeMasterArgv(this.host, this.deps.ssh),
+        okCodes: [255],
+        timeoutMs: 10_000,
+      }).catch(() => {});
+    }, step.timeoutSeconds * 1000 + 1000);
+    try {
+      return await command;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The sudo password on stdin, for commands run through `sudo -S`. */
@@ -149,6 +166,7 @@ export async function executeDeploy(plan: DeployPlan, deps: ExecuteDeps): Promis
       runner: deps.runner,
       fail: failEarly,
       building: (hosts) => hosts.forEach((h) => deps.progress.update(h.host, "building")),
+      ...(deps.interrupted ? { interrupted: deps.interrupted } : {}),
     }).finally(() => buildTimings.push({ step: "build", startMs: buildStart, endMs: clock() }));
     const queue = plan.hosts.filter((h) => !outcomes.has(h.host));
     for (const h of queue) deps.progress.update(h.host, "waiting");
@@ -223,6 +241,12 @@ function newHostRun(
   );
 }
 
+/** Whether the step's ssh runs over the host's shared connection (its master). */
+function onSharedConnection(step: Step): boolean {
+  return step.argv[0] === "ssh" && step.argv.includes("ControlMaster=no") &&
+    !step.argv.includes("ControlPath=none");
+}
+
 /** The gate a step passes before it starts (schedule.ts); undefined: it starts at once. */
 function gateOf(step: StepId): GateKind | undefined {
   switch (step) {
@@ -261,6 +285,9 @@ const REPORT_STEP: Record<string, string> = {
   "ask": "ask",
 };
 
+/** Steps during which the host's supervisor has started (it rolls back without an answer). */
+const ACTIVATED_BY: string[] = ["activate", "check-units", "health-check", "confirm"];
+
 function finalReport(
   host: HostPlan,
   report: HostReport,
@@ -293,9 +320,12 @@ function finalReport(
     default:
       final.failedStep = "activate";
   }
+  // Interrupted before its activation started (e.g. waiting for a permit), a host has nothing
+  // to roll back.
+  const activated = outcome.kind === "interrupted" && ACTIVATED_BY.includes(outcome.step) &&
+    !(outcome.before && outcome.step === "activate");
   final.rolledBack = outcome.kind === "rolled-back" ? true : (outcome.kind === "unknown" ||
-      (outcome.kind === "interrupted" &&
-        ["activate", "check-units", "health-check", "confirm"].includes(outcome.step))) &&
+      activated) &&
       usesMagicRollback(host)
     ? "expected"
     : false;
@@ -317,7 +347,7 @@ async function deployHost(
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     if (deps.interrupted?.()) {
-      return { kind: "interrupted", step: step.id, cause: `interrupted before ${step.id}` };
+      return interruptedBefore(step.id);
     }
     if (step.id === "open-connection" && opened !== undefined) {
       // Opened during the build, and timed there.
@@ -330,7 +360,7 @@ async function deployHost(
       if (run.scheduler.awaitingConfirmation > 0) run.update("waiting", "confirmations first");
       await run.scheduler.admit(host.host, gate);
       if (deps.interrupted?.()) {
-        return { kind: "interrupted", step: step.id, cause: `interrupted before ${step.id}` };
+        return interruptedBefore(step.id);
       }
     }
     const timing: StepTiming = {
@@ -359,6 +389,10 @@ async function deployHost(
     return { kind: "failed", step: "health-check", cause: run.healthError };
   }
   return run.report.status === "confirmed" ? { kind: "confirmed" } : { kind: "done" };
+}
+
+function interruptedBefore(step: StepId): HostOutcome {
+  return { kind: "interrupted", step, cause: `interrupted before ${step}`, before: true };
 }
 
 /**

@@ -31,6 +31,12 @@ export function normalizeAddress(address: string): string | undefined {
   return HOST_NAME_ADDRESS.test(address) && !/^[\d.]+$/.test(address) ? address : undefined;
 }
 
+/**
+ * The longest timeout (seconds) a host or flag may set: a day. Longer ones would overflow the
+ * deployer's timers (setTimeout fires at once past 2^31 - 1 ms, about 24.8 days).
+ */
+export const MAX_TIMEOUT_SECONDS = 86_400;
+
 /** What a login user may be: a POSIX user name (never starting with '-'). */
 export const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
@@ -54,11 +60,11 @@ export const hostFactsSchema = z.strictObject({
     .default("root"),
   tags: z.array(z.string().regex(TAG, "expected a tag (a-z, 0-9, '_', '.', '-')")).default([]),
   buildOn: z.enum(["local", "remote"]).default("local"),
-  confirmTimeout: z.number().int().min(1).max(86_400).default(30),
+  confirmTimeout: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).default(30),
   /** Seconds switch-to-configuration may run before the target kills it and rolls back. */
-  activationTimeout: z.number().int().min(1).max(86_400).default(300),
+  activationTimeout: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).default(300),
   /** Seconds each health check may run. */
-  healthCheckTimeout: z.number().int().min(1).max(86_400).default(60),
+  healthCheckTimeout: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).default(60),
   healthChecks: z.array(healthCheck).default([...DEFAULT_HEALTH_CHECKS]),
   system: z.string().regex(/^[a-z0-9_]+-[a-z0-9_]+$/, "expected a system like x86_64-linux"),
 });

@@ -8,7 +8,7 @@ import { findRepoRoot } from "../lib/repo.ts";
 import { createRunner, type Runner } from "../lib/runner.ts";
 import type { SshContext } from "./commands.ts";
 import { type DeployHooks, executeDeploy } from "./execute.ts";
-import { type FactsSource, readFleetFacts, TAG } from "./facts.ts";
+import { type FactsSource, MAX_TIMEOUT_SECONDS, readFleetFacts, TAG } from "./facts.ts";
 import { knownHostsText, parsePublicKey, type PinnedKey } from "./known_hosts.ts";
 import { makeRunDir, staleRunDirs } from "./owner.ts";
 import {
@@ -58,7 +58,11 @@ function program() {
     )
     .option("--confirm-timeout <seconds>", "override each host's confirmTimeout")
     .option("--no-rollback", "no magic rollback, no rollback after a failed activation or check")
-    .option("--ask", "show the closure diff and ask before activating each host (terminal only)")
+    .option(
+      "--ask",
+      "show the closure diff and ask before activating each host (terminal only; one host " +
+        "activates at a time)",
+    )
     .option("--ask-sudo-password", "read the sudo password once; sent on stdin to sudo -S")
     .option("--no-check-sigs", "copy unsigned paths (nix copy --no-check-sigs)")
     .option(
@@ -79,7 +83,8 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 function positiveInt(value: string, flag: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
+  // Past the safe integers the number is no longer the one typed (or is Infinity).
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
     throw new UsageError(`Invalid ${flag} "${value}": expected a whole number ≥ 1`);
   }
   return Number(value);
@@ -121,7 +126,12 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       ...(opts.buildOn ? { buildOn: opts.buildOn } : {}),
       ...(opts.target ? { target: opts.target } : {}),
       parallel: positiveInt(opts.parallel, "--parallel"),
-      maxActivations: positiveInt(opts.maxActivations, "--max-activations"),
+      // The question blocks the deployer until answered: no other host may then be between
+      // activation and answer, or its confirm window would run out unseen.
+      maxActivations: Math.min(
+        positiveInt(opts.maxActivations, "--max-activations"),
+        opts.ask ? 1 : Infinity,
+      ),
       rollback: opts.rollback,
       ...(opts.confirmTimeout
         ? { confirmTimeout: positiveInt(opts.confirmTimeout, "--confirm-timeout") }
@@ -130,6 +140,12 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       askSudoPassword: opts.askSudoPassword ?? false,
     });
     const connectTimeout = positiveInt(opts.connectTimeout, "--connect-timeout");
+    if (connectTimeout > MAX_TIMEOUT_SECONDS) {
+      // Step timeouts add it up; past the timers' range they would fire at once.
+      throw new UsageError(
+        `Invalid --connect-timeout "${connectTimeout}": expected 1 to ${MAX_TIMEOUT_SECONDS} seconds`,
+      );
+    }
 
     const pinned = new Map<string, PinnedKey>();
     for (const host of plan.hosts) {
@@ -171,6 +187,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
     const { dir: tempDir, id: deployer } = runDir;
     const cleanupRunner = createRunner({ verbose: opts.verbose ?? false });
     let interrupted: Deno.Signal | undefined;
+    let closing: Promise<void> | undefined;
     const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
       const handler = () => {
         if (interrupted !== undefined) return;
@@ -179,6 +196,11 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
           `${signal}: stopping; hosts already activating stay guarded by their supervisors`,
         );
         killer.kill("SIGTERM");
+        // A command on a shared connection (an activation, a check) keeps its output open
+        // through the connection's master, so its killed ssh client does not end it: the
+        // deployer would wait for the host's command (up to its activation timeout). End the
+        // masters too; the supervisors on the hosts outlive their dropped sessions.
+        closing = exitMasters(tempDir, cleanupRunner).catch(() => {});
       };
       Deno.addSignalListener(signal, handler);
       return [signal, handler] as const;
@@ -228,6 +250,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       return report.ok ? 0 : 1;
     } finally {
       for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+      await closing;
     }
   });
 }
@@ -250,15 +273,20 @@ async function factsSource(root: string, flake: string | undefined): Promise<Fac
  */
 async function cleanStaleRunDirs(ownDir: string, runner: Runner): Promise<void> {
   for (const dir of await staleRunDirs(ownDir)) {
-    for await (const entry of Deno.readDir(dir)) {
-      if (!entry.name.endsWith(".sock")) continue;
-      await runner.run({
-        argv: ["ssh", "-o", `ControlPath=${dir}/${entry.name}`, "-O", "exit", "--", "stale"],
-        okCodes: [255],
-        timeoutMs: 5000,
-      }).catch(() => {});
-    }
+    await exitMasters(dir, runner);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Asks each shared connection whose socket is in `dir` to exit now (ending its sessions). */
+async function exitMasters(dir: string, runner: Runner): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.name.endsWith(".sock")) continue;
+    await runner.run({
+      argv: ["ssh", "-o", `ControlPath=${dir}/${entry.name}`, "-O", "exit", "--", "stale"],
+      okCodes: [255],
+      timeoutMs: 5000,
+    }).catch(() => {});
   }
 }
 

@@ -28,8 +28,11 @@ export type HostOutcome =
   | { kind: "superseded"; cause: string }
   /** No answer within the bound: what the host did is not known; its supervisor decides. */
   | { kind: "unknown"; step: StepId; lastStatus?: string; cause: string }
-  /** The deployer was interrupted (SIGINT/SIGTERM) during `step`. */
-  | { kind: "interrupted"; step: StepId | "eval" | "build"; cause: string };
+  /**
+   * The deployer was interrupted (SIGINT/SIGTERM) during `step`, or (`before`) while `step`
+   * waited for its turn: it never started.
+   */
+  | { kind: "interrupted"; step: StepId | "eval" | "build"; cause: string; before?: true };
 
 /** Whether the outcome is a success. */
 export function isSuccess(

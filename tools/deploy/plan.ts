@@ -1,6 +1,12 @@
 // The pure deploy plan: which hosts, how each one is reached, built, activated and confirmed.
 import { UsageError } from "../lib/errors.ts";
-import { ADDRESS_RULE, type FleetFacts, type HostFacts, normalizeAddress } from "./facts.ts";
+import {
+  ADDRESS_RULE,
+  type FleetFacts,
+  type HostFacts,
+  MAX_TIMEOUT_SECONDS,
+  normalizeAddress,
+} from "./facts.ts";
 
 /** What `switch-to-configuration` is asked to do. */
 export const DEPLOY_MODES = ["switch", "boot", "test", "dry-activate"] as const;
@@ -135,8 +141,13 @@ export function planDeploy(
       `Invalid --max-activations "${options.maxActivations}": expected a whole number ≥ 1`,
     );
   }
-  if (options.confirmTimeout !== undefined && !(options.confirmTimeout >= 1)) {
-    throw new UsageError(`Invalid --confirm-timeout "${options.confirmTimeout}": expected ≥ 1`);
+  if (
+    options.confirmTimeout !== undefined &&
+    !(options.confirmTimeout >= 1 && options.confirmTimeout <= MAX_TIMEOUT_SECONDS)
+  ) {
+    throw new UsageError(
+      `Invalid --confirm-timeout "${options.confirmTimeout}": expected 1 to ${MAX_TIMEOUT_SECONDS} seconds`,
+    );
   }
   const names = selectHosts(facts, selection);
   if (options.target !== undefined && names.length !== 1) {
