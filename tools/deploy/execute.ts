@@ -357,7 +357,15 @@ async function deployHost(
     const gate = gateOf(step.id);
     const queuedMs = run.clock();
     if (gate !== undefined) {
-      if (run.scheduler.awaitingConfirmation > 0) run.update("waiting", "confirmations first");
+      const reason = run.scheduler.waitReason(host.host, gate);
+      if (reason !== undefined) {
+        run.update(
+          "waiting",
+          reason === "activation slot"
+            ? `for an activation slot (--max-activations ${run.scheduler.maxActivations})`
+            : "other hosts' confirmations first",
+        );
+      }
       await run.scheduler.admit(host.host, gate);
       if (deps.interrupted?.()) {
         return interruptedBefore(step.id);

@@ -71,6 +71,11 @@ export class DeployScheduler {
     this.#wake();
   }
 
+  /** The bound on hosts between activation and answer. */
+  get maxActivations(): number {
+    return this.#maxActivations;
+  }
+
   /** How many hosts wait for their confirmation now (for progress and tests). */
   get awaitingConfirmation(): number {
     return this.#awaitingConfirmation.size;
@@ -79,6 +84,18 @@ export class DeployScheduler {
   /** How many steps wait for the gate now. */
   get waiting(): number {
     return this.#waiters.length;
+  }
+
+  /** Why a step of `kind` for `host` would wait now, or undefined when it would start at once. */
+  waitReason(host: string, kind: GateKind): "confirmations first" | "activation slot" | undefined {
+    for (const other of this.#awaitingConfirmation.keys()) {
+      if (other !== host) return "confirmations first";
+    }
+    if (this.#waiters.length === 0 && this.#mayStart(host, kind)) return undefined;
+    return kind === "activate" && !this.#activating.has(host) &&
+        this.#activating.size >= this.#maxActivations
+      ? "activation slot"
+      : "confirmations first";
   }
 
   #mayStart(host: string, kind: GateKind): boolean {

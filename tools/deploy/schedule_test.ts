@@ -70,6 +70,19 @@ Deno.test("scheduler: a host whose window has passed no longer holds the others"
   scheduler.settled("frozen");
 });
 
+Deno.test("scheduler: says why a step would wait", async () => {
+  const scheduler = new DeployScheduler({ maxActivations: 1 });
+  assertEquals(scheduler.waitReason("a", "activate"), undefined);
+  await scheduler.admit("a", "activate");
+  assertEquals(scheduler.waitReason("b", "activate"), "activation slot");
+  assertEquals(scheduler.waitReason("b", "start"), undefined);
+  scheduler.windowOpened("a", 60);
+  assertEquals(scheduler.waitReason("b", "start"), "confirmations first");
+  assertEquals(scheduler.waitReason("a", "start"), undefined);
+  scheduler.settled("a");
+  assertEquals(scheduler.waitReason("b", "activate"), undefined);
+});
+
 Deno.test("scheduler: a bound below 1 is refused", () => {
   const error = assertThrows(() => new DeployScheduler({ maxActivations: 0 }));
   assert(error instanceof RangeError);

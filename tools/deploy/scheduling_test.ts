@@ -1,6 +1,6 @@
 // The scheduling rule of schedule.ts, asserted from the deploy report's own step times as
 // `deno task deploy` runs against real sshd test hosts (no machine-speed outcome is asserted).
-import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
 import { fleet, generation, hostReport, waitFor } from "./_test_fleet.ts";
 import type { HostReport, StepTiming } from "./report.ts";
 
@@ -77,6 +77,11 @@ Deno.test("deploy: no copy or activation starts while a host waits for its confi
   // Not vacuous: with 5 hosts and 2 permits some activation had to wait for its turn.
   const waited = reports.map((r) => stepOf(r, "activate")).filter((s) => s.startMs > s.queuedMs!);
   assert(waited.length > 0, "no activation waited: the bound was never reached");
+  // …and the user was told why.
+  assertMatch(
+    run.stderr,
+    /waiting: (for an activation slot \(--max-activations 2\)|other hosts' confirmations first)/,
+  );
 });
 
 Deno.test("deploy: a host frozen in its confirm window among many is rolled back and reported; the others go on", async () => {
