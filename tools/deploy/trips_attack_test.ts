@@ -1,0 +1,123 @@
+// Attacks on the round-trip cut (issue 14): health checks on the host's shared connection,
+// bounded on the target, and the built-in check inside the activation's session. Real sshd
+// test hosts; the target scripts run over real SSH, deploys as `deno task deploy`.
+import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
+import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
+import { fleet, hostProcessesWith, hostReport, waitFor } from "./_test_fleet.ts";
+import { healthCheckCommand } from "./commands.ts";
+import type { HostPlan } from "./plan.ts";
+import { HEALTH_CHECK_OUTPUT_TAIL } from "./remote.ts";
+
+/** A plan for running the target scripts on a test host directly. */
+function scriptPlan(host: TestHost, extra: Partial<HostPlan>): HostPlan {
+  return {
+    host: host.name,
+    address: host.address,
+    port: host.port,
+    user: host.user,
+    buildOn: "local",
+    mode: "test",
+    confirmTimeout: 2,
+    activationTimeout: 30,
+    healthCheckTimeout: 1,
+    healthChecks: [],
+    rollback: true,
+    sudo: "none",
+    toplevelAttr: "unused",
+    ...extra,
+  };
+}
+
+/** Kills the host's processes whose command line has `text` (what a test left running). */
+async function killOnHost(host: TestHost, text: string): Promise<void> {
+  for (const pid of await hostProcessesWith(host, text)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+}
+
+Deno.test("deploy: a health check that starts a daemon holding its output passes at once (the session does not wait for the daemon)", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 30 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "2" },
+      facts: { healthChecks: ["sleep 611 & echo started"], healthCheckTimeout: 2 },
+    },
+  });
+  try {
+    const run = await f.task("web1");
+    // Before: the daemon held the session's output, the step ran into the deployer's bound
+    // and a healthy host rolled back ("timed out after 2 s").
+    assertEquals(run.code, 0, run.stderr);
+    assertEquals(hostReport(run.report, "web1").status, "confirmed");
+  } finally {
+    await killOnHost(web1!, "sleep 611");
+  }
+});
+
+/** A folder on the host with the programs the scripts need but `timeout`. */
+async function pathWithoutTimeout(host: TestHost): Promise<string> {
+  const path = "/nix/var/no-timeout";
+  const dir = host.hostPath(path);
+  await Deno.mkdir(dir, { recursive: true });
+  for (const program of ["sh", "sleep", "date", "mktemp", "tail", "rm", "setsid", "head"]) {
+    const target = await Deno.realPath(`/usr/bin/${program}`)
+      .catch(() => Deno.realPath(`/bin/${program}`));
+    await Deno.symlink(target, `${dir}/${program}`);
+  }
+  return path;
+}
+
+Deno.test("a health check that hangs where the target has no `timeout` ends at its bound with all it started", async () => {
+  await using hosts = await startTestHosts(1);
+  const [host] = hosts.hosts;
+  const path = await pathWithoutTimeout(host!);
+  const plan = scriptPlan(host!, { healthCheckTimeout: 1 });
+  try {
+    // The shell forks the sleep (a command follows it): killing the shell alone left the sleep
+    // holding the session's output, so the session outlived the bound by the sleep's 600 s.
+    const out = await host!.ssh(
+      `PATH=${path}; export PATH; ${healthCheckCommand(plan, "sleep 612; true")}`,
+      { okCodes: [124], timeoutMs: 30_000 },
+    );
+    assertEquals(out.code, 124);
+    await waitFor(
+      "the check's sleep to end",
+      async () => (await hostProcessesWith(host!, "sleep 612")).length === 0,
+      10,
+    );
+    const failed = await host!.ssh(
+      `PATH=${path}; export PATH; ${healthCheckCommand(plan, "echo bad >&2; exit 3")}`,
+      { okCodes: [3], timeoutMs: 30_000 },
+    );
+    assertEquals([failed.code, failed.stderr.trim()], [3, "bad"]);
+  } finally {
+    await killOnHost(host!, "sleep 612");
+  }
+});
+
+Deno.test("a health check's output is bounded: only its tail reaches the deployer, a flood ends the check", async () => {
+  await using hosts = await startTestHosts(1);
+  const [host] = hosts.hosts;
+  const plan = scriptPlan(host!, { healthCheckTimeout: 30 });
+  const some = await host!.ssh(
+    healthCheckCommand(plan, "seq 1 100000; echo done >&2"),
+    { timeoutMs: 30_000 },
+  );
+  assertEquals(some.stdout.length, HEALTH_CHECK_OUTPUT_TAIL);
+  assert(some.stdout.endsWith("99999\n100000\n"), some.stdout.slice(-20));
+  assertEquals(some.stderr, "done\n");
+  // Before: every byte of it went to the deployer's memory, for as long as the bound allowed.
+  const flood = await host!.ssh(healthCheckCommand(plan, "cat /dev/zero"), {
+    okCodes: [153],
+    timeoutMs: 30_000,
+  });
+  assertEquals(flood.code, 153);
+  assertEquals(flood.stdout.length, HEALTH_CHECK_OUTPUT_TAIL);
+  assertStringIncludes(flood.stderr, "printed more than its output bound");
+});
