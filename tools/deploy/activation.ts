@@ -107,7 +107,7 @@ export async function recover(
         timeoutMs: (deps.ssh.connectTimeout + 10) * 1000,
       });
       last = parseRemoteState(result.stdout);
-      if (accept(last.status)) return last;
+      if (accept(last.status) || last.supervisorLost) return last;
     } catch (error) {
       if (!isLostSession(error)) throw error;
     }
@@ -192,6 +192,19 @@ export function stateOutcome(
   }
   if (state.supersededBy !== undefined) {
     return { kind: "superseded", cause: `the profile moved to generation ${state.supersededBy}` };
+  }
+  if (state.supervisorLost) {
+    return {
+      kind: "unknown",
+      step,
+      lastStatus: status,
+      cause:
+        `${
+          why ? `${why}; ` : ""
+        }the deploy's supervisor on the host died (last seen: ${status}); ` +
+        "the host does not roll back by itself: deploy again (the next run undoes the profile " +
+        "change of this one) or check the host",
+    };
   }
   const expect = usesMagicRollback(run.host)
     ? `; it rolls back by itself ${run.host.confirmTimeout} s after activating unless confirmed`

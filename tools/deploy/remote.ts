@@ -81,6 +81,8 @@ units_check=${shellQuote(UNITS_CHECK_SCRIPT)}
 now() { date +%s; }
 ${POLL}exec 9>>${LOCK_FILE}
 if ! flock -n 9; then state busy; exit 0; fi
+# The launcher tells a dead supervisor (killed mid-way) by this pid: nobody else finishes its run.
+info pid "$$"
 printf 'run=%s\n' "$run" > "$base/owner.tmp" && mv -f "$base/owner.tmp" "$base/owner"
 finish() {
   state "$1"
@@ -252,6 +254,15 @@ read_status() {
   [ -n "$s" ] || s=gone
 }
 info_of() { sed -n "s/^$2=//p" "$base/$1/info" 2>/dev/null | tail -n 1; }
+# Whether run $1's supervisor died mid-way: its pid is gone while its status is not final (it
+# writes a final status before it exits). Then nothing rolls the host back by itself.
+lost() {
+  p=$(info_of "$1" pid)
+  [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null || return 1
+  read_status "$1"
+  case $s in starting|activating|rolling-back|activated) return 0 ;; esac
+  return 1
+}
 `;
 
 /**
@@ -311,6 +322,7 @@ polls=0
 while :; do
   read_status "$run"
   case $s in starting|activating|rolling-back) ;; *) break ;; esac
+  if [ $((polls % 5)) -eq 0 ] && lost "$run"; then echo "supervisor_lost=1"; break; fi
   past "$end" && break
   pause
 done
@@ -347,6 +359,7 @@ fi
 ${POLL}end=$(( $(date +%s) + wait ))
 while :; do
   read_status "$run"
+  if [ $((polls % 5)) -eq 0 ] && lost "$run"; then echo "supervisor_lost=1"; break; fi
   case $s in starting|activating|rolling-back) ;; activated) [ "$action" = status ] && break ;; *) break ;; esac
   past "$end" && break
   pause
@@ -443,6 +456,8 @@ export interface RemoteState {
   failedBefore?: string[];
   /** The profile moved away from this run's generation before its rollback. */
   supersededBy?: number;
+  /** The run's supervisor died mid-way (killed): nothing rolls the host back by itself. */
+  supervisorLost?: boolean;
   /** The built-in check the supervisor ran after the activation (switch and test). */
   unitsCheck?: UnitsCheck;
   /** Who holds the host's lock (status `busy`). */
@@ -461,6 +476,7 @@ export function parseRemoteState(text: string): RemoteState {
   if (values.run) state.run = values.run;
   if (values.supervisor) state.supervisor = values.supervisor;
   if (values.adopted === "1") state.adopted = true;
+  if (values.supervisor_lost === "1") state.supervisorLost = true;
   if (values.units_check === "passed") state.unitsCheck = { passed: true };
   else if (values.units_check === "failed") {
     state.unitsCheck = { passed: false, detail: values.units_check_detail || "failed" };

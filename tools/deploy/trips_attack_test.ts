@@ -4,9 +4,9 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
 import { fleet, hostProcessesWith, hostReport, waitFor } from "./_test_fleet.ts";
-import { healthCheckCommand } from "./commands.ts";
+import { activateCommand, controlCommand, healthCheckCommand, newRunId } from "./commands.ts";
 import type { HostPlan } from "./plan.ts";
-import { HEALTH_CHECK_OUTPUT_TAIL } from "./remote.ts";
+import { HEALTH_CHECK_OUTPUT_TAIL, parseKeyValues, parseRemoteState } from "./remote.ts";
 
 /** A plan for running the target scripts on a test host directly. */
 function scriptPlan(host: TestHost, extra: Partial<HostPlan>): HostPlan {
@@ -120,4 +120,54 @@ Deno.test("a health check's output is bounded: only its tail reaches the deploye
   assertEquals(flood.code, 153);
   assertEquals(flood.stdout.length, HEALTH_CHECK_OUTPUT_TAIL);
   assertStringIncludes(flood.stderr, "printed more than its output bound");
+});
+
+/**
+ * A system on the host outside the store (mode `test` sets no profile): its activation points
+ * /run/current-system at it; its systemctl hangs in `is-system-running` (the built-in check).
+ */
+async function systemWithHangingCheck(host: TestHost): Promise<string> {
+  const path = "/nix/var/hanging-check-system";
+  const dir = host.hostPath(path);
+  await Deno.mkdir(`${dir}/bin`, { recursive: true });
+  await Deno.mkdir(`${dir}/sw/bin`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/bin/switch-to-configuration`,
+    `#!/bin/sh\nln -sfn ${path} /run/current-system\n`,
+    { mode: 0o755 },
+  );
+  await Deno.writeTextFile(
+    `${dir}/sw/bin/systemctl`,
+    '#!/bin/sh\ncase "$1" in is-system-running) exec sleep 613 ;; esac\n',
+    { mode: 0o755 },
+  );
+  return path;
+}
+
+Deno.test("a supervisor killed during its built-in check is told at once, not after the launcher's bound, and not as a host that rolls back by itself", async () => {
+  await using hosts = await startTestHosts(1);
+  const [host] = hosts.hosts;
+  const system = await systemWithHangingCheck(host!);
+  const run = newRunId();
+  const plan = scriptPlan(host!, { healthCheckTimeout: 60, confirmTimeout: 30 });
+  try {
+    const launched = host!.ssh(activateCommand(plan, { run, by: "test" }, system), {
+      // The launcher's own bound is 30 + 60 + 30 + 30 s: before, it waited all of it.
+      timeoutMs: 60_000,
+    });
+    const supervisor = await waitFor("the supervisor in its check", async () => {
+      if ((await hostProcessesWith(host!, "sleep 613")).length === 0) return undefined;
+      const info = await Deno.readTextFile(host!.hostPath(`/run/devops-deploy/${run}/info`));
+      const pid = parseKeyValues(info).pid;
+      return pid === undefined ? undefined : Number(pid);
+    }, 30);
+    Deno.kill(supervisor, "SIGKILL");
+    const state = parseRemoteState((await launched).stdout);
+    assertEquals([state.status, state.supervisorLost], ["activating", true]);
+    // A status read (the deployer's recovery, a confirmation) says so too.
+    const read = await host!.ssh(controlCommand(plan, run, "confirm", 20), { timeoutMs: 60_000 });
+    assertEquals(parseRemoteState(read.stdout).supervisorLost, true);
+  } finally {
+    await killOnHost(host!, "sleep 613");
+  }
 });
