@@ -198,11 +198,16 @@ check_units() {
     timeout "$check_timeout" sh -c "$units_check" units-check "$failed" > "$dir/check.log" 2>&1 9>&-
     return
   fi
-  sh -c "$units_check" units-check "$failed" > "$dir/check.log" 2>&1 9>&- &
+  # In a session of its own where setsid is, so the bound ends the systemctl it waits on too.
+  group=; command -v setsid >/dev/null 2>&1 && group=setsid
+  $group sh -c "$units_check" units-check "$failed" > "$dir/check.log" 2>&1 9>&- &
   cpid=$!
   cend=$(( $(now) + check_timeout + 1 )) polls=0
   while kill -0 "$cpid" 2>/dev/null; do
-    if past "$cend"; then kill -s KILL "$cpid" 2>/dev/null; wait "$cpid"; return 124; fi
+    if past "$cend"; then
+      [ -n "$group" ] && kill -s KILL -- "-$cpid" 2>/dev/null
+      kill -s KILL "$cpid" 2>/dev/null; wait "$cpid"; return 124
+    fi
     pause
   done
   wait "$cpid"

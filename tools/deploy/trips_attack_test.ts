@@ -3,7 +3,14 @@
 // test hosts; the target scripts run over real SSH, deploys as `deno task deploy`.
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
-import { fleet, hostProcessesWith, hostReport, waitFor } from "./_test_fleet.ts";
+import {
+  fleet,
+  generation,
+  hostProcessesWith,
+  hostReport,
+  supervisorStates,
+  waitFor,
+} from "./_test_fleet.ts";
 import { activateCommand, controlCommand, healthCheckCommand, newRunId } from "./commands.ts";
 import type { HostPlan } from "./plan.ts";
 import { HEALTH_CHECK_OUTPUT_TAIL, parseKeyValues, parseRemoteState } from "./remote.ts";
@@ -167,6 +174,81 @@ Deno.test("a supervisor killed during its built-in check is told at once, not af
     // A status read (the deployer's recovery, a confirmation) says so too.
     const read = await host!.ssh(controlCommand(plan, run, "confirm", 20), { timeoutMs: 60_000 });
     assertEquals(parseRemoteState(read.stdout).supervisorLost, true);
+  } finally {
+    await killOnHost(host!, "sleep 613");
+  }
+});
+
+Deno.test("deploy: killed (SIGKILL) after an activation whose built-in check failed, re-run: the adopted run's check result is used, the host rolls back", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 30 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "2", failUnits: ["new.service"] },
+      facts: { healthChecks: ["sleep 60"], healthCheckTimeout: 120 },
+    },
+  });
+  const killed = f.spawn("web1");
+  const pid = await killed.deployerPid();
+  await waitFor(
+    "the activated state",
+    async () => Object.values(await supervisorStates(web1!)).includes("activated"),
+  );
+  Deno.kill(pid, "SIGKILL");
+  await killed.done;
+  await f.flake.update({ web1: { facts: { healthChecks: [] } } });
+  const rerun = await f.task("web1");
+  assertEquals(rerun.code, 1, rerun.stderr);
+  const report = hostReport(rerun.report, "web1");
+  assert(report.adoptedRun !== undefined, "the killed run's supervisor was adopted");
+  assertEquals([report.status, report.failedStep, report.error], [
+    "rolled-back-health-check",
+    "health",
+    "Built-in check failed: units failed since the activation: new.service",
+  ]);
+  assertEquals(await generation(web1!), 1);
+});
+
+/** A folder on the host linking every program of the machine's bin folders but `timeout`. */
+async function everythingButTimeout(host: TestHost): Promise<string> {
+  const path = "/nix/var/all-but-timeout";
+  const dir = host.hostPath(path);
+  await Deno.mkdir(dir, { recursive: true });
+  for (const bin of ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
+    const entries = await Array.fromAsync(Deno.readDir(bin)).catch(() => []);
+    for (const entry of entries) {
+      if (entry.name === "timeout") continue;
+      await Deno.symlink(`${bin}/${entry.name}`, `${dir}/${entry.name}`).catch(() => {});
+    }
+  }
+  return path;
+}
+
+Deno.test("the supervisor's built-in check without `timeout` on the target: a hanging systemctl ends at the bound with the check", async () => {
+  await using hosts = await startTestHosts(1);
+  const [host] = hosts.hosts;
+  const system = await systemWithHangingCheck(host!);
+  const path = await everythingButTimeout(host!);
+  const run = newRunId();
+  try {
+    const out = await host!.ssh(
+      `PATH=${path}; export PATH; ${
+        activateCommand(scriptPlan(host!, {}), { run, by: "test" }, system)
+      }`,
+      { timeoutMs: 60_000 },
+    );
+    const state = parseRemoteState(out.stdout);
+    assertEquals([state.status, state.unitsCheck], ["activated", {
+      passed: false,
+      detail: "timed out after 1 s",
+    }]);
+    // Before: only the check's shell was killed; the systemctl it waited on ran on.
+    await waitFor(
+      "the hanging systemctl to end",
+      async () => (await hostProcessesWith(host!, "sleep 613")).length === 0,
+      10,
+    );
   } finally {
     await killOnHost(host!, "sleep 613");
   }
