@@ -389,18 +389,21 @@ const HEALTH_CHECK_OUTPUT_BLOCKS = 16384;
  * behind (a daemon it started, a child the bound did not reach) holds a file, not the session,
  * so the session ends with the check. The files are bounded (`ulimit -f`, about 8 MiB: a check
  * printing more is ended by SIGXFSZ, exit code 153, and fails) and only the last
- * {@linkcode HEALTH_CHECK_OUTPUT_TAIL} bytes of each reach the deployer.
+ * {@linkcode HEALTH_CHECK_OUTPUT_TAIL} bytes of each reach the deployer. With no temp dir
+ * (no `mktemp`, nothing writable) the output goes to the session as it comes, as before.
  */
 export const HEALTH_CHECK_SCRIPT = String.raw`t=$1 check=$2 shell=\${SHELL:-sh}
-d=$(mktemp -d 2>/dev/null) || { echo "health check: cannot make a temp dir (mktemp -d)" >&2; exit 125; }
+# No temp dir (no mktemp, nothing writable): the output goes to the session as it comes.
+d=$(mktemp -d 2>/dev/null) || d=$(TMPDIR=/tmp mktemp -d 2>/dev/null) || d=
+if [ -n "$d" ]; then exec 3> "$d/out" 4> "$d/err"; else exec 3>&1 4>&2; fi
 if command -v timeout >/dev/null 2>&1; then
   (ulimit -f ${HEALTH_CHECK_OUTPUT_BLOCKS} 2>/dev/null; exec timeout -k 3 "$t" "$shell" -c "$check") \
-    < /dev/null > "$d/out" 2> "$d/err"
+    < /dev/null >&3 2>&4 3>&- 4>&-
   code=$?
 else
   group=; command -v setsid >/dev/null 2>&1 && group=setsid
   (ulimit -f ${HEALTH_CHECK_OUTPUT_BLOCKS} 2>/dev/null; exec $group "$shell" -c "$check") \
-    < /dev/null > "$d/out" 2> "$d/err" &
+    < /dev/null >&3 2>&4 3>&- 4>&- &
   pid=$!
   # +1: whole seconds; the check gets at least its t seconds.
   ${POLL}end=$(( $(date +%s) + t + 1 ))
@@ -415,9 +418,12 @@ else
   done
   if [ -z "$code" ]; then wait "$pid"; code=$?; fi
 fi
-tail -c ${HEALTH_CHECK_OUTPUT_TAIL} "$d/out"
-tail -c ${HEALTH_CHECK_OUTPUT_TAIL} "$d/err" >&2
-rm -rf "$d"
+exec 3>&- 4>&-
+if [ -n "$d" ]; then
+  tail -c ${HEALTH_CHECK_OUTPUT_TAIL} "$d/out"
+  tail -c ${HEALTH_CHECK_OUTPUT_TAIL} "$d/err" >&2
+  rm -rf "$d"
+fi
 [ "$code" = 153 ] && echo "health check: printed more than its output bound (about 8 MiB); ended" >&2
 exit "$code"
 `.replaceAll("\\${", "${");

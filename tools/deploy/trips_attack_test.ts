@@ -119,6 +119,23 @@ Deno.test("a health check's output is bounded: only its tail reaches the deploye
   assertEquals(some.stdout.length, HEALTH_CHECK_OUTPUT_TAIL);
   assert(some.stdout.endsWith("99999\n100000\n"), some.stdout.slice(-20));
   assertEquals(some.stderr, "done\n");
+  // A check runs as typed: quotes, command substitution, `;`.
+  const typed = await host!.ssh(
+    healthCheckCommand(plan, `[ "$(printf '%s' "a'b;c")" = "a'b;c" ] && echo quoted`),
+  );
+  assertEquals(typed.stdout, "quoted\n");
+  // No writable temp dir where TMPDIR says, or no mktemp at all: the check still runs.
+  const noTmp = await host!.ssh(
+    `TMPDIR=/nonexistent; export TMPDIR; ${healthCheckCommand(plan, "echo fine")}`,
+  );
+  assertEquals(noTmp.stdout, "fine\n");
+  const path = await pathWithoutTimeout(host!);
+  await Deno.remove(host!.hostPath(`${path}/mktemp`));
+  const noMktemp = await host!.ssh(
+    `PATH=${path}; export PATH; ${healthCheckCommand(plan, "echo fine; exit 4")}`,
+    { okCodes: [4] },
+  );
+  assertEquals([noMktemp.code, noMktemp.stdout], [4, "fine\n"]);
   // Before: every byte of it went to the deployer's memory, for as long as the bound allowed.
   const flood = await host!.ssh(healthCheckCommand(plan, "cat /dev/zero"), {
     okCodes: [153],
@@ -179,25 +196,22 @@ Deno.test("a supervisor killed during its built-in check is told at once, not af
   }
 });
 
-Deno.test("deploy: killed (SIGKILL) after an activation whose built-in check failed, re-run: the adopted run's check result is used, the host rolls back", async () => {
+Deno.test("deploy: killed (SIGKILL) during an activation whose built-in check fails, re-run: the adopted run's check result is used, the host rolls back", async () => {
   await using f = await fleet(1, () => ({ facts: { confirmTimeout: 30 } }));
   const [web1] = f.list;
   assertEquals((await f.task("web1")).code, 0);
+  // Killed while activating, the deployer can neither see the check's result nor abort.
   await f.flake.update({
-    web1: {
-      toplevel: { marker: "2", failUnits: ["new.service"] },
-      facts: { healthChecks: ["sleep 60"], healthCheckTimeout: 120 },
-    },
+    web1: { toplevel: { marker: "2", failUnits: ["new.service"], activationSeconds: 3 } },
   });
   const killed = f.spawn("web1");
   const pid = await killed.deployerPid();
   await waitFor(
-    "the activated state",
-    async () => Object.values(await supervisorStates(web1!)).includes("activated"),
+    "the activating state",
+    async () => Object.values(await supervisorStates(web1!)).includes("activating"),
   );
   Deno.kill(pid, "SIGKILL");
   await killed.done;
-  await f.flake.update({ web1: { facts: { healthChecks: [] } } });
   const rerun = await f.task("web1");
   assertEquals(rerun.code, 1, rerun.stderr);
   const report = hostReport(rerun.report, "web1");
