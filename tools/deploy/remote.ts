@@ -79,6 +79,24 @@ state() { printf '%s\n' "$1" > "$dir/status.tmp" && mv -f "$dir/status.tmp" "$di
 info() { printf '%s=%s\n' "$1" "$2" >> "$dir/info"; }
 units_check=${shellQuote(UNITS_CHECK_SCRIPT)}
 now() { date +%s; }
+# Runs a command bounded by $1 seconds (exit 124 past it), its output to the file $2. Without
+# timeout: in a session of its own where setsid is, so the bound ends all it started.
+bounded() {
+  b=$1 out=$2; shift 2
+  if command -v timeout >/dev/null 2>&1; then timeout "$b" "$@" > "$out" 2>&1 9>&-; return; fi
+  group=; command -v setsid >/dev/null 2>&1 && group=setsid
+  $group "$@" > "$out" 2>&1 9>&- &
+  cpid=$!
+  cend=$(( $(now) + b + 1 )) polls=0
+  while kill -0 "$cpid" 2>/dev/null; do
+    if past "$cend"; then
+      [ -n "$group" ] && kill -s KILL -- "-$cpid" 2>/dev/null
+      kill -s KILL "$cpid" 2>/dev/null; wait "$cpid"; return 124
+    fi
+    pause
+  done
+  wait "$cpid"
+}
 ${POLL}exec 9>>${LOCK_FILE}
 if ! flock -n 9; then state busy; exit 0; fi
 # The launcher tells a dead supervisor (killed mid-way) by this pid: nobody else finishes its run.
@@ -127,8 +145,11 @@ sc= failed=
 if [ -x "$current/sw/bin/systemctl" ]; then sc=$current/sw/bin/systemctl
 elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then sc=systemctl; fi
 if [ -n "$sc" ]; then
-  failed=$("$sc" list-units --state=failed --no-legend --plain 9>&- 2>/dev/null |
-    while read -r unit _; do printf '%s ' "$unit"; done)
+  # Bounded like the check: a systemctl that hangs must not hold the lock for good.
+  lb=$check_timeout; [ "$lb" = 0 ] && lb=30
+  if bounded "$lb" "$dir/failed-before" sh -c '"$0" list-units --state=failed --no-legend --plain 2>/dev/null' "$sc"; then
+    failed=$(while read -r unit _; do printf '%s ' "$unit"; done < "$dir/failed-before")
+  fi
   info failed_before "$failed"
 fi
 case $mode in switch|boot) sets=1 ;; *) sets=0 ;; esac
@@ -193,25 +214,7 @@ fi
 info active_gen "$new_gen"
 case $mode in switch|test) ;; *) finish done ;; esac
 # The built-in check, here so that the deployer needs no session of its own for it.
-check_units() {
-  if command -v timeout >/dev/null 2>&1; then
-    timeout "$check_timeout" sh -c "$units_check" units-check "$failed" > "$dir/check.log" 2>&1 9>&-
-    return
-  fi
-  # In a session of its own where setsid is, so the bound ends the systemctl it waits on too.
-  group=; command -v setsid >/dev/null 2>&1 && group=setsid
-  $group sh -c "$units_check" units-check "$failed" > "$dir/check.log" 2>&1 9>&- &
-  cpid=$!
-  cend=$(( $(now) + check_timeout + 1 )) polls=0
-  while kill -0 "$cpid" 2>/dev/null; do
-    if past "$cend"; then
-      [ -n "$group" ] && kill -s KILL -- "-$cpid" 2>/dev/null
-      kill -s KILL "$cpid" 2>/dev/null; wait "$cpid"; return 124
-    fi
-    pause
-  done
-  wait "$cpid"
-}
+check_units() { bounded "$check_timeout" "$dir/check.log" sh -c "$units_check" units-check "$failed"; }
 if [ "$check_timeout" != 0 ]; then
   check_code=0
   check_units || check_code=$?

@@ -267,3 +267,35 @@ Deno.test("the supervisor's built-in check without `timeout` on the target: a ha
     await killOnHost(host!, "sleep 613");
   }
 });
+
+Deno.test("a systemctl that hangs before the activation (units failed before) holds the supervisor only to its bound, not the host's lock for good", async () => {
+  await using hosts = await startTestHosts(1);
+  const [host] = hosts.hosts;
+  const system = await systemWithHangingCheck(host!);
+  // The running system's systemctl hangs at everything, list-units too.
+  const old = host!.hostPath("/nix/var/hanging-old-system/sw/bin");
+  await Deno.mkdir(old, { recursive: true });
+  await Deno.writeTextFile(`${old}/systemctl`, "#!/bin/sh\nexec sleep 613\n", { mode: 0o755 });
+  await host!.ssh("ln -sfn /nix/var/hanging-old-system /run/current-system");
+  const run = newRunId();
+  try {
+    // Before: the supervisor hung at `list-units` with the lock, still `starting` when the
+    // launcher gave up (30 + 1 + 2 + 30 s), and every later deploy of the host found it busy.
+    const out = await host!.ssh(
+      activateCommand(scriptPlan(host!, {}), { run, by: "test" }, system),
+      { timeoutMs: 50_000 },
+    );
+    const state = parseRemoteState(out.stdout);
+    assertEquals([state.status, state.unitsCheck], ["activated", {
+      passed: false,
+      detail: "timed out after 1 s",
+    }]);
+    await waitFor(
+      "the hanging systemctl calls to end",
+      async () => (await hostProcessesWith(host!, "sleep 613")).length === 0,
+      10,
+    );
+  } finally {
+    await killOnHost(host!, "sleep 613");
+  }
+});
