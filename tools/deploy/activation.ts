@@ -2,7 +2,7 @@
 // read its state over new connections when a session drops (with a hard deadline), confirm or
 // abort, and turn the supervisor's final state into an outcome.
 import { CommandError } from "../lib/errors.ts";
-import { activateCommand, controlCommand, sshArgv, unitsCheckSeconds } from "./commands.ts";
+import { activateCommand, controlCommand, sshArgv, supervisorCheckSeconds } from "./commands.ts";
 import type { HostRun } from "./execute.ts";
 import { deployerIsDead, deployerText } from "./owner.ts";
 import type { HostOutcome, RollbackReason } from "./outcome.ts";
@@ -64,7 +64,7 @@ async function activationState(run: HostRun, step: Step): Promise<RemoteState> {
     return await recover(
       run,
       (s) => s === "activated" || s === "busy" || isFinalStatus(s),
-      host.activationTimeout + unitsCheckSeconds(host) + host.confirmTimeout + grace(run),
+      host.activationTimeout + supervisorCheckSeconds(host) + host.confirmTimeout + grace(run),
     );
   }
 }
