@@ -13,7 +13,12 @@ import {
 } from "./_test_fleet.ts";
 import { activateCommand, controlCommand, healthCheckCommand, newRunId } from "./commands.ts";
 import type { HostPlan } from "./plan.ts";
-import { HEALTH_CHECK_OUTPUT_TAIL, parseKeyValues, parseRemoteState } from "./remote.ts";
+import {
+  HEALTH_CHECK_OUTPUT_TAIL,
+  LAST_DEPLOY_RECORD,
+  parseKeyValues,
+  parseRemoteState,
+} from "./remote.ts";
 
 /** A plan for running the target scripts on a test host directly. */
 function scriptPlan(host: TestHost, extra: Partial<HostPlan>): HostPlan {
@@ -298,4 +303,46 @@ Deno.test("a systemctl that hangs before the activation (units failed before) ho
   } finally {
     await killOnHost(host!, "sleep 613");
   }
+});
+
+Deno.test("a built-in check that takes nearly healthCheckTimeout leaves the whole confirm window after it; unconfirmed, the host still rolls back", async () => {
+  await using hosts = await startTestHosts(1);
+  const [host] = hosts.hosts;
+  const path = "/nix/var/slow-check-system";
+  const dir = host!.hostPath(path);
+  await Deno.mkdir(`${dir}/bin`, { recursive: true });
+  await Deno.mkdir(`${dir}/sw/bin`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/bin/switch-to-configuration`,
+    `#!/bin/sh\nln -sfn ${path} /run/current-system\n`,
+    { mode: 0o755 },
+  );
+  await Deno.writeTextFile(
+    `${dir}/sw/bin/systemctl`,
+    '#!/bin/sh\ncase "$1" in is-system-running) sleep 3; echo running ;; esac\n',
+    { mode: 0o755 },
+  );
+  // The check takes 3 of its 4 s, the window is 2 s: counted from the activation's end, the
+  // window would have passed before the deployer heard of the activation.
+  const plan = scriptPlan(host!, { healthCheckTimeout: 4, confirmTimeout: 2 });
+  const confirmed = newRunId();
+  const out = await host!.ssh(activateCommand(plan, { run: confirmed, by: "test" }, path), {
+    timeoutMs: 60_000,
+  });
+  assertEquals(parseRemoteState(out.stdout).unitsCheck, { passed: true });
+  const answer = await host!.ssh(controlCommand(plan, confirmed, "confirm", 12), {
+    timeoutMs: 60_000,
+  });
+  assertEquals(parseRemoteState(answer.stdout).status, "confirmed");
+  // No confirmation: rolled back once the window after the check has passed.
+  const unconfirmed = newRunId();
+  await host!.ssh(activateCommand(plan, { run: unconfirmed, by: "test" }, path), {
+    timeoutMs: 60_000,
+  });
+  const record = await waitFor("the unconfirmed run's record", async () => {
+    const text = await Deno.readTextFile(host!.hostPath(LAST_DEPLOY_RECORD)).catch(() => "");
+    const values = parseKeyValues(text);
+    return values.run === unconfirmed ? values : undefined;
+  }, 30);
+  assertEquals(record.status, "rolled-back-timeout");
 });
