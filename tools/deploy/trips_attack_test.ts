@@ -346,3 +346,42 @@ Deno.test("a built-in check that takes nearly healthCheckTimeout leaves the whol
   }, 30);
   assertEquals(record.status, "rolled-back-timeout");
 });
+
+Deno.test("deploy: a supervisor killed during the activation is reported at once as unknown, not as a host that rolls back by itself", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 30 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({ web1: { toplevel: { marker: "2", activationSeconds: 5 } } });
+  const deploy = f.spawn("web1");
+  const supervisor = await waitFor("the supervisor's pid", async () => {
+    for (const run of Object.keys(await supervisorStates(web1!))) {
+      const info = await Deno.readTextFile(web1!.hostPath(`/run/devops-deploy/${run}/info`))
+        .catch(() => "");
+      const pid = parseKeyValues(info).pid;
+      if (pid !== undefined) return Number(pid);
+    }
+    return undefined;
+  });
+  Deno.kill(supervisor, "SIGKILL");
+  // Before: the launcher waited out its bound (300 + 2 × 60 + 30 + 30 s) and the report said
+  // the host would roll back by itself.
+  const run = await within(60, deploy.done);
+  assertEquals(run.code, 1, run.stderr);
+  const report = hostReport(run.report, "web1");
+  assertEquals(report.outcome?.kind, "unknown");
+  assertStringIncludes(report.error ?? "", "supervisor on the host died");
+  assertStringIncludes(report.error ?? "", "does not roll back by itself");
+});
+
+/** `promise`, or a rejection after `seconds`. */
+async function within<T>(seconds: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${seconds} s`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
