@@ -12,6 +12,8 @@ import {
   waitFor,
 } from "./_test_fleet.ts";
 import { activateCommand, controlCommand, healthCheckCommand, newRunId } from "./commands.ts";
+import { createRunner } from "../lib/runner.ts";
+import { exitMasters } from "./main.ts";
 import type { HostPlan } from "./plan.ts";
 import {
   HEALTH_CHECK_OUTPUT_TAIL,
@@ -385,3 +387,11 @@ async function within<T>(seconds: number, promise: Promise<T>): Promise<T> {
     clearTimeout(timer);
   }
 }
+
+Deno.test("two deployers cleaning up the same dead deployer's folder: the one that finds it gone goes on", async () => {
+  // Seen in a full test run: two deploys at once both found a dead deployer's folder; one
+  // removed it while the other listed its sockets, and that deploy failed ("No such file").
+  const gone = await Deno.makeTempDir({ prefix: "devops-deploy-" });
+  await Deno.remove(gone);
+  await exitMasters(gone, createRunner());
+});
