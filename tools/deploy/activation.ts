@@ -2,7 +2,7 @@
 // read its state over new connections when a session drops (with a hard deadline), confirm or
 // abort, and turn the supervisor's final state into an outcome.
 import { CommandError } from "../lib/errors.ts";
-import { activateCommand, controlCommand, sshArgv, unitsCheckSeconds } from "./commands.ts";
+import { activateCommand, controlCommand, sshArgv, supervisorCheckSeconds } from "./commands.ts";
 import type { HostRun } from "./execute.ts";
 import { deployerIsDead, deployerText } from "./owner.ts";
 import type { HostOutcome, RollbackReason } from "./outcome.ts";
@@ -64,7 +64,7 @@ async function activationState(run: HostRun, step: Step): Promise<RemoteState> {
     return await recover(
       run,
       (s) => s === "activated" || s === "busy" || isFinalStatus(s),
-      host.activationTimeout + unitsCheckSeconds(host) + host.confirmTimeout + grace(run),
+      host.activationTimeout + supervisorCheckSeconds(host) + host.confirmTimeout + grace(run),
     );
   }
 }
@@ -107,7 +107,7 @@ export async function recover(
         timeoutMs: (deps.ssh.connectTimeout + 10) * 1000,
       });
       last = parseRemoteState(result.stdout);
-      if (accept(last.status)) return last;
+      if (accept(last.status) || last.supervisorLost) return last;
     } catch (error) {
       if (!isLostSession(error)) throw error;
     }
@@ -192,6 +192,19 @@ export function stateOutcome(
   }
   if (state.supersededBy !== undefined) {
     return { kind: "superseded", cause: `the profile moved to generation ${state.supersededBy}` };
+  }
+  if (state.supervisorLost) {
+    return {
+      kind: "unknown",
+      step,
+      lastStatus: status,
+      cause:
+        `${
+          why ? `${why}; ` : ""
+        }the deploy's supervisor on the host died (last seen: ${status}); ` +
+        "the host does not roll back by itself: deploy again (the next run undoes the profile " +
+        "change of this one) or check the host",
+    };
   }
   const expect = usesMagicRollback(run.host)
     ? `; it rolls back by itself ${run.host.confirmTimeout} s after activating unless confirmed`

@@ -247,9 +247,17 @@ export function unitsCheckSeconds(plan: HostPlan): number {
   return activates(plan.mode) ? plan.healthCheckTimeout : 0;
 }
 
-/** How long the launcher waits for an activation (its bound, the check's, the rollback's). */
+/**
+ * Seconds the supervisor's own bounds add to the activation's: the list of units failed before
+ * it, and the built-in check after it (each bounded by the check's timeout).
+ */
+export function supervisorCheckSeconds(plan: HostPlan): number {
+  return 2 * unitsCheckSeconds(plan);
+}
+
+/** How long the launcher waits for an activation (its bound, the checks', the rollback's). */
 export function launcherWaitSeconds(plan: HostPlan): number {
-  return plan.activationTimeout + unitsCheckSeconds(plan) + plan.confirmTimeout + 30;
+  return plan.activationTimeout + supervisorCheckSeconds(plan) + plan.confirmTimeout + 30;
 }
 
 /**

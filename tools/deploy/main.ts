@@ -278,9 +278,16 @@ async function cleanStaleRunDirs(ownDir: string, runner: Runner): Promise<void> 
   }
 }
 
-/** Asks each shared connection whose socket is in `dir` to exit now (ending its sessions). */
-async function exitMasters(dir: string, runner: Runner): Promise<void> {
-  for await (const entry of Deno.readDir(dir)) {
+/**
+ * Asks each shared connection whose socket is in `dir` to exit now (ending its sessions). A
+ * folder gone meanwhile (another deployer cleaning up at the same time) has none left.
+ */
+export async function exitMasters(dir: string, runner: Runner): Promise<void> {
+  const entries = await Array.fromAsync(Deno.readDir(dir)).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  });
+  for (const entry of entries) {
     if (!entry.name.endsWith(".sock")) continue;
     await runner.run({
       argv: ["ssh", "-o", `ControlPath=${dir}/${entry.name}`, "-O", "exit", "--", "stale"],

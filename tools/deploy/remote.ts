@@ -79,8 +79,28 @@ state() { printf '%s\n' "$1" > "$dir/status.tmp" && mv -f "$dir/status.tmp" "$di
 info() { printf '%s=%s\n' "$1" "$2" >> "$dir/info"; }
 units_check=${shellQuote(UNITS_CHECK_SCRIPT)}
 now() { date +%s; }
+# Runs a command bounded by $1 seconds (exit 124 past it), its output to the file $2. Without
+# timeout: in a session of its own where setsid is, so the bound ends all it started.
+bounded() {
+  b=$1 out=$2; shift 2
+  if command -v timeout >/dev/null 2>&1; then timeout "$b" "$@" > "$out" 2>&1 9>&-; return; fi
+  group=; command -v setsid >/dev/null 2>&1 && group=setsid
+  $group "$@" > "$out" 2>&1 9>&- &
+  cpid=$!
+  cend=$(( $(now) + b + 1 )) polls=0
+  while kill -0 "$cpid" 2>/dev/null; do
+    if past "$cend"; then
+      [ -n "$group" ] && kill -s KILL -- "-$cpid" 2>/dev/null
+      kill -s KILL "$cpid" 2>/dev/null; wait "$cpid"; return 124
+    fi
+    pause
+  done
+  wait "$cpid"
+}
 ${POLL}exec 9>>${LOCK_FILE}
 if ! flock -n 9; then state busy; exit 0; fi
+# The launcher tells a dead supervisor (killed mid-way) by this pid: nobody else finishes its run.
+info pid "$$"
 printf 'run=%s\n' "$run" > "$base/owner.tmp" && mv -f "$base/owner.tmp" "$base/owner"
 finish() {
   state "$1"
@@ -125,8 +145,11 @@ sc= failed=
 if [ -x "$current/sw/bin/systemctl" ]; then sc=$current/sw/bin/systemctl
 elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then sc=systemctl; fi
 if [ -n "$sc" ]; then
-  failed=$("$sc" list-units --state=failed --no-legend --plain 9>&- 2>/dev/null |
-    while read -r unit _; do printf '%s ' "$unit"; done)
+  # Bounded like the check: a systemctl that hangs must not hold the lock for good.
+  lb=$check_timeout; [ "$lb" = 0 ] && lb=30
+  if bounded "$lb" "$dir/failed-before" sh -c '"$0" list-units --state=failed --no-legend --plain 2>/dev/null' "$sc"; then
+    failed=$(while read -r unit _; do printf '%s ' "$unit"; done < "$dir/failed-before")
+  fi
   info failed_before "$failed"
 fi
 case $mode in switch|boot) sets=1 ;; *) sets=0 ;; esac
@@ -191,20 +214,7 @@ fi
 info active_gen "$new_gen"
 case $mode in switch|test) ;; *) finish done ;; esac
 # The built-in check, here so that the deployer needs no session of its own for it.
-check_units() {
-  if command -v timeout >/dev/null 2>&1; then
-    timeout "$check_timeout" sh -c "$units_check" units-check "$failed" > "$dir/check.log" 2>&1 9>&-
-    return
-  fi
-  sh -c "$units_check" units-check "$failed" > "$dir/check.log" 2>&1 9>&- &
-  cpid=$!
-  cend=$(( $(now) + check_timeout + 1 )) polls=0
-  while kill -0 "$cpid" 2>/dev/null; do
-    if past "$cend"; then kill -s KILL "$cpid" 2>/dev/null; wait "$cpid"; return 124; fi
-    pause
-  done
-  wait "$cpid"
-}
+check_units() { bounded "$check_timeout" "$dir/check.log" sh -c "$units_check" units-check "$failed"; }
 if [ "$check_timeout" != 0 ]; then
   check_code=0
   check_units || check_code=$?
@@ -252,6 +262,15 @@ read_status() {
   [ -n "$s" ] || s=gone
 }
 info_of() { sed -n "s/^$2=//p" "$base/$1/info" 2>/dev/null | tail -n 1; }
+# Whether run $1's supervisor died mid-way: its pid is gone while its status is not final (it
+# writes a final status before it exits). Then nothing rolls the host back by itself.
+lost() {
+  p=$(info_of "$1" pid)
+  [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null || return 1
+  read_status "$1"
+  case $s in starting|activating|rolling-back|activated) return 0 ;; esac
+  return 1
+}
 `;
 
 /**
@@ -311,6 +330,7 @@ polls=0
 while :; do
   read_status "$run"
   case $s in starting|activating|rolling-back) ;; *) break ;; esac
+  if [ $((polls % 5)) -eq 0 ] && lost "$run"; then echo "supervisor_lost=1"; break; fi
   past "$end" && break
   pause
 done
@@ -347,6 +367,7 @@ fi
 ${POLL}end=$(( $(date +%s) + wait ))
 while :; do
   read_status "$run"
+  if [ $((polls % 5)) -eq 0 ] && lost "$run"; then echo "supervisor_lost=1"; break; fi
   case $s in starting|activating|rolling-back) ;; activated) [ "$action" = status ] && break ;; *) break ;; esac
   past "$end" && break
   pause
@@ -354,24 +375,60 @@ done
 show "$run"
 `;
 
+/** Bytes of a health check's output (each of stdout, stderr) that reach the deployer: the last ones. */
+export const HEALTH_CHECK_OUTPUT_TAIL = 65536;
+/** A health check's output files are bounded (`ulimit -f`, in 512-byte blocks: 8 MiB). */
+const HEALTH_CHECK_OUTPUT_BLOCKS = 16384;
+
 /**
  * Runs a health check (arguments: seconds, the check's command) with the login shell's `-c`, as
  * sshd would run it, bounded on the target. The checks share the host's connection, where the deployer killing its ssh client
  * would not end the remote command (the master holds the client's output open until it ends);
  * so the bound is kept where the check runs: `timeout` (TERM, then KILL 3 s later), else the
- * check in the background, killed at the bound. Ran over the bound: exit code 124.
+ * check in the background (a session of its own with `setsid`), its process group killed at the
+ * bound. Ran over the bound: exit code 124.
+ *
+ * The check writes to files in a private temp dir, printed when it ends: a process it leaves
+ * behind (a daemon it started, a child the bound did not reach) holds a file, not the session,
+ * so the session ends with the check. The files are bounded (`ulimit -f`, about 8 MiB: a check
+ * printing more is ended by SIGXFSZ, exit code 153, and fails) and only the last
+ * {@linkcode HEALTH_CHECK_OUTPUT_TAIL} bytes of each reach the deployer. With no temp dir
+ * (no `mktemp`, nothing writable) the output goes to the session as it comes, as before.
  */
 export const HEALTH_CHECK_SCRIPT = String.raw`t=$1 check=$2 shell=\${SHELL:-sh}
-if command -v timeout >/dev/null 2>&1; then exec timeout -k 3 "$t" "$shell" -c "$check"; fi
-"$shell" -c "$check" &
-pid=$!
-# +1: whole seconds; the check gets at least its t seconds.
-${POLL}end=$(( $(date +%s) + t + 1 ))
-while kill -0 "$pid" 2>/dev/null; do
-  if past "$end"; then kill -s KILL "$pid" 2>/dev/null; exit 124; fi
-  pause
-done
-wait "$pid"
+# No temp dir (no mktemp, nothing writable): the output goes to the session as it comes.
+d=$(mktemp -d 2>/dev/null) || d=$(TMPDIR=/tmp mktemp -d 2>/dev/null) || d=
+if [ -n "$d" ]; then exec 3> "$d/out" 4> "$d/err"; else exec 3>&1 4>&2; fi
+if command -v timeout >/dev/null 2>&1; then
+  (ulimit -f ${HEALTH_CHECK_OUTPUT_BLOCKS} 2>/dev/null; exec timeout -k 3 "$t" "$shell" -c "$check") \
+    < /dev/null >&3 2>&4 3>&- 4>&-
+  code=$?
+else
+  group=; command -v setsid >/dev/null 2>&1 && group=setsid
+  (ulimit -f ${HEALTH_CHECK_OUTPUT_BLOCKS} 2>/dev/null; exec $group "$shell" -c "$check") \
+    < /dev/null >&3 2>&4 3>&- 4>&- &
+  pid=$!
+  # +1: whole seconds; the check gets at least its t seconds.
+  ${POLL}end=$(( $(date +%s) + t + 1 ))
+  code=
+  while kill -0 "$pid" 2>/dev/null; do
+    if past "$end"; then
+      [ -n "$group" ] && kill -s KILL -- "-$pid" 2>/dev/null
+      kill -s KILL "$pid" 2>/dev/null
+      code=124; break
+    fi
+    pause
+  done
+  if [ -z "$code" ]; then wait "$pid"; code=$?; fi
+fi
+exec 3>&- 4>&-
+if [ -n "$d" ]; then
+  tail -c ${HEALTH_CHECK_OUTPUT_TAIL} "$d/out"
+  tail -c ${HEALTH_CHECK_OUTPUT_TAIL} "$d/err" >&2
+  rm -rf "$d"
+fi
+[ "$code" = 153 ] && echo "health check: printed more than its output bound (about 8 MiB); ended" >&2
+exit "$code"
 `.replaceAll("\\${", "${");
 
 /** Separates the probe's key=value lines from the closure diff. */
@@ -413,6 +470,8 @@ export interface RemoteState {
   failedBefore?: string[];
   /** The profile moved away from this run's generation before its rollback. */
   supersededBy?: number;
+  /** The run's supervisor died mid-way (killed): nothing rolls the host back by itself. */
+  supervisorLost?: boolean;
   /** The built-in check the supervisor ran after the activation (switch and test). */
   unitsCheck?: UnitsCheck;
   /** Who holds the host's lock (status `busy`). */
@@ -431,6 +490,7 @@ export function parseRemoteState(text: string): RemoteState {
   if (values.run) state.run = values.run;
   if (values.supervisor) state.supervisor = values.supervisor;
   if (values.adopted === "1") state.adopted = true;
+  if (values.supervisor_lost === "1") state.supervisorLost = true;
   if (values.units_check === "passed") state.unitsCheck = { passed: true };
   else if (values.units_check === "failed") {
     state.unitsCheck = { passed: false, detail: values.units_check_detail || "failed" };

@@ -217,6 +217,35 @@ Deno.test("deploy --max-activations 1: a health check that hangs on the host (ov
   assertStepsConsistent(run.report);
 });
 
+Deno.test("deploy --max-activations 1: a built-in check that hangs on the host ends at healthCheckTimeout (in the supervisor); the permit passes on", async () => {
+  await using f = await fleet(2, () => ({ facts: { confirmTimeout: 30, healthCheckTimeout: 3 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("--all")).code, 0);
+  await f.flake.update({
+    web1: { toplevel: { marker: "2" } },
+    web2: { toplevel: { marker: "2" } },
+  });
+  // web1's systemctl never answers is-system-running (as one waiting for a stuck unit). The
+  // supervisor runs the check right after the activation, so the hung systemctl is in place
+  // before: /run/current-system as a folder of its own, which the activation's `ln -sfn` does
+  // not replace.
+  const current = web1!.hostPath("/run/current-system");
+  await Deno.remove(current);
+  await Deno.mkdir(`${current}/sw/bin`, { recursive: true });
+  await Deno.writeTextFile(
+    `${current}/sw/bin/systemctl`,
+    '#!/bin/sh\ncase "$1" in is-system-running) exec sleep 600 ;; esac\n',
+    { mode: 0o755 },
+  );
+  const run = await within(90, f.inProcess(["--all", "--max-activations", "1"]));
+  assertEquals(run.code, 1, run.stderr);
+  const web1Report = hostReport(run.report, "web1");
+  assertEquals([web1Report.outcome?.kind, web1Report.failedStep], ["rolled-back", "health"]);
+  assertStringIncludes(web1Report.error ?? "", "timed out after 3 s");
+  assertEquals(hostReport(run.report, "web2").status, "confirmed");
+  assertStepsConsistent(run.report);
+});
+
 Deno.test("deploy --ask: one host between activation and answer at a time (a question holds the deployer while others' windows run)", async () => {
   await using f = await fleet(2);
   // --ask needs a terminal: script(1) gives the task one.

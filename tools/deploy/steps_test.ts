@@ -58,9 +58,12 @@ Deno.test("hostSteps() lists a switch in order; every step but the transfer has 
     steps.filter((s) => s.argv.join(" ").includes("ControlPath=none")).map((s) => s.id),
     ["confirm"],
   );
-  // The activation's bound: the launcher's wait (activation, built-in check, confirm window
-  // and 30 s) plus 30 s.
-  assertEquals(steps.find((s) => s.id === "activate")!.timeoutSeconds, 300 + 60 + 30 + 30 + 30);
+  // The activation's bound: the launcher's wait (activation, the supervisor's two bounded
+  // systemctl calls, confirm window and 30 s) plus 30 s.
+  assertEquals(
+    steps.find((s) => s.id === "activate")!.timeoutSeconds,
+    300 + 2 * 60 + 30 + 30 + 30,
+  );
 });
 
 Deno.test("hostSteps() runs the built-in check as a step only when the activation brought no result of it", () => {
@@ -123,7 +126,7 @@ Deno.test("describeStep() shows remote scripts by name, their text only when ask
     .find((s) => s.id === "activate")!;
   const short = describeStep(activate);
   assertStringIncludes(short, "<LAUNCHER_SCRIPT>");
-  assertStringIncludes(short, "[timeout 450s]");
+  assertStringIncludes(short, "[timeout 510s]");
   assertStringIncludes(short, "[changes: takes the host's deploy lock");
   assertStringIncludes(describeStep(activate, true), "flock -n 9");
   assertEquals(
