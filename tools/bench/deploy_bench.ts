@@ -2,6 +2,7 @@
 // behind a TCP relay that delays each direction (the scale curve, CPU, connections, rollbacks,
 // where the time goes), the tool against the same steps by hand through the same relay, and
 // reading host facts. Run as root: `deno task bench:deploy`.
+import { testHostFlags } from "../deploy/_test_flags.ts";
 import { parseFleetFacts, readFleetFacts } from "../deploy/facts.ts";
 import { createRunner } from "../lib/runner.ts";
 import { createFixtureFlake, type FixtureFlake } from "../testing/fixture_flake.ts";
@@ -123,19 +124,6 @@ async function startFleet(count: number, flags: ScaleFlags): Promise<Fleet> {
   }
 }
 
-/** The ssh options that reach test hosts: their client key only. */
-function sshFlags(hosts: TestHosts): string[] {
-  return [
-    "--no-check-sigs",
-    "--ssh-option",
-    `IdentityFile=${hosts.clientKey}`,
-    "--ssh-option",
-    "IdentitiesOnly=yes",
-    "--ssh-option",
-    "IdentityAgent=none",
-  ];
-}
-
 /** CPU of every host's sshd and its waited-for sessions so far. */
 async function targetsCpuMs(fleet: Fleet): Promise<number> {
   let total = 0;
@@ -183,7 +171,7 @@ async function measuredDeploy(
     "--json",
     "--confirm-timeout",
     String(flags.confirmTimeout),
-    ...sshFlags(fleet.hosts),
+    ...testHostFlags(fleet.hosts),
   ];
   const targetsBefore = await targetsCpuMs(fleet);
   const machineBefore = await machineTicks();

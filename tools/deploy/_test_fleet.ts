@@ -7,6 +7,7 @@ import { createProgramsBin, installToolkit, type ProgramsBin, runTask } from "..
 import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
 import { testHostFlags } from "./_test_flags.ts";
 import { main, type MainOptions } from "./main.ts";
+import type { HostPlan } from "./plan.ts";
 import type { DeployReport, HostReport } from "./report.ts";
 
 export const PROFILE = "/nix/var/nix/profiles/system";
@@ -230,4 +231,24 @@ export function hostReport(report: DeployReport | undefined, host: string): Host
   const found = report?.hosts.find((h) => h.host === host);
   if (found === undefined) throw new Error(`no report for ${host}`);
   return found;
+}
+
+/** A plan for running the target scripts on a test host directly. */
+export function scriptPlan(host: TestHost, extra: Partial<HostPlan>): HostPlan {
+  return {
+    host: host.name,
+    address: host.address,
+    port: host.port,
+    user: host.user,
+    buildOn: "local",
+    mode: "test",
+    confirmTimeout: 2,
+    activationTimeout: 30,
+    healthCheckTimeout: 1,
+    healthChecks: [],
+    rollback: true,
+    sudo: "none",
+    toplevelAttr: "unused",
+    ...extra,
+  };
 }

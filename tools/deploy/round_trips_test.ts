@@ -6,9 +6,15 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { FIXTURE_STATE } from "../testing/fixture_flake.ts";
 import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
-import { fleet, generation, hostProcessesWith, hostReport, waitFor } from "./_test_fleet.ts";
+import {
+  fleet,
+  generation,
+  hostProcessesWith,
+  hostReport,
+  scriptPlan,
+  waitFor,
+} from "./_test_fleet.ts";
 import { activateCommand, healthCheckCommand, newRunId, unitsCheckCommand } from "./commands.ts";
-import type { HostPlan } from "./plan.ts";
 import { LAST_DEPLOY_RECORD, parseKeyValues, parseRemoteState } from "./remote.ts";
 
 /** What the host's sshd logged so far: sessions started, by the client port of their connection. */
@@ -117,26 +123,6 @@ Deno.test("deploy: a health check that hangs on the shared connection is ended o
   assertEquals(await sessionsSince(web1!, before), [1, 4]);
   assertEquals(await hostProcessesWith(web1!, "sleep 600"), []);
 });
-
-/** A plan for running the target scripts on a test host directly. */
-function scriptPlan(host: TestHost, extra: Partial<HostPlan>): HostPlan {
-  return {
-    host: host.name,
-    address: host.address,
-    port: host.port,
-    user: host.user,
-    buildOn: "local",
-    mode: "test",
-    confirmTimeout: 2,
-    activationTimeout: 30,
-    healthCheckTimeout: 1,
-    healthChecks: [],
-    rollback: true,
-    sudo: "none",
-    toplevelAttr: "unused",
-    ...extra,
-  };
-}
 
 /**
  * A system on the host outside the store (mode `test` sets no profile): its activation waits

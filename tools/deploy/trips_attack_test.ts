@@ -8,39 +8,19 @@ import {
   generation,
   hostProcessesWith,
   hostReport,
+  scriptPlan,
   supervisorStates,
   waitFor,
 } from "./_test_fleet.ts";
 import { activateCommand, controlCommand, healthCheckCommand, newRunId } from "./commands.ts";
 import { createRunner } from "../lib/runner.ts";
 import { exitMasters } from "./main.ts";
-import type { HostPlan } from "./plan.ts";
 import {
   HEALTH_CHECK_OUTPUT_TAIL,
   LAST_DEPLOY_RECORD,
   parseKeyValues,
   parseRemoteState,
 } from "./remote.ts";
-
-/** A plan for running the target scripts on a test host directly. */
-function scriptPlan(host: TestHost, extra: Partial<HostPlan>): HostPlan {
-  return {
-    host: host.name,
-    address: host.address,
-    port: host.port,
-    user: host.user,
-    buildOn: "local",
-    mode: "test",
-    confirmTimeout: 2,
-    activationTimeout: 30,
-    healthCheckTimeout: 1,
-    healthChecks: [],
-    rollback: true,
-    sudo: "none",
-    toplevelAttr: "unused",
-    ...extra,
-  };
-}
 
 /** Kills the host's processes whose command line has `text` (what a test left running). */
 async function killOnHost(host: TestHost, text: string): Promise<void> {
