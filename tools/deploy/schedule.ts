@@ -88,19 +88,23 @@ export class DeployScheduler {
 
   /** Why a step of `kind` for `host` would wait now, or undefined when it would start at once. */
   waitReason(host: string, kind: GateKind): "confirmations first" | "activation slot" | undefined {
-    for (const other of this.#awaitingConfirmation.keys()) {
-      if (other !== host) return "confirmations first";
-    }
+    if (this.#heldByWindow(host)) return "confirmations first";
     if (this.#waiters.length === 0 && this.#mayStart(host, kind)) return undefined;
-    return kind === "activate" && !this.#activating.has(host) &&
-        this.#activating.size >= this.#maxActivations
-      ? "activation slot"
-      : "confirmations first";
+    return this.#hasPermit(host, kind) ? "confirmations first" : "activation slot";
   }
 
   #mayStart(host: string, kind: GateKind): boolean {
-    // A host's own steps never wait for its own confirmation window.
-    for (const other of this.#awaitingConfirmation.keys()) if (other !== host) return false;
+    return !this.#heldByWindow(host) && this.#hasPermit(host, kind);
+  }
+
+  /** Another host waits for its confirmation (a host's own window never holds it back). */
+  #heldByWindow(host: string): boolean {
+    for (const other of this.#awaitingConfirmation.keys()) if (other !== host) return true;
+    return false;
+  }
+
+  /** A step of `kind` needs no activation permit, or `host` has one, or one is free. */
+  #hasPermit(host: string, kind: GateKind): boolean {
     return kind !== "activate" || this.#activating.has(host) ||
       this.#activating.size < this.#maxActivations;
   }

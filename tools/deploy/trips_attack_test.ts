@@ -226,6 +226,23 @@ async function everythingButTimeout(host: TestHost): Promise<string> {
   return path;
 }
 
+/**
+ * The activation's state says the built-in check timed out at its 1 s bound, and no hanging
+ * `systemctl` (a `sleep 613`) is left on the host.
+ */
+async function assertCheckTimedOutAndEnded(host: TestHost, stdout: string): Promise<void> {
+  const state = parseRemoteState(stdout);
+  assertEquals([state.status, state.unitsCheck], ["activated", {
+    passed: false,
+    detail: "timed out after 1 s",
+  }]);
+  await waitFor(
+    "the hanging systemctl calls to end",
+    async () => (await hostProcessesWith(host, "sleep 613")).length === 0,
+    10,
+  );
+}
+
 Deno.test("the supervisor's built-in check without `timeout` on the target: a hanging systemctl ends at the bound with the check", async () => {
   await using hosts = await startTestHosts(1);
   const [host] = hosts.hosts;
@@ -239,17 +256,8 @@ Deno.test("the supervisor's built-in check without `timeout` on the target: a ha
       }`,
       { timeoutMs: 60_000 },
     );
-    const state = parseRemoteState(out.stdout);
-    assertEquals([state.status, state.unitsCheck], ["activated", {
-      passed: false,
-      detail: "timed out after 1 s",
-    }]);
     // Before: only the check's shell was killed; the systemctl it waited on ran on.
-    await waitFor(
-      "the hanging systemctl to end",
-      async () => (await hostProcessesWith(host!, "sleep 613")).length === 0,
-      10,
-    );
+    await assertCheckTimedOutAndEnded(host!, out.stdout);
   } finally {
     await killOnHost(host!, "sleep 613");
   }
@@ -272,16 +280,7 @@ Deno.test("a systemctl that hangs before the activation (units failed before) ho
       activateCommand(scriptPlan(host!, {}), { run, by: "test" }, system),
       { timeoutMs: 50_000 },
     );
-    const state = parseRemoteState(out.stdout);
-    assertEquals([state.status, state.unitsCheck], ["activated", {
-      passed: false,
-      detail: "timed out after 1 s",
-    }]);
-    await waitFor(
-      "the hanging systemctl calls to end",
-      async () => (await hostProcessesWith(host!, "sleep 613")).length === 0,
-      10,
-    );
+    await assertCheckTimedOutAndEnded(host!, out.stdout);
   } finally {
     await killOnHost(host!, "sleep 613");
   }
