@@ -67,8 +67,8 @@ function program() {
     .option("--no-check-sigs", "copy unsigned paths (nix copy --no-check-sigs)")
     .option(
       "--ssh-option <Key=Value>",
-      "an extra ssh -o option (repeat), e.g. IdentityFile=…",
-      collect,
+      "an extra ssh -o option (repeat; a value may be a list: ProxyJump=a,b), e.g. IdentityFile=…",
+      collectWhole,
       [],
     )
     .option("--connect-timeout <seconds>", "ssh ConnectTimeout", "10")
@@ -80,6 +80,11 @@ function program() {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
+}
+
+/** Collects a repeated option whose value is kept whole (ssh's list values have commas). */
+function collectWhole(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function positiveInt(value: string, flag: string): number {
