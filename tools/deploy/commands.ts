@@ -161,9 +161,10 @@ export function nixSshEnv(plan: HostPlan, ctx: SshContext): Record<string, strin
 
 /**
  * The host's store as nix names it: `ssh-ng://user@<host name>`, the address going to ssh as
- * `HostName` ({@linkcode nixSshEnv}). nix 2.8 cannot open an ssh-ng URL with an IPv6 literal
- * (its URL grammar takes `[` hex digits and `:` `]` only, and then hands the bracketed host to
- * ssh, which does not take brackets); a host name always parses.
+ * `HostName` ({@linkcode nixSshEnv}). nix 2.8's URL grammar (libutil/url-parts.hh) takes only
+ * hex digits and ':' between an IPv6 literal's brackets: an IPv4-mapped address
+ * (`[::ffff:192.0.2.1]`) or a zone (`[fe80::1%eth0]`) is "don't know how to open Nix store";
+ * a host name always parses.
  */
 export function storeUrl(plan: HostPlan): string {
   return `ssh-ng://${plan.user}@${plan.host}`;
