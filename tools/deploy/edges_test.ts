@@ -97,3 +97,28 @@ Deno.test("deploy: --ssh-option keeps a list value whole (Ciphers a,b)", async (
   assertEquals(shown.code, 0, shown.stderr);
   assertStringIncludes(shown.stdout, "ProxyJump=admin@jump1,admin@jump2");
 });
+
+Deno.test("deploy: a copy to a target whose store waits on a lock ends at copyTimeout, one line", async () => {
+  await using f = await fleet(1, () => ({ facts: { copyTimeout: 3 } }));
+  const [web1] = f.list;
+  const before = await active(web1!);
+  await f.flake.update({ web1: { toplevel: { marker: "2" } } });
+  const path = await f.flake.buildToplevel("web1");
+  // Another process on the target holds the path's lock, as a concurrent copy or build does.
+  const lock = `${web1!.nixDir}/store/${path.split("/").pop()}.lock`;
+  const holder = new Deno.Command("flock", { args: [lock, "sleep", "600"] }).spawn();
+  try {
+    await waitFor("the lock taken", async () => {
+      const probe = await new Deno.Command("flock", { args: ["-n", lock, "true"] }).output();
+      return probe.code !== 0;
+    });
+    const run = await f.task("web1");
+    const report = hostReport(run.report, "web1");
+    assertEquals([run.code, report.failedStep], [1, "copy"], run.stderr);
+    assertStringIncludes(report.error ?? "", "nix copy did not end within 3 s (copyTimeout)");
+    assertEquals(await active(web1!), before);
+  } finally {
+    holder.kill("SIGKILL");
+    await holder.status;
+  }
+});

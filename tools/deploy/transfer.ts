@@ -22,6 +22,28 @@ export async function connect(run: HostRun, step: Step, opened?: Promise<unknown
   }
 }
 
+/**
+ * Copies to the host (`nix copy`, bounded by its `copyTimeout`): a copy over its bound fails
+ * with one line naming the bound, the likely causes and what to do.
+ */
+export async function copy(run: HostRun, step: Step): Promise<void> {
+  try {
+    await run.exec(step);
+  } catch (error) {
+    if (
+      error instanceof CommandError && error.code === 124 && step.timeoutSeconds !== undefined &&
+      !run.deps.interrupted?.()
+    ) {
+      throw new Error(
+        `nix copy did not end within ${step.timeoutSeconds} s (copyTimeout): the target's ` +
+          "store may be waiting on a lock (another nix process there), or the closure is too " +
+          `big for the link; raise copyTimeout in the deploy facts of "${run.host.host}"`,
+      );
+    }
+    throw error;
+  }
+}
+
 /** Reads the generation and the closure diff against the current system (one call). */
 export async function probe(run: HostRun, step: Step): Promise<void> {
   const out = (await run.exec(step)).stdout;
