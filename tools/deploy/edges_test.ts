@@ -4,6 +4,7 @@
 // narrow one.
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { createFixtureFlake } from "../testing/fixture_flake.ts";
+import { hasControl } from "../lib/terminal.ts";
 import { runProgramOk } from "../testing/run.ts";
 import { installToolkit, runTask } from "../testing/task.ts";
 import { startTestHosts } from "../testing/test_hosts.ts";
@@ -120,5 +121,111 @@ Deno.test("deploy: a copy to a target whose store waits on a lock ends at copyTi
   } finally {
     holder.kill("SIGKILL");
     await holder.status;
+  }
+});
+
+Deno.test("deploy: escape sequences from facts and from the target reach no output raw", async () => {
+  await using f = await fleet(1);
+  // An ESC in the fact (a health check may hold one) and a target that prints an OSC title and a
+  // clear-screen on stderr, then fails: its line becomes the host's error.
+  const check = `printf '\\033]0;PWNED\\007\\033[2Jgone\\n' >&2; exit 1 #${ESC}[8mhidden${ESC}[0m`;
+  await f.flake.update({ web1: { facts: { healthChecks: [check] }, toplevel: { marker: "2" } } });
+  // Plain output (not a terminal): the deployer itself writes no escape sequence either.
+  const plain = await runTask(
+    f.flake.dir,
+    "deploy",
+    f.args("web1").filter((a) => a !== "--json"),
+    { bin: f.bin },
+  );
+  assertEquals(plain.code, 1, plain.stderr);
+  for (const [name, text] of [["stdout", plain.stdout], ["stderr", plain.stderr]]) {
+    assert(!hasControl(text!), `a control character on ${name}: ${text}`);
+  }
+  // Shown escaped: the user sees what the target sent.
+  assertStringIncludes(plain.stdout, "\\x1b]0;PWNED\\x07\\x1b[2Jgone");
+  assertStringIncludes(plain.stderr, "#\\x1b[8mhidden");
+});
+
+Deno.test("deploy: an invalid host name with an escape sequence is shown escaped", async () => {
+  await using f = await fleet(1);
+  const flakeNix = await Deno.readTextFile(f.flake.path("flake.nix"));
+  const evil = `x${ESC}]0;TITLE\x07${ESC}[2J`;
+  await Deno.writeTextFile(
+    f.flake.path("flake.nix"),
+    flakeNix.replace(
+      "hosts = builtins.mapAttrs (name: host: host.facts) fixture.hosts;",
+      `hosts = builtins.mapAttrs (name: host: host.facts) fixture.hosts // { "${evil}" = { }; };`,
+    ),
+  );
+  await f.flake.git("add", "-A");
+  await f.flake.git("commit", "-q", "-m", "a host name with escapes");
+  const run = await runTask(f.flake.dir, "deploy", f.args("--all"), { bin: f.bin });
+  assertEquals(run.code, 1, run.stderr);
+  assert(!run.stderr.includes(ESC) && !run.stderr.includes("\x07"), run.stderr);
+  assertStringIncludes(run.stderr, '"x\\x1b]0;TITLE\\x07\\x1b[2J" is not a valid host name');
+});
+
+Deno.test("deploy: a failed check's output is the target's, not ssh's", async () => {
+  await using f = await fleet(1);
+  const check = "echo active >&2; exit 3";
+  await f.flake.update({ web1: { facts: { healthChecks: [check] }, toplevel: { marker: "2" } } });
+  const run = await f.task("web1");
+  const report = hostReport(run.report, "web1");
+  assertEquals(run.code, 1, run.stderr);
+  assertEquals(report.error, `Health check "${check}" failed: target: active`);
+});
+
+Deno.test("deploy: SIGHUP (a closed terminal) ends the deploy like SIGTERM: host states printed", async () => {
+  await using f = await fleet(1, () => ({
+    facts: { confirmTimeout: 20, healthChecks: ["sleep 600"], healthCheckTimeout: 60 },
+  }));
+  const [web1] = f.list;
+  const run = f.spawn("web1");
+  const pid = await run.deployerPid();
+  const dir = await waitFor("the deployer's temp folder", () => runDirOf(pid));
+  await waitFor("the activation", async () => {
+    return Object.values(await supervisorStates(web1!)).includes("activated");
+  });
+  Deno.kill(pid, "SIGHUP");
+  const out = await run.done;
+  assertEquals(out.code, 129, out.stderr);
+  assertEquals((out.report as { interrupted?: string } | undefined)?.interrupted, "SIGHUP");
+  assertEquals(hostReport(out.report, "web1").outcome?.kind, "interrupted");
+  assertStringIncludes(out.stderr, "SIGHUP: stopping");
+  assertEquals(await Deno.lstat(dir).then(() => true, () => false), false, "temp folder left");
+  assertEquals(await localProcessesWith(dir), [], "processes of the run left");
+});
+
+Deno.test("deploy: a target whose /nix is full says no space left", async () => {
+  await using f = await fleet(1);
+  const [web1] = f.list;
+  const tmpfs = await Deno.makeTempDir({ prefix: "deploy-full-nix-" });
+  await web1!.kill();
+  await runProgramOk(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", tmpfs]);
+  try {
+    await runProgramOk(["cp", "-a", `${web1!.nixDir}/.`, `${tmpfs}/`]);
+    await runProgramOk(["mount", "--bind", tmpfs, web1!.nixDir]);
+    try {
+      await web1!.start();
+      // Full: one big file, then small files until no inode or block is left.
+      await new Deno.Command("dd", {
+        args: ["if=/dev/zero", `of=${web1!.nixDir}/filler`, "bs=64k"],
+        stderr: "null",
+      }).output();
+      await new Deno.Command("sh", {
+        args: ["-c", 'i=0; while echo x > "$0/f$i" 2>/dev/null; do i=$((i+1)); done', web1!.nixDir],
+      }).output();
+      await f.flake.update({ web1: { toplevel: { marker: "2" } } });
+      const run = await f.task("web1");
+      const report = hostReport(run.report, "web1");
+      assertEquals([run.code, report.failedStep], [1, "copy"], run.stderr);
+      assertStringIncludes(report.error?.toLowerCase() ?? "", "no space left");
+    } finally {
+      await web1!.kill();
+      await runProgramOk(["umount", web1!.nixDir]);
+    }
+  } finally {
+    await runProgramOk(["umount", tmpfs]);
+    await Deno.remove(tmpfs, { recursive: true });
   }
 });
