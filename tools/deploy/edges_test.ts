@@ -4,6 +4,7 @@
 // narrow one.
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { createFixtureFlake } from "../testing/fixture_flake.ts";
+import { shellQuote } from "../lib/quote.ts";
 import { hasControl } from "../lib/terminal.ts";
 import { runProgramOk } from "../testing/run.ts";
 import { installToolkit, runTask } from "../testing/task.ts";
@@ -21,12 +22,15 @@ import {
 
 const ESC = "\x1b";
 
+/** Facts for deploys that must succeed: a confirm window no load on this machine outlasts. */
+const patient = () => ({ facts: { confirmTimeout: 60 } });
+
 /** A fixture flake with one host of this name, served by one test host. */
 async function namedHost(name: string) {
   const hosts = await startTestHosts(1, { names: ["m"] });
   const [m] = hosts.hosts;
   const flake = await createFixtureFlake([
-    { name, hostPublicKey: m!.hostPublicKey, facts: { address: m!.address, confirmTimeout: 3 } },
+    { name, hostPublicKey: m!.hostPublicKey, facts: { address: m!.address, confirmTimeout: 60 } },
   ]);
   await installToolkit(flake.dir);
   await Deno.writeTextFile(flake.path(".git/info/exclude"), "/deno.json\n/deno.lock\n/tools/\n");
@@ -42,7 +46,7 @@ async function namedHost(name: string) {
 }
 
 Deno.test("deploy: an IPv6 address in the facts is deployed (the store URL names the host)", async () => {
-  await using f = await fleet(1);
+  await using f = await fleet(1, patient);
   const [web1] = f.list;
   // The IPv4-mapped IPv6 form of the test host's address: IPv6 to ssh, the same host.
   await f.flake.update({ web1: { facts: { address: `[::ffff:${web1!.address}]` } } });
@@ -70,7 +74,7 @@ Deno.test("deploy: a 63-character host name is deployed (short control socket)",
 });
 
 Deno.test("deploy: a TMPDIR outside /tmp changes nothing (the run's folder is under /tmp)", async () => {
-  await using f = await fleet(1);
+  await using f = await fleet(1, patient);
   const tmpdir = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "deploy-tmpdir-test-" });
   try {
     const run = await runTask(f.flake.dir, "deploy", f.args("web1"), {
@@ -85,7 +89,7 @@ Deno.test("deploy: a TMPDIR outside /tmp changes nothing (the run's folder is un
 });
 
 Deno.test("deploy: --ssh-option keeps a list value whole (Ciphers a,b)", async () => {
-  await using f = await fleet(1);
+  await using f = await fleet(1, patient);
   const good = await f.task("--ssh-option", "Ciphers=aes128-ctr,aes256-ctr", "web1");
   assertEquals([good.code, hostReport(good.report, "web1").result], [0, "ok"], good.stderr);
   // Every ssh of the deploy gets the value as one option.
@@ -227,5 +231,38 @@ Deno.test("deploy: a target whose /nix is full says no space left", async () => 
   } finally {
     await runProgramOk(["umount", tmpfs]);
     await Deno.remove(tmpfs, { recursive: true });
+  }
+});
+
+Deno.test("deploy: live progress on a 60-column terminal fits each line to its width", async () => {
+  await using f = await fleet(2);
+  const check = "sleep 1; test -e /run/current-system || " +
+    "{ echo the readiness probe of the service did not answer; exit 1; }";
+  await f.flake.update({
+    web1: { facts: { healthChecks: [check], confirmTimeout: 60 } },
+    web2: { facts: { healthChecks: [check], confirmTimeout: 60 } },
+  });
+  const typescript = await Deno.makeTempFile({ prefix: "deploy-tty-" });
+  try {
+    const args = f.args("--all").filter((a) => a !== "--json").map(shellQuote).join(" ");
+    // A terminal of 60 columns (script(1) gives the deployer a pty): stderr is the terminal.
+    const command = `stty cols 60 rows 40; cd ${shellQuote(f.flake.dir)} && ` +
+      `PATH=${shellQuote(f.bin.dir)} NO_COLOR=1 deno task -q deploy ${args} 2>&1 >/dev/null`;
+    const run = await new Deno.Command("script", {
+      args: ["-qfec", command, typescript],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const screen = await Deno.readTextFile(typescript);
+    assertEquals(run.code, 0, screen);
+    // Each progress row is drawn after an erase-line; one wider than the terminal would wrap
+    // onto a second row that the next redraw (one row up per host) never erases.
+    const rows = screen.split(`${ESC}[2K`).slice(1).map((r) => r.split(/[\r\n]/)[0]!);
+    assert(rows.length > 0, `no live progress drawn: ${JSON.stringify(screen)}`);
+    for (const row of rows) assert([...row].length < 60, `wider than the terminal: ${row}`);
+    assert(rows.some((r) => r.includes("checking: sleep 1; test") && r.endsWith("…")), screen);
+  } finally {
+    await Deno.remove(typescript);
   }
 });
