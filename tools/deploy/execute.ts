@@ -39,7 +39,7 @@ export interface ExecuteDeps {
   hooks?: DeployHooks;
   /** Seconds to keep trying to reach a host after its own bounds have passed. */
   recoveryGraceSeconds?: number;
-  /** True once SIGINT/SIGTERM arrived: no new step starts. */
+  /** True once SIGINT/SIGTERM/SIGHUP arrived: no new step starts. */
   interrupted?: () => boolean;
   /** Runs the cleanup commands (closing connections) even after an interruption. */
   cleanupRunner?: Runner;
