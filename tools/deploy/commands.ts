@@ -33,9 +33,30 @@ export interface SshContext {
 /** Which connection a command uses: the host's shared one, or a new one (confirmation). */
 export type Connection = "shared" | "new";
 
-/** The control socket of a host's shared connection. */
+/** The control socket of a host's shared connection (see {@linkcode socketName}). */
 export function controlPath(plan: HostPlan, ctx: SshContext): string | undefined {
-  return ctx.controlDir === undefined ? undefined : `${ctx.controlDir}/${plan.host}.sock`;
+  return ctx.controlDir === undefined ? undefined : `${ctx.controlDir}/${socketName(plan.host)}`;
+}
+
+/**
+ * The file name of a host's control socket: short whatever the host name's length. A unix
+ * socket's path has room for 107 bytes, and while ssh sets the master up it adds a
+ * `.<16 random characters>` suffix; a 63-character host name would not fit. Names up to 20
+ * characters are kept (readable); longer ones become their first 12 characters and a hash.
+ */
+export function socketName(host: string): string {
+  const short = host.length <= 20 ? host : `${host.slice(0, 12)}-${fnv1a(host)}`;
+  return `${short}.sock`;
+}
+
+/** FNV-1a (32 bits) of a string's UTF-16 units, as 8 hex digits. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
 }
 
 /**
@@ -128,15 +149,25 @@ export function closeMasterArgv(plan: HostPlan, ctx: SshContext): string[] {
   return ["ssh", "-O", "exit", ...sshOptions(plan, ctx, "shared"), "--", sshDestination(plan)];
 }
 
-/** The environment that gives `nix copy` over ssh-ng the same ssh options. */
+/**
+ * The environment that gives `nix copy` over ssh-ng the same ssh options, and the host's
+ * address as `HostName` (the store URL names the host, see {@linkcode storeUrl}). ssh expands
+ * `%` tokens in HostName, so an IPv6 zone's `%` is doubled.
+ */
 export function nixSshEnv(plan: HostPlan, ctx: SshContext): Record<string, string> {
-  return { NIX_SSHOPTS: sshOptions(plan, ctx).join(" ") };
+  const hostName = `HostName=${plan.address.replaceAll("%", "%%")}`;
+  return { NIX_SSHOPTS: [...sshOptions(plan, ctx), "-o", hostName].join(" ") };
 }
 
-/** The host's store as nix names it. */
+/**
+ * The host's store as nix names it: `ssh-ng://user@<host name>`, the address going to ssh as
+ * `HostName` ({@linkcode nixSshEnv}). nix 2.8's URL grammar (libutil/url-parts.hh) takes only
+ * hex digits and ':' between an IPv6 literal's brackets: an IPv4-mapped address
+ * (`[::ffff:192.0.2.1]`) or a zone (`[fe80::1%eth0]`) is "don't know how to open Nix store";
+ * a host name always parses.
+ */
 export function storeUrl(plan: HostPlan): string {
-  const address = plan.address.includes(":") ? `[${plan.address}]` : plan.address;
-  return `ssh-ng://${plan.user}@${address}`;
+  return `ssh-ng://${plan.user}@${plan.host}`;
 }
 
 /** Options for {@linkcode copyArgv}. */

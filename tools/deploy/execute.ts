@@ -14,7 +14,7 @@ import type { RemoteState } from "./remote.ts";
 import type { DeployReport, HostReport, StepTiming } from "./report.ts";
 import { DeployScheduler, type GateKind } from "./schedule.ts";
 import { hostSteps, type HostValues, type Step, type StepId } from "./steps.ts";
-import { connect, indent, probe } from "./transfer.ts";
+import { connect, copy, indent, probe } from "./transfer.ts";
 
 /** Test seams and interaction. */
 export interface DeployHooks {
@@ -39,7 +39,7 @@ export interface ExecuteDeps {
   hooks?: DeployHooks;
   /** Seconds to keep trying to reach a host after its own bounds have passed. */
   recoveryGraceSeconds?: number;
-  /** True once SIGINT/SIGTERM arrived: no new step starts. */
+  /** True once SIGINT/SIGTERM/SIGHUP arrived: no new step starts. */
   interrupted?: () => boolean;
   /** Runs the cleanup commands (closing connections) even after an interruption. */
   cleanupRunner?: Runner;
@@ -241,10 +241,10 @@ function newHostRun(
   );
 }
 
-/** Whether the step's ssh runs over the host's shared connection (its master). */
+/** Whether the step's ssh (or nix copy's ssh) runs over the host's shared connection. */
 function onSharedConnection(step: Step): boolean {
-  return step.argv[0] === "ssh" && step.argv.includes("ControlMaster=no") &&
-    !step.argv.includes("ControlPath=none");
+  const options = step.argv[0] === "ssh" ? step.argv : (step.env?.NIX_SSHOPTS ?? "").split(" ");
+  return options.includes("ControlMaster=no") && !options.includes("ControlPath=none");
 }
 
 /** The gate a step passes before it starts (schedule.ts); undefined: it starts at once. */
@@ -428,9 +428,12 @@ async function runStep(
     }
     case "copy":
       run.update("copying");
-      await run.exec(step);
+      await copy(run, step);
       break;
     case "copy-derivation":
+      run.update("building", "on the target");
+      await copy(run, step);
+      break;
     case "build-on-target":
       run.update("building", "on the target");
       await run.exec(step);

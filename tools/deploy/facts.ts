@@ -12,6 +12,9 @@ import type { Runner } from "../lib/runner.ts";
  */
 export const DEFAULT_HEALTH_CHECKS = [] as const;
 
+/** Seconds a copy to a host may take unless its facts say otherwise: an hour. */
+export const DEFAULT_COPY_TIMEOUT = 3600;
+
 /** A DNS name: dot-separated labels of letters, digits and inner '-'. */
 const HOST_NAME_ADDRESS =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -65,6 +68,11 @@ export const hostFactsSchema = z.strictObject({
   activationTimeout: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).default(300),
   /** Seconds each health check may run. */
   healthCheckTimeout: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).default(60),
+  /**
+   * Seconds `nix copy` to the host may run (the closure, or the derivation when building on
+   * the target): a target whose store waits on a lock would otherwise hold the deploy for good.
+   */
+  copyTimeout: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).default(DEFAULT_COPY_TIMEOUT),
   healthChecks: z.array(healthCheck).default([...DEFAULT_HEALTH_CHECKS]),
   system: z.string().regex(/^[a-z0-9_]+-[a-z0-9_]+$/, "expected a system like x86_64-linux"),
 });

@@ -11,6 +11,7 @@ const full = {
   confirmTimeout: 30,
   activationTimeout: 300,
   healthCheckTimeout: 60,
+  copyTimeout: 3600,
   healthChecks: ["systemctl is-system-running --wait"],
   system: "x86_64-linux",
 };
@@ -80,6 +81,7 @@ Deno.test("parseFleetFacts() refuses addresses, users, tags and health checks th
     ["healthChecks", ["true\nid"], "healthChecks.0: a health check is one line"],
     ["activationTimeout", 0, "activationTimeout:"],
     ["healthCheckTimeout", "60", "healthCheckTimeout:"],
+    ["copyTimeout", 0, "copyTimeout:"],
   ];
   for (const [field, value, message] of refused) {
     assertThrows(

@@ -6,6 +6,7 @@ import { UsageError } from "../lib/errors.ts";
 import { pathExists } from "../lib/fs.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import { createRunner, type Runner } from "../lib/runner.ts";
+import { printable } from "../lib/terminal.ts";
 import type { SshContext } from "./commands.ts";
 import { type DeployHooks, executeDeploy } from "./execute.ts";
 import { type FactsSource, MAX_TIMEOUT_SECONDS, readFleetFacts, TAG } from "./facts.ts";
@@ -67,8 +68,8 @@ function program() {
     .option("--no-check-sigs", "copy unsigned paths (nix copy --no-check-sigs)")
     .option(
       "--ssh-option <Key=Value>",
-      "an extra ssh -o option (repeat), e.g. IdentityFile=…",
-      collect,
+      "an extra ssh -o option (repeat; a value may be a list: ProxyJump=a,b), e.g. IdentityFile=…",
+      collectWhole,
       [],
     )
     .option("--connect-timeout <seconds>", "ssh ConnectTimeout", "10")
@@ -78,8 +79,23 @@ function program() {
     );
 }
 
+/** The signals that stop a deploy (each host's state printed, temp folder removed). */
+const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** The exit code after each: 128 + the signal's number, as a shell reports a killed process. */
+const INTERRUPT_EXIT: Record<(typeof INTERRUPTS)[number], number> = {
+  SIGINT: 130,
+  SIGTERM: 143,
+  SIGHUP: 129,
+};
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
+}
+
+/** Collects a repeated option whose value is kept whole (ssh's list values have commas). */
+function collectWhole(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -174,11 +190,11 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       const shown = dryRunSteps(plan, ssh, !opts.checkSigs, opts.verbose ?? false);
       if (opts.json) printResult(true, { dryRun: true, plan, steps: shown });
       else {
-        console.log(
+        console.log(printable(
           Object.entries(shown).map(([host, lines]) =>
             `${host}:\n${lines.map((l) => `  ${l}`).join("\n")}`
           ).join("\n"),
-        );
+        ));
       }
       return 0;
     }
@@ -186,15 +202,22 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
     await using runDir = await makeRunDir();
     const { dir: tempDir, id: deployer } = runDir;
     const cleanupRunner = createRunner({ verbose: opts.verbose ?? false });
-    let interrupted: Deno.Signal | undefined;
+    let interrupted: (typeof INTERRUPTS)[number] | undefined;
     let closing: Promise<void> | undefined;
-    const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    // SIGHUP: the terminal closed (a dropped ssh session to the machine that deploys). It ends
+    // the deploy as SIGINT and SIGTERM do: host states printed (if anything still reads them),
+    // temp folder and connections removed.
+    const handlers = INTERRUPTS.map((signal) => {
       const handler = () => {
         if (interrupted !== undefined) return;
         interrupted = signal;
-        runner.log(
-          `${signal}: stopping; hosts already activating stay guarded by their supervisors`,
-        );
+        try {
+          runner.log(
+            `${signal}: stopping; hosts already activating stay guarded by their supervisors`,
+          );
+        } catch {
+          // A closed terminal: nothing to tell.
+        }
         killer.kill("SIGTERM");
         // A command on a shared connection (an activation, a check) keeps its output open
         // through the connection's master, so its killed ssh client does not end it: the
@@ -241,12 +264,17 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
           ? { recoveryGraceSeconds: seams.recoveryGraceSeconds }
           : {}),
       });
-      printResult(
-        opts.json,
-        { ...report, ...(interrupted ? { interrupted } : {}) },
-        reportTable(report),
-      );
-      if (interrupted !== undefined) return interrupted === "SIGINT" ? 130 : 143;
+      try {
+        printResult(
+          opts.json,
+          { ...report, ...(interrupted ? { interrupted } : {}) },
+          reportTable(report),
+        );
+      } catch (error) {
+        // After SIGHUP the terminal may be gone; the exit code still tells.
+        if (interrupted !== "SIGHUP") throw error;
+      }
+      if (interrupted !== undefined) return INTERRUPT_EXIT[interrupted];
       return report.ok ? 0 : 1;
     } finally {
       for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);

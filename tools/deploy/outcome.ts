@@ -74,9 +74,14 @@ export function shortCause(error: unknown, options: CauseOptions = {}): string {
           : "";
         text = `ssh: ${reason}${waited} to ${ssh[1]}:${ssh[2]}`;
       } else if (line) {
-        text = line.toLowerCase().startsWith(`${program}:`) ? line : `${program}: ${line}`;
+        // ssh exits 255 for its own failures; any other code is the remote command's, and so
+        // is what it printed: the target's words, not ssh's.
+        const who = program === "ssh" && error.code !== 255 ? "target" : program;
+        text = line.toLowerCase().startsWith(`${who}:`) ? line : `${who}: ${line}`;
       } else {
-        text = `${program} exited with code ${error.code}`;
+        text = program === "ssh" && error.code !== 255
+          ? `the target's command exited with code ${error.code}`
+          : `${program} exited with code ${error.code}`;
       }
     }
     if (options.verbose) return `${text} (command: ${error.command})`;

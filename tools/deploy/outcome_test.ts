@@ -25,3 +25,15 @@ Deno.test("shortCause() puts the cause first in one short line; the command only
     "ssh: timed out after 60 s",
   );
 });
+
+Deno.test("shortCause() labels a remote command's own output as the target's, ssh's as ssh's", () => {
+  assertEquals(shortCause(new CommandError("ssh -- root@a check", 3, "active")), "target: active");
+  assertEquals(
+    shortCause(new CommandError("ssh -- root@a check", 1, "")),
+    "the target's command exited with code 1",
+  );
+  assertEquals(
+    shortCause(new CommandError("ssh -- root@a check", 255, "Permission denied (publickey).")),
+    "ssh: Permission denied (publickey).",
+  );
+});

@@ -23,9 +23,16 @@ export interface RunDir extends AsyncDisposable {
   id: string;
 }
 
+/**
+ * Where the deployers' temp folders are, whatever TMPDIR says: the deploy task may write there
+ * only (deno.json), a control socket's path must stay short (107 bytes for a unix socket), and
+ * deployers of one machine find each other's leftovers in one place.
+ */
+export const RUN_PARENT = "/tmp";
+
 /** Makes this run's temp folder, records its owner and holds the owner file's lock. */
 export async function makeRunDir(): Promise<RunDir> {
-  const dir = await Deno.makeTempDir({ prefix: TEMP_PREFIX });
+  const dir = await Deno.makeTempDir({ dir: RUN_PARENT, prefix: TEMP_PREFIX });
   const user = (Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "user").replace(/[^\w.-]/g, "_");
   const id = `${user}@${await machineName()}:${Deno.pid}:${dir}`;
   const file = await Deno.open(`${dir}/${OWNER_FILE}`, {

@@ -75,6 +75,8 @@ export interface HostPlan {
   activationTimeout: number;
   /** Seconds each health check may run. */
   healthCheckTimeout: number;
+  /** Seconds `nix copy` to the host may run (the fact; unset: facts.ts DEFAULT_COPY_TIMEOUT). */
+  copyTimeout?: number;
   healthChecks: readonly string[];
   rollback: boolean;
   sudo: Sudo;
@@ -184,6 +186,7 @@ function planHost(host: string, facts: HostFacts, options: DeployOptions): HostP
     confirmTimeout: options.confirmTimeout ?? facts.confirmTimeout,
     activationTimeout: facts.activationTimeout,
     healthCheckTimeout: facts.healthCheckTimeout,
+    copyTimeout: facts.copyTimeout,
     healthChecks: facts.healthChecks,
     rollback: options.rollback,
     sudo,

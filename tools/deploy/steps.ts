@@ -20,6 +20,7 @@ import {
   type SshContext,
   unitsCheckCommand,
 } from "./commands.ts";
+import { DEFAULT_COPY_TIMEOUT } from "./facts.ts";
 import { activates, type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
 import {
   CONTROL_SCRIPT,
@@ -60,7 +61,7 @@ export interface Step {
   env?: Record<string, string>;
   /** What it changes on the host ("" for nothing): --dry-run runs no step that changes something. */
   changes: string;
-  /** Seconds before the deployer kills it; undefined only for transfers and builds, whose length is the closure's. */
+  /** Seconds before the deployer kills it; undefined only for builds, whose length is the system's. */
   timeoutSeconds?: number;
   /** Runs as root through `sudo -S`: gets the sudo password on stdin. */
   root?: boolean;
@@ -130,6 +131,7 @@ export function hostSteps(
       argv: copyArgv(host, values.drv, { noCheckSigs: options.noCheckSigs, derivation: true }),
       env,
       changes: "adds the derivation to the target's store",
+      timeoutSeconds: copyTimeout(host),
     });
     steps.push(
       remote("build-on-target", realiseCommand(values.drv), {
@@ -142,6 +144,7 @@ export function hostSteps(
       argv: copyArgv(host, values.toplevel, { noCheckSigs: options.noCheckSigs }),
       env,
       changes: "adds the system's closure to the target's store",
+      timeoutSeconds: copyTimeout(host),
     });
   }
   steps.push(
@@ -213,6 +216,11 @@ export function hostSteps(
     });
   }
   return steps;
+}
+
+/** Seconds a copy to the host may run (its `copyTimeout` fact). */
+export function copyTimeout(host: HostPlan): number {
+  return host.copyTimeout ?? DEFAULT_COPY_TIMEOUT;
 }
 
 /** Seconds the confirmation waits on the target for a final state. */

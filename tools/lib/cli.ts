@@ -3,6 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import { UsageError } from "./errors.ts";
 import { HelpShown } from "./main.ts";
 import { createRunner, type Runner } from "./runner.ts";
+import { jsonForTerminal, printable } from "./terminal.ts";
 
 export { HelpShown, runMain } from "./main.ts";
 
@@ -41,8 +42,11 @@ export function runnerFor(options: CommonOptions): Runner {
   return createRunner({ dryRun: options.dryRun ?? false, verbose: options.verbose ?? false });
 }
 
-/** Prints a result: JSON on stdout with --json, else the human text (if any) on stdout. */
+/**
+ * Prints a result: JSON on stdout with --json, else the human text (if any) on stdout; no
+ * control character from the result reaches the terminal raw (terminal.ts).
+ */
 export function printResult(json: boolean | undefined, value: unknown, human?: string): void {
-  if (json) console.log(JSON.stringify(value, null, 2));
-  else if (human !== undefined && human !== "") console.log(human);
+  if (json) console.log(jsonForTerminal(JSON.stringify(value, null, 2)));
+  else if (human !== undefined && human !== "") console.log(printable(human));
 }

@@ -1,6 +1,7 @@
 // The one place that turns a tool's errors into a one-line message and an exit code.
 // Free of npm imports so that fast tools (the pre-commit index check) can use it too.
 import { exitCodeFor, oneLineMessage } from "./errors.ts";
+import { printable } from "./terminal.ts";
 
 /** Thrown when --help printed the help: exit 0. */
 export class HelpShown extends Error {
@@ -13,7 +14,7 @@ export async function runMain(body: () => Promise<number | void>): Promise<numbe
     return (await body()) ?? 0;
   } catch (error) {
     if (error instanceof HelpShown) return 0;
-    console.error(`error: ${oneLineMessage(error)}`);
+    console.error(`error: ${printable(oneLineMessage(error))}`);
     if (Deno.env.get("DEVOPS_DEBUG") && error instanceof Error && error.stack) {
       console.error(error.stack);
     }

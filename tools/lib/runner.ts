@@ -2,6 +2,7 @@
 import defaultDollar, { type KillSignal } from "dax";
 import { CommandError } from "./errors.ts";
 import { formatCommand } from "./quote.ts";
+import { printable } from "./terminal.ts";
 
 /** The dax `$` a runner drives; injected so tests and tools share one code path. */
 export type Dollar = typeof defaultDollar;
@@ -67,7 +68,9 @@ export function createRunner(options: RunnerOptions = {}): Runner {
   const $ = options.$ ?? defaultDollar;
   const dryRun = options.dryRun ?? false;
   const verbose = options.verbose ?? false;
-  const write = options.write ?? ((line: string) => console.error(line));
+  // Commands' output and the arguments shown come from elsewhere: no raw control character.
+  const sink = options.write ?? ((line: string) => console.error(line));
+  const write = (line: string) => sink(printable(line));
 
   async function run(spec: CommandSpec): Promise<CommandResult> {
     const shown = formatCommand(spec.argv);

@@ -18,6 +18,8 @@ export interface HostFacts {
   activationTimeout?: number;
   /** Seconds each health check may run (deploy's default when unset). */
   healthCheckTimeout?: number;
+  /** Seconds `nix copy` to the host may run (deploy's default when unset). */
+  copyTimeout?: number;
   system: string;
 }
 
