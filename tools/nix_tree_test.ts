@@ -161,26 +161,44 @@ Deno.test("nix tree: lib/hosts.nix gives typed deploy facts without inputs", asy
   }
 });
 
-Deno.test("nix tree: lib/known-hosts.nix pins every host's key", async () => {
-  const knownHosts = await evalJson(
-    "builtins.mapAttrs (_host: entry: entry // { publicKeyFile = toString entry.publicKeyFile; }) (import ./lib/known-hosts.nix)",
-  ) as Record<string, { hostNames: string[]; publicKeyFile: string }>;
+Deno.test("nix tree: lib/known-hosts.nix pins every fleet host's key, no example key", async () => {
+  const pins = await evalJson(
+    "builtins.mapAttrs (_set: builtins.mapAttrs (_host: entry: entry // { publicKeyFile = toString entry.publicKeyFile; })) (import ./lib/known-hosts.nix)",
+  ) as Record<"fleet" | "examples", Record<string, { hostNames: string[]; publicKeyFile: string }>>;
   const hosts = await indexPaths("configurations/nixos-configurations.nix");
+  // A host whose private key is committed (dev-vm's example) is pinned for a developer's
+  // machine only: on the fleet, any local user could answer as it with the public key.
+  const withExampleKey: string[] = [];
+  for (const [host, dir] of Object.entries(hosts)) {
+    if (await exists(`${dir}/example_ssh_host_ed25519_key`)) withExampleKey.push(host);
+  }
+  assertEqualsList(withExampleKey, ["dev-vm"]);
   assertEqualsList(
-    Object.keys(knownHosts).sort(),
-    Object.keys(hosts).filter((host) => !hostsWithoutFixedKey.has(host)).sort(),
+    Object.keys(pins.fleet).sort(),
+    Object.keys(hosts).filter((host) =>
+      !hostsWithoutFixedKey.has(host) && !withExampleKey.includes(host)
+    ).sort(),
   );
-  for (const host of Object.keys(knownHosts)) {
-    const entry = knownHosts[host];
-    assert(entry !== undefined, `Host "${host}" is missing from known hosts`);
-    assert(
-      entry.hostNames.includes(host),
-      `Host "${host}" is not among its own host names`,
-    );
-    assert(
-      await exists(entry.publicKeyFile),
-      `Key file of "${host}" does not exist`,
-    );
+  assertEqualsList(Object.keys(pins.examples).sort(), withExampleKey);
+  // The mixin every host imports pins exactly the fleet's keys.
+  const mixin = await evalJson(
+    "builtins.attrNames ((import ./modules/nixos/mixins/mixin-known-hosts.nix { }).programs.ssh.knownHosts)",
+  );
+  assertEqualsList(mixin as string[], Object.keys(pins.fleet).sort());
+  for (const entry of [...Object.entries(pins.fleet), ...Object.entries(pins.examples)]) {
+    const [host, pin] = entry;
+    assert(pin.hostNames.includes(host), `Host "${host}" is not among its own host names`);
+    assert(await exists(pin.publicKeyFile), `Key file of "${host}" does not exist`);
+  }
+  for (const host of Object.keys(pins.fleet)) {
+    for (const hostName of pins.fleet[host]!.hostNames) {
+      for (const example of withExampleKey) {
+        assert(
+          !pins.examples[example]!.hostNames.includes(hostName),
+          `The fleet pins "${hostName}", a name of ${example} (example key)`,
+        );
+      }
+    }
   }
 });
 
