@@ -1,6 +1,6 @@
 # Models nixos/modules/config/nix.nix, services/system/nix-daemon.nix, services/misc/nix-gc.nix
 # and config/nix-channel.nix: nix.settings (typed where upstream types a setting), nix.gc
-# (`automatic` renamed to `enable`) and nix.channel.enable.
+# and nix.channel.enable (rows in ../../../PROVENANCE.tsv).
 { lib, ... }:
 let
   inherit (lib) mkOption types;
@@ -20,21 +20,6 @@ let
     };
 in
 {
-  imports = [
-    (lib.mkRenamedOptionModule
-      [
-        "nix"
-        "gc"
-        "automatic"
-      ]
-      [
-        "nix"
-        "gc"
-        "enable"
-      ]
-    )
-  ];
-
   options.nix = {
     enable = mkOption {
       type = types.bool;
@@ -88,14 +73,17 @@ in
       };
       default = { };
     };
+    # services/misc/nix-gc.nix. `automatic` in 26.05 and, as far as could be read, in
+    # 26.11pre too: the rename to `nix.gc.enable` (NixOS/nixpkgs#453642) is an open pull
+    # request, in neither.
     gc = {
-      enable = lib.mkEnableOption "" // {
-        description = "Whether to automatically run the garbage collector at a specific time.";
+      automatic = mkOption {
+        type = types.bool;
+        default = false;
       };
       dates = mkOption {
-        type = types.either types.singleLineStr (types.listOf types.str);
-        apply = lib.toList;
-        default = [ "03:15" ];
+        type = types.singleLineStr;
+        default = "03:15";
       };
       randomizedDelaySec = mkOption {
         type = types.singleLineStr;
