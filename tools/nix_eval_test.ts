@@ -423,6 +423,41 @@ if (inputsDir === undefined) {
     fn() {},
   });
 } else {
+  Deno.test("nix eval: every narHash of flake.lock that can be checked here is the snapshot's", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "nix-lock-" });
+    try {
+      const lock = JSON.parse(await Deno.readTextFile(join(root, "flake.lock"))) as {
+        nodes: Record<string, { locked?: Record<string, string | number> }>;
+      };
+      // MANIFEST.tsv: snapshot name, owner/repo, rev, date, narHash.
+      const manifest = (await Deno.readTextFile(join(inputsDir, "MANIFEST.tsv"))).split("\n")
+        .filter((line) => line.trim() !== "").map((line) => line.split("\t"));
+      let checked = 0;
+      for (const [name, node] of Object.entries(lock.nodes)) {
+        if (node.locked === undefined) continue;
+        const entry = manifest.find(([, repo]) =>
+          repo === `${node.locked!.owner}/${node.locked!.repo}`
+        );
+        assert(
+          entry !== undefined,
+          `${name}: no snapshot of ${node.locked.owner}/${node.locked.repo} here`,
+        );
+        const [snapshot, , rev, date] = entry as [string, string, string, string, string];
+        assertEquals(node.locked.rev, rev, `${name}: not the snapshot's revision`);
+        const lastModified = new Date(Number(node.locked.lastModified) * 1000);
+        assertEquals(lastModified.toISOString().slice(0, 10), date, `${name}: lastModified`);
+        // The narHash is computed here from the unpacked snapshot, not read from MANIFEST.tsv.
+        const tree = await unpack(join(inputsDir, `${snapshot}.tar.gz`), join(dir, snapshot));
+        const narHash = (await runProgramOk(["nix", "hash", "path", tree])).trim();
+        assertEquals(node.locked.narHash, narHash, `${name}: narHash`);
+        checked++;
+      }
+      assertEquals(checked, 5, "flake.lock's snapshots checked");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
   Deno.test("nix eval: every output of the flake evaluates offline", async (t) => {
     const dir = await Deno.makeTempDir({ prefix: "nix-eval-" });
     try {

@@ -251,3 +251,72 @@ Deno.test("nix tree: every Markdown file a document names exists", async () => {
   }
   assert(missing.length === 0, `Documents name missing files:\n${missing.join("\n")}`);
 });
+
+interface LockNode {
+  inputs?: Record<string, string | string[]>;
+  locked?: Record<string, string | number>;
+  original?: Record<string, string>;
+}
+
+/** The inputs of flake.nix: each one's URL and what its own inputs follow. */
+async function flakeInputs(): Promise<
+  Record<string, { url: string; follows: Record<string, string> }>
+> {
+  return await evalJson(
+    "builtins.mapAttrs (_: i: { url = i.url; follows = builtins.mapAttrs (_: v: v.follows) (i.inputs or { }); }) (import ./flake.nix).inputs",
+  ) as Record<string, { url: string; follows: Record<string, string> }>;
+}
+
+/** The inputs flake.lock leaves to the first fetch on a networked machine (README says why). */
+const unlockedInputs = new Set(["nixpkgs", "nixpkgs-unstable"]);
+
+Deno.test("nix tree: flake.lock locks the inputs of flake.nix as nix writes them", async () => {
+  const lock = JSON.parse(await Deno.readTextFile(`${root}flake.lock`)) as {
+    nodes: Record<string, LockNode>;
+    root: string;
+    version: number;
+  };
+  assert(lock.version === 7 && lock.root === "root", "flake.lock: not a version 7 lock file");
+  const inputs = await flakeInputs();
+  const rootInputs = lock.nodes.root?.inputs ?? {};
+  const locked = Object.keys(rootInputs).sort();
+  // Every input is locked, but those left to the first networked fetch; nothing else.
+  assertEqualsList(
+    locked,
+    Object.keys(inputs).filter((input) => !unlockedInputs.has(input)).sort(),
+  );
+  assertEqualsList(
+    Object.keys(lock.nodes).sort(),
+    [...locked, "root"].sort(),
+  );
+  for (const input of locked) {
+    const node = lock.nodes[rootInputs[input] as string];
+    const url = inputs[input]!.url;
+    const [, owner, repo] = /^github:([^/]+)\/([^/]+)$/.exec(url) ?? [];
+    assert(owner !== undefined && repo !== undefined, `${input}: ${url} is not a github: URL`);
+    assert(
+      JSON.stringify(node?.original) === JSON.stringify({ owner, repo, type: "github" }),
+      `${input}: original ${JSON.stringify(node?.original)} is not ${url}`,
+    );
+    const l = node?.locked ?? {};
+    assert(
+      l.type === "github" && l.owner === owner && l.repo === repo &&
+        /^[0-9a-f]{40}$/.test(String(l.rev)) &&
+        /^sha256-[A-Za-z0-9+/]{43}=$/.test(String(l.narHash)) &&
+        typeof l.lastModified === "number",
+      `${input}: locked ${JSON.stringify(l)}`,
+    );
+    // What the input's own inputs follow, as flake.nix says.
+    const follows = Object.fromEntries(
+      Object.entries(inputs[input]!.follows).map(([name, target]) => [name, [target]]),
+    );
+    assert(
+      JSON.stringify(node?.inputs ?? {}) === JSON.stringify(follows),
+      `${input}: inputs ${JSON.stringify(node?.inputs)} do not follow as flake.nix says`,
+    );
+  }
+  const readme = await Deno.readTextFile(`${root}README.md`);
+  for (const input of unlockedInputs) {
+    assert(readme.includes(`\`${input}\``), `README.md does not say why ${input} is not locked`);
+  }
+});
