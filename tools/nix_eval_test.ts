@@ -362,7 +362,7 @@ async function provenanceRows(): Promise<ProvenanceRow[]> {
       `PROVENANCE.tsv: ${option}: model ${model}`,
     );
     assert(
-      ["confirmed", "older-source", "unconfirmed"].includes(status),
+      ["confirmed", "read", "unconfirmed"].includes(status),
       `PROVENANCE.tsv: ${option}: status ${status}`,
     );
     return {
@@ -780,8 +780,13 @@ if (inputsDir === undefined) {
           ],
           [
             "a value of the wrong type",
-            `{ networking.hostId = "nas1"; }`,
+            `{ networking.hostName = "nas1.example.org"; }`,
             "is not of type",
+          ],
+          [
+            "a host id that is not 8 hex digits",
+            `{ networking.hostId = "nas1"; }`,
+            "Invalid value given to the networking.hostId option.",
           ],
           [
             "ZFS without a host id",
