@@ -88,6 +88,13 @@ async function prepare(dir: string, inputs: string): Promise<Prepared> {
     await runProgramOk(["cp", "-r", stubDir, nixpkgs]);
     await runProgramOk(["cp", "-r", join(lib, "lib"), join(nixpkgs, "lib")]);
     await Deno.writeTextFile(join(nixpkgs, "release.nix"), `"${release}"\n`);
+    // The lib snapshot is nixpkgs.lib after the branch-off (its .version says 26.11); the
+    // 26.05 model's lib says 26.05, as lib.trivial.release does on that release (the
+    // installer profile's system.stateVersion default reads it).
+    await Deno.writeTextFile(
+      join(nixpkgs, "lib", ".version"),
+      release === "26.05" ? "26.05" : "26.11",
+    );
     stubs[release] = nixpkgs;
   }
   return { overrides, stubs };
