@@ -161,26 +161,44 @@ Deno.test("nix tree: lib/hosts.nix gives typed deploy facts without inputs", asy
   }
 });
 
-Deno.test("nix tree: lib/known-hosts.nix pins every host's key", async () => {
-  const knownHosts = await evalJson(
-    "builtins.mapAttrs (_host: entry: entry // { publicKeyFile = toString entry.publicKeyFile; }) (import ./lib/known-hosts.nix)",
-  ) as Record<string, { hostNames: string[]; publicKeyFile: string }>;
+Deno.test("nix tree: lib/known-hosts.nix pins every fleet host's key, no example key", async () => {
+  const pins = await evalJson(
+    "builtins.mapAttrs (_set: builtins.mapAttrs (_host: entry: entry // { publicKeyFile = toString entry.publicKeyFile; })) (import ./lib/known-hosts.nix)",
+  ) as Record<"fleet" | "examples", Record<string, { hostNames: string[]; publicKeyFile: string }>>;
   const hosts = await indexPaths("configurations/nixos-configurations.nix");
+  // A host whose private key is committed (dev-vm's example) is pinned for a developer's
+  // machine only: on the fleet, any local user could answer as it with the public key.
+  const withExampleKey: string[] = [];
+  for (const [host, dir] of Object.entries(hosts)) {
+    if (await exists(`${dir}/example_ssh_host_ed25519_key`)) withExampleKey.push(host);
+  }
+  assertEqualsList(withExampleKey, ["dev-vm"]);
   assertEqualsList(
-    Object.keys(knownHosts).sort(),
-    Object.keys(hosts).filter((host) => !hostsWithoutFixedKey.has(host)).sort(),
+    Object.keys(pins.fleet).sort(),
+    Object.keys(hosts).filter((host) =>
+      !hostsWithoutFixedKey.has(host) && !withExampleKey.includes(host)
+    ).sort(),
   );
-  for (const host of Object.keys(knownHosts)) {
-    const entry = knownHosts[host];
-    assert(entry !== undefined, `Host "${host}" is missing from known hosts`);
-    assert(
-      entry.hostNames.includes(host),
-      `Host "${host}" is not among its own host names`,
-    );
-    assert(
-      await exists(entry.publicKeyFile),
-      `Key file of "${host}" does not exist`,
-    );
+  assertEqualsList(Object.keys(pins.examples).sort(), withExampleKey);
+  // The mixin every host imports pins exactly the fleet's keys.
+  const mixin = await evalJson(
+    "builtins.attrNames ((import ./modules/nixos/mixins/mixin-known-hosts.nix { }).programs.ssh.knownHosts)",
+  );
+  assertEqualsList(mixin as string[], Object.keys(pins.fleet).sort());
+  for (const entry of [...Object.entries(pins.fleet), ...Object.entries(pins.examples)]) {
+    const [host, pin] = entry;
+    assert(pin.hostNames.includes(host), `Host "${host}" is not among its own host names`);
+    assert(await exists(pin.publicKeyFile), `Key file of "${host}" does not exist`);
+  }
+  for (const host of Object.keys(pins.fleet)) {
+    for (const hostName of pins.fleet[host]!.hostNames) {
+      for (const example of withExampleKey) {
+        assert(
+          !pins.examples[example]!.hostNames.includes(hostName),
+          `The fleet pins "${hostName}", a name of ${example} (example key)`,
+        );
+      }
+    }
   }
 });
 
@@ -232,4 +250,76 @@ Deno.test("nix tree: every Markdown file a document names exists", async () => {
     }
   }
   assert(missing.length === 0, `Documents name missing files:\n${missing.join("\n")}`);
+});
+
+interface LockNode {
+  inputs?: Record<string, string | string[]>;
+  locked?: Record<string, string | number>;
+  original?: Record<string, string>;
+}
+
+/** The inputs of flake.nix: each one's URL and what its own inputs follow. */
+async function flakeInputs(): Promise<
+  Record<string, { url: string; follows: Record<string, string> }>
+> {
+  return await evalJson(
+    "builtins.mapAttrs (_: i: { url = i.url; follows = builtins.mapAttrs (_: v: v.follows) (i.inputs or { }); }) (import ./flake.nix).inputs",
+  ) as Record<string, { url: string; follows: Record<string, string> }>;
+}
+
+/** The inputs flake.lock leaves to the first fetch on a networked machine (README says why). */
+const unlockedInputs = new Set(["nixpkgs", "nixpkgs-unstable"]);
+
+Deno.test("nix tree: flake.lock locks the inputs of flake.nix as nix writes them", async () => {
+  const lock = JSON.parse(await Deno.readTextFile(`${root}flake.lock`)) as {
+    nodes: Record<string, LockNode>;
+    root: string;
+    version: number;
+  };
+  assert(lock.version === 7 && lock.root === "root", "flake.lock: not a version 7 lock file");
+  const inputs = await flakeInputs();
+  const rootInputs = lock.nodes.root?.inputs ?? {};
+  const locked = Object.keys(rootInputs).sort();
+  // Every input is locked, but those left to the first networked fetch; nothing else.
+  assertEqualsList(
+    locked,
+    Object.keys(inputs).filter((input) => !unlockedInputs.has(input)).sort(),
+  );
+  assertEqualsList(
+    Object.keys(lock.nodes).sort(),
+    [...locked, "root"].sort(),
+  );
+  for (const input of locked) {
+    const node = lock.nodes[rootInputs[input] as string];
+    const url = inputs[input]!.url;
+    const [, owner, repo] = /^github:([^/]+)\/([^/]+)$/.exec(url) ?? [];
+    assert(owner !== undefined && repo !== undefined, `${input}: ${url} is not a github: URL`);
+    assert(
+      JSON.stringify(node?.original) === JSON.stringify({ owner, repo, type: "github" }),
+      `${input}: original ${JSON.stringify(node?.original)} is not ${url}`,
+    );
+    const l = node?.locked ?? {};
+    assert(
+      l.type === "github" && l.owner === owner && l.repo === repo &&
+        /^[0-9a-f]{40}$/.test(String(l.rev)) &&
+        /^sha256-[A-Za-z0-9+/]{43}=$/.test(String(l.narHash)) &&
+        typeof l.lastModified === "number",
+      `${input}: locked ${JSON.stringify(l)}`,
+    );
+    // What the input's own inputs follow, as flake.nix says.
+    const follows = Object.fromEntries(
+      Object.entries(inputs[input]!.follows).map(([name, target]) => [name, [target]]),
+    );
+    assert(
+      JSON.stringify(node?.inputs ?? {}) === JSON.stringify(follows),
+      `${input}: inputs ${JSON.stringify(node?.inputs)} do not follow as flake.nix says`,
+    );
+  }
+  // README's "The fleet" says which inputs are left unlocked, and why.
+  const readme = (await Deno.readTextFile(`${root}README.md`)).replace(/\s+/g, " ");
+  const unlocked = [...unlockedInputs].map((input) => `\`${input}\``).join(" and ");
+  assert(
+    readme.includes(`${unlocked} are not locked yet`),
+    `README.md does not say ${unlocked} are not locked`,
+  );
 });

@@ -16,11 +16,13 @@ in
         inputs.disko.nixosModules.disko
         inputs.sops-nix.nixosModules.sops
         dir
-        {
+        # Named by its file, so that an evaluation's error messages and option
+        # definitions point here (tools/testing/fleet_options.nix counts it as the fleet's).
+        (lib.setDefaultModuleLocation ./nixos-configurations.nix {
           networking.hostName = lib.mkDefault host;
           nixpkgs.hostPlatform = lib.mkDefault facts.${host}.system;
           nixpkgs.overlays = builtins.attrValues self.overlays;
-        }
+        })
       ];
     }
   ) hosts;

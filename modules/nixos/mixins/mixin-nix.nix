@@ -20,8 +20,10 @@
       fallback = lib.mkDefault true;
       connect-timeout = lib.mkDefault 5;
     };
+    # NixOS 26.05 names the switch `automatic` (services/misc/nix-gc.nix); `nix.gc.enable`
+    # is only an open upstream proposal and does not exist there.
     gc = {
-      enable = lib.mkDefault true;
+      automatic = lib.mkDefault true;
       dates = lib.mkDefault "weekly";
       options = lib.mkDefault "--delete-older-than 30d";
     };

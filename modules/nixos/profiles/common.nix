@@ -51,8 +51,11 @@ in
   ];
 
   # A host that runs PostgreSQL runs the fleet's version (overlays/postgresql-16.nix),
-  # not the one upstream picks from system.stateVersion.
-  services.postgresql.package = lib.mkDefault pkgs.postgresql;
+  # not the one upstream picks from system.stateVersion. Upstream sets the package itself,
+  # with mkDefault (priority 1000), once PostgreSQL is enabled: a second mkDefault would be
+  # a second definition at the same priority ("defined multiple times"). 900 wins over
+  # upstream's; a host's plain value (100) still wins over ours.
+  services.postgresql.package = lib.mkOverride 900 pkgs.postgresql;
 
   services.fstrim.enable = lib.mkDefault true;
   zramSwap.enable = lib.mkDefault true;

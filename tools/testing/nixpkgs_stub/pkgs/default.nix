@@ -57,6 +57,7 @@ let
     "openssh"
     "postgresql_16"
     "postgresql_17"
+    "postgresql_18"
     "pre-commit"
     "ripgrep"
     "rsync"

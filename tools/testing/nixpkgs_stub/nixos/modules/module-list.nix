@@ -1,7 +1,8 @@
 # The modelled NixOS modules: typed declarations of every NixOS option the fleet (and the
 # input flakes' modules it imports) sets, with the upstream definitions that meet the
-# fleet's values at the same priority. Types as nixpkgs declares them for 26.05; where an
-# upstream source could be read, it was (README, "Offline evaluation").
+# fleet's values at their real priority. Each option the fleet sets has its row in
+# ../../PROVENANCE.tsv (the type and default upstream declares, where it was read, why it
+# stands for 26.05); ../../release.nix picks 26.05 or 26.11pre where the two differ.
 [
   ./misc/assertions.nix
   ./misc/nixpkgs.nix

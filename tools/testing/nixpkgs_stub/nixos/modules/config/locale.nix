@@ -6,7 +6,10 @@ in
 {
   options = {
     time.timeZone = mkOption {
-      type = types.nullOr (types.addCheck types.str (zone: !(lib.hasInfix " " zone)));
+      # Upstream names the type itself (PROVENANCE.tsv: time.timeZone).
+      type = types.nullOr (types.addCheck types.str (zone: !(lib.hasInfix " " zone))) // {
+        description = "null or string without spaces";
+      };
       default = null;
     };
     i18n.defaultLocale = mkOption {

@@ -1,7 +1,7 @@
 # Models nixos/modules/config/nix.nix, services/system/nix-daemon.nix, services/misc/nix-gc.nix
 # and config/nix-channel.nix: nix.settings (typed where upstream types a setting), nix.gc
-# (`automatic` renamed to `enable`) and nix.channel.enable.
-{ lib, ... }:
+# and nix.channel.enable (rows in ../../../PROVENANCE.tsv).
+{ config, lib, ... }:
 let
   inherit (lib) mkOption types;
   confAtom =
@@ -20,21 +20,6 @@ let
     };
 in
 {
-  imports = [
-    (lib.mkRenamedOptionModule
-      [
-        "nix"
-        "gc"
-        "automatic"
-      ]
-      [
-        "nix"
-        "gc"
-        "enable"
-      ]
-    )
-  ];
-
   options.nix = {
     enable = mkOption {
       type = types.bool;
@@ -60,26 +45,14 @@ in
             type = types.either types.bool (types.enum [ "relaxed" ]);
             default = true;
           };
-          substituters = mkOption {
-            type = types.listOf types.str;
-            default = [ ];
-          };
+          substituters = mkOption { type = types.listOf types.str; };
           trusted-substituters = mkOption {
             type = types.listOf types.str;
             default = [ ];
           };
-          trusted-public-keys = mkOption {
-            type = types.listOf types.str;
-            default = [ ];
-          };
-          trusted-users = mkOption {
-            type = types.listOf types.str;
-            default = [ "root" ];
-          };
-          system-features = mkOption {
-            type = types.listOf types.str;
-            default = [ ];
-          };
+          trusted-public-keys = mkOption { type = types.listOf types.str; };
+          trusted-users = mkOption { type = types.listOf types.str; };
+          system-features = mkOption { type = types.listOf types.str; };
           allowed-users = mkOption {
             type = types.listOf types.str;
             default = [ "*" ];
@@ -88,14 +61,17 @@ in
       };
       default = { };
     };
+    # services/misc/nix-gc.nix. `automatic` in 26.05 and, as far as could be read, in
+    # 26.11pre too: the rename to `nix.gc.enable` (NixOS/nixpkgs#453642) is an open pull
+    # request, in neither.
     gc = {
-      enable = lib.mkEnableOption "" // {
-        description = "Whether to automatically run the garbage collector at a specific time.";
+      automatic = mkOption {
+        type = types.bool;
+        default = false;
       };
       dates = mkOption {
-        type = types.either types.singleLineStr (types.listOf types.str);
-        apply = lib.toList;
-        default = [ "03:15" ];
+        type = types.singleLineStr;
+        default = "03:15";
       };
       randomizedDelaySec = mkOption {
         type = types.singleLineStr;
@@ -114,5 +90,19 @@ in
       type = types.bool;
       default = true;
     };
+  };
+
+  # Upstream (config/nix.nix) declares these settings without a default and defines them in
+  # its config at normal priority, so a host's list adds to them; system-features at mkDefault.
+  config.nix.settings = lib.mkIf config.nix.enable {
+    trusted-public-keys = [ "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=" ];
+    trusted-users = [ "root" ];
+    substituters = lib.mkAfter [ "https://cache.nixos.org/" ];
+    system-features = lib.mkDefault [
+      "nixos-test"
+      "benchmark"
+      "big-parallel"
+      "kvm"
+    ];
   };
 }

@@ -1,5 +1,5 @@
 # Models nixos/modules/hardware/{all-firmware,bluetooth,cpu/amd-microcode}.nix.
-{ lib, ... }:
+{ config, lib, ... }:
 let
   bool =
     default:
@@ -10,7 +10,13 @@ let
 in
 {
   options.hardware = {
-    enableRedistributableFirmware = bool false;
+    enableAllFirmware = bool false;
+    # Upstream's default follows enableAllFirmware (PROVENANCE.tsv).
+    enableRedistributableFirmware = lib.mkOption {
+      type = lib.types.bool;
+      default = config.hardware.enableAllFirmware;
+      defaultText = lib.literalExpression "config.hardware.enableAllFirmware";
+    };
     bluetooth.enable = bool false;
     cpu.amd.updateMicrocode = bool false;
   };

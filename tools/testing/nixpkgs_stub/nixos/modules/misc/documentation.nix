@@ -27,9 +27,10 @@
       type = lib.types.bool;
       default = true;
     };
+    # false in the version read (PROVENANCE.tsv: xdg.icons.enable).
     xdg.icons.enable = lib.mkOption {
       type = lib.types.bool;
-      default = true;
+      default = false;
     };
     xdg.mime.enable = lib.mkOption {
       type = lib.types.bool;
@@ -39,9 +40,10 @@
       type = lib.types.bool;
       default = true;
     };
+    # false in the version read (PROVENANCE.tsv: programs.command-not-found.enable).
     programs.command-not-found.enable = lib.mkOption {
       type = lib.types.bool;
-      default = true;
+      default = false;
     };
   };
 }

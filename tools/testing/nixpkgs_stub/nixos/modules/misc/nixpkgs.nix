@@ -16,6 +16,7 @@
       type = lib.types.listOf (
         lib.mkOptionType {
           name = "nixpkgs-overlay";
+          description = "nixpkgs overlay";
           check = lib.isFunction;
           merge = lib.mergeOneOption;
         }

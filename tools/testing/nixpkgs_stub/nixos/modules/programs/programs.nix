@@ -15,16 +15,22 @@ in
     ssh.knownHosts = mkOption {
       type = types.attrsOf (
         types.submodule (
-          { name, ... }:
+          {
+            name,
+            config,
+            options,
+            ...
+          }:
           {
             options = {
               certAuthority = bool;
               hostNames = mkOption {
                 type = types.listOf types.str;
-                default = [ name ];
+                default = [ name ] ++ config.extraHostNames;
+                defaultText = lib.literalExpression "[ ${name} ] ++ config.${options.extraHostNames}";
               };
               publicKey = mkOption {
-                type = types.nullOr types.singleLineStr;
+                type = types.nullOr types.str;
                 default = null;
               };
               publicKeyFile = mkOption {

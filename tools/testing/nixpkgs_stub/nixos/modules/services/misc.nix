@@ -9,6 +9,7 @@
 }:
 let
   inherit (lib) mkOption types;
+  release = import ../../../release.nix;
   enable = mkOption {
     type = types.bool;
     default = false;
@@ -30,17 +31,25 @@ in
     };
     services.postgresql = {
       enable = enable;
-      package = mkOption {
-        type = types.package;
-        # Upstream picks the major version from system.stateVersion, not pkgs.postgresql.
-        default =
-          if lib.versionAtLeast config.system.stateVersion "25.11" then
-            pkgs.postgresql_17
-          else
-            pkgs.postgresql_16;
-      };
+      # Upstream declares no default: its module sets the package in its own config, at
+      # mkDefault (priority 1000) and only when PostgreSQL is enabled (below).
+      package = mkOption { type = types.package; };
     };
   };
+
+  # services/databases/postgresql.nix: `config = mkIf cfg.enable { services.postgresql.package
+  # = mkDefault (…by system.stateVersion…); }`; 26.11pre adds PostgreSQL 18 for new
+  # installations (rl-2611: stateVersion >= 26.11).
+  config.services.postgresql.package = lib.mkIf config.services.postgresql.enable (
+    lib.mkDefault (
+      if release != "26.05" && lib.versionAtLeast config.system.stateVersion "26.11" then
+        pkgs.postgresql_18
+      else if lib.versionAtLeast config.system.stateVersion "25.11" then
+        pkgs.postgresql_17
+      else
+        pkgs.postgresql_16
+    )
+  );
 
   config.assertions = [
     {

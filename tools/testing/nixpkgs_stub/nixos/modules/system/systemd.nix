@@ -4,8 +4,10 @@
 let
   inherit (lib) mkOption types;
   unitOption = import ./unit-option.nix { inherit lib; };
+  # lib/systemd-lib.nix's unitNameType: a unit name with one of systemd's unit suffixes.
+  unitNameType = types.strMatching "[a-zA-Z0-9@%:_.\\-]+[.](service|socket|device|mount|automount|swap|target|path|timer|scope|slice)";
   units = mkOption {
-    type = types.listOf types.str;
+    type = types.listOf unitNameType;
     default = [ ];
   };
   section = mkOption {

@@ -79,9 +79,11 @@ in
       };
       default = { };
     };
+    # misc/version.nix: the release of the nixpkgs evaluated (here the lib snapshot's).
     stateVersion = lib.mkOption {
       type = lib.types.str;
       default = lib.trivial.release;
+      defaultText = lib.literalExpression "config.system.nixos.release";
     };
     activationScripts = lib.mkOption {
       type = lib.types.attrsOf (

@@ -1,14 +1,16 @@
-# Models `unitOption` of nixos/lib/systemd-unit-options.nix: a systemd setting's value, or
-# a list of them.
+# Models `unitOption` of nixos/lib/systemd-unit-options.nix (PROVENANCE.tsv: systemd.services.<name>.serviceConfig):
+# the type "systemd option" with no check; definitions that include a list are concatenated
+# (repeatable settings), otherwise all must be equal.
 { lib }:
-let
-  inherit (lib) types;
-  atom = types.oneOf [
-    types.bool
-    types.int
-    types.str
-    types.path
-    types.package
-  ];
-in
-types.either atom (types.listOf atom)
+lib.mkOptionType {
+  name = "systemd option";
+  merge =
+    loc: defs:
+    let
+      kept = lib.filterOverrides defs;
+    in
+    if builtins.any (def: builtins.isList def.value) kept then
+      lib.concatMap (def: lib.toList def.value) kept
+    else
+      lib.mergeEqualOption loc kept;
+}

@@ -3,6 +3,11 @@
 { lib, ... }:
 let
   inherit (lib) mkOption types;
+  # Upstream's own checked string types (PROVENANCE.tsv: fileSystems.<name>.device).
+  addCheckDesc =
+    desc: elemType: check:
+    types.addCheck elemType check // { description = "${elemType.description} (with check: ${desc})"; };
+  nonEmptyStr = addCheckDesc "non-empty" types.str (s: builtins.match "[ \t\n]*" s == null);
   fileSystem = types.submodule (
     { name, ... }:
     {
@@ -12,7 +17,7 @@ let
           default = name;
         };
         device = mkOption {
-          type = types.nullOr types.nonEmptyStr;
+          type = types.nullOr nonEmptyStr;
           default = null;
         };
         label = mkOption {
@@ -20,11 +25,11 @@ let
           default = null;
         };
         fsType = mkOption {
-          type = types.nonEmptyStr;
+          type = nonEmptyStr;
           default = "auto";
         };
         options = mkOption {
-          type = types.nonEmptyListOf types.nonEmptyStr;
+          type = types.nonEmptyListOf nonEmptyStr;
           default = [ "defaults" ];
         };
         depends = mkOption {

@@ -8,8 +8,26 @@ in
     enable = lib.mkEnableOption "Podman";
     dockerCompat = lib.mkEnableOption "the docker command as an alias of podman";
     defaultNetwork.settings = mkOption {
-      # Upstream: (pkgs.formats.json { }).type, a JSON value.
-      type = types.attrsOf types.anything;
+      # Upstream: (pkgs.formats.json { }).type, described "JSON value".
+      type =
+        let
+          valueType =
+            types.nullOr (
+              types.oneOf [
+                types.bool
+                types.int
+                types.float
+                types.str
+                types.path
+                (types.attrsOf valueType)
+                (types.listOf valueType)
+              ]
+            )
+            // {
+              description = "JSON value";
+            };
+        in
+        valueType;
       default = { };
     };
   };
