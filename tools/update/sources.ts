@@ -2,7 +2,7 @@
 // To add a source: a zod schema for its `passthru.updateInfo`, a `Source`, an entry in SOURCES.
 import { z } from "zod";
 import { getJson, UpstreamError } from "./http.ts";
-import { unstableVersion } from "./version.ts";
+import { compareVersions, parseVersion, unstableVersion } from "./version.ts";
 
 /** Where the sources find their upstreams; each base URL can be set from the environment. */
 export interface SourceEnv {
@@ -54,15 +54,21 @@ export function sourceEnvFrom(
   };
 }
 
-/** A version an upstream offers. */
-export interface Candidate {
-  /** The package version it gives: `1.3.0`, `0-unstable-2026-04-20`. */
-  version: string;
+/** What an upstream offers: a tag (its version read by the package's tag shape) or a version. */
+export interface Offer {
+  /** The package version it gives, when the upstream says (npm, a branch head). */
+  version?: string;
   /** What replaces the source's old `rev`/`tag`: a tag name or a commit. */
   rev: string;
   prerelease: boolean;
   /** Commit date (branch tracking), ISO 8601. */
   date?: string;
+}
+
+/** An offer whose version is known: the one the policy chose. */
+export interface Candidate extends Offer {
+  /** `1.3.0`, `0-unstable-2026-04-20`. */
+  version: string;
 }
 
 /** What a package is now, for links from old to new. */
@@ -79,7 +85,9 @@ export interface Source<Info> {
   /** Whether the package follows releases or a branch. */
   track(info: Info): Track;
   /** The versions the upstream offers (any order); the version policy picks one. */
-  candidates(info: Info, env: SourceEnv): Promise<Candidate[]>;
+  candidates(info: Info, env: SourceEnv): Promise<Offer[]>;
+  /** The upstream, for messages: `GitHub o/demo`. */
+  describe(info: Info): string;
   /** A page that shows what changed from `from` to `to`, for the commit message. */
   changelogUrl(info: Info, from: Current, to: Candidate, env: SourceEnv): string | undefined;
 }
@@ -96,6 +104,8 @@ const githubInfo = z.object({
   track: z.enum(["release", "branch"]).default("release"),
   /** The branch to follow; default the repository's default branch. */
   branch: z.string().regex(/^[A-Za-z0-9_./-]+$/).optional(),
+  /** Reads the version out of a tag: group 1, else the whole match (nix-update's). */
+  versionRegex: z.string().min(1).optional(),
 });
 /** `passthru.updateInfo` of a GitHub package. */
 export type GithubInfo = z.infer<typeof githubInfo>;
@@ -105,8 +115,16 @@ function githubHeaders(env: SourceEnv): Record<string, string> {
     accept: "application/vnd.github+json",
     "x-github-api-version": "2022-11-28",
     "user-agent": "devops-at-home-update",
-    ...(env.githubToken ? { authorization: `Bearer ${env.githubToken}` } : {}),
   };
+}
+
+/**
+ * The one cross-origin hop a GitHub API answer may take: from api.github.com to its download
+ * host codeload.github.com (archives). Any other origin is refused; with GITHUB_API_URL set
+ * elsewhere (GitHub Enterprise, tests), only that origin.
+ */
+export function githubRedirectOrigins(apiUrl: string): string[] {
+  return new URL(apiUrl).origin === "https://api.github.com" ? ["https://codeload.github.com"] : [];
 }
 
 /** One line for GitHub's rate-limit refusal (403/429 with no requests left), with the reset time. */
@@ -149,6 +167,8 @@ async function github<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Pr
   const url = `${env.githubApiUrl}${path}`;
   const value = await getJson(url, {
     headers: githubHeaders(env),
+    ...(env.githubToken ? { privateHeaders: { authorization: `Bearer ${env.githubToken}` } } : {}),
+    redirectOrigins: githubRedirectOrigins(env.githubApiUrl),
     timeoutMs: env.timeoutMs,
     upstream: "GitHub",
     rateLimit: (response) => githubRateLimit(response),
@@ -156,16 +176,12 @@ async function github<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Pr
   return parseAnswer(schema, value, url);
 }
 
-function fromTag(tag: string, prerelease: boolean): Candidate {
-  const version = tag.replace(/^v(?=\d)/, "");
-  return { version, rev: tag, prerelease };
-}
-
 /** GitHub: releases (tags when there are none), or the newest commit of a branch. */
 export const githubSource: Source<GithubInfo> = {
   kind: "github",
   schema: githubInfo,
   track: (info) => info.track,
+  describe: (info) => `GitHub ${info.owner}/${info.repo}`,
   async candidates(info, env) {
     const repo = `/repos/${info.owner}/${info.repo}`;
     if (info.track === "branch") {
@@ -177,10 +193,14 @@ export const githubSource: Source<GithubInfo> = {
     }
     const published = (await github(env, `${repo}/releases?per_page=100`, releases))
       .filter((r) => !r.draft);
-    if (published.length > 0) return published.map((r) => fromTag(r.tag_name, r.prerelease));
-    return (await github(env, `${repo}/tags?per_page=100`, tags)).map((t) =>
-      fromTag(t.name, false)
-    );
+    // One page each: GitHub lists the newest releases first; 100 is its largest page.
+    if (published.length > 0) {
+      return published.map((r) => ({ rev: r.tag_name, prerelease: r.prerelease }));
+    }
+    return (await github(env, `${repo}/tags?per_page=100`, tags)).map((t) => ({
+      rev: t.name,
+      prerelease: false,
+    }));
   },
   changelogUrl(info, from, to, env) {
     const base = `${env.githubServerUrl}/${info.owner}/${info.repo}`;
@@ -198,18 +218,27 @@ const npmInfo = z.object({
 export type NpmInfo = z.infer<typeof npmInfo>;
 
 const packument = z.object({
-  versions: z.record(z.string(), z.unknown()),
+  "dist-tags": z.record(z.string(), z.string()).default({}),
+  versions: z.record(
+    z.string(),
+    z.object({ deprecated: z.union([z.string(), z.boolean()]).optional() }).passthrough(),
+  ),
 });
 
-/** The npm registry: every published version. */
+/**
+ * The npm registry, read like `npm install` does: `dist-tags.latest` is the newest version
+ * offered (higher versions only with --prerelease), and a deprecated version never is.
+ */
 export const npmSource: Source<NpmInfo> = {
   kind: "npm",
   schema: npmInfo,
   track: () => "release",
+  describe: (info) => `npm ${info.name}`,
   async candidates(info, env) {
     const url = `${env.npmRegistryUrl}/${info.name.replace("/", "%2F")}`;
     const value = await getJson(url, {
-      headers: { accept: "application/json" },
+      // The abbreviated metadata npm install reads: dist-tags, versions, deprecated.
+      headers: { accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8" },
       timeoutMs: env.timeoutMs,
       upstream: "npm",
     });
@@ -217,11 +246,15 @@ export const npmSource: Source<NpmInfo> = {
     if (!parsed.success) {
       throw new UpstreamError("bad-answer", `npm answered unexpected JSON for ${url}`);
     }
-    return Object.keys(parsed.data.versions).map((version) => ({
-      version,
-      rev: version,
-      prerelease: version.includes("-"),
-    }));
+    const latest = parseVersion(parsed.data["dist-tags"].latest ?? "");
+    return Object.entries(parsed.data.versions).flatMap(([version, meta]) => {
+      if (meta.deprecated !== undefined && meta.deprecated !== false) return [];
+      const parsedVersion = parseVersion(version);
+      const aboveLatest = latest !== undefined && parsedVersion !== undefined &&
+        compareVersions(parsedVersion, latest) > 0;
+      // Above latest: published under another dist-tag (next, beta): a pre-release to npm.
+      return [{ version, rev: version, prerelease: version.includes("-") || aboveLatest }];
+    });
   },
   changelogUrl(info, _from, to) {
     return `https://www.npmjs.com/package/${info.name}/v/${to.version}`;
