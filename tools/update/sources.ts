@@ -110,7 +110,7 @@ const githubInfo = z.object({
 /** `passthru.updateInfo` of a GitHub package. */
 export type GithubInfo = z.infer<typeof githubInfo>;
 
-function githubHeaders(env: SourceEnv): Record<string, string> {
+function githubHeaders(): Record<string, string> {
   return {
     accept: "application/vnd.github+json",
     "x-github-api-version": "2022-11-28",
@@ -166,7 +166,7 @@ function parseAnswer<T>(schema: z.ZodType<T>, value: unknown, url: string): T {
 async function github<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Promise<T> {
   const url = `${env.githubApiUrl}${path}`;
   const value = await getJson(url, {
-    headers: githubHeaders(env),
+    headers: githubHeaders(),
     ...(env.githubToken ? { privateHeaders: { authorization: `Bearer ${env.githubToken}` } } : {}),
     redirectOrigins: githubRedirectOrigins(env.githubApiUrl),
     timeoutMs: env.timeoutMs,
