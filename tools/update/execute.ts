@@ -109,13 +109,7 @@ export async function runUpdate(runner: Runner, options: UpdateOptions): Promise
   if (!options.check) getWorkspace().catch(() => {});
   try {
     runner.log(`reading package facts (${options.names?.join(", ") ?? "all packages"})`);
-    const facts = await readPackageFacts(
-      runner,
-      options.root,
-      options.system,
-      options.names,
-      options.evalTimeoutMs ?? DEFAULT_EVAL_TIMEOUT_MS,
-    );
+    const facts = await readAllFacts(runner, options);
     for (const name of options.names ?? []) {
       if (facts[name] === undefined) {
         throw new UsageError(
@@ -131,12 +125,15 @@ export async function runUpdate(runner: Runner, options: UpdateOptions): Promise
       return next;
     };
     const results = await mapPool(names, options.parallel, async (name) => {
-      const result = await updateOne(runner, name, facts[name]!, {
-        ...options,
-        sources,
-        getWorkspace,
-        serialCommit,
-      });
+      const fact = facts[name]!;
+      const result: PackageResult = "evalError" in fact
+        ? { kind: "failed", step: "read", message: fact.evalError }
+        : await updateOne(runner, name, fact, {
+          ...options,
+          sources,
+          getWorkspace,
+          serialCommit,
+        });
       runner.log(`${name}: ${describeResult(result)}`);
       return { name, file: packageFile(name), result };
     });
@@ -155,6 +152,55 @@ export async function runUpdate(runner: Runner, options: UpdateOptions): Promise
     if (workspace !== undefined) {
       await (await workspace.catch(() => undefined))?.[Symbol.asyncDispose]();
     }
+  }
+}
+
+/** A package whose facts do not evaluate: nix's cause. */
+interface EvalFailure {
+  evalError: string;
+}
+
+/**
+ * The facts of every package asked for, in one evaluation; when that fails, each package on
+ * its own, so one package that does not evaluate fails alone, with nix's cause.
+ */
+async function readAllFacts(
+  runner: Runner,
+  options: UpdateOptions,
+): Promise<Record<string, PackageFacts | EvalFailure>> {
+  const timeoutMs = options.evalTimeoutMs ?? DEFAULT_EVAL_TIMEOUT_MS;
+  try {
+    return await readPackageFacts(runner, options.root, options.system, options.names, timeoutMs);
+  } catch (error) {
+    let names = options.names;
+    if (names === null) {
+      try {
+        names = await listPackages(runner, options.root, options.system, timeoutMs);
+      } catch {
+        throw error;
+      }
+    }
+    if (names.length <= 1) throw error;
+    const facts: Record<string, PackageFacts | EvalFailure> = {};
+    const one = await mapPool(
+      names,
+      options.parallel,
+      (name) => readPackageFacts(runner, options.root, options.system, [name], timeoutMs),
+    );
+    one.forEach((r, i) => {
+      const name = names[i]!;
+      if (r.ok) Object.assign(facts, r.value);
+      else {
+        const message = ((r as { error?: unknown }).error as Error).message;
+        facts[name] = {
+          evalError: message.replace(
+            /^Cannot evaluate the package facts of [^:]+: /,
+            "does not evaluate: ",
+          ),
+        };
+      }
+    });
+    return facts;
   }
 }
 
@@ -521,6 +567,19 @@ async function applyUpdate(
   return runner.dryRun
     ? { kind: "would-update", ...moving }
     : { kind: "updated", ...moving, ...(commit ? { commit } : {}) };
+}
+
+async function listPackages(
+  runner: Runner,
+  flake: string,
+  system: string,
+  timeoutMs: number,
+): Promise<string[]> {
+  const out = await runner.text({
+    argv: ["nix", "eval", "--json", `${flake}#packages.${system}`, "--apply", "builtins.attrNames"],
+    timeoutMs,
+  });
+  return JSON.parse(out) as string[];
 }
 
 async function evalOne(

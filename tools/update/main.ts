@@ -42,7 +42,7 @@ Options:
   --json                print a machine-readable result on stdout
   -h, --help            show this help
 
-Environment: GITHUB_TOKEN, GITHUB_API_URL, GITHUB_SERVER_URL, NPM_REGISTRY_URL.
+Environment: GITHUB_TOKEN, GITHUB_API_URL, GITHUB_SERVER_URL, NPM_REGISTRY_URL, GITLAB_API_URL.
 `;
 
 const OPTIONS = {

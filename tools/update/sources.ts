@@ -14,6 +14,8 @@ export interface SourceEnv {
   githubToken?: string;
   /** `NPM_REGISTRY_URL`, default https://registry.npmjs.org. */
   npmRegistryUrl: string;
+  /** `GITLAB_API_URL`, default https://gitlab.com/api/v4. */
+  gitlabApiUrl: string;
   /** Bound on each request. */
   timeoutMs: number;
 }
@@ -24,6 +26,7 @@ export const SOURCE_ENV_VARS = [
   "GITHUB_SERVER_URL",
   "GITHUB_TOKEN",
   "NPM_REGISTRY_URL",
+  "GITLAB_API_URL",
 ] as const;
 
 /** Reads the base URLs and token from `env`; a base URL must be http(s). */
@@ -50,6 +53,7 @@ export function sourceEnvFrom(
     githubServerUrl: base("GITHUB_SERVER_URL", "https://github.com"),
     ...(token ? { githubToken: token } : {}),
     npmRegistryUrl: base("NPM_REGISTRY_URL", "https://registry.npmjs.org"),
+    gitlabApiUrl: base("GITLAB_API_URL", "https://gitlab.com/api/v4"),
     timeoutMs,
   };
 }
@@ -261,9 +265,64 @@ export const npmSource: Source<NpmInfo> = {
   },
 };
 
+const gitlabInfo = z.object({
+  source: z.literal("gitlab"),
+  /** The namespace, with subgroups: `esr`, `group/subgroup`. */
+  owner: z.string().regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/, "expected a GitLab namespace"),
+  repo: identifier,
+  track: z.literal("release").default("release"),
+  versionRegex: z.string().min(1).optional(),
+});
+/** `passthru.updateInfo` of a GitLab package. */
+export type GitlabInfo = z.infer<typeof gitlabInfo>;
+
+const gitlabReleases = z.array(
+  z.object({ tag_name: z.string(), upcoming_release: z.boolean().default(false) }),
+);
+const gitlabTags = z.array(z.object({ name: z.string() }));
+
+async function gitlab<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Promise<T> {
+  const url = `${env.gitlabApiUrl}${path}`;
+  const value = await getJson(url, {
+    headers: { accept: "application/json", "user-agent": "devops-at-home-update" },
+    timeoutMs: env.timeoutMs,
+    upstream: "GitLab",
+  });
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new UpstreamError("bad-answer", `GitLab answered unexpected JSON for ${url}`);
+  }
+  return parsed.data;
+}
+
+/** GitLab (gitlab.com or GITLAB_API_URL): releases, tags when there are none. One page each. */
+export const gitlabSource: Source<GitlabInfo> = {
+  kind: "gitlab",
+  schema: gitlabInfo,
+  track: () => "release",
+  describe: (info) => `GitLab ${info.owner}/${info.repo}`,
+  async candidates(info, env) {
+    const project = `/projects/${encodeURIComponent(`${info.owner}/${info.repo}`)}`;
+    const releases = await gitlab(env, `${project}/releases?per_page=100`, gitlabReleases);
+    if (releases.length > 0) {
+      return releases.map((r) => ({ rev: r.tag_name, prerelease: r.upcoming_release }));
+    }
+    return (await gitlab(env, `${project}/repository/tags?per_page=100`, gitlabTags)).map((t) => ({
+      rev: t.name,
+      prerelease: false,
+    }));
+  },
+  changelogUrl(info, from, to, env) {
+    const server = env.gitlabApiUrl.replace(/\/api\/v4$/, "");
+    const base = `${server}/${info.owner}/${info.repo}`;
+    return from.rev ? `${base}/-/compare/${from.rev}...${to.rev}` : `${base}/-/tags/${to.rev}`;
+  },
+};
+
 /** Every source, by the name `passthru.updateInfo.source` uses. */
 // deno-lint-ignore no-explicit-any
 export const SOURCES: Record<string, Source<any>> = {
   [githubSource.kind]: githubSource,
   [npmSource.kind]: npmSource,
+  [gitlabSource.kind]: gitlabSource,
 };
