@@ -18,13 +18,22 @@ export interface TarballFiles {
 }
 
 /** A tar.gz with one top folder `top` holding the fixture files (made by the real tar). */
-export async function makeTarball(top: string, files: TarballFiles): Promise<Uint8Array> {
+export function makeTarball(top: string, files: TarballFiles): Promise<Uint8Array> {
+  return tarGz(top, {
+    "body.txt": `${files.body}\n`,
+    "deps.txt": `${files.deps}\n`,
+    ...(files.failBuild ? { fail: "1\n" } : {}),
+  });
+}
+
+/** A tar.gz with one top folder `top` holding `files` (name to text), made by the real tar. */
+export async function tarGz(top: string, files: Record<string, string>): Promise<Uint8Array> {
   const dir = await Deno.makeTempDir({ prefix: "devops-tarball-" });
   try {
     await Deno.mkdir(`${dir}/${top}`);
-    await Deno.writeTextFile(`${dir}/${top}/body.txt`, `${files.body}\n`);
-    await Deno.writeTextFile(`${dir}/${top}/deps.txt`, `${files.deps}\n`);
-    if (files.failBuild) await Deno.writeTextFile(`${dir}/${top}/fail`, "1\n");
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir}/${top}/${name}`, text);
+    }
     const out = await new Deno.Command("tar", {
       args: ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-czf", "-", "-C", dir, top],
       stdout: "piped",

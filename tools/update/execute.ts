@@ -375,8 +375,11 @@ async function applyUpdate(
   let revDerived = false;
   if (oldRev !== null && oldRev !== newRev) {
     const what = src.tag !== null ? "tag" : "rev";
-    if (literalOffsets(original, oldRev).length === 0 && oldRev.includes(moving.from)) {
-      revDerived = true; // e.g. rev = "v${version}": follows the version; confirmed below
+    const followsVersion = oldRev === moving.from ||
+      (literalOffsets(original, oldRev).length === 0 && oldRev.includes(moving.from));
+    if (followsVersion) {
+      // e.g. rev = "v${version}" or rev = version: follows the version; confirmed below
+      revDerived = true;
     } else {
       stage1.push({ what, from: oldRev, to: newRev });
     }
