@@ -5,14 +5,12 @@
 // hash, never "up to date" while the upstream has a newer release.
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { runProgram } from "../testing/run.ts";
-import { CHECKOUT, installToolkit, runTask } from "../testing/task.ts";
-import { createTempRepo } from "../testing/temp_repo.ts";
+import { CHECKOUT, runTask } from "../testing/task.ts";
 import { startHttpServer, type TestHttpServer } from "../testing/http_server.ts";
 import { currentSystem } from "./facts.ts";
-import { tarGz, updateProgramsBin } from "./_test_support.ts";
+import { createStandInRepo, tarGz, updateProgramsBin } from "./_test_support.ts";
 
 const CORPUS = `${CHECKOUT}/tools/testing/fixtures/packages`;
-const STAND_IN = `${CHECKOUT}/tools/testing/update_nixpkgs`;
 const SYSTEM = currentSystem();
 
 /** The constructs the issue lists; each must be in at least one file of the corpus. */
@@ -250,20 +248,6 @@ const CASES: Case[] = [
   },
 ];
 
-const FLAKE = `{
-  outputs = { self }:
-    let
-      system = "${SYSTEM}";
-      pkgs = import ./nixpkgs { inherit system; upstream = import ./upstream.nix; };
-    in
-    {
-      packages.\${system} = builtins.mapAttrs (
-        name: _: pkgs.callPackage (./pkgs + "/\${name}/package.nix") { }
-      ) (builtins.readDir ./pkgs);
-    };
-}
-`;
-
 /** The source the fake upstream serves for a case: marker and lock files name the version. */
 function sourceFiles(c: Case): Record<string, string> {
   const line = `${c.name} ${c.version}`;
@@ -289,21 +273,11 @@ type Outcome = "correct" | "refused" | "wrong" | "silently up to date";
 Deno.test("every real package file is updated right (built) or clearly refused", async () => {
   await using server = startHttpServer();
   await serve(server);
-  const tree: Record<string, string> = {
-    "flake.nix": FLAKE,
-    "upstream.nix": `"${server.url}"\n`,
-    "configurations/.keep": "",
-  };
+  const files: Record<string, string> = {};
   for (const c of CASES) {
-    tree[`pkgs/${c.name}/package.nix`] = await Deno.readTextFile(`${CORPUS}/${c.name}/package.nix`);
+    files[c.name] = await Deno.readTextFile(`${CORPUS}/${c.name}/package.nix`);
   }
-  for await (const entry of Deno.readDir(STAND_IN)) {
-    tree[`nixpkgs/${entry.name}`] = await Deno.readTextFile(`${STAND_IN}/${entry.name}`);
-  }
-  await using repo = await createTempRepo(tree);
-  await installToolkit(repo.dir);
-  await repo.git("add", "-A");
-  await repo.git("commit", "-q", "-m", "toolkit");
+  await using repo = await createStandInRepo(server.url, files);
   await using bin = await updateProgramsBin();
   const before = Object.fromEntries(
     await Promise.all(

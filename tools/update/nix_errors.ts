@@ -11,17 +11,28 @@ const TIMED_OUT = 124;
  */
 export function nixCause(stderr: string): string {
   const lines = stderr.split("\n");
-  const start = lines.findLastIndex((line) => /^error\b/i.test(line.trim()));
-  if (start < 0) {
+  const starts = lines.flatMap((line, i) => /^error\b/i.test(line.trim()) ? [i] : []);
+  if (starts.length === 0) {
     return lines.map((l) => l.trim()).filter(Boolean).at(-1) ?? "";
   }
-  const parts = [lines[start]!.trim().replace(/^error:\s*/, "")];
-  for (const line of lines.slice(start + 1)) {
-    // Continuation lines are indented; nix's trace hint and log lines are not part of it.
-    if (!/^\s+\S/.test(line) || /^\s*\(use '--show-trace'/.test(line)) break;
-    parts.push(line.trim());
-  }
-  return parts.join(" ").replace(/\s+/g, " ");
+  const block = (start: number) => {
+    const parts = [lines[start]!.trim().replace(/^error:\s*/, "")];
+    for (const line of lines.slice(start + 1)) {
+      // Continuation lines are indented; nix's trace hint is not part of it.
+      if (!/^\s+\S/.test(line) || /^\s*\(use '--show-trace'/.test(line)) break;
+      if (/^\s*For full logs, run/.test(line)) break;
+      parts.push(line.trim());
+    }
+    return parts.join(" ").replace(/\s+/g, " ");
+  };
+  const blocks = starts.map(block);
+  // "1 dependencies of derivation … failed to build" only says that an earlier one failed:
+  // name the builder that failed, with its last log lines.
+  const last = blocks.at(-1)!;
+  const builder = blocks.find((b) => /^builder for /.test(b) || /^hash mismatch/.test(b));
+  return /dependencies of derivation .* failed to build$/.test(last) && builder !== undefined
+    ? builder
+    : last;
 }
 
 /** `builder for '…drv' failed with exit code 1 (last log: web2 breaks)`, or the error's message. */
