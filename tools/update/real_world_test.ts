@@ -45,22 +45,31 @@ Deno.test("update --no-build writes fetchurl's flat file hash (not the unpacked 
   server.route("GET /repos/jqlang/jq/releases?per_page=100", {
     json: [{ tag_name: "jq-1.8.3" }, { tag_name: "jq-1.8.2" }],
   });
-  await using repo = await createStandInRepo(server.url, { jq: corpus("jq") });
-  await using bin = await updateProgramsBin();
-  const result = await runTask(repo.dir, "update", ["--no-build", "jq"], {
-    bin,
-    env: env(server.url),
+  // fetchPypi: a flat hash too, written over the file's base-16 sha256.
+  const sdist = "/files.pythonhosted.org/packages/source/b/bottle/bottle-0.12.25.tar.gz";
+  server.route(`GET ${sdist}`, { body: await source("bottle", "0.12.25") });
+  server.route("GET /repos/bottlepy/bottle/releases?per_page=100", {
+    json: [{ tag_name: "0.12.25" }, { tag_name: "0.12.16" }],
   });
+  await using repo = await createStandInRepo(server.url, {
+    jq: corpus("jq"),
+    bottle: corpus("bottle"),
+  });
+  await using bin = await updateProgramsBin();
+  const result = await runTask(repo.dir, "update", ["--no-build"], { bin, env: env(server.url) });
   assertEquals(result.code, 0, result.stderr);
+  assertMatch(result.stdout, /bottle\s+0\.12\.16 -> 0\.12\.25\s+updated/);
   assertMatch(result.stdout, /jq\s+1\.8\.2 -> 1\.8\.3\s+updated/);
 
-  const flat =
-    (await runProgramOk(["nix-prefetch-url", "--type", "sha256", `${server.url}${asset}`])).trim();
-  const sri = (await runProgramOk(["nix", "hash", "to-sri", "--type", "sha256", flat])).trim();
-  const text = await Deno.readTextFile(repo.path("pkgs/jq/package.nix"));
-  assertStringIncludes(text, `hash = "${sri}";`);
-  // nix's own fetch checks the written hash.
-  await runProgramOk(["nix", "build", "--no-link", `${repo.dir}#packages.${SYSTEM}.jq`]);
+  for (const [name, path, attr] of [["jq", asset, "hash"], ["bottle", sdist, "sha256"]]) {
+    const url = `${server.url}${path}`;
+    const flat = (await runProgramOk(["nix-prefetch-url", "--type", "sha256", url])).trim();
+    const sri = (await runProgramOk(["nix", "hash", "to-sri", "--type", "sha256", flat])).trim();
+    const text = await Deno.readTextFile(repo.path(`pkgs/${name}/package.nix`));
+    assertStringIncludes(text, `${attr} = "${sri}";`);
+    // nix's own fetch checks the written hash.
+    await runProgramOk(["nix", "build", "--no-link", `${repo.dir}#packages.${SYSTEM}.${name}`]);
+  }
 });
 
 Deno.test("tags the tool cannot read, or no tags at all: unknown with the reason, exit 1 under --fail-if-outdated", async () => {
