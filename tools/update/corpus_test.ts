@@ -296,7 +296,13 @@ Deno.test("every real package file is updated right (built) or clearly refused",
       GITLAB_API_URL: `${server.url}/api/v4`,
     },
   });
-  const report = JSON.parse(result.stdout) as {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(result.stdout);
+  } catch {
+    throw new Error(`update printed no JSON report (exit ${result.code}): ${result.stderr}`);
+  }
+  const report = parsed as {
     packages: { name: string; kind: string; to?: string; message?: string; step?: string }[];
   };
   const outcomes: Record<string, Outcome> = {};
