@@ -342,14 +342,19 @@ export function newRevValue(oldRev: string | null, tag: string): string {
   return oldRev?.startsWith("refs/tags/") && !tag.startsWith("refs/") ? `refs/tags/${tag}` : tag;
 }
 
-/** SRI forms of nix's hashes (`sha256:<base32>` from builtins fetchers, SRI from derivations). */
+/**
+ * SRI forms of nix's hashes: derivations print SRI already, builtins fetchers
+ * `sha256:<base32>`, which one `nix hash to-sri` converts.
+ */
 async function toSri(runner: Runner, hashes: readonly string[]): Promise<string[]> {
-  if (hashes.length === 0) return [];
+  const other = [...new Set(hashes.filter((h) => !/^sha256-/.test(h)))];
+  if (other.length === 0) return [...hashes];
   const printed = await runner.text({
-    argv: ["nix", "hash", "to-sri", "--type", "sha256", ...hashes],
+    argv: ["nix", "hash", "to-sri", "--type", "sha256", ...other],
     timeoutMs: 60_000,
   });
-  return printed.split("\n").map((line) => line.trim()).filter(Boolean);
+  const converted = printed.split("\n").map((line) => line.trim()).filter(Boolean);
+  return hashes.map((h) => /^sha256-/.test(h) ? h : converted[other.indexOf(h)]!);
 }
 
 async function applyUpdate(
@@ -434,7 +439,6 @@ async function applyUpdate(
     file,
   );
   const learnt = new Map<string, string>();
-  const fakeSris = await step("prefetch", () => toSri(runner, fakes));
   while (learnt.size < fakes.length) {
     const what = learnt.has(fakes[0]!) ? "dependencies" : "prefetch";
     await workFile(text);
@@ -456,11 +460,12 @@ async function applyUpdate(
         timeoutMs,
       }));
     const pairs = [...hashMismatches(result.stderr)];
-    const specified = await step(what, () => toSri(runner, pairs.map(([s]) => s)));
-    const got = await step(what, () => toSri(runner, pairs.map(([, g]) => g)));
+    const both = await step(what, () => toSri(runner, pairs.flat()));
+    const specified = both.filter((_, i) => i % 2 === 0);
+    const got = both.filter((_, i) => i % 2 === 1);
     let progress = false;
     specified.forEach((s, i) => {
-      const at = fakeSris.indexOf(s);
+      const at = fakes.indexOf(s); // fake hashes are canonical SRI
       if (at >= 0 && !learnt.has(fakes[at]!)) {
         learnt.set(fakes[at]!, got[i]!);
         progress = true;
