@@ -342,6 +342,12 @@ export function newRevValue(oldRev: string | null, tag: string): string {
   return oldRev?.startsWith("refs/tags/") && !tag.startsWith("refs/") ? `refs/tags/${tag}` : tag;
 }
 
+/** What the src's outputHashMode says nix hashes, for progress lines. */
+const HASH_KIND: Record<string, string> = {
+  flat: "flat file hash",
+  recursive: "unpacked tree's hash",
+};
+
 /**
  * SRI forms of nix's hashes: derivations print SRI already, builtins fetchers
  * `sha256:<base32>`, which one `nix hash to-sri` converts.
@@ -444,7 +450,9 @@ async function applyUpdate(
     await workFile(text);
     log(
       what === "prefetch"
-        ? `fetching ${moved.src?.urls[0] ?? "the new source"} with a fake hash to learn its hash`
+        ? `fetching ${moved.src?.urls[0] ?? "the new source"} with a fake hash to learn its ${
+          HASH_KIND[moved.src?.hashMode ?? ""] ?? "hash"
+        }`
         : "building with fake dependency hashes to learn the real ones",
     );
     const result = await step(what, () =>
