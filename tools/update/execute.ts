@@ -577,7 +577,10 @@ async function applyUpdate(
         throw error;
       }
       if (runner.dryRun) return undefined;
-      return await runner.text({ argv: ["git", "-C", ctx.root, "rev-parse", "HEAD"] });
+      return await runner.text({
+        argv: ["git", "-C", ctx.root, "rev-parse", "HEAD"],
+        timeoutMs: 60_000,
+      });
     })
   );
   return runner.dryRun
