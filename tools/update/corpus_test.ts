@@ -36,7 +36,7 @@ const REQUIRED: Record<string, RegExp> = {
   buildNpmPackage: /buildNpmPackage/,
   npmDepsHash: /npmDepsHash = "/,
   "tag-prefix": /(?:tag|rev) = "[^"$]+\$\{|download\/[a-z]+-\$\{/,
-  "let-version": /let\s+version = "/,
+  "let-version": /\blet\s+(?:\w+ = "[^"]*";\s+)*version = "/,
   versionRegex: /versionRegex = "/,
 };
 
@@ -237,6 +237,14 @@ const CASES: Case[] = [
       refused:
         /failed \(plan\): the old rev "2\.5\.8" is not a string literal .* does not follow the version to "v2\.7\.3"/,
     },
+  },
+  {
+    // A let-bound version, inherited into buildGoModule.
+    name: "poptop",
+    lookup: gh("bakks", "poptop", "v0.2.0", "v0.1.8"),
+    source: "/github.com/bakks/poptop/archive/v0.2.0.tar.gz",
+    version: "0.2.0",
+    expect: { version: "0.2.0" },
   },
   {
     // nixpkgs no longer has modSha256: refused with the stand-in's (nixpkgs') error.
