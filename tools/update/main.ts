@@ -25,7 +25,7 @@ none is named), or with --inputs moves flake inputs and shows per host what chan
 
 Options:
   --check               list what is outdated and change nothing (CI, cron)
-  --fail-if-outdated    with --check: exit 1 when a package is outdated
+  --fail-if-outdated    with --check: exit 1 when a package is outdated or unknown
   --prerelease          also consider pre-releases
   --no-build            skip building the updated packages (with --inputs: the hosts)
   --commit              commit each updated package (with --inputs: the lock) on its own
