@@ -8,6 +8,8 @@ export interface NixEvalOptions {
   cwd?: string;
   /** What the value is, for error messages: `host facts`. */
   what: string;
+  /** Bound on the evaluation; the command is stopped after it. */
+  timeoutMs?: number;
 }
 
 /** Runs `nix eval --json <args>` and validates the result with `schema`. */
@@ -20,6 +22,7 @@ export async function nixEvalJson<T extends z.ZodType>(
   const stdout = await runner.text({
     argv: ["nix", "eval", "--json", ...args],
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
   });
   let value: unknown;
   try {

@@ -18,13 +18,22 @@ export interface TarballFiles {
 }
 
 /** A tar.gz with one top folder `top` holding the fixture files (made by the real tar). */
-export async function makeTarball(top: string, files: TarballFiles): Promise<Uint8Array> {
+export function makeTarball(top: string, files: TarballFiles): Promise<Uint8Array> {
+  return tarGz(top, {
+    "body.txt": `${files.body}\n`,
+    "deps.txt": `${files.deps}\n`,
+    ...(files.failBuild ? { fail: "1\n" } : {}),
+  });
+}
+
+/** A tar.gz with one top folder `top` holding `files` (name to text), made by the real tar. */
+export async function tarGz(top: string, files: Record<string, string>): Promise<Uint8Array> {
   const dir = await Deno.makeTempDir({ prefix: "devops-tarball-" });
   try {
     await Deno.mkdir(`${dir}/${top}`);
-    await Deno.writeTextFile(`${dir}/${top}/body.txt`, `${files.body}\n`);
-    await Deno.writeTextFile(`${dir}/${top}/deps.txt`, `${files.deps}\n`);
-    if (files.failBuild) await Deno.writeTextFile(`${dir}/${top}/fail`, "1\n");
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir}/${top}/${name}`, text);
+    }
     const out = await new Deno.Command("tar", {
       args: ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-czf", "-", "-C", dir, top],
       stdout: "piped",
@@ -326,4 +335,48 @@ export async function npmPackage(
     depsHash: await depsHash(files.deps),
     updateInfo: `    source = "npm";\n    name = "${name}";`,
   };
+}
+
+/** The update stand-in for nixpkgs (tools/testing/update_nixpkgs): what real package files call. */
+const STAND_IN = new URL("../testing/update_nixpkgs/", import.meta.url).pathname;
+
+/** flake.nix of a repository whose pkgs/ are real package files called with the stand-in. */
+export const STAND_IN_FLAKE =
+  `# Packages called like nixpkgs' callPackage, with the update stand-in for nixpkgs.
+{
+  outputs = { self }:
+    let
+      system = "${currentSystem()}";
+      pkgs = import ./nixpkgs { inherit system; upstream = import ./upstream.nix; };
+    in
+    {
+      packages.\${system} = builtins.mapAttrs (
+        name: _: pkgs.callPackage (./pkgs + "/\${name}/package.nix") { }
+      ) (builtins.readDir ./pkgs);
+    };
+}
+`;
+
+/**
+ * A committed repository with the toolkit whose `pkgs/<name>/package.nix` are `packages`,
+ * evaluated with the stand-in, every https URL served by `upstreamUrl` as `/<host>/<path>`.
+ */
+export async function createStandInRepo(
+  upstreamUrl: string,
+  packages: Record<string, string>,
+): Promise<TempRepo> {
+  const tree: Record<string, string> = {
+    "flake.nix": STAND_IN_FLAKE,
+    "upstream.nix": `"${upstreamUrl}"\n`,
+    "configurations/.keep": "",
+  };
+  for (const [name, text] of Object.entries(packages)) tree[`pkgs/${name}/package.nix`] = text;
+  for await (const entry of Deno.readDir(STAND_IN)) {
+    tree[`nixpkgs/${entry.name}`] = await Deno.readTextFile(`${STAND_IN}${entry.name}`);
+  }
+  const repo = await createTempRepo(tree);
+  await installToolkit(repo.dir);
+  await repo.git("add", "-A");
+  await repo.git("commit", "-q", "-m", "toolkit");
+  return repo;
 }

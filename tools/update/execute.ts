@@ -2,7 +2,7 @@
 // copy (prefetch, dependency hashes from a fake-hash build, re-evaluation, build), and only then
 // the repository's file replaced whole and, with --commit, committed on its own.
 import { unifiedDiff } from "../lib/diff.ts";
-import { UsageError } from "../lib/errors.ts";
+import { CommandError, UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import { mapPool } from "../lib/pool.ts";
 import type { Runner } from "../lib/runner.ts";
@@ -17,7 +17,15 @@ import {
   requireOnce,
   RewriteRefused,
 } from "./rewrite.ts";
-import { type Candidate, type Current, type Source, type SourceEnv, SOURCES } from "./sources.ts";
+import {
+  type Candidate,
+  type Current,
+  type Offer,
+  type Source,
+  type SourceEnv,
+  SOURCES,
+} from "./sources.ts";
+import { tagReading } from "./tags.ts";
 import { createWorkspace, removeStaleWorkspaces, takeLock, type Workspace } from "./workspace.ts";
 
 /** A step of one package's update, as named in progress lines and failures. */
@@ -42,6 +50,8 @@ export type PackageResult =
   | { kind: "updated"; from: string; to: string; changelogUrl?: string; commit?: string }
   | { kind: "would-update"; from: string; to: string; changelogUrl?: string }
   | { kind: "skipped"; reason: string }
+  /** The upstream offers no version the tool can read: never called up to date. */
+  | { kind: "unknown"; version: string; reason: string }
   | { kind: "failed"; step: Step; message: string; from?: string; to?: string };
 
 /** One row of the report. */
@@ -66,9 +76,16 @@ export interface UpdateOptions {
   env: SourceEnv;
   // deno-lint-ignore no-explicit-any
   sources?: Record<string, Source<any>>;
-  /** Milliseconds each nix command may take (default 30 minutes). */
+  /** Milliseconds each nix build may take (default 30 minutes). */
   nixTimeoutMs?: number;
+  /** Milliseconds each nix evaluation may take (default 10 minutes). */
+  evalTimeoutMs?: number;
 }
+
+/** Bound on one nix evaluation unless --timeout says otherwise. */
+export const DEFAULT_EVAL_TIMEOUT_MS = 10 * 60_000;
+/** Bound on one nix build unless --build-timeout says otherwise. */
+export const DEFAULT_BUILD_TIMEOUT_MS = 30 * 60_000;
 
 /** The file a package lives in: the layout `pkgs/<name>/package.nix`. */
 export function packageFile(name: string): string {
@@ -92,7 +109,7 @@ export async function runUpdate(runner: Runner, options: UpdateOptions): Promise
   if (!options.check) getWorkspace().catch(() => {});
   try {
     runner.log(`reading package facts (${options.names?.join(", ") ?? "all packages"})`);
-    const facts = await readPackageFacts(runner, options.root, options.system, options.names);
+    const facts = await readAllFacts(runner, options);
     for (const name of options.names ?? []) {
       if (facts[name] === undefined) {
         throw new UsageError(
@@ -108,12 +125,15 @@ export async function runUpdate(runner: Runner, options: UpdateOptions): Promise
       return next;
     };
     const results = await mapPool(names, options.parallel, async (name) => {
-      const result = await updateOne(runner, name, facts[name]!, {
-        ...options,
-        sources,
-        getWorkspace,
-        serialCommit,
-      });
+      const fact = facts[name]!;
+      const result: PackageResult = "evalError" in fact
+        ? { kind: "failed", step: "read", message: fact.evalError }
+        : await updateOne(runner, name, fact, {
+          ...options,
+          sources,
+          getWorkspace,
+          serialCommit,
+        });
       runner.log(`${name}: ${describeResult(result)}`);
       return { name, file: packageFile(name), result };
     });
@@ -135,6 +155,55 @@ export async function runUpdate(runner: Runner, options: UpdateOptions): Promise
   }
 }
 
+/** A package whose facts do not evaluate: nix's cause. */
+interface EvalFailure {
+  evalError: string;
+}
+
+/**
+ * The facts of every package asked for, in one evaluation; when that fails, each package on
+ * its own, so one package that does not evaluate fails alone, with nix's cause.
+ */
+async function readAllFacts(
+  runner: Runner,
+  options: UpdateOptions,
+): Promise<Record<string, PackageFacts | EvalFailure>> {
+  const timeoutMs = options.evalTimeoutMs ?? DEFAULT_EVAL_TIMEOUT_MS;
+  try {
+    return await readPackageFacts(runner, options.root, options.system, options.names, timeoutMs);
+  } catch (error) {
+    let names = options.names;
+    if (names === null) {
+      try {
+        names = await listPackages(runner, options.root, options.system, timeoutMs);
+      } catch {
+        throw error;
+      }
+    }
+    if (names.length <= 1) throw error;
+    const facts: Record<string, PackageFacts | EvalFailure> = {};
+    const one = await mapPool(
+      names,
+      options.parallel,
+      (name) => readPackageFacts(runner, options.root, options.system, [name], timeoutMs),
+    );
+    one.forEach((r, i) => {
+      const name = names[i]!;
+      if (r.ok) Object.assign(facts, r.value);
+      else {
+        const message = ((r as { error?: unknown }).error as Error).message;
+        facts[name] = {
+          evalError: message.replace(
+            /^Cannot evaluate the package facts of [^:]+: /,
+            "does not evaluate: ",
+          ),
+        };
+      }
+    });
+    return facts;
+  }
+}
+
 /** A short phrase for a result, for progress lines and the table. */
 export function describeResult(result: PackageResult): string {
   switch (result.kind) {
@@ -150,6 +219,8 @@ export function describeResult(result: PackageResult): string {
       return "would update (dry run)";
     case "skipped":
       return `skipped: ${result.reason}`;
+    case "unknown":
+      return `unknown: ${result.reason}`;
     case "failed":
       return `failed (${result.step}): ${result.message}`;
   }
@@ -198,21 +269,31 @@ async function updateOne(
   const version = facts.version;
   const currentRev = facts.src?.tag ?? facts.src?.rev ?? null;
   const current: Current = { version, ...(currentRev !== null ? { rev: currentRev } : {}) };
+  const versionRegex = (parsed.data as { versionRegex?: string }).versionRegex;
+  let reading;
+  try {
+    reading = tagReading(version, currentRev ?? undefined, versionRegex);
+  } catch (error) {
+    return { kind: "failed", step: "read", message: (error as Error).message };
+  }
 
   runner.log(`${name}: asking ${kind} upstream`);
-  let candidates: Candidate[];
+  let offers: Offer[];
   try {
-    candidates = await source.candidates(parsed.data, ctx.env);
+    offers = await source.candidates(parsed.data, ctx.env);
   } catch (error) {
     if (error instanceof UpstreamError) {
       return { kind: "failed", step: "lookup", message: error.message };
     }
     throw error;
   }
-  const choice = chooseUpdate(current, candidates, {
+  const choice = chooseUpdate(current, offers, {
     track: source.track(parsed.data),
     prerelease: ctx.prerelease,
+    reading,
+    upstream: source.describe(parsed.data),
   });
+  if (choice.kind === "unknown") return { kind: "unknown", version, reason: choice.reason };
   if (choice.kind === "up-to-date") return { kind: "up-to-date", version };
   if (choice.kind === "ahead") return { kind: "ahead", version, newest: choice.newest };
   const target = choice.candidate;
@@ -256,6 +337,32 @@ async function step<T>(name: Step, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** `refs/tags/v1.1.0` when the old rev spelled the tag as a ref, else the tag itself. */
+export function newRevValue(oldRev: string | null, tag: string): string {
+  return oldRev?.startsWith("refs/tags/") && !tag.startsWith("refs/") ? `refs/tags/${tag}` : tag;
+}
+
+/** What the src's outputHashMode says nix hashes, for progress lines. */
+const HASH_KIND: Record<string, string> = {
+  flat: "flat file hash",
+  recursive: "unpacked tree's hash",
+};
+
+/**
+ * SRI forms of nix's hashes: derivations print SRI already, builtins fetchers
+ * `sha256:<base32>`, which one `nix hash to-sri` converts.
+ */
+async function toSri(runner: Runner, hashes: readonly string[]): Promise<string[]> {
+  const other = [...new Set(hashes.filter((h) => !/^sha256-/.test(h)))];
+  if (other.length === 0) return [...hashes];
+  const printed = await runner.text({
+    argv: ["nix", "hash", "to-sri", "--type", "sha256", ...other],
+    timeoutMs: 60_000,
+  });
+  const converted = printed.split("\n").map((line) => line.trim()).filter(Boolean);
+  return hashes.map((h) => /^sha256-/.test(h) ? h : converted[other.indexOf(h)]!);
+}
+
 async function applyUpdate(
   runner: Runner,
   name: string,
@@ -273,15 +380,19 @@ async function applyUpdate(
   }
   // Everything is checked before anything is written: each old value appears exactly once.
   const oldRev = src.tag ?? src.rev;
+  const newRev = newRevValue(oldRev, target.rev);
   const stage1: Replacement[] = [];
   if (moving.from !== moving.to) stage1.push({ what: "version", from: moving.from, to: moving.to });
   let revDerived = false;
-  if (oldRev !== null && oldRev !== target.rev) {
+  if (oldRev !== null && oldRev !== newRev) {
     const what = src.tag !== null ? "tag" : "rev";
-    if (literalOffsets(original, oldRev).length === 0 && oldRev.includes(moving.from)) {
-      revDerived = true; // e.g. rev = "v${version}": follows the version; confirmed below
+    const followsVersion = oldRev === moving.from ||
+      (literalOffsets(original, oldRev).length === 0 && oldRev.includes(moving.from));
+    if (followsVersion) {
+      // e.g. rev = "v${version}" or rev = version: follows the version; confirmed below
+      revDerived = true;
     } else {
-      stage1.push({ what, from: oldRev, to: target.rev });
+      stage1.push({ what, from: oldRev, to: newRev });
     }
   }
   requireOnce(original, src.hash, "source hash", file);
@@ -290,7 +401,11 @@ async function applyUpdate(
   if (ctx.commit) {
     const status = await step(
       "read",
-      () => runner.text({ argv: ["git", "-C", ctx.root, "status", "--porcelain", "--", file] }),
+      () =>
+        runner.text({
+          argv: ["git", "-C", ctx.root, "status", "--porcelain", "--", file],
+          timeoutMs: 60_000,
+        }),
     );
     if (status.trim() !== "") {
       throw new StepError("plan", `${file} has uncommitted changes; commit or stash them first`);
@@ -298,44 +413,50 @@ async function applyUpdate(
   }
   const log = (message: string) =>
     runner.log(`${name}: ${moving.from} -> ${moving.to}: ${message}`);
-  const timeoutMs = ctx.nixTimeoutMs ?? 30 * 60_000;
+  const timeoutMs = ctx.nixTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
+  const evalTimeoutMs = ctx.evalTimeoutMs ?? DEFAULT_EVAL_TIMEOUT_MS;
 
   const ws = await step("evaluate", ctx.getWorkspace);
   const workPath = `${ws.dir}/${file}`;
   const workFile = (text: string) => step("evaluate", () => writeFileAtomic(workPath, text));
   await workFile(staged);
   log("evaluating the new source");
-  const moved = await step("evaluate", () => evalOne(runner, ws, name, ctx.system));
-  const url = moved.src?.urls[0];
-  if (url === undefined) throw new StepError("evaluate", "the new source has no url");
-  if (revDerived && (moved.src?.tag ?? moved.src?.rev) !== target.rev) {
+  const moved = await step("evaluate", () => evalOne(runner, ws, name, ctx.system, evalTimeoutMs));
+  if (revDerived && (moved.src?.tag ?? moved.src?.rev) !== newRev) {
     throw new StepError(
       "plan",
-      `the old rev "${oldRev}" is not a string literal in ${file} and does not follow the version to "${target.rev}"`,
+      `the old rev "${oldRev}" is not a string literal in ${file} and does not follow the version to "${newRev}"`,
     );
   }
 
-  log(`prefetching ${url}`);
-  const srcHash = await step("prefetch", async () => {
-    const printed = await runner.text({
-      argv: ["nix-prefetch-url", "--unpack", ...(src.name ? ["--name", src.name] : []), url],
-      timeoutMs,
-    });
-    const base32 = printed.trim().split("\n").at(-1) ?? "";
-    return await runner.text({ argv: ["nix", "hash", "to-sri", "--type", "sha256", base32] });
-  });
-
-  const fakes = facts.dependencyHashes.map(() => fakeHash());
-  let text = replaceLiterals(staged, [
-    { what: "source hash", from: src.hash, to: srcHash },
-    ...facts.dependencyHashes.map((from, i) => ({ what: "dependency hash", from, to: fakes[i]! })),
-  ], file);
-  let dependencyHashes: string[] = [];
-  if (fakes.length > 0) {
+  // Every hash is learnt from nix itself: the source and dependency hashes are set to random
+  // fake hashes and the package is built; each fixed-output fetch that nix runs (fetchurl's
+  // flat file hash, fetchzip's unpacked tree, a vendor or cargo derivation) reports what it got.
+  // So the hash kind is always the one of the fetcher the package uses.
+  const olds = [src.hash, ...facts.dependencyHashes];
+  const fakes = olds.map(() => fakeHash());
+  let text = replaceLiterals(
+    staged,
+    olds.map((from, i) => ({
+      what: i === 0 ? "source hash" : "dependency hash",
+      from,
+      to: fakes[i]!,
+    })),
+    file,
+  );
+  const learnt = new Map<string, string>();
+  while (learnt.size < fakes.length) {
+    const what = learnt.has(fakes[0]!) ? "dependencies" : "prefetch";
     await workFile(text);
-    log("building with fake dependency hashes to learn the real ones");
-    const got = await step("dependencies", async () => {
-      const result = await runner.run({
+    log(
+      what === "prefetch"
+        ? `fetching ${moved.src?.urls[0] ?? "the new source"} with a fake hash to learn its ${
+          HASH_KIND[moved.src?.hashMode ?? ""] ?? "hash"
+        }`
+        : "building with fake dependency hashes to learn the real ones",
+    );
+    const result = await step(what, () =>
+      runner.run({
         argv: [
           "nix",
           "build",
@@ -345,29 +466,49 @@ async function applyUpdate(
         ],
         okCodes: [1, 100, 101, 102, 104],
         timeoutMs,
-      });
-      return hashMismatches(result.stderr);
-    });
-    dependencyHashes = fakes.map((fake) => {
-      const real = got.get(fake);
-      if (real === undefined) {
-        throw new StepError(
-          "dependencies",
-          "the fake-hash build printed no got: line for a dependency hash",
-        );
+      }));
+    const pairs = [...hashMismatches(result.stderr)];
+    const both = await step(what, () => toSri(runner, pairs.flat()));
+    const specified = both.filter((_, i) => i % 2 === 0);
+    const got = both.filter((_, i) => i % 2 === 1);
+    let progress = false;
+    specified.forEach((s, i) => {
+      const at = fakes.indexOf(s); // fake hashes are canonical SRI
+      if (at >= 0 && !learnt.has(fakes[at]!)) {
+        learnt.set(fakes[at]!, got[i]!);
+        progress = true;
       }
-      return real;
     });
+    if (!progress) {
+      const cause = result.code === 0
+        ? "the build succeeded without fetching it (does the package use its src?)"
+        : nixFailure(new CommandError("nix build", result.code, result.stderr));
+      throw new StepError(
+        what,
+        what === "prefetch"
+          ? `nix did not fetch the new source: ${cause}`
+          : `nix did not build the dependencies with fake hashes: ${cause}`,
+      );
+    }
     text = replaceLiterals(
       text,
-      fakes.map((fake, i) => ({ what: "dependency hash", from: fake, to: dependencyHashes[i]! })),
+      fakes.filter((f) => learnt.has(f) && text.includes(`"${f}"`)).map((f) => ({
+        what: f === fakes[0] ? "source hash" : "dependency hash",
+        from: f,
+        to: learnt.get(f)!,
+      })),
       file,
     );
   }
+  const srcHash = learnt.get(fakes[0]!)!;
+  const dependencyHashes = fakes.slice(1).map((f) => learnt.get(f)!);
   await workFile(text);
 
   log("re-evaluating");
-  const confirmed = await step("confirm", () => evalOne(runner, ws, name, ctx.system));
+  const confirmed = await step(
+    "confirm",
+    () => evalOne(runner, ws, name, ctx.system, evalTimeoutMs),
+  );
   const problems: string[] = [];
   if (confirmed.version !== moving.to) {
     problems.push(`version "${confirmed.version}", expected "${moving.to}"`);
@@ -375,8 +516,8 @@ async function applyUpdate(
   if (confirmed.src?.hash !== srcHash) {
     problems.push(`source hash "${confirmed.src?.hash}", expected "${srcHash}"`);
   }
-  if (oldRev !== null && (confirmed.src?.tag ?? confirmed.src?.rev) !== target.rev) {
-    problems.push(`rev "${confirmed.src?.tag ?? confirmed.src?.rev}", expected "${target.rev}"`);
+  if (oldRev !== null && (confirmed.src?.tag ?? confirmed.src?.rev) !== newRev) {
+    problems.push(`rev "${confirmed.src?.tag ?? confirmed.src?.rev}", expected "${newRev}"`);
   }
   if (JSON.stringify(confirmed.dependencyHashes) !== JSON.stringify(dependencyHashes)) {
     problems.push(
@@ -436,7 +577,10 @@ async function applyUpdate(
         throw error;
       }
       if (runner.dryRun) return undefined;
-      return await runner.text({ argv: ["git", "-C", ctx.root, "rev-parse", "HEAD"] });
+      return await runner.text({
+        argv: ["git", "-C", ctx.root, "rev-parse", "HEAD"],
+        timeoutMs: 60_000,
+      });
     })
   );
   return runner.dryRun
@@ -444,13 +588,27 @@ async function applyUpdate(
     : { kind: "updated", ...moving, ...(commit ? { commit } : {}) };
 }
 
+async function listPackages(
+  runner: Runner,
+  flake: string,
+  system: string,
+  timeoutMs: number,
+): Promise<string[]> {
+  const out = await runner.text({
+    argv: ["nix", "eval", "--json", `${flake}#packages.${system}`, "--apply", "builtins.attrNames"],
+    timeoutMs,
+  });
+  return JSON.parse(out) as string[];
+}
+
 async function evalOne(
   runner: Runner,
   ws: Workspace,
   name: string,
   system: string,
+  timeoutMs: number,
 ): Promise<PackageFacts> {
-  const facts = await readPackageFacts(runner, ws.flake, system, [name]);
+  const facts = await readPackageFacts(runner, ws.flake, system, [name], timeoutMs);
   const one = facts[name];
   if (one === undefined) throw new Error(`the work copy has no package "${name}"`);
   return one;

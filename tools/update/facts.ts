@@ -1,8 +1,9 @@
 // A package's update facts, read by evaluation: one `nix eval --json` for all packages asked for.
 import { z } from "zod";
-import { causeLine, CommandError } from "../lib/errors.ts";
-import { nixEvalJson } from "../lib/nix.ts";
+import { CommandError } from "../lib/errors.ts";
 import type { Runner } from "../lib/runner.ts";
+import { describeZodError } from "../lib/validate.ts";
+import { nixCause } from "./nix_errors.ts";
 
 /** Attributes that hold a package's fixed-output dependency derivation in nixpkgs builders. */
 export const DEPENDENCY_ATTRS = [
@@ -23,6 +24,8 @@ const sourceFacts = z.object({
   rev: z.string().nullable(),
   tag: z.string().nullable(),
   urls: z.array(z.string()),
+  /** `flat` (fetchurl: the file's hash) or `recursive` (fetchzip, fetchFromGitHub: the tree's). */
+  hashMode: z.string().nullable(),
 });
 
 const packageFacts = z.object({
@@ -64,6 +67,7 @@ export function factsExpression(names: readonly string[] | null): string {
       rev = str (src.rev or null);
       tag = str (src.tag or null);
       urls = if src ? urls then src.urls else if src ? url then [ src.url ] else [ ];
+      hashMode = str (src.outputHashMode or null);
     };
     dependencyHashes = map (a: p.\${a}.outputHash) (builtins.filter hasHash ([ ${deps} ] ++ extra));
   };
@@ -82,21 +86,42 @@ export async function readPackageFacts(
   flake: string,
   system: string,
   names: readonly string[] | null,
+  timeoutMs: number,
 ): Promise<Record<string, PackageFacts>> {
+  let stdout: string;
   try {
-    return await nixEvalJson(
-      runner,
-      [`${flake}#packages.${system}`, "--apply", factsExpression(names)],
-      z.record(z.string(), packageFacts),
-      { what: "package facts" },
-    );
+    stdout = await runner.text({
+      argv: [
+        "nix",
+        "eval",
+        "--json",
+        `${flake}#packages.${system}`,
+        "--apply",
+        factsExpression(names),
+      ],
+      timeoutMs,
+    });
   } catch (error) {
     // The command line holds the whole expression: name the cause, not the command.
     if (error instanceof CommandError) {
-      throw new Error(
-        `Cannot evaluate the package facts of packages.${system}: ${causeLine(error.stderrTail)}`,
-      );
+      const cause = error.code === 124
+        ? `nix eval did not finish within ${
+          Math.round(timeoutMs / 1000)
+        } s and was stopped (a download during evaluation may be stalled; raise --timeout)`
+        : nixCause(error.stderrTail);
+      throw new Error(`Cannot evaluate the package facts of packages.${system}: ${cause}`);
     }
     throw error;
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(stdout);
+  } catch {
+    throw new Error("Cannot read package facts: nix eval printed no JSON");
+  }
+  const parsed = z.record(z.string(), packageFacts).safeParse(value);
+  if (!parsed.success) {
+    throw new Error(`Invalid package facts: ${describeZodError(parsed.error)}`);
+  }
+  return parsed.data;
 }

@@ -41,11 +41,19 @@ export interface InputsOptions {
   commit: boolean;
   parallel: number;
   nixTimeoutMs?: number;
+  /** Bound on each nix evaluation (default 10 minutes). */
+  evalTimeoutMs?: number;
 }
 
 type Built = { host: string; path: string } | { host: string; path: undefined; error: unknown };
 
-const INPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+/** What a flake input may be called in flake.nix: any attribute name nix writes to the lock. */
+const INPUT_NAME = /^[A-Za-z0-9_'+.-]+$/;
+/**
+ * The input path element nix's `--update-input` (2.8) and `nix flake update <input>` (2.19+)
+ * take: flakeIdRegex, `[a-zA-Z][a-zA-Z0-9_-]*` (src/libfetchers, parseInputPath in lockfile.cc).
+ */
+const NIX_INPUT_PATH = /^[a-zA-Z][a-zA-Z0-9_-]*$/;
 
 function toplevel(flake: string, host: string): string {
   return `${flake}#nixosConfigurations."${host}".config.system.build.toplevel`;
@@ -71,6 +79,7 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
   for (const name of options.inputs) {
     if (!INPUT_NAME.test(name)) throw new UsageError(`Invalid input name "${name}"`);
   }
+  const evalTimeoutMs = options.evalTimeoutMs ?? 10 * 60_000;
   for (const host of options.hosts ?? []) {
     if (!isHostName(host)) throw new UsageError(`Invalid host name "${host}"`);
   }
@@ -88,6 +97,11 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
         })`,
       );
     }
+    if (!NIX_INPUT_PATH.test(name)) {
+      throw new UsageError(
+        `Cannot update input "${name}" alone: nix locks it, but nix's input paths (--update-input, nix flake update <input>) take only names like [a-zA-Z][a-zA-Z0-9_-]*; move every input with "deno task update --inputs", or rename the input`,
+      );
+    }
   }
 
   let hosts: string[] = [];
@@ -101,7 +115,7 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
         "builtins.attrNames",
       ],
       z.array(z.string()),
-      { what: "host names" },
+      { what: "host names", timeoutMs: evalTimeoutMs },
     );
     for (const host of options.hosts ?? []) {
       if (!all.includes(host)) {
@@ -149,7 +163,7 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
   runner.log(
     options.inputs.length === 0 ? "moving every input" : `moving ${options.inputs.join(", ")}`,
   );
-  const nixVersion = await runner.text({ argv: ["nix", "--version"] });
+  const nixVersion = await runner.text({ argv: ["nix", "--version"], timeoutMs: 60_000 });
   await runner.run({ argv: lockArgv(nixVersion, ws.flake, options.inputs), timeoutMs });
   const newText = await readTextIfExists(`${ws.dir}/flake.lock`);
   if (newText === undefined) throw new Error("Cannot update inputs: nix wrote no flake.lock");
@@ -194,6 +208,19 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
     return { lock: "restored", inputs, hosts: hostResults };
   }
 
+  if (options.commit) {
+    // The index must hold what HEAD holds, so a failed commit can put it back exactly.
+    const staged = await runner.run({
+      argv: ["git", "-C", options.root, "diff", "--cached", "--quiet", "--", "flake.lock"],
+      okCodes: [1],
+      timeoutMs: 60_000,
+    });
+    if (staged.code !== 0) {
+      throw new Error(
+        "Cannot commit flake.lock: it has staged changes; commit or unstage them first (flake.lock left as it was)",
+      );
+    }
+  }
   const lock: LockResult = oldText === undefined ? "created" : "updated";
   if (runner.dryRun) {
     runner.log("would write flake.lock");
@@ -213,7 +240,11 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
     describeChanges(inputs.filter((c) => c.kind !== "unchanged")).join("\n"),
     ...hostResults.map((h) => hostSummary(h.name, h.result)),
   ].filter((part) => part !== "");
-  await runner.run({ argv: ["git", "-C", options.root, "add", "flake.lock"], mutates: true });
+  await runner.run({
+    argv: ["git", "-C", options.root, "add", "flake.lock"],
+    mutates: true,
+    timeoutMs: 60_000,
+  });
   try {
     await runner.run({
       argv: [
@@ -232,12 +263,27 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
       timeoutMs: 60_000,
     });
   } catch (error) {
-    if (oldText !== undefined) await writeFileAtomic(lockPath, oldText);
+    if (!runner.dryRun) {
+      // Index and file back as they were: a failed commit (a hook) leaves nothing staged.
+      await runner.run({
+        argv: ["git", "-C", options.root, "reset", "-q", "--", "flake.lock"],
+        timeoutMs: 60_000,
+      }).catch(() => {});
+      await restoreLock(lockPath, oldText);
+    }
     throw error;
   }
   if (runner.dryRun) return { lock: "would-update", inputs, hosts: hostResults };
-  const commit = await runner.text({ argv: ["git", "-C", options.root, "rev-parse", "HEAD"] });
+  const commit = await runner.text({
+    argv: ["git", "-C", options.root, "rev-parse", "HEAD"],
+    timeoutMs: 60_000,
+  });
   return { lock, inputs, hosts: hostResults, commit };
+}
+
+async function restoreLock(lockPath: string, oldText: string | undefined): Promise<void> {
+  if (oldText !== undefined) await writeFileAtomic(lockPath, oldText);
+  else await Deno.remove(lockPath).catch(() => {});
 }
 
 function message(error: unknown): string {

@@ -196,3 +196,54 @@ Deno.test("update --inputs --dry-run works the new lock out and builds, but writ
   assertEquals(await Deno.readTextFile(f.fleet.path("flake.lock")), original);
   assertEquals((await f.fleet.git("log", "-1", "--format=%s")).trim(), "lock");
 });
+
+Deno.test("update --inputs --commit whose commit a pre-commit hook refuses leaves file and index as they were", async () => {
+  await using f = await fixture();
+  await using bin = await updateProgramsBin();
+  assertEquals((await runTask(f.fleet.dir, "update", ["--inputs", "--no-build"], { bin })).code, 0);
+  await f.fleet.git("add", "flake.lock");
+  await f.fleet.git("commit", "-q", "-m", "lock");
+  const lockBefore = await Deno.readTextFile(f.fleet.path("flake.lock"));
+  await commitTo(f.app, { version: "1.1\n" }, "app 1.1");
+  await Deno.writeTextFile(
+    f.fleet.path(".git/hooks/pre-commit"),
+    "#!/bin/sh\necho 'hook: lint failed' >&2\nexit 1\n",
+    { mode: 0o755 },
+  );
+
+  const result = await runTask(f.fleet.dir, "update", ["--inputs", "--commit", "--no-build"], {
+    bin,
+    env: GIT_IDENTITY,
+  });
+  assertEquals(result.code, 1, result.stdout);
+  assertStringIncludes(result.stderr, "hook: lint failed");
+  assertEquals(await Deno.readTextFile(f.fleet.path("flake.lock")), lockBefore);
+  // Nothing staged either: the user's next commit does not take the new lock.
+  assertEquals((await f.fleet.git("status", "--porcelain")).trim(), "");
+});
+
+Deno.test("update --inputs names why nix cannot move an input called app-23.11 alone", async () => {
+  await using f = await fixture();
+  const flake = await Deno.readTextFile(f.fleet.path("flake.nix"));
+  await Deno.writeTextFile(
+    f.fleet.path("flake.nix"),
+    flake.replace("app = { url", `"app-23.11" = { url`).replace(
+      "{ self, app, theme }",
+      "{ self, theme, ... }@inputs",
+    )
+      .replaceAll("${app}", '${inputs."app-23.11"}'),
+  );
+  await f.fleet.git("commit", "-qam", "dotted input");
+  await using bin = await updateProgramsBin();
+  // nix locks an input of that name.
+  const all = await runTask(f.fleet.dir, "update", ["--inputs", "--no-build"], { bin });
+  assertEquals(all.code, 0, all.stderr);
+  assert(lockedInputs(await Deno.readTextFile(f.fleet.path("flake.lock"))).has("app-23.11"));
+  // Moving it alone: not "Invalid input name", but nix's own rule for input paths.
+  const one = await runTask(f.fleet.dir, "update", ["--inputs", "--no-build", "app-23.11"], {
+    bin,
+  });
+  assertEquals(one.code, 2, one.stdout);
+  assertStringIncludes(one.stderr, `Cannot update input "app-23.11" alone: nix locks it`);
+  assertStringIncludes(one.stderr, "[a-zA-Z][a-zA-Z0-9_-]*");
+});

@@ -8,7 +8,7 @@ import { UsageError } from "../lib/errors.ts";
 import { runMain } from "../lib/main.ts";
 import { createProcessRunner } from "../lib/process_runner.ts";
 import { findRepoRoot } from "../lib/repo.ts";
-import { runUpdate } from "./execute.ts";
+import { DEFAULT_BUILD_TIMEOUT_MS, DEFAULT_EVAL_TIMEOUT_MS, runUpdate } from "./execute.ts";
 import { inputsText, updateInputs } from "./inputs.ts";
 import { currentSystem, PACKAGE_NAME } from "./facts.ts";
 import { exitCodeOf, reportJson, reportTable } from "./report.ts";
@@ -25,12 +25,14 @@ none is named), or with --inputs moves flake inputs and shows per host what chan
 
 Options:
   --check               list what is outdated and change nothing (CI, cron)
-  --fail-if-outdated    with --check: exit 1 when a package is outdated
+  --fail-if-outdated    with --check: exit 1 when a package is outdated or unknown
   --prerelease          also consider pre-releases
   --no-build            skip building the updated packages (with --inputs: the hosts)
   --commit              commit each updated package (with --inputs: the lock) on its own
   -p, --parallel <n>    packages (or hosts) worked on at once (default: ${DEFAULT_PARALLEL})
-  --timeout <seconds>   bound on each upstream request (default: 30)
+  --timeout <seconds>   bound on each upstream request (default: 30) and, when given, on
+                        each nix evaluation (default: 600)
+  --build-timeout <s>   bound on each nix build and fetch (default: 1800)
   --system <system>     the system whose packages to update (default: this machine's)
   --inputs              move flake inputs instead of packages
   --hosts <a,b>         with --inputs: the hosts to build before and after (default: all)
@@ -40,7 +42,7 @@ Options:
   --json                print a machine-readable result on stdout
   -h, --help            show this help
 
-Environment: GITHUB_TOKEN, GITHUB_API_URL, GITHUB_SERVER_URL, NPM_REGISTRY_URL.
+Environment: GITHUB_TOKEN, GITHUB_API_URL, GITHUB_SERVER_URL, NPM_REGISTRY_URL, GITLAB_API_URL.
 `;
 
 const OPTIONS = {
@@ -51,6 +53,7 @@ const OPTIONS = {
   commit: { type: "boolean" },
   parallel: { type: "string", short: "p" },
   timeout: { type: "string" },
+  "build-timeout": { type: "string" },
   system: { type: "string" },
   inputs: { type: "boolean" },
   hosts: { type: "string" },
@@ -94,6 +97,10 @@ export function main(args: string[]): Promise<number> {
     });
     const parallel = positiveInt(opts.parallel ?? String(DEFAULT_PARALLEL), "--parallel");
     const timeoutMs = positiveInt(opts.timeout ?? "30", "--timeout") * 1000;
+    const evalTimeoutMs = opts.timeout === undefined ? DEFAULT_EVAL_TIMEOUT_MS : timeoutMs;
+    const nixTimeoutMs = opts["build-timeout"] === undefined
+      ? DEFAULT_BUILD_TIMEOUT_MS
+      : positiveInt(opts["build-timeout"], "--build-timeout") * 1000;
     if (opts["fail-if-outdated"] && !opts.check) {
       throw new UsageError("Cannot use --fail-if-outdated without --check");
     }
@@ -112,6 +119,8 @@ export function main(args: string[]): Promise<number> {
         build,
         commit: opts.commit ?? false,
         parallel,
+        nixTimeoutMs,
+        evalTimeoutMs,
       });
       printResult(opts.json, report, inputsText(report));
       return report.lock === "restored" ? 1 : 0;
@@ -142,6 +151,8 @@ export function main(args: string[]): Promise<number> {
       commit: opts.commit ?? false,
       parallel,
       env,
+      nixTimeoutMs,
+      evalTimeoutMs,
     });
     printResult(opts.json, reportJson(reports), reportTable(reports));
     return exitCodeOf(reports, opts["fail-if-outdated"] ?? false);

@@ -1,50 +1,93 @@
-// The version policy: newest stable by default, pre-releases only when asked, never a downgrade.
-import type { Candidate, Current, Track } from "./sources.ts";
-import { compareVersions, isPrerelease, parseVersion, unstableDate } from "./version.ts";
+// The version policy: newest stable by default, pre-releases only when asked, never a downgrade,
+// and never "up to date" when the upstream offers nothing the tool can read.
+import type { Candidate, Current, Offer, Track } from "./sources.ts";
+import type { TagReading } from "./tags.ts";
+import {
+  compareVersions,
+  isPrerelease,
+  type ParsedVersion,
+  parseVersion,
+  unstableDate,
+} from "./version.ts";
 
 /** What the policy decided for one package. */
 export type Choice =
   | { kind: "newer"; candidate: Candidate }
   | { kind: "up-to-date"; newest?: string }
   /** The upstream offers only versions older than the current one. */
-  | { kind: "ahead"; newest: string };
+  | { kind: "ahead"; newest: string }
+  /** The upstream offers no version the tool can read or compare: never "up to date". */
+  | { kind: "unknown"; reason: string };
 
 /** Options for {@linkcode chooseUpdate}. */
 export interface PolicyOptions {
   track: Track;
   prerelease: boolean;
+  /** How tags name versions (offers without a version of their own). */
+  reading: TagReading;
+  /** The upstream, for messages: `GitHub o/demo`. */
+  upstream: string;
+}
+
+function quoteSome(values: readonly string[]): string {
+  const shown = values.slice(0, 3).map((v) => `"${v}"`).join(", ");
+  return values.length > 3 ? `${shown} and ${values.length - 3} more` : shown;
 }
 
 /** Picks the version to move to from what the upstream offers. */
 export function chooseUpdate(
   current: Current,
-  candidates: readonly Candidate[],
+  offers: readonly Offer[],
   options: PolicyOptions,
 ): Choice {
-  if (options.track === "branch") return chooseCommit(current, candidates);
+  if (options.track === "branch") return chooseCommit(current, offers);
+  if (offers.length === 0) {
+    return { kind: "unknown", reason: `${options.upstream} offers no releases and no tags` };
+  }
   const parsedCurrent = parseVersion(current.version);
-  let best:
-    | { candidate: Candidate; parsed: NonNullable<ReturnType<typeof parseVersion>> }
-    | undefined;
-  for (const candidate of candidates) {
-    const parsed = parseVersion(candidate.version);
-    if (parsed === undefined) continue;
-    if (!options.prerelease && (candidate.prerelease || isPrerelease(parsed))) continue;
+  if (parsedCurrent === undefined) {
+    return {
+      kind: "unknown",
+      reason: `the current version "${current.version}" is not a version the tool can compare`,
+    };
+  }
+  let best: { candidate: Candidate; parsed: ParsedVersion } | undefined;
+  const unread: string[] = [];
+  let readable = 0;
+  for (const offer of offers) {
+    const version = offer.version ?? options.reading.read(offer.rev);
+    const parsed = version === undefined ? undefined : parseVersion(version);
+    if (version === undefined || parsed === undefined) {
+      unread.push(offer.rev);
+      continue;
+    }
+    readable++;
+    if (!options.prerelease && (offer.prerelease || isPrerelease(parsed))) continue;
     if (best === undefined || compareVersions(parsed, best.parsed) > 0) {
-      best = { candidate, parsed };
+      best = { candidate: { ...offer, version }, parsed };
     }
   }
+  if (readable === 0) {
+    return {
+      kind: "unknown",
+      reason: `none of the ${offers.length} tag(s) of ${options.upstream} (${
+        quoteSome(unread)
+      }) reads as a version by ${options.reading.how}; set updateInfo.versionRegex`,
+    };
+  }
   if (best === undefined) return { kind: "up-to-date" };
-  if (parsedCurrent === undefined) return { kind: "newer", candidate: best.candidate };
   const order = compareVersions(best.parsed, parsedCurrent);
   if (order > 0) return { kind: "newer", candidate: best.candidate };
   if (order < 0) return { kind: "ahead", newest: best.candidate.version };
   return { kind: "up-to-date", newest: best.candidate.version };
 }
 
-function chooseCommit(current: Current, candidates: readonly Candidate[]): Choice {
-  const head = candidates[0];
-  if (head === undefined) return { kind: "up-to-date" };
+function chooseCommit(current: Current, offers: readonly Offer[]): Choice {
+  const head = offers[0];
+  if (head === undefined || head.version === undefined) {
+    return { kind: "unknown", reason: "the upstream named no branch head" };
+  }
+  const candidate: Candidate = { ...head, version: head.version };
   if (head.rev === current.rev) return { kind: "up-to-date", newest: head.version };
   const currentDate = unstableDate(current.version);
   const headDate = unstableDate(head.version);
@@ -52,5 +95,5 @@ function chooseCommit(current: Current, candidates: readonly Candidate[]): Choic
   if (currentDate !== undefined && headDate !== undefined && headDate < currentDate) {
     return { kind: "ahead", newest: head.version };
   }
-  return { kind: "newer", candidate: head };
+  return { kind: "newer", candidate };
 }

@@ -1,10 +1,16 @@
 // The update report: a table for people (package, old → new, result) and the JSON form.
 import { describeResult, type PackageReport } from "./execute.ts";
 
-/** Exit code: 1 when a package failed, or (with failIfOutdated) when one is outdated. */
+/**
+ * Exit code: 1 when a package failed, or (with failIfOutdated) when one is outdated or its
+ * upstream offers no version the tool can read (`unknown`: it may be outdated).
+ */
 export function exitCodeOf(reports: readonly PackageReport[], failIfOutdated: boolean): number {
   if (reports.some((r) => r.result.kind === "failed")) return 1;
-  if (failIfOutdated && reports.some((r) => r.result.kind === "outdated")) return 1;
+  if (
+    failIfOutdated &&
+    reports.some((r) => r.result.kind === "outdated" || r.result.kind === "unknown")
+  ) return 1;
   return 0;
 }
 
@@ -12,6 +18,7 @@ function versions(report: PackageReport): string {
   const r = report.result;
   switch (r.kind) {
     case "up-to-date":
+    case "unknown":
       return r.version;
     case "ahead":
       return `${r.version} (upstream ${r.newest})`;

@@ -2,7 +2,7 @@
 // To add a source: a zod schema for its `passthru.updateInfo`, a `Source`, an entry in SOURCES.
 import { z } from "zod";
 import { getJson, UpstreamError } from "./http.ts";
-import { unstableVersion } from "./version.ts";
+import { compareVersions, parseVersion, unstableVersion } from "./version.ts";
 
 /** Where the sources find their upstreams; each base URL can be set from the environment. */
 export interface SourceEnv {
@@ -14,6 +14,8 @@ export interface SourceEnv {
   githubToken?: string;
   /** `NPM_REGISTRY_URL`, default https://registry.npmjs.org. */
   npmRegistryUrl: string;
+  /** `GITLAB_API_URL`, default https://gitlab.com/api/v4. */
+  gitlabApiUrl: string;
   /** Bound on each request. */
   timeoutMs: number;
 }
@@ -24,6 +26,7 @@ export const SOURCE_ENV_VARS = [
   "GITHUB_SERVER_URL",
   "GITHUB_TOKEN",
   "NPM_REGISTRY_URL",
+  "GITLAB_API_URL",
 ] as const;
 
 /** Reads the base URLs and token from `env`; a base URL must be http(s). */
@@ -50,19 +53,26 @@ export function sourceEnvFrom(
     githubServerUrl: base("GITHUB_SERVER_URL", "https://github.com"),
     ...(token ? { githubToken: token } : {}),
     npmRegistryUrl: base("NPM_REGISTRY_URL", "https://registry.npmjs.org"),
+    gitlabApiUrl: base("GITLAB_API_URL", "https://gitlab.com/api/v4"),
     timeoutMs,
   };
 }
 
-/** A version an upstream offers. */
-export interface Candidate {
-  /** The package version it gives: `1.3.0`, `0-unstable-2026-04-20`. */
-  version: string;
+/** What an upstream offers: a tag (its version read by the package's tag shape) or a version. */
+export interface Offer {
+  /** The package version it gives, when the upstream says (npm, a branch head). */
+  version?: string;
   /** What replaces the source's old `rev`/`tag`: a tag name or a commit. */
   rev: string;
   prerelease: boolean;
   /** Commit date (branch tracking), ISO 8601. */
   date?: string;
+}
+
+/** An offer whose version is known: the one the policy chose. */
+export interface Candidate extends Offer {
+  /** `1.3.0`, `0-unstable-2026-04-20`. */
+  version: string;
 }
 
 /** What a package is now, for links from old to new. */
@@ -79,7 +89,9 @@ export interface Source<Info> {
   /** Whether the package follows releases or a branch. */
   track(info: Info): Track;
   /** The versions the upstream offers (any order); the version policy picks one. */
-  candidates(info: Info, env: SourceEnv): Promise<Candidate[]>;
+  candidates(info: Info, env: SourceEnv): Promise<Offer[]>;
+  /** The upstream, for messages: `GitHub o/demo`. */
+  describe(info: Info): string;
   /** A page that shows what changed from `from` to `to`, for the commit message. */
   changelogUrl(info: Info, from: Current, to: Candidate, env: SourceEnv): string | undefined;
 }
@@ -96,17 +108,27 @@ const githubInfo = z.object({
   track: z.enum(["release", "branch"]).default("release"),
   /** The branch to follow; default the repository's default branch. */
   branch: z.string().regex(/^[A-Za-z0-9_./-]+$/).optional(),
+  /** Reads the version out of a tag: group 1, else the whole match (nix-update's). */
+  versionRegex: z.string().min(1).optional(),
 });
 /** `passthru.updateInfo` of a GitHub package. */
 export type GithubInfo = z.infer<typeof githubInfo>;
 
-function githubHeaders(env: SourceEnv): Record<string, string> {
+function githubHeaders(): Record<string, string> {
   return {
     accept: "application/vnd.github+json",
     "x-github-api-version": "2022-11-28",
     "user-agent": "devops-at-home-update",
-    ...(env.githubToken ? { authorization: `Bearer ${env.githubToken}` } : {}),
   };
+}
+
+/**
+ * The one cross-origin hop a GitHub API answer may take: from api.github.com to its download
+ * host codeload.github.com (archives). Any other origin is refused; with GITHUB_API_URL set
+ * elsewhere (GitHub Enterprise, tests), only that origin.
+ */
+export function githubRedirectOrigins(apiUrl: string): string[] {
+  return new URL(apiUrl).origin === "https://api.github.com" ? ["https://codeload.github.com"] : [];
 }
 
 /** One line for GitHub's rate-limit refusal (403/429 with no requests left), with the reset time. */
@@ -148,7 +170,9 @@ function parseAnswer<T>(schema: z.ZodType<T>, value: unknown, url: string): T {
 async function github<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Promise<T> {
   const url = `${env.githubApiUrl}${path}`;
   const value = await getJson(url, {
-    headers: githubHeaders(env),
+    headers: githubHeaders(),
+    ...(env.githubToken ? { privateHeaders: { authorization: `Bearer ${env.githubToken}` } } : {}),
+    redirectOrigins: githubRedirectOrigins(env.githubApiUrl),
     timeoutMs: env.timeoutMs,
     upstream: "GitHub",
     rateLimit: (response) => githubRateLimit(response),
@@ -156,16 +180,12 @@ async function github<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Pr
   return parseAnswer(schema, value, url);
 }
 
-function fromTag(tag: string, prerelease: boolean): Candidate {
-  const version = tag.replace(/^v(?=\d)/, "");
-  return { version, rev: tag, prerelease };
-}
-
 /** GitHub: releases (tags when there are none), or the newest commit of a branch. */
 export const githubSource: Source<GithubInfo> = {
   kind: "github",
   schema: githubInfo,
   track: (info) => info.track,
+  describe: (info) => `GitHub ${info.owner}/${info.repo}`,
   async candidates(info, env) {
     const repo = `/repos/${info.owner}/${info.repo}`;
     if (info.track === "branch") {
@@ -177,10 +197,14 @@ export const githubSource: Source<GithubInfo> = {
     }
     const published = (await github(env, `${repo}/releases?per_page=100`, releases))
       .filter((r) => !r.draft);
-    if (published.length > 0) return published.map((r) => fromTag(r.tag_name, r.prerelease));
-    return (await github(env, `${repo}/tags?per_page=100`, tags)).map((t) =>
-      fromTag(t.name, false)
-    );
+    // One page each: GitHub lists the newest releases first; 100 is its largest page.
+    if (published.length > 0) {
+      return published.map((r) => ({ rev: r.tag_name, prerelease: r.prerelease }));
+    }
+    return (await github(env, `${repo}/tags?per_page=100`, tags)).map((t) => ({
+      rev: t.name,
+      prerelease: false,
+    }));
   },
   changelogUrl(info, from, to, env) {
     const base = `${env.githubServerUrl}/${info.owner}/${info.repo}`;
@@ -198,18 +222,27 @@ const npmInfo = z.object({
 export type NpmInfo = z.infer<typeof npmInfo>;
 
 const packument = z.object({
-  versions: z.record(z.string(), z.unknown()),
+  "dist-tags": z.record(z.string(), z.string()).default({}),
+  versions: z.record(
+    z.string(),
+    z.object({ deprecated: z.union([z.string(), z.boolean()]).optional() }).passthrough(),
+  ),
 });
 
-/** The npm registry: every published version. */
+/**
+ * The npm registry, read like `npm install` does: `dist-tags.latest` is the newest version
+ * offered (higher versions only with --prerelease), and a deprecated version never is.
+ */
 export const npmSource: Source<NpmInfo> = {
   kind: "npm",
   schema: npmInfo,
   track: () => "release",
+  describe: (info) => `npm ${info.name}`,
   async candidates(info, env) {
     const url = `${env.npmRegistryUrl}/${info.name.replace("/", "%2F")}`;
     const value = await getJson(url, {
-      headers: { accept: "application/json" },
+      // The abbreviated metadata npm install reads: dist-tags, versions, deprecated.
+      headers: { accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8" },
       timeoutMs: env.timeoutMs,
       upstream: "npm",
     });
@@ -217,14 +250,72 @@ export const npmSource: Source<NpmInfo> = {
     if (!parsed.success) {
       throw new UpstreamError("bad-answer", `npm answered unexpected JSON for ${url}`);
     }
-    return Object.keys(parsed.data.versions).map((version) => ({
-      version,
-      rev: version,
-      prerelease: version.includes("-"),
-    }));
+    const latest = parseVersion(parsed.data["dist-tags"].latest ?? "");
+    return Object.entries(parsed.data.versions).flatMap(([version, meta]) => {
+      if (meta.deprecated !== undefined && meta.deprecated !== false) return [];
+      const parsedVersion = parseVersion(version);
+      const aboveLatest = latest !== undefined && parsedVersion !== undefined &&
+        compareVersions(parsedVersion, latest) > 0;
+      // Above latest: published under another dist-tag (next, beta): a pre-release to npm.
+      return [{ version, rev: version, prerelease: version.includes("-") || aboveLatest }];
+    });
   },
   changelogUrl(info, _from, to) {
     return `https://www.npmjs.com/package/${info.name}/v/${to.version}`;
+  },
+};
+
+const gitlabInfo = z.object({
+  source: z.literal("gitlab"),
+  /** The namespace, with subgroups: `esr`, `group/subgroup`. */
+  owner: z.string().regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/, "expected a GitLab namespace"),
+  repo: identifier,
+  track: z.literal("release").default("release"),
+  versionRegex: z.string().min(1).optional(),
+});
+/** `passthru.updateInfo` of a GitLab package. */
+export type GitlabInfo = z.infer<typeof gitlabInfo>;
+
+const gitlabReleases = z.array(
+  z.object({ tag_name: z.string(), upcoming_release: z.boolean().default(false) }),
+);
+const gitlabTags = z.array(z.object({ name: z.string() }));
+
+async function gitlab<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Promise<T> {
+  const url = `${env.gitlabApiUrl}${path}`;
+  const value = await getJson(url, {
+    headers: { accept: "application/json", "user-agent": "devops-at-home-update" },
+    timeoutMs: env.timeoutMs,
+    upstream: "GitLab",
+  });
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new UpstreamError("bad-answer", `GitLab answered unexpected JSON for ${url}`);
+  }
+  return parsed.data;
+}
+
+/** GitLab (gitlab.com or GITLAB_API_URL): releases, tags when there are none. One page each. */
+export const gitlabSource: Source<GitlabInfo> = {
+  kind: "gitlab",
+  schema: gitlabInfo,
+  track: () => "release",
+  describe: (info) => `GitLab ${info.owner}/${info.repo}`,
+  async candidates(info, env) {
+    const project = `/projects/${encodeURIComponent(`${info.owner}/${info.repo}`)}`;
+    const releases = await gitlab(env, `${project}/releases?per_page=100`, gitlabReleases);
+    if (releases.length > 0) {
+      return releases.map((r) => ({ rev: r.tag_name, prerelease: r.upcoming_release }));
+    }
+    return (await gitlab(env, `${project}/repository/tags?per_page=100`, gitlabTags)).map((t) => ({
+      rev: t.name,
+      prerelease: false,
+    }));
+  },
+  changelogUrl(info, from, to, env) {
+    const server = env.gitlabApiUrl.replace(/\/api\/v4$/, "");
+    const base = `${server}/${info.owner}/${info.repo}`;
+    return from.rev ? `${base}/-/compare/${from.rev}...${to.rev}` : `${base}/-/tags/${to.rev}`;
   },
 };
 
@@ -233,4 +324,5 @@ export const npmSource: Source<NpmInfo> = {
 export const SOURCES: Record<string, Source<any>> = {
   [githubSource.kind]: githubSource,
   [npmSource.kind]: npmSource,
+  [gitlabSource.kind]: gitlabSource,
 };

@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { chooseUpdate } from "./policy.ts";
+import { tagReading } from "./tags.ts";
 import type { Candidate } from "./sources.ts";
 import {
   compareVersions,
@@ -12,8 +13,13 @@ import {
 const v = (text: string) => parseVersion(text)!;
 
 Deno.test("parseVersion() reads tags with and without v, and refuses names", () => {
-  assertEquals(v("v1.2.3"), { text: "1.2.3", numbers: [1, 2, 3], suffix: "" });
-  assertEquals(v("1.3.0-rc.1"), { text: "1.3.0-rc.1", numbers: [1, 3, 0], suffix: "rc.1" });
+  assertEquals(v("v1.2.3"), { text: "1.2.3", numbers: [1, 2, 3], suffix: "", build: "" });
+  assertEquals(v("1.3.0-rc.1"), {
+    text: "1.3.0-rc.1",
+    numbers: [1, 3, 0],
+    suffix: "rc.1",
+    build: "",
+  });
   assertEquals(v("2.0b1").suffix, "b1");
   assertEquals(parseVersion("nightly"), undefined);
   assertEquals(parseVersion("release-1"), undefined);
@@ -35,6 +41,8 @@ Deno.test("unstableVersion() takes the commit date in UTC; unstableDate() reads 
   assertThrows(() => unstableVersion("yesterday"));
 });
 
+const PLAIN = { reading: tagReading("1.0.0", undefined, undefined), upstream: "GitHub o/r" };
+
 const release = (version: string, prerelease = false): Candidate => ({
   version,
   rev: `v${version}`,
@@ -48,7 +56,7 @@ Deno.test("chooseUpdate() picks the newest stable release, pre-releases only whe
     release("1.3.0"),
     release("1.3.1-beta"),
   ];
-  const options = { track: "release" as const, prerelease: false };
+  const options = { track: "release" as const, prerelease: false, ...PLAIN };
   assertEquals(chooseUpdate({ version: "1.2.0" }, offered, options), {
     kind: "newer",
     candidate: release("1.3.0"),
@@ -64,13 +72,16 @@ Deno.test("chooseUpdate() picks the newest stable release, pre-releases only whe
 });
 
 Deno.test("chooseUpdate() never downgrades", () => {
-  const options = { track: "release" as const, prerelease: false };
+  const options = { track: "release" as const, prerelease: false, ...PLAIN };
   assertEquals(chooseUpdate({ version: "2.0.0" }, [release("1.9.0")], options), {
     kind: "ahead",
     newest: "1.9.0",
   });
-  assertEquals(chooseUpdate({ version: "2.0.0" }, [], options), { kind: "up-to-date" });
-  const branch = { track: "branch" as const, prerelease: false };
+  assertEquals(chooseUpdate({ version: "2.0.0" }, [], options), {
+    kind: "unknown",
+    reason: "GitHub o/r offers no releases and no tags",
+  });
+  const branch = { track: "branch" as const, prerelease: false, ...PLAIN };
   const older = { version: "0-unstable-2026-01-01", rev: "b".repeat(40), prerelease: false };
   assertEquals(
     chooseUpdate({ version: "0-unstable-2026-02-01", rev: "a".repeat(40) }, [older], branch),
@@ -79,7 +90,7 @@ Deno.test("chooseUpdate() never downgrades", () => {
 });
 
 Deno.test("chooseUpdate() on a branch follows a new commit, even on the same day", () => {
-  const branch = { track: "branch" as const, prerelease: false };
+  const branch = { track: "branch" as const, prerelease: false, ...PLAIN };
   const head = { version: "0-unstable-2026-02-01", rev: "b".repeat(40), prerelease: false };
   assertEquals(
     chooseUpdate({ version: "0-unstable-2026-02-01", rev: "a".repeat(40) }, [head], branch),
