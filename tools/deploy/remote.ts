@@ -54,16 +54,23 @@ past() { [ $((polls % 5)) -eq 0 ] && [ "$(date +%s)" -ge "$1" ]; }
 /**
  * The supervisor. Arguments: state-dir run new-system mode confirm-timeout activation-timeout
  * rollback(0|1) profile current units-check-timeout (0: no check). It first takes the host's lock ({@linkcode LOCK_FILE}; busy:
- * status `busy`, nothing done), and keeps its state in files of the state dir:
+ * status `busy`, nothing done; also busy while another run's supervisor lives, the lock
+ * removed by hand), puts the lock back if it is removed while it runs, and keeps its state in
+ * files of the state dir:
  * - `status`: starting → activating → activated → confirmed | rolled-back-<why> |
- *   rollback-failed-<why> | failed-<why> | done (one word, replaced atomically)
- * - `info`: key=value lines (run, by, new, prev_gen, prev_path, new_gen, failed_before,
- *   units_check passed|failed and units_check_detail, …)
+ *   rollback-failed-<why> | superseded-<why> | failed-<why> | done (one word, replaced
+ *   atomically)
+ * - `info`: key=value lines (run, by, new, mode, rollback, prev_gen, prev_path, prev_active,
+ *   new_gen, failed_before, units_check passed|failed and units_check_detail, rollback_error,
+ *   …)
  * - `canary`: exists while the target waits; the deployer deletes it to confirm
  * - `abort`: the deployer creates it when a health check failed: roll back now
  * Once final it writes {@linkcode LAST_DEPLOY_RECORD}, removes the state dir and releases the lock.
- * A rollback switches to the recorded previous generation by number, and only while the
- * profile is still on the generation this run created. After a successful switch or test it
+ * A rollback puts the profile back to the recorded previous generation by number, only while
+ * the profile is still on the generation this run created (else: `superseded-<why>`), and
+ * activates what ran before (prev_active): `switch` when it is the profile's system too, else
+ * `test` of it and `boot` of the profile's; each bounded by the activation timeout. A state
+ * dir removed during the run is re-created from memory and means roll back (`state-removed`). After a successful switch or test it
  * runs the built-in check ({@linkcode UNITS_CHECK_SCRIPT}, bounded by its timeout) while the
  * status still says `activating`, so the launcher's session brings its result to the deployer
  * and the confirm window starts after it.
