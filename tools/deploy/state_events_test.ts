@@ -342,3 +342,75 @@ exec /usr/bin/nix "$@"
   assertEquals([run.code, hostReport(run.report, "web1").status], [0, "confirmed"], run.stderr);
   assertStringIncludes(run.stderr, "closure diff unavailable: error: unrecognised flag");
 });
+
+// Row 14: the state dir removed during the activation: the run rolls back once it ends.
+Deno.test("deploy safety net: the run's state dir removed during the activation: rolled back when the activation ends", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 30, activationTimeout: 120 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  const good = await active(web1!);
+  await f.flake.update({ web1: { toplevel: { marker: "2", activationSeconds: 20 } } });
+  const next = await f.flake.buildToplevel("web1");
+  const run = f.spawn("web1");
+  await waitFor(
+    "the activation",
+    async () => (await activations(web1!)).includes(`switch ${next}`),
+  );
+  await web1!.ssh("rm -rf /run/devops-deploy/*/");
+  const out = await run.done;
+  const r = hostReport(out.report, "web1");
+  assertEquals([r.outcome?.kind, r.status, r.rolledBack], [
+    "rolled-back",
+    "rolled-back-state-removed",
+    true,
+  ], r.error);
+  assertEquals([await active(web1!), await generation(web1!)], [good, 1]);
+});
+
+// Row 16: a manual switch in the window, then the confirmation: confirmed; the operator's
+// switch stays.
+Deno.test("deploy: a manual switch in the window, then a passing check: confirmed, the operator's switch left as it is", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  const good = await active(web1!);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "2" },
+      facts: { healthChecks: [gatedCheck("/run/go", 0)], healthCheckTimeout: 120 },
+    },
+  });
+  const run = f.spawn("web1");
+  await activated(web1!);
+  await web1!.ssh(
+    `nix-env -p ${PROFILE} --set ${good} && ${good}/bin/switch-to-configuration switch`,
+  );
+  await web1!.ssh("touch /run/go");
+  const out = await run.done;
+  assertEquals([out.code, hostReport(out.report, "web1").status], [0, "confirmed"], out.stderr);
+  assertEquals([await generation(web1!), await active(web1!)], [3, good]);
+});
+
+// Row 21: a reboot in the confirm window: the health check's session dies, the abort finds no
+// state of the run: reported as it is, not as a host that rolls back by itself.
+Deno.test("deploy: a reboot in the confirm window is reported as it is: the new system runs unconfirmed", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "2" },
+      facts: { healthChecks: [gatedCheck("/run/never", 0)], healthCheckTimeout: 120 },
+    },
+  });
+  const next = await f.flake.buildToplevel("web1");
+  const run = f.spawn("web1");
+  await activated(web1!);
+  await web1!.kill();
+  await web1!.start();
+  const out = await run.done;
+  const r = hostReport(out.report, "web1");
+  assertEquals([r.outcome?.kind, r.rolledBack], ["unknown", false], r.error);
+  assertStringIncludes(r.error ?? "", "it runs the new system, never confirmed");
+  assertEquals(await active(web1!), next);
+});
