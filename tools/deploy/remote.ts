@@ -422,7 +422,8 @@ echo "dir=$dir"
 polls=0
 while :; do
   read_status "$run"
-  case $s in starting|activating|rolling-back) ;; *) break ;; esac
+  # gone: the state dir was removed by hand; the supervisor re-creates it (bounded wait).
+  case $s in starting|activating|rolling-back|gone) ;; *) break ;; esac
   if [ $((polls % 5)) -eq 0 ] && lost "$run"; then echo "supervisor_lost=1"; break; fi
   past "$end" && break
   pause
