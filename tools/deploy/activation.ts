@@ -75,8 +75,7 @@ async function activationState(run: HostRun, step: Step): Promise<RemoteState> {
     return await recover(
       run,
       (s) => s === "activated" || s === "busy" || isFinalStatus(s),
-      host.activationTimeout + supervisorCheckSeconds(host) + rollbackSeconds(host) +
-        host.confirmTimeout + grace(run),
+      host.activationTimeout + supervisorCheckSeconds(host) + host.confirmTimeout + grace(run),
     );
   }
 }
@@ -153,7 +152,9 @@ export async function confirm(run: HostRun, step: Step, abort: boolean): Promise
       "recovering",
       "confirmation failed; reading the host's state",
     );
-    state = await recover(run, isFinalStatus, run.host.confirmTimeout + extra + grace(run));
+    // Not the rollback's bound: a host that answers "rolling-back" at the deadline is
+    // reported with that (an unreachable one would hold the deployer for it).
+    state = await recover(run, isFinalStatus, run.host.confirmTimeout + grace(run));
   }
   run.apply(state);
   return state;
