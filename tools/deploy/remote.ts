@@ -84,7 +84,9 @@ base=\${dir%/*}
 record=${LAST_DEPLOY_RECORD}
 nl='
 '
-saved=$(cat "$dir/info" 2>/dev/null)$nl
+# What this run recorded, kept in memory too (builtins only: no fork per run).
+saved=
+while IFS= read -r line; do saved="$saved$line$nl"; done < "$dir/info"
 state() { printf '%s\n' "$1" > "$dir/status.tmp" && mv -f "$dir/status.tmp" "$dir/status"; }
 info() { printf '%s=%s\n' "$1" "$2" >> "$dir/info"; saved="$saved$1=$2$nl"; }
 # The state dir removed by hand (an operator "cleaning up"): re-created with what this run
@@ -153,7 +155,8 @@ finish() {
   mkdir -p "\${record%/*}"
   { echo "status=$1"; echo "time=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; cat "$dir/info"; } > "$record.tmp" 9>&- &&
     mv -f "$record.tmp" "$record"
-  cat "$dir/activate.log" "$dir/rollback.log" > "\${record%/*}/last-activate.log" 2>/dev/null
+  cat "$dir/activate.log" "$dir/rollback.log" "$dir/rollback-boot.log" \
+    > "\${record%/*}/last-activate.log" 2>/dev/null
   grep -qx "run=$run" "$base/owner" 2>/dev/null && rm -f "$base/owner"
   rm -rf "$dir"
   exit 0
@@ -205,12 +208,12 @@ if [ "$sets" = 1 ]; then
 fi
 new_gen=$(gen); info new_gen "$new_gen"
 changed=0; [ "$sets" = 1 ] && [ "$new_gen" != "$prev_gen" ] && changed=1
-# Runs switch-to-configuration of $1 with action $2, bounded by the activation's timeout.
+# Runs switch-to-configuration of $1 with action $2, bounded by the activation's timeout, its
+# output to the log $3.
 switch_to() {
   [ -x "$1/bin/switch-to-configuration" ] || return 0
   rc=0
-  bounded "$act_timeout" "$dir/rollback.part" "$1/bin/switch-to-configuration" "$2" || rc=$?
-  cat "$dir/rollback.part" >> "$dir/rollback.log" 2>/dev/null
+  bounded "$act_timeout" "$dir/$3" "$1/bin/switch-to-configuration" "$2" || rc=$?
   [ "$rc" = 0 ] && return 0
   if [ "$rc" = 124 ]; then info rollback_error "$2 of $1 ran over its $act_timeout s timeout"
   else info rollback_error "$2 of $1 exited $rc"; fi
@@ -240,14 +243,14 @@ roll_back() {
     fi
   fi
   case $mode in
-    test) [ -n "$prev_active" ] && { switch_to "$prev_active" test || ok=0; } ;;
-    boot) [ -n "$prev_path" ] && { switch_to "$prev_path" boot || ok=0; } ;;
+    test) [ -n "$prev_active" ] && { switch_to "$prev_active" test rollback.log || ok=0; } ;;
+    boot) [ -n "$prev_path" ] && { switch_to "$prev_path" boot rollback.log || ok=0; } ;;
     *)
       if [ -n "$prev_active" ] && [ "$prev_active" = "$prev_path" ]; then
-        switch_to "$prev_active" switch || ok=0
+        switch_to "$prev_active" switch rollback.log || ok=0
       else
-        [ -n "$prev_active" ] && { switch_to "$prev_active" test || ok=0; }
-        [ -n "$prev_path" ] && { switch_to "$prev_path" boot || ok=0; }
+        [ -n "$prev_active" ] && { switch_to "$prev_active" test rollback.log || ok=0; }
+        [ -n "$prev_path" ] && { switch_to "$prev_path" boot rollback-boot.log || ok=0; }
       fi ;;
   esac
   info active_gen "$(gen)"
