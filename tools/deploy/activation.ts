@@ -2,7 +2,13 @@
 // read its state over new connections when a session drops (with a hard deadline), confirm or
 // abort, and turn the supervisor's final state into an outcome.
 import { CommandError } from "../lib/errors.ts";
-import { activateCommand, controlCommand, sshArgv, supervisorCheckSeconds } from "./commands.ts";
+import {
+  activateCommand,
+  controlCommand,
+  rollbackSeconds,
+  sshArgv,
+  supervisorCheckSeconds,
+} from "./commands.ts";
 import type { HostRun } from "./execute.ts";
 import { deployerIsDead, deployerText } from "./owner.ts";
 import type { HostOutcome, RollbackReason } from "./outcome.ts";
@@ -14,8 +20,9 @@ import type { Step } from "./steps.ts";
 export type ActivationResult = { state: RemoteState } | { outcome: HostOutcome };
 
 /**
- * Runs the activation step. A host busy with a dead deployer's run (same machine, process
- * gone) is retried once with that run to adopt or cancel; a live one's is reported as busy.
+ * Runs the activation step. A host busy with a dead deployer's run (proven dead: a free lock
+ * on its owner file, see owner.ts) is retried once with that run to adopt or cancel; any
+ * other holder's is reported as busy.
  * A dropped session is followed by reading the state until the activation has an outcome, up to
  * a hard deadline (activation timeout + confirm timeout + grace).
  */
@@ -23,11 +30,15 @@ export async function activate(run: HostRun, step: Step): Promise<ActivationResu
   let state = await activationState(run, step);
   if (state.status === "busy") {
     const holder = state.holder ?? {};
-    if (holder.run && holder.by && await deployerIsDead(holder.by)) {
+    const dead = holder.by !== undefined &&
+      (run.deps.deadDeployers?.has(holder.by) || await deployerIsDead(holder.by));
+    if (holder.run && dead) {
       run.deps.progress.update(run.host.host, "activating", `taking over run ${holder.run}`);
       run.values.ids = { ...run.values.ids, adopt: holder.run };
+      // The launcher waits for the old run (bounded), then for its own: both bounds.
       const retry: Step = {
         ...step,
+        ...(step.timeoutSeconds !== undefined ? { timeoutSeconds: 2 * step.timeoutSeconds } : {}),
         argv: [
           ...step.argv.slice(0, -1),
           activateCommand(run.host, run.values.ids, run.values.toplevel),
@@ -80,10 +91,11 @@ export function isLostSession(error: unknown): boolean {
 }
 
 /**
- * Reads the supervisor's state over new connections until `accept` takes it, the deployer is
- * interrupted, or `seconds` have passed (a hard deadline: a host that keeps saying
- * "activating" is bounded by its own activation timeout, not waited for forever). Past the
- * deadline the status is `unknown`, with the last state read kept.
+ * Reads the supervisor's state over new connections until `accept` takes it, the host has no
+ * state of the run (`gone`: it rebooted, or never started it), the deployer is interrupted, or
+ * `seconds` have passed (a hard deadline: a host that keeps saying "activating" is bounded by
+ * its own activation timeout, not waited for forever). Past the deadline the status is
+ * `unknown`, with the last state read kept.
  */
 export async function recover(
   run: HostRun,
@@ -107,7 +119,7 @@ export async function recover(
         timeoutMs: (deps.ssh.connectTimeout + 10) * 1000,
       });
       last = parseRemoteState(result.stdout);
-      if (accept(last.status) || last.supervisorLost) return last;
+      if (accept(last.status) || last.supervisorLost || last.status === "gone") return last;
     } catch (error) {
       if (!isLostSession(error)) throw error;
     }
@@ -121,13 +133,18 @@ export async function recover(
  * connection is followed by reading the state until it is final (bounded).
  */
 export async function confirm(run: HostRun, step: Step, abort: boolean): Promise<RemoteState> {
+  // An abort waits for the rollback too (its activations are bounded on the target).
+  const extra = rollbackSeconds(run.host);
   const command = abort
-    ? controlCommand(run.host, run.values.ids.run, "abort", run.host.confirmTimeout + 10)
+    ? controlCommand(run.host, run.values.ids.run, "abort", run.host.confirmTimeout + extra + 10)
     : undefined;
   const argv = command === undefined ? step.argv : [...step.argv.slice(0, -1), command];
+  const timeout = abort && step.timeoutSeconds !== undefined
+    ? { timeoutSeconds: step.timeoutSeconds + extra }
+    : {};
   let state: RemoteState;
   try {
-    state = parseRemoteState((await run.exec({ ...step, argv })).stdout);
+    state = parseRemoteState((await run.exec({ ...step, ...timeout, argv })).stdout);
   } catch (error) {
     if (!isLostSession(error)) throw error;
     run.deps.progress.update(
@@ -135,6 +152,8 @@ export async function confirm(run: HostRun, step: Step, abort: boolean): Promise
       "recovering",
       "confirmation failed; reading the host's state",
     );
+    // Not the rollback's bound: a host that answers "rolling-back" at the deadline is
+    // reported with that (an unreachable one would hold the deployer for it).
     state = await recover(run, isFinalStatus, run.host.confirmTimeout + grace(run));
   }
   run.apply(state);
@@ -165,7 +184,21 @@ export function stateOutcome(
   const status = state.status;
   if (status === "confirmed" || status === "done" || status === "activated") return undefined;
   const log = " (log: /nix/var/devops-deploy/last-activate.log on the host)";
-  const rolled = /^(rolled-back|rollback-failed)-(.+)$/.exec(status);
+  const prefix = why ? `${why}; ` : "";
+  const rolled = /^(rolled-back|rollback-failed|superseded)-(.+)$/.exec(status);
+  // Before the rolled-back match: an older supervisor wrote `rolled-back-*` with superseded_by.
+  if (state.supersededBy !== undefined || rolled?.[1] === "superseded") {
+    const deleted = rolled?.[1] === "superseded" && state.newGen !== undefined
+      ? `; this run's generation ${state.newGen} was deleted`
+      : "";
+    return {
+      kind: "superseded",
+      ...(rolled ? { reason: rolled[2] as RollbackReason } : {}),
+      cause: `${prefix}not rolled back: the profile moved to generation ${
+        state.supersededBy ?? "?"
+      } during the run (someone else switched the host)${deleted}`,
+    };
+  }
   if (rolled) {
     const reason = rolled[2] as RollbackReason;
     const back = state.activeGen !== undefined ? ` to generation ${state.activeGen}` : "";
@@ -178,10 +211,14 @@ export function stateOutcome(
         ? `activation ran over its ${run.host.activationTimeout} s timeout; rolled back${back}`
         : reason === "timeout"
         ? `not confirmed within ${run.host.confirmTimeout} s; rolled back${back}`
+        : reason === "state-removed"
+        ? `the run's state dir on the host was removed during the run; rolled back${back}`
         : `rolled back${back}`);
-    return rolled[1] === "rolled-back"
-      ? { kind: "rolled-back", reason, cause }
-      : { kind: "rollback-failed", reason, cause: `rollback failed: ${cause}` };
+    return rolled[1] === "rolled-back" ? { kind: "rolled-back", reason, cause } : {
+      kind: "rollback-failed",
+      reason,
+      cause: `rollback failed${state.rollbackError ? ` (${state.rollbackError})` : ""}: ${cause}`,
+    };
   }
   if (status.startsWith("failed-")) {
     return {
@@ -190,32 +227,43 @@ export function stateOutcome(
       cause: `${status.slice(7)} failed; no rollback (--no-rollback)${log}`,
     };
   }
-  if (state.supersededBy !== undefined) {
-    return { kind: "superseded", cause: `the profile moved to generation ${state.supersededBy}` };
+  if (status === "gone") {
+    const runs = state.current === undefined
+      ? "what it runs is not known"
+      : state.current === run.values.toplevel
+      ? "it runs the new system, never confirmed"
+      : `it runs ${state.current}`;
+    return {
+      kind: "unknown",
+      step,
+      lastStatus: status,
+      unguarded: true,
+      cause: `${prefix}the host has no state of this run (rebooted, or its state was removed): ` +
+        `${runs}, and nothing on it rolls back by itself: check the host and deploy again`,
+    };
   }
   if (state.supervisorLost) {
     return {
       kind: "unknown",
       step,
       lastStatus: status,
-      cause:
-        `${
-          why ? `${why}; ` : ""
-        }the deploy's supervisor on the host died (last seen: ${status}); ` +
+      unguarded: true,
+      cause: `${prefix}the deploy's supervisor on the host died (last seen: ${status}); ` +
         "the host does not roll back by itself: deploy again (the next run undoes the profile " +
         "change of this one) or check the host",
     };
   }
-  const expect = usesMagicRollback(run.host)
+  const last = state.lastStatus ?? (status === "unknown" ? undefined : status);
+  const expect = last === "rolling-back"
+    ? "; it was rolling back (each of its activations bounded by " +
+      `${run.host.activationTimeout} s): see last-deploy on the host`
+    : usesMagicRollback(run.host)
     ? `; it rolls back by itself ${run.host.confirmTimeout} s after activating unless confirmed`
     : "";
-  const last = state.lastStatus ?? (status === "unknown" ? undefined : status);
   return {
     kind: "unknown",
     step,
     ...(last ? { lastStatus: last } : {}),
-    cause: `${why ? `${why}; ` : ""}no final answer from the host${
-      last ? ` (last seen: ${last})` : ""
-    }${expect}`,
+    cause: `${prefix}no final answer from the host${last ? ` (last seen: ${last})` : ""}${expect}`,
   };
 }

@@ -286,9 +286,18 @@ export function supervisorCheckSeconds(plan: HostPlan): number {
   return 2 * unitsCheckSeconds(plan);
 }
 
+/**
+ * Seconds a rollback may take on the target: at most two `switch-to-configuration` calls (a
+ * test of what ran and a boot of the profile's system), each bounded by the activation timeout.
+ */
+export function rollbackSeconds(plan: HostPlan): number {
+  return 2 * plan.activationTimeout;
+}
+
 /** How long the launcher waits for an activation (its bound, the checks', the rollback's). */
 export function launcherWaitSeconds(plan: HostPlan): number {
-  return plan.activationTimeout + supervisorCheckSeconds(plan) + plan.confirmTimeout + 30;
+  return plan.activationTimeout + supervisorCheckSeconds(plan) + rollbackSeconds(plan) +
+    plan.confirmTimeout + 30;
 }
 
 /**

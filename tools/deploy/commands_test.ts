@@ -168,7 +168,7 @@ Deno.test("activateCommand() passes the run, adoption, bounds, system, mode and 
   assert(command.startsWith("sh -c '"), command.slice(0, 20));
   assert(
     command.endsWith(
-      " ab12 '' 455 root@box:1:2 /nix/store/x-sys test 5 300 1 /nix/var/nix/profiles/system /run/current-system 60",
+      " ab12 '' 1055 root@box:1:2 /nix/store/x-sys test 5 300 1 /nix/var/nix/profiles/system /run/current-system 60",
     ),
     command.slice(-140),
   );
@@ -178,11 +178,12 @@ Deno.test("activateCommand() passes the run, adoption, bounds, system, mode and 
     "/x",
   );
   assert(noRollback.startsWith("sudo -n sh -c "));
-  assertStringIncludes(noRollback, " ab12 cd34 480 root@box:1:2 /x switch 30 300 0 ");
-  // boot activates nothing: no built-in check (0 s), none in the launcher's wait either.
+  assertStringIncludes(noRollback, " ab12 cd34 1080 root@box:1:2 /x switch 30 300 0 ");
+  // boot activates nothing: no built-in check (0 s), none in the launcher's wait either; every
+  // wait includes the rollback's two bounded activations (2 × 300 s).
   assert(
     activateCommand({ ...host, mode: "boot" }, ids, "/x").endsWith(
-      " ab12 '' 360 root@box:1:2 /x boot 30 300 1 /nix/var/nix/profiles/system /run/current-system 0",
+      " ab12 '' 960 root@box:1:2 /x boot 30 300 1 /nix/var/nix/profiles/system /run/current-system 0",
     ),
   );
 });

@@ -32,6 +32,8 @@ export interface ExecuteDeps {
   noCheckSigs: boolean;
   /** This deployer's id (owner.ts), recorded with the host's lock. */
   deployer: string;
+  /** Deployers proven dead (their owner file's lock was free) before their folders were removed. */
+  deadDeployers?: ReadonlySet<string>;
   /** Asks a person to activate a host; undefined: do not ask. */
   ask?: (host: string) => Promise<boolean>;
   /** The sudo password, sent on stdin to `sudo -S` (never on a command line). */
@@ -308,6 +310,7 @@ function finalReport(
       break;
     case "rolled-back":
     case "rollback-failed":
+    case "superseded":
       final.failedStep = outcome.reason === "health-check"
         ? "health"
         : outcome.reason === "timeout"
@@ -324,8 +327,9 @@ function finalReport(
   // to roll back.
   const activated = outcome.kind === "interrupted" && ACTIVATED_BY.includes(outcome.step) &&
     !(outcome.before && outcome.step === "activate");
-  final.rolledBack = outcome.kind === "rolled-back" ? true : (outcome.kind === "unknown" ||
-      activated) &&
+  // A host that lost the run's state (`gone`) or whose supervisor died rolls back by nothing.
+  const guarded = outcome.kind === "unknown" && !outcome.unguarded;
+  final.rolledBack = outcome.kind === "rolled-back" ? true : (guarded || activated) &&
       usesMagicRollback(host)
     ? "expected"
     : false;

@@ -419,7 +419,7 @@ Deno.test("deploy: a unit failed before the deploy does not roll it back; a unit
   assertEquals([await generation(web1!), await active(web1!)], [2, good]);
 });
 
-Deno.test("deploy: SIGTERM stops the deployer: host states reported, no connection or temp folder left, the host rolls itself back", async () => {
+Deno.test("deploy: SIGTERM stops the deployer: host states reported, no connection left, only its unlocked owner file, the host rolls itself back", async () => {
   await using f = await fleet(1);
   const [web1] = f.list;
   assertEquals((await f.task("web1")).code, 0);
@@ -445,7 +445,19 @@ Deno.test("deploy: SIGTERM stops the deployer: host states reported, no connecti
     "health",
     "expected",
   ]);
-  assert(!(await exists(dir)), "the temp folder is removed");
+  // The host's supervisor still waits: the owner file, unlocked, is left as the proof that this
+  // deployer is gone (a rerun may take its run over); nothing else is.
+  assertEquals(
+    (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name),
+    ["owner"],
+    "only the owner file is left",
+  );
+  const owner = await Deno.open(`${dir}/owner`, { read: true, write: true });
+  try {
+    assert(await owner.tryLock(true), "and its lock is free");
+  } finally {
+    owner.close();
+  }
   const left = await waitFor(
     "the deployer's ssh processes to end",
     async () => (await localProcessesWith(dir)).length === 0 || undefined,

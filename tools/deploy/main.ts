@@ -229,7 +229,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       return [signal, handler] as const;
     });
     try {
-      await cleanStaleRunDirs(tempDir, cleanupRunner);
+      const deadDeployers = await cleanStaleRunDirs(tempDir, cleanupRunner);
       const ssh: SshContext = {
         knownHostsFile: `${tempDir}/known_hosts`,
         controlDir: tempDir,
@@ -256,6 +256,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
         pinnedKeys: pinned,
         noCheckSigs: !opts.checkSigs,
         deployer,
+        deadDeployers,
         interrupted: () => interrupted !== undefined,
         ...(opts.ask ? { ask: askOnTerminal() } : {}),
         ...(sudoPassword !== undefined ? { sudoPassword } : {}),
@@ -264,6 +265,9 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
           ? { recoveryGraceSeconds: seams.recoveryGraceSeconds }
           : {}),
       });
+      // A supervisor this run did not see final may be found by a later run: the owner file,
+      // left unlocked, proves to it that this deployer is gone (so it may adopt or cancel).
+      if (report.hosts.some((h) => h.rolledBack === "expected")) runDir.keepOwner();
       try {
         printResult(
           opts.json,
@@ -297,13 +301,17 @@ async function factsSource(root: string, flake: string | undefined): Promise<Fac
 /**
  * Removes what deployers killed without cleanup left in the temp folder: their shared
  * connections (asked to exit through their sockets) and folders. Only folders whose owner
- * process is dead: another deployer may be working on other hosts.
+ * process is dead: another deployer may be working on other hosts. Returns the ids of those
+ * dead deployers (their folders, the proof, are gone after this).
  */
-async function cleanStaleRunDirs(ownDir: string, runner: Runner): Promise<void> {
-  for (const dir of await staleRunDirs(ownDir)) {
+async function cleanStaleRunDirs(ownDir: string, runner: Runner): Promise<Set<string>> {
+  const dead = new Set<string>();
+  for (const { dir, owner } of await staleRunDirs(ownDir)) {
+    dead.add(owner);
     await exitMasters(dir, runner);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+  return dead;
 }
 
 /**

@@ -8,7 +8,9 @@ export type RollbackReason =
   | "activation"
   | "activation-timeout"
   | "health-check"
-  | "timeout";
+  | "timeout"
+  /** The run's state dir was removed during the run (it is no confirmation). */
+  | "state-removed";
 
 /** How one host's deploy ended. */
 export type HostOutcome =
@@ -24,10 +26,16 @@ export type HostOutcome =
   | { kind: "rollback-failed"; reason: RollbackReason; cause: string }
   /** The activation failed and there was no rollback to do (--no-rollback). */
   | { kind: "activation-failed"; status: string; cause: string }
-  /** The profile moved away from this run's generation: another actor owns the host now. */
-  | { kind: "superseded"; cause: string }
-  /** No answer within the bound: what the host did is not known; its supervisor decides. */
-  | { kind: "unknown"; step: StepId; lastStatus?: string; cause: string }
+  /**
+   * The profile moved away from this run's generation before its rollback (someone switched
+   * by hand): nothing was rolled back; `reason` is why the run would have.
+   */
+  | { kind: "superseded"; reason?: RollbackReason; cause: string }
+  /**
+   * No final answer within the bound: its supervisor decides; `unguarded`: nothing on the host
+   * rolls back by itself (its supervisor died, or the host lost the run's state).
+   */
+  | { kind: "unknown"; step: StepId; lastStatus?: string; cause: string; unguarded?: true }
   /**
    * The deployer was interrupted (SIGINT/SIGTERM) during `step`, or (`before`) while `step`
    * waited for its turn: it never started.

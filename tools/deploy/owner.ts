@@ -2,6 +2,9 @@
 // with its lock, so a later run can tell a dead deployer's leftovers from a live one. A live
 // deployer holds a lock on the owner file of its temp folder; the kernel drops it when the
 // process dies, however it dies (the deploy task may not read /proc of other processes).
+// Only that free lock, on an owner file that exists, proves a deployer dead: a folder that
+// cannot be seen (another machine with the same name, another mount namespace such as systemd
+// PrivateTmp, a container) proves nothing.
 
 /** The prefix of the deployer's temp folders (known_hosts, control sockets, owner file). */
 export const TEMP_PREFIX = "devops-deploy-";
@@ -21,6 +24,11 @@ export interface DeployerId {
 export interface RunDir extends AsyncDisposable {
   dir: string;
   id: string;
+  /**
+   * At the end, leave the owner file (unlocked) in the folder: the proof that this deployer
+   * is dead, for a later run that finds a supervisor of it on a host. That run removes it.
+   */
+  keepOwner(): void;
 }
 
 /**
@@ -43,10 +51,22 @@ export async function makeRunDir(): Promise<RunDir> {
   });
   await file.lock(true);
   await file.write(new TextEncoder().encode(`${id}\n`));
+  let keep = false;
   return {
     dir,
     id,
+    keepOwner() {
+      keep = true;
+    },
     async [Symbol.asyncDispose]() {
+      if (keep) {
+        for (const entry of await Array.fromAsync(Deno.readDir(dir)).catch(() => [])) {
+          if (entry.name === OWNER_FILE) continue;
+          await Deno.remove(`${dir}/${entry.name}`, { recursive: true }).catch(() => {});
+        }
+        file.close();
+        return;
+      }
       file.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
@@ -69,8 +89,9 @@ export function deployerText(id: string | undefined): string {
 }
 
 /**
- * Whether the deployer `id` is known to be dead: it ran on this machine and its temp folder is
- * gone or its owner lock is free. A deployer on another machine is never declared dead.
+ * Whether the deployer `id` is known to be dead: it ran on a machine of this name and its
+ * owner file, there now, is not locked. A folder or owner file not found is no proof (it may
+ * be another machine's, or in a mount namespace this process cannot see): not dead.
  */
 export async function deployerIsDead(id: string): Promise<boolean> {
   const parsed = parseDeployerId(id);
@@ -85,8 +106,8 @@ async function ownerLockIsFree(dir: string): Promise<boolean> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(`${dir}/${OWNER_FILE}`, { read: true, write: true });
-  } catch (error) {
-    return error instanceof Deno.errors.NotFound;
+  } catch {
+    return false;
   }
   try {
     return await file.tryLock(true);
@@ -100,19 +121,26 @@ async function machineName(): Promise<string> {
   return name.trim().replace(/[^\w.-]/g, "_") || "localhost";
 }
 
+/** A dead deployer's temp folder and its id (from its owner file). */
+export interface StaleRunDir {
+  dir: string;
+  owner: string;
+}
+
 /**
- * The temp folders (beside `ownDir`) of deployers that died without cleaning up: only those
- * whose owner lock is free (another deployer may be working on other hosts).
+ * The temp folders (beside `ownDir`) of deployers that died or left their owner file as the
+ * proof of it: only those whose owner lock is free (another deployer may be working on other
+ * hosts).
  */
-export async function staleRunDirs(ownDir: string): Promise<string[]> {
+export async function staleRunDirs(ownDir: string): Promise<StaleRunDir[]> {
   const parent = ownDir.replace(/\/[^/]+$/, "");
-  const stale: string[] = [];
+  const stale: StaleRunDir[] = [];
   for await (const entry of Deno.readDir(parent)) {
     if (!entry.isDirectory || !entry.name.startsWith(TEMP_PREFIX)) continue;
     const dir = `${parent}/${entry.name}`;
     if (dir === ownDir) continue;
     const owner = await Deno.readTextFile(`${dir}/${OWNER_FILE}`).catch(() => undefined);
-    if (owner !== undefined && await ownerLockIsFree(dir)) stale.push(dir);
+    if (owner !== undefined && await ownerLockIsFree(dir)) stale.push({ dir, owner: owner.trim() });
   }
   return stale;
 }

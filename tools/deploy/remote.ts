@@ -54,16 +54,23 @@ past() { [ $((polls % 5)) -eq 0 ] && [ "$(date +%s)" -ge "$1" ]; }
 /**
  * The supervisor. Arguments: state-dir run new-system mode confirm-timeout activation-timeout
  * rollback(0|1) profile current units-check-timeout (0: no check). It first takes the host's lock ({@linkcode LOCK_FILE}; busy:
- * status `busy`, nothing done), and keeps its state in files of the state dir:
+ * status `busy`, nothing done; also busy while another run's supervisor lives, the lock
+ * removed by hand), puts the lock back if it is removed while it runs, and keeps its state in
+ * files of the state dir:
  * - `status`: starting → activating → activated → confirmed | rolled-back-<why> |
- *   rollback-failed-<why> | failed-<why> | done (one word, replaced atomically)
- * - `info`: key=value lines (run, by, new, prev_gen, prev_path, new_gen, failed_before,
- *   units_check passed|failed and units_check_detail, …)
+ *   rollback-failed-<why> | superseded-<why> | failed-<why> | done (one word, replaced
+ *   atomically)
+ * - `info`: key=value lines (run, by, new, mode, rollback, prev_gen, prev_path, prev_active,
+ *   new_gen, failed_before, units_check passed|failed and units_check_detail, rollback_error,
+ *   …)
  * - `canary`: exists while the target waits; the deployer deletes it to confirm
  * - `abort`: the deployer creates it when a health check failed: roll back now
  * Once final it writes {@linkcode LAST_DEPLOY_RECORD}, removes the state dir and releases the lock.
- * A rollback switches to the recorded previous generation by number, and only while the
- * profile is still on the generation this run created. After a successful switch or test it
+ * A rollback puts the profile back to the recorded previous generation by number, only while
+ * the profile is still on the generation this run created (else: `superseded-<why>`), and
+ * activates what ran before (prev_active): `switch` when it is the profile's system too, else
+ * `test` of it and `boot` of the profile's; each bounded by the activation timeout. A state
+ * dir removed during the run is re-created from memory and means roll back (`state-removed`). After a successful switch or test it
  * runs the built-in check ({@linkcode UNITS_CHECK_SCRIPT}, bounded by its timeout) while the
  * status still says `activating`, so the launcher's session brings its result to the deployer
  * and the confirm window starts after it.
@@ -75,8 +82,21 @@ dir=$1 run=$2 new=$3 mode=$4 timeout=$5 act_timeout=$6 rollback=$7 profile=$8 cu
 check_timeout=\${10:-0}
 base=\${dir%/*}
 record=${LAST_DEPLOY_RECORD}
+nl='
+'
+# What this run recorded, kept in memory too (builtins only: no fork per run).
+saved=
+while IFS= read -r line; do saved="$saved$line$nl"; done < "$dir/info"
 state() { printf '%s\n' "$1" > "$dir/status.tmp" && mv -f "$dir/status.tmp" "$dir/status"; }
-info() { printf '%s=%s\n' "$1" "$2" >> "$dir/info"; }
+info() { printf '%s=%s\n' "$1" "$2" >> "$dir/info"; saved="$saved$1=$2$nl"; }
+# The state dir removed by hand (an operator "cleaning up"): re-created with what this run
+# recorded, so its rollback is recorded and another supervisor sees this one lives.
+restore_dir() {
+  [ -d "$dir" ] && return 0
+  mkdir -p -m 700 "$dir" 2>/dev/null || return 0
+  printf '%s' "$saved" > "$dir/info"
+  state "\${1:-activated}"
+}
 units_check=${shellQuote(UNITS_CHECK_SCRIPT)}
 now() { date +%s; }
 # Runs a command bounded by $1 seconds (exit 124 past it), its output to the file $2. Without
@@ -97,8 +117,36 @@ bounded() {
   done
   wait "$cpid"
 }
-${POLL}exec 9>>${LOCK_FILE}
-if ! flock -n 9; then state busy; exit 0; fi
+${POLL}lock=${LOCK_FILE}
+# The lock is the file now at the lock's path: one removed by hand (and another supervisor's
+# new one) is not it. /proc missing: the path is trusted.
+ours() { [ ! -e "/proc/$$/fd/9" ] || [ "/proc/$$/fd/9" -ef "$lock" ]; }
+locked=0
+for try in 1 2 3; do
+  exec 9>>"$lock"
+  flock -n 9 || break
+  if ours; then locked=1; break; fi
+done
+if [ "$locked" = 0 ]; then state busy; exit 0; fi
+# While it runs, the holder puts a removed lock file back, locked (a new file, locked first,
+# then renamed into place), so a later supervisor finds it held.
+keep_lock() {
+  ours && return 0
+  # exec with a failing redirection would end the shell: try the file first.
+  (: >> "$lock.$$") 2>/dev/null || return 0
+  exec 7>>"$lock.$$" && flock -n 7 && mv -f "$lock.$$" "$lock" && exec 9>&7 7>&-
+}
+# A supervisor of another run that still lives (its lock removed by hand, or an older
+# deployer's lock file): the host is busy; nothing of that run is touched.
+for other in "$base"/*/; do
+  other=\${other%/}
+  [ "$other" = "$dir" ] || [ ! -f "$other/status" ] && continue
+  case $(cat "$other/status" 2>/dev/null) in
+    activating|rolling-back|activated)
+      op=$(sed -n 's/^pid=//p' "$other/info" 2>/dev/null | tail -n 1)
+      if [ -n "$op" ] && kill -0 "$op" 2>/dev/null; then state busy; exit 0; fi ;;
+  esac
+done
 # The launcher tells a dead supervisor (killed mid-way) by this pid: nobody else finishes its run.
 info pid "$$"
 printf 'run=%s\n' "$run" > "$base/owner.tmp" && mv -f "$base/owner.tmp" "$base/owner"
@@ -107,7 +155,8 @@ finish() {
   mkdir -p "\${record%/*}"
   { echo "status=$1"; echo "time=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; cat "$dir/info"; } > "$record.tmp" 9>&- &&
     mv -f "$record.tmp" "$record"
-  cat "$dir/activate.log" "$dir/rollback.log" > "\${record%/*}/last-activate.log" 2>/dev/null
+  cat "$dir/activate.log" "$dir/rollback.log" "$dir/rollback-boot.log" \
+    > "\${record%/*}/last-activate.log" 2>/dev/null
   grep -qx "run=$run" "$base/owner" 2>/dev/null && rm -f "$base/owner"
   rm -rf "$dir"
   exit 0
@@ -133,7 +182,8 @@ for other in "$base"/*/; do
   esac
   rm -rf "$other"
 done
-info run "$run"; info new "$new"; info started "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+info run "$run"; info new "$new"; info mode "$mode"; info rollback "$rollback"
+info started "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 prev_gen=$(gen)
 prev_path=$(readlink -f "$profile" 2>/dev/null) || prev_path=
 [ -n "$prev_gen" ] && [ -e "$prev_path" ] || prev_path=
@@ -158,15 +208,33 @@ if [ "$sets" = 1 ]; then
 fi
 new_gen=$(gen); info new_gen "$new_gen"
 changed=0; [ "$sets" = 1 ] && [ "$new_gen" != "$prev_gen" ] && changed=1
+# Runs switch-to-configuration of $1 with action $2, bounded by the activation's timeout, its
+# output to the log $3.
+switch_to() {
+  [ -x "$1/bin/switch-to-configuration" ] || return 0
+  rc=0
+  bounded "$act_timeout" "$dir/$3" "$1/bin/switch-to-configuration" "$2" || rc=$?
+  [ "$rc" = 0 ] && return 0
+  if [ "$rc" = 124 ]; then info rollback_error "$2 of $1 ran over its $act_timeout s timeout"
+  else info rollback_error "$2 of $1 exited $rc"; fi
+  return 1
+}
+# Back to what ran before this run (prev_active), and the profile (what boots) back to where
+# this run found it (prev_path): one switch when they are the same system, else a test of
+# the one and a boot of the other. Not while someone else moved the profile: superseded.
 roll_back() {
+  restore_dir rolling-back
   state rolling-back
-  ok=1 back=
-  if [ "$mode" = test ]; then back=$prev_active; else back=$prev_path; fi
+  ok=1
   if [ "$changed" = 1 ]; then
     cur=$(gen)
     if [ "$cur" != "$new_gen" ]; then
-      # Someone else moved the profile: it is no longer this run's to undo.
-      info superseded_by "$cur"; back=
+      # Someone else moved the profile: it is no longer this run's to undo. Its generation,
+      # no longer the profile's, is deleted.
+      info superseded_by "$cur"
+      nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 9>&-
+      info active_gen "$cur"
+      finish "superseded-$1"
     elif [ -n "$prev_gen" ]; then
       nix-env -p "$profile" --switch-generation "$prev_gen" >> "$dir/log" 2>&1 9>&- || ok=0
       nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 9>&- || ok=0
@@ -174,10 +242,19 @@ roll_back() {
       rm -f "$profile" "$profile-$new_gen-link" || ok=0
     fi
   fi
-  if [ -n "$back" ] && [ -x "$back/bin/switch-to-configuration" ]; then
-    "$back/bin/switch-to-configuration" "$mode" >> "$dir/rollback.log" 2>&1 9>&- || ok=0
-  fi
+  case $mode in
+    test) [ -n "$prev_active" ] && { switch_to "$prev_active" test rollback.log || ok=0; } ;;
+    boot) [ -n "$prev_path" ] && { switch_to "$prev_path" boot rollback.log || ok=0; } ;;
+    *)
+      if [ -n "$prev_active" ] && [ "$prev_active" = "$prev_path" ]; then
+        switch_to "$prev_active" switch rollback.log || ok=0
+      else
+        [ -n "$prev_active" ] && { switch_to "$prev_active" test rollback.log || ok=0; }
+        [ -n "$prev_path" ] && { switch_to "$prev_path" boot rollback-boot.log || ok=0; }
+      fi ;;
+  esac
   info active_gen "$(gen)"
+  info active_path "$(readlink -f "$current" 2>/dev/null)"
   if [ "$ok" = 1 ]; then finish "rolled-back-$1"; else finish "rollback-failed-$1"; fi
 }
 [ "$rollback" = 1 ] && : > "$dir/canary"
@@ -200,11 +277,16 @@ while kill -0 "$apid" 2>/dev/null; do
     kill -s KILL -- "-$apid" 2>/dev/null || kill -s KILL "$apid" 2>/dev/null
     break
   fi
+  [ $((polls % 5)) -eq 0 ] && keep_lock
   pause
 done
 wait "$apid"
 code=$?
 info activate_code "$code"
+if [ ! -d "$dir" ]; then
+  restore_dir activating
+  [ "$rollback" = 1 ] && roll_back state-removed
+fi
 if [ "$timed_out" = 1 ]; then
   if [ "$rollback" = 1 ]; then roll_back activation-timeout; else finish failed-activation-timeout; fi
 fi
@@ -232,11 +314,16 @@ state activated
 # The confirm window starts when the activation (and its check) has ended.
 end=$(( $(now) + timeout ))
 polls=0
-while [ -e "$dir/canary" ]; do
+while :; do
+  # A missing state dir is no confirmation: only the canary's removal is.
+  [ -d "$dir" ] || roll_back state-removed
+  [ -e "$dir/canary" ] || break
   if [ -e "$dir/abort" ]; then roll_back health-check; fi
   if past "$end"; then roll_back timeout; fi
+  [ $((polls % 5)) -eq 0 ] && keep_lock
   pause
 done
+[ -d "$dir" ] || roll_back state-removed
 finish confirmed
 `.replaceAll("\\${", "${");
 
@@ -249,7 +336,10 @@ const SHOW_STATE = String.raw`show() {
   elif grep -qx "run=$1" ${LAST_DEPLOY_RECORD} 2>/dev/null; then
     cat ${LAST_DEPLOY_RECORD}
   else
+    # Neither: the host lost the run's state (a reboot empties /run) or never had it. What
+    # it runs now tells the deployer what to report.
     echo "status=gone"
+    c=$(readlink -f ${CURRENT_SYSTEM} 2>/dev/null) && echo "current=$c"
   fi
 }
 # Sets s to the status of run $1; while the state dir lives, with no fork (read is a builtin).
@@ -302,13 +392,19 @@ if [ -n "$adopt" ] && grep -qx "run=$adopt" "$base/owner" 2>/dev/null; then
     past "$end" && break
     pause
   done
-  if [ "$s" = activated ] && [ "$(info_of "$adopt" new)" = "$new" ]; then
+  # Adopted only when it does what this run would: same system, mode and rollback.
+  if [ "$s" = activated ] && [ "$(info_of "$adopt" new)" = "$new" ] &&
+    [ "$(info_of "$adopt" mode)" = "$2" ] && [ "$(info_of "$adopt" rollback)" = "$5" ]; then
     echo "adopted=1"; echo "dir=$base/$adopt"; show "$adopt"; exit 0
   fi
   [ "$s" = activated ] && : > "$base/$adopt/abort"
+  # One deadline for the whole wait: the rest of it for the lock.
+  left=$(( end - $(date +%s) )); [ "$left" -gt 0 ] || left=1
   exec 8>>${LOCK_FILE}
-  flock -w "$wait" 8 || true
+  flock -w "$left" 8 || true
   exec 8>&-
+  # This run's own wait starts now (the deployer's step allows for both).
+  end=$(( $(date +%s) + wait ))
 fi
 dir=$base/$run
 mkdir -m 700 "$dir"
@@ -329,7 +425,8 @@ echo "dir=$dir"
 polls=0
 while :; do
   read_status "$run"
-  case $s in starting|activating|rolling-back) ;; *) break ;; esac
+  # gone: the state dir was removed by hand; the supervisor re-creates it (bounded wait).
+  case $s in starting|activating|rolling-back|gone) ;; *) break ;; esac
   if [ $((polls % 5)) -eq 0 ] && lost "$run"; then echo "supervisor_lost=1"; break; fi
   past "$end" && break
   pause
@@ -433,12 +530,15 @@ exit "$code"
 
 /** Separates the probe's key=value lines from the closure diff. */
 export const DIFF_MARKER = "--- closure diff";
+/** Follows the closure diff when it failed, then the last line nix printed. */
+export const DIFF_FAILED_MARKER = "--- closure diff failed";
 
 /**
  * The probe, after the copy: the current generation, the profile's and the running system,
  * then (argument: the new system) `nix store diff-closures` from the current system to the
  * new one, run on the target where both closures are; `nix-command` is enabled for this
- * call only.
+ * call only. The diff is information: when it fails (nix < 2.4 has no `store
+ * diff-closures`), the probe says so after {@linkcode DIFF_FAILED_MARKER} and still succeeds.
  */
 export const PROBE_SCRIPT = String.raw`l=$(readlink ${SYSTEM_PROFILE} 2>/dev/null) || l=
 l=\${l%-link}; [ -n "$l" ] && echo "gen=\${l##*-}"
@@ -449,7 +549,12 @@ c=$(readlink -f ${CURRENT_SYSTEM} 2>/dev/null) && [ -e "$c" ] || c=
 before=\${p:-$c}
 if [ -n "\${1:-}" ] && [ -n "$before" ]; then
   echo "${DIFF_MARKER}"
-  exec nix --extra-experimental-features nix-command store diff-closures "$before" "$1"
+  e=$(mktemp 2>/dev/null) || e=/dev/null
+  if ! nix --extra-experimental-features nix-command store diff-closures "$before" "$1" 2> "$e"; then
+    echo "${DIFF_FAILED_MARKER}"
+    [ "$e" = /dev/null ] || grep -v '^[[:space:]]*$' "$e" | tail -n 1
+  fi
+  [ "$e" = /dev/null ] || rm -f "$e"
 fi
 true
 `.replaceAll("\\${", "${");
@@ -470,6 +575,10 @@ export interface RemoteState {
   failedBefore?: string[];
   /** The profile moved away from this run's generation before its rollback. */
   supersededBy?: number;
+  /** Why the rollback's activation failed (it is bounded by the activation timeout). */
+  rollbackError?: string;
+  /** The system the host runs (`status=gone`: the run's state is lost, e.g. a reboot). */
+  current?: string;
   /** The run's supervisor died mid-way (killed): nothing rolls the host back by itself. */
   supervisorLost?: boolean;
   /** The built-in check the supervisor ran after the activation (switch and test). */
@@ -491,6 +600,8 @@ export function parseRemoteState(text: string): RemoteState {
   if (values.supervisor) state.supervisor = values.supervisor;
   if (values.adopted === "1") state.adopted = true;
   if (values.supervisor_lost === "1") state.supervisorLost = true;
+  if (values.rollback_error) state.rollbackError = values.rollback_error;
+  if (values.current) state.current = values.current;
   if (values.units_check === "passed") state.unitsCheck = { passed: true };
   else if (values.units_check === "failed") {
     state.unitsCheck = { passed: false, detail: values.units_check_detail || "failed" };
@@ -529,8 +640,8 @@ export function parseKeyValues(text: string): Record<string, string> {
 
 /** Whether a status is final: the supervisor will not change it any more. */
 export function isFinalStatus(status: string): boolean {
-  return status === "confirmed" || status === "done" || /^(rolled-back|rollback-failed|failed)-/
-    .test(status);
+  return status === "confirmed" || status === "done" ||
+    /^(rolled-back|rollback-failed|failed|superseded)-/.test(status);
 }
 
 /** Runs `script` with `sh -c` and arguments, as one remote command string. */

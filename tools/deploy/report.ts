@@ -74,8 +74,12 @@ export function durationText(ms: number): string {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
 
-function rolledBackText(value: boolean | "expected"): string {
-  return value === "expected" ? "expected (unreachable)" : value ? "yes" : "no";
+function rolledBackText(report: HostReport): string {
+  const value = report.rolledBack;
+  if (value !== "expected") return value ? "yes" : "no";
+  // What the host said last, when it answered: it was reachable.
+  const last = report.outcome?.kind === "unknown" ? report.outcome.lastStatus : undefined;
+  return last ? `expected (last seen: ${last})` : "expected (unreachable)";
 }
 
 /** The summary table for people. */
@@ -88,7 +92,7 @@ export function reportTable(report: DeployReport): string {
       ? (h.status && h.status !== "confirmed" && h.status !== "done" ? `ok (${h.status})` : "ok")
       : `failed at ${h.failedStep ?? "?"}: ${h.error ?? ""}`,
     durationText(h.durationMs),
-    rolledBackText(h.rolledBack),
+    rolledBackText(h),
   ]);
   const widths = header.map((_, i) =>
     Math.max(header[i]!.length, ...rows.map((r) => (i === 2 ? 0 : r[i]!.length)))

@@ -59,3 +59,14 @@ Deno.test("reportTable() has one row per host with result, duration and rollback
     "db1   1 → 2 (now 1)  1.2s      yes          failed at confirm: Not confirmed",
   ]);
 });
+
+Deno.test("reportTable() says what the host said last instead of 'unreachable' when it answered", () => {
+  const table = (h: Partial<HostReport>) =>
+    reportTable({ mode: "switch", ok: false, hosts: [{ ...base, result: "failed", ...h }] });
+  assertEquals(table({ rolledBack: "expected" }).includes("expected (unreachable)"), true);
+  const rolling = table({
+    rolledBack: "expected",
+    outcome: { kind: "unknown", step: "confirm", lastStatus: "rolling-back", cause: "x" },
+  });
+  assertEquals(rolling.includes("expected (last seen: rolling-back)"), true);
+});

@@ -59,10 +59,10 @@ Deno.test("hostSteps() lists a switch in order; every step but the transfer has 
     ["confirm"],
   );
   // The activation's bound: the launcher's wait (activation, the supervisor's two bounded
-  // systemctl calls, confirm window and 30 s) plus 30 s.
+  // systemctl calls, the rollback's two bounded activations, confirm window and 30 s) plus 30 s.
   assertEquals(
     steps.find((s) => s.id === "activate")!.timeoutSeconds,
-    300 + 2 * 60 + 30 + 30 + 30,
+    300 + 2 * 60 + 2 * 300 + 30 + 30 + 30,
   );
 });
 
@@ -126,7 +126,7 @@ Deno.test("describeStep() shows remote scripts by name, their text only when ask
     .find((s) => s.id === "activate")!;
   const short = describeStep(activate);
   assertStringIncludes(short, "<LAUNCHER_SCRIPT>");
-  assertStringIncludes(short, "[timeout 510s]");
+  assertStringIncludes(short, "[timeout 1110s]");
   assertStringIncludes(short, "[changes: takes the host's deploy lock");
   assertStringIncludes(describeStep(activate, true), "flock -n 9");
   assertEquals(

@@ -4,7 +4,7 @@ import { causeLine, CommandError } from "../lib/errors.ts";
 import { keyscanArgv } from "./commands.ts";
 import type { ExecuteDeps, HostRun } from "./execute.ts";
 import { fingerprint, keyFromKeyscan } from "./known_hosts.ts";
-import { DIFF_MARKER, parseKeyValues } from "./remote.ts";
+import { DIFF_FAILED_MARKER, DIFF_MARKER, parseKeyValues } from "./remote.ts";
 import type { Step } from "./steps.ts";
 
 /** Opens the host's shared connection (or awaits the one opened during the build). */
@@ -65,13 +65,37 @@ export function copyCause(stderr: string): string | undefined {
     : `target: ${remote}`;
 }
 
-/** Reads the generation and the closure diff against the current system (one call). */
+/**
+ * Reads the generation and the closure diff against the current system (one call). The diff
+ * is information: a failing one (nix < 2.4 on the target, any nix error) or one that ran past
+ * the probe's bound is noted, and the deploy goes on; a lost connection still fails the host.
+ */
 export async function probe(run: HostRun, step: Step): Promise<void> {
-  const out = (await run.exec(step)).stdout;
-  const [facts = "", diff] = out.split(`${DIFF_MARKER}\n`);
+  let out: string;
+  try {
+    out = (await run.exec(step)).stdout;
+  } catch (error) {
+    if (!(error instanceof CommandError) || error.code !== 124 || run.deps.interrupted?.()) {
+      throw error;
+    }
+    run.deps.progress.note(
+      `${run.host.host}: closure diff unavailable: timed out after ${step.timeoutSeconds} s`,
+    );
+    return;
+  }
+  const [facts = "", rest] = out.split(`${DIFF_MARKER}\n`);
+  const [diff, failed] = rest === undefined ? [undefined, undefined] : rest.split(
+    `${DIFF_FAILED_MARKER}\n`,
+  );
   const values = parseKeyValues(facts);
   if (values.gen && /^\d+$/.test(values.gen)) run.report.previousGeneration = Number(values.gen);
   const before = values.profile ?? values.current;
+  if (failed !== undefined) {
+    run.deps.progress.note(
+      `${run.host.host}: closure diff unavailable: ${failed.trim() || "nix failed"}`,
+    );
+    return;
+  }
   if (before !== undefined && diff !== undefined) {
     run.report.closureDiff = diff.trimEnd();
     run.deps.progress.note(
