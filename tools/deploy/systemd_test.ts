@@ -1,0 +1,102 @@
+// Deploy against real systemd: systemd test hosts (systemd-nspawn, tools/testing/systemd_hosts.ts)
+// and fixture systems whose units switch-to-configuration installs, restarts and stops.
+import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
+import type { FixtureUnit } from "../testing/fixture_flake.ts";
+import {
+  startSystemdHosts,
+  type SystemdHost,
+  type SystemdHosts,
+} from "../testing/systemd_hosts.ts";
+import { active, fleet, generation, hostReport, lastDeploy } from "./_test_fleet.ts";
+
+/** One systemd host `web1` whose first system (generation 1, deployed) runs `units`. */
+async function systemdFleet(units: Record<string, FixtureUnit>, facts = {}) {
+  const f = await fleet<SystemdHosts>(
+    1,
+    () => ({ toplevel: { units }, facts: { confirmTimeout: 5, healthCheckTimeout: 10, ...facts } }),
+    startSystemdHosts,
+  );
+  const web1 = f.hosts.host("web1") as SystemdHost;
+  const first = await f.task("web1");
+  assertEquals(first.code, 0, first.stderr);
+  return { ...f, web1 };
+}
+
+async function unitState(host: SystemdHost, unit: string): Promise<string> {
+  return (await host.ssh(["systemctl", "show", "-p", "ActiveState", "--value", unit])).stdout
+    .trim();
+}
+
+Deno.test("systemd: a unit that fails seconds after a good start rolls the deploy back", async () => {
+  await using f = await systemdFleet({ "app.service": "ok" });
+  const good = await active(f.web1);
+  assertEquals(await unitState(f.web1, "app.service"), "active");
+
+  await f.flake.update({
+    web1: { toplevel: { marker: "2", units: { "app.service": "fail-later" } } },
+  });
+  const run = await f.task("web1");
+  const report = hostReport(run.report, "web1");
+  assertEquals(run.code, 1, run.stderr);
+  assertEquals(report.result, "failed");
+  assertStringIncludes(report.error ?? "", "Built-in check failed");
+  assertStringIncludes(report.error ?? "", "app.service");
+  assertEquals(report.rolledBack, true);
+  assertEquals(await active(f.web1), good, "the good system runs again");
+  assertEquals(await generation(f.web1), 1);
+  assertEquals(await unitState(f.web1, "app.service"), "active", "its unit restarted");
+});
+
+Deno.test("systemd: a good deploy is confirmed while a boot job keeps systemd starting", async () => {
+  await using f = await systemdFleet({ "app.service": "ok" });
+  await f.web1.addBootUnit(
+    "slow-boot.service",
+    "[Service]\nType=oneshot\nExecStart=/bin/sleep 600\n",
+  );
+  await f.web1.reboot();
+  const state = await f.web1.ssh("systemctl is-system-running", { okCodes: [1] });
+  assertEquals(state.stdout.trim(), "starting", "the boot job still runs");
+
+  await f.flake.update({
+    web1: { toplevel: { marker: "2", units: { "app.service": "ok", "api.service": "ok" } } },
+  });
+  const run = await f.task("web1");
+  const report = hostReport(run.report, "web1");
+  assertEquals(run.code, 0, run.stderr);
+  assertEquals([report.result, report.status], ["ok", "confirmed"]);
+  assertEquals(await generation(f.web1), 2);
+  assertEquals(await unitState(f.web1, "api.service"), "active");
+  assertEquals(await lastDeploy(f.web1).then((r) => r.units_check), "passed");
+
+  // The same boot, a release whose unit fails: judged by the units it touched, rolled back.
+  await f.flake.update({
+    web1: { toplevel: { marker: "3", units: { "app.service": "fail-later" } } },
+  });
+  const bad = await f.task("web1");
+  assertEquals(bad.code, 1, bad.stderr);
+  assertStringIncludes(hostReport(bad.report, "web1").error ?? "", "app.service");
+  assertEquals(await generation(f.web1), 2);
+});
+
+Deno.test("systemd: --mode boot leaves the running system and reports it; a reboot runs the new one", async () => {
+  await using f = await systemdFleet({ "app.service": "ok" });
+  const running = await active(f.web1);
+  await f.flake.update({
+    web1: { toplevel: { marker: "2", units: { "app.service": "ok", "api.service": "ok" } } },
+  });
+  const run = await f.task("web1", "--mode", "boot");
+  const report = hostReport(run.report, "web1");
+  assertEquals(run.code, 0, run.stderr);
+  assertEquals([report.result, report.newGeneration], ["ok", 2]);
+  assertEquals(await active(f.web1), running, "/run/current-system is the old system");
+  assertEquals(report.activeGeneration, 1, "the report names the generation that runs");
+  assertEquals(await unitState(f.web1, "api.service"), "inactive");
+
+  await f.web1.reboot();
+  const next = await f.web1.resolve("/nix/var/nix/profiles/system");
+  assert(next !== running);
+  assertEquals(await f.web1.resolve("/run/booted-system"), next);
+  assertEquals(await active(f.web1), next);
+  await f.web1.ssh("systemctl is-system-running --wait", { okCodes: [1] });
+  assertEquals(await unitState(f.web1, "api.service"), "active", "the new system's units started");
+});
