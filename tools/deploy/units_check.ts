@@ -23,7 +23,9 @@ END { if (id != "") print id, inv }`;
  * invocation id; one that was stopped or left alone keeps its own.
  */
 export const UNITS_SNAPSHOT_SCRIPT = String.raw`set -eu
-"$1" show --property=Id,InvocationID '*' | awk '${INVOCATIONS_AWK}'
+# Fails (no snapshot: the check falls back) when this systemctl cannot show units.
+units=$("$1" show --property=Id,InvocationID '*' 2>/dev/null)
+printf '%s\n' "$units" | awk '${INVOCATIONS_AWK}'
 `;
 
 /**
