@@ -100,3 +100,74 @@ Deno.test("systemd: --mode boot leaves the running system and reports it; a rebo
   await f.web1.ssh("systemctl is-system-running --wait", { okCodes: [1] });
   assertEquals(await unitState(f.web1, "api.service"), "active", "the new system's units started");
 });
+
+Deno.test("systemd: the supervisor is a collected systemd-run unit; old failed units are not blamed; a unit that fails to start rolls back", async () => {
+  await using f = await systemdFleet({ "app.service": "ok" });
+  const journal = (await f.web1.ssh("journalctl -b --no-pager -o cat")).stdout;
+  assert(/Started devops-deploy-[0-9a-f]+\.service/.test(journal), "the supervisor ran as a unit");
+  const left = await f.web1.ssh("systemctl list-units --all --no-legend --plain 'devops-deploy-*'");
+  assertEquals(left.stdout.trim(), "", "and was collected once final");
+
+  // A unit failed before the deploy is the host's history, not the deploy's fault.
+  await f.web1.ssh("systemd-run --unit=oldfail /bin/false; sleep 1", { okCodes: [0, 1] });
+  assertEquals(await unitState(f.web1, "oldfail.service"), "failed");
+  await f.flake.update({
+    web1: { toplevel: { marker: "2", units: { "app.service": "ok", "api.service": "ok" } } },
+  });
+  const run = await f.task("web1");
+  assertEquals(run.code, 0, run.stderr);
+  assertEquals(hostReport(run.report, "web1").status, "confirmed");
+  assertStringIncludes((await lastDeploy(f.web1)).failed_before ?? "", "oldfail.service");
+
+  // A unit that fails to start: switch-to-configuration exits 4, the host goes back.
+  await f.flake.update({
+    web1: { toplevel: { marker: "3", units: { "app.service": "fail", "api.service": "ok" } } },
+  });
+  const bad = await f.task("web1");
+  const report = hostReport(bad.report, "web1");
+  assertEquals(bad.code, 1, bad.stderr);
+  assertEquals([report.status, report.rolledBack], ["rolled-back-activation", true]);
+  assertEquals(await generation(f.web1), 2);
+  assertEquals(await unitState(f.web1, "app.service"), "active", "generation 2's unit again");
+});
+
+Deno.test("systemd: a unit that hangs on start is ended at the activation timeout and rolled back", async () => {
+  await using f = await systemdFleet({ "app.service": "ok" }, { activationTimeout: 5 });
+  await f.flake.update({
+    web1: { toplevel: { marker: "2", units: { "app.service": "ok", "stuck.service": "hang" } } },
+  });
+  const run = await f.task("web1");
+  const report = hostReport(run.report, "web1");
+  assertEquals(run.code, 1, run.stderr);
+  assertEquals([report.status, report.rolledBack], ["rolled-back-activation-timeout", true]);
+  assertEquals(await generation(f.web1), 1);
+  // The old system has no such unit: its switch-to-configuration stopped it, which cancels the
+  // start job and kills its process. Real systemd then keeps the unit loaded as `failed` (the
+  // stand-in knew nothing of this): the host is degraded by a unit of the rolled-back release.
+  const stuck = await unitState(f.web1, "stuck.service");
+  assert(stuck === "failed" || stuck === "inactive", `stuck.service is ${stuck}`);
+  const sleeping = await f.web1.ssh("pgrep -f 'sleep infinit[y]'", { okCodes: [1] });
+  assertEquals(sleeping.stdout.trim(), "", "its process is gone");
+  assertEquals(await unitState(f.web1, "app.service"), "active");
+});
+
+Deno.test("systemd: a release that stops sshd cannot be confirmed; the host rolls back and sshd is back", async () => {
+  await using f = await systemdFleet({ "app.service": "ok" }, { confirmTimeout: 5 });
+  const good = await active(f.web1);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "2", units: { "app.service": "ok", "breaker.service": "stop-sshd" } },
+    },
+  });
+  const run = await f.task("web1");
+  assertEquals(run.code, 1, run.stderr);
+  assertEquals(hostReport(run.report, "web1").result, "failed");
+  // The target rolled back on its own (nobody could confirm): sshd is back and so is the system.
+  let back = false;
+  for (let i = 0; i < 60 && !back; i++) back = await f.web1.canConnect(2);
+  assert(back, "sshd answers again");
+  assertEquals(await active(f.web1), good);
+  assertEquals(await generation(f.web1), 1);
+  assertEquals((await lastDeploy(f.web1)).status, "rolled-back-timeout");
+  assertEquals(await unitState(f.web1, "ssh.service"), "active");
+});
