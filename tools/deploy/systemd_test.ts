@@ -7,6 +7,8 @@ import {
   type SystemdHost,
   type SystemdHosts,
 } from "../testing/systemd_hosts.ts";
+import { runTask } from "../testing/task.ts";
+import type { DeployReport } from "./report.ts";
 import { active, fleet, generation, hostReport, lastDeploy } from "./_test_fleet.ts";
 
 /** One systemd host `web1` whose first system (generation 1, deployed) runs `units`. */
@@ -170,4 +172,48 @@ Deno.test("systemd: a release that stops sshd cannot be confirmed; the host roll
   assertEquals(await generation(f.web1), 1);
   assertEquals((await lastDeploy(f.web1)).status, "rolled-back-timeout");
   assertEquals(await unitState(f.web1, "ssh.service"), "active");
+});
+
+Deno.test("systemd: a non-root deploy user deploys through sudo, without a password and with --ask-sudo-password", async () => {
+  const users = [
+    { name: "deployer", sudo: "nopasswd" as const },
+    { name: "asker", sudo: "password" as const, password: "s3cret" },
+  ];
+  await using f = await fleet<SystemdHosts>(
+    1,
+    () => ({
+      toplevel: { units: { "app.service": "ok" } },
+      facts: { user: "deployer", confirmTimeout: 5, healthCheckTimeout: 10 },
+    }),
+    (count, options) => startSystemdHosts(count, { ...options, users }),
+  );
+  const web1 = f.hosts.host("web1") as SystemdHost;
+  const first = await f.task("web1");
+  assertEquals(first.code, 0, first.stderr);
+  assertEquals(hostReport(first.report, "web1").status, "confirmed");
+  assertEquals(await generation(web1), 1);
+  assertEquals(await unitState(web1, "app.service"), "active");
+  assertEquals((await lastDeploy(web1)).units_check, "passed");
+
+  // A user whose sudo asks for a password: without it, a one-line error; with it, deployed.
+  await f.flake.update({
+    web1: {
+      facts: { user: "asker" },
+      toplevel: { marker: "2", units: { "app.service": "ok", "api.service": "ok" } },
+    },
+  });
+  const refused = await f.task("web1");
+  assertEquals(refused.code, 1, refused.stderr);
+  assertStringIncludes(hostReport(refused.report, "web1").error ?? "", "password");
+  assertEquals(await generation(web1), 1);
+  const asked = await runTask(f.flake.dir, "deploy", f.args("web1", "--ask-sudo-password"), {
+    bin: f.bin,
+    stdin: "s3cret\n",
+  });
+  assertEquals(asked.code, 0, asked.stderr);
+  const report = JSON.parse(asked.stdout.slice(asked.stdout.indexOf("{"))) as DeployReport;
+  assertEquals(hostReport(report, "web1").status, "confirmed");
+  assertEquals(await generation(web1), 2);
+  assertEquals(await unitState(web1, "api.service"), "active");
+  assert(!asked.stderr.includes("s3cret") && !asked.stdout.includes("s3cret"));
 });

@@ -120,14 +120,21 @@ function sshdConfig(address: string): string {
   ].join("\n");
 }
 
-/** The harness' target: what the container boots instead of the machine's default target. */
-const TARGET_UNIT = `[Unit]
+/**
+ * The harness' target: what the container boots instead of the machine's default target. With
+ * the nix daemon's socket, as NixOS has it: users other than root reach the store through it.
+ */
+function targetUnit(nixDaemon: boolean): string {
+  return `[Unit]
 Description=devops test host (tools/testing/systemd_hosts.ts)
 Requires=basic.target
-Wants=ssh.service systemd-journald.service systemd-logind.service systemd-user-sessions.service devops-stage2.service
+Wants=ssh.service systemd-journald.service systemd-logind.service systemd-user-sessions.service devops-stage2.service${
+    nixDaemon ? " nix-daemon.socket" : ""
+  }
 After=basic.target
 AllowIsolate=yes
 `;
+}
 
 /**
  * NixOS's stage 2 in short: the system profile is the booted and the current system, and the
@@ -263,7 +270,15 @@ class SystemdTestHost implements SystemdHost {
     await Deno.writeTextFile(`${etc}/hostname`, `${this.name}\n`);
     this.hostPublicKey = await keygen(`${etc}/ssh/ssh_host_ed25519_key`, this.name);
     await Deno.writeTextFile(`${etc}/ssh/sshd_config`, sshdConfig(this.address));
-    await Deno.writeTextFile(`${etc}/systemd/system/${TARGET}`, TARGET_UNIT);
+    const nixDaemon = await exists("/lib/systemd/system/nix-daemon.socket");
+    await Deno.writeTextFile(`${etc}/systemd/system/${TARGET}`, targetUnit(nixDaemon));
+    // The users may copy unsigned paths into the store, as a deploy user on NixOS may.
+    await Deno.mkdir(`${etc}/nix`, { recursive: true });
+    const nixConf = await Deno.readTextFile("/etc/nix/nix.conf").catch(() => "");
+    await Deno.writeTextFile(
+      `${etc}/nix/nix.conf`,
+      `${nixConf}\ntrusted-users = root ${users.map((u) => u.name).join(" ")}\n`,
+    );
     await Deno.writeTextFile(`${etc}/systemd/system/devops-stage2.service`, STAGE2_UNIT);
     await Deno.writeTextFile(`${etc}/devops-test/stage2.sh`, STAGE2_SCRIPT);
     const keys = `${etc}/ssh/authorized_keys`;
@@ -289,7 +304,16 @@ class SystemdTestHost implements SystemdHost {
       if (user.sudo === "password") sudoers.push(`${user.name} ALL=(ALL:ALL) ALL\n`);
     }
     await Deno.writeTextFile(`${etc}/passwd`, passwd.join(""));
-    await Deno.writeTextFile(`${etc}/group`, group.join(""));
+    // Debian's nix daemon socket admits the group nix-users only (NixOS's admits everyone).
+    const names = users.map((u) => u.name);
+    const groups = group.join("").split("\n").map((line) => {
+      if (!line.startsWith("nix-users:") || names.length === 0) return line;
+      const members = line.split(":")[3] ?? "";
+      return `${line.split(":").slice(0, 3).join(":")}:${
+        [members, ...names].filter(Boolean).join(",")
+      }`;
+    });
+    await Deno.writeTextFile(`${etc}/group`, groups.join("\n"));
     await Deno.writeTextFile(`${etc}/shadow`, shadow.join(""), { mode: 0o640 });
     await Deno.writeTextFile(`${etc}/sudoers.d/devops-test`, sudoers.join(""), { mode: 0o440 });
     await Deno.writeTextFile(`${etc}/tmpfiles.d/devops-test.conf`, tmpfiles.join(""));

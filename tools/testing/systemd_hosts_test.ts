@@ -65,7 +65,8 @@ Deno.test("systemd hosts boot real systemd with only the harness' units, sshd, s
   )).stdout.split("\n").filter(Boolean);
   for (const unit of services) {
     assert(
-      /^(ssh|dbus|systemd-[a-z-]+|user@0|user-runtime-dir@0|devops-stage2)\.service$/.test(unit),
+      /^(ssh|dbus|systemd-[a-z-]+|user@0|user-runtime-dir@0|devops-stage2|nix-daemon)\.service$/
+        .test(unit),
       `unexpected unit ${unit}`,
     );
   }
