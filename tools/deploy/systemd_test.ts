@@ -9,7 +9,17 @@ import {
 } from "../testing/systemd_hosts.ts";
 import { runTask } from "../testing/task.ts";
 import type { DeployReport } from "./report.ts";
-import { active, fleet, generation, hostReport, lastDeploy } from "./_test_fleet.ts";
+import {
+  active,
+  fleet,
+  generation,
+  hostReport,
+  lastDeploy,
+  localProcessesWith,
+  runDirOf,
+  supervisorStates,
+  waitFor,
+} from "./_test_fleet.ts";
 
 /** One systemd host `web1` whose first system (generation 1, deployed) runs `units`. */
 async function systemdFleet(units: Record<string, FixtureUnit>, facts = {}) {
@@ -216,4 +226,39 @@ Deno.test("systemd: a non-root deploy user deploys through sudo, without a passw
   assertEquals(await generation(web1), 2);
   assertEquals(await unitState(web1, "api.service"), "active");
   assert(!asked.stderr.includes("s3cret") && !asked.stdout.includes("s3cret"));
+});
+
+Deno.test("systemd: a deployer killed in the confirm window with all its SSH sessions: the supervisor unit rolls back alone", async () => {
+  await using f = await systemdFleet({ "app.service": "ok" });
+  const good = await active(f.web1);
+  // The deployer waits in a long health check while the host waits for its confirmation.
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "2", units: { "app.service": "ok", "api.service": "ok" } },
+      facts: { healthChecks: ["sleep 60"], healthCheckTimeout: 120, confirmTimeout: 8 },
+    },
+  });
+  const killed = f.spawn("web1");
+  const pid = await killed.deployerPid();
+  await waitFor(
+    "the activated state",
+    async () => Object.values(await supervisorStates(f.web1)).includes("activated"),
+  );
+  const runDir = await waitFor("the deployer's temp folder", () => runDirOf(pid));
+  Deno.kill(pid, "SIGKILL");
+  // Its ssh clients too (the shared connection's master): every session on the host ends.
+  for (const client of await localProcessesWith(runDir)) Deno.kill(client, "SIGKILL");
+  await killed.done;
+  const units = await f.web1.ssh("systemctl list-units --no-legend --plain 'devops-deploy-*'");
+  assertStringIncludes(units.stdout, "devops-deploy-", "the supervisor runs on as a unit");
+
+  const record = await waitFor("the host's rollback", async () => {
+    const last = await lastDeploy(f.web1);
+    return last.status?.startsWith("rolled-back") ? last : undefined;
+  });
+  assertEquals(record.status, "rolled-back-timeout");
+  assertEquals([await generation(f.web1), await active(f.web1)], [1, good]);
+  assertEquals(await unitState(f.web1, "api.service"), "inactive", "the new unit was stopped");
+  const left = await f.web1.ssh("systemctl list-units --all --no-legend --plain 'devops-deploy-*'");
+  assertEquals(left.stdout.trim(), "", "the supervisor unit was collected");
 });
