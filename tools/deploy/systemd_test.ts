@@ -262,3 +262,31 @@ Deno.test("systemd: a deployer killed in the confirm window with all its SSH ses
   const left = await f.web1.ssh("systemctl list-units --all --no-legend --plain 'devops-deploy-*'");
   assertEquals(left.stdout.trim(), "", "the supervisor unit was collected");
 });
+
+Deno.test("systemd: health checks ask the real systemctl; a failing one rolls the units back too", async () => {
+  await using f = await systemdFleet({ "app.service": "ok" });
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "2", units: { "app.service": "ok", "api.service": "ok" } },
+      facts: { healthChecks: ["systemctl is-active app.service api.service"] },
+    },
+  });
+  const good = await f.task("web1");
+  assertEquals(good.code, 0, good.stderr);
+  assertEquals(hostReport(good.report, "web1").status, "confirmed");
+
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "3", units: { "app.service": "ok", "web.service": "ok" } },
+      facts: { healthChecks: ["systemctl is-active api.service"] },
+    },
+  });
+  const bad = await f.task("web1");
+  const report = hostReport(bad.report, "web1");
+  assertEquals(bad.code, 1, bad.stderr);
+  assertEquals([report.status, report.failedStep], ["rolled-back-health-check", "health"]);
+  assertEquals(await generation(f.web1), 2);
+  // Generation 2's switch-to-configuration stopped what 3 added and started what it removed.
+  assertEquals(await unitState(f.web1, "web.service"), "inactive");
+  assertEquals(await unitState(f.web1, "api.service"), "active");
+});
