@@ -4,7 +4,7 @@ import { captureMain } from "../testing/capture.ts";
 import { createFixtureFlake, FIXTURE_STATE, type FixtureHost } from "../testing/fixture_flake.ts";
 import { type ProgramResult } from "../testing/run.ts";
 import { createProgramsBin, installToolkit, type ProgramsBin, runTask } from "../testing/task.ts";
-import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
+import { startTestHosts, type TestHost, type TestHosts } from "../testing/test_hosts.ts";
 import { testHostFlags } from "./_test_flags.ts";
 import { main, type MainOptions } from "./main.ts";
 import type { HostPlan } from "./plan.ts";
@@ -30,12 +30,19 @@ function withReport(result: ProgramResult): Outcome {
   return outcome;
 }
 
-/** Starts `count` test hosts `web1…` and a fixture flake (with the toolkit) pointing at them. */
-export async function fleet(
+/**
+ * Starts `count` test hosts `web1…` (light sshd hosts, or what `start` starts: systemd hosts)
+ * and a fixture flake (with the toolkit) pointing at them.
+ */
+export async function fleet<H extends TestHosts = TestHosts>(
   count: number,
   extra: (i: number) => Partial<FixtureHost> = () => ({}),
+  start: (count: number, options: { names: string[] }) => Promise<H> = startTestHosts as (
+    count: number,
+    options: { names: string[] },
+  ) => Promise<H>,
 ) {
-  const hosts = await startTestHosts(count, {
+  const hosts = await start(count, {
     names: Array.from({ length: count }, (_, i) => `web${i + 1}`),
   });
   const flake = await createFixtureFlake(hosts.hosts.map((h, i) => ({

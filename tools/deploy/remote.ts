@@ -2,6 +2,7 @@
 // launcher that starts it detached from the SSH session, the control script that confirms it,
 // the probe and the check that no unit failed because of the deploy.
 import { shellQuote } from "../lib/quote.ts";
+import { UNITS_CHECK_SCRIPT, UNITS_SETTLE_SECONDS, UNITS_SNAPSHOT_SCRIPT } from "./units_check.ts";
 
 /** The system profile on NixOS. */
 export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
@@ -14,26 +15,8 @@ export const STATE_BASE = "/run/devops-deploy";
 /** The last deploy of the host (key=value lines): run id, time, generations, result. */
 export const LAST_DEPLOY_RECORD = "/nix/var/devops-deploy/last-deploy";
 
-/**
- * The built-in health check: waits for systemd to settle, then fails when a unit is failed
- * that was not failed before the activation (arguments: the units failed before, as one
- * space-separated word or many). A host's old failed units do not roll back a good deploy.
- * Without systemd it passes (nothing to judge). The supervisor runs it once the activation has
- * ended ({@linkcode SUPERVISOR_SCRIPT}); the deployer runs it over SSH only when a run's state
- * has no result of it (a run started by an older deployer).
- */
-export const UNITS_CHECK_SCRIPT = String.raw`set -u
-if [ -x ${CURRENT_SYSTEM}/sw/bin/systemctl ]; then sc=${CURRENT_SYSTEM}/sw/bin/systemctl
-elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then sc=systemctl
-else echo "no systemd: nothing to check"; exit 0; fi
-"$sc" is-system-running --wait >/dev/null 2>&1 || true
-new=
-for unit in $("$sc" list-units --state=failed --no-legend --plain 2>/dev/null |
-  while read -r name _; do printf '%s\n' "$name"; done); do
-  case " $* " in *" $unit "*) ;; *) new="$new $unit" ;; esac
-done
-if [ -n "$new" ]; then echo "units failed since the activation:$new" >&2; exit 1; fi
-`;
+/** The built-in health check (units_check.ts); the supervisor runs it after the activation. */
+export { UNITS_CHECK_SCRIPT } from "./units_check.ts";
 
 /**
  * How the target's scripts wait: a builtin test each poll, `sleep` 0.05 s for the first
@@ -98,6 +81,7 @@ restore_dir() {
   state "\${1:-activated}"
 }
 units_check=${shellQuote(UNITS_CHECK_SCRIPT)}
+units_snapshot=${shellQuote(UNITS_SNAPSHOT_SCRIPT)}
 now() { date +%s; }
 # Runs a command bounded by $1 seconds (exit 124 past it), its output to the file $2. Without
 # timeout: in a session of its own where setsid is, so the bound ends all it started.
@@ -201,6 +185,9 @@ if [ -n "$sc" ]; then
     failed=$(while read -r unit _; do printf '%s ' "$unit"; done < "$dir/failed-before")
   fi
   info failed_before "$failed"
+  # Every unit's invocation: the check judges the units the activation started or restarted.
+  bounded "$lb" "$dir/units-before" sh -c "$units_snapshot" units-snapshot "$sc" ||
+    rm -f "$dir/units-before"
 fi
 case $mode in switch|boot) sets=1 ;; *) sets=0 ;; esac
 if [ "$sets" = 1 ]; then
@@ -293,10 +280,19 @@ fi
 if [ "$code" != 0 ]; then
   if [ "$rollback" = 1 ]; then roll_back activation; else finish failed-activation; fi
 fi
-info active_gen "$new_gen"
-case $mode in switch|test) ;; *) finish done ;; esac
+case $mode in
+  switch|test) info active_gen "$new_gen" ;;
+  # boot: the host runs what it ran until it reboots.
+  *) [ -n "$prev_active" ] && [ "$prev_active" = "$prev_path" ] && info active_gen "$prev_gen"
+     finish done ;;
+esac
 # The built-in check, here so that the deployer needs no session of its own for it.
-check_units() { bounded "$check_timeout" "$dir/check.log" sh -c "$units_check" units-check "$failed"; }
+check_units() {
+  settle=$(( check_timeout / 2 )); [ "$settle" -gt ${UNITS_SETTLE_SECONDS} ] && settle=${UNITS_SETTLE_SECONDS}
+  bounded "$check_timeout" "$dir/check.log" env DEVOPS_UNITS_BEFORE="$dir/units-before" \
+    DEVOPS_UNITS_SETTLE="$settle" DEVOPS_UNITS_WAIT=$(( check_timeout - 1 )) \
+    sh -c "$units_check" units-check "$failed"
+}
 if [ "$check_timeout" != 0 ]; then
   check_code=0
   check_units || check_code=$?

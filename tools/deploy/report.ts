@@ -29,7 +29,10 @@ export interface HostReport {
   previousGeneration?: number;
   /** The generation the deploy created. */
   newGeneration?: number;
-  /** The generation the profile points at when the deploy ended. */
+  /**
+   * The generation the host runs when the deploy ended (the profile's, but with `--mode boot`
+   * the one still running until a reboot; absent when that is no generation of the profile).
+   */
   activeGeneration?: number;
   /** The new system's store path. */
   path?: string;

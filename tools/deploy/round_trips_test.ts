@@ -141,9 +141,10 @@ async function fakeSystem(host: TestHost, seconds: number, hang = false): Promis
   );
   await Deno.writeTextFile(
     `${dir}/sw/bin/systemctl`,
-    `#!/bin/sh\ncase "$1" in is-system-running) ${
-      hang ? "exec sleep 600" : "echo running"
-    } ;; esac\n`,
+    // hang: every call hangs (the check lists the failed units).
+    hang
+      ? "#!/bin/sh\nexec sleep 600\n"
+      : '#!/bin/sh\ncase "$1" in is-system-running) echo running ;; esac\n',
     { mode: 0o755 },
   );
   return path;

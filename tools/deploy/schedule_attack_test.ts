@@ -225,7 +225,7 @@ Deno.test("deploy --max-activations 1: a built-in check that hangs on the host e
     web1: { toplevel: { marker: "2" } },
     web2: { toplevel: { marker: "2" } },
   });
-  // web1's systemctl never answers is-system-running (as one waiting for a stuck unit). The
+  // web1's systemctl never lists the failed units (as one hung on a stuck manager). The
   // supervisor runs the check right after the activation, so the hung systemctl is in place
   // before: /run/current-system as a folder of its own, which the activation's `ln -sfn` does
   // not replace.
@@ -234,7 +234,7 @@ Deno.test("deploy --max-activations 1: a built-in check that hangs on the host e
   await Deno.mkdir(`${current}/sw/bin`, { recursive: true });
   await Deno.writeTextFile(
     `${current}/sw/bin/systemctl`,
-    '#!/bin/sh\ncase "$1" in is-system-running) exec sleep 600 ;; esac\n',
+    '#!/bin/sh\ncase "$1" in list-units) exec sleep 600 ;; esac\n',
     { mode: 0o755 },
   );
   const run = await within(90, f.inProcess(["--all", "--max-activations", "1"]));

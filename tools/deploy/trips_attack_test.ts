@@ -135,7 +135,7 @@ Deno.test("a health check's output is bounded: only its tail reaches the deploye
 
 /**
  * A system on the host outside the store (mode `test` sets no profile): its activation points
- * /run/current-system at it; its systemctl hangs in `is-system-running` (the built-in check).
+ * /run/current-system at it; its systemctl hangs in `list-units` (the built-in check).
  */
 async function systemWithHangingCheck(host: TestHost): Promise<string> {
   const path = "/nix/var/hanging-check-system";
@@ -149,7 +149,7 @@ async function systemWithHangingCheck(host: TestHost): Promise<string> {
   );
   await Deno.writeTextFile(
     `${dir}/sw/bin/systemctl`,
-    '#!/bin/sh\ncase "$1" in is-system-running) exec sleep 613 ;; esac\n',
+    '#!/bin/sh\ncase "$1" in list-units) exec sleep 613 ;; esac\n',
     { mode: 0o755 },
   );
   return path;
@@ -300,7 +300,7 @@ Deno.test("a built-in check that takes nearly healthCheckTimeout leaves the whol
   );
   await Deno.writeTextFile(
     `${dir}/sw/bin/systemctl`,
-    '#!/bin/sh\ncase "$1" in is-system-running) sleep 3; echo running ;; esac\n',
+    '#!/bin/sh\ncase "$1" in list-units) sleep 3 ;; esac\n',
     { mode: 0o755 },
   );
   // The check takes 3 of its 4 s, the window is 2 s: counted from the activation's end, the

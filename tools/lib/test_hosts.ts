@@ -109,7 +109,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** An address lock: held (flock) for the harness' lifetime, released by the kernel on exit. */
-interface AddressLease {
+export interface AddressLease {
   address: string;
   index: number;
   file: Deno.FsFile;
@@ -129,7 +129,12 @@ function portFree(address: string): boolean {
   }
 }
 
-async function leaseAddresses(count: number, owner: string): Promise<AddressLease[]> {
+/**
+ * Leases `count` free 127.0.0.N addresses for the harness folder `owner` (a folder named
+ * `devops-hosts-…`, which a later owner reaps should this process die). Shared by every kind of
+ * test host, so parallel test runs never collide.
+ */
+export async function leaseAddresses(count: number, owner: string): Promise<AddressLease[]> {
   await Deno.mkdir(LOCK_DIR, { recursive: true });
   const leases: AddressLease[] = [];
   for (let index = 2; index <= 254 && leases.length < count; index++) {
@@ -174,6 +179,7 @@ async function previousOwnerDir(file: Deno.FsFile): Promise<string | undefined> 
 /** Cleans up after a dead owner of a locked address: firewall table, processes, folder. */
 async function reapLease(file: Deno.FsFile, index: number): Promise<void> {
   await deleteFirewallTable(index);
+  await reapHostCgroups(index);
   const dir = await previousOwnerDir(file);
   if (dir !== undefined) await reapHarness(dir);
 }
@@ -206,7 +212,7 @@ async function killProcessesMounting(prefix: string): Promise<number[]> {
 }
 
 /** Kills every process of a host of the harness at `dir`, then removes the folder. */
-async function reapHarness(dir: string): Promise<number[]> {
+export async function reapHarness(dir: string): Promise<number[]> {
   const killed = await killProcessesMounting(`${dir}/hosts/`);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   return killed;
@@ -226,6 +232,7 @@ export async function reapStaleTestHosts(): Promise<number[]> {
     try {
       if (!(await file.tryLock(true))) continue;
       await deleteFirewallTable(Number(match[1]));
+      await reapHostCgroups(Number(match[1]));
       const dir = await previousOwnerDir(file);
       if (dir !== undefined) killed.push(...await reapHarness(dir));
       await file.truncate(0);
@@ -236,11 +243,86 @@ export async function reapStaleTestHosts(): Promise<number[]> {
   return killed;
 }
 
-function firewallTable(index: number): string {
+/** The cgroup and machine name of the systemd test host on 127.0.0.`index` (tools/testing/systemd_hosts.ts). */
+export function hostCgroupName(index: number): string {
+  return `devops-test-host-${index}`;
+}
+
+/**
+ * The cgroup folders of the systemd test host on 127.0.0.`index`: the unified (v2) one first,
+ * where it is frozen and killed, then, on a hybrid machine, its `name=systemd` and freezer ones
+ * (nspawn and the container's systemd expect all of them).
+ */
+export function hostCgroups(index: number): { unified: string; all: string[] } {
+  const name = hostCgroupName(index);
+  let hybrid = false;
+  try {
+    hybrid = Deno.statSync("/sys/fs/cgroup/unified").isDirectory;
+  } catch {
+    // a pure cgroup v2 machine
+  }
+  if (!hybrid) return { unified: `/sys/fs/cgroup/${name}`, all: [`/sys/fs/cgroup/${name}`] };
+  const all = ["unified", "systemd", "freezer"].map((h) => `/sys/fs/cgroup/${h}/${name}`);
+  return { unified: all[0]!, all };
+}
+
+/** Kills every process in the cgroup tree at `unified` (v2) and waits until it is empty. */
+export async function killCgroup(unified: string): Promise<void> {
+  if (!(await Deno.stat(unified).then(() => true, () => false))) return;
+  await Deno.writeTextFile(`${unified}/cgroup.freeze`, "0").catch(() => {});
+  await Deno.writeTextFile(`${unified}/cgroup.kill`, "1").catch(() => {});
+  for (let round = 0; round < 2000; round++) {
+    const events = await Deno.readTextFile(`${unified}/cgroup.events`).catch(() => "");
+    if (!/^populated 1$/m.test(events)) return;
+    await sleep(5);
+  }
+  throw new Error(`Cannot empty cgroup "${unified}": processes live on after cgroup.kill`);
+}
+
+/**
+ * Kills every process in the cgroups of the host on 127.0.0.`index` (a systemd test host:
+ * nspawn and its container) and removes the cgroups and nspawn's propagate folder. Nothing to
+ * do for light hosts, which have no cgroup.
+ */
+export async function reapHostCgroups(index: number): Promise<void> {
+  const cgroups = hostCgroups(index);
+  await killCgroup(cgroups.unified);
+  for (const path of cgroups.all) await removeCgroupTree(path);
+  await Deno.remove(`/run/systemd/nspawn/propagate/${hostCgroupName(index)}`, { recursive: true })
+    .catch(() => {});
+}
+
+/** Removes a cgroup and its children, deepest first (a cgroup with processes stays). */
+export async function removeCgroupTree(path: string): Promise<void> {
+  const children = await Array.fromAsync(Deno.readDir(path)).catch(() => []);
+  for (const child of children) {
+    if (child.isDirectory) await removeCgroupTree(`${path}/${child.name}`);
+  }
+  await Deno.remove(path).catch(() => {});
+}
+
+/** The nft table of the host on 127.0.0.`index` while it is cut off. */
+export function firewallTable(index: number): string {
   return `devops_test_host_${index}`;
 }
 
-async function deleteFirewallTable(index: number): Promise<void> {
+/** Drops all TCP traffic to and from `address`:22 (the nft table {@linkcode firewallTable}). */
+export async function cutOffAddress(index: number, address: string): Promise<void> {
+  const table = firewallTable(index);
+  const rules = `table ip ${table} {
+  chain input {
+    type filter hook input priority -10; policy accept;
+    ip daddr ${address} tcp dport 22 drop
+    ip saddr ${address} tcp sport 22 drop
+  }
+}
+`;
+  await deleteFirewallTable(index);
+  await runner.run({ argv: ["nft", "-f", "-"], stdin: rules });
+}
+
+/** Removes the nft table of {@linkcode cutOffAddress}, if any. */
+export async function deleteFirewallTable(index: number): Promise<void> {
   const result = await runner.run({
     argv: ["nft", "delete", "table", "ip", firewallTable(index)],
     okCodes: [1],
@@ -251,7 +333,7 @@ async function deleteFirewallTable(index: number): Promise<void> {
 }
 
 /** Whether `address:22` is in LISTEN state (read from /proc, so no connection is made). */
-async function listening(address: string): Promise<boolean> {
+export async function listening(address: string): Promise<boolean> {
   const hex = address.split(".").map((part) => Number(part).toString(16).padStart(2, "0"))
     .reverse().join("").toUpperCase();
   const wanted = `${hex}:0016`;
@@ -297,7 +379,8 @@ async function tailOf(path: string, lines = 10): Promise<string> {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
-async function keygen(path: string, comment: string): Promise<string> {
+/** A new ed25519 key pair at `path` (no passphrase); returns the public key line. */
+export async function keygen(path: string, comment: string): Promise<string> {
   await runner.run({
     argv: ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path],
   });
@@ -579,17 +662,7 @@ class Host implements TestHost {
   }
 
   async cutOff(): Promise<void> {
-    const table = firewallTable(this.index);
-    const rules = `table ip ${table} {
-  chain input {
-    type filter hook input priority -10; policy accept;
-    ip daddr ${this.address} tcp dport 22 drop
-    ip saddr ${this.address} tcp sport 22 drop
-  }
-}
-`;
-    await deleteFirewallTable(this.index);
-    await runner.run({ argv: ["nft", "-f", "-"], stdin: rules });
+    await cutOffAddress(this.index, this.address);
   }
 
   async restore(): Promise<void> {

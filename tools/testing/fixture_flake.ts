@@ -36,7 +36,22 @@ export interface ToplevelOptions {
    * system whose services fail would. The toplevel's `sw/bin/systemctl` stand-in reports them.
    */
   failUnits?: string[];
+  /**
+   * A system that uses the real systemd (systemd test hosts, systemd_hosts.ts): its
+   * `sw/bin/systemctl` is the machine's own, and `switch`/`test` install these units as
+   * runtime units (links in /run/systemd/system), reload systemd, stop the units of the old
+   * system it lacks, restart the ones whose file changed, start new ones, and exit 4 when one
+   * failed to start, as NixOS does. See {@linkcode FixtureUnit}.
+   */
+  units?: Record<string, FixtureUnit>;
 }
+
+/**
+ * How a fixture unit behaves: `ok` starts and stays active; `fail` fails to start; `fail-later`
+ * starts, then fails 3 s later; `hang` never finishes starting; `stop-sshd` stops ssh.service
+ * when it starts (sshd is back when the unit is stopped: a rollback heals it).
+ */
+export type FixtureUnit = "ok" | "fail" | "fail-later" | "hang" | "stop-sshd";
 
 /** One host of a fixture flake. */
 export interface FixtureHost {
@@ -107,6 +122,7 @@ const FLAKE_NIX =
         inherit (host.toplevel) marker activationSeconds;
         failActivation = if host.toplevel.failActivation then "1" else "";
         failUnits = builtins.concatStringsSep " " host.toplevel.failUnits;
+        units = host.toplevel.units;
       };
       # A stand-in for an installer image: iso/nixos-<name>.iso of the given size.
       isoImage = name: host: derivation {
@@ -138,7 +154,36 @@ PATH=/usr/bin:/bin
 mkdir -p "$out/bin"
 printf '%s\\n' "fixture-$marker" > "$out/nixos-version"
 printf '%s\\n' "$hostName" > "$out/hostname"
-ln -s "$etc" "$out/etc"
+if [ -n "$units" ]; then
+  # A system on the real systemd: its units, and the machine's own systemctl.
+  mkdir -p "$out/etc/systemd/system"
+  ln -s "$etc" "$out/etc/base"
+  for spec in $units; do
+    [ "$spec" = - ] && continue
+    unit=\${spec%%:*} how=\${spec#*:}
+    case $how in
+      ok) body="Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/echo $unit up" ;;
+      fail) body="Type=oneshot
+ExecStart=/bin/sh -c 'echo $unit fails; exit 3'" ;;
+      fail-later) body="Type=simple
+ExecStart=/bin/sh -c 'echo $unit up; sleep 3; echo $unit fails; exit 3'" ;;
+      hang) body="Type=oneshot
+TimeoutStartSec=infinity
+ExecStart=/bin/sleep infinity" ;;
+      stop-sshd) body="Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/systemctl --no-block stop ssh.service
+ExecStop=/bin/systemctl --no-block start ssh.service" ;;
+      *) echo "unknown unit behaviour: $spec" >&2; exit 1 ;;
+    esac
+    printf '[Unit]\\nDescription=fixture unit %s (%s)\\n\\n[Service]\\n%s\\n' "$unit" "$how" "$body" \\
+      > "$out/etc/systemd/system/$unit"
+  done
+else
+  ln -s "$etc" "$out/etc"
+fi
 cat > "$out/bin/switch-to-configuration" <<EOF
 #!/bin/sh
 # Fixture switch-to-configuration: records each call where a test can read it on the host.
@@ -165,7 +210,46 @@ mv "\\$state/current-system.tmp" "\\$state/current-system"
 mkdir -p /run
 ln -sfn "\\$toplevel" /run/current-system
 EOF
+if [ -n "$units" ]; then
+  cat >> "$out/bin/switch-to-configuration" <<'EOF'
+# On the real systemd: the units, as NixOS's switch-to-configuration handles them.
+units="$toplevel/etc/systemd/system" run=/run/systemd/system
+mkdir -p "$run"
+stop= restart= start= failed=
+for link in "$run"/*; do
+  [ -L "$link" ] || continue
+  case $(readlink "$link") in /nix/store/*) ;; *) continue ;; esac
+  name=\${link##*/}
+  [ -e "$units/$name" ] && continue
+  stop="$stop $name"
+done
+[ -n "$stop" ] && echo "stopping the following units:$stop" >&2 && systemctl stop -- $stop
+for name in $stop; do rm -f "$run/$name"; done
+for unit in "$units"/*; do
+  [ -e "$unit" ] || continue
+  name=\${unit##*/}
+  if [ ! -L "$run/$name" ]; then start="$start $name"
+  elif ! cmp -s "$run/$name" "$unit"; then restart="$restart $name"; fi
+  ln -sfn "$unit" "$run/$name"
+done
+systemctl daemon-reload
+for name in $restart; do
+  echo "restarting the following units: $name" >&2
+  systemctl restart -- "$name" || failed="$failed $name"
+done
+for name in $start; do
+  echo "starting the following units: $name" >&2
+  systemctl start -- "$name" || failed="$failed $name"
+done
+if [ -n "$failed" ]; then echo "warning: the following units failed:$failed" >&2; exit 4; fi
+EOF
+fi
 chmod 555 "$out/bin/switch-to-configuration"
+if [ -n "$units" ]; then
+  mkdir -p "$out/sw/bin"
+  ln -s /usr/bin/systemctl "$out/sw/bin/systemctl"
+  exit 0
+fi
 # A systemctl stand-in (test hosts have no systemd): reports the units listed in a file.
 mkdir -p "$out/sw/bin"
 cat > "$out/sw/bin/systemctl" <<'SYSTEMCTL'
@@ -196,6 +280,11 @@ export function fixtureJson(hosts: readonly FixtureHost[]): string {
       failActivation: host.toplevel?.failActivation ?? false,
       activationSeconds: String(host.toplevel?.activationSeconds ?? 0),
       failUnits: host.toplevel?.failUnits ?? [],
+      // "": no systemd; else `<unit>:<behaviour>` words ("-": none).
+      units: host.toplevel?.units === undefined
+        ? ""
+        : Object.entries(host.toplevel.units).map(([unit, how]) => `${unit}:${how}`).join(" ") ||
+          "-",
     },
     secrets: host.secrets ?? [],
     isoBytes: host.isoBytes ?? 1024 * 1024,

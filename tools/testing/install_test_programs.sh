@@ -2,7 +2,8 @@
 # Installs every program the tests drive, on a fresh Debian/Ubuntu machine, as root.
 # Idempotent: on a ready machine it checks versions and returns in seconds.
 #
-#   install_test_programs.sh          a test machine: every program, and /etc/nix/nix.conf set
+#   install_test_programs.sh          a test machine: every program (systemd-container and sudo
+#                                     for the systemd test hosts), and /etc/nix/nix.conf set
 #                                     for the tests (flakes, no sandbox, no substituters, no
 #                                     build users); sops, age, pre-commit, git
 #   install_test_programs.sh --demo   only what `deno task demo` needs (deno, nix, OpenSSH,
@@ -12,7 +13,7 @@ set -euo pipefail
 
 DENO_VERSION=2.9.6
 SOPS_VERSION=v3.11.0
-APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils time)
+APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils time systemd-container sudo openssl)
 DEMO_APT_PACKAGES=(nix-bin openssh-server openssh-client iproute2 nftables util-linux)
 
 DEMO=0

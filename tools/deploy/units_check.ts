@@ -1,0 +1,86 @@
+// The built-in unit check on the target: which units this deploy's activation started or
+// restarted, and whether they stay up for a settle time. Shell pieces the supervisor
+// (remote.ts) runs around the activation; kept here so the check is one piece.
+
+/**
+ * Seconds the units the activation started or restarted are watched after it ended: a unit
+ * that starts and fails (or crash-loops into its start limit) within them fails the check.
+ * At most half the check's bound (the host's `healthCheckTimeout`, default 60 s). A unit that
+ * fails later than this is not seen.
+ */
+export const UNITS_SETTLE_SECONDS = 5;
+
+/** `systemctl show … '*'` blocks to `<unit> <invocation id>` lines (the id may be empty). */
+const INVOCATIONS_AWK = String
+  .raw`/^Id=/ { id = substr($0, 4) }
+/^InvocationID=/ { inv = substr($0, 14) }
+/^$/ { if (id != "") print id, inv; id = ""; inv = "" }
+END { if (id != "") print id, inv }`;
+
+/**
+ * The snapshot the supervisor takes before the activation (argument: the systemctl to use):
+ * every loaded unit with its invocation id. A unit started or restarted afterwards has a new
+ * invocation id; one that was stopped or left alone keeps its own.
+ */
+export const UNITS_SNAPSHOT_SCRIPT = String.raw`set -eu
+# Fails (no snapshot: the check falls back) when this systemctl cannot show units.
+units=$("$1" show --property=Id,InvocationID '*' 2>/dev/null)
+printf '%s\n' "$units" | awk '${INVOCATIONS_AWK}'
+`;
+
+/**
+ * The built-in health check: fails when a unit this deploy's activation started or restarted
+ * failed (arguments: the units failed before the deploy, as one space-separated word or many;
+ * they are not blamed on it). The units it judges are those whose invocation id differs from
+ * the snapshot in `$DEVOPS_UNITS_BEFORE` ({@linkcode UNITS_SNAPSHOT_SCRIPT}); they are watched
+ * for `$DEVOPS_UNITS_SETTLE` seconds, then for as long as one of them is still starting,
+ * stopping or waiting to restart, up to `$DEVOPS_UNITS_WAIT` seconds. The rest of the system
+ * is not judged: a boot job that still runs (systemd `starting`) or a unit this deploy did not
+ * touch does not fail it. Without a snapshot (a run started by an older deployer, a systemctl
+ * with no `show`) it falls back to every unit failed now and not before. Without systemd it
+ * passes (nothing to judge).
+ */
+export const UNITS_CHECK_SCRIPT = String.raw`set -u
+if [ -x /run/current-system/sw/bin/systemctl ]; then sc=/run/current-system/sw/bin/systemctl
+elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then sc=systemctl
+else echo "no systemd: nothing to check"; exit 0; fi
+before=\${DEVOPS_UNITS_BEFORE:-} settle=\${DEVOPS_UNITS_SETTLE:-0} wait=\${DEVOPS_UNITS_WAIT:-0}
+blamed() { case " $* " in *" $unit "*) return 1 ;; esac; return 0; }
+if [ -z "$before" ] || [ ! -s "$before" ]; then
+  new=
+  for unit in $("$sc" list-units --state=failed --no-legend --plain 2>/dev/null |
+    while read -r name _; do printf '%s\n' "$name"; done); do
+    blamed "$@" && new="$new $unit"
+  done
+  if [ -n "$new" ]; then echo "units failed since the activation:$new" >&2; exit 1; fi
+  exit 0
+fi
+touched=$("$sc" show --property=Id,InvocationID '*' 2>/dev/null | awk '${INVOCATIONS_AWK}' |
+  awk -v before="$before" 'BEGIN { while ((getline line < before) > 0) { n = split(line, f, " "); was[f[1]] = (n > 1 ? f[2] : "") } }
+    NF > 1 && $2 != was[$1] { print $1 }')
+[ -n "$touched" ] || { echo "no unit started or restarted"; exit 0; }
+start=$(date +%s)
+while :; do
+  failed= busy=
+  states=$("$sc" show --property=Id,ActiveState -- $touched 2>/dev/null |
+    awk '/^Id=/ { id = substr($0, 4) } /^ActiveState=/ { print id, substr($0, 13) }')
+  while read -r unit st; do
+    [ -n "$unit" ] || continue
+    case $st in
+      failed) blamed "$@" && failed="$failed $unit" ;;
+      activating|deactivating|reloading) busy="$busy $unit" ;;
+    esac
+  done <<EOF
+$states
+EOF
+  if [ -n "$failed" ]; then echo "units this deploy started failed:$failed" >&2; exit 1; fi
+  now=$(date +%s)
+  if [ $((now - start)) -ge "$settle" ]; then
+    [ -z "$busy" ] && exit 0
+    if [ $((now - start)) -ge "$wait" ]; then
+      echo "units this deploy started are still starting after $wait s:$busy" >&2; exit 1
+    fi
+  fi
+  sleep 0.5 2>/dev/null || sleep 1
+done
+`.replaceAll("\\${", "${");
