@@ -267,40 +267,118 @@ async function flakeInputs(): Promise<
   ) as Record<string, { url: string; follows: Record<string, string> }>;
 }
 
-/** The inputs flake.lock leaves to the first fetch on a networked machine (README says why). */
-const unlockedInputs = new Set(["nixpkgs", "nixpkgs-unstable"]);
+interface LockFile {
+  nodes: Record<string, LockNode>;
+  root: string;
+  version: number;
+}
 
-Deno.test("nix tree: flake.lock locks the inputs of flake.nix as nix writes them", async () => {
-  const lock = JSON.parse(await Deno.readTextFile(`${root}flake.lock`)) as {
-    nodes: Record<string, LockNode>;
-    root: string;
-    version: number;
-  };
+/** The owner, repo and (optional) ref of a `github:owner/repo[/ref]` URL. */
+function githubUrl(url: string): { owner: string; ref?: string; repo: string } | undefined {
+  const [, owner, repo, ref] = /^github:([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(url) ?? [];
+  if (owner === undefined || repo === undefined) return undefined;
+  return ref === undefined ? { owner, repo } : { owner, ref, repo };
+}
+
+/**
+ * The inputs whose nodes come from public lock files of other repositories: no snapshot of
+ * them is here to hash, so each pair (rev, narHash, lastModified) is recorded with its sources.
+ */
+const lockedFromPublicLockFiles = ["nixpkgs", "nixpkgs-unstable"];
+const lockSourcesFile = "tools/testing/fixtures/flake-lock-sources.tsv";
+const lockSourceColumns = [
+  "input",
+  "ref",
+  "rev",
+  "narHash",
+  "lastModified",
+  "repo",
+  "path",
+  "node",
+  "commit",
+  "committed",
+  "searched",
+] as const;
+type LockSource = Record<(typeof lockSourceColumns)[number], string>;
+
+/** The rows of flake-lock-sources.tsv (comment lines, a header line, then one row per source). */
+async function lockSources(): Promise<LockSource[]> {
+  const lines = (await Deno.readTextFile(`${root}${lockSourcesFile}`)).split("\n")
+    .filter((line) => line.trim() !== "" && !line.startsWith("#"));
+  assertEqualsList(lines[0]?.split("\t") ?? [], [...lockSourceColumns]);
+  return lines.slice(1).map((line, i) => {
+    const cells = line.split("\t");
+    assert(cells.length === lockSourceColumns.length, `${lockSourcesFile} row ${i + 1}: ${line}`);
+    return Object.fromEntries(
+      lockSourceColumns.map((column, j) => [column, cells[j]]),
+    ) as LockSource;
+  });
+}
+
+/**
+ * What is wrong with the nodes of `inputs` in `lock` against their sources: each needs rows
+ * from at least two repositories of different owners, every row naming the node's own ref, rev,
+ * narHash and lastModified, the repository commit read and the dates; no row for another input.
+ */
+function lockSourceProblems(lock: LockFile, inputs: string[], rows: LockSource[]): string[] {
+  const problems: string[] = [];
+  for (const row of rows) {
+    if (!inputs.includes(row.input)) problems.push(`${row.input}: a source row for no such input`);
+  }
+  const rootInputs = lock.nodes[lock.root]?.inputs ?? {};
+  for (const input of inputs) {
+    const node = lock.nodes[String(rootInputs[input])];
+    const mine = rows.filter((row) => row.input === input);
+    const owners = new Set(mine.map((row) => row.repo.split("/")[0]));
+    if (owners.size < 2) {
+      problems.push(`${input}: sources from ${owners.size} owner(s), not two independent ones`);
+    }
+    for (const row of mine) {
+      const where = `${input} (${row.repo} ${row.path} at ${row.commit})`;
+      const expected = {
+        ref: node?.original?.ref,
+        rev: node?.locked?.rev,
+        narHash: node?.locked?.narHash,
+        lastModified: String(node?.locked?.lastModified),
+      };
+      for (const [column, value] of Object.entries(expected)) {
+        const cell = row[column as keyof typeof expected];
+        if (cell !== value) problems.push(`${where}: ${column} ${cell}, flake.lock has ${value}`);
+      }
+      if (!/^[^/\s]+\/[^/\s]+$/.test(row.repo)) problems.push(`${where}: repo is not owner/name`);
+      if (!/(^|\/)flake\.lock$/.test(row.path)) problems.push(`${where}: path is not a flake.lock`);
+      if (!/^[0-9a-f]{40}$/.test(row.commit)) problems.push(`${where}: commit is not a full hash`);
+      for (const column of ["committed", "searched"] as const) {
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(row[column])) {
+          problems.push(`${where}: ${column} is not a date`);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+Deno.test("nix tree: flake.lock locks every input of flake.nix as nix writes them", async () => {
+  const lock = JSON.parse(await Deno.readTextFile(`${root}flake.lock`)) as LockFile;
   assert(lock.version === 7 && lock.root === "root", "flake.lock: not a version 7 lock file");
   const inputs = await flakeInputs();
   const rootInputs = lock.nodes.root?.inputs ?? {};
   const locked = Object.keys(rootInputs).sort();
-  // Every input is locked, but those left to the first networked fetch; nothing else.
-  assertEqualsList(
-    locked,
-    Object.keys(inputs).filter((input) => !unlockedInputs.has(input)).sort(),
-  );
-  assertEqualsList(
-    Object.keys(lock.nodes).sort(),
-    [...locked, "root"].sort(),
-  );
+  assertEqualsList(locked, Object.keys(inputs).sort());
+  assertEqualsList(Object.keys(lock.nodes).sort(), [...locked, "root"].sort());
   for (const input of locked) {
     const node = lock.nodes[rootInputs[input] as string];
     const url = inputs[input]!.url;
-    const [, owner, repo] = /^github:([^/]+)\/([^/]+)$/.exec(url) ?? [];
-    assert(owner !== undefined && repo !== undefined, `${input}: ${url} is not a github: URL`);
+    const original = githubUrl(url);
+    assert(original !== undefined, `${input}: ${url} is not a github: URL`);
+    // nix writes the original as flake.nix names it: owner, the ref if any, repo, type.
     assert(
-      JSON.stringify(node?.original) === JSON.stringify({ owner, repo, type: "github" }),
+      JSON.stringify(node?.original) === JSON.stringify({ ...original, type: "github" }),
       `${input}: original ${JSON.stringify(node?.original)} is not ${url}`,
     );
     const l = node?.locked ?? {};
     assert(
-      l.type === "github" && l.owner === owner && l.repo === repo &&
+      l.type === "github" && l.owner === original.owner && l.repo === original.repo &&
         /^[0-9a-f]{40}$/.test(String(l.rev)) &&
         /^sha256-[A-Za-z0-9+/]{43}=$/.test(String(l.narHash)) &&
         typeof l.lastModified === "number",
@@ -315,11 +393,58 @@ Deno.test("nix tree: flake.lock locks the inputs of flake.nix as nix writes them
       `${input}: inputs ${JSON.stringify(node?.inputs)} do not follow as flake.nix says`,
     );
   }
-  // README's "The fleet" says which inputs are left unlocked, and why.
-  const readme = (await Deno.readTextFile(`${root}README.md`)).replace(/\s+/g, " ");
-  const unlocked = [...unlockedInputs].map((input) => `\`${input}\``).join(" and ");
-  assert(
-    readme.includes(`${unlocked} are not locked yet`),
-    `README.md does not say ${unlocked} are not locked`,
+});
+
+Deno.test("nix tree: flake.lock's nixpkgs nodes agree with two public lock files of different owners", async () => {
+  const lock = JSON.parse(await Deno.readTextFile(`${root}flake.lock`)) as LockFile;
+  const rows = await lockSources();
+  const problems = lockSourceProblems(lock, lockedFromPublicLockFiles, rows);
+  assert(problems.length === 0, `${lockSourcesFile}:\n${problems.join("\n")}`);
+
+  // The check itself catches a lock that no longer matches its sources, a single owner, a row
+  // for another branch and a row for an input that is not taken from public lock files.
+  const nixpkgs = lock.nodes.nixpkgs!;
+  const tampered: LockFile = {
+    ...lock,
+    nodes: {
+      ...lock.nodes,
+      nixpkgs: { ...nixpkgs, locked: { ...nixpkgs.locked, rev: "0".repeat(40) } },
+    },
+  };
+  const caught = (problems: string[], text: string) =>
+    assert(
+      problems.some((problem) => problem.includes(text)),
+      `not caught: ${text} (got ${JSON.stringify(problems)})`,
+    );
+  caught(
+    lockSourceProblems(tampered, lockedFromPublicLockFiles, rows),
+    `flake.lock has ${"0".repeat(40)}`,
   );
+  const firstOwner = rows.find((row) => row.input === "nixpkgs")!.repo.split("/")[0];
+  caught(
+    lockSourceProblems(
+      lock,
+      lockedFromPublicLockFiles,
+      rows.map((row) => ({ ...row, repo: `${firstOwner}/${row.repo.split("/")[1]}` })),
+    ),
+    "not two independent ones",
+  );
+  caught(
+    lockSourceProblems(
+      lock,
+      lockedFromPublicLockFiles,
+      rows.map((row) => row.input === "nixpkgs" ? { ...row, ref: "nixos-unstable" } : row),
+    ),
+    "ref nixos-unstable, flake.lock has nixos-26.05",
+  );
+  caught(
+    lockSourceProblems(lock, lockedFromPublicLockFiles, [...rows, { ...rows[0]!, input: "disko" }]),
+    "disko: a source row for no such input",
+  );
+
+  // README's "The fleet" names the sources and says what verifies the narHashes.
+  const readme = (await Deno.readTextFile(`${root}README.md`)).replace(/\s+/g, " ");
+  for (const text of [lockSourcesFile, "the first fetch on a networked machine verifies"]) {
+    assert(readme.includes(text), `README.md does not say "${text}"`);
+  }
 });
