@@ -1,5 +1,7 @@
-// Where a host's disk passphrases go on the installer (disko's passwordFile / keyFile) and where
-// their values live in secrets/<host>.yaml: the naming rule, and the evaluation that finds them.
+// Where a host's disk keys go on the installer (every file a disko layout reads: LUKS
+// passwordFile / keyFile / settings.keyFile / additionalKeyFiles, bcachefs passwordFile, ZFS
+// keylocation = "file://…") and where their values live in secrets/<host>.yaml: the naming rule,
+// and the evaluation that finds them.
 import { z } from "zod";
 import { causeLine, CommandError } from "../lib/errors.ts";
 import type { Runner } from "../lib/runner.ts";
@@ -36,9 +38,13 @@ export function nixString(text: string): string {
 }
 
 /**
- * A Nix expression listing every `passwordFile` and `keyFile` string in the disko file at
- * `diskoFile` (a plain attribute set, or a function of `{ lib, ... }`), in attribute order.
- * `libExpression` replaces the stub lib (tests pass the real nixpkgs lib).
+ * A Nix expression listing every key file the disko file at `diskoFile` (a plain attribute set,
+ * or a function of `{ lib, ... }`) reads, in attribute order. Read from disko's types (pinned
+ * snapshot 878ec37, lib/types/): `passwordFile` (luks.nix, bcachefs_filesystem.nix), `keyFile`
+ * and `settings.keyFile` (luks.nix: `cryptsetup --key-file`), `additionalKeyFiles` (luks.nix:
+ * `cryptsetup luksAddKey <device> <file>`) and a ZFS `keylocation = "file://<path>"` (zfs_fs.nix,
+ * zfs_volume.nix, a zpool's rootFsOptions: `zfs load-key` reads it). `libExpression` replaces the
+ * stub lib (tests pass the real nixpkgs lib).
  */
 export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_STUB): string {
   return `let
@@ -61,6 +67,10 @@ export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_ST
       let x = unwrap v.\${name}; in
       if (name == "passwordFile" || name == "keyFile") && (builtins.isString x || builtins.isPath x)
       then [ (toString x) ]
+      else if name == "additionalKeyFiles" && builtins.isList x
+      then map toString (builtins.filter (f: f != null) (map unwrap x))
+      else if name == "keylocation" && builtins.isString x && builtins.substring 0 7 x == "file://"
+      then [ (builtins.substring 7 (-1) x) ]
       # A passphrase declared in an imported file counts too: missing it would wipe the disks
       # and then fail for want of the passphrase file.
       else if name == "imports" && builtins.isList x then builtins.concatMap (m: walk (call m)) x

@@ -159,3 +159,31 @@ Deno.test("readDiskKeyPaths() reads a disko file whose folder name holds ${ (no 
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+Deno.test('readDiskKeyPaths() finds LUKS additionalKeyFiles and ZFS keylocation files, not keylocation = "prompt"', async () => {
+  // As disko's example/zfs.nix and lib/types/luks.nix (pinned 878ec37) write them.
+  await using file = await diskoFile(`{ lib, ... }: {
+  disko.devices = {
+    disk.a.content.partitions.luks.content = {
+      type = "luks";
+      settings.keyFile = "/tmp/settings.key";
+      additionalKeyFiles = [ "/tmp/add-1.key" (lib.mkDefault "/tmp/add-2.key") ];
+    };
+    zpool.zroot = {
+      type = "zpool";
+      rootFsOptions.keylocation = lib.mkDefault "file:///tmp/zroot.key";
+      datasets.a.options.keylocation = "file:///tmp/a.key";
+      datasets.b.options.keylocation = "prompt";
+      datasets.c.type = "zfs_volume";
+      datasets.c.options.keylocation = "file:///tmp/a.key";
+    };
+  };
+}`);
+  assertEquals((await readDiskKeyPaths(runner, file.path)).sort(), [
+    "/tmp/a.key",
+    "/tmp/add-1.key",
+    "/tmp/add-2.key",
+    "/tmp/settings.key",
+    "/tmp/zroot.key",
+  ]);
+});

@@ -997,3 +997,81 @@ Deno.test("install --new-host-key never makes the private key inside the reposit
     );
   }
 });
+
+Deno.test("install checks and sends every key file disko reads: LUKS additionalKeyFiles and a ZFS keylocation file", async () => {
+  await using f = await fleet();
+  // disko's own ZFS example reads its key from keylocation; luksAddKey reads additionalKeyFiles.
+  await f.flake.write({
+    [`configurations/${HOST}/disko.nix`]: `{
+  disko.devices = {
+    disk.a.content.partitions.luks.content = {
+      type = "luks"; passwordFile = "/tmp/disk-encryption.key";
+      additionalKeyFiles = [ "/tmp/additional.key" ];
+    };
+    zpool.zroot = {
+      type = "zpool";
+      rootFsOptions = { encryption = "aes-256-gcm"; keyformat = "passphrase"; keylocation = "file:///tmp/secret.key"; };
+      datasets.home.options.keylocation = "prompt";
+    };
+  };
+}
+`,
+  });
+  await f.encryptSecrets("disk-encryption-keys:\n    /tmp/disk-encryption.key: pass-one\n");
+  const dry = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(dry.code, 1, dry.stderr);
+  assertStringIncludes(
+    dry.stderr,
+    `secrets/${HOST}.yaml has no disk passphrase ["disk-encryption-keys"]["/tmp/additional.key"]`,
+  );
+  const refused = await f.install(["--host-key", f.keyPath, "--yes"]);
+  assertEquals(refused.code, 1, refused.stderr);
+  assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
+
+  await f.encryptSecrets(
+    "disk-encryption-keys:\n    /tmp/disk-encryption.key: pass-one\n    /tmp/additional.key: pass-add\n    /tmp/secret.key: pass-zfs\n",
+  );
+  const running = f.install(["--host-key", f.keyPath, "--yes", "--phases", "kexec,disko,install"]);
+  const [result] = await Promise.all([running, serveInstall(f, running, { answerOnly: true })]);
+  assertEquals(result.code, 0, result.stderr);
+  // In attribute order, each with its own value.
+  const sent = await Promise.all(
+    (await record(f, "disk-keys")).trimEnd().split("\n").map(async (l, i) =>
+      `${l.split(" ")[0]} ${await record(f, `disk-key-${i + 1}`)}`
+    ),
+  );
+  assertEquals(sent, [
+    "/tmp/additional.key pass-add",
+    "/tmp/disk-encryption.key pass-one",
+    "/tmp/secret.key pass-zfs",
+  ]);
+});
+
+Deno.test("install refuses a blank disk passphrase, one with a NUL or a line break, without printing it", async () => {
+  await using f = await fleet();
+  // As YAML writes them; disko's `echo -n "$(cat FILE)"` would set "", "pass" or "pass-one".
+  const cases: [string, string][] = [
+    [`"   "`, "is blank"],
+    [`"\\n"`, "is blank"],
+    [`"pa\\0ss"`, "holds a NUL byte"],
+    [`|\n        pass-one`, "holds a line break"],
+    [`"pass\\r\\nword"`, "holds a line break"],
+  ];
+  for (const [yaml, problem] of cases) {
+    await f.encryptSecrets(
+      `disk-encryption-keys:\n    /tmp/disk-encryption.key: pass-ok\n    /tmp/data.key: ${yaml}\n`,
+    );
+    for (const args of [["--dry-run"], ["--yes"]]) {
+      const result = await f.install(["--host-key", f.keyPath, ...args]);
+      assertEquals(result.code, 1, `${yaml}: ${result.stderr}`);
+      assertStringIncludes(
+        result.stderr,
+        `error: Cannot install host "${HOST}": the disk key ["disk-encryption-keys"]["/tmp/data.key"] in secrets/${HOST}.yaml ${problem}`,
+      );
+      assertEquals(result.stderr.split("\n").filter((l) => l.startsWith("error:")).length, 1);
+      assert(!result.stderr.includes("pass-one") && !result.stderr.includes("pa\0ss"));
+    }
+    assert(!(await exists(`${f.rec}/argv`)), `${yaml}: nixos-anywhere never ran`);
+  }
+  assertEquals(scratchLeft(f).length, 0);
+});

@@ -25,7 +25,7 @@ export interface InstallInput {
   address: string;
   port: number;
   key: KeySource;
-  /** Distinct disko passwordFile/keyFile paths. */
+  /** Distinct paths of the key files the disko layout reads (see disk_keys.ts). */
   diskKeyPaths: readonly string[];
   /** `ask` the user before `git add`, or `yes` (--yes). */
   stage: "ask" | "yes";

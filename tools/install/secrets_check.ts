@@ -164,6 +164,27 @@ export async function checkSecretsChain(runner: Runner, options: ChainOptions): 
   return { fingerprint: fingerprint(committed), recipient, secrets };
 }
 
+/**
+ * Why a disk passphrase cannot be used as it is, if it cannot (the value is never named). The
+ * file sent is the value's bytes exactly; disko hands a LUKS `passwordFile` to cryptsetup as
+ * `echo -n "$(cat FILE)"` (disko lib/types/luks.nix at the pinned 878ec37), which drops trailing
+ * newlines and NUL bytes, while `keyFile`/`settings.keyFile`/`additionalKeyFiles` are read raw
+ * and ZFS reads a passphrase up to the newline. Refusing a blank value, a NUL and any line break
+ * makes every reader get the same bytes, and a person can type them at the boot prompt (one
+ * line, ended by Enter). A YAML block scalar (`|`) ends in a newline: `|-` or a quoted string
+ * does not.
+ */
+export function passphraseProblem(value: string): string | undefined {
+  if (value.trim() === "") return "is blank (white space only): no passphrase at all";
+  if (value.includes("\0")) {
+    return "holds a NUL byte, which disko's shell drops (the disk would get another passphrase)";
+  }
+  if (/[\r\n]/.test(value)) {
+    return "holds a line break (a YAML `|` block ends in one; use `|-` or a quoted string): disko drops a trailing one, and a passphrase is typed on one line at boot";
+  }
+  return undefined;
+}
+
 /** The passphrase for each installer path, from the decrypted secrets; errors name the missing one. */
 export function diskPassphrases(
   secrets: Record<string, unknown>,
@@ -182,6 +203,16 @@ export function diskPassphrases(
           diskKeySecretPath(path)
         } in ${context.secretsFile} is a ${typeof value}, not a string; quote it in sops edit ${context.secretsFile}`,
       );
+    }
+    if (typeof value === "string" && value !== "") {
+      const problem = passphraseProblem(value);
+      if (problem !== undefined) {
+        throw new Error(
+          `Cannot install host "${context.host}": the disk key ${
+            diskKeySecretPath(path)
+          } in ${context.secretsFile} ${problem}; change it with sops edit ${context.secretsFile}`,
+        );
+      }
     }
     if (typeof value !== "string" || value === "") {
       throw new Error(

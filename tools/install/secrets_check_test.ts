@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../testing/assert.ts";
-import { diskPassphrases } from "./secrets_check.ts";
+import { diskPassphrases, passphraseProblem } from "./secrets_check.ts";
 
 const context = { host: "box1", secretsFile: "secrets/box1.yaml" };
 
@@ -20,4 +20,17 @@ Deno.test("diskPassphrases() refuses a passphrase YAML read as a number, saying 
     error.message,
     `Cannot install host "box1": the disk passphrase ["disk-encryption-keys"]["/tmp/a.key"] in secrets/box1.yaml is a number, not a string; quote it in sops edit secrets/box1.yaml`,
   );
+});
+
+Deno.test("passphraseProblem() refuses blank values, NUL bytes and line breaks; keeps spaces, unicode and shell characters", () => {
+  for (const blank of [" ", "   ", "\n", "\t\r\n"]) {
+    assertEquals(passphraseProblem(blank)?.startsWith("is blank"), true, JSON.stringify(blank));
+  }
+  assertEquals(passphraseProblem("pa\0ss")?.startsWith("holds a NUL byte"), true);
+  for (const broken of ["pass-one\n", "pass\r\nword", "a\nb"]) {
+    assertEquals(passphraseProblem(broken)?.startsWith("holds a line break"), true, broken);
+  }
+  for (const fine of [" pass ", "pässwört-🔑", "$(touch x);`id`'\"", "k".repeat(4096)]) {
+    assertEquals(passphraseProblem(fine), undefined, fine);
+  }
 });
