@@ -68,6 +68,51 @@ function resolveWork(arg: string, work: string): string {
 
 const yes = (answer: string | undefined) => /^y(es)?$/i.test(answer?.trim() ?? "");
 
+/** The most of one line of nixos-anywhere's output that is kept and shown (a progress bar or a
+ * binary blob has no newline: held whole, it grew without bound, and so did the error line). */
+export const MAX_LINE_CHARS = 2000;
+
+/**
+ * Splits a stream of text into lines, keeping at most `max` characters of each: the rest of a
+ * longer line is counted, not kept, and its line ends with how much was left out.
+ */
+export class BoundedLines {
+  #kept = "";
+  #dropped = 0;
+  constructor(readonly max: number) {}
+
+  /** The lines `chunk` completes. */
+  push(chunk: string): string[] {
+    const out: string[] = [];
+    let start = 0;
+    while (start <= chunk.length) {
+      const end = chunk.indexOf("\n", start);
+      const piece = chunk.slice(start, end < 0 ? chunk.length : end);
+      const room = this.max - this.#kept.length;
+      this.#kept += piece.slice(0, Math.max(0, room));
+      this.#dropped += Math.max(0, piece.length - Math.max(0, room));
+      if (end < 0) break;
+      out.push(this.#take());
+      start = end + 1;
+    }
+    return out;
+  }
+
+  /** The unfinished last line, if any. */
+  end(): string | undefined {
+    return this.#kept === "" && this.#dropped === 0 ? undefined : this.#take();
+  }
+
+  #take(): string {
+    const line = this.#dropped > 0
+      ? `${this.#kept}… (${this.#dropped} more characters left out)`
+      : this.#kept;
+    this.#kept = "";
+    this.#dropped = 0;
+    return line;
+  }
+}
+
 /** Runs nixos-anywhere with its output streamed, a step line per `### … ###` phase line. */
 async function runStreaming(
   ctx: ExecuteContext,
@@ -84,25 +129,24 @@ async function runStreaming(
   ctx.scratch.child = child;
   const tail: string[] = [];
   let phase = "start";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    let pending = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        const step = line.match(/^### (.*) ###$/);
-        if (step) {
-          phase = step[1]!;
-          ctx.runner.log(`==> ${phase}`);
-        } else {
-          ctx.runner.log(`    ${line}`);
-        }
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-      }
+  const show = (line: string) => {
+    const step = line.match(/^### (.*) ###$/);
+    if (step) {
+      phase = step[1]!;
+      ctx.runner.log(`==> ${phase}`);
+    } else {
+      ctx.runner.log(`    ${line}`);
     }
-    if (pending !== "") tail.push(pending);
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+  };
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const lines = new BoundedLines(MAX_LINE_CHARS);
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      for (const line of lines.push(chunk)) show(line);
+    }
+    const last = lines.end();
+    if (last !== undefined) show(last);
   };
   let timedOut = false;
   const timer = setTimeout(() => {

@@ -41,6 +41,7 @@ set -eu
 PATH=/usr/bin:/bin
 rec="$RECORD_DIR"
 echo "$PPID" > "$rec/ppid"
+echo "$$" > "$rec/pid"
 printf '%s\\n' "$@" > "$rec/argv"
 extra=""
 while [ $# -gt 0 ]; do
@@ -58,6 +59,25 @@ stat -c '%a %n' "$extra" "$extra/etc" "$extra/etc/ssh" "$extra/etc/ssh/ssh_host_
 find "$extra" | sed "s|$extra|.|" | sort > "$rec/tree"
 echo "$extra" > "$rec/extra-dir"
 cp -r "$extra" "$rec/extra-files"
+case "\${MODE:-wait}" in
+  noline)
+    # A progress bar or a binary blob: BYTES characters and no newline, then a failure.
+    echo "### Installing NixOS ###"
+    head -c "$BYTES" /dev/zero | tr '\\0' x
+    exit 1 ;;
+  ignore-term)
+    trap '' TERM
+    echo "### Installing NixOS ###"
+    touch "$rec/installing"
+    while :; do sleep 1; done ;;
+  tree)
+    # A silent child, as ssh running disko on the target is; it ignores SIGTERM.
+    bash -c 'trap "" TERM; echo $$ > "$0/child-pid"; while :; do sleep 1; done' "$rec" &
+    while [ ! -s "$rec/child-pid" ]; do sleep 0.1; done
+    echo "### Installing NixOS ###"
+    touch "$rec/installing"
+    wait ;;
+esac
 echo "### Uploading install SSH keys ###"
 echo "### Installing NixOS ###"
 touch "$rec/installing"
@@ -81,7 +101,7 @@ interface Fleet extends AsyncDisposable {
   scratch: string;
   install(
     args: string[],
-    options?: { stdin?: string },
+    options?: { stdin?: string; env?: Record<string, string> },
   ): Promise<{ code: number; stdout: string; stderr: string }>;
   encryptSecrets(plain: string, recipients?: string[]): Promise<void>;
 }
@@ -177,7 +197,13 @@ async function fleet(): Promise<Fleet> {
       ], {
         bin,
         // A HOME of its own shows ~/.ssh is never written; Deno's cache stays where it is.
-        env: { RECORD_DIR: rec, HOME: home, XDG_RUNTIME_DIR: scratch, DENO_DIR: DENO_DIR },
+        env: {
+          RECORD_DIR: rec,
+          HOME: home,
+          XDG_RUNTIME_DIR: scratch,
+          DENO_DIR: DENO_DIR,
+          ...options.env,
+        },
         ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
       }),
     async [Symbol.asyncDispose]() {
@@ -1074,4 +1100,22 @@ Deno.test("install refuses a blank disk passphrase, one with a NUL or a line bre
     assert(!(await exists(`${f.rec}/argv`)), `${yaml}: nixos-anywhere never ran`);
   }
   assertEquals(scratchLeft(f).length, 0);
+});
+
+Deno.test("install keeps and shows a bounded part of a nixos-anywhere output line that never ends", async () => {
+  await using f = await fleet();
+  const result = await f.install(["--host-key", f.keyPath, "--yes"], {
+    env: { MODE: "noline", BYTES: "4000000" },
+  });
+  assertEquals(result.code, 1, result.stderr.slice(0, 2000));
+  const error = result.stderr.split("\n").filter((l) => l.startsWith("error:"));
+  assertEquals(error.length, 1);
+  assertMatch(
+    error[0]!,
+    /^error: nixos-anywhere failed with exit code 1 during "Installing NixOS": x+… \(\d+ more characters left out\)$/,
+  );
+  assert(error[0]!.length < 3000, `error line of ${error[0]!.length} characters`);
+  assert(result.stderr.length < 20_000, `stderr of ${result.stderr.length} characters`);
+  const shown = result.stderr.match(/x+… \((\d+) more characters left out\)/);
+  assertEquals(Number(shown?.[1]) + (shown?.[0].indexOf("…") ?? 0), 4_000_000);
 });
