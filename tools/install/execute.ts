@@ -20,6 +20,7 @@ import {
   WORK_DIR,
 } from "./plan.ts";
 import type { Scratch } from "./scratch.ts";
+import { describeStop, groupMembers } from "./process_group.ts";
 import {
   checkRecipient,
   checkSecretsChain,
@@ -125,8 +126,12 @@ async function runStreaming(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    // A session and process group of its own: its children (ssh driving disko on the target,
+    // nix) are stopped with it, and a Ctrl-C on the terminal reaches only this tool, which stops
+    // the whole group.
+    detached: true,
   }).spawn();
-  ctx.scratch.child = child;
+  await ctx.scratch.started(child);
   const tail: string[] = [];
   let phase = "start";
   const show = (line: string) => {
@@ -151,22 +156,32 @@ async function runStreaming(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
+    ctx.scratch.stopChild();
   }, timeoutSeconds * 1000);
   const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
   const status = await child.status.finally(() => clearTimeout(timer));
-  ctx.scratch.child = undefined;
   if (timedOut) {
-    // Its own children (ssh, nix) may still hold the pipes open: do not wait for them.
+    const outcome = await ctx.scratch.stopChild()!;
+    if (outcome.kind === "ended") ctx.scratch.ended();
+    // A process outside its group may still hold the pipes open: do not wait for them.
     pumped.catch(() => {});
     throw new Error(
-      `nixos-anywhere did not finish within ${timeoutSeconds} s (during "${phase}"); it was stopped`,
+      `nixos-anywhere did not finish within ${timeoutSeconds} s (during "${phase}"), so it was stopped: ${
+        describeStop(outcome)
+      }`,
     );
   }
+  // Whatever it left running in its group (a background ssh) still has the key files at hand.
+  const left = await groupMembers(child.pid);
+  if (left.length > 0) {
+    const outcome = await ctx.scratch.stopChild()!;
+    ctx.runner.log(
+      `   nixos-anywhere ended, leaving process(es) ${left.join(", ")} of its group: ${
+        describeStop(outcome)
+      }`,
+    );
+  }
+  ctx.scratch.ended();
   await pumped;
   if (!status.success) {
     const last = tail.filter((l) => l.trim() !== "").at(-1) ?? "";

@@ -101,7 +101,7 @@ interface Fleet extends AsyncDisposable {
   scratch: string;
   install(
     args: string[],
-    options?: { stdin?: string; env?: Record<string, string> },
+    options?: { stdin?: string; env?: Record<string, string>; rec?: string },
   ): Promise<{ code: number; stdout: string; stderr: string }>;
   encryptSecrets(plain: string, recipients?: string[]): Promise<void>;
 }
@@ -146,7 +146,9 @@ async function fleet(): Promise<Fleet> {
   });
   const rec = await tempDir("install-rec-");
   const home = await tempDir("install-home-");
+  // XDG_RUNTIME_DIR as a session has it: a tmpfs of its own (the tool refuses a disk).
   const scratch = await tempDir("install-shm-");
+  await runProgramOk(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", scratch]);
   const bin = await createProgramsBin();
   await Deno.writeTextFile(`${bin.dir}/nixos-anywhere`, STAND_IN);
   await Deno.chmod(`${bin.dir}/nixos-anywhere`, 0o755);
@@ -198,7 +200,7 @@ async function fleet(): Promise<Fleet> {
         bin,
         // A HOME of its own shows ~/.ssh is never written; Deno's cache stays where it is.
         env: {
-          RECORD_DIR: rec,
+          RECORD_DIR: options.rec ?? rec,
           HOME: home,
           XDG_RUNTIME_DIR: scratch,
           DENO_DIR: DENO_DIR,
@@ -207,9 +209,21 @@ async function fleet(): Promise<Fleet> {
         ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
       }),
     async [Symbol.asyncDispose]() {
+      // A stand-in or child the tool failed to stop must not outlive the test.
+      for (const name of ["pid", "child-pid"]) {
+        const pid = Number(await Deno.readTextFile(`${rec}/${name}`).catch(() => ""));
+        if (pid > 0) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // ended
+          }
+        }
+      }
       await bin[Symbol.asyncDispose]();
       await flake[Symbol.asyncDispose]();
       await hosts[Symbol.asyncDispose]();
+      await runProgram(["umount", scratch]);
       for (const dir of [keys, rec, home, scratch]) {
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
@@ -559,7 +573,10 @@ Deno.test("install interrupted (SIGINT) while nixos-anywhere runs removes the di
   const result = await running;
   assert(present, "the disk key exists while nixos-anywhere runs");
   assertEquals(result.code, 130, result.stderr);
-  assertStringIncludes(result.stderr, "interrupted; the temporary secrets were removed");
+  assertStringIncludes(
+    result.stderr,
+    "error: interrupted; nixos-anywhere was stopped: it ended on SIGTERM with all its processes; the temporary secrets were removed",
+  );
   assert(!(await exists(scratch)), "scratch folder removed");
   assertEquals(scratchLeft(f).length, 0);
 });
@@ -760,9 +777,6 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
   }
 });
 
-// Keeps the imports used when a test is filtered out.
-void runProgram;
-
 Deno.test("install refuses hostile host names and --target values as usage errors, touching nothing", async () => {
   await using f = await fleet();
   const canary = `${f.home}/canary`;
@@ -881,7 +895,7 @@ Deno.test("install stops a nixos-anywhere that never ends at --install-timeout, 
   assertEquals(result.code, 1, result.stderr);
   assertStringIncludes(
     result.stderr,
-    `error: nixos-anywhere did not finish within 3 s (during "Installing NixOS"); it was stopped`,
+    `error: nixos-anywhere did not finish within 3 s (during "Installing NixOS"), so it was stopped: it ended on SIGTERM with all its processes`,
   );
   assert(await exists(`${f.rec}/installing`), "the stand-in ran");
   assertEquals(scratchLeft(f).length, 0, "scratch removed");
@@ -1118,4 +1132,111 @@ Deno.test("install keeps and shows a bounded part of a nixos-anywhere output lin
   assert(result.stderr.length < 20_000, `stderr of ${result.stderr.length} characters`);
   const shown = result.stderr.match(/x+… \((\d+) more characters left out\)/);
   assertEquals(Number(shown?.[1]) + (shown?.[0].indexOf("…") ?? 0), 4_000_000);
+});
+
+/** Whether process `pid` runs (a zombie does not: it has ended, only its exit status is left). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  return stat !== "" && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+}
+
+/** Starts an install whose stand-in leaves a child that ignores SIGTERM; waits until both run. */
+async function startTree(f: Fleet, args: string[] = []) {
+  const result = f.install(["--host-key", f.keyPath, "--yes", ...args], { env: { MODE: "tree" } });
+  let ended = false;
+  result.finally(() => ended = true);
+  await waitFor("the stand-in", async () => ended || await exists(`${f.rec}/installing`));
+  if (ended) throw new Error(`install ended early: ${(await result).stderr}`);
+  return {
+    result,
+    tool: Number((await record(f, "ppid")).trim()),
+    standIn: Number((await record(f, "pid")).trim()),
+    child: Number((await record(f, "child-pid")).trim()),
+  };
+}
+
+Deno.test("install --install-timeout stops nixos-anywhere's whole process group, with SIGKILL for what ignores SIGTERM", async () => {
+  await using f = await fleet();
+  const tree = await startTree(f, ["--install-timeout", "3"]);
+  assert(await running(tree.child), "the child runs");
+  const result = await tree.result;
+  assertEquals(result.code, 1, result.stderr);
+  assertStringIncludes(
+    result.stderr,
+    `error: nixos-anywhere did not finish within 3 s (during "Installing NixOS"), so it was stopped: it and all its processes ended on SIGKILL, 10 s after SIGTERM`,
+  );
+  assert(!(await running(tree.standIn)), "nixos-anywhere was stopped");
+  assert(!(await running(tree.child)), "its child, which ignores SIGTERM, was stopped too");
+  assertEquals(scratchLeft(f).length, 0, "secrets removed");
+});
+
+Deno.test("install stopped with SIGTERM stops nixos-anywhere's whole process group before it removes the secrets", async () => {
+  await using f = await fleet();
+  const tree = await startTree(f);
+  const scratch = (await record(f, "extra-dir")).trim().replace(/\/extra-files$/, "");
+  Deno.kill(tree.tool, "SIGTERM");
+  const result = await tree.result;
+  assertEquals(result.code, 143, result.stderr);
+  assertStringIncludes(
+    result.stderr,
+    "error: interrupted; nixos-anywhere was stopped: it and all its processes ended on SIGKILL, 10 s after SIGTERM; the temporary secrets were removed",
+  );
+  assert(!(await running(tree.standIn)), "nixos-anywhere was stopped");
+  assert(!(await running(tree.child)), "its child was stopped too");
+  assert(!(await exists(scratch)), "scratch folder removed");
+});
+
+Deno.test("install after one killed with SIGKILL stops the nixos-anywhere it left running before it cleans or installs", async () => {
+  await using f = await fleet();
+  const first = await startUntilStandIn(f);
+  const orphan = Number((await record(f, "pid")).trim());
+  Deno.kill(first.pid, "SIGKILL");
+  await first.running;
+  assert(await running(orphan), "the killed install's nixos-anywhere runs on");
+  assert(await exists(`${first.scratch}/disk-keys/1.key`), "and its key files are there");
+
+  const rec2 = await tempDir("install-rec2-");
+  try {
+    const second = f.install(["--host-key", f.keyPath, "--yes"], { rec: rec2 });
+    let ended = false;
+    second.finally(() => ended = true);
+    await waitFor("the second stand-in", async () => ended || await exists(`${rec2}/installing`));
+    if (ended) throw new Error(`the second install ended early: ${(await second).stderr}`);
+    // By the time the second install reaches nixos-anywhere, the first one's has ended.
+    assert(!(await running(orphan)), "the orphaned nixos-anywhere was stopped first");
+    assert(!(await exists(first.scratch)), "then its folder was removed");
+    await Deno.writeTextFile(`${rec2}/go`, "1");
+    const result = await second;
+    assertEquals(result.code, 1, result.stderr);
+    assertMatch(
+      result.stderr,
+      new RegExp(
+        `stopped the nixos-anywhere \\(process group ${orphan}\\) that a killed install of ${HOST} left running: it ended on SIGTERM with all its processes`,
+      ),
+    );
+  } finally {
+    await Deno.remove(rec2, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("install refuses an XDG_RUNTIME_DIR on a disk: no passphrase or key copy is written there", async () => {
+  await using f = await fleet();
+  const disk = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "install-runtime-" });
+  try {
+    const type = (await runProgramOk(["stat", "-f", "-c", "%T", disk])).trim();
+    assert(type !== "tmpfs" && type !== "ramfs", `the test needs ${disk} on a disk, not ${type}`);
+    const result = await f.install(["--host-key", f.keyPath, "--yes"], {
+      env: { XDG_RUNTIME_DIR: disk },
+    });
+    assertEquals(result.code, 1, result.stderr);
+    assertStringIncludes(
+      result.stderr,
+      `error: Cannot make a private folder on tmpfs for the disk passphrases (${disk}: on ${type}, not tmpfs: a disk would keep what is written there`,
+    );
+    assertStringIncludes(result.stderr, "set XDG_RUNTIME_DIR to a tmpfs folder you own");
+    assertEquals([...Deno.readDirSync(disk)].map((e) => e.name), [], "nothing written there");
+    assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
+  } finally {
+    await Deno.remove(disk, { recursive: true });
+  }
 });
