@@ -21,11 +21,15 @@ import {
 } from "./plan.ts";
 import type { Scratch } from "./scratch.ts";
 import { describeStop, groupMembers } from "./process_group.ts";
+import { sshPublicKeyToAge } from "../lib/sops/mod.ts";
 import {
+  checkHostFiles,
   checkRecipient,
   checkSecretsChain,
   checkTracked,
   diskPassphrases,
+  type HostFiles,
+  hostSopsFiles,
   type KeyCheck,
 } from "./secrets_check.ts";
 
@@ -275,9 +279,14 @@ export async function executeInstall(
       // No private key at hand: what can be checked without it is who the file is encrypted for.
       const recipient = await checkRecipient(root, plan.host, step);
       await checkTracked(runner, root, plan.host, [step.publicKeyPath, step.secretsFile]);
+      const others = await hostSopsFiles(runner, root, { host: plan.host, recipient });
+      await checkHostFiles(root, others.files, { host: plan.host, recipient });
       runner.log(
-        `   ok so far: ${step.secretsFile} is encrypted for ${plan.host}'s key (${recipient}); decrypting needs the private key`,
+        `   ok so far: ${[step.secretsFile, ...others.files].join(", ")} ${
+          others.files.length === 0 ? "is" : "are"
+        } encrypted for ${plan.host}'s key (${recipient}); decrypting needs the private key`,
       );
+      runner.log(`   (the files checked: ${others.source})`);
       continue;
     }
     if (runner.dryRun && !readsOnly(step, plan)) continue;
@@ -345,7 +354,17 @@ export async function executeInstall(
         // sops' HOME: empty, so it finds no other identity; nothing secret is written there, so
         // it need not be on tmpfs (a dry run works without a runtime folder).
         const emptyHome = await Deno.makeTempDir({ prefix: "devops-install-home-" });
+        let others: HostFiles;
         try {
+          const committed = await Deno.readTextFile(`${root}/${step.publicKeyPath}`).catch(
+            () => undefined,
+          );
+          others = committed === undefined
+            ? { files: [], source: "" }
+            : await hostSopsFiles(runner, root, {
+              host: plan.host,
+              recipient: sshPublicKeyToAge(committed),
+            });
           keyCheck = await checkSecretsChain(runner, {
             root,
             host: plan.host,
@@ -353,6 +372,7 @@ export async function executeInstall(
             publicKeyPath: step.publicKeyPath,
             secretsFile: step.secretsFile,
             emptyHome,
+            otherFiles: others.files,
           });
         } finally {
           await Deno.remove(emptyHome, { recursive: true }).catch(() => {});
@@ -361,8 +381,11 @@ export async function executeInstall(
         publicKey = await Deno.readTextFile(`${root}/${step.publicKeyPath}`);
         report.hostKey = { path: step.keyPath, fingerprint: keyCheck.fingerprint, created };
         runner.log(
-          `   ok: ${keyCheck.fingerprint}, age ${keyCheck.recipient} decrypts ${step.secretsFile}`,
+          `   ok: ${keyCheck.fingerprint}, age ${keyCheck.recipient} decrypts ${
+            [step.secretsFile, ...others.files].join(", ")
+          }`,
         );
+        runner.log(`   (the files checked: ${others.source})`);
         return;
       }
       case "disk-keys": {

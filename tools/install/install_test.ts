@@ -742,7 +742,7 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
       assertStringIncludes(result.stderr, `["disk-encryption-keys"]["/tmp/disk-encryption.key"]`);
       assertStringIncludes(
         result.stderr,
-        "ok so far: secrets/nas1.yaml is encrypted for nas1's key (age1tfc3syxgte75yuekururxw3qnztz2kknfleduqfpc3l7thyenfwq62pvty)",
+        "ok so far: secrets/nas1.yaml, secrets/shared.yaml are encrypted for nas1's key (age1tfc3syxgte75yuekururxw3qnztz2kknfleduqfpc3l7thyenfwq62pvty)",
       );
 
       const noDisko = await runTask(repo, "install", [
@@ -1239,4 +1239,66 @@ Deno.test("install refuses an XDG_RUNTIME_DIR on a disk: no passphrase or key co
   } finally {
     await Deno.remove(disk, { recursive: true });
   }
+});
+
+Deno.test("install checks every sops file the host reads: a user file .sops.yaml grants it but not re-keyed for its key is refused", async () => {
+  await using f = await fleet();
+  const admin = (await runProgramOk(["age-keygen", "-y", f.adminKeyFile])).trim();
+  const hostRecipient = sshPublicKeyToAge(f.publicKey);
+  // sam's file on box1 (devops.userSecrets.sam), granted to box1 in .sops.yaml, but encrypted
+  // without box1's key, as a file not yet re-keyed after a new host key.
+  const sopsYaml = await Deno.readTextFile(f.flake.path(".sops.yaml"));
+  await f.flake.write({
+    ".sops.yaml": `${sopsYaml}  - path_regex: ^secrets/users/sam/${HOST}\\.yaml$
+    key_groups:
+      - age:
+          - *admin_test
+          - *host_${HOST}
+`,
+  });
+  const encrypt = async (recipients: string[]) => {
+    const out = await runProgramOk([
+      "sops",
+      "encrypt",
+      "--age",
+      recipients.join(","),
+      "--input-type",
+      "yaml",
+      "--output-type",
+      "yaml",
+      "/dev/stdin",
+    ], {
+      stdin: "mail-app-password: s3cret-mail\n",
+      cwd: f.home,
+      env: { SOPS_AGE_KEY_FILE: f.adminKeyFile },
+    });
+    await f.flake.write({ [`secrets/users/sam/${HOST}.yaml`]: out });
+    await f.flake.git("add", "-A");
+    await f.flake.git("commit", "-q", "-m", "sam's secrets");
+  };
+  await encrypt([admin]);
+  const refusal =
+    `error: Cannot install host "${HOST}": secrets/users/sam/${HOST}.yaml, which it reads at first boot, is not encrypted for its key (${hostRecipient}), so sops-nix could not decrypt it; run deno task rekey`;
+  for (
+    const args of [["--host-key", f.keyPath, "--yes"], ["--host-key", f.keyPath, "--dry-run"], [
+      "--dry-run",
+    ]]
+  ) {
+    const result = await f.install(args);
+    assertEquals(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+    assertStringIncludes(result.stderr, refusal);
+  }
+  assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
+
+  await encrypt([admin, hostRecipient]);
+  const dry = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(dry.code, 0, dry.stderr);
+  assertStringIncludes(
+    dry.stderr,
+    `ok: ${
+      fingerprint(f.publicKey)
+    }, age ${hostRecipient} decrypts secrets/${HOST}.yaml, secrets/users/sam/${HOST}.yaml`,
+  );
+  assertStringIncludes(dry.stderr, "(the files checked: every file .sops.yaml grants box1's key");
+  assert(!dry.stderr.includes("s3cret-mail"));
 });

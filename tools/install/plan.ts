@@ -227,7 +227,7 @@ export function describeStep(
     case "stage":
       return `stage for the flake${step.ask ? " (asks first)" : ""}: ${formatCommand(step.argv)}`;
     case "check-key":
-      return `check ${step.keyPath}: its public key is ${step.publicKeyPath}, and its age identity decrypts ${step.secretsFile} (sops -d in memory, SOPS_AGE_KEY)`;
+      return `check ${step.keyPath}: its public key is ${step.publicKeyPath}, and its age identity decrypts ${step.secretsFile} and every other sops file the host reads (.sops.yaml's grants, secrets/users/*/${plan.host}.yaml) (sops -d in memory, SOPS_AGE_KEY)`;
     case "disk-keys":
       return `disk passphrases from ${step.secretsFile} into 0600 files: ${
         step.keys.map((k) => `${k.secretPath} -> ${k.localFile}`).join(", ")
