@@ -77,6 +77,10 @@ case "\${MODE:-wait}" in
     echo "### Installing NixOS ###"
     touch "$rec/installing"
     wait ;;
+  leave-child)
+    # Ends as usual, but leaves a child running in its group that ignores SIGTERM.
+    bash -c 'trap "" TERM; echo $$ > "$0/child-pid"; while :; do sleep 1; done' "$rec" &
+    while [ ! -s "$rec/child-pid" ]; do sleep 0.1; done ;;
 esac
 echo "### Uploading install SSH keys ###"
 echo "### Installing NixOS ###"
@@ -1301,4 +1305,23 @@ Deno.test("install checks every sops file the host reads: a user file .sops.yaml
   );
   assertStringIncludes(dry.stderr, "(the files checked: every file .sops.yaml grants box1's key");
   assert(!dry.stderr.includes("s3cret-mail"));
+});
+
+Deno.test("install stops what nixos-anywhere leaves running in its group when it ends, before it removes the secrets", async () => {
+  await using f = await fleet();
+  const result = f.install(["--host-key", f.keyPath, "--yes"], { env: { MODE: "leave-child" } });
+  await serveInstall(f, result, { exitCode: 1 });
+  const ended = await result;
+  const child = Number((await record(f, "child-pid")).trim());
+  assertEquals(ended.code, 1, ended.stderr);
+  // The child and, maybe, the `sleep 1` it runs.
+  assertMatch(
+    ended.stderr,
+    new RegExp(
+      `nixos-anywhere ended, leaving process\\(es\\) ${child}(, \\d+)? of its group: it and all its processes ended on SIGKILL, 10 s after SIGTERM`,
+    ),
+  );
+  assertStringIncludes(ended.stderr, `nixos-anywhere failed with exit code 1 during "Rebooting"`);
+  assert(!(await running(child)), "the child it left was stopped");
+  assertEquals(scratchLeft(f).length, 0);
 });

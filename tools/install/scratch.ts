@@ -67,7 +67,7 @@ export async function memoryFilesystemProblem(parent: string): Promise<string | 
   }
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
   if (!result.success) {
-    return decode(result.stderr).split("\n").at(-1)?.replace(/^stat: /, "") ||
+    return decode(result.stderr).split("\n").at(-1)?.replace(/^\S*stat: /, "") ||
       `stat -f failed with exit code ${result.code}`;
   }
   const [magic = "", ...name] = decode(result.stdout).split(" ");
