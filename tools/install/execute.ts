@@ -176,7 +176,8 @@ async function runStreaming(
     );
   }
   // Whatever it left running in its group (a background ssh) still has the key files at hand.
-  const left = await groupMembers(child.pid);
+  // (When an interrupt is stopping the group, the interrupt says how that ended.)
+  const left = ctx.scratch.stopping ? [] : await groupMembers(child.pid);
   if (left.length > 0) {
     const outcome = await ctx.scratch.stopChild()!;
     ctx.runner.log(

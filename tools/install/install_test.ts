@@ -1188,6 +1188,7 @@ Deno.test("install stopped with SIGTERM stops nixos-anywhere's whole process gro
   assert(!(await running(tree.standIn)), "nixos-anywhere was stopped");
   assert(!(await running(tree.child)), "its child was stopped too");
   assert(!(await exists(scratch)), "scratch folder removed");
+  assert(!result.stderr.includes("leaving process"), "one account of the stop, the interrupt's");
 });
 
 Deno.test("install after one killed with SIGKILL stops the nixos-anywhere it left running before it cleans or installs", async () => {

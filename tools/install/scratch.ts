@@ -296,6 +296,11 @@ export class Scratch {
     this.#child = undefined;
   }
 
+  /** Whether a stop of the running child's group has begun (a timeout or a signal). */
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
   /** Stops the running child's whole group (once, however often asked); undefined if none. */
   stopChild(): Promise<StopOutcome> | undefined {
     if (this.#child === undefined) return undefined;

@@ -194,10 +194,11 @@ async function sopsDecrypt(
  * file sent is the value's bytes exactly; disko hands a LUKS `passwordFile` to cryptsetup as
  * `echo -n "$(cat FILE)"` (disko lib/types/luks.nix at the pinned 878ec37), which drops trailing
  * newlines and NUL bytes, while `keyFile`/`settings.keyFile`/`additionalKeyFiles` are read raw
- * and ZFS reads a passphrase up to the newline. Refusing a blank value, a NUL and any line break
- * makes every reader get the same bytes, and a person can type them at the boot prompt (one
- * line, ended by Enter). A YAML block scalar (`|`) ends in a newline: `|-` or a quoted string
- * does not.
+ * and ZFS reads a passphrase file up to its first newline, which it trims (openzfs
+ * lib/libzfs/libzfs_crypto.c get_key_material_raw, getline; read at 06b7649). Refusing a blank
+ * value, a NUL and any line break makes every reader get the same bytes, and a person can type
+ * them at the boot prompt (one line, ended by Enter). A YAML block scalar (`|`) ends in a
+ * newline: `|-` or a quoted string does not.
  */
 export function passphraseProblem(value: string): string | undefined {
   if (value.trim() === "") return "is blank (white space only): no passphrase at all";
