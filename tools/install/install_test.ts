@@ -1326,3 +1326,45 @@ Deno.test("install stops what nixos-anywhere leaves running in its group when it
   assert(!(await running(child)), "the child it left was stopped");
   assertEquals(scratchLeft(f).length, 0);
 });
+
+Deno.test("install leaves another host's orphaned nixos-anywhere and its folder alone while it runs", async () => {
+  await using f = await fleet();
+  // What a killed install of host "other" leaves: its folder (no live tool holds .alive) and
+  // its nixos-anywhere's process group, still running.
+  const orphan = new Deno.Command("sleep", { args: ["600"], detached: true }).spawn();
+  try {
+    const started = (await runProgramOk(["ps", "-o", "lstart=", "-p", String(orphan.pid)])).trim();
+    const other = `${f.scratch}/devops-install-1-other`;
+    await Deno.mkdir(`${other}/disk-keys`, { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(`${other}/disk-keys/1.key`, "other-pass");
+    await Deno.writeTextFile(`${other}/.alive`, "");
+    await Deno.writeTextFile(
+      `${other}/.group.json`,
+      JSON.stringify({ host: "other", pgid: orphan.pid, started }),
+    );
+    const { running: install, scratch } = await startUntilStandIn(f);
+    assert(await exists(`${other}/disk-keys/1.key`), "the other host's folder stays");
+    assert(await running(orphan.pid), "its nixos-anywhere runs on");
+    await Deno.writeTextFile(`${f.rec}/go`, "1");
+    assertEquals((await install).code, 1);
+    assert(!(await exists(scratch)), "this install's own folder is removed");
+    assert(await exists(`${other}/disk-keys/1.key`), "the other's still stays");
+
+    // Once that group has ended, the next install removes the folder.
+    orphan.kill("SIGKILL");
+    await orphan.status;
+    await Deno.remove(`${f.rec}/installing`);
+    await Deno.remove(`${f.rec}/go`);
+    const next = await startUntilStandIn(f);
+    assert(!(await exists(other)), "a dead install's folder is removed");
+    await Deno.writeTextFile(`${f.rec}/go`, "1");
+    await next.running;
+  } finally {
+    try {
+      orphan.kill("SIGKILL");
+    } catch {
+      // ended
+    }
+    await orphan.status;
+  }
+});
