@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "../te
 import { runProgramOk } from "../testing/run.ts";
 import { createRunner } from "../lib/runner.ts";
 import { CHECKOUT } from "../testing/task.ts";
-import { diskKeySecretPath, readDiskKeyPaths } from "./disk_keys.ts";
+import { diskKeySecretPath, readDiskKeyPaths, readDiskKeys } from "./disk_keys.ts";
 
 const runner = createRunner({ write: () => {} });
 
@@ -185,5 +185,20 @@ Deno.test('readDiskKeyPaths() finds LUKS additionalKeyFiles and ZFS keylocation 
     "/tmp/add-2.key",
     "/tmp/settings.key",
     "/tmp/zroot.key",
+  ]);
+});
+
+Deno.test('readDiskKeys() marks a ZFS keylocation file with keyformat = "passphrase" as a ZFS passphrase', async () => {
+  await using file = await diskoFile(`{
+  disko.devices.zpool.zroot = {
+    rootFsOptions = { keyformat = "passphrase"; keylocation = "file:///tmp/zroot.key"; };
+    datasets.raw.options = { keyformat = "raw"; keylocation = "file:///tmp/raw.key"; };
+  };
+  disko.devices.disk.a.content = { type = "luks"; passwordFile = "/tmp/luks.key"; };
+}`);
+  assertEquals(await readDiskKeys(runner, file.path), [
+    { path: "/tmp/luks.key", zfsPassphrase: false },
+    { path: "/tmp/raw.key", zfsPassphrase: false },
+    { path: "/tmp/zroot.key", zfsPassphrase: true },
   ]);
 });

@@ -393,6 +393,7 @@ export async function executeInstall(
         const values = diskPassphrases(keyCheck!.secrets, step.keys.map((k) => k.installerPath), {
           host: plan.host,
           secretsFile: step.secretsFile,
+          zfsPassphrasePaths: step.keys.filter((k) => k.zfsPassphrase).map((k) => k.installerPath),
         });
         if (runner.dryRun) {
           runner.log(`   ok: ${values.length} disk passphrase(s) found`);

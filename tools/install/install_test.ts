@@ -1072,6 +1072,16 @@ Deno.test("install checks and sends every key file disko reads: LUKS additionalK
   assertEquals(refused.code, 1, refused.stderr);
   assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
 
+  // zfs takes a passphrase of 8 to 512 bytes: a shorter one would fail after the wipe.
+  await f.encryptSecrets(
+    "disk-encryption-keys:\n    /tmp/disk-encryption.key: pass-one\n    /tmp/additional.key: pass-add\n    /tmp/secret.key: short\n",
+  );
+  const short = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(short.code, 1, short.stderr);
+  assertStringIncludes(
+    short.stderr,
+    `the disk key ["disk-encryption-keys"]["/tmp/secret.key"] in secrets/${HOST}.yaml is 5 bytes, and a ZFS passphrase (keyformat = "passphrase") must be 8 to 512`,
+  );
   await f.encryptSecrets(
     "disk-encryption-keys:\n    /tmp/disk-encryption.key: pass-one\n    /tmp/additional.key: pass-add\n    /tmp/secret.key: pass-zfs\n",
   );

@@ -9,7 +9,7 @@ import { ask } from "../lib/prompt.ts";
 import { publicKeyBody } from "../lib/ssh_pinned.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
-import { nixString, readDiskKeyPaths } from "./disk_keys.ts";
+import { nixString, readDiskKeys } from "./disk_keys.ts";
 import { executeInstall, type InstallReport } from "./execute.ts";
 import {
   describePlan,
@@ -290,13 +290,14 @@ export async function main(args: string[]): Promise<number> {
       );
     }
     const key = await keySource(root, host, { ...options, dryRun: runner.dryRun });
-    const diskKeyPaths = await readDiskKeyPaths(runner, `${root}/${paths.disko}`);
+    const diskKeys = await readDiskKeys(runner, `${root}/${paths.disko}`);
     const plan = planInstall({
       host,
       address: options.target,
       port: options.port,
       key,
-      diskKeyPaths,
+      diskKeyPaths: diskKeys.map((k) => k.path),
+      zfsPassphrasePaths: diskKeys.filter((k) => k.zfsPassphrase).map((k) => k.path),
       stage: options.yes ? "yes" : "ask",
       confirmInstaller: !options.yes,
       ...(options.buildOn === undefined ? {} : { buildOn: options.buildOn }),

@@ -211,11 +211,22 @@ export function passphraseProblem(value: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a ZFS passphrase (`keyformat = "passphrase"`) cannot be used, if it cannot: zfs takes 8 to
+ * 512 bytes (openzfs lib/libzfs/libzfs_crypto.c validate_key, MIN_PASSPHRASE_LEN and
+ * MAX_PASSPHRASE_LEN; read at 06b7649), and would refuse another after disko wiped the disks.
+ */
+export function zfsPassphraseProblem(value: string): string | undefined {
+  const bytes = new TextEncoder().encode(value).length;
+  if (bytes >= 8 && bytes <= 512) return undefined;
+  return `is ${bytes} bytes, and a ZFS passphrase (keyformat = "passphrase") must be 8 to 512: zfs would refuse it after the disks are wiped`;
+}
+
 /** The passphrase for each installer path, from the decrypted secrets; errors name the missing one. */
 export function diskPassphrases(
   secrets: Record<string, unknown>,
   installerPaths: readonly string[],
-  context: { host: string; secretsFile: string },
+  context: { host: string; secretsFile: string; zfsPassphrasePaths?: readonly string[] },
 ): string[] {
   const table = secrets[DISK_KEYS_SECRET];
   return installerPaths.map((path) => {
@@ -231,7 +242,8 @@ export function diskPassphrases(
       );
     }
     if (typeof value === "string" && value !== "") {
-      const problem = passphraseProblem(value);
+      const problem = passphraseProblem(value) ??
+        (context.zfsPassphrasePaths?.includes(path) ? zfsPassphraseProblem(value) : undefined);
       if (problem !== undefined) {
         throw new Error(
           `Cannot install host "${context.host}": the disk key ${

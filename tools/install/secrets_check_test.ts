@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../testing/assert.ts";
-import { diskPassphrases, passphraseProblem } from "./secrets_check.ts";
+import { diskPassphrases, passphraseProblem, zfsPassphraseProblem } from "./secrets_check.ts";
 
 const context = { host: "box1", secretsFile: "secrets/box1.yaml" };
 
@@ -33,4 +33,20 @@ Deno.test("passphraseProblem() refuses blank values, NUL bytes and line breaks; 
   for (const fine of [" pass ", "pässwört-🔑", "$(touch x);`id`'\"", "k".repeat(4096)]) {
     assertEquals(passphraseProblem(fine), undefined, fine);
   }
+});
+
+Deno.test("zfsPassphraseProblem() takes 8 to 512 bytes, counted in UTF-8", () => {
+  assertEquals(zfsPassphraseProblem("1234567")?.startsWith("is 7 bytes"), true);
+  assertEquals(zfsPassphraseProblem("12345678"), undefined);
+  assertEquals(zfsPassphraseProblem("ääää"), undefined); // 8 bytes
+  assertEquals(zfsPassphraseProblem("k".repeat(512)), undefined);
+  assertEquals(zfsPassphraseProblem("k".repeat(513))?.startsWith("is 513 bytes"), true);
+  // Only for the paths named as ZFS passphrases.
+  const secrets = { "disk-encryption-keys": { "/tmp/a.key": "short", "/tmp/z.key": "short" } };
+  assertEquals(diskPassphrases(secrets, ["/tmp/a.key"], context), ["short"]);
+  assertThrows(
+    () =>
+      diskPassphrases(secrets, ["/tmp/z.key"], { ...context, zfsPassphrasePaths: ["/tmp/z.key"] }),
+    "is 5 bytes, and a ZFS passphrase",
+  );
 });
