@@ -65,11 +65,6 @@ case "\${MODE:-wait}" in
     echo "### Installing NixOS ###"
     head -c "$BYTES" /dev/zero | tr '\\0' x
     exit 1 ;;
-  ignore-term)
-    trap '' TERM
-    echo "### Installing NixOS ###"
-    touch "$rec/installing"
-    while :; do sleep 1; done ;;
   tree)
     # A silent child, as ssh running disko on the target is; it ignores SIGTERM.
     bash -c 'trap "" TERM; echo $$ > "$0/child-pid"; while :; do sleep 1; done' "$rec" &
