@@ -1,5 +1,7 @@
-// Where a host's disk passphrases go on the installer (disko's passwordFile / keyFile) and where
-// their values live in secrets/<host>.yaml: the naming rule, and the evaluation that finds them.
+// Where a host's disk keys go on the installer (every file a disko layout reads: LUKS
+// passwordFile / keyFile / settings.keyFile / additionalKeyFiles, bcachefs passwordFile, ZFS
+// keylocation = "file://…") and where their values live in secrets/<host>.yaml: the naming rule,
+// and the evaluation that finds them.
 import { z } from "zod";
 import { causeLine, CommandError } from "../lib/errors.ts";
 import type { Runner } from "../lib/runner.ts";
@@ -36,9 +38,13 @@ export function nixString(text: string): string {
 }
 
 /**
- * A Nix expression listing every `passwordFile` and `keyFile` string in the disko file at
- * `diskoFile` (a plain attribute set, or a function of `{ lib, ... }`), in attribute order.
- * `libExpression` replaces the stub lib (tests pass the real nixpkgs lib).
+ * A Nix expression listing every key file the disko file at `diskoFile` (a plain attribute set,
+ * or a function of `{ lib, ... }`) reads, in attribute order. Read from disko's types (pinned
+ * snapshot 878ec37, lib/types/): `passwordFile` (luks.nix, bcachefs_filesystem.nix), `keyFile`
+ * and `settings.keyFile` (luks.nix: `cryptsetup --key-file`), `additionalKeyFiles` (luks.nix:
+ * `cryptsetup luksAddKey <device> <file>`) and a ZFS `keylocation = "file://<path>"` (zfs_fs.nix,
+ * zfs_volume.nix, a zpool's rootFsOptions: `zfs load-key` reads it). `libExpression` replaces the
+ * stub lib (tests pass the real nixpkgs lib).
  */
 export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_STUB): string {
   return `let
@@ -54,13 +60,18 @@ export function diskKeyPathsExpression(diskoFile: string, libExpression = LIB_ST
     if builtins.isAttrs v && (v._type or null) == "override" then unwrap v.content
     else if builtins.isAttrs v && (v._type or null) == "if" then (if v.condition then unwrap v.content else null)
     else v;
+  key = path: zfsPassphrase: { inherit path zfsPassphrase; };
   walk = v0:
     let v = unwrap v0; in
     if builtins.isAttrs v && (v._type or null) == "merge" then builtins.concatMap walk v.contents
     else if builtins.isAttrs v then builtins.concatMap (name:
       let x = unwrap v.\${name}; in
       if (name == "passwordFile" || name == "keyFile") && (builtins.isString x || builtins.isPath x)
-      then [ (toString x) ]
+      then [ (key (toString x) false) ]
+      else if name == "additionalKeyFiles" && builtins.isList x
+      then map (f: key (toString f) false) (builtins.filter (f: f != null) (map unwrap x))
+      else if name == "keylocation" && builtins.isString x && builtins.substring 0 7 x == "file://"
+      then [ (key (builtins.substring 7 (-1) x) (unwrap (v.keyformat or null) == "passphrase")) ]
       # A passphrase declared in an imported file counts too: missing it would wipe the disks
       # and then fail for want of the passphrase file.
       else if name == "imports" && builtins.isList x then builtins.concatMap (m: walk (call m)) x
@@ -72,12 +83,20 @@ in walk value`;
 
 const SHELL_SAFE_PATH = /^[A-Za-z0-9._+@,=:%/-]+$/;
 
-/** Reads the distinct disk key paths of `diskoFile` with nix-instantiate (offline, no nixpkgs). */
-export async function readDiskKeyPaths(
+/** One key file a disko layout reads. */
+export interface DiskKeyFile {
+  /** Where disko reads it on the installer. */
+  path: string;
+  /** A ZFS `keylocation` with `keyformat = "passphrase"`: zfs takes 8 to 512 bytes only. */
+  zfsPassphrase: boolean;
+}
+
+/** Reads the distinct disk key files of `diskoFile` with nix-instantiate (offline, no nixpkgs). */
+export async function readDiskKeys(
   runner: Runner,
   diskoFile: string,
   libExpression?: string,
-): Promise<string[]> {
+): Promise<DiskKeyFile[]> {
   let stdout: string;
   try {
     stdout = await runner.text({
@@ -98,12 +117,12 @@ export async function readDiskKeyPaths(
       : (error as Error).message;
     throw new Error(`Cannot read the disk keys of ${diskoFile}: ${cause}`);
   }
-  const paths = parseOrThrow(
-    z.array(z.string()),
+  const keys = parseOrThrow(
+    z.array(z.object({ path: z.string(), zfsPassphrase: z.boolean() })),
     JSON.parse(stdout),
     `disk key paths of ${diskoFile}`,
   );
-  for (const path of paths) {
+  for (const { path } of keys) {
     if (!path.startsWith("/") || path.includes("\n")) {
       throw new Error(
         `Cannot use the disk key path "${path}" of ${diskoFile}: not an absolute path`,
@@ -119,5 +138,22 @@ export async function readDiskKeyPaths(
       );
     }
   }
-  return [...new Set(paths)];
+  const byPath = new Map<string, DiskKeyFile>();
+  for (const key of keys) {
+    const seen = byPath.get(key.path);
+    byPath.set(key.path, {
+      path: key.path,
+      zfsPassphrase: (seen?.zfsPassphrase ?? false) || key.zfsPassphrase,
+    });
+  }
+  return [...byPath.values()];
+}
+
+/** Reads the distinct disk key paths of `diskoFile` ({@linkcode readDiskKeys}). */
+export async function readDiskKeyPaths(
+  runner: Runner,
+  diskoFile: string,
+  libExpression?: string,
+): Promise<string[]> {
+  return (await readDiskKeys(runner, diskoFile, libExpression)).map((key) => key.path);
 }

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "../te
 import { runProgramOk } from "../testing/run.ts";
 import { createRunner } from "../lib/runner.ts";
 import { CHECKOUT } from "../testing/task.ts";
-import { diskKeySecretPath, readDiskKeyPaths } from "./disk_keys.ts";
+import { diskKeySecretPath, readDiskKeyPaths, readDiskKeys } from "./disk_keys.ts";
 
 const runner = createRunner({ write: () => {} });
 
@@ -158,4 +158,47 @@ Deno.test("readDiskKeyPaths() reads a disko file whose folder name holds ${ (no 
   } finally {
     await Deno.remove(parent, { recursive: true });
   }
+});
+
+Deno.test('readDiskKeyPaths() finds LUKS additionalKeyFiles and ZFS keylocation files, not keylocation = "prompt"', async () => {
+  // As disko's example/zfs.nix and lib/types/luks.nix (pinned 878ec37) write them.
+  await using file = await diskoFile(`{ lib, ... }: {
+  disko.devices = {
+    disk.a.content.partitions.luks.content = {
+      type = "luks";
+      settings.keyFile = "/tmp/settings.key";
+      additionalKeyFiles = [ "/tmp/add-1.key" (lib.mkDefault "/tmp/add-2.key") ];
+    };
+    zpool.zroot = {
+      type = "zpool";
+      rootFsOptions.keylocation = lib.mkDefault "file:///tmp/zroot.key";
+      datasets.a.options.keylocation = "file:///tmp/a.key";
+      datasets.b.options.keylocation = "prompt";
+      datasets.c.type = "zfs_volume";
+      datasets.c.options.keylocation = "file:///tmp/a.key";
+    };
+  };
+}`);
+  assertEquals((await readDiskKeyPaths(runner, file.path)).sort(), [
+    "/tmp/a.key",
+    "/tmp/add-1.key",
+    "/tmp/add-2.key",
+    "/tmp/settings.key",
+    "/tmp/zroot.key",
+  ]);
+});
+
+Deno.test('readDiskKeys() marks a ZFS keylocation file with keyformat = "passphrase" as a ZFS passphrase', async () => {
+  await using file = await diskoFile(`{
+  disko.devices.zpool.zroot = {
+    rootFsOptions = { keyformat = "passphrase"; keylocation = "file:///tmp/zroot.key"; };
+    datasets.raw.options = { keyformat = "raw"; keylocation = "file:///tmp/raw.key"; };
+  };
+  disko.devices.disk.a.content = { type = "luks"; passwordFile = "/tmp/luks.key"; };
+}`);
+  assertEquals(await readDiskKeys(runner, file.path), [
+    { path: "/tmp/luks.key", zfsPassphrase: false },
+    { path: "/tmp/raw.key", zfsPassphrase: false },
+    { path: "/tmp/zroot.key", zfsPassphrase: true },
+  ]);
 });

@@ -20,11 +20,16 @@ import {
   WORK_DIR,
 } from "./plan.ts";
 import type { Scratch } from "./scratch.ts";
+import { describeStop, groupMembers } from "./process_group.ts";
+import { sshPublicKeyToAge } from "../lib/sops/mod.ts";
 import {
+  checkHostFiles,
   checkRecipient,
   checkSecretsChain,
   checkTracked,
   diskPassphrases,
+  type HostFiles,
+  hostSopsFiles,
   type KeyCheck,
 } from "./secrets_check.ts";
 
@@ -68,6 +73,51 @@ function resolveWork(arg: string, work: string): string {
 
 const yes = (answer: string | undefined) => /^y(es)?$/i.test(answer?.trim() ?? "");
 
+/** The most of one line of nixos-anywhere's output that is kept and shown (a progress bar or a
+ * binary blob has no newline: held whole, it grew without bound, and so did the error line). */
+export const MAX_LINE_CHARS = 2000;
+
+/**
+ * Splits a stream of text into lines, keeping at most `max` characters of each: the rest of a
+ * longer line is counted, not kept, and its line ends with how much was left out.
+ */
+export class BoundedLines {
+  #kept = "";
+  #dropped = 0;
+  constructor(readonly max: number) {}
+
+  /** The lines `chunk` completes. */
+  push(chunk: string): string[] {
+    const out: string[] = [];
+    let start = 0;
+    while (start <= chunk.length) {
+      const end = chunk.indexOf("\n", start);
+      const piece = chunk.slice(start, end < 0 ? chunk.length : end);
+      const room = this.max - this.#kept.length;
+      this.#kept += piece.slice(0, Math.max(0, room));
+      this.#dropped += Math.max(0, piece.length - Math.max(0, room));
+      if (end < 0) break;
+      out.push(this.#take());
+      start = end + 1;
+    }
+    return out;
+  }
+
+  /** The unfinished last line, if any. */
+  end(): string | undefined {
+    return this.#kept === "" && this.#dropped === 0 ? undefined : this.#take();
+  }
+
+  #take(): string {
+    const line = this.#dropped > 0
+      ? `${this.#kept}… (${this.#dropped} more characters left out)`
+      : this.#kept;
+    this.#kept = "";
+    this.#dropped = 0;
+    return line;
+  }
+}
+
 /** Runs nixos-anywhere with its output streamed, a step line per `### … ###` phase line. */
 async function runStreaming(
   ctx: ExecuteContext,
@@ -80,49 +130,63 @@ async function runStreaming(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    // A session and process group of its own: its children (ssh driving disko on the target,
+    // nix) are stopped with it, and a Ctrl-C on the terminal reaches only this tool, which stops
+    // the whole group.
+    detached: true,
   }).spawn();
-  ctx.scratch.child = child;
+  await ctx.scratch.started(child);
   const tail: string[] = [];
   let phase = "start";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    let pending = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        const step = line.match(/^### (.*) ###$/);
-        if (step) {
-          phase = step[1]!;
-          ctx.runner.log(`==> ${phase}`);
-        } else {
-          ctx.runner.log(`    ${line}`);
-        }
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-      }
+  const show = (line: string) => {
+    const step = line.match(/^### (.*) ###$/);
+    if (step) {
+      phase = step[1]!;
+      ctx.runner.log(`==> ${phase}`);
+    } else {
+      ctx.runner.log(`    ${line}`);
     }
-    if (pending !== "") tail.push(pending);
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+  };
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const lines = new BoundedLines(MAX_LINE_CHARS);
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      for (const line of lines.push(chunk)) show(line);
+    }
+    const last = lines.end();
+    if (last !== undefined) show(last);
   };
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
+    ctx.scratch.stopChild();
   }, timeoutSeconds * 1000);
   const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
   const status = await child.status.finally(() => clearTimeout(timer));
-  ctx.scratch.child = undefined;
   if (timedOut) {
-    // Its own children (ssh, nix) may still hold the pipes open: do not wait for them.
+    const outcome = await ctx.scratch.stopChild()!;
+    if (outcome.kind === "ended") ctx.scratch.ended();
+    // A process outside its group may still hold the pipes open: do not wait for them.
     pumped.catch(() => {});
     throw new Error(
-      `nixos-anywhere did not finish within ${timeoutSeconds} s (during "${phase}"); it was stopped`,
+      `nixos-anywhere did not finish within ${timeoutSeconds} s (during "${phase}"), so it was stopped: ${
+        describeStop(outcome)
+      }`,
     );
   }
+  // Whatever it left running in its group (a background ssh) still has the key files at hand.
+  // (When an interrupt is stopping the group, the interrupt says how that ended.)
+  const left = ctx.scratch.stopping ? [] : await groupMembers(child.pid);
+  if (left.length > 0) {
+    const outcome = await ctx.scratch.stopChild()!;
+    ctx.runner.log(
+      `   nixos-anywhere ended, leaving process(es) ${left.join(", ")} of its group: ${
+        describeStop(outcome)
+      }`,
+    );
+  }
+  ctx.scratch.ended();
   await pumped;
   if (!status.success) {
     const last = tail.filter((l) => l.trim() !== "").at(-1) ?? "";
@@ -216,9 +280,14 @@ export async function executeInstall(
       // No private key at hand: what can be checked without it is who the file is encrypted for.
       const recipient = await checkRecipient(root, plan.host, step);
       await checkTracked(runner, root, plan.host, [step.publicKeyPath, step.secretsFile]);
+      const others = await hostSopsFiles(runner, root, { host: plan.host, recipient });
+      await checkHostFiles(root, others.files, { host: plan.host, recipient });
       runner.log(
-        `   ok so far: ${step.secretsFile} is encrypted for ${plan.host}'s key (${recipient}); decrypting needs the private key`,
+        `   ok so far: ${[step.secretsFile, ...others.files].join(", ")} ${
+          others.files.length === 0 ? "is" : "are"
+        } encrypted for ${plan.host}'s key (${recipient}); decrypting needs the private key`,
       );
+      runner.log(`   (the files checked: ${others.source})`);
       continue;
     }
     if (runner.dryRun && !readsOnly(step, plan)) continue;
@@ -286,7 +355,17 @@ export async function executeInstall(
         // sops' HOME: empty, so it finds no other identity; nothing secret is written there, so
         // it need not be on tmpfs (a dry run works without a runtime folder).
         const emptyHome = await Deno.makeTempDir({ prefix: "devops-install-home-" });
+        let others: HostFiles;
         try {
+          const committed = await Deno.readTextFile(`${root}/${step.publicKeyPath}`).catch(
+            () => undefined,
+          );
+          others = committed === undefined
+            ? { files: [], source: "" }
+            : await hostSopsFiles(runner, root, {
+              host: plan.host,
+              recipient: sshPublicKeyToAge(committed),
+            });
           keyCheck = await checkSecretsChain(runner, {
             root,
             host: plan.host,
@@ -294,6 +373,7 @@ export async function executeInstall(
             publicKeyPath: step.publicKeyPath,
             secretsFile: step.secretsFile,
             emptyHome,
+            otherFiles: others.files,
           });
         } finally {
           await Deno.remove(emptyHome, { recursive: true }).catch(() => {});
@@ -302,14 +382,18 @@ export async function executeInstall(
         publicKey = await Deno.readTextFile(`${root}/${step.publicKeyPath}`);
         report.hostKey = { path: step.keyPath, fingerprint: keyCheck.fingerprint, created };
         runner.log(
-          `   ok: ${keyCheck.fingerprint}, age ${keyCheck.recipient} decrypts ${step.secretsFile}`,
+          `   ok: ${keyCheck.fingerprint}, age ${keyCheck.recipient} decrypts ${
+            [step.secretsFile, ...others.files].join(", ")
+          }`,
         );
+        runner.log(`   (the files checked: ${others.source})`);
         return;
       }
       case "disk-keys": {
         const values = diskPassphrases(keyCheck!.secrets, step.keys.map((k) => k.installerPath), {
           host: plan.host,
           secretsFile: step.secretsFile,
+          zfsPassphrasePaths: step.keys.filter((k) => k.zfsPassphrase).map((k) => k.installerPath),
         });
         if (runner.dryRun) {
           runner.log(`   ok: ${values.length} disk passphrase(s) found`);

@@ -41,6 +41,7 @@ set -eu
 PATH=/usr/bin:/bin
 rec="$RECORD_DIR"
 echo "$PPID" > "$rec/ppid"
+echo "$$" > "$rec/pid"
 printf '%s\\n' "$@" > "$rec/argv"
 extra=""
 while [ $# -gt 0 ]; do
@@ -58,6 +59,24 @@ stat -c '%a %n' "$extra" "$extra/etc" "$extra/etc/ssh" "$extra/etc/ssh/ssh_host_
 find "$extra" | sed "s|$extra|.|" | sort > "$rec/tree"
 echo "$extra" > "$rec/extra-dir"
 cp -r "$extra" "$rec/extra-files"
+case "\${MODE:-wait}" in
+  noline)
+    # A progress bar or a binary blob: BYTES characters and no newline, then a failure.
+    echo "### Installing NixOS ###"
+    head -c "$BYTES" /dev/zero | tr '\\0' x
+    exit 1 ;;
+  tree)
+    # A silent child, as ssh running disko on the target is; it ignores SIGTERM.
+    bash -c 'trap "" TERM; echo $$ > "$0/child-pid"; while :; do sleep 1; done' "$rec" &
+    while [ ! -s "$rec/child-pid" ]; do sleep 0.1; done
+    echo "### Installing NixOS ###"
+    touch "$rec/installing"
+    wait ;;
+  leave-child)
+    # Ends as usual, but leaves a child running in its group that ignores SIGTERM.
+    bash -c 'trap "" TERM; echo $$ > "$0/child-pid"; while :; do sleep 1; done' "$rec" &
+    while [ ! -s "$rec/child-pid" ]; do sleep 0.1; done ;;
+esac
 echo "### Uploading install SSH keys ###"
 echo "### Installing NixOS ###"
 touch "$rec/installing"
@@ -81,7 +100,7 @@ interface Fleet extends AsyncDisposable {
   scratch: string;
   install(
     args: string[],
-    options?: { stdin?: string },
+    options?: { stdin?: string; env?: Record<string, string>; rec?: string },
   ): Promise<{ code: number; stdout: string; stderr: string }>;
   encryptSecrets(plain: string, recipients?: string[]): Promise<void>;
 }
@@ -126,7 +145,9 @@ async function fleet(): Promise<Fleet> {
   });
   const rec = await tempDir("install-rec-");
   const home = await tempDir("install-home-");
+  // XDG_RUNTIME_DIR as a session has it: a tmpfs of its own (the tool refuses a disk).
   const scratch = await tempDir("install-shm-");
+  await runProgramOk(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", scratch]);
   const bin = await createProgramsBin();
   await Deno.writeTextFile(`${bin.dir}/nixos-anywhere`, STAND_IN);
   await Deno.chmod(`${bin.dir}/nixos-anywhere`, 0o755);
@@ -177,13 +198,31 @@ async function fleet(): Promise<Fleet> {
       ], {
         bin,
         // A HOME of its own shows ~/.ssh is never written; Deno's cache stays where it is.
-        env: { RECORD_DIR: rec, HOME: home, XDG_RUNTIME_DIR: scratch, DENO_DIR: DENO_DIR },
+        env: {
+          RECORD_DIR: options.rec ?? rec,
+          HOME: home,
+          XDG_RUNTIME_DIR: scratch,
+          DENO_DIR: DENO_DIR,
+          ...options.env,
+        },
         ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
       }),
     async [Symbol.asyncDispose]() {
+      // A stand-in or child the tool failed to stop must not outlive the test.
+      for (const name of ["pid", "child-pid"]) {
+        const pid = Number(await Deno.readTextFile(`${rec}/${name}`).catch(() => ""));
+        if (pid > 0) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // ended
+          }
+        }
+      }
       await bin[Symbol.asyncDispose]();
       await flake[Symbol.asyncDispose]();
       await hosts[Symbol.asyncDispose]();
+      await runProgram(["umount", scratch]);
       for (const dir of [keys, rec, home, scratch]) {
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
@@ -533,7 +572,10 @@ Deno.test("install interrupted (SIGINT) while nixos-anywhere runs removes the di
   const result = await running;
   assert(present, "the disk key exists while nixos-anywhere runs");
   assertEquals(result.code, 130, result.stderr);
-  assertStringIncludes(result.stderr, "interrupted; the temporary secrets were removed");
+  assertStringIncludes(
+    result.stderr,
+    "error: interrupted; nixos-anywhere was stopped: it ended on SIGTERM with all its processes; the temporary secrets were removed",
+  );
   assert(!(await exists(scratch)), "scratch folder removed");
   assertEquals(scratchLeft(f).length, 0);
 });
@@ -699,7 +741,7 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
       assertStringIncludes(result.stderr, `["disk-encryption-keys"]["/tmp/disk-encryption.key"]`);
       assertStringIncludes(
         result.stderr,
-        "ok so far: secrets/nas1.yaml is encrypted for nas1's key (age1tfc3syxgte75yuekururxw3qnztz2kknfleduqfpc3l7thyenfwq62pvty)",
+        "ok so far: secrets/nas1.yaml, secrets/shared.yaml are encrypted for nas1's key (age1tfc3syxgte75yuekururxw3qnztz2kknfleduqfpc3l7thyenfwq62pvty)",
       );
 
       const noDisko = await runTask(repo, "install", [
@@ -733,9 +775,6 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
     await Deno.remove(repo, { recursive: true });
   }
 });
-
-// Keeps the imports used when a test is filtered out.
-void runProgram;
 
 Deno.test("install refuses hostile host names and --target values as usage errors, touching nothing", async () => {
   await using f = await fleet();
@@ -855,7 +894,7 @@ Deno.test("install stops a nixos-anywhere that never ends at --install-timeout, 
   assertEquals(result.code, 1, result.stderr);
   assertStringIncludes(
     result.stderr,
-    `error: nixos-anywhere did not finish within 3 s (during "Installing NixOS"); it was stopped`,
+    `error: nixos-anywhere did not finish within 3 s (during "Installing NixOS"), so it was stopped: it ended on SIGTERM with all its processes`,
   );
   assert(await exists(`${f.rec}/installing`), "the stand-in ran");
   assertEquals(scratchLeft(f).length, 0, "scratch removed");
@@ -995,5 +1034,342 @@ Deno.test("install --new-host-key never makes the private key inside the reposit
       !(await exists(f.flake.path("devops-at-home"))) && !(await exists(f.flake.path("keys"))),
       `${args.join(" ")} ${JSON.stringify(env)}: ${result.stderr}`,
     );
+  }
+});
+
+Deno.test("install checks and sends every key file disko reads: LUKS additionalKeyFiles and a ZFS keylocation file", async () => {
+  await using f = await fleet();
+  // disko's own ZFS example reads its key from keylocation; luksAddKey reads additionalKeyFiles.
+  await f.flake.write({
+    [`configurations/${HOST}/disko.nix`]: `{
+  disko.devices = {
+    disk.a.content.partitions.luks.content = {
+      type = "luks"; passwordFile = "/tmp/disk-encryption.key";
+      additionalKeyFiles = [ "/tmp/additional.key" ];
+    };
+    zpool.zroot = {
+      type = "zpool";
+      rootFsOptions = { encryption = "aes-256-gcm"; keyformat = "passphrase"; keylocation = "file:///tmp/secret.key"; };
+      datasets.home.options.keylocation = "prompt";
+    };
+  };
+}
+`,
+  });
+  await f.encryptSecrets("disk-encryption-keys:\n    /tmp/disk-encryption.key: pass-one\n");
+  const dry = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(dry.code, 1, dry.stderr);
+  assertStringIncludes(
+    dry.stderr,
+    `secrets/${HOST}.yaml has no disk passphrase ["disk-encryption-keys"]["/tmp/additional.key"]`,
+  );
+  const refused = await f.install(["--host-key", f.keyPath, "--yes"]);
+  assertEquals(refused.code, 1, refused.stderr);
+  assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
+
+  // zfs takes a passphrase of 8 to 512 bytes: a shorter one would fail after the wipe.
+  await f.encryptSecrets(
+    "disk-encryption-keys:\n    /tmp/disk-encryption.key: pass-one\n    /tmp/additional.key: pass-add\n    /tmp/secret.key: short\n",
+  );
+  const short = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(short.code, 1, short.stderr);
+  assertStringIncludes(
+    short.stderr,
+    `the disk key ["disk-encryption-keys"]["/tmp/secret.key"] in secrets/${HOST}.yaml is 5 bytes, and a ZFS passphrase (keyformat = "passphrase") must be 8 to 512`,
+  );
+  await f.encryptSecrets(
+    "disk-encryption-keys:\n    /tmp/disk-encryption.key: pass-one\n    /tmp/additional.key: pass-add\n    /tmp/secret.key: pass-zfs\n",
+  );
+  const running = f.install(["--host-key", f.keyPath, "--yes", "--phases", "kexec,disko,install"]);
+  const [result] = await Promise.all([running, serveInstall(f, running, { answerOnly: true })]);
+  assertEquals(result.code, 0, result.stderr);
+  // In attribute order, each with its own value.
+  const sent = await Promise.all(
+    (await record(f, "disk-keys")).trimEnd().split("\n").map(async (l, i) =>
+      `${l.split(" ")[0]} ${await record(f, `disk-key-${i + 1}`)}`
+    ),
+  );
+  assertEquals(sent, [
+    "/tmp/additional.key pass-add",
+    "/tmp/disk-encryption.key pass-one",
+    "/tmp/secret.key pass-zfs",
+  ]);
+});
+
+Deno.test("install refuses a blank disk passphrase, one with a NUL or a line break, without printing it", async () => {
+  await using f = await fleet();
+  // As YAML writes them; disko's `echo -n "$(cat FILE)"` would set "", "pass" or "pass-one".
+  const cases: [string, string][] = [
+    [`"   "`, "is blank"],
+    [`"\\n"`, "is blank"],
+    [`"pa\\0ss"`, "holds a NUL byte"],
+    [`|\n        pass-one`, "holds a line break"],
+    [`"pass\\r\\nword"`, "holds a line break"],
+  ];
+  for (const [yaml, problem] of cases) {
+    await f.encryptSecrets(
+      `disk-encryption-keys:\n    /tmp/disk-encryption.key: pass-ok\n    /tmp/data.key: ${yaml}\n`,
+    );
+    for (const args of [["--dry-run"], ["--yes"]]) {
+      const result = await f.install(["--host-key", f.keyPath, ...args]);
+      assertEquals(result.code, 1, `${yaml}: ${result.stderr}`);
+      assertStringIncludes(
+        result.stderr,
+        `error: Cannot install host "${HOST}": the disk key ["disk-encryption-keys"]["/tmp/data.key"] in secrets/${HOST}.yaml ${problem}`,
+      );
+      assertEquals(result.stderr.split("\n").filter((l) => l.startsWith("error:")).length, 1);
+      assert(!result.stderr.includes("pass-one") && !result.stderr.includes("pa\0ss"));
+    }
+    assert(!(await exists(`${f.rec}/argv`)), `${yaml}: nixos-anywhere never ran`);
+  }
+  assertEquals(scratchLeft(f).length, 0);
+});
+
+Deno.test("install keeps and shows a bounded part of a nixos-anywhere output line that never ends", async () => {
+  await using f = await fleet();
+  const result = await f.install(["--host-key", f.keyPath, "--yes"], {
+    env: { MODE: "noline", BYTES: "4000000" },
+  });
+  assertEquals(result.code, 1, result.stderr.slice(0, 2000));
+  const error = result.stderr.split("\n").filter((l) => l.startsWith("error:"));
+  assertEquals(error.length, 1);
+  assertMatch(
+    error[0]!,
+    /^error: nixos-anywhere failed with exit code 1 during "Installing NixOS": x+… \(\d+ more characters left out\)$/,
+  );
+  assert(error[0]!.length < 3000, `error line of ${error[0]!.length} characters`);
+  assert(result.stderr.length < 20_000, `stderr of ${result.stderr.length} characters`);
+  const shown = result.stderr.match(/x+… \((\d+) more characters left out\)/);
+  assertEquals(Number(shown?.[1]) + (shown?.[0].indexOf("…") ?? 0), 4_000_000);
+});
+
+/** Whether process `pid` runs (a zombie does not: it has ended, only its exit status is left). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  return stat !== "" && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+}
+
+/** Starts an install whose stand-in leaves a child that ignores SIGTERM; waits until both run. */
+async function startTree(f: Fleet, args: string[] = []) {
+  const result = f.install(["--host-key", f.keyPath, "--yes", ...args], { env: { MODE: "tree" } });
+  let ended = false;
+  result.finally(() => ended = true);
+  await waitFor("the stand-in", async () => ended || await exists(`${f.rec}/installing`));
+  if (ended) throw new Error(`install ended early: ${(await result).stderr}`);
+  return {
+    result,
+    tool: Number((await record(f, "ppid")).trim()),
+    standIn: Number((await record(f, "pid")).trim()),
+    child: Number((await record(f, "child-pid")).trim()),
+  };
+}
+
+Deno.test("install --install-timeout stops nixos-anywhere's whole process group, with SIGKILL for what ignores SIGTERM", async () => {
+  await using f = await fleet();
+  const tree = await startTree(f, ["--install-timeout", "3"]);
+  assert(await running(tree.child), "the child runs");
+  const result = await tree.result;
+  assertEquals(result.code, 1, result.stderr);
+  assertStringIncludes(
+    result.stderr,
+    `error: nixos-anywhere did not finish within 3 s (during "Installing NixOS"), so it was stopped: it and all its processes ended on SIGKILL, 10 s after SIGTERM`,
+  );
+  assert(!(await running(tree.standIn)), "nixos-anywhere was stopped");
+  assert(!(await running(tree.child)), "its child, which ignores SIGTERM, was stopped too");
+  assertEquals(scratchLeft(f).length, 0, "secrets removed");
+});
+
+Deno.test("install stopped with SIGTERM stops nixos-anywhere's whole process group before it removes the secrets", async () => {
+  await using f = await fleet();
+  const tree = await startTree(f);
+  const scratch = (await record(f, "extra-dir")).trim().replace(/\/extra-files$/, "");
+  Deno.kill(tree.tool, "SIGTERM");
+  const result = await tree.result;
+  assertEquals(result.code, 143, result.stderr);
+  assertStringIncludes(
+    result.stderr,
+    "error: interrupted; nixos-anywhere was stopped: it and all its processes ended on SIGKILL, 10 s after SIGTERM; the temporary secrets were removed",
+  );
+  assert(!(await running(tree.standIn)), "nixos-anywhere was stopped");
+  assert(!(await running(tree.child)), "its child was stopped too");
+  assert(!(await exists(scratch)), "scratch folder removed");
+  assert(!result.stderr.includes("leaving process"), "one account of the stop, the interrupt's");
+});
+
+Deno.test("install after one killed with SIGKILL stops the nixos-anywhere it left running before it cleans or installs", async () => {
+  await using f = await fleet();
+  const first = await startUntilStandIn(f);
+  const orphan = Number((await record(f, "pid")).trim());
+  Deno.kill(first.pid, "SIGKILL");
+  await first.running;
+  assert(await running(orphan), "the killed install's nixos-anywhere runs on");
+  assert(await exists(`${first.scratch}/disk-keys/1.key`), "and its key files are there");
+
+  const rec2 = await tempDir("install-rec2-");
+  try {
+    const second = f.install(["--host-key", f.keyPath, "--yes"], { rec: rec2 });
+    let ended = false;
+    second.finally(() => ended = true);
+    await waitFor("the second stand-in", async () => ended || await exists(`${rec2}/installing`));
+    if (ended) throw new Error(`the second install ended early: ${(await second).stderr}`);
+    // By the time the second install reaches nixos-anywhere, the first one's has ended.
+    assert(!(await running(orphan)), "the orphaned nixos-anywhere was stopped first");
+    assert(!(await exists(first.scratch)), "then its folder was removed");
+    await Deno.writeTextFile(`${rec2}/go`, "1");
+    const result = await second;
+    assertEquals(result.code, 1, result.stderr);
+    assertMatch(
+      result.stderr,
+      new RegExp(
+        `stopped the nixos-anywhere \\(process group ${orphan}\\) that a killed install of ${HOST} left running: it ended on SIGTERM with all its processes`,
+      ),
+    );
+  } finally {
+    await Deno.remove(rec2, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("install refuses an XDG_RUNTIME_DIR on a disk: no passphrase or key copy is written there", async () => {
+  await using f = await fleet();
+  const disk = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "install-runtime-" });
+  try {
+    const type = (await runProgramOk(["stat", "-f", "-c", "%T", disk])).trim();
+    assert(type !== "tmpfs" && type !== "ramfs", `the test needs ${disk} on a disk, not ${type}`);
+    const result = await f.install(["--host-key", f.keyPath, "--yes"], {
+      env: { XDG_RUNTIME_DIR: disk },
+    });
+    assertEquals(result.code, 1, result.stderr);
+    assertStringIncludes(
+      result.stderr,
+      `error: Cannot make a private folder on tmpfs for the disk passphrases (${disk}: on ${type}, not tmpfs: a disk would keep what is written there`,
+    );
+    assertStringIncludes(result.stderr, "set XDG_RUNTIME_DIR to a tmpfs folder you own");
+    assertEquals([...Deno.readDirSync(disk)].map((e) => e.name), [], "nothing written there");
+    assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
+  } finally {
+    await Deno.remove(disk, { recursive: true });
+  }
+});
+
+Deno.test("install checks every sops file the host reads: a user file .sops.yaml grants it but not re-keyed for its key is refused", async () => {
+  await using f = await fleet();
+  const admin = (await runProgramOk(["age-keygen", "-y", f.adminKeyFile])).trim();
+  const hostRecipient = sshPublicKeyToAge(f.publicKey);
+  // sam's file on box1 (devops.userSecrets.sam), granted to box1 in .sops.yaml, but encrypted
+  // without box1's key, as a file not yet re-keyed after a new host key.
+  const sopsYaml = await Deno.readTextFile(f.flake.path(".sops.yaml"));
+  await f.flake.write({
+    ".sops.yaml": `${sopsYaml}  - path_regex: ^secrets/users/sam/${HOST}\\.yaml$
+    key_groups:
+      - age:
+          - *admin_test
+          - *host_${HOST}
+`,
+  });
+  const encrypt = async (recipients: string[]) => {
+    const out = await runProgramOk([
+      "sops",
+      "encrypt",
+      "--age",
+      recipients.join(","),
+      "--input-type",
+      "yaml",
+      "--output-type",
+      "yaml",
+      "/dev/stdin",
+    ], {
+      stdin: "mail-app-password: s3cret-mail\n",
+      cwd: f.home,
+      env: { SOPS_AGE_KEY_FILE: f.adminKeyFile },
+    });
+    await f.flake.write({ [`secrets/users/sam/${HOST}.yaml`]: out });
+    await f.flake.git("add", "-A");
+    await f.flake.git("commit", "-q", "-m", "sam's secrets");
+  };
+  await encrypt([admin]);
+  const refusal =
+    `error: Cannot install host "${HOST}": secrets/users/sam/${HOST}.yaml, which it reads at first boot, is not encrypted for its key (${hostRecipient}), so sops-nix could not decrypt it; run deno task rekey`;
+  for (
+    const args of [["--host-key", f.keyPath, "--yes"], ["--host-key", f.keyPath, "--dry-run"], [
+      "--dry-run",
+    ]]
+  ) {
+    const result = await f.install(args);
+    assertEquals(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+    assertStringIncludes(result.stderr, refusal);
+  }
+  assert(!(await exists(`${f.rec}/argv`)), "nixos-anywhere never ran");
+
+  await encrypt([admin, hostRecipient]);
+  const dry = await f.install(["--host-key", f.keyPath, "--dry-run"]);
+  assertEquals(dry.code, 0, dry.stderr);
+  assertStringIncludes(
+    dry.stderr,
+    `ok: ${
+      fingerprint(f.publicKey)
+    }, age ${hostRecipient} decrypts secrets/${HOST}.yaml, secrets/users/sam/${HOST}.yaml`,
+  );
+  assertStringIncludes(dry.stderr, "(the files checked: every file .sops.yaml grants box1's key");
+  assert(!dry.stderr.includes("s3cret-mail"));
+});
+
+Deno.test("install stops what nixos-anywhere leaves running in its group when it ends, before it removes the secrets", async () => {
+  await using f = await fleet();
+  const result = f.install(["--host-key", f.keyPath, "--yes"], { env: { MODE: "leave-child" } });
+  await serveInstall(f, result, { exitCode: 1 });
+  const ended = await result;
+  const child = Number((await record(f, "child-pid")).trim());
+  assertEquals(ended.code, 1, ended.stderr);
+  // The child and, maybe, the `sleep 1` it runs.
+  assertMatch(
+    ended.stderr,
+    new RegExp(
+      `nixos-anywhere ended, leaving process\\(es\\) ${child}(, \\d+)? of its group: it and all its processes ended on SIGKILL, 10 s after SIGTERM`,
+    ),
+  );
+  assertStringIncludes(ended.stderr, `nixos-anywhere failed with exit code 1 during "Rebooting"`);
+  assert(!(await running(child)), "the child it left was stopped");
+  assertEquals(scratchLeft(f).length, 0);
+});
+
+Deno.test("install leaves another host's orphaned nixos-anywhere and its folder alone while it runs", async () => {
+  await using f = await fleet();
+  // What a killed install of host "other" leaves: its folder (no live tool holds .alive) and
+  // its nixos-anywhere's process group, still running.
+  const orphan = new Deno.Command("sleep", { args: ["600"], detached: true }).spawn();
+  try {
+    const started = (await runProgramOk(["ps", "-o", "lstart=", "-p", String(orphan.pid)])).trim();
+    const other = `${f.scratch}/devops-install-1-other`;
+    await Deno.mkdir(`${other}/disk-keys`, { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(`${other}/disk-keys/1.key`, "other-pass");
+    await Deno.writeTextFile(`${other}/.alive`, "");
+    await Deno.writeTextFile(
+      `${other}/.group.json`,
+      JSON.stringify({ host: "other", pgid: orphan.pid, started }),
+    );
+    const { running: install, scratch } = await startUntilStandIn(f);
+    assert(await exists(`${other}/disk-keys/1.key`), "the other host's folder stays");
+    assert(await running(orphan.pid), "its nixos-anywhere runs on");
+    await Deno.writeTextFile(`${f.rec}/go`, "1");
+    assertEquals((await install).code, 1);
+    assert(!(await exists(scratch)), "this install's own folder is removed");
+    assert(await exists(`${other}/disk-keys/1.key`), "the other's still stays");
+
+    // Once that group has ended, the next install removes the folder.
+    orphan.kill("SIGKILL");
+    await orphan.status;
+    await Deno.remove(`${f.rec}/installing`);
+    await Deno.remove(`${f.rec}/go`);
+    const next = await startUntilStandIn(f);
+    assert(!(await exists(other)), "a dead install's folder is removed");
+    await Deno.writeTextFile(`${f.rec}/go`, "1");
+    await next.running;
+  } finally {
+    try {
+      orphan.kill("SIGKILL");
+    } catch {
+      // ended
+    }
+    await orphan.status;
   }
 });

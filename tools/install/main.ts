@@ -9,7 +9,7 @@ import { ask } from "../lib/prompt.ts";
 import { publicKeyBody } from "../lib/ssh_pinned.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
-import { nixString, readDiskKeyPaths } from "./disk_keys.ts";
+import { nixString, readDiskKeys } from "./disk_keys.ts";
 import { executeInstall, type InstallReport } from "./execute.ts";
 import {
   describePlan,
@@ -23,6 +23,7 @@ import {
 import { checkKeyFile, sopsAgeRecipients } from "./secrets_check.ts";
 import { sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
 import { Scratch, scratchParents } from "./scratch.ts";
+import { describeStop, STOP_GRACE_SECONDS } from "./process_group.ts";
 
 function positiveInt(what: string) {
   return (value: string) => {
@@ -289,13 +290,14 @@ export async function main(args: string[]): Promise<number> {
       );
     }
     const key = await keySource(root, host, { ...options, dryRun: runner.dryRun });
-    const diskKeyPaths = await readDiskKeyPaths(runner, `${root}/${paths.disko}`);
+    const diskKeys = await readDiskKeys(runner, `${root}/${paths.disko}`);
     const plan = planInstall({
       host,
       address: options.target,
       port: options.port,
       key,
-      diskKeyPaths,
+      diskKeyPaths: diskKeys.map((k) => k.path),
+      zfsPassphrasePaths: diskKeys.filter((k) => k.zfsPassphrase).map((k) => k.path),
       stage: options.yes ? "yes" : "ask",
       confirmInstaller: !options.yes,
       ...(options.buildOn === undefined ? {} : { buildOn: options.buildOn }),
@@ -310,14 +312,35 @@ export async function main(args: string[]): Promise<number> {
       scratchParents({ XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") }, Deno.uid()),
       root,
     );
-    // An interrupt must not leave a passphrase or a key copy behind: remove them, then exit.
-    // SIGHUP too: a closed terminal or ssh session would otherwise end the tool uncleaned.
+    scratch.onOrphanStopped = ({ pgid, outcome }) =>
+      runner.log(
+        `   stopped the nixos-anywhere (process group ${pgid}) that a killed install of ${host} left running: ${
+          describeStop(outcome)
+        }`,
+      );
+    // An interrupt must not leave a passphrase or a key copy behind, nor nixos-anywhere running:
+    // stop its whole process group, remove them, then exit. SIGHUP too: a closed terminal or ssh
+    // session would otherwise end the tool uncleaned.
     const signals = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+    let interrupted: Promise<void> | undefined;
     const listeners = Object.entries(signals).map(([signal, code]) => {
       const listener = () => {
-        scratch.removeNow();
-        console.error("error: interrupted; the temporary secrets were removed");
-        Deno.exit(code);
+        interrupted ??= (async () => {
+          const stopping = scratch.stopChild();
+          if (stopping !== undefined) {
+            console.error(
+              `${signal}: stopping nixos-anywhere and its processes (SIGTERM, SIGKILL after ${STOP_GRACE_SECONDS} s)`,
+            );
+          }
+          const outcome = await stopping;
+          scratch.removeNow();
+          console.error(
+            `error: interrupted; ${
+              outcome === undefined ? "" : `nixos-anywhere was stopped: ${describeStop(outcome)}; `
+            }the temporary secrets were removed`,
+          );
+          Deno.exit(code);
+        })();
       };
       Deno.addSignalListener(signal as Deno.Signal, listener);
       return [signal as Deno.Signal, listener] as const;
@@ -337,6 +360,8 @@ export async function main(args: string[]): Promise<number> {
       printResult(options.json, report, summary(report));
       return 0;
     } finally {
+      // The interrupt's own clean-up ends the process with its exit code.
+      if (interrupted !== undefined) await interrupted;
       scratch.removeNow();
       for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
     }

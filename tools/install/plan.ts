@@ -25,8 +25,10 @@ export interface InstallInput {
   address: string;
   port: number;
   key: KeySource;
-  /** Distinct disko passwordFile/keyFile paths. */
+  /** Distinct paths of the key files the disko layout reads (see disk_keys.ts). */
   diskKeyPaths: readonly string[];
+  /** Those of them that are ZFS passphrases (`keyformat = "passphrase"`: 8 to 512 bytes). */
+  zfsPassphrasePaths?: readonly string[];
   /** `ask` the user before `git add`, or `yes` (--yes). */
   stage: "ask" | "yes";
   /** Show the installer's fingerprint and ask, or go on (--yes). */
@@ -53,6 +55,8 @@ export function hostPaths(host: string) {
 /** One disk passphrase: from the secret at `secretPath` to `localFile`, sent to `installerPath`. */
 export interface DiskKey {
   installerPath: string;
+  /** A ZFS passphrase: zfs takes 8 to 512 bytes only. */
+  zfsPassphrase: boolean;
   secretPath: string;
   localFile: string;
 }
@@ -153,6 +157,7 @@ export function planInstall(input: InstallInput): InstallPlan {
   });
   const diskKeys = input.diskKeyPaths.map((installerPath, i) => ({
     installerPath,
+    zfsPassphrase: input.zfsPassphrasePaths?.includes(installerPath) ?? false,
     secretPath: diskKeySecretPath(installerPath),
     localFile: `${WORK_DIR}/disk-keys/${i + 1}.key`,
   }));
@@ -227,7 +232,7 @@ export function describeStep(
     case "stage":
       return `stage for the flake${step.ask ? " (asks first)" : ""}: ${formatCommand(step.argv)}`;
     case "check-key":
-      return `check ${step.keyPath}: its public key is ${step.publicKeyPath}, and its age identity decrypts ${step.secretsFile} (sops -d in memory, SOPS_AGE_KEY)`;
+      return `check ${step.keyPath}: its public key is ${step.publicKeyPath}, and its age identity decrypts ${step.secretsFile} and every other sops file the host reads (.sops.yaml's grants, secrets/users/*/${plan.host}.yaml) (sops -d in memory, SOPS_AGE_KEY)`;
     case "disk-keys":
       return `disk passphrases from ${step.secretsFile} into 0600 files: ${
         step.keys.map((k) => `${k.secretPath} -> ${k.localFile}`).join(", ")

@@ -1,5 +1,13 @@
 // The install's private scratch folder on tmpfs (disk passphrases, a copy of the host key) and
 // the child process it runs, both cleaned up whatever happens: normal end, error, Ctrl-C.
+import {
+  describeStop,
+  type GroupRecord,
+  recordedGroupRuns,
+  startTime,
+  stopGroup,
+  type StopOutcome,
+} from "./process_group.ts";
 
 /**
  * Where the scratch folder may live: the user's runtime folder, a tmpfs that only they can enter,
@@ -36,10 +44,60 @@ export function scratchParentProblem(parent: string, root: string): string | und
   return undefined;
 }
 
+/** statfs magic numbers (`stat -f -c %t`) of the filesystems that never write to a disk. */
+const MEMORY_FILESYSTEMS = new Map([["1021994", "tmpfs"], ["858458f6", "ramfs"]]);
+
+/**
+ * Why `parent` may not hold the passphrases and the private host key, if it may not, from the
+ * filesystem it is on (statfs, through `stat -f`; Deno has no statfs, and grants /proc only with
+ * --allow-all): only tmpfs and ramfs keep files in memory. A folder on a disk keeps them after a
+ * `kill -9` or a power cut, and in its free blocks after they are removed.
+ */
+export async function memoryFilesystemProblem(parent: string): Promise<string | undefined> {
+  let result: Deno.CommandOutput;
+  try {
+    result = await new Deno.Command("stat", {
+      args: ["--file-system", "--format=%t %T", "--", parent],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (error) {
+    return `cannot tell its filesystem (stat: ${(error as Error).message})`;
+  }
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+  if (!result.success) {
+    return decode(result.stderr).split("\n").at(-1)?.replace(/^\S*stat: /, "") ||
+      `stat -f failed with exit code ${result.code}`;
+  }
+  const [magic = "", ...name] = decode(result.stdout).split(" ");
+  if (MEMORY_FILESYSTEMS.has(magic)) return undefined;
+  return `on ${
+    name.join(" ") || `filesystem 0x${magic}`
+  }, not tmpfs: a disk would keep what is written there`;
+}
+
 const PREFIX = "devops-install-";
 
 /** The file in each scratch folder its install keeps flocked while it lives. */
 const ALIVE = ".alive";
+
+/** The file in each scratch folder that names the process group of its nixos-anywhere. */
+const GROUP_RECORD = ".group.json";
+
+/** What {@linkcode removeStale} did with an orphaned nixos-anywhere of the host being installed. */
+export interface OrphanStop {
+  pgid: number;
+  outcome: StopOutcome;
+}
+
+async function readGroupRecord(dir: string): Promise<GroupRecord | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${dir}/${GROUP_RECORD}`)) as GroupRecord;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Removes the scratch folders of installs that were killed (SIGKILL, a crash), which no signal
@@ -47,8 +105,16 @@ const ALIVE = ".alive";
  * holds a lock on the folder's `.alive` file (the kernel drops it when the process ends, however
  * it ends), so a folder whose lock can be taken is a dead one's. (Deno grants /proc only with
  * --allow-all, so pids cannot be checked.) A folder without `.alive` is being made: kept.
+ *
+ * The nixos-anywhere a killed install started runs on (its own process group, recorded in the
+ * folder) and still reads the folder's key files: a folder whose group runs is an install still
+ * going on. If it installs `host`, the install being started now would wipe the same disks: its
+ * group is stopped first (`stopped` is told), then the folder removed; another host's is kept.
  */
-export async function removeStale(parents: readonly string[]): Promise<string[]> {
+export async function removeStale(
+  parents: readonly string[],
+  options: { host?: string; stopped?: (stop: OrphanStop) => void } = {},
+): Promise<string[]> {
   const removed: string[] = [];
   for (const parent of parents) {
     let entries: Deno.DirEntry[];
@@ -68,6 +134,19 @@ export async function removeStale(parents: readonly string[]): Promise<string[]>
       }
       try {
         if (!await alive.tryLock(true)) continue;
+        const group = await readGroupRecord(dir);
+        if (group !== undefined && await recordedGroupRuns(group)) {
+          if (group.host !== options.host) continue;
+          const outcome = await stopGroup(group.pgid);
+          options.stopped?.({ pgid: group.pgid, outcome });
+          if (outcome.kind === "still-running") {
+            throw new Error(
+              `Cannot install host "${group.host}": the nixos-anywhere of an earlier install of it, killed before it ended, still runs (process group ${group.pgid}): ${
+                describeStop(outcome)
+              }; stop them (kill -KILL -- -${group.pgid}), then run again`,
+            );
+          }
+        }
         await Deno.remove(dir, { recursive: true }).catch(() => {});
         removed.push(dir);
       } finally {
@@ -85,19 +164,40 @@ export class Scratch {
   // Open for the life of the process: closing it would release the lock.
   #lock: Deno.FsFile | undefined;
   #alive: Deno.FsFile | undefined;
+  #host: string | undefined;
+  #stopping: Promise<StopOutcome> | undefined;
+  /** Told when an orphaned nixos-anywhere of the host was stopped (for a log line). */
+  onOrphanStopped: ((stop: OrphanStop) => void) | undefined;
   constructor(readonly parents: readonly string[], readonly root?: string) {}
+
+  /** Why `parent` may not hold the secrets, if it may not: where it is, then its filesystem. */
+  async #unfit(parent: string): Promise<string | undefined> {
+    return (this.root === undefined ? undefined : scratchParentProblem(parent, this.root)) ??
+      await memoryFilesystemProblem(parent);
+  }
+
+  async #fitParents(): Promise<string[]> {
+    const fit: string[] = [];
+    for (const parent of this.parents) {
+      if (await this.#unfit(parent) === undefined) fit.push(parent);
+    }
+    return fit;
+  }
+
+  async #removeStale(): Promise<string[]> {
+    return await removeStale(await this.#fitParents(), {
+      ...(this.#host === undefined ? {} : { host: this.#host }),
+      stopped: (stop) => this.onOrphanStopped?.(stop),
+    });
+  }
 
   /** The folder (made 0700 on first use, after removing those of killed installs). */
   async dir(): Promise<string> {
     if (this.#dir !== undefined) return this.#dir;
-    await removeStale(
-      this.parents.filter((p) =>
-        this.root === undefined || scratchParentProblem(p, this.root) === undefined
-      ),
-    );
+    await this.#removeStale();
     const problems: string[] = [];
     for (const parent of this.parents) {
-      const unfit = this.root === undefined ? undefined : scratchParentProblem(parent, this.root);
+      const unfit = await this.#unfit(parent);
       if (unfit !== undefined) {
         problems.push(`${parent}: ${unfit}`);
         continue;
@@ -134,7 +234,7 @@ export class Scratch {
   async lockHost(host: string): Promise<void> {
     const problems: string[] = [];
     for (const parent of this.parents) {
-      const unfit = this.root === undefined ? undefined : scratchParentProblem(parent, this.root);
+      const unfit = await this.#unfit(parent);
       if (unfit !== undefined) {
         problems.push(`${parent}: ${unfit}`);
         continue;
@@ -157,6 +257,10 @@ export class Scratch {
         );
       }
       this.#lock = file;
+      this.#host = host;
+      // A killed install of this host may have left its nixos-anywhere running: stopped now,
+      // before anything is re-keyed, written or wiped.
+      await this.#removeStale();
       return;
     }
     throw new Error(
@@ -171,18 +275,41 @@ export class Scratch {
     return this.#dir;
   }
 
-  /** Remembers the running child so an interrupt can stop it. */
-  set child(child: Deno.ChildProcess | undefined) {
+  /**
+   * Remembers nixos-anywhere, the leader of its own process group, so an interrupt can stop the
+   * whole group, and records the group in the folder so a later install finds it if this one is
+   * killed.
+   */
+  async started(child: Deno.ChildProcess): Promise<void> {
     this.#child = child;
+    this.#stopping = undefined;
+    const started = await startTime(child.pid);
+    if (this.#dir === undefined || this.#host === undefined || started === undefined) return;
+    const record: GroupRecord = { host: this.#host, pgid: child.pid, started };
+    const file = `${this.#dir}/${GROUP_RECORD}`;
+    await Deno.writeTextFile(`${file}.tmp`, JSON.stringify(record), { mode: 0o600 });
+    await Deno.rename(`${file}.tmp`, file);
   }
 
-  /** Stops the child (SIGTERM) and removes the folder, synchronously. */
+  /** Forgets the child once its whole group has ended. */
+  ended(): void {
+    this.#child = undefined;
+  }
+
+  /** Whether a stop of the running child's group has begun (a timeout or a signal). */
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
+  /** Stops the running child's whole group (once, however often asked); undefined if none. */
+  stopChild(): Promise<StopOutcome> | undefined {
+    if (this.#child === undefined) return undefined;
+    this.#stopping ??= stopGroup(this.#child.pid);
+    return this.#stopping;
+  }
+
+  /** Removes the folder, synchronously (stop the child first: {@linkcode Scratch.stopChild}). */
   removeNow(): void {
-    try {
-      this.#child?.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
     if (this.#dir !== undefined) {
       try {
         Deno.removeSync(this.#dir, { recursive: true });

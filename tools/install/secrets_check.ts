@@ -2,7 +2,14 @@
 // and its age identity decrypts secrets/<host>.yaml exactly as sops-nix will at first boot. The
 // decrypted values stay in memory.
 import { parse as parseYaml } from "yaml";
-import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
+import {
+  listSecretFiles,
+  matchRule,
+  parseSopsConfig,
+  readSopsRecipients,
+  sshPrivateKeyToAgeIdentity,
+  sshPublicKeyToAge,
+} from "../lib/sops/mod.ts";
 import { fingerprint, publicKeyBody } from "../lib/ssh_pinned.ts";
 import type { Runner } from "../lib/runner.ts";
 import { DISK_KEYS_SECRET, diskKeySecretPath } from "./disk_keys.ts";
@@ -95,6 +102,8 @@ export interface ChainOptions {
   secretsFile: string;
   /** An empty folder for sops' HOME, so it finds no other identity. */
   emptyHome: string;
+  /** The other sops files the host reads ({@linkcode hostSopsFiles}): each must decrypt too. */
+  otherFiles?: readonly string[];
 }
 
 /**
@@ -132,26 +141,12 @@ export async function checkSecretsChain(runner: Runner, options: ChainOptions): 
     throw new Error(`Cannot use host key "${keyPath}": ${(error as Error).message}`);
   }
   const recipient = await checkRecipient(root, host, options);
-  // sops sees only this identity: no HOME keys, no SOPS_AGE_KEY_FILE, nothing of the operator's.
-  const output = await new Deno.Command("sops", {
-    args: ["decrypt", "--output-type", "json", options.secretsFile],
-    cwd: root,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: options.emptyHome,
-      SOPS_AGE_KEY: identity,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    // A hung sops (an age plugin waiting for a terminal) must not hang the install.
-    signal: AbortSignal.timeout(SOPS_TIMEOUT_MS),
-  }).output().catch((error: Error) => {
-    throw new Error(
-      `Cannot install host "${host}": sops decrypt did not finish (${error.message})`,
-    );
-  });
+  const output = await sopsDecrypt(root, options.secretsFile, identity, options.emptyHome)
+    .catch((error: Error) => {
+      throw new Error(
+        `Cannot install host "${host}": sops decrypt did not finish (${error.message})`,
+      );
+    });
   if (!output.success) {
     const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").filter(Boolean);
     throw new Error(
@@ -161,14 +156,77 @@ export async function checkSecretsChain(runner: Runner, options: ChainOptions): 
     );
   }
   const secrets = JSON.parse(new TextDecoder().decode(output.stdout)) as Record<string, unknown>;
+  await checkHostFiles(root, options.otherFiles ?? [], {
+    host,
+    recipient,
+    identity,
+    emptyHome: options.emptyHome,
+  });
   return { fingerprint: fingerprint(committed), recipient, secrets };
+}
+
+/** `sops decrypt` of `file` seeing only `identity`: no HOME keys, nothing of the operator's. */
+async function sopsDecrypt(
+  root: string,
+  file: string,
+  identity: string,
+  emptyHome: string,
+): Promise<Deno.CommandOutput> {
+  return await new Deno.Command("sops", {
+    args: ["decrypt", "--output-type", "json", file],
+    cwd: root,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: emptyHome,
+      SOPS_AGE_KEY: identity,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    // A hung sops (an age plugin waiting for a terminal) must not hang the install.
+    signal: AbortSignal.timeout(SOPS_TIMEOUT_MS),
+  }).output();
+}
+
+/**
+ * Why a disk passphrase cannot be used as it is, if it cannot (the value is never named). The
+ * file sent is the value's bytes exactly; disko hands a LUKS `passwordFile` to cryptsetup as
+ * `echo -n "$(cat FILE)"` (disko lib/types/luks.nix at the pinned 878ec37), which drops trailing
+ * newlines and NUL bytes, while `keyFile`/`settings.keyFile`/`additionalKeyFiles` are read raw
+ * and ZFS reads a passphrase file up to its first newline, which it trims (openzfs
+ * lib/libzfs/libzfs_crypto.c get_key_material_raw, getline; read at 06b7649). Refusing a blank
+ * value, a NUL and any line break makes every reader get the same bytes, and a person can type
+ * them at the boot prompt (one line, ended by Enter). A YAML block scalar (`|`) ends in a
+ * newline: `|-` or a quoted string does not.
+ */
+export function passphraseProblem(value: string): string | undefined {
+  if (value.trim() === "") return "is blank (white space only): no passphrase at all";
+  if (value.includes("\0")) {
+    return "holds a NUL byte, which disko's shell drops (the disk would get another passphrase)";
+  }
+  if (/[\r\n]/.test(value)) {
+    return "holds a line break (a YAML `|` block ends in one; use `|-` or a quoted string): disko drops a trailing one, and a passphrase is typed on one line at boot";
+  }
+  return undefined;
+}
+
+/**
+ * Why a ZFS passphrase (`keyformat = "passphrase"`) cannot be used, if it cannot: zfs takes 8 to
+ * 512 bytes (openzfs lib/libzfs/libzfs_crypto.c validate_key, MIN_PASSPHRASE_LEN and
+ * MAX_PASSPHRASE_LEN; read at 06b7649), and would refuse another after disko wiped the disks.
+ */
+export function zfsPassphraseProblem(value: string): string | undefined {
+  const bytes = new TextEncoder().encode(value).length;
+  if (bytes >= 8 && bytes <= 512) return undefined;
+  return `is ${bytes} bytes, and a ZFS passphrase (keyformat = "passphrase") must be 8 to 512: zfs would refuse it after the disks are wiped`;
 }
 
 /** The passphrase for each installer path, from the decrypted secrets; errors name the missing one. */
 export function diskPassphrases(
   secrets: Record<string, unknown>,
   installerPaths: readonly string[],
-  context: { host: string; secretsFile: string },
+  context: { host: string; secretsFile: string; zfsPassphrasePaths?: readonly string[] },
 ): string[] {
   const table = secrets[DISK_KEYS_SECRET];
   return installerPaths.map((path) => {
@@ -182,6 +240,17 @@ export function diskPassphrases(
           diskKeySecretPath(path)
         } in ${context.secretsFile} is a ${typeof value}, not a string; quote it in sops edit ${context.secretsFile}`,
       );
+    }
+    if (typeof value === "string" && value !== "") {
+      const problem = passphraseProblem(value) ??
+        (context.zfsPassphrasePaths?.includes(path) ? zfsPassphraseProblem(value) : undefined);
+      if (problem !== undefined) {
+        throw new Error(
+          `Cannot install host "${context.host}": the disk key ${
+            diskKeySecretPath(path)
+          } in ${context.secretsFile} ${problem}; change it with sops edit ${context.secretsFile}`,
+        );
+      }
     }
     if (typeof value !== "string" || value === "") {
       throw new Error(
@@ -223,5 +292,92 @@ export async function checkTracked(
         untracked.length === 1 ? "it" : "them"
       } (or commit), then run again`,
     );
+  }
+}
+
+/** The other sops files a host reads at first boot, and how they were found. */
+export interface HostFiles {
+  /** Repository paths, secrets/<host>.yaml not among them. */
+  files: string[];
+  /** How they were found, for the log line. */
+  source: string;
+}
+
+/**
+ * The sops files besides secrets/<host>.yaml that sops-nix on the new machine reads, as far as
+ * this machine can tell before the install: the host's evaluated `sops.secrets` would name them,
+ * but a NixOS evaluation needs nixpkgs, so they come from `.sops.yaml`'s grants instead — every
+ * tracked file under secrets/ whose creation rule (the first that matches, as sops picks it)
+ * names the host's age key — and every `secrets/users/<user>/<host>.yaml`, the files
+ * `devops.userSecrets` installs.
+ */
+export async function hostSopsFiles(
+  runner: Runner,
+  root: string,
+  options: { host: string; recipient: string },
+): Promise<HostFiles> {
+  const { host, recipient } = options;
+  const own = `secrets/${host}.yaml`;
+  let files = await listSecretFiles(root);
+  const tracked = await runner.run({
+    argv: ["git", "-C", root, "ls-files", "-z", "--", "secrets"],
+    okCodes: [128],
+    timeoutMs: 30_000,
+  });
+  if (tracked.code === 0) {
+    const names = new Set(tracked.stdout.split("\0"));
+    files = files.filter((file) => names.has(file));
+  }
+  const configText = await Deno.readTextFile(`${root}/.sops.yaml`).catch(() => undefined);
+  const config = configText === undefined ? undefined : parseSopsConfig(configText);
+  const userFile = new RegExp(`^secrets/users/[^/]+/${host.replaceAll(".", "\\.")}\\.yaml$`);
+  return {
+    files: files.filter((file) =>
+      file !== own &&
+      (userFile.test(file) ||
+        (config !== undefined &&
+          (matchRule(config, file)?.ageRecipients ?? []).includes(recipient)))
+    ),
+    source:
+      `every file .sops.yaml grants ${host}'s key, and secrets/users/*/${host}.yaml (the host's evaluated sops.secrets needs nixpkgs, so it is not read here)`,
+  };
+}
+
+/**
+ * Checks that each of `files` is encrypted for `recipient` (metadata) and, given the key's age
+ * `identity`, that it decrypts with it alone, as sops-nix will at first boot; nothing is kept.
+ */
+export async function checkHostFiles(
+  root: string,
+  files: readonly string[],
+  options: { host: string; recipient: string; identity?: string; emptyHome?: string },
+): Promise<void> {
+  const { host, recipient } = options;
+  for (const file of files) {
+    const text = await Deno.readTextFile(`${root}/${file}`);
+    const recipients = readSopsRecipients(text);
+    if (recipients === null || !recipients.includes(recipient)) {
+      throw new Error(
+        `Cannot install host "${host}": ${file}, which it reads at first boot, is not encrypted for its key (${recipient}), so sops-nix could not decrypt it; run deno task rekey${
+          recipients === null ? ` (it is not a sops file: encrypt it with sops)` : ""
+        }`,
+      );
+    }
+    if (options.identity === undefined || options.emptyHome === undefined) continue;
+    const output = await sopsDecrypt(root, file, options.identity, options.emptyHome).catch(
+      (error: Error) => {
+        throw new Error(
+          `Cannot install host "${host}": sops decrypt did not finish (${error.message})`,
+        );
+      },
+    );
+    if (!output.success) {
+      const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").filter(Boolean);
+      throw new Error(
+        `Cannot install host "${host}": its key does not decrypt ${file}, which it reads at first boot (sops: ${
+          stderr.at(-1) ?? `exit code ${output.code}`
+        })`,
+      );
+    }
   }
 }

@@ -16,16 +16,19 @@ export const TOOL_PROGRAMS = [
   "age-keygen",
   "bash",
   "git",
+  "kill",
   "nix",
   "nix-build",
   "nix-env",
   "nix-instantiate",
   "nix-store",
+  "ps",
   "sh",
   "sops",
   "ssh",
   "ssh-keygen",
   "ssh-keyscan",
+  "stat",
 ] as const;
 
 /** Copies the toolkit (deno.json, deno.lock, tools/) into `repoDir`, as a clone has it. */
