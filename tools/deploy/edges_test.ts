@@ -196,7 +196,19 @@ Deno.test("deploy: SIGHUP (a closed terminal) ends the deploy like SIGTERM: host
   assertEquals((out.report as { interrupted?: string } | undefined)?.interrupted, "SIGHUP");
   assertEquals(hostReport(out.report, "web1").outcome?.kind, "interrupted");
   assertStringIncludes(out.stderr, "SIGHUP: stopping");
-  assertEquals(await Deno.lstat(dir).then(() => true, () => false), false, "temp folder left");
+  // As after SIGTERM: the host's supervisor still waits, so the owner file, unlocked, is left as
+  // the proof that this deployer is gone (a rerun may take its run over); nothing else is.
+  assertEquals(
+    (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name),
+    ["owner"],
+    "only the owner file is left",
+  );
+  const owner = await Deno.open(`${dir}/owner`, { read: true, write: true });
+  try {
+    assertEquals(await owner.tryLock(true), true, "and its lock is free");
+  } finally {
+    owner.close();
+  }
   assertEquals(await localProcessesWith(dir), [], "processes of the run left");
 });
 
