@@ -7,7 +7,8 @@ let
     ) config.users.users
   );
   # Every wheel user can type a password on this host (mixin-passwords).
-  wheelHasPasswords = wheel != [ ] && lib.all (user: lib.elem user config.devops.passwords.users) wheel;
+  wheelHasPasswords =
+    wheel != [ ] && lib.all (user: lib.elem user config.devops.passwords.users) wheel;
 in
 {
   security.sudo = {
