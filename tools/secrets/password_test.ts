@@ -239,3 +239,57 @@ Deno.test("secrets password: killed at every point, every file decrypts; then do
   }
   throw new Error("killed at 50 points: the hook never stopped");
 });
+
+/** Runs `secrets password …` on a pseudo-terminal (util-linux `script`), typing `lines` as prompts appear. */
+async function onTerminal(f: Fixture, args: string[], lines: string[]) {
+  await using bin = await createProgramsBin(SECRETS_PROGRAMS);
+  const command = [`${bin.dir}/deno`, "task", "-q", "secrets", ...args].map((a) => `'${a}'`)
+    .join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qfec", command, "/dev/null"],
+    cwd: f.repo.dir,
+    env: {
+      PATH: `${bin.dir}:/usr/bin:/bin`,
+      NO_COLOR: "1",
+      INIT_CWD: f.repo.dir,
+      SOPS_AGE_KEY_FILE: f.admin.file,
+    },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.getReader();
+  let text = "";
+  let prompts = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+    // Type the next line only once its prompt is shown: raw mode (no echo) is on by then.
+    const shown = (text.match(/New password for [^:]+: |Again: /g) ?? []).length;
+    while (prompts < shown && prompts < lines.length) {
+      await writer.write(new TextEncoder().encode(`${lines[prompts]}\r`));
+      prompts++;
+    }
+  }
+  await writer.close().catch(() => {});
+  const status = await child.status;
+  await child.stderr.cancel();
+  return { code: status.code, text };
+}
+
+Deno.test("secrets password: at a terminal it asks twice, echoes nothing and refuses a mismatch", async () => {
+  await using f = await createFixture(["web1"]);
+  const before = await f.snapshot();
+  const differ = await onTerminal(f, ["password", "alice", "--host", "web1"], ["one-pw", "two-pw"]);
+  assertEquals(differ.code, 1, differ.text);
+  assertStringIncludes(differ.text, "the two entries differ");
+  assertStringIncludes(differ.text, "Again: ");
+  assert(!differ.text.includes("one-pw") && !differ.text.includes("two-pw"), differ.text);
+  assertEquals(await f.snapshot(), before);
+  const ok = await onTerminal(f, ["password", "alice", "--host", "web1"], [PASSWORD, PASSWORD]);
+  assertEquals(ok.code, 0, ok.text);
+  assert(!ok.text.includes(PASSWORD), `echoed: ${ok.text}`);
+  assert(await verifies(PASSWORD, (await passwords(f, "web1")).alice!));
+});
