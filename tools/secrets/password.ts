@@ -272,7 +272,11 @@ export function registerPasswordCommand(program: Command, context: PasswordComma
           ? `${user}'s password ${did} removed on ${names.join(", ")}; deploy to apply`
           : `${user}'s password hash ${did} in ${
             names.map(hostFilePath).join(", ")
-          }; deploy to apply (a host uses it where devops.passwords lists ${user})`,
+          }; deploy to apply (a host uses it where ${
+            user === "root"
+              ? "devops.passwords.root is set"
+              : `devops.passwords.users lists ${user}`
+          })`,
       );
     });
 }

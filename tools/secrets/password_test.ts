@@ -44,6 +44,10 @@ Deno.test("secrets password: set, change, remove; the hash verifies; the token s
   assertEquals(set.code, 0, set.stderr);
   assertStringIncludes(set.stdout, "secrets/web1.yaml: updated");
   assertStringIncludes(set.stdout, "secrets/db1.yaml: updated");
+  assertStringIncludes(
+    set.stderr,
+    "deploy to apply (a host uses it where devops.passwords.users lists alice)",
+  );
   const first = (await passwords(f, "web1")).alice!;
   assert(first.startsWith("$y$"), `yescrypt: ${first}`);
   assert(await verifies(PASSWORD, first), "the hash verifies against the typed password");
