@@ -111,6 +111,35 @@ async function checkRecipients(runner: Runner, steps: readonly Step[]): Promise<
   }
 }
 
+/**
+ * A `set` step: a work copy (the operator's own, 0600) changed by `sops set --value-stdin` (the
+ * value on its stdin only) or `sops unset`, in the work folder with the target `.sops.yaml`.
+ */
+async function produceSet(
+  root: string,
+  workDir: string,
+  step: Extract<Step, { kind: "set" }>,
+  runner: Runner,
+): Promise<Uint8Array> {
+  const copy = `${workDir}/${step.path}`;
+  await Deno.mkdir(copy.replace(/\/[^/]+$/, ""), { recursive: true, mode: 0o700 });
+  await Deno.writeFile(copy, await Deno.readFile(`${root}/${step.path}`), { mode: 0o600 });
+  try {
+    await runner.run(
+      step.value === undefined
+        ? { argv: ["sops", "unset", "--idempotent", step.path, step.index], cwd: workDir }
+        : {
+          argv: ["sops", "set", "--value-stdin", step.path, step.index],
+          cwd: workDir,
+          stdin: JSON.stringify(step.value),
+        },
+    );
+  } catch (error) {
+    throw sopsError("change", step.path, error);
+  }
+  return await Deno.readFile(copy);
+}
+
 async function produce(
   root: string,
   workDir: string,
@@ -118,6 +147,7 @@ async function produce(
   runner: Runner,
 ): Promise<Uint8Array | null> {
   if (step.kind === "remove") return null;
+  if (step.kind === "set") return await produceSet(root, workDir, step, runner);
   const copy = `${workDir}/${step.path}`;
   await Deno.mkdir(copy.replace(/\/[^/]+$/, ""), { recursive: true });
   if (step.kind === "write") return new TextEncoder().encode(step.content);
@@ -135,22 +165,6 @@ async function produce(
   }
   // The work copy is the operator's own (0600) even when the original is read-only.
   await Deno.writeFile(copy, await Deno.readFile(`${root}/${step.path}`), { mode: 0o600 });
-  if (step.kind === "set") {
-    try {
-      await runner.run(
-        step.value === undefined
-          ? { argv: ["sops", "unset", "--idempotent", step.path, step.index], cwd: workDir }
-          : {
-            argv: ["sops", "set", "--value-stdin", step.path, step.index],
-            cwd: workDir,
-            stdin: JSON.stringify(step.value),
-          },
-      );
-    } catch (error) {
-      throw sopsError("change", step.path, error);
-    }
-    return await Deno.readFile(copy);
-  }
   try {
     // Rotate first, while the operator is still a recipient (they may be the one removed).
     if (step.rotate) await runner.run({ argv: ["sops", "rotate", "-i", step.path], cwd: workDir });
