@@ -46,9 +46,7 @@ in
     users = lib.mkOption {
       type = lib.types.listOf lib.types.str;
       default = if cfg.workstation then normalUsers else [ ];
-      defaultText = lib.literalExpression ''
-        if devops.passwords.workstation then every normal user of the host else [ ]
-      '';
+      defaultText = lib.literalMD "the host's normal users on a workstation, else `[ ]`";
       example = [ "admin" ];
       description = ''
         The people who can log in with a password on this host. Each needs
