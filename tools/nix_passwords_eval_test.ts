@@ -120,6 +120,26 @@ if (inputsDir === undefined) {
         assertEquals(desk1.sudoAsks, true);
       });
 
+      await t.step(
+        "desk1's system evaluates; users are made after their password secrets",
+        async () => {
+          const desk1 = json<{ toplevel: string; deps: string[]; secretsForUsers: boolean }>(
+            await evaluate(
+              "nixosConfigurations.desk1.config",
+              `c: {
+              toplevel = c.system.build.toplevel.drvPath;
+              deps = c.system.activationScripts.users.deps;
+              secretsForUsers = c.system.activationScripts ? setupSecretsForUsers;
+            }`,
+            ),
+            "desk1's toplevel",
+          );
+          assert(desk1.toplevel.endsWith(".drv"), desk1.toplevel);
+          assertEquals(desk1.deps, ["setupSecretsForUsers"]);
+          assertEquals(desk1.secretsForUsers, true);
+        },
+      );
+
       await t.step("nas1, a server: no password logins, sudo asks nothing", async () => {
         const nas1 = json<{ users: Record<string, string | null>; names: string[]; sudo: boolean }>(
           await evaluate(
