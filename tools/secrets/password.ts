@@ -171,35 +171,49 @@ export async function hashPassword(runner: Runner, password: string): Promise<st
   throw new Error(`Cannot hash the password: mkpasswd says: ${lastCause}; nothing was changed`);
 }
 
-/** Reads one line from a terminal with echo off (raw mode); Ctrl-C or Ctrl-D stops. */
-async function readHidden(prompt: string): Promise<string> {
+/**
+ * Reads one line per prompt from a terminal with echo off (raw mode, on before the first prompt
+ * shows and until the last line is read, so nothing typed ahead is echoed); Ctrl-C or Ctrl-D
+ * stops.
+ */
+async function readHidden(prompts: readonly string[]): Promise<string[]> {
   const encoder = new TextEncoder();
-  await Deno.stderr.write(encoder.encode(prompt));
-  Deno.stdin.setRaw(true);
+  const lines: string[] = [];
   const bytes: number[] = [];
+  const buffer = new Uint8Array(64);
+  let pending = new Uint8Array(0);
+  Deno.stdin.setRaw(true);
   try {
-    const buffer = new Uint8Array(64);
-    for (;;) {
-      const n = await Deno.stdin.read(buffer);
-      if (n === null) throw new Error("Cannot read the password: the terminal closed");
-      for (const byte of buffer.subarray(0, n)) {
+    for (const prompt of prompts) {
+      await Deno.stderr.write(encoder.encode(prompt));
+      for (;;) {
+        if (pending.length === 0) {
+          const n = await Deno.stdin.read(buffer);
+          if (n === null) throw new Error("Cannot read the password: the terminal closed");
+          pending = buffer.slice(0, n);
+        }
+        const byte = pending[0]!;
+        pending = pending.subarray(1);
         if (byte === 3 || byte === 4) {
           throw new Error("Cannot read the password: stopped; nothing was changed");
         }
-        if (byte === 13 || byte === 10) return new TextDecoder().decode(new Uint8Array(bytes));
+        if (byte === 13 || byte === 10) {
+          lines.push(new TextDecoder().decode(new Uint8Array(bytes)));
+          bytes.fill(0);
+          bytes.length = 0;
+          await Deno.stderr.write(encoder.encode("\n"));
+          break;
+        }
         if (byte === 127 || byte === 8) bytes.pop();
         else bytes.push(byte);
       }
     }
+    return lines;
   } finally {
-    buffer0(bytes);
+    bytes.fill(0);
+    buffer.fill(0);
     Deno.stdin.setRaw(false);
-    await Deno.stderr.write(encoder.encode("\n"));
   }
-}
-
-function buffer0(bytes: number[]): void {
-  bytes.fill(0);
 }
 
 /** Reads the password: twice at a terminal, or one line of stdin with --stdin. */
@@ -214,8 +228,8 @@ export async function readPassword(user: string, fromStdin: boolean): Promise<st
         "Cannot read the password: stdin is not a terminal (it would be typed without a prompt and echo control); run it at a terminal, or pass --stdin to read one line from a pipe",
       );
     }
-    password = await readHidden(`New password for ${user}: `);
-    const again = await readHidden(`Again: `);
+    const [first, again] = await readHidden([`New password for ${user}: `, "Again: "]);
+    password = first!;
     if (again !== password) {
       throw new Error("Cannot set the password: the two entries differ; nothing was changed");
     }

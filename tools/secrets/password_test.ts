@@ -292,7 +292,10 @@ Deno.test("secrets password: at a terminal it asks twice, echoes nothing and ref
   assertStringIncludes(differ.text, "Again: ");
   assert(!differ.text.includes("one-pw") && !differ.text.includes("two-pw"), differ.text);
   assertEquals(await f.snapshot(), before);
-  const ok = await onTerminal(f, ["password", "alice", "--host", "web1"], [PASSWORD, PASSWORD]);
+  // Typed ahead: both lines as soon as the first prompt shows; still no echo.
+  const ok = await onTerminal(f, ["password", "alice", "--host", "web1"], [
+    `${PASSWORD}\r${PASSWORD}`,
+  ]);
   assertEquals(ok.code, 0, ok.text);
   assert(!ok.text.includes(PASSWORD), `echoed: ${ok.text}`);
   assert(await verifies(PASSWORD, (await passwords(f, "web1")).alice!));
