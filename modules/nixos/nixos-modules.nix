@@ -12,6 +12,7 @@
   mixin-monitoring = ./mixins/mixin-monitoring.nix;
   mixin-nix = ./mixins/mixin-nix.nix;
   mixin-openssh = ./mixins/mixin-openssh.nix;
+  mixin-passwords = ./mixins/mixin-passwords.nix;
   mixin-pipewire = ./mixins/mixin-pipewire.nix;
   mixin-sudo = ./mixins/mixin-sudo.nix;
   mixin-user-secrets = ./mixins/mixin-user-secrets.nix;

@@ -18,6 +18,8 @@ in
     pkgs.age
     pkgs.deno
     pkgs.git
+    # Hashes login passwords for `deno task secrets password` (Debian: whois).
+    pkgs.mkpasswd
     pkgs.nixfmt
     pkgs.nixos-anywhere
     pkgs.pre-commit

@@ -87,7 +87,14 @@ export interface Fixture extends AsyncDisposable {
 }
 
 /** The programs the secrets tools run, linked into a bin folder outside the repository. */
-export const SECRETS_PROGRAMS = ["sops", "age", "age-keygen", "ssh-keygen", "ssh-keyscan"] as const;
+export const SECRETS_PROGRAMS = [
+  "sops",
+  "age",
+  "age-keygen",
+  "ssh-keygen",
+  "ssh-keyscan",
+  "mkpasswd",
+] as const;
 
 /** The fixture `.sops.yaml`: hand-written comments, anchors and a rule around owned parts. */
 export function fixtureConfig(admin: string, hosts: Map<string, HostKey>): string {

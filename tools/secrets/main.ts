@@ -1,5 +1,5 @@
 // Manages who can read the sops secrets and keeps every file in step. Run: deno task secrets
-// <rekey|admin|host|user|grant|revoke|access> …; `deno task rekey` is `secrets rekey`.
+// <rekey|admin|host|user|grant|revoke|password|access> …; `deno task rekey` is `secrets rekey`.
 import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import type { CommonOptions } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -32,6 +32,7 @@ import {
   type StepEvent,
 } from "../lib/sops/mod.ts";
 import { registerUserCommands } from "./user_commands.ts";
+import { registerPasswordCommand } from "./password.ts";
 
 /** Seams for tests: where a kill-at-any-moment test stops the process. */
 export interface MainHooks {
@@ -162,6 +163,9 @@ async function changeRepo(
           rotated: s.rotate && !runner.dryRun,
           status,
         }];
+      }
+      if (s.kind === "set") {
+        return [{ path: s.path, added: [], removed: [], rotated: false, status }];
       }
       if (s.kind === "encrypt") {
         const f = plan.rekey.files.find((x) => x.path === s.path);
@@ -413,6 +417,8 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
       host,
       { change, runner: () => runnerFor(opts()), rotate: () => opts().rotate },
     );
+
+    registerPasswordCommand(program, { change, runner: () => runnerFor(opts()) });
 
     program.command("access").description("table of who can decrypt which file (needs no keys)")
       .action(async () => {

@@ -95,6 +95,39 @@ let
     else
       null;
 
+  # What the modules a fleet file adds to a submodule type set (`options.users.users = mkOption
+  # { type = attrsOf (submodule ({ name, ... }: { config = …; })); }`, as mixin-passwords does):
+  # such a setting counts like a definition. The module system keeps each added module as
+  # `{ _file; imports = [ module ]; }`; a module that is a function is called with `name` as
+  # "<name>" (only the names it sets are read, never their values).
+  fleetSubModuleValues =
+    type:
+    let
+      element = if type.name == "attrsOf" then type.nestedTypes.elemType else type;
+      ours = builtins.filter (module: module ? _file && under fleetRoot module._file) (
+        element.getSubModules or [ ]
+      );
+      call =
+        module:
+        if builtins.isFunction module then
+          module (
+            builtins.mapAttrs (_: _: null) (builtins.functionArgs module)
+            // {
+              name = "<name>";
+              inherit lib;
+            }
+          )
+        else
+          module;
+      settings =
+        body:
+        if body ? config || body ? options then
+          lib.optional (body ? config) body.config
+        else
+          [ (builtins.removeAttrs body [ "imports" "_file" ]) ];
+    in
+    lib.concatMap (module: lib.concatMap (inner: settings (call inner)) (module.imports or [ ])) ours;
+
   rowsOf =
     name: option: values:
     [
@@ -118,9 +151,10 @@ let
     else if sub.entries then
       walk "${prefix}<name>" sub.options (
         lib.concatMap (value: lib.concatMap (valuesAt value) (keysOf value)) values
+        ++ fleetSubModuleValues type
       )
     else
-      walk (lib.removeSuffix "." prefix) sub.options values;
+      walk (lib.removeSuffix "." prefix) sub.options (values ++ fleetSubModuleValues type);
 
   walk =
     name: options: values:

@@ -22,6 +22,7 @@ in
     modules.mixin-monitoring
     modules.mixin-nix
     modules.mixin-openssh
+    modules.mixin-passwords
     modules.mixin-sudo
     modules.mixin-user-secrets
     modules.programs-helix
@@ -32,7 +33,8 @@ in
   time.timeZone = lib.mkDefault "UTC";
   i18n.defaultLocale = lib.mkDefault "en_US.UTF-8";
 
-  # Users are declared here only; nobody has a password, admins use SSH keys.
+  # Users are declared here only. Admins use SSH keys; login passwords come from
+  # sops (mixin-passwords: the host's people on workstations, nobody on servers).
   users.mutableUsers = lib.mkDefault false;
   users.users.root.openssh.authorizedKeys.keys = adminKeys;
   users.users.admin = {

@@ -16,6 +16,9 @@ in
     wayland.enable = lib.mkDefault true;
   };
 
+  # People sit here: they log in at SDDM with passwords (mixin-passwords).
+  devops.passwords.workstation = true;
+
   networking.networkmanager.enable = lib.mkDefault true;
   hardware.bluetooth.enable = lib.mkDefault true;
   services.printing.enable = lib.mkDefault true;

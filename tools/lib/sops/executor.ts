@@ -25,7 +25,12 @@ export type Step =
   /** Re-key a secrets file (`sops rotate` first when a recipient goes). */
   | { kind: "rekey"; path: string; rotate: boolean; added: string[]; removed: string[] }
   /** Delete a file the tool owns (a removed host's key). */
-  | { kind: "remove"; path: string };
+  | { kind: "remove"; path: string }
+  /**
+   * Set (`value`, given to `sops set --value-stdin`, never on a command line or in a log) or
+   * unset (no `value`) one key of an existing secrets file: `index` is sops's, `["a"]["b"]`.
+   */
+  | { kind: "set"; path: string; index: string; value?: string };
 
 /** The steps of one command, with the `.sops.yaml` sops works from in the work folder. */
 export interface StepPlan {
@@ -62,6 +67,10 @@ export function describeStep(step: Step): string {
       }sops updatekeys -y ${step.path}`;
     case "remove":
       return `rm ${step.path}`;
+    case "set":
+      return step.value === undefined
+        ? `sops unset ${step.path} '${step.index}'`
+        : `sops set --value-stdin ${step.path} '${step.index}' < (the value)`;
   }
 }
 
@@ -102,6 +111,35 @@ async function checkRecipients(runner: Runner, steps: readonly Step[]): Promise<
   }
 }
 
+/**
+ * A `set` step: a work copy (the operator's own, 0600) changed by `sops set --value-stdin` (the
+ * value on its stdin only) or `sops unset`, in the work folder with the target `.sops.yaml`.
+ */
+async function produceSet(
+  root: string,
+  workDir: string,
+  step: Extract<Step, { kind: "set" }>,
+  runner: Runner,
+): Promise<Uint8Array> {
+  const copy = `${workDir}/${step.path}`;
+  await Deno.mkdir(copy.replace(/\/[^/]+$/, ""), { recursive: true, mode: 0o700 });
+  await Deno.writeFile(copy, await Deno.readFile(`${root}/${step.path}`), { mode: 0o600 });
+  try {
+    await runner.run(
+      step.value === undefined
+        ? { argv: ["sops", "unset", "--idempotent", step.path, step.index], cwd: workDir }
+        : {
+          argv: ["sops", "set", "--value-stdin", step.path, step.index],
+          cwd: workDir,
+          stdin: JSON.stringify(step.value),
+        },
+    );
+  } catch (error) {
+    throw sopsError("change", step.path, error);
+  }
+  return await Deno.readFile(copy);
+}
+
 async function produce(
   root: string,
   workDir: string,
@@ -109,6 +147,7 @@ async function produce(
   runner: Runner,
 ): Promise<Uint8Array | null> {
   if (step.kind === "remove") return null;
+  if (step.kind === "set") return await produceSet(root, workDir, step, runner);
   const copy = `${workDir}/${step.path}`;
   await Deno.mkdir(copy.replace(/\/[^/]+$/, ""), { recursive: true });
   if (step.kind === "write") return new TextEncoder().encode(step.content);
@@ -174,7 +213,12 @@ export async function executeSteps(
   const { steps } = plan;
   if (steps.length === 0) return;
   const rekeys = steps.filter((s) => s.kind === "rekey");
-  await checkDecryptable(runner, root, rekeys.map((s) => s.path), options.parallel);
+  await checkDecryptable(
+    runner,
+    root,
+    steps.filter((s) => s.kind === "rekey" || s.kind === "set").map((s) => s.path),
+    options.parallel,
+  );
   await checkRecipients(runner, steps);
   if (runner.dryRun) {
     for (const step of steps) {
@@ -186,6 +230,7 @@ export async function executeSteps(
     await startJournal(
       root,
       plan.command,
+      // A set's value is this run's alone: "write", so a killed run is undone, not redone.
       steps.map((s) => ({ path: s.path, kind: s.kind === "rekey" ? "rekey" : "write" })),
     );
   } catch (error) {

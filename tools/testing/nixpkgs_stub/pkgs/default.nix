@@ -49,6 +49,7 @@ let
     "makeWrapper"
     "marksman"
     "mdadm"
+    "mkpasswd"
     "nil"
     "nixfmt"
     "nixos-anywhere"

@@ -1,7 +1,8 @@
 # Models nixos/modules/config/users-groups.nix (with the openssh.authorizedKeys options
 # that services/networking/ssh/sshd.nix adds to each user): the user options the fleet
 # and the installer profile set, and upstream's assertions: one of isNormalUser and
-# isSystemUser, and the lock-out check when users are not mutable.
+# isSystemUser, the lock-out check when users are not mutable, and the users activation
+# script (which sops-nix orders its secrets for users before).
 { config, lib, ... }:
 let
   inherit (lib) mkOption types;
@@ -139,6 +140,14 @@ in
   };
 
   config = {
+    # Upstream's script that creates the users (update-users-groups.pl; here a placeholder):
+    # defined when neither systemd.sysusers nor services.userborn is on, as in the fleet.
+    # sops-nix's neededForUsers secrets are set up before it (users.deps).
+    system.activationScripts.users = {
+      supportsDryActivation = true;
+      text = "# update-users-groups.pl (not modelled)";
+    };
+
     users.users.root = {
       uid = 0;
       description = "System administrator";
