@@ -43,7 +43,9 @@ export type ProblemKind =
   | "admin-missing"
   | "host-missing"
   | "host-without-file"
-  | "stale-config";
+  | "stale-config"
+  | "no-single-admin"
+  | "host-needs-share";
 
 /** Problems that make a rekey refuse to change anything. */
 export const BLOCKING: readonly ProblemKind[] = ["no-admin", "duplicate-key"];
@@ -234,9 +236,15 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
   }
   const keyOf = new Map(target.keys.map((k) => [k.anchor, k.value]));
   const adminAnchors = anchorsOf(target, "admin");
-  const personKeys = adminAnchors.length > 0
-    ? adminAnchors.map((a) => keyOf.get(a)!)
-    : target.keys.filter((k) => anchorKind(k.anchor) !== "host").map((k) => k.value);
+  // Without admin_ anchors (a layout this tool did not write), every key that is no host's is
+  // taken for a person's.
+  const hostValues = new Set([
+    ...hostKeys.values(),
+    ...target.keys.filter((k) => anchorKind(k.anchor) === "host").map((k) => k.value),
+  ]);
+  const isPerson = adminAnchors.length > 0
+    ? ((r: string) => adminAnchors.some((a) => keyOf.get(a) === r))
+    : ((r: string) => !hostValues.has(r));
   const actions: FileAction[] = [];
   for (const file of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
     if (file.metadata === null) {
@@ -258,7 +266,7 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
     }
     const current = unique(file.metadata.age);
     const wanted = unique(rule.ageRecipients);
-    if (!wanted.some((r) => personKeys.includes(r))) {
+    if (!wanted.some(isPerson)) {
       problems.push({
         kind: "no-admin",
         subject: file.path,
@@ -288,9 +296,13 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
         } has no *host_${host}`,
       });
     }
+    problems.push(...sharedKeyProblems(file.path, rule, { isPerson, hostKeys }));
     const added = wanted.filter((r) => !current.includes(r));
     const removed = current.filter((r) => !wanted.includes(r));
-    const update = added.length > 0 || removed.length > 0;
+    // Key groups are compared too: sops updatekeys rebuilds them from the rule.
+    const regroup = groupShape(rule.groups, rule.threshold) !==
+      groupShape(file.metadata.groups ?? [], file.metadata.threshold ?? 1);
+    const update = added.length > 0 || removed.length > 0 || regroup;
     actions.push({
       path: file.path,
       current,
@@ -305,7 +317,9 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
         kind: "stale-file",
         subject: file.path,
         message:
-          `${file.path}: recipients differ from .sops.yaml (${added.length} to add, ${removed.length} to remove)`,
+          `${file.path}: recipients differ from .sops.yaml (${added.length} to add, ${removed.length} to remove${
+            regroup ? ", key groups differ" : ""
+          })`,
       });
     }
   }
@@ -319,6 +333,50 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
     }
   }
   return { configText, configChanged, files: actions, problems };
+}
+
+/** Key groups and threshold as one comparable string; "" for a single group. */
+function groupShape(groups: readonly { age: readonly string[] }[], threshold: number): string {
+  if (groups.length < 2) return "";
+  return `${threshold}:${groups.map((g) => [...new Set(g.age)].sort().join(",")).join("|")}`;
+}
+
+/**
+ * With key groups and a threshold above 1, a recipient reads a file alone only if it is in that
+ * many groups (sops.go, GetDataKeyWithKeyServices). A file no admin reads alone is a lock-out
+ * waiting to happen; a host that holds only a share cannot decrypt it at activation.
+ */
+function sharedKeyProblems(
+  path: string,
+  rule: RuleEntry,
+  options: { isPerson: (r: string) => boolean; hostKeys: Map<string, string> },
+): Problem[] {
+  if (rule.groups.length < 2 || rule.threshold < 2) return [];
+  const need = `${rule.threshold} of its ${rule.groups.length} key groups are needed`;
+  const alone = (r: string) =>
+    rule.groups.filter((g) => g.age.includes(r)).length >= rule.threshold;
+  const problems: Problem[] = [];
+  if (!rule.ageRecipients.some((r) => options.isPerson(r) && alone(r))) {
+    problems.push({
+      kind: "no-single-admin",
+      subject: path,
+      message: `${path}: no admin can read it alone: ${
+        describeRule(rule)
+      } splits its data key (${need}), so losing one group's keys locks everyone out; put an admin in ${rule.threshold} groups or use one group`,
+    });
+  }
+  for (const [host, r] of [...options.hostKeys].sort()) {
+    if (rule.ageRecipients.includes(r) && !alone(r)) {
+      problems.push({
+        kind: "host-needs-share",
+        subject: path,
+        message: `${path}: host ${host} can read it only with another party (${need} by ${
+          describeRule(rule)
+        }), so it cannot decrypt it on its own`,
+      });
+    }
+  }
+  return problems;
 }
 
 /** The blocking problems as one error, or undefined when the plan may run. */
