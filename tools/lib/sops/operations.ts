@@ -3,7 +3,7 @@
 import { UsageError } from "../errors.ts";
 import { HOST_NAME_RULE, isHostName } from "../host_name.ts";
 import { isAgeRecipient, sshPublicKeyToAge } from "./age_keys.ts";
-import { applyConfigEdits, matchRule, parseSopsConfig } from "./sops_yaml.ts";
+import { applyConfigEdits, matchRule, parseSopsConfig, type SopsConfig } from "./sops_yaml.ts";
 import { hostKeyPath, type RepoState, SECRETS_DIR } from "./repo_state.ts";
 import { blockingError, describeRule, type Grants, planRekey, type RekeyPlan } from "./plan.ts";
 import type { Step, StepPlan } from "./executor.ts";
@@ -71,6 +71,7 @@ export function holderOf(state: RepoState, recipient: string, except?: string): 
 
 /** The hand-written rules that keep `recipient` from files; the message names rule and line. */
 function notReached(
+  original: SopsConfig,
   plan: RekeyPlan,
   recipient: string,
   files: readonly string[],
@@ -81,7 +82,11 @@ function notReached(
   const missing = plan.files.filter((f) => files.includes(f.path) && !f.wanted.includes(recipient));
   if (missing.length === 0) return undefined;
   return missing.map((f) => {
-    const rule = matchRule(target, f.path)!;
+    // A hand-written rule is named by its line in the file as it is now, not as edited.
+    const now = matchRule(original, f.path);
+    const rule = now !== undefined && now.ownedName === undefined
+      ? now
+      : matchRule(target, f.path)!;
     return `${f.path} is governed by ${
       describeRule(rule)
     }; ${what} was not added — add *${alias} there or remove the rule`;
@@ -117,6 +122,7 @@ export function planAdminAdd(
   );
   const plan = planRekey({ ...state, config, rotate: options.rotate });
   const blocked = notReached(
+    state.config,
     plan,
     key,
     plan.files.map((f) => f.path),
@@ -188,7 +194,7 @@ export function planHostKey(
     ? state.files
     : [...state.files, { path: file, metadata: { age: [], pgp: [], other: [] } }];
   const plan = planRekey({ ...state, hostKeys, files, rotate: options.rotate });
-  const blocked = notReached(plan, recipient, [file], name, `host_${name}`);
+  const blocked = notReached(state.config, plan, recipient, [file], name, `host_${name}`);
   if (blocked !== undefined) {
     throw new Error(
       `Cannot ${

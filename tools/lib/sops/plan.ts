@@ -296,12 +296,12 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
         } has no *host_${host}`,
       });
     }
-    problems.push(...sharedKeyProblems(file.path, rule, { isPerson, hostKeys }));
+    problems.push(...sharedKeyProblems(file.path, rule, file.metadata, { isPerson, hostKeys }));
     const added = wanted.filter((r) => !current.includes(r));
     const removed = current.filter((r) => !wanted.includes(r));
-    // Key groups are compared too: sops updatekeys rebuilds them from the rule.
-    const regroup = groupShape(rule.groups, rule.threshold) !==
-      groupShape(file.metadata.groups ?? [], file.metadata.threshold ?? 1);
+    // Key groups are compared too: sops updatekeys rebuilds them from the rule (but keeps the
+    // file's own shamir_threshold: updatekeys.go, updateFile).
+    const regroup = groupShape(rule.groups) !== groupShape(file.metadata.groups ?? []);
     const update = added.length > 0 || removed.length > 0 || regroup;
     actions.push({
       path: file.path,
@@ -335,10 +335,10 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
   return { configText, configChanged, files: actions, problems };
 }
 
-/** Key groups and threshold as one comparable string; "" for a single group. */
-function groupShape(groups: readonly { age: readonly string[] }[], threshold: number): string {
+/** Key groups as one comparable string; "" for a single group. */
+function groupShape(groups: readonly { age: readonly string[] }[]): string {
   if (groups.length < 2) return "";
-  return `${threshold}:${groups.map((g) => [...new Set(g.age)].sort().join(",")).join("|")}`;
+  return groups.map((g) => [...new Set(g.age)].sort().join(",")).join("|");
 }
 
 /**
@@ -349,30 +349,32 @@ function groupShape(groups: readonly { age: readonly string[] }[], threshold: nu
 function sharedKeyProblems(
   path: string,
   rule: RuleEntry,
+  metadata: { age: string[]; groups?: { age: string[] }[]; threshold?: number },
   options: { isPerson: (r: string) => boolean; hostKeys: Map<string, string> },
 ): Problem[] {
-  if (rule.groups.length < 2 || rule.threshold < 2) return [];
-  const need = `${rule.threshold} of its ${rule.groups.length} key groups are needed`;
-  const alone = (r: string) =>
-    rule.groups.filter((g) => g.age.includes(r)).length >= rule.threshold;
+  // What the file is now: its own key groups and threshold, which sops keeps on updatekeys.
+  const groups = metadata.groups ?? [];
+  const threshold = metadata.threshold ?? 1;
+  if (groups.length < 2 || threshold < 2) return [];
+  const need = `${threshold} of its ${groups.length} key groups are needed`;
+  const alone = (r: string) => groups.filter((g) => g.age.includes(r)).length >= threshold;
   const problems: Problem[] = [];
-  if (!rule.ageRecipients.some((r) => options.isPerson(r) && alone(r))) {
+  if (!metadata.age.some((r) => options.isPerson(r) && alone(r))) {
     problems.push({
       kind: "no-single-admin",
       subject: path,
-      message: `${path}: no admin can read it alone: ${
+      message: `${path}: no admin can read it alone: its data key is split (${need}; ${
         describeRule(rule)
-      } splits its data key (${need}), so losing one group's keys locks everyone out; put an admin in ${rule.threshold} groups or use one group`,
+      }), so losing one group's keys locks everyone out; put an admin in ${threshold} groups or use one group`,
     });
   }
   for (const [host, r] of [...options.hostKeys].sort()) {
-    if (rule.ageRecipients.includes(r) && !alone(r)) {
+    if (metadata.age.includes(r) && !alone(r)) {
       problems.push({
         kind: "host-needs-share",
         subject: path,
-        message: `${path}: host ${host} can read it only with another party (${need} by ${
-          describeRule(rule)
-        }), so it cannot decrypt it on its own`,
+        message:
+          `${path}: host ${host} can read it only with another party (${need}), so it cannot decrypt it on its own`,
       });
     }
   }
