@@ -155,7 +155,12 @@ export function planHostKey(
   state: RepoState,
   name: string,
   keyLine: string,
-  options: PlanOptions & { replace: boolean; fileExists: (path: string) => boolean },
+  options: PlanOptions & {
+    replace: boolean;
+    fileExists: (path: string) => boolean;
+    /** Give the new key the host's kept `secrets/<name>.yaml` (after `host remove`). */
+    restore?: boolean;
+  },
 ): CommandPlan {
   checkKind("host", name);
   const pub = hostKeyPath(name);
@@ -168,9 +173,16 @@ export function planHostKey(
   }
   const file = `${SECRETS_DIR}/${name}.yaml`;
   const fileExists = state.files.some((f) => f.path === file);
-  if (!options.replace && fileExists) {
+  if (!options.replace && fileExists && !options.restore) {
     throw new Error(
-      `Cannot add host "${name}": ${file} exists and is not a host's file; pick another host name`,
+      `Cannot add host "${name}": ${file} exists (kept when a host "${name}" was removed, or another file of that name); pass --restore to give the new key that file and nothing else, or pick another host name`,
+    );
+  }
+  if (options.restore && (options.replace || !fileExists)) {
+    throw new Error(
+      `Cannot restore host "${name}": ${
+        options.replace ? "--restore goes with host add" : `no ${file} to give back`
+      }`,
     );
   }
   let recipient: string;
@@ -193,7 +205,9 @@ export function planHostKey(
   const files = fileExists
     ? state.files
     : [...state.files, { path: file, metadata: { age: [], pgp: [], other: [] } }];
-  const plan = planRekey({ ...state, hostKeys, files, rotate: options.rotate });
+  // A kept file is given back only when asked for, by name (its rule no longer names the host).
+  const grants: Grants = new Map(options.restore ? [[file, { add: [name], remove: [] }]] : []);
+  const plan = planRekey({ ...state, hostKeys, files, rotate: options.rotate }, { grants });
   const blocked = notReached(state.config, plan, recipient, [file], name, `host_${name}`);
   if (blocked !== undefined) {
     throw new Error(
@@ -202,7 +216,9 @@ export function planHostKey(
       } host "${name}": ${blocked}; nothing was changed`,
     );
   }
-  const command = `secrets host ${options.replace ? "replace-key" : "add"} ${name}`;
+  const command = `secrets host ${options.replace ? "replace-key" : "add"} ${name}${
+    options.restore ? " --restore" : ""
+  }`;
   const before: Step[] = sameKey
     ? []
     : [{ kind: "write", path: pub, content: keyLine, mode: 0o644 }];

@@ -117,20 +117,24 @@ export function planConfigEdits(
   }
   const admins = anchorsOf(config, "admin").filter((a) => !removeAdmins.includes(a));
   const grants: Grants = options.grants ?? new Map();
-  const hostsFor = (name: string, named: readonly string[]) => {
+  // A host gets its own file when the file's rule is made (a new file, host add), and keeps it
+  // while its rule names it. A rule that no longer names it (the host was removed) gives its
+  // key nothing back by itself: a .pub put back and a rekey re-grant nothing; `host add
+  // --restore` asks for it by name.
+  const hostsFor = (name: string, named: readonly string[], isNew: boolean) => {
     const grant = grants.get(`${SECRETS_DIR}/${name}.yaml`);
-    const own = hostKeys.has(name) ? [`host_${name}`] : [];
+    const own = hostKeys.has(name) && isNew ? [`host_${name}`] : [];
     const wanted = [...named, ...own, ...(grant?.add ?? []).map((h) => `host_${h}`)];
     const drop = (grant?.remove ?? []).map((h) => `host_${h}`);
     return [...new Set(wanted)].filter((a) => hostAnchors.includes(a) && !drop.includes(a));
   };
   const userAnchors = anchorsOf(config, "user").filter((a) => !removeUsers.includes(a));
   // A user file's readers come from users.ts; every other file's from its hosts.
-  const readers = (name: string, ruleAliases: readonly string[]) => {
+  const readers = (name: string, ruleAliases: readonly string[], isNew: boolean) => {
     const path = `${SECRETS_DIR}/${name}.yaml`;
     const userFile = userFileOf(path);
     if (userFile === undefined) {
-      return hostsFor(name, ruleAliases.filter((a) => anchorKind(a) === "host"));
+      return hostsFor(name, ruleAliases.filter((a) => anchorKind(a) === "host"), isNew);
     }
     const change = options.userGrants?.get(path);
     return userFileReaders(userFile, {
@@ -151,7 +155,7 @@ export function planConfigEdits(
       continue;
     }
     seen.add(name);
-    ruleAliases.set(rule.index, [...admins, ...readers(name, rule.aliases)]);
+    ruleAliases.set(rule.index, [...admins, ...readers(name, rule.aliases, false)]);
   }
   const newRules: { name: string; aliases: string[] }[] = [];
   for (const path of [...filePaths].sort()) {
@@ -161,7 +165,7 @@ export function planConfigEdits(
     if (config.rules.some((r) => r.ownedName === undefined && matches(r, path))) continue;
     seen.add(name);
     // A new file is for the admins (and its own host) until hosts are granted it.
-    newRules.push({ name, aliases: [...admins, ...readers(name, [])] });
+    newRules.push({ name, aliases: [...admins, ...readers(name, [], true)] });
   }
   return {
     setAnchors: hosts.map((h) => ({ anchor: `host_${h}`, value: hostKeys.get(h)! })),
@@ -293,7 +297,11 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
         subject: file.path,
         message: `${file.path}: host ${host} cannot read its own file: ${
           describeRule(rule)
-        } has no *host_${host}`,
+        } has no *host_${host}${
+          rule.ownedName === undefined
+            ? ""
+            : ` (a removed host's key is given nothing back by itself: \`secrets grant ${file.path} ${host}\` gives it)`
+        }`,
       });
     }
     problems.push(...sharedKeyProblems(file.path, rule, file.metadata, { isPerson, hostKeys }));
