@@ -192,7 +192,7 @@ async function changeRepo(
 async function checkRepo(root: string, runner: Runner): Promise<Problem[]> {
   await noteRunning(root, runner);
   const state = await readRepoState(root, { purpose: "check the secrets" });
-  const problems = planRekey(state).problems;
+  const problems = planRekey(state, { report: [] }).problems;
   if (await pathExists(`${root}/${JOURNAL_DIR}`)) {
     problems.unshift({
       kind: "stale-config",

@@ -83,6 +83,11 @@ export interface EditOptions {
   removeUsers?: readonly string[];
   /** Grants and revokes of user files, by path. */
   userGrants?: Map<string, UserGrant>;
+  /**
+   * For a check: what cannot be planned (an anchor a hand-written rule still uses) is added
+   * here as a problem instead of stopping the plan.
+   */
+  report?: Problem[];
 }
 
 /** The edits that bring `.sops.yaml` in step with the host keys and the files under secrets/. */
@@ -104,15 +109,27 @@ export function planConfigEdits(
   ];
   for (const rule of config.rules) {
     if (rule.ownedName !== undefined) continue;
-    const dangling = rule.aliases.find((a) => removed.includes(a));
-    if (dangling) {
-      throw new Error(
-        `Cannot remove anchor "${dangling}": hand-written creation rule ${
+    for (const dangling of rule.aliases.filter((a) => removed.includes(a))) {
+      if (options.report === undefined) {
+        throw new Error(
+          `Cannot remove anchor "${dangling}": hand-written creation rule ${
+            rule.index + 1
+          } (line ${rule.line}, path_regex "${
+            rule.pathRegex ?? ""
+          }") still refers to it; edit that rule first`,
+        );
+      }
+      // A check reports it and plans around it: the anchor stays.
+      options.report.push({
+        kind: "stale-config",
+        subject: dangling,
+        message: `.sops.yaml: &${dangling} names no ${
+          anchorKind(dangling) === "host" ? "host key under configurations/" : "admin or user left"
+        }, but hand-written creation rule ${
           rule.index + 1
-        } (line ${rule.line}, path_regex "${
-          rule.pathRegex ?? ""
-        }") still refers to it; edit that rule first`,
-      );
+        } (line ${rule.line}) still refers to it; edit that rule`,
+      });
+      removed.splice(removed.indexOf(dangling), 1);
     }
   }
   const admins = anchorsOf(config, "admin").filter((a) => !removeAdmins.includes(a));
@@ -227,6 +244,7 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
   for (const rule of config.rules) ruleRegExp(rule);
   const problems: Problem[] = duplicateKeys(config, hostKeys);
   const configText = applyConfigEdits(config, planConfigEdits(config, hostKeys, paths, options));
+  problems.push(...(options.report ?? []));
   const configChanged = configText !== config.text;
   const target = configChanged
     ? parseSopsConfig(configText, ".sops.yaml (as rekey would write it)")

@@ -88,7 +88,7 @@ export function readSopsRecipients(text: string): string[] | null {
 function fromTree(text: string): SopsRecipients | null {
   let data: unknown;
   try {
-    data = YAML.parse(text, { maxAliasCount: 100, uniqueKeys: false });
+    data = YAML.parse(text, { maxAliasCount: 100, uniqueKeys: false, logLevel: "error" });
   } catch {
     return null;
   }

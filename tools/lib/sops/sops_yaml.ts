@@ -210,7 +210,12 @@ const OTHER_KEY_KINDS = ["kms", "gcp_kms", "azure_keyvault", "hc_vault", "hc_vau
 
 /** Parses `.sops.yaml`; errors name the line and column. */
 export function parseSopsConfig(text: string, file = ".sops.yaml"): SopsConfig {
-  const doc = YAML.parseDocument(text, { uniqueKeys: false, keepSourceTokens: true });
+  // logLevel "error": the parser's warnings (an anchor ending in `:`) would go to stderr.
+  const doc = YAML.parseDocument(text, {
+    uniqueKeys: false,
+    keepSourceTokens: true,
+    logLevel: "error",
+  });
   const first = doc.errors[0];
   if (first !== undefined) {
     const pos = first.linePos?.[0];
