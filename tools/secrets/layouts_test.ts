@@ -42,8 +42,8 @@ Deno.test("defect 1: admin add jo-ann, admin remove the first admin, host add: e
   // Only generated rules, so admins can come and go.
   const text = await config(f);
   await f.repo.write({
-    ".sops.yaml": text.replace(/  # Hand-written: notes[^]*?- \*admin_alice\n/, "")
-      .replace(/  - path_regex: \^secrets\/shared[^]*$/, ""),
+    ".sops.yaml": text.replace(/ {2}# Hand-written: notes[^]*?- \*admin_alice\n/, "")
+      .replace(/ {2}- path_regex: \^secrets\/shared[^]*$/, ""),
     "secrets/notes/alice.yaml": null,
     "secrets/shared.yaml": null,
   });
