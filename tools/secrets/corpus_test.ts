@@ -19,6 +19,8 @@ interface Entry {
   encrypted: string[];
   constructs: string[];
   note: string;
+  /** SHA-256 of each file as copied: the files stay byte for byte as their authors wrote them. */
+  sha256: Record<string, string>;
 }
 
 const manifest = JSON.parse(await Deno.readTextFile(`${CORPUS}MANIFEST.json`)) as {
@@ -85,7 +87,7 @@ function rulesOf(text: string): Rule[] {
   return Array.isArray(doc?.creation_rules) ? doc.creation_rules as Rule[] : [];
 }
 
-Deno.test("the sops corpus holds 25 files or more, every construct of the issue, each tag true", () => {
+Deno.test("the sops corpus holds 25 files or more, every construct of the issue, each tag true", async () => {
   const files = manifest.files;
   assert(files.length >= 25, `${files.length} files`);
   for (const construct of REQUIRED) {
@@ -106,6 +108,12 @@ Deno.test("the sops corpus holds 25 files or more, every construct of the issue,
     }
     for (const path of entry.encrypted) {
       assert(readSopsMetadata(read(entry, path)) !== null, `${entry.id}/${path}: no sops metadata`);
+    }
+    for (const [path, sum] of Object.entries(entry.sha256)) {
+      const bytes = Deno.readFileSync(`${CORPUS}${entry.id}/${path}`);
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+      const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+      assertEquals(hex, sum, `${entry.id}/${path} changed since it was copied`);
     }
   }
 });
