@@ -5,6 +5,7 @@ import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { pathExists } from "../lib/fs.ts";
 import { hostNameProblem } from "../lib/host_name.ts";
+import { hostAddressProblem } from "../lib/validate.ts";
 import { ask } from "../lib/prompt.ts";
 import { publicKeyBody } from "../lib/ssh_pinned.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
@@ -271,7 +272,7 @@ export async function main(args: string[]): Promise<number> {
     const host = parsed.args[0]!;
     const problem = hostNameProblem(host);
     if (problem !== undefined) throw new UsageError(`Cannot install host "${host}": ${problem}`);
-    const badTarget = targetProblem(options.target);
+    const badTarget = hostAddressProblem(options.target);
     if (badTarget !== undefined) {
       throw new UsageError(`Cannot install to --target "${options.target}": ${badTarget}`);
     }

@@ -462,14 +462,14 @@ Deno.test("13: where a hand-written rule decides, admin add and host add say so 
   assertEquals(admin.code, 1);
   assertStringIncludes(
     admin.stderr,
-    "secrets/app.yaml is governed by your rule 1 (line 6); admin new was not added — add *admin_new there or remove the rule",
+    "secrets/app.yaml is governed by your rule 1 (line 5); admin new was not added — add *admin_new there or remove the rule",
   );
   const web1 = await makeHostKey(f.keysDir, "web1");
   const host = await f.task("secrets", hostAddArgs("web1", `${web1.privatePath}.pub`));
   assertEquals(host.code, 1);
   assertStringIncludes(
     host.stderr,
-    "secrets/web1.yaml is governed by your rule 1 (line 6); web1 was not added — add *host_web1 there or remove the rule",
+    "secrets/web1.yaml is governed by your rule 1 (line 5); web1 was not added — add *host_web1 there or remove the rule",
   );
   assertEquals(await f.snapshot(), before);
   assertEquals((await f.task("rekey", ["--check"])).code, 0, "the foreign layout is in step");
@@ -547,7 +547,7 @@ Deno.test("17: a host named like an existing non-host secrets file is refused", 
   assertEquals(r.code, 1);
   assertStringIncludes(
     r.stderr,
-    `Cannot add host "shared": secrets/shared.yaml exists and is not a host's file`,
+    `Cannot add host "shared": secrets/shared.yaml exists (kept when a host "shared" was removed, or another file of that name); pass --restore to give the new key that file and nothing else, or pick another host name`,
   );
   assertEquals(await f.snapshot(), before);
 });

@@ -16,6 +16,7 @@ import {
   formatAccess,
   hostKeyPath,
   JOURNAL_DIR,
+  listSecretFiles,
   planAdminAdd,
   planAdminRemove,
   planGrant,
@@ -30,6 +31,7 @@ import {
   runningHolder,
   sshPublicKeyToAge,
   type StepEvent,
+  userFileOf,
 } from "../lib/sops/mod.ts";
 import { registerUserCommands } from "./user_commands.ts";
 import { registerPasswordCommand } from "./password.ts";
@@ -194,7 +196,7 @@ async function changeRepo(
 async function checkRepo(root: string, runner: Runner): Promise<Problem[]> {
   await noteRunning(root, runner);
   const state = await readRepoState(root, { purpose: "check the secrets" });
-  const problems = planRekey(state).problems;
+  const problems = planRekey(state, { report: [] }).problems;
   if (await pathExists(`${root}/${JOURNAL_DIR}`)) {
     problems.unshift({
       kind: "stale-config",
@@ -363,7 +365,7 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
 
     const host = program.command("host").description("hosts: age keys derived from SSH host keys");
     for (const replace of [false, true]) {
-      host.command(replace ? "replace-key" : "add")
+      const command = host.command(replace ? "replace-key" : "add")
         .description(
           replace
             ? "replace a reinstalled host's key, then rekey and rotate"
@@ -372,8 +374,16 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
         .argument("<name>")
         .option("--key-file <path>", "its ssh_host_ed25519_key.pub")
         .option("--scan <address>", "read the key with ssh-keyscan (check the fingerprint)")
-        .option("-y, --yes", "do not ask to confirm the fingerprint")
+        .option("-y, --yes", "do not ask to confirm the fingerprint");
+      if (!replace) {
+        command.option(
+          "--restore",
+          "give the new key the kept secrets/<name>.yaml of a removed host of that name (nothing else)",
+        );
+      }
+      command
         .action(async (name, o) => {
+          const restore = (o as { restore?: boolean }).restore ?? false;
           const runner = runnerFor(opts());
           const line = await readKeyLine(runner, {
             ...(o.keyFile ? { keyFile: o.keyFile } : {}),
@@ -386,9 +396,25 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
             return planHostKey(state, name, line, {
               ...opts(),
               replace,
+              restore,
               fileExists: () => pubExists,
             });
           });
+          if (restore) {
+            // Nothing else the removed host had comes back by itself: each is granted by name.
+            const r = await root();
+            const kept = (await listSecretFiles(r)).filter((p) => userFileOf(p)?.host === name);
+            for (const path of kept) {
+              runner.log(
+                `${path}: not given to the new key; \`secrets user grant ${
+                  userFileOf(path)!.user
+                } ${name}\` gives it`,
+              );
+            }
+            runner.log(
+              `Files ${name} was granted before (secrets grant) are not given back: grant them again by name`,
+            );
+          }
         });
     }
 

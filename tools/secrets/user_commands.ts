@@ -200,6 +200,9 @@ export function registerUserCommands(
         runner.log(
           `configurations/${name}/ is kept without its key: delete it with git rm -r when the machine is gone`,
         );
+        runner.log(
+          `secrets/${name}.yaml is kept for the admins; \`secrets host add ${name} --key-file <pub> --restore\` gives a new key that file and nothing else (a .pub put back by hand gets nothing)`,
+        );
       }
     });
 }

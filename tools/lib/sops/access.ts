@@ -1,51 +1,108 @@
-// Who can decrypt what, from each file's metadata: every recipient, under whatever anchor name
-// `.sops.yaml` gives it, and the ones it does not name at all.
+// Who can decrypt what, from each file's metadata: every recipient (age, pgp, kms…) in one
+// column named by the anchor `.sops.yaml` gives it anywhere in the file, or shown as unknown;
+// with key groups, who reads alone and which groups together (sops.go,
+// GetDataKeyWithKeyServices: `threshold` groups must each give their share).
 import type { RepoState } from "./repo_state.ts";
+import type { KeyGroup } from "./sops_metadata.ts";
 
-/** A column of the access table. */
+/** A column of the access table: one recipient. */
 export interface AccessColumn {
-  /** The anchor name, `unknown age1…`, `pgp:<fp>` or `kms:<id>`. */
+  /** The anchor name, `host <name>`, `unknown age1…`, `unknown pgp:<fp>` or `kms:<id>`. */
   name: string;
   kind: "anchor" | "host" | "user" | "unknown" | "pgp" | "other";
+}
+
+/** One file's row. */
+export interface AccessRow {
+  path: string;
+  encrypted: boolean;
+  /** Column → true when that recipient alone can decrypt the file. */
+  access: Record<string, boolean>;
+  /** Column → true when it holds a share of the data key but cannot decrypt alone. */
+  share: Record<string, boolean>;
+  /** The file's key groups as column names (one group when the file has no key_groups). */
+  groups: string[][];
+  /** Key groups needed to decrypt (1 without key groups). */
+  threshold: number;
 }
 
 /** The access table. */
 export interface AccessTable {
   columns: AccessColumn[];
-  rows: { path: string; encrypted: boolean; access: Record<string, boolean> }[];
+  rows: AccessRow[];
+}
+
+/** A pgp fingerprint without its spaces, as sops keeps it (pgp/keysource.go, NewMasterKeyFromFingerprint); upper case to compare. */
+function pgpId(fp: string): string {
+  return `pgp:${fp.replace(/\s+/g, "").toUpperCase()}`;
+}
+
+function recipientId(value: string): string {
+  return /^age1/.test(value) ? value : /^[0-9a-fA-F\s]{16,}$/.test(value) ? pgpId(value) : value;
 }
 
 /** Builds the access table; needs no keys and works on any `.sops.yaml`. */
 export function accessTable(state: RepoState): AccessTable {
-  const named = new Map<string, string>(); // recipient → column name
+  const named = new Map<string, string>(); // recipient id → column name
   const columns: AccessColumn[] = [];
-  for (const key of state.config.keys) {
-    const name = key.anchor ?? `(no anchor) ${key.value.slice(0, 16)}…`;
-    if (columns.some((c) => c.name === name)) continue;
-    columns.push({ name, kind: key.anchor?.startsWith("user_") ? "user" : "anchor" });
-    for (const r of key.value.split(",").map((v) => v.trim()).filter(Boolean)) {
-      if (!named.has(r)) named.set(r, name);
-    }
+  const add = (name: string, kind: AccessColumn["kind"]) => {
+    if (!columns.some((c) => c.name === name)) columns.push({ name, kind });
+  };
+  const anchored = [
+    ...state.config.keys.map((k) => ({ anchor: k.anchor, value: k.value })),
+    ...state.config.named,
+  ];
+  for (const { anchor, value } of anchored) {
+    const ids = value.split(",").map((v) => v.trim()).filter(Boolean).map(recipientId);
+    const fresh = ids.filter((id) => !named.has(id));
+    if (fresh.length === 0) continue;
+    const name = anchor ?? `(no anchor) ${value.slice(0, 16)}…`;
+    add(name, anchor?.startsWith("user_") ? "user" : "anchor");
+    for (const id of fresh) named.set(id, name);
   }
   for (const [host, r] of state.hostKeys) {
     if (named.has(r)) continue;
     named.set(r, `host ${host}`);
-    columns.push({ name: `host ${host}`, kind: "host" });
+    add(`host ${host}`, "host");
   }
-  const extra = (name: string, kind: AccessColumn["kind"]) => {
-    if (!columns.some((c) => c.name === name)) columns.push({ name, kind });
+  const columnOf = (id: string): string => {
+    const known = named.get(id);
+    if (known !== undefined) return known;
+    const name = id.startsWith("age1")
+      ? `unknown ${id}`
+      : id.startsWith("pgp:")
+      ? `unknown ${id}`
+      : id;
+    add(name, id.startsWith("age1") || id.startsWith("pgp:") ? "unknown" : "other");
     return name;
   };
-  const rows = state.files.map((f) => {
-    const access: Record<string, boolean> = Object.fromEntries(columns.map((c) => [c.name, false]));
-    for (const r of f.metadata?.age ?? []) {
-      access[named.get(r) ?? extra(`unknown ${r}`, "unknown")] = true;
+  const groupColumns = (g: KeyGroup) => [
+    ...new Set([
+      ...g.age.map(columnOf),
+      ...g.pgp.map((fp) => columnOf(pgpId(fp))),
+      ...g.other.map(columnOf),
+    ]),
+  ];
+  const rows: AccessRow[] = state.files.map((f) => {
+    const m = f.metadata;
+    const groups = m === null ? [] : (m.groups ?? [m]).map(groupColumns);
+    const threshold = m?.threshold ?? 1;
+    const access: Record<string, boolean> = {};
+    const share: Record<string, boolean> = {};
+    for (const name of new Set(groups.flat())) {
+      // One recipient in enough groups gives enough shares by itself.
+      const alone = groups.filter((g) => g.includes(name)).length >= threshold;
+      access[name] = alone;
+      share[name] = !alone;
     }
-    for (const fp of f.metadata?.pgp ?? []) access[extra(`pgp:${fp}`, "pgp")] = true;
-    for (const id of f.metadata?.other ?? []) access[extra(id, "other")] = true;
-    return { path: f.path, encrypted: f.metadata !== null, access };
+    return { path: f.path, encrypted: m !== null, access, share, groups, threshold };
   });
-  for (const row of rows) for (const c of columns) row.access[c.name] ??= false;
+  for (const row of rows) {
+    for (const c of columns) {
+      row.access[c.name] ??= false;
+      row.share[c.name] ??= false;
+    }
+  }
   // Users are a group of their own, after admins and hosts, before keys no anchor names.
   const group = (c: AccessColumn) =>
     c.kind === "user" ? 1 : c.kind === "anchor" || c.kind === "host" ? 0 : 2;
@@ -53,24 +110,39 @@ export function accessTable(state: RepoState): AccessTable {
   return { columns, rows };
 }
 
-/** The access table as text: one line per file, then a legend of long column names. */
+/** What a cell says: `yes` (reads alone), `share` (only with other groups), `-` or `PLAIN`. */
+function cell(row: AccessRow, column: string): string {
+  if (!row.encrypted) return "PLAIN";
+  return row.access[column] ? "yes" : row.share[column] ? "share" : "-";
+}
+
+/**
+ * The access table as text: one line per file, each column as wide as its widest cell or
+ * name; then, for each file with key groups, which groups it needs.
+ */
 export function formatAccess(table: AccessTable): string {
   const width = Math.max(4, ...table.rows.map((r) => r.path.length));
+  const widths = table.columns.map((c) =>
+    Math.max(c.name.length, ...table.rows.map((r) => cell(r, c.name).length))
+  );
   // A bar before the users' group of columns.
   const bar = (c: AccessColumn, i: number) =>
     c.kind === "user" && table.columns[i - 1]?.kind !== "user" ? ["|"] : [];
   const header = [
     "file".padEnd(width),
-    ...table.columns.flatMap((c, i) => [...bar(c, i), c.name]),
-  ].join("  ");
+    ...table.columns.flatMap((c, i) => [...bar(c, i), c.name.padEnd(widths[i]!)]),
+  ].join("  ").trimEnd();
   const lines = table.rows.map((r) =>
     [
       r.path.padEnd(width),
-      ...table.columns.flatMap((c, i) => [
-        ...bar(c, i),
-        (!r.encrypted ? "PLAIN" : r.access[c.name] ? "yes" : "-").padEnd(c.name.length),
-      ]),
+      ...table.columns.flatMap((c, i) => [...bar(c, i), cell(r, c.name).padEnd(widths[i]!)]),
     ].join("  ").trimEnd()
   );
-  return [header, ...lines].join("\n");
+  const notes = table.rows.filter((r) => r.groups.length > 1).map((r) => {
+    const alone = Object.keys(r.access).filter((name) => r.access[name]);
+    return `${r.path}: key groups, ${r.threshold} of ${r.groups.length} needed: ${
+      r.groups.map((g, i) => `group ${i + 1} (${g.join(", ") || "empty"})`).join(", ")
+    }; ${alone.length > 0 ? `reads alone: ${alone.join(", ")}` : "no one reads it alone"}`;
+  });
+  return [header, ...lines, ...(notes.length > 0 ? ["", ...notes] : [])].join("\n");
 }

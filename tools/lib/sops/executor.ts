@@ -10,11 +10,18 @@ import {
   dropJournal,
   inspectJournal,
   JOURNAL_DIR,
+  makeDirs,
+  makePrivateDir,
   recordOutput,
   rollBack,
   sha256,
   startJournal,
+  writePrivateFile,
 } from "./journal.ts";
+
+function parentOf(path: string): string {
+  return path.replace(/\/?[^/]+$/, "");
+}
 
 /** One change to the repository; the plan is a list of these. */
 export type Step =
@@ -149,7 +156,7 @@ async function produce(
   if (step.kind === "remove") return null;
   if (step.kind === "set") return await produceSet(root, workDir, step, runner);
   const copy = `${workDir}/${step.path}`;
-  await Deno.mkdir(copy.replace(/\/[^/]+$/, ""), { recursive: true });
+  await makePrivateDir(root, `work/${parentOf(step.path)}`);
   if (step.kind === "write") return new TextEncoder().encode(step.content);
   if (step.kind === "encrypt") {
     try {
@@ -164,7 +171,7 @@ async function produce(
     }
   }
   // The work copy is the operator's own (0600) even when the original is read-only.
-  await Deno.writeFile(copy, await Deno.readFile(`${root}/${step.path}`), { mode: 0o600 });
+  await writePrivateFile(copy, await Deno.readFile(`${root}/${step.path}`));
   try {
     // Rotate first, while the operator is still a recipient (they may be the one removed).
     if (step.rotate) await runner.run({ argv: ["sops", "rotate", "-i", step.path], cwd: workDir });
@@ -186,12 +193,13 @@ async function place(root: string, step: Step, bytes: Uint8Array | null) {
   }
   // Staged apart from the work folder, whose own .sops.yaml sops still needs.
   const copy = `${root}/${JOURNAL_DIR}/out/${step.path}`;
-  await Deno.mkdir(copy.replace(/\/[^/]+$/, ""), { recursive: true });
+  await makePrivateDir(root, `out/${parentOf(step.path)}`);
   const target = `${root}/${step.path}`;
   const mode = await Deno.stat(target).then((s) => s.mode, () => null);
-  await Deno.writeFile(copy, bytes, { mode: 0o600 });
+  await writePrivateFile(copy, bytes);
   await Deno.chmod(copy, (mode ?? (step.kind === "write" ? step.mode : 0o644)) & 0o7777);
-  await Deno.mkdir(target.replace(/\/[^/]+$/, ""), { recursive: true });
+  // A new folder of the repository (secrets/users/<user>/): 0755, never writable by others.
+  await makeDirs(root, parentOf(step.path), { mode: 0o755, private: false });
   try {
     await Deno.rename(copy, target);
   } catch (error) {
@@ -250,9 +258,10 @@ export async function executeSteps(
   };
   let failure: { step: Step | undefined; error: unknown } | undefined;
   try {
-    await Deno.mkdir(workDir, { recursive: true });
-    // sops finds .sops.yaml by walking up from its working directory: the work folder has its own.
-    await Deno.writeTextFile(`${workDir}/.sops.yaml`, plan.targetConfig);
+    await makePrivateDir(root, "work");
+    // sops finds .sops.yaml by walking up from its working directory: the work folder has its
+    // own, which only this user can read or replace (it decides who a re-keyed file is for).
+    await writePrivateFile(`${workDir}/.sops.yaml`, plan.targetConfig);
   } catch (error) {
     failure = { step: undefined, error };
   }

@@ -48,9 +48,55 @@ export async function hashFile(path: string): Promise<string | null> {
   }
 }
 
-async function copyInto(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to.replace(/\/[^/]+$/, ""), { recursive: true });
-  await Deno.writeFile(to, await Deno.readFile(from), { mode: 0o600 });
+/**
+ * Creates the folders of `rel` under `base` that are missing, each with `mode` whatever the
+ * umask (a folder made by Deno.mkdir gets `mode & ~umask`, and umask 000 adds nothing back).
+ * `private` folders (the run's own) get the mode even when they exist: chmod fails on a
+ * folder another user owns, so a folder planted by someone else stops the run.
+ */
+export async function makeDirs(
+  base: string,
+  rel: string,
+  options: { mode: number; private: boolean },
+): Promise<void> {
+  let path = base;
+  for (const part of rel.split("/").filter(Boolean)) {
+    path += `/${part}`;
+    let created = true;
+    try {
+      await Deno.mkdir(path, { mode: options.mode });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      created = false;
+      const info = await Deno.lstat(path);
+      if (!info.isDirectory) throw new Error(`Cannot use ${path}: it is not a folder`);
+    }
+    if (created || options.private) await Deno.chmod(path, options.mode);
+  }
+}
+
+/** Makes the run's own folder `rel` under the journal folder: 0700, whatever the umask. */
+export async function makePrivateDir(root: string, rel: string): Promise<void> {
+  await makeDirs(root, `${JOURNAL_DIR}/${rel}`, { mode: 0o700, private: true });
+}
+
+/** Writes a file of the run's own: created 0600 (and set so), whatever the umask. */
+export async function writePrivateFile(path: string, bytes: Uint8Array | string): Promise<void> {
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  await Deno.writeFile(path, data, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+}
+
+function parentOf(path: string): string {
+  return path.replace(/\/?[^/]+$/, "");
+}
+
+async function copyInto(root: string, path: string): Promise<void> {
+  await makePrivateDir(root, `backup/${parentOf(path)}`);
+  await writePrivateFile(
+    `${root}/${JOURNAL_DIR}/backup/${path}`,
+    await Deno.readFile(`${root}/${path}`),
+  );
 }
 
 /** Writes backups then `journal.json` (in that order: no journal means nothing changed yet). */
@@ -60,11 +106,11 @@ export async function startJournal(
   files: readonly { path: string; kind: JournalEntry["kind"] }[],
 ): Promise<Journal> {
   const dir = `${root}/${JOURNAL_DIR}`;
-  await Deno.mkdir(`${dir}/backup`, { recursive: true });
+  await makePrivateDir(root, "backup");
   const entries: JournalEntry[] = [];
   for (const { path, kind } of files) {
     const before = await hashFile(`${root}/${path}`);
-    if (before !== null) await copyInto(`${root}/${path}`, `${dir}/backup/${path}`);
+    if (before !== null) await copyInto(root, path);
     entries.push({ path, kind, before });
   }
   const journal: Journal = {
@@ -74,7 +120,9 @@ export async function startJournal(
     pid: Deno.pid,
     entries,
   };
-  await writeFileAtomic(`${dir}/journal.json`, `${JSON.stringify(journal, null, 2)}\n`);
+  await writeFileAtomic(`${dir}/journal.json`, `${JSON.stringify(journal, null, 2)}\n`, {
+    mode: 0o600,
+  });
   return journal;
 }
 
@@ -83,7 +131,7 @@ export async function recordOutput(root: string, path: string, hash: string): Pr
   await Deno.writeTextFile(
     `${root}/${JOURNAL_DIR}/done.log`,
     `${JSON.stringify({ path, after: hash })}\n`,
-    { append: true },
+    { append: true, mode: 0o600 },
   );
 }
 

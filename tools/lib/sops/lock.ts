@@ -60,7 +60,13 @@ const ATTEMPT_GAP_MS = 20;
 export async function acquireLock(root: string, command: string): Promise<HeldLock> {
   const path = `${root}/${LOCK_FILE}`;
   for (let round = 0; round < ATTEMPTS; round++) {
-    const file = await Deno.open(path, { read: true, write: true, create: true }).catch(
+    const file = await Deno.open(path, {
+      read: true,
+      write: true,
+      create: true,
+      // Readable (read-only commands name the holder), never writable by others, whatever the umask.
+      mode: 0o644,
+    }).catch(
       (error) => {
         throw new Error(
           `Cannot lock ${LOCK_FILE} in ${root}: ${

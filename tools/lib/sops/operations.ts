@@ -3,7 +3,7 @@
 import { UsageError } from "../errors.ts";
 import { HOST_NAME_RULE, isHostName } from "../host_name.ts";
 import { isAgeRecipient, sshPublicKeyToAge } from "./age_keys.ts";
-import { applyConfigEdits, matchRule, parseSopsConfig } from "./sops_yaml.ts";
+import { applyConfigEdits, matchRule, parseSopsConfig, type SopsConfig } from "./sops_yaml.ts";
 import { hostKeyPath, type RepoState, SECRETS_DIR } from "./repo_state.ts";
 import { blockingError, describeRule, type Grants, planRekey, type RekeyPlan } from "./plan.ts";
 import type { Step, StepPlan } from "./executor.ts";
@@ -71,6 +71,7 @@ export function holderOf(state: RepoState, recipient: string, except?: string): 
 
 /** The hand-written rules that keep `recipient` from files; the message names rule and line. */
 function notReached(
+  original: SopsConfig,
   plan: RekeyPlan,
   recipient: string,
   files: readonly string[],
@@ -81,7 +82,11 @@ function notReached(
   const missing = plan.files.filter((f) => files.includes(f.path) && !f.wanted.includes(recipient));
   if (missing.length === 0) return undefined;
   return missing.map((f) => {
-    const rule = matchRule(target, f.path)!;
+    // A hand-written rule is named by its line in the file as it is now, not as edited.
+    const now = matchRule(original, f.path);
+    const rule = now !== undefined && now.ownedName === undefined
+      ? now
+      : matchRule(target, f.path)!;
     return `${f.path} is governed by ${
       describeRule(rule)
     }; ${what} was not added — add *${alias} there or remove the rule`;
@@ -117,6 +122,7 @@ export function planAdminAdd(
   );
   const plan = planRekey({ ...state, config, rotate: options.rotate });
   const blocked = notReached(
+    state.config,
     plan,
     key,
     plan.files.map((f) => f.path),
@@ -149,7 +155,12 @@ export function planHostKey(
   state: RepoState,
   name: string,
   keyLine: string,
-  options: PlanOptions & { replace: boolean; fileExists: (path: string) => boolean },
+  options: PlanOptions & {
+    replace: boolean;
+    fileExists: (path: string) => boolean;
+    /** Give the new key the host's kept `secrets/<name>.yaml` (after `host remove`). */
+    restore?: boolean;
+  },
 ): CommandPlan {
   checkKind("host", name);
   const pub = hostKeyPath(name);
@@ -162,9 +173,16 @@ export function planHostKey(
   }
   const file = `${SECRETS_DIR}/${name}.yaml`;
   const fileExists = state.files.some((f) => f.path === file);
-  if (!options.replace && fileExists) {
+  if (!options.replace && fileExists && !options.restore) {
     throw new Error(
-      `Cannot add host "${name}": ${file} exists and is not a host's file; pick another host name`,
+      `Cannot add host "${name}": ${file} exists (kept when a host "${name}" was removed, or another file of that name); pass --restore to give the new key that file and nothing else, or pick another host name`,
+    );
+  }
+  if (options.restore && (options.replace || !fileExists)) {
+    throw new Error(
+      `Cannot restore host "${name}": ${
+        options.replace ? "--restore goes with host add" : `no ${file} to give back`
+      }`,
     );
   }
   let recipient: string;
@@ -187,8 +205,10 @@ export function planHostKey(
   const files = fileExists
     ? state.files
     : [...state.files, { path: file, metadata: { age: [], pgp: [], other: [] } }];
-  const plan = planRekey({ ...state, hostKeys, files, rotate: options.rotate });
-  const blocked = notReached(plan, recipient, [file], name, `host_${name}`);
+  // A kept file is given back only when asked for, by name (its rule no longer names the host).
+  const grants: Grants = new Map(options.restore ? [[file, { add: [name], remove: [] }]] : []);
+  const plan = planRekey({ ...state, hostKeys, files, rotate: options.rotate }, { grants });
+  const blocked = notReached(state.config, plan, recipient, [file], name, `host_${name}`);
   if (blocked !== undefined) {
     throw new Error(
       `Cannot ${
@@ -196,7 +216,9 @@ export function planHostKey(
       } host "${name}": ${blocked}; nothing was changed`,
     );
   }
-  const command = `secrets host ${options.replace ? "replace-key" : "add"} ${name}`;
+  const command = `secrets host ${options.replace ? "replace-key" : "add"} ${name}${
+    options.restore ? " --restore" : ""
+  }`;
   const before: Step[] = sameKey
     ? []
     : [{ kind: "write", path: pub, content: keyLine, mode: 0o644 }];

@@ -43,7 +43,9 @@ export type ProblemKind =
   | "admin-missing"
   | "host-missing"
   | "host-without-file"
-  | "stale-config";
+  | "stale-config"
+  | "no-single-admin"
+  | "host-needs-share";
 
 /** Problems that make a rekey refuse to change anything. */
 export const BLOCKING: readonly ProblemKind[] = ["no-admin", "duplicate-key"];
@@ -81,6 +83,11 @@ export interface EditOptions {
   removeUsers?: readonly string[];
   /** Grants and revokes of user files, by path. */
   userGrants?: Map<string, UserGrant>;
+  /**
+   * For a check: what cannot be planned (an anchor a hand-written rule still uses) is added
+   * here as a problem instead of stopping the plan.
+   */
+  report?: Problem[];
 }
 
 /** The edits that bring `.sops.yaml` in step with the host keys and the files under secrets/. */
@@ -102,33 +109,49 @@ export function planConfigEdits(
   ];
   for (const rule of config.rules) {
     if (rule.ownedName !== undefined) continue;
-    const dangling = rule.aliases.find((a) => removed.includes(a));
-    if (dangling) {
-      throw new Error(
-        `Cannot remove anchor "${dangling}": hand-written creation rule ${
+    for (const dangling of rule.aliases.filter((a) => removed.includes(a))) {
+      if (options.report === undefined) {
+        throw new Error(
+          `Cannot remove anchor "${dangling}": hand-written creation rule ${
+            rule.index + 1
+          } (line ${rule.line}, path_regex "${
+            rule.pathRegex ?? ""
+          }") still refers to it; edit that rule first`,
+        );
+      }
+      // A check reports it and plans around it: the anchor stays.
+      options.report.push({
+        kind: "stale-config",
+        subject: dangling,
+        message: `.sops.yaml: &${dangling} names no ${
+          anchorKind(dangling) === "host" ? "host key under configurations/" : "admin or user left"
+        }, but hand-written creation rule ${
           rule.index + 1
-        } (line ${rule.line}, path_regex "${
-          rule.pathRegex ?? ""
-        }") still refers to it; edit that rule first`,
-      );
+        } (line ${rule.line}) still refers to it; edit that rule`,
+      });
+      removed.splice(removed.indexOf(dangling), 1);
     }
   }
   const admins = anchorsOf(config, "admin").filter((a) => !removeAdmins.includes(a));
   const grants: Grants = options.grants ?? new Map();
-  const hostsFor = (name: string, named: readonly string[]) => {
+  // A host gets its own file when the file's rule is made (a new file, host add), and keeps it
+  // while its rule names it. A rule that no longer names it (the host was removed) gives its
+  // key nothing back by itself: a .pub put back and a rekey re-grant nothing; `host add
+  // --restore` asks for it by name.
+  const hostsFor = (name: string, named: readonly string[], isNew: boolean) => {
     const grant = grants.get(`${SECRETS_DIR}/${name}.yaml`);
-    const own = hostKeys.has(name) ? [`host_${name}`] : [];
+    const own = hostKeys.has(name) && isNew ? [`host_${name}`] : [];
     const wanted = [...named, ...own, ...(grant?.add ?? []).map((h) => `host_${h}`)];
     const drop = (grant?.remove ?? []).map((h) => `host_${h}`);
     return [...new Set(wanted)].filter((a) => hostAnchors.includes(a) && !drop.includes(a));
   };
   const userAnchors = anchorsOf(config, "user").filter((a) => !removeUsers.includes(a));
   // A user file's readers come from users.ts; every other file's from its hosts.
-  const readers = (name: string, ruleAliases: readonly string[]) => {
+  const readers = (name: string, ruleAliases: readonly string[], isNew: boolean) => {
     const path = `${SECRETS_DIR}/${name}.yaml`;
     const userFile = userFileOf(path);
     if (userFile === undefined) {
-      return hostsFor(name, ruleAliases.filter((a) => anchorKind(a) === "host"));
+      return hostsFor(name, ruleAliases.filter((a) => anchorKind(a) === "host"), isNew);
     }
     const change = options.userGrants?.get(path);
     return userFileReaders(userFile, {
@@ -149,7 +172,7 @@ export function planConfigEdits(
       continue;
     }
     seen.add(name);
-    ruleAliases.set(rule.index, [...admins, ...readers(name, rule.aliases)]);
+    ruleAliases.set(rule.index, [...admins, ...readers(name, rule.aliases, false)]);
   }
   const newRules: { name: string; aliases: string[] }[] = [];
   for (const path of [...filePaths].sort()) {
@@ -159,7 +182,7 @@ export function planConfigEdits(
     if (config.rules.some((r) => r.ownedName === undefined && matches(r, path))) continue;
     seen.add(name);
     // A new file is for the admins (and its own host) until hosts are granted it.
-    newRules.push({ name, aliases: [...admins, ...readers(name, [])] });
+    newRules.push({ name, aliases: [...admins, ...readers(name, [], true)] });
   }
   return {
     setAnchors: hosts.map((h) => ({ anchor: `host_${h}`, value: hostKeys.get(h)! })),
@@ -221,6 +244,7 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
   for (const rule of config.rules) ruleRegExp(rule);
   const problems: Problem[] = duplicateKeys(config, hostKeys);
   const configText = applyConfigEdits(config, planConfigEdits(config, hostKeys, paths, options));
+  problems.push(...(options.report ?? []));
   const configChanged = configText !== config.text;
   const target = configChanged
     ? parseSopsConfig(configText, ".sops.yaml (as rekey would write it)")
@@ -234,9 +258,15 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
   }
   const keyOf = new Map(target.keys.map((k) => [k.anchor, k.value]));
   const adminAnchors = anchorsOf(target, "admin");
-  const personKeys = adminAnchors.length > 0
-    ? adminAnchors.map((a) => keyOf.get(a)!)
-    : target.keys.filter((k) => anchorKind(k.anchor) !== "host").map((k) => k.value);
+  // Without admin_ anchors (a layout this tool did not write), every key that is no host's is
+  // taken for a person's.
+  const hostValues = new Set([
+    ...hostKeys.values(),
+    ...target.keys.filter((k) => anchorKind(k.anchor) === "host").map((k) => k.value),
+  ]);
+  const isPerson = adminAnchors.length > 0
+    ? ((r: string) => adminAnchors.some((a) => keyOf.get(a) === r))
+    : ((r: string) => !hostValues.has(r));
   const actions: FileAction[] = [];
   for (const file of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
     if (file.metadata === null) {
@@ -258,7 +288,7 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
     }
     const current = unique(file.metadata.age);
     const wanted = unique(rule.ageRecipients);
-    if (!wanted.some((r) => personKeys.includes(r))) {
+    if (!wanted.some(isPerson)) {
       problems.push({
         kind: "no-admin",
         subject: file.path,
@@ -285,12 +315,20 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
         subject: file.path,
         message: `${file.path}: host ${host} cannot read its own file: ${
           describeRule(rule)
-        } has no *host_${host}`,
+        } has no *host_${host}${
+          rule.ownedName === undefined
+            ? ""
+            : ` (a removed host's key is given nothing back by itself: \`secrets grant ${file.path} ${host}\` gives it)`
+        }`,
       });
     }
+    problems.push(...sharedKeyProblems(file.path, rule, file.metadata, { isPerson, hostKeys }));
     const added = wanted.filter((r) => !current.includes(r));
     const removed = current.filter((r) => !wanted.includes(r));
-    const update = added.length > 0 || removed.length > 0;
+    // Key groups are compared too: sops updatekeys rebuilds them from the rule (but keeps the
+    // file's own shamir_threshold: updatekeys.go, updateFile).
+    const regroup = groupShape(rule.groups) !== groupShape(file.metadata.groups ?? []);
+    const update = added.length > 0 || removed.length > 0 || regroup;
     actions.push({
       path: file.path,
       current,
@@ -305,7 +343,9 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
         kind: "stale-file",
         subject: file.path,
         message:
-          `${file.path}: recipients differ from .sops.yaml (${added.length} to add, ${removed.length} to remove)`,
+          `${file.path}: recipients differ from .sops.yaml (${added.length} to add, ${removed.length} to remove${
+            regroup ? ", key groups differ" : ""
+          })`,
       });
     }
   }
@@ -319,6 +359,52 @@ export function planRekey(input: PlanInput, options: EditOptions = {}): RekeyPla
     }
   }
   return { configText, configChanged, files: actions, problems };
+}
+
+/** Key groups as one comparable string; "" for a single group. */
+function groupShape(groups: readonly { age: readonly string[] }[]): string {
+  if (groups.length < 2) return "";
+  return groups.map((g) => [...new Set(g.age)].sort().join(",")).join("|");
+}
+
+/**
+ * With key groups and a threshold above 1, a recipient reads a file alone only if it is in that
+ * many groups (sops.go, GetDataKeyWithKeyServices). A file no admin reads alone is a lock-out
+ * waiting to happen; a host that holds only a share cannot decrypt it at activation.
+ */
+function sharedKeyProblems(
+  path: string,
+  rule: RuleEntry,
+  metadata: { age: string[]; groups?: { age: string[] }[]; threshold?: number },
+  options: { isPerson: (r: string) => boolean; hostKeys: Map<string, string> },
+): Problem[] {
+  // What the file is now: its own key groups and threshold, which sops keeps on updatekeys.
+  const groups = metadata.groups ?? [];
+  const threshold = metadata.threshold ?? 1;
+  if (groups.length < 2 || threshold < 2) return [];
+  const need = `${threshold} of its ${groups.length} key groups are needed`;
+  const alone = (r: string) => groups.filter((g) => g.age.includes(r)).length >= threshold;
+  const problems: Problem[] = [];
+  if (!metadata.age.some((r) => options.isPerson(r) && alone(r))) {
+    problems.push({
+      kind: "no-single-admin",
+      subject: path,
+      message: `${path}: no admin can read it alone: its data key is split (${need}; ${
+        describeRule(rule)
+      }), so losing one group's keys locks everyone out; put an admin in ${threshold} groups or use one group`,
+    });
+  }
+  for (const [host, r] of [...options.hostKeys].sort()) {
+    if (metadata.age.includes(r) && !alone(r)) {
+      problems.push({
+        kind: "host-needs-share",
+        subject: path,
+        message:
+          `${path}: host ${host} can read it only with another party (${need}), so it cannot decrypt it on its own`,
+      });
+    }
+  }
+  return problems;
 }
 
 /** The blocking problems as one error, or undefined when the plan may run. */

@@ -11,6 +11,26 @@ export interface SopsRecipients {
   pgp: string[];
   /** KMS, GCP KMS, Azure Key Vault and Vault transit keys, as `kind:id`. */
   other: string[];
+  /**
+   * The key groups, when the file has more than one (`key_groups` in its metadata): each holds
+   * one share of the data key, and `threshold` of them are needed (sops.go,
+   * GetDataKeyWithKeyServices). Absent: one group, any recipient decrypts alone.
+   */
+  groups?: KeyGroup[];
+  threshold?: number;
+}
+
+/** One key group of a file's metadata. */
+export interface KeyGroup {
+  age: string[];
+  pgp: string[];
+  other: string[];
+}
+
+/** Groups needed: `shamir_threshold`, or all of them when it is 0 or absent (as sops). */
+function thresholdOf(value: unknown, groups: number): number {
+  const n = Number(value ?? 0);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, groups) : groups;
 }
 
 const OTHER_KINDS = ["kms", "gcp_kms", "azure_kv", "hc_vault"] as const;
@@ -39,6 +59,8 @@ function fromSopsYaml(text: string): SopsRecipients | null {
     const m = line.match(/^\s*(?:-\s+)?([a-z_]+):\s*(.*?)\s*$/);
     if (!m) continue;
     const [, key, value] = m as unknown as [string, string, string];
+    // Key groups need the structure: the full parse reads them.
+    if (key === "key_groups" && value !== "[]") return null;
     if ((SECTION_KINDS as readonly string[]).includes(key) && value === "") section = key;
     else if (key === "mac" && value !== "") mac = true;
     else if (section === "age" && key === "recipient") out.age.push(unquote(value));
@@ -66,7 +88,7 @@ export function readSopsRecipients(text: string): string[] | null {
 function fromTree(text: string): SopsRecipients | null {
   let data: unknown;
   try {
-    data = YAML.parse(text, { maxAliasCount: 100, uniqueKeys: false });
+    data = YAML.parse(text, { maxAliasCount: 100, uniqueKeys: false, logLevel: "error" });
   } catch {
     return null;
   }
@@ -74,26 +96,40 @@ function fromTree(text: string): SopsRecipients | null {
   const sops = (data as Record<string, unknown>).sops;
   if (typeof sops !== "object" || sops === null || !("mac" in sops)) return null;
   const out: SopsRecipients = { age: [], pgp: [], other: [] };
-  const collect = (holder: unknown) => {
+  const collect = (holder: unknown, into: KeyGroup) => {
     const h = holder as Record<string, unknown> | null;
     for (const entry of list(h?.age)) {
       const recipient = (entry as { recipient?: unknown } | null)?.recipient;
-      if (typeof recipient === "string") out.age.push(recipient);
+      if (typeof recipient === "string") into.age.push(recipient);
     }
     for (const entry of list(h?.pgp)) {
       const fp = (entry as { fp?: unknown } | null)?.fp;
-      if (typeof fp === "string") out.pgp.push(fp);
+      if (typeof fp === "string") into.pgp.push(fp);
     }
     for (const kind of OTHER_KINDS) {
       for (const entry of list(h?.[kind])) {
         const e = entry as Record<string, unknown> | null;
         const id = e?.arn ?? e?.resource_id ?? e?.vault_url ?? e?.vault_address ?? "?";
-        out.other.push(`${kind}:${String(id)}`);
+        into.other.push(`${kind}:${String(id)}`);
       }
     }
   };
-  collect(sops);
-  for (const group of list((sops as { key_groups?: unknown }).key_groups)) collect(group);
+  collect(sops, out);
+  const groups = list((sops as { key_groups?: unknown }).key_groups).map((group) => {
+    const g: KeyGroup = { age: [], pgp: [], other: [] };
+    collect(group, g);
+    out.age.push(...g.age);
+    out.pgp.push(...g.pgp);
+    out.other.push(...g.other);
+    return g;
+  });
+  if (groups.length > 1) {
+    out.groups = groups;
+    out.threshold = thresholdOf(
+      (sops as { shamir_threshold?: unknown }).shamir_threshold,
+      groups.length,
+    );
+  }
   return out;
 }
 
@@ -120,18 +156,31 @@ function fromFlat(text: string): SopsRecipients | null {
   }
   if (!entries.has("mac")) return null;
   const out: SopsRecipients = { age: [], pgp: [], other: [] };
+  const groups: KeyGroup[] = [];
   for (const [key, value] of entries) {
-    const m = key.match(/^(?:key_groups__list_\d+__map_)?(\w+?)__list_\d+__map_(\w+)$/);
+    const m = key.match(/^(?:key_groups__list_(\d+)__map_)?(\w+?)__list_\d+__map_(\w+)$/);
     if (!m) continue;
-    const [, kind, field] = m;
-    if (kind === "age" && field === "recipient") out.age.push(value);
-    else if (kind === "pgp" && field === "fp") out.pgp.push(value);
-    else if (
-      (OTHER_KINDS as readonly string[]).includes(kind!) &&
-      /^(arn|resource_id|vault_url|vault_address)$/.test(field!)
-    ) {
-      out.other.push(`${kind}:${value}`);
+    const [, groupIndex, kind, field] = m;
+    const into: KeyGroup[] = [out];
+    if (groupIndex !== undefined) {
+      const i = Number(groupIndex);
+      while (groups.length <= i) groups.push({ age: [], pgp: [], other: [] });
+      into.push(groups[i]!);
     }
+    for (const g of into) {
+      if (kind === "age" && field === "recipient") g.age.push(value);
+      else if (kind === "pgp" && field === "fp") g.pgp.push(value);
+      else if (
+        (OTHER_KINDS as readonly string[]).includes(kind!) &&
+        /^(arn|resource_id|vault_url|vault_address)$/.test(field!)
+      ) {
+        g.other.push(`${kind}:${value}`);
+      }
+    }
+  }
+  if (groups.length > 1) {
+    out.groups = groups;
+    out.threshold = thresholdOf(entries.get("shamir_threshold"), groups.length);
   }
   return out;
 }

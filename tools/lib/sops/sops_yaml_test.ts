@@ -49,7 +49,8 @@ Deno.test("parseSopsConfig() reports malformed YAML with line and column", () =>
   );
   assert(error instanceof SopsConfigError);
   assert(/^Cannot read \/r\/.sops.yaml: line \d+, column \d+: /.test(error.message), error.message);
-  assertThrows(() => parseSopsConfig("keys: 3\n"), "line 1, column 7: keys must be a list");
+  // sops reads no keys: at all (config.go, configFile): any shape is valid, just not written to.
+  assertEquals(parseSopsConfig("keys: 3\n").keysLayout, "other");
   assertThrows(
     () => parseSopsConfig("keys:\n  - *nope\n"),
     "line 2, column 5: alias *nope names no anchor defined before it",
@@ -205,4 +206,86 @@ Deno.test("parseSopsConfig() reads an empty creation_rules as no rules, and a ru
   const reparsed = parseSopsConfig(updated);
   assertEquals(reparsed.rules.length, 1);
   assert(matchRule(reparsed, "secrets/web1.yaml") !== undefined, updated);
+});
+
+Deno.test("applyConfigEdits() adds after an entry whose anchor holds a hyphen, from the parser's ranges", () => {
+  const text = "keys:\n  - &nix-main age1main\n  - &admin_jo-ann age1jo\ncreation_rules: []\n";
+  const config = parseSopsConfig(text);
+  assertEquals(config.keysIndent, "  ");
+  const out = applyConfigEdits(config, {
+    setAnchors: [{ anchor: "host_desk1", value: "age1desk" }, {
+      anchor: "admin_x-y",
+      value: "age1xy",
+    }],
+    removeAnchors: ["nix-main"],
+  });
+  assertEquals(
+    out,
+    "keys:\n  - &admin_jo-ann age1jo\n  - &admin_x-y age1xy\n  - &host_desk1 age1desk\ncreation_rules: []\n",
+  );
+});
+
+Deno.test("parseSopsConfig() reads nested anchored key lists; new keys go in the list of their kind", () => {
+  const text = `keys:
+  - &users:
+    - &alice age1alice
+  - &hosts
+    - &host_web age1web # web
+creation_rules:
+  - path_regex: x
+    key_groups:
+      - age: *hosts
+      - age:
+          - *alice
+`;
+  const config = parseSopsConfig(text);
+  assertEquals(config.keysLayout, "list");
+  assertEquals(config.keys.map((k) => [k.anchor, k.value, k.nested]), [
+    ["alice", "age1alice", true],
+    ["host_web", "age1web", true],
+  ]);
+  assertEquals(config.rules[0]!.groups.map((g) => g.age), [["age1web"], ["age1alice"]]);
+  assertEquals(config.rules[0]!.threshold, 2);
+  const out = applyConfigEdits(config, { setAnchors: [{ anchor: "host_db", value: "age1db" }] });
+  assertEquals(
+    out,
+    text.replace(
+      "    - &host_web age1web # web\n",
+      "    - &host_web age1web # web\n    - &host_db age1db\n",
+    ),
+  );
+  assertEquals(parseSopsConfig(out).rules[0]!.groups[0]!.age, ["age1web", "age1db"]);
+});
+
+Deno.test("parseSopsConfig() reads rules with no keys: list, folded strings and other names", () => {
+  const text = `# no keys list
+age_keys:
+  - &me age1me
+creation_rules:
+  - path_regex: (?i)\\.env$
+    age: >-
+      age1a,
+      age1b
+  - age: *me
+    pgp: FP1,FP2
+`;
+  const config = parseSopsConfig(text);
+  assertEquals(config.keysLayout, "none");
+  assertEquals(config.named, [{ anchor: "me", value: "age1me" }]);
+  assertEquals(config.rules[0]!.ageRecipients, ["age1a", "age1b"]);
+  assertEquals(config.rules[1]!.groups, [{ age: ["age1me"], pgp: ["FP1", "FP2"], other: [] }]);
+  // A writer adds a keys: list above creation_rules, keeping every byte.
+  const out = applyConfigEdits(config, { setAnchors: [{ anchor: "host_a", value: "age1h" }] });
+  assertEquals(out, text.replace("creation_rules:", "keys:\n  - &host_a age1h\ncreation_rules:"));
+  // An anchor of that name outside keys: is not shadowed: the edit to make is named.
+  assertThrows(
+    () => applyConfigEdits(config, { setAnchors: [{ anchor: "me", value: "age1new" }] }),
+    "&me is defined outside the keys: list",
+  );
+  // keys: in flow style: refused with the lines to add.
+  const flow = parseSopsConfig("keys: [&a age1a]\ncreation_rules: []\n");
+  assertThrows(
+    () => applyConfigEdits(flow, { setAnchors: [{ anchor: "host_b", value: "age1b" }] }),
+    "keys: (line 1) is not a block list, which this tool does not write into; add - &host_b age1b",
+  );
 });

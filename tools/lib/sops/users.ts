@@ -34,8 +34,9 @@ export function userFileOf(path: string): UserFile | undefined {
 export type UserGrant = "grant" | "revoke";
 
 /**
- * Who besides the admins reads a user file: the user and the host while the user is granted
- * (the rule names the user, or this run grants it), and only those that still exist.
+ * Who besides the admins reads a user file: the user while granted (the rule names the user,
+ * or this run grants it), and the host while the rule names it too (or this run grants it);
+ * only those that still exist.
  */
 export function userFileReaders(
   file: UserFile,
@@ -54,5 +55,8 @@ export function userFileReaders(
   const granted = options.change === "grant" ||
     (options.change === undefined && options.ruleAliases.includes(user));
   if (!granted || !options.userAnchors.includes(user)) return [];
-  return [user, ...(options.hostAnchors.includes(host) ? [host] : [])];
+  // The host reads it while the rule names it, or when this run grants it: a removed host that
+  // comes back (a new key under the old name) gets it only from a new `user grant`.
+  const hostNamed = options.ruleAliases.includes(host) || options.change === "grant";
+  return [user, ...(hostNamed && options.hostAnchors.includes(host) ? [host] : [])];
 }

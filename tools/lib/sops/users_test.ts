@@ -54,10 +54,12 @@ Deno.test("userFileOf() reads user and host from the folder layout, by the host 
 Deno.test("userFileReaders() names the user and host only while granted and present", () => {
   const file = { user: "sam", host: "web1" };
   const all = { userAnchors: ["user_sam"], hostAnchors: ["host_web1"] };
-  assertEquals(userFileReaders(file, { ...all, ruleAliases: ["user_sam"] }), [
+  assertEquals(userFileReaders(file, { ...all, ruleAliases: ["user_sam", "host_web1"] }), [
     "user_sam",
     "host_web1",
   ]);
+  // A host the rule no longer names (removed, then its key back) gets it only from a grant.
+  assertEquals(userFileReaders(file, { ...all, ruleAliases: ["user_sam"] }), ["user_sam"]);
   assertEquals(userFileReaders(file, { ...all, ruleAliases: [] }), []);
   assertEquals(userFileReaders(file, { ...all, ruleAliases: [], change: "grant" }), [
     "user_sam",
