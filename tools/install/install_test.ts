@@ -789,6 +789,9 @@ Deno.test("install refuses hostile host names and --target values as usage error
     [HOST, "$(touch " + canary + ")"],
     [HOST, "[::1]"],
     [HOST, "127.0.0.1 -p 2"],
+    [HOST, "::"],
+    [HOST, ":::::"],
+    [HOST, "999.1.1.1"],
   ];
   for (const [host, target] of cases) {
     const result = await runTask(f.flake.dir, "install", [

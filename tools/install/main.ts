@@ -35,13 +35,6 @@ function positiveInt(what: string) {
   };
 }
 
-/** An address ssh and nixos-anywhere take as a host, never as an option: name, IPv4 or IPv6. */
-export function targetProblem(address: string): string | undefined {
-  if (/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(address)) return undefined;
-  if (/^[0-9A-Fa-f:]+(?:%[A-Za-z0-9]+)?$/.test(address) && address.includes(":")) return undefined;
-  return "not a host name or IP address";
-}
-
 function portNumber(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
     throw new UsageError(`--port must be a port number (1 to 65535), not "${value}"`);

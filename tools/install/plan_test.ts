@@ -1,5 +1,4 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
-import { targetProblem } from "./main.ts";
 import { describePlan, type InstallInput, planInstall, type Step } from "./plan.ts";
 
 function input(overrides: Partial<InstallInput> = {}): InstallInput {
@@ -122,13 +121,4 @@ Deno.test("planInstall() without a key names the key step; a host without disk k
   assertStringIncludes(text, "needs --host-key <file> (0600, yours) or --new-host-key");
   assert(!text.includes("--disk-encryption-keys"));
   assertStringIncludes(text, "finally: remove $INSTALL_WORK");
-});
-
-Deno.test("targetProblem() takes names and addresses, refuses what ssh would read as an option", () => {
-  for (const ok of ["10.0.0.5", "nas1.lan", "fe80::1", "fe80::1%eth0", "h"]) {
-    assertEquals(targetProblem(ok), undefined, ok);
-  }
-  for (const bad of ["-oProxyCommand=sh", "root@10.0.0.5", "a b", "", "host;rm"]) {
-    assertEquals(targetProblem(bad), "not a host name or IP address", bad);
-  }
 });

@@ -129,8 +129,9 @@ async function produceSet(
   runner: Runner,
 ): Promise<Uint8Array> {
   const copy = `${workDir}/${step.path}`;
-  await Deno.mkdir(copy.replace(/\/[^/]+$/, ""), { recursive: true, mode: 0o700 });
-  await Deno.writeFile(copy, await Deno.readFile(`${root}/${step.path}`), { mode: 0o600 });
+  // Like every work copy: the operator's own (0700 folders, a 0600 file), whatever the umask.
+  await makePrivateDir(root, `work/${parentOf(step.path)}`);
+  await writePrivateFile(copy, await Deno.readFile(`${root}/${step.path}`));
   try {
     await runner.run(
       step.value === undefined
