@@ -48,6 +48,13 @@ rm -rf "$WORK"
 cp -a "$PRISTINE" "$WORK"
 rm -f "$WORK/.complete"
 cp /etc/resolv.conf "$WORK/etc/resolv.conf"
+# The network's own trust: a machine on a network that inspects TLS trusts that network's CA. The
+# root gets this machine's extra CAs and, like this machine, NODE_EXTRA_CA_CERTS (npm reads no
+# system store); nothing of the project is copied in but its clone.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$WORK/usr/local/share/ca-certificates/"
+  chroot "$WORK" update-ca-certificates >/dev/null 2>&1
+fi
 git clone -q "$REPO" "$WORK/root/devops-at-home"
 
 # What the README says, word for word, then a short test file (the task table's own test).
@@ -75,6 +82,7 @@ unshare --mount --pid --fork --mount-proc="$WORK/proc" sh -c '
   mount --rbind /sys "$root/sys"
   mount -t tmpfs tmpfs "$root/run"
   mount -t tmpfs tmpfs "$root/tmp"
-  exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb bash /root/readme-steps.sh
+  exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt bash /root/readme-steps.sh
 ' sh "$WORK"
 say "the README's set-up, the demo and the test ran on a bare Debian 12"
