@@ -78,6 +78,8 @@ unshare --mount --pid --fork --mount-proc="$WORK/proc" sh -c '
   set -e
   root=$1
   mount --make-rprivate /
+  # The root a mount of its own, as / is on a machine (the demo changes its propagation).
+  mount --bind "$root" "$root"
   mount --rbind /dev "$root/dev"
   mount --rbind /sys "$root/sys"
   mount -t tmpfs tmpfs "$root/run"
