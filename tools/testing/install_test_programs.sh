@@ -79,8 +79,18 @@ install_deno() {
   if command -v deno >/dev/null && deno --version | grep -q "^deno ${DENO_VERSION} "; then return; fi
   command -v npm >/dev/null || apt_install nodejs npm
   say "npm install -g deno@${DENO_VERSION}"
-  npm install -g --silent "deno@${DENO_VERSION}" >/dev/null
-  hash -r
+  # Debian 12's npm 9 sometimes ends with "Exit handler never called!" on a busy machine: try
+  # again, and show npm's own words when the last try fails.
+  local try out
+  for try in 1 2 3; do
+    if out=$(npm install -g --no-fund --no-audit "deno@${DENO_VERSION}" 2>&1); then
+      hash -r
+      return
+    fi
+    say "npm install failed (try ${try} of 3): $(printf '%s\n' "$out" | grep -m1 -i 'error' || printf '%s\n' "$out" | tail -1)"
+  done
+  printf '%s\n' "$out" | tail -20 >&2
+  exit 1
 }
 
 # The Deno tasks import their npm packages on first use: fetch them now, so that every later run
