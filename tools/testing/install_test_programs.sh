@@ -74,22 +74,33 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# Deno comes from npm (its package carries the binary); npm itself from Debian when missing.
+# Deno from the npm registry: Deno's own Linux build is the package @deno/linux-<arch>-glibc
+# (the "deno" package's postinstall copies it from there); `npm pack` fetches it without a global
+# install (Debian 12's npm 9 sometimes ends a global install with "Exit handler never called!"
+# and leaves it half-made). npm itself comes from Debian when missing.
 install_deno() {
   if command -v deno >/dev/null && deno --version | grep -q "^deno ${DENO_VERSION} "; then return; fi
   command -v npm >/dev/null || apt_install nodejs npm
-  say "npm install -g deno@${DENO_VERSION}"
-  # Debian 12's npm 9 sometimes ends with "Exit handler never called!" on a busy machine: try
-  # again, and show npm's own words when the last try fails.
-  local try out
+  local arch package work try out
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) say "no Deno build for $(uname -m) on the npm registry"; exit 1 ;;
+  esac
+  package="@deno/linux-${arch}-glibc@${DENO_VERSION}"
+  say "npm pack ${package} -> /usr/local/bin/deno"
+  work=$(mktemp -d)
   for try in 1 2 3; do
-    if out=$(npm install -g --no-fund --no-audit "deno@${DENO_VERSION}" 2>&1); then
+    if out=$(cd "$work" && npm pack --silent "$package" 2>&1) && [ -f "$work/$out" ]; then
+      tar -xzf "$work/$out" -C "$work" package/deno
+      install -m 0755 "$work/package/deno" /usr/local/bin/deno
+      rm -rf "$work"
       hash -r
       return
     fi
-    say "npm install failed (try ${try} of 3): $(printf '%s\n' "$out" | grep -m1 -i 'error' || printf '%s\n' "$out" | tail -1)"
+    say "npm pack failed (try ${try} of 3): $(printf '%s\n' "$out" | tail -1)"
   done
-  printf '%s\n' "$out" | tail -20 >&2
+  rm -rf "$work"
   exit 1
 }
 
