@@ -56,8 +56,9 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
       env: { SOPS_AGE_KEY_FILE: repo.path(EXAMPLE_ADMIN_KEY) },
     }),
   // A real run would write .sops.yaml and re-encrypt every file under secrets/.
+  // The new admin's name is one the repository has no anchor for, whoever owns it.
   secrets: async (bin, repo) => ({
-    args: ["--dry-run", "admin", "add", "alice", await newAgeRecipient(bin)],
+    args: ["--dry-run", "admin", "add", await unusedAdminName(repo), await newAgeRecipient(bin)],
     env: { SOPS_AGE_KEY_FILE: repo.path(EXAMPLE_ADMIN_KEY) },
   }),
   // The whole first-install plan, with no private key at hand: nothing is touched.
@@ -70,6 +71,15 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
   // Host facts come from lib/hosts.nix, so the plan needs no flake input: it works offline.
   deploy: () => Promise.resolve({ args: ["--all", "--dry-run"] }),
 };
+
+/** An admin name with no `&admin_<name>` anchor in the repository's .sops.yaml. */
+async function unusedAdminName(repo: TempRepo): Promise<string> {
+  const sopsYaml = await Deno.readTextFile(repo.path(".sops.yaml"));
+  for (let n = 1;; n++) {
+    const name = `newadmin${n}`;
+    if (!sopsYaml.includes(`&admin_${name}`)) return name;
+  }
+}
 
 /**
  * Tasks with no real run (a runTask call outside this file) yet, and why. The check below fails

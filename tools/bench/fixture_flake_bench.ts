@@ -2,12 +2,18 @@
 // Deploy tests build one per host and per change, so the target is a median under 2 s (it was
 // an assertion in fixture_flake_test.ts; timings belong here, not in tests).
 import { createFixtureFlake } from "../testing/fixture_flake.ts";
+import { benchRunsOrExit } from "./bench_args.ts";
 import { median } from "./timing.ts";
 
 const TARGET_MS = 2000;
 
 async function main(args: string[]): Promise<void> {
-  const runs = Number(args[0] ?? "5");
+  const runs = benchRunsOrExit(args, {
+    task: "bench:fixture",
+    summary:
+      "Times the fixture flake's toplevel build, which deploy tests make per host and change.",
+    defaultRuns: 5,
+  });
   await using flake = await createFixtureFlake([{ name: "web1" }, { name: "db1" }]);
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {

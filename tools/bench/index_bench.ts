@@ -1,10 +1,11 @@
-// Benchmarks the index tool against bare Deno start-up: `deno task bench:index [runs]`.
+// Benchmarks the index tool against bare Deno start-up: `deno task bench:index [--runs N]`.
 // The pre-commit hook must feel instant: the target is a median under 2x `deno run` of an
 // empty file, on a generated tree of 2,000 modules across every index kind, for both paths:
 // what the pre-commit hook runs (nothing to change) and `deno task index --check` (CI).
 import { parse } from "yaml";
 import { createRepoCopy, installToolkit } from "../testing/task.ts";
 import { createTempRepo, type FixtureTree } from "../testing/temp_repo.ts";
+import { benchRunsOrExit } from "./bench_args.ts";
 import { formatTimings, medianRatio, type TimedCommand, timeInTurn } from "./timing.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -64,7 +65,12 @@ async function generateIndexes(dir: string): Promise<void> {
 }
 
 async function main(args: string[]): Promise<void> {
-  const runs = Number(args[0] ?? "15");
+  const runs = benchRunsOrExit(args, {
+    task: "bench:index",
+    summary: "Times the pre-commit hook, index --check and deno task index on 2,000 generated " +
+      "modules and on this repository, against bare deno start-up.",
+    defaultRuns: 15,
+  });
   await using big = await createTempRepo(generatedTree(2000));
   await installToolkit(big.dir);
   await generateIndexes(big.dir);

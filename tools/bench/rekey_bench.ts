@@ -13,6 +13,7 @@ function main(args: string[]): Promise<number> {
   ]);
 }
 import { captureMain } from "../testing/capture.ts";
+import { benchRunsOrExit } from "./bench_args.ts";
 import { median } from "./timing.ts";
 import { acquireLock } from "../lib/sops/lock.ts";
 import {
@@ -101,16 +102,24 @@ async function time(fn: () => Promise<number>): Promise<number> {
 }
 
 if (import.meta.main) {
+  const runs = benchRunsOrExit(Deno.args, {
+    task: "bench:rekey",
+    summary: "Times rekey --check on 200 files and 20 hosts, what the lock and journal cost, and " +
+      "a full rekey adding one host to 100 files, against real sops.",
+    defaultRuns: 7,
+  });
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rekey-bench-" }));
   try {
     const a = await buildRepo(`${dir}`, 20, 180, true);
     const checks: number[] = [];
-    for (let i = 0; i < 7; i++) checks.push(await time(() => main(["--repo", a.root, "--check"])));
+    for (let i = 0; i < runs; i++) {
+      checks.push(await time(() => main(["--repo", a.root, "--check"])));
+    }
     const m = median(checks);
     console.log(
       `rekey --check, 200 files, 20 hosts: median ${m.toFixed(0)} ms (${
         (m / 200).toFixed(2)
-      } ms/file) over 7 runs`,
+      } ms/file) over ${runs} runs`,
     );
 
     // What safety costs, on the same 100 files: the lock, and the journal's hashes (backups,
@@ -121,7 +130,7 @@ if (import.meta.main) {
     }));
     const lockTimes: number[] = [];
     const journalTimes: number[] = [];
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < runs; i++) {
       let start = performance.now();
       await (await acquireLock(a.root, "bench"))[Symbol.asyncDispose]();
       lockTimes.push(performance.now() - start);
@@ -176,7 +185,7 @@ if (import.meta.main) {
             safety.journal.toFixed(0)
           } ms (${
             ((safety.lock + safety.journal) / mm * 100).toFixed(1)
-          } % of the run), medians over 7`,
+          } % of the run), medians over ${runs}`,
         );
       }
     }

@@ -1,6 +1,7 @@
 // Benchmarks `update`: `--check` over 50 generated packages against a local upstream that adds
 // 50 ms to every request, and one package's full update against the same nix commands run by
 // hand. `deno task bench:update`.
+import { benchRunsOrExit } from "./bench_args.ts";
 import { median } from "./timing.ts";
 import { runProgram, runProgramOk } from "../testing/run.ts";
 import {
@@ -14,7 +15,14 @@ import {
 import { currentSystem, factsExpression } from "../update/facts.ts";
 import { hashMismatches } from "../update/execute.ts";
 
-const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? "5");
+const ROUNDS = import.meta.main
+  ? benchRunsOrExit(Deno.args, {
+    task: "bench:update",
+    summary: "Times update --check over 50 packages against a local upstream with 50 ms latency, " +
+      "and one package's full update against the same nix commands run by hand.",
+    defaultRuns: 5,
+  })
+  : 5;
 const PACKAGES = 50;
 const LATENCY_MS = 50;
 const SYSTEM = currentSystem();

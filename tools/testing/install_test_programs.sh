@@ -13,6 +13,10 @@ set -euo pipefail
 
 DENO_VERSION=2.9.6
 SOPS_VERSION=v3.11.0
+# sops 3.11's go.mod asks for Go 1.24; Debian 12's golang-go is 1.19. An older go fetches this
+# toolchain as a module through the Go module proxy (the only Go source these machines reach).
+GO_MIN_MINOR=24
+GO_TOOLCHAIN=go1.26.8
 APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils time systemd-container sudo openssl procps whois)
 DEMO_APT_PACKAGES=(nix-bin openssh-server openssh-client iproute2 nftables util-linux)
 
@@ -24,6 +28,8 @@ case "${1:-}" in
 esac
 
 say() { printf 'install: %s\n' "$*" >&2; }
+
+REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
 need_root() {
   if [ "$(id -u)" -ne 0 ]; then
@@ -63,17 +69,97 @@ set_nix_option() {
   printf '%s = %s\n' "$key" "$value" >>"$conf"
 }
 
+apt_install() {
+  say "apt-get install $*"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Deno from the npm registry: Deno's own Linux build is the package @deno/linux-<arch>-glibc
+# (the "deno" package's postinstall copies it from there); `npm pack` fetches it without a global
+# install (Debian 12's npm 9 sometimes ends a global install with "Exit handler never called!"
+# and leaves it half-made). npm itself comes from Debian when missing.
 install_deno() {
   if command -v deno >/dev/null && deno --version | grep -q "^deno ${DENO_VERSION} "; then return; fi
-  say "npm install -g deno@${DENO_VERSION}"
-  npm install -g --silent "deno@${DENO_VERSION}" >/dev/null
+  command -v npm >/dev/null || apt_install nodejs npm
+  local arch package work try out
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) say "no Deno build for $(uname -m) on the npm registry"; exit 1 ;;
+  esac
+  package="@deno/linux-${arch}-glibc@${DENO_VERSION}"
+  say "npm pack ${package} -> /usr/local/bin/deno"
+  work=$(mktemp -d)
+  for try in 1 2 3; do
+    if out=$(cd "$work" && npm pack --silent "$package" 2>&1) && [ -f "$work/$out" ]; then
+      tar -xzf "$work/$out" -C "$work" package/deno
+      install -m 0755 "$work/package/deno" /usr/local/bin/deno
+      rm -rf "$work"
+      hash -r
+      return
+    fi
+    say "npm pack failed (try ${try} of 3): $(printf '%s\n' "$out" | tail -1)"
+  done
+  rm -rf "$work"
+  exit 1
+}
+
+# The Deno tasks import their npm packages on first use: fetch them now, so that every later run
+# (the demo, the tools, the tests) works with no network.
+cache_deno_packages() {
+  say "deno install (the npm packages deno.lock names)"
+  (cd "$REPO_ROOT" && deno install --frozen >/dev/null)
+}
+
+# Prints "go" with a minor version of at least GO_MIN_MINOR, installing one when there is none.
+usable_go() {
+  local go
+  for go in go /usr/local/go/bin/go /usr/local/lib/devops-go/bin/go; do
+    if command -v "$go" >/dev/null && go_is_recent "$go"; then
+      command -v "$go"
+      return
+    fi
+  done
+  install_go_toolchain
+  command -v /usr/local/lib/devops-go/bin/go
+}
+
+# Exit status: whether this go's minor version is at least GO_MIN_MINOR.
+go_is_recent() {
+  local minor
+  minor=$("$1" env GOVERSION 2>/dev/null | sed -nE 's/^go1\.([0-9]+).*/\1/p')
+  [ -n "$minor" ] && [ "$minor" -ge "$GO_MIN_MINOR" ]
+}
+
+# Debian's go, then Go's own toolchain module through the module proxy, unpacked where the
+# script's other Go looks. (GOTOOLCHAIN would do this, but only from Go 1.21 on.)
+install_go_toolchain() {
+  command -v go >/dev/null || apt_install golang-go
+  local module work dir
+  module="golang.org/toolchain@v0.0.1-${GO_TOOLCHAIN}.linux-$(go env GOARCH)"
+  say "go mod download ${module}"
+  work=$(mktemp -d)
+  dir=$(cd "$work" && go mod init devops-go-bootstrap >/dev/null 2>&1 &&
+    GOFLAGS=-mod=mod go mod download -json "$module" | sed -nE 's/^\s*"Dir": "(.*)",$/\1/p')
+  rm -rf "$work"
+  if [ -z "$dir" ] || [ ! -f "$dir/bin/go" ]; then
+    say "cannot fetch ${module} from the Go module proxy"
+    exit 1
+  fi
+  rm -rf /usr/local/lib/devops-go
+  cp -r "$dir" /usr/local/lib/devops-go
+  # Module zips keep no file modes: the go command marks a toolchain's programs itself.
+  chmod -R u+w /usr/local/lib/devops-go
+  find /usr/local/lib/devops-go/bin /usr/local/lib/devops-go/pkg/tool -type f -exec chmod 0755 {} +
 }
 
 install_sops() {
   if command -v sops >/dev/null && sops --version 2>/dev/null | grep -q "sops ${SOPS_VERSION#v}"; then return; fi
-  command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
-  say "go install sops ${SOPS_VERSION}"
-  GOBIN=/usr/local/bin GOFLAGS=-mod=mod go install "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"
+  local go
+  go=$(usable_go)
+  say "go install sops ${SOPS_VERSION} ($("$go" env GOVERSION))"
+  GOBIN=/usr/local/bin GOFLAGS=-mod=mod "$go" install "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"
 }
 
 prepare_sshd() {
@@ -85,6 +171,7 @@ prepare_sshd() {
 need_root
 install_apt_packages
 install_deno
+cache_deno_packages
 prepare_sshd
 if [ "$DEMO" -eq 1 ]; then
   say "ready for deno task demo: deno $(deno --version | head -1 | cut -d' ' -f2), $(nix --version)"
