@@ -48,3 +48,40 @@ Deno.test("a first page of 100 pre-releases: the newest stable release (on a lat
     ["jansson", "outdated", "2.16.0"],
   ]);
 });
+
+Deno.test("updateInfo.versionRegex with catastrophic backtracking: a hostile tag cannot hang the run", async () => {
+  await using server = startHttpServer();
+  // `^v?((a+)+)$` backtracks 2^n times on "aaa…a!" in a backtracking engine: the run would
+  // never end (no --timeout bounds a regex). The tool runs versionRegex in linear time.
+  server.route("GET /repos/akheron/jansson/releases?per_page=100", {
+    json: [{ tag_name: `${"a".repeat(48)}!` }, { tag_name: "v2.16.0" }],
+  });
+  // A backreference cannot run in linear time: refused with a one-line cause.
+  server.route("GET /repos/o/backref/releases?per_page=100", { json: [{ tag_name: "v1.0.0" }] });
+  const withRegex = (regex: string, repo = "jansson") =>
+    corpus("jansson").replace(
+      'updateInfo = { source = "github"; owner = "akheron"; repo = "jansson"; };',
+      `updateInfo = { source = "github"; owner = "${
+        repo === "jansson" ? "akheron" : "o"
+      }"; repo = "${repo}"; versionRegex = ${JSON.stringify(regex)}; };`,
+    );
+  await using repo = await createStandInRepo(server.url, {
+    jansson: withRegex("^v?((a+)+|[0-9.]+)$"),
+    backref: withRegex("^(v)\\1?([0-9.]+)$", "backref"),
+  });
+  await using bin = await updateProgramsBin();
+  const result = await runTask(repo.dir, "update", ["--check", "--json"], {
+    bin,
+    env: env(server.url),
+  });
+  assertEquals(result.code, 1, result.stderr);
+  const report = JSON.parse(result.stdout) as Report;
+  assertEquals(report.packages.map((p) => [p.name, p.kind, p.to ?? p.message]), [
+    [
+      "backref",
+      "failed",
+      'invalid updateInfo.versionRegex "^(v)\\1?([0-9.]+)$": it cannot run in linear time (backreferences are not supported); write it without them',
+    ],
+    ["jansson", "outdated", "2.16.0"],
+  ]);
+});
