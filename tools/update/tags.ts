@@ -58,9 +58,11 @@ export function readPlain(tag: string): string | undefined {
  * Whether V8's linear-time regex engine is on (the update task runs with
  * `--v8-flags=--enable-experimental-regexp-engine`): then the `l` flag is accepted.
  */
+const LINEAR = "l";
+
 function linearEngine(): boolean {
   try {
-    new RegExp("", "l");
+    new RegExp("", LINEAR);
     return true;
   } catch {
     return false;
@@ -82,7 +84,7 @@ export function regexReader(source: string): TagReader {
   }
   if (linearEngine()) {
     try {
-      regex = new RegExp(source, "l");
+      regex = new RegExp(source, LINEAR);
     } catch {
       throw new Error(
         `invalid updateInfo.versionRegex "${source}": it cannot run in linear time (backreferences are not supported); write it without them`,
