@@ -85,3 +85,42 @@ Deno.test("updateInfo.versionRegex with catastrophic backtracking: a hostile tag
     ["jansson", "outdated", "2.16.0"],
   ]);
 });
+
+Deno.test("tags with control characters: never chosen, and shown escaped (no escape sequence reaches the terminal)", async () => {
+  await using server = startHttpServer();
+  // No git tag can hold a control character (git check-ref-format): such an answer is hostile.
+  // An unanchored versionRegex reads 2.16.0 out of it; the tag must not become the new tag.
+  server.route("GET /repos/akheron/jansson/releases?per_page=100", {
+    json: [{ tag_name: "v2.16.0\u001b]0;pwned\u0007" }, { tag_name: "v2.15.1" }],
+  });
+  server.route("GET /repos/01mf02/jaq/releases?per_page=100", {
+    json: [{ tag_name: "\u001b[2Jnightly\nSigned-off-by: x" }],
+  });
+  const jansson = corpus("jansson").replace(
+    'repo = "jansson"; };',
+    'repo = "jansson"; versionRegex = "([0-9]+[.][0-9]+[.][0-9]+)"; };',
+  );
+  await using repo = await createStandInRepo(server.url, { jansson, jaq: corpus("jaq") });
+  await using bin = await updateProgramsBin();
+  const json = await runTask(repo.dir, "update", ["--check", "--json"], {
+    bin,
+    env: env(server.url),
+  });
+  assertEquals(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as Report;
+  assertEquals(report.packages.map((p) => [p.name, p.kind]), [
+    ["jansson", "up-to-date"],
+    ["jaq", "unknown"],
+  ]);
+  assertEquals(
+    report.packages[1]!.reason,
+    'none of the 1 tag(s) of GitHub 01mf02/jaq ("\\u001b[2Jnightly\\nSigned-off-by: x") reads as a version by the shape of the current tag "v2.3.0"; set updateInfo.versionRegex',
+  );
+  const table = await runTask(repo.dir, "update", ["--check"], { bin, env: env(server.url) });
+  assertEquals(table.code, 0, table.stderr);
+  const control = (text: string) =>
+    [...text].some((c) => c !== "\n" && (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f));
+  assertEquals(control(table.stdout) || control(table.stderr), false, table.stdout);
+  // One line per package under the header.
+  assertEquals(table.stdout.trimEnd().split("\n").length, 3, table.stdout);
+});
