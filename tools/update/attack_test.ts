@@ -124,3 +124,24 @@ Deno.test("tags with control characters: never chosen, and shown escaped (no esc
   // One line per package under the header.
   assertEquals(table.stdout.trimEnd().split("\n").length, 3, table.stdout);
 });
+
+Deno.test("an answer whose headers are too large: the failure names that cause, not only 'fetch failed'", async () => {
+  await using server = startHttpServer();
+  server.route(
+    "GET /repos/akheron/jansson/releases?per_page=100",
+    () => new Response("[]", { headers: { "x-padding": "a".repeat(1024 * 1024) } }),
+  );
+  await using repo = await createStandInRepo(server.url, { jansson: corpus("jansson") });
+  await using bin = await updateProgramsBin();
+  const result = await runTask(repo.dir, "update", ["--check", "--json"], {
+    bin,
+    env: env(server.url),
+  });
+  assertEquals(result.code, 1, result.stderr);
+  const report = JSON.parse(result.stdout) as Report;
+  assertEquals(report.packages.map((p) => [p.name, p.kind]), [["jansson", "failed"]]);
+  assertEquals(
+    report.packages[0]!.message,
+    `Cannot reach GitHub at ${server.url}/repos/akheron/jansson/releases?per_page=100: fetch failed: message head is too large`,
+  );
+});
