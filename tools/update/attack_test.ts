@@ -2,10 +2,17 @@
 // that holds only pre-releases, and upstream text that reaches the terminal. The task runs as a
 // subprocess against a local HTTP upstream, with nix evaluating real package files (the corpus)
 // through the update stand-in for nixpkgs.
-import { assertEquals } from "../testing/assert.ts";
+import { assertEquals, assertMatch } from "../testing/assert.ts";
 import { startHttpServer } from "../testing/http_server.ts";
 import { CHECKOUT, runTask } from "../testing/task.ts";
-import { createStandInRepo, updateProgramsBin } from "./_test_support.ts";
+import {
+  createPackageRepo,
+  createStandInRepo,
+  GIT_IDENTITY,
+  githubReleasePackage,
+  startUpstream,
+  updateProgramsBin,
+} from "./_test_support.ts";
 
 const corpus = (name: string) =>
   Deno.readTextFileSync(`${CHECKOUT}/tools/testing/fixtures/packages/${name}/package.nix`);
@@ -144,4 +151,33 @@ Deno.test("an answer whose headers are too large: the failure names that cause, 
     report.packages[0]!.message,
     `Cannot reach GitHub at ${server.url}/repos/akheron/jansson/releases?per_page=100: fetch failed: message head is too large`,
   );
+});
+
+Deno.test("update --commit with a locked git index: fails naming index.lock, the file as it was", async () => {
+  await using upstream = startUpstream();
+  const old = { body: "l1", deps: "l1" };
+  await upstream.releases("o", "locked", [
+    { tag: "v1.0.0", files: old },
+    { tag: "v1.1.0", files: { body: "l2", deps: "l2" } },
+  ]);
+  await using repo = await createPackageRepo([
+    await githubReleasePackage(upstream, "locked", "1.0.0", old),
+  ]);
+  await using bin = await updateProgramsBin();
+  const original = await repo.read("locked");
+  // Another git process (or one that crashed) holds the index.
+  await Deno.writeTextFile(repo.path(".git/index.lock"), "");
+  const result = await runTask(repo.dir, "update", ["--commit", "--no-build"], {
+    bin,
+    env: { ...upstream.env, ...GIT_IDENTITY },
+  });
+  assertEquals(result.code, 1, result.stderr);
+  // git's cause is its `fatal:` line, not the last line of its advice.
+  assertMatch(
+    result.stdout,
+    /locked\s+1\.0\.0 -> 1\.1\.0\s+failed \(commit\): Unable to create '[^']*\.git\/index\.lock': File exists\.$/m,
+  );
+  assertEquals(await repo.read("locked"), original);
+  await Deno.remove(repo.path(".git/index.lock"));
+  assertEquals((await repo.git("status", "--porcelain")).trim(), "");
 });
