@@ -181,3 +181,26 @@ Deno.test("update --commit with a locked git index: fails naming index.lock, the
   await Deno.remove(repo.path(".git/index.lock"));
   assertEquals((await repo.git("status", "--porcelain")).trim(), "");
 });
+
+Deno.test("a versionRegex whose group holds the tag's v: the version written has no v, like the current one", async () => {
+  await using server = startHttpServer();
+  server.route("GET /repos/akheron/jansson/releases?per_page=100", {
+    json: [{ tag_name: "v2.16.0" }, { tag_name: "v2.15.1" }],
+  });
+  // nix-update's default regex is "(.*)": group 1 is the whole tag, `v` and all.
+  const jansson = corpus("jansson").replace(
+    'repo = "jansson"; };',
+    'repo = "jansson"; versionRegex = "^(.*)$"; };',
+  );
+  await using repo = await createStandInRepo(server.url, { jansson });
+  await using bin = await updateProgramsBin();
+  const result = await runTask(repo.dir, "update", ["--check", "--json"], {
+    bin,
+    env: env(server.url),
+  });
+  assertEquals(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as Report;
+  assertEquals(report.packages.map((p) => [p.name, p.kind, p.to]), [
+    ["jansson", "outdated", "2.16.0"],
+  ]);
+});
