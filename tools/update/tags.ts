@@ -116,7 +116,17 @@ export function tagReading(
   versionRegex: string | undefined,
 ): TagReading {
   if (versionRegex !== undefined) {
-    return { read: regexReader(versionRegex), how: `updateInfo.versionRegex "${versionRegex}"` };
+    const read = regexReader(versionRegex);
+    // A group that holds the tag's `v` ("(.*)" on "v1.2.3"): the version is spelled like the
+    // current one, without the `v` (which never orders it differently).
+    const keepV = /^[vV]\d/.test(version);
+    return {
+      read: (tag) => {
+        const found = read(tag);
+        return found === undefined || keepV ? found : found.replace(/^[vV](?=\d)/, "");
+      },
+      how: `updateInfo.versionRegex "${versionRegex}"`,
+    };
   }
   const tag = currentTag?.replace(/^refs\/tags\//, "");
   const shape = tag === undefined ? undefined : learnTagShape(version, tag);
