@@ -204,3 +204,25 @@ Deno.test("a versionRegex whose group holds the tag's v: the version written has
     ["jansson", "outdated", "2.16.0"],
   ]);
 });
+
+Deno.test("a tag of a megabyte: the unknown reason stays one short line", async () => {
+  await using server = startHttpServer();
+  const huge = `x${"y".repeat(1024 * 1024)}`;
+  server.route("GET /repos/01mf02/jaq/releases?per_page=100", {
+    json: [{ tag_name: huge }, { tag_name: "nightly" }],
+  });
+  await using repo = await createStandInRepo(server.url, { jaq: corpus("jaq") });
+  await using bin = await updateProgramsBin();
+  const result = await runTask(repo.dir, "update", ["--check", "--json"], {
+    bin,
+    env: env(server.url),
+  });
+  assertEquals(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as Report;
+  assertEquals(
+    report.packages[0]!.reason,
+    `none of the 2 tag(s) of GitHub 01mf02/jaq ("x${
+      "y".repeat(59)
+    }…" (1048577 characters), "nightly") reads as a version by the shape of the current tag "v2.3.0"; set updateInfo.versionRegex`,
+  );
+});
