@@ -46,11 +46,21 @@ function isControl(c: string): boolean {
   return code < 0x20 || (code >= 0x7f && code <= 0x9f);
 }
 
-/** `"name"`, with control characters and quotes escaped (JSON's escapes): one safe line. */
+/** Characters of a tag shown in a message; a longer one is cut and its length named. */
+const SHOWN_CHARS = 60;
+
+/**
+ * `"name"`, with control characters and quotes escaped (JSON's escapes) and cut after 60
+ * characters: one short, safe line, whatever the upstream sent.
+ */
 export function quoteTag(value: string): string {
-  return [...JSON.stringify(value)].map((c) =>
+  const chars = [...value];
+  const cut = chars.length > SHOWN_CHARS;
+  const shown = cut ? chars.slice(0, SHOWN_CHARS).join("") : value;
+  const quoted = [...JSON.stringify(shown)].map((c) =>
     isControl(c) ? `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}` : c
   ).join("");
+  return cut ? `${quoted.slice(0, -1)}…" (${chars.length} characters)` : quoted;
 }
 
 function quoteSome(values: readonly string[]): string {
