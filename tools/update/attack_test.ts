@@ -43,7 +43,15 @@ Deno.test("a first page of 100 pre-releases: the newest stable release (on a lat
     json: [{ tag_name: "v2.16.0" }, { tag_name: "v2.15.1" }],
   });
   server.route("GET /repos/akheron/jansson/releases/latest", { json: { tag_name: "v2.16.0" } });
-  await using repo = await createStandInRepo(server.url, { jansson: corpus("jansson") });
+  // Many projects do not flag their release candidates as pre-releases: only the tag says so.
+  server.route("GET /repos/01mf02/jaq/releases?per_page=100", {
+    json: Array.from({ length: 100 }, (_, i) => ({ tag_name: `v3.0.0-rc.${100 - i}` })),
+  });
+  server.route("GET /repos/01mf02/jaq/releases/latest", { json: { tag_name: "v2.4.0" } });
+  await using repo = await createStandInRepo(server.url, {
+    jansson: corpus("jansson"),
+    jaq: corpus("jaq"),
+  });
   await using bin = await updateProgramsBin();
   const result = await runTask(repo.dir, "update", ["--check", "--json"], {
     bin,
@@ -53,6 +61,7 @@ Deno.test("a first page of 100 pre-releases: the newest stable release (on a lat
   const report = JSON.parse(result.stdout) as Report;
   assertEquals(report.packages.map((p) => [p.name, p.kind, p.to]), [
     ["jansson", "outdated", "2.16.0"],
+    ["jaq", "outdated", "2.4.0"],
   ]);
 });
 
