@@ -215,11 +215,14 @@ export const githubSource: Source<GithubInfo> = {
     // One page each: GitHub lists the newest releases first; 100 is its largest page.
     if (published.length > 0) {
       const offers = published.map((r) => ({ rev: r.tag_name, prerelease: r.prerelease }));
-      // A full page of pre-releases hides every stable release on later pages: ask GitHub for
-      // its "latest release" (the newest non-prerelease, non-draft one; 404 when there is none).
-      if (page.length >= RELEASES_PAGE && published.every((r) => r.prerelease)) {
+      // A full page may be all pre-releases (flagged, or only named so: `v3.0.0-rc.7`), hiding
+      // every stable release on later pages: ask GitHub for its "latest release" too (the
+      // newest non-prerelease, non-draft one; 404 when there is none).
+      if (page.length >= RELEASES_PAGE) {
         const latest = await githubLatestRelease(env, repo);
-        if (latest !== undefined) offers.push({ rev: latest, prerelease: false });
+        if (latest !== undefined && !offers.some((o) => o.rev === latest)) {
+          offers.push({ rev: latest, prerelease: false });
+        }
       }
       return offers;
     }
