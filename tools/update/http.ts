@@ -165,6 +165,12 @@ function transportError(error: unknown, url: string, options: GetJsonOptions): U
       `${options.upstream} did not answer within ${seconds} s: ${url}`,
     );
   }
-  const cause = error instanceof Error ? error.message : String(error);
+  let cause = error instanceof Error ? error.message : String(error);
+  // fetch says only "fetch failed"; its cause ends with what went wrong ("…: client error
+  // (SendRequest): message head is too large", "…: Connection refused (os error 111)").
+  const inner = error instanceof Error && error.cause instanceof Error
+    ? error.cause.message.split("\n")[0]!.split(": ").pop()?.trim()
+    : undefined;
+  if (inner && !cause.includes(inner)) cause = `${cause}: ${inner}`;
   return new UpstreamError("network", `Cannot reach ${options.upstream} at ${url}: ${cause}`);
 }

@@ -1,6 +1,6 @@
 // Moves flake inputs: the new lock is worked out in a work copy, every host's toplevel built
 // before and after, and only when all build is flake.lock replaced (and, with --commit, committed).
-import { UsageError } from "../lib/errors.ts";
+import { CommandError, UsageError } from "../lib/errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../lib/fs.ts";
 import { isHostName } from "../lib/host_name.ts";
 import { mapPool } from "../lib/pool.ts";
@@ -240,12 +240,13 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
     describeChanges(inputs.filter((c) => c.kind !== "unchanged")).join("\n"),
     ...hostResults.map((h) => hostSummary(h.name, h.result)),
   ].filter((part) => part !== "");
-  await runner.run({
-    argv: ["git", "-C", options.root, "add", "flake.lock"],
-    mutates: true,
-    timeoutMs: 60_000,
-  });
   try {
+    // Inside: a failed `git add` (a locked index) puts flake.lock back too.
+    await runner.run({
+      argv: ["git", "-C", options.root, "add", "flake.lock"],
+      mutates: true,
+      timeoutMs: 60_000,
+    });
     await runner.run({
       argv: [
         "git",
@@ -271,7 +272,9 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
       }).catch(() => {});
       await restoreLock(lockPath, oldText);
     }
-    throw error;
+    if (!(error instanceof CommandError)) throw error;
+    // git's own cause (its `fatal:` line, a hook's last line), not the advice after it.
+    throw new Error(`Cannot commit flake.lock: ${nixFailure(error)}; flake.lock left as it was`);
   }
   if (runner.dryRun) return { lock: "would-update", inputs, hosts: hostResults };
   const commit = await runner.text({

@@ -222,6 +222,31 @@ Deno.test("update --inputs --commit whose commit a pre-commit hook refuses leave
   assertEquals((await f.fleet.git("status", "--porcelain")).trim(), "");
 });
 
+Deno.test("update --inputs --commit with a locked git index leaves flake.lock as it was, naming index.lock", async () => {
+  await using f = await fixture();
+  await using bin = await updateProgramsBin();
+  assertEquals((await runTask(f.fleet.dir, "update", ["--inputs", "--no-build"], { bin })).code, 0);
+  await f.fleet.git("add", "flake.lock");
+  await f.fleet.git("commit", "-q", "-m", "lock");
+  const lockBefore = await Deno.readTextFile(f.fleet.path("flake.lock"));
+  await commitTo(f.app, { version: "1.1\n" }, "app 1.1");
+  // Another git process (or one that crashed) holds the index: `git add` fails.
+  await Deno.writeTextFile(f.fleet.path(".git/index.lock"), "");
+
+  const result = await runTask(f.fleet.dir, "update", ["--inputs", "--commit", "--no-build"], {
+    bin,
+    env: GIT_IDENTITY,
+  });
+  assertEquals(result.code, 1, result.stdout);
+  assertMatch(
+    result.stderr,
+    /^error: Cannot commit flake\.lock: Unable to create '[^']*index\.lock': File exists\.; flake\.lock left as it was$/m,
+  );
+  assertEquals(await Deno.readTextFile(f.fleet.path("flake.lock")), lockBefore);
+  await Deno.remove(f.fleet.path(".git/index.lock"));
+  assertEquals((await f.fleet.git("status", "--porcelain")).trim(), "");
+});
+
 Deno.test("update --inputs names why nix cannot move an input called app-23.11 alone", async () => {
   await using f = await fixture();
   const flake = await Deno.readTextFile(f.fleet.path("flake.nix"));

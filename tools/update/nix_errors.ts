@@ -11,12 +11,13 @@ const TIMED_OUT = 124;
  */
 export function nixCause(stderr: string): string {
   const lines = stderr.split("\n");
-  const starts = lines.flatMap((line, i) => /^error\b/i.test(line.trim()) ? [i] : []);
+  // nix's `error:` lines, and git's `fatal:` (followed by advice whose last line is no cause).
+  const starts = lines.flatMap((line, i) => /^(?:error|fatal)\b/i.test(line.trim()) ? [i] : []);
   if (starts.length === 0) {
     return lines.map((l) => l.trim()).filter(Boolean).at(-1) ?? "";
   }
   const block = (start: number) => {
-    const parts = [lines[start]!.trim().replace(/^error:\s*/, "")];
+    const parts = [lines[start]!.trim().replace(/^(?:error|fatal):\s*/i, "")];
     for (const line of lines.slice(start + 1)) {
       // Continuation lines are indented; nix's trace hint is not part of it.
       if (!/^\s+\S/.test(line) || /^\s*\(use '--show-trace'/.test(line)) break;

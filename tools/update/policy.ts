@@ -29,8 +29,42 @@ export interface PolicyOptions {
   upstream: string;
 }
 
+/**
+ * Whether git could name a tag `name` (git check-ref-format: no ASCII control character, space,
+ * `~ ^ : ? * [ \`, `..` or `@{`; nor, here, a C1 control). An upstream answer with another
+ * name is hostile or broken: it is never chosen, so it never reaches the package file, a commit
+ * message or the terminal.
+ */
+export function isRefName(name: string): boolean {
+  if (name === "" || name.includes("..") || name.includes("@{")) return false;
+  return [...name].every((c) => !isControl(c) && !" ~^:?*[\\".includes(c));
+}
+
+/** An ASCII control character, DEL or a C1 control: what a terminal may act on. */
+function isControl(c: string): boolean {
+  const code = c.codePointAt(0)!;
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f);
+}
+
+/** Characters of a tag shown in a message; a longer one is cut and its length named. */
+const SHOWN_CHARS = 60;
+
+/**
+ * `"name"`, with control characters and quotes escaped (JSON's escapes) and cut after 60
+ * characters: one short, safe line, whatever the upstream sent.
+ */
+export function quoteTag(value: string): string {
+  const chars = [...value];
+  const cut = chars.length > SHOWN_CHARS;
+  const shown = cut ? chars.slice(0, SHOWN_CHARS).join("") : value;
+  const quoted = [...JSON.stringify(shown)].map((c) =>
+    isControl(c) ? `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}` : c
+  ).join("");
+  return cut ? `${quoted.slice(0, -1)}…" (${chars.length} characters)` : quoted;
+}
+
 function quoteSome(values: readonly string[]): string {
-  const shown = values.slice(0, 3).map((v) => `"${v}"`).join(", ");
+  const shown = values.slice(0, 3).map(quoteTag).join(", ");
   return values.length > 3 ? `${shown} and ${values.length - 3} more` : shown;
 }
 
@@ -55,6 +89,10 @@ export function chooseUpdate(
   const unread: string[] = [];
   let readable = 0;
   for (const offer of offers) {
+    if (!isRefName(offer.rev)) {
+      unread.push(offer.rev);
+      continue;
+    }
     const version = offer.version ?? options.reading.read(offer.rev);
     const parsed = version === undefined ? undefined : parseVersion(version);
     if (version === undefined || parsed === undefined) {

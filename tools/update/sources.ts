@@ -180,6 +180,21 @@ async function github<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Pr
   return parseAnswer(schema, value, url);
 }
 
+/** GitHub's largest page: one page of releases or tags is read per lookup. */
+const RELEASES_PAGE = 100;
+
+const latestRelease = z.object({ tag_name: z.string() });
+
+/** The tag of GitHub's "latest release" of `repo` (`/repos/o/r`), or undefined when it has none. */
+async function githubLatestRelease(env: SourceEnv, repo: string): Promise<string | undefined> {
+  try {
+    return (await github(env, `${repo}/releases/latest`, latestRelease)).tag_name;
+  } catch (error) {
+    if (error instanceof UpstreamError && error.failure === "not-found") return undefined;
+    throw error;
+  }
+}
+
 /** GitHub: releases (tags when there are none), or the newest commit of a branch. */
 export const githubSource: Source<GithubInfo> = {
   kind: "github",
@@ -195,11 +210,21 @@ export const githubSource: Source<GithubInfo> = {
       const date = head.commit.committer.date;
       return [{ version: unstableVersion(date), rev: head.sha, prerelease: false, date }];
     }
-    const published = (await github(env, `${repo}/releases?per_page=100`, releases))
-      .filter((r) => !r.draft);
+    const page = await github(env, `${repo}/releases?per_page=${RELEASES_PAGE}`, releases);
+    const published = page.filter((r) => !r.draft);
     // One page each: GitHub lists the newest releases first; 100 is its largest page.
     if (published.length > 0) {
-      return published.map((r) => ({ rev: r.tag_name, prerelease: r.prerelease }));
+      const offers = published.map((r) => ({ rev: r.tag_name, prerelease: r.prerelease }));
+      // A full page may be all pre-releases (flagged, or only named so: `v3.0.0-rc.7`), hiding
+      // every stable release on later pages: ask GitHub for its "latest release" too (the
+      // newest non-prerelease, non-draft one; 404 when there is none).
+      if (page.length >= RELEASES_PAGE) {
+        const latest = await githubLatestRelease(env, repo);
+        if (latest !== undefined && !offers.some((o) => o.rev === latest)) {
+          offers.push({ rev: latest, prerelease: false });
+        }
+      }
+      return offers;
     }
     return (await github(env, `${repo}/tags?per_page=100`, tags)).map((t) => ({
       rev: t.name,

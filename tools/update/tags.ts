@@ -54,13 +54,42 @@ export function readPlain(tag: string): string | undefined {
   return parseVersion(version) === undefined ? undefined : version;
 }
 
-/** Compiles `updateInfo.versionRegex`; throws a one-line error when it is not a regex. */
+/**
+ * Whether V8's linear-time regex engine is on (the update task runs with
+ * `--v8-flags=--enable-experimental-regexp-engine`): then the `l` flag is accepted.
+ */
+const LINEAR = "l";
+
+function linearEngine(): boolean {
+  try {
+    new RegExp("", LINEAR);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Compiles `updateInfo.versionRegex`; throws a one-line error when it is not a regex. Tags come
+ * from the upstream, so the regex runs in linear time (V8's `l` flag) where the engine is on: a
+ * pattern like `(a+)+$` cannot make a tag hang the run, and a pattern that needs backtracking
+ * (a backreference) is refused.
+ */
 export function regexReader(source: string): TagReader {
   let regex: RegExp;
   try {
     regex = new RegExp(source);
   } catch (error) {
     throw new Error(`invalid updateInfo.versionRegex "${source}": ${(error as Error).message}`);
+  }
+  if (linearEngine()) {
+    try {
+      regex = new RegExp(source, LINEAR);
+    } catch {
+      throw new Error(
+        `invalid updateInfo.versionRegex "${source}": it cannot run in linear time (backreferences are not supported); write it without them`,
+      );
+    }
   }
   return (tag) => {
     const match = regex.exec(tag);
@@ -87,7 +116,17 @@ export function tagReading(
   versionRegex: string | undefined,
 ): TagReading {
   if (versionRegex !== undefined) {
-    return { read: regexReader(versionRegex), how: `updateInfo.versionRegex "${versionRegex}"` };
+    const read = regexReader(versionRegex);
+    // A group that holds the tag's `v` ("(.*)" on "v1.2.3"): the version is spelled like the
+    // current one, without the `v` (which never orders it differently).
+    const keepV = /^[vV]\d/.test(version);
+    return {
+      read: (tag) => {
+        const found = read(tag);
+        return found === undefined || keepV ? found : found.replace(/^[vV](?=\d)/, "");
+      },
+      how: `updateInfo.versionRegex "${versionRegex}"`,
+    };
   }
   const tag = currentTag?.replace(/^refs\/tags\//, "");
   const shape = tag === undefined ? undefined : learnTagShape(version, tag);
