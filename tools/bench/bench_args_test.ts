@@ -7,9 +7,17 @@ import { CHECKOUT, createProgramsBin, runTask } from "../testing/task.ts";
 const USAGE = { task: "bench:x", summary: "Times x.", defaultRuns: 4 };
 
 Deno.test("parseBenchArgs() gives the default runs, --runs N, and help", () => {
-  assert.deepEqual(parseBenchArgs([], USAGE), { kind: "run", runs: 4 });
-  assert.deepEqual(parseBenchArgs(["--runs", "9"], USAGE), { kind: "run", runs: 9 });
-  assert.deepEqual(parseBenchArgs(["--runs=2"], USAGE), { kind: "run", runs: 2 });
+  assert.deepEqual(parseBenchArgs([], USAGE), { kind: "run", runs: 4, hosts: undefined });
+  assert.deepEqual(parseBenchArgs(["--runs", "9"], USAGE), {
+    kind: "run",
+    runs: 9,
+    hosts: undefined,
+  });
+  assert.deepEqual(parseBenchArgs(["--runs=2"], USAGE), { kind: "run", runs: 2, hosts: undefined });
+  const withHosts = { ...USAGE, defaultHosts: 4 };
+  assert.deepEqual(parseBenchArgs(["--hosts", "2"], withHosts), { kind: "run", runs: 4, hosts: 2 });
+  assert.equal(parseBenchArgs(["--hosts", "0"], withHosts).kind, "refused");
+  assert.equal(parseBenchArgs(["--hosts", "2"], USAGE).kind, "refused");
   assert.deepEqual(parseBenchArgs(["--help"], USAGE), { kind: "help", text: benchHelp(USAGE) });
   assert.deepEqual(parseBenchArgs(["-h", "--runs", "0"], USAGE).kind, "help");
 });

@@ -1,9 +1,10 @@
 // How fast systemd test hosts boot and how much memory each takes: `deno task
-// bench:systemd-hosts [hosts] [runs]`. Boots `hosts` (default 4) at once until each answers
+// bench:systemd-hosts [--hosts N] [--runs N]`. Boots N hosts (default 4) at once until each answers
 // `ssh true` (first with the harness' preparation, then the boot alone: shut down and booted
 // again at once), then sums the proportional set size (Pss) of every process in each host's cgroup
 // (nspawn included). Targets (issue 23): 4 hosts to SSH in ≤ 5 s, ≤ 50 MB per host.
 import { startSystemdHosts } from "../testing/systemd_hosts.ts";
+import { benchArgsOrExit } from "./bench_args.ts";
 import { median } from "./timing.ts";
 
 const BOOT_TARGET_MS = 5000;
@@ -15,8 +16,14 @@ async function pssKb(pid: number): Promise<number> {
 }
 
 async function main(args: string[]): Promise<void> {
-  const count = Number(args[0] ?? "4");
-  const runs = Number(args[1] ?? "3");
+  const { hosts, runs } = benchArgsOrExit(args, {
+    task: "bench:systemd-hosts",
+    summary: "Boots systemd test hosts at once until each answers ssh, and measures the memory " +
+      "each takes (root).",
+    defaultRuns: 3,
+    defaultHosts: 4,
+  });
+  const count = hosts ?? 4;
   const starts: number[] = [];
   const boots: number[] = [];
   const memory: number[] = [];
