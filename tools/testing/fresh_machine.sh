@@ -74,12 +74,13 @@ STEPS
 
 say "entering the root and running the README's commands"
 # shellcheck disable=SC2016 # the inner script expands its own arguments
-unshare --mount --pid --fork --mount-proc="$WORK/proc" sh -c '
+unshare --mount --pid --fork sh -c '
   set -e
   root=$1
   mount --make-rprivate /
   # The root a mount of its own, as / is on a machine (the demo changes its propagation).
   mount --bind "$root" "$root"
+  mount -t proc proc "$root/proc"
   mount --rbind /dev "$root/dev"
   mount --rbind /sys "$root/sys"
   mount -t tmpfs tmpfs "$root/run"
