@@ -188,7 +188,9 @@ export function stateOutcome(
   const rolled = /^(rolled-back|rollback-failed|superseded)-(.+)$/.exec(status);
   // Before the rolled-back match: an older supervisor wrote `rolled-back-*` with superseded_by.
   if (state.supersededBy !== undefined || rolled?.[1] === "superseded") {
-    const deleted = rolled?.[1] === "superseded" && state.newGen !== undefined
+    // Only a run that made a generation (not --mode test) has one to delete.
+    const deleted = rolled?.[1] === "superseded" && state.newGen !== undefined &&
+        state.newGen !== state.prevGen
       ? `; this run's generation ${state.newGen} was deleted`
       : "";
     return {

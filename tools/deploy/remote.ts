@@ -50,7 +50,8 @@ past() { [ $((polls % 5)) -eq 0 ] && [ "$(date +%s)" -ge "$1" ]; }
  * - `abort`: the deployer creates it when a health check failed: roll back now
  * Once final it writes {@linkcode LAST_DEPLOY_RECORD}, removes the state dir and releases the lock.
  * A rollback puts the profile back to the recorded previous generation by number, only while
- * the profile is still on the generation this run created (else: `superseded-<why>`), and
+ * the profile is still on the generation this run left it on (else, whatever the mode:
+ * `superseded-<why>`), and
  * activates what ran before (prev_active): `switch` when it is the profile's system too, else
  * `test` of it and `boot` of the profile's; each bounded by the activation timeout. A state
  * dir removed during the run is re-created from memory and means roll back (`state-removed`). After a successful switch or test it
@@ -213,16 +214,18 @@ roll_back() {
   restore_dir rolling-back
   state rolling-back
   ok=1
+  cur=$(gen)
+  if [ "$cur" != "$new_gen" ]; then
+    # Someone else moved the profile (also in --mode test, or a switch to the profile's own
+    # system, where this run did not move it): it is no longer this run's to undo. This run's
+    # generation, if it made one, no longer the profile's, is deleted.
+    info superseded_by "$cur"
+    [ "$changed" = 1 ] && nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 9>&-
+    info active_gen "$cur"
+    finish "superseded-$1"
+  fi
   if [ "$changed" = 1 ]; then
-    cur=$(gen)
-    if [ "$cur" != "$new_gen" ]; then
-      # Someone else moved the profile: it is no longer this run's to undo. Its generation,
-      # no longer the profile's, is deleted.
-      info superseded_by "$cur"
-      nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 9>&-
-      info active_gen "$cur"
-      finish "superseded-$1"
-    elif [ -n "$prev_gen" ]; then
+    if [ -n "$prev_gen" ]; then
       nix-env -p "$profile" --switch-generation "$prev_gen" >> "$dir/log" 2>&1 9>&- || ok=0
       nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 9>&- || ok=0
     else

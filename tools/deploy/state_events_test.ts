@@ -414,3 +414,36 @@ Deno.test("deploy: a reboot in the confirm window is reported as it is: the new 
   assertStringIncludes(r.error ?? "", "it runs the new system, never confirmed");
   assertEquals(await active(web1!), next);
 });
+
+// Row 15 in `--mode test` (the profile is not this run's to move): an operator's switch in the
+// window moves the profile all the same; a failed check must not bring back what ran before
+// over the operator's system.
+Deno.test("deploy: --mode test, a manual switch in the window, then a failed check: superseded, the operator's system keeps running", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  await f.flake.update({ web1: { toplevel: { marker: "O" } } });
+  assertEquals((await f.task("web1")).code, 0);
+  const operators = await active(web1!);
+  await f.flake.update({ web1: { toplevel: { marker: "R" } } });
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "T" },
+      facts: { healthChecks: [gatedCheck("/run/go", 1)], healthCheckTimeout: 120 },
+    },
+  });
+  const run = f.spawn("web1", "--mode", "test");
+  await activated(web1!);
+  // The operator's own switch (to system O, as a new generation 3).
+  await web1!.ssh(
+    `nix-env -p ${PROFILE} --set ${operators} && ${operators}/bin/switch-to-configuration switch`,
+  );
+  await web1!.ssh("touch /run/go");
+  const out = await run.done;
+  const r = hostReport(out.report, "web1");
+  assertEquals([out.code, r.outcome?.kind, r.rolledBack], [1, "superseded", false], r.error);
+  assertEquals((await lastDeploy(web1!)).status, "superseded-health-check");
+  assertEquals([await generation(web1!), await active(web1!)], [3, operators]);
+  assert(!(r.error ?? "").includes("was deleted"), r.error);
+  assert(await exists(web1!.hostPath(`${PROFILE}-2-link`)), "generation 2 is not this run's");
+});
