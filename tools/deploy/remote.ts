@@ -293,7 +293,7 @@ esac
 check_units() {
   settle=$(( check_timeout / 2 )); [ "$settle" -gt ${UNITS_SETTLE_SECONDS} ] && settle=${UNITS_SETTLE_SECONDS}
   bounded "$check_timeout" "$dir/check.log" env DEVOPS_UNITS_BEFORE="$dir/units-before" \
-    DEVOPS_UNITS_SETTLE="$settle" DEVOPS_UNITS_WAIT=$(( check_timeout - 1 )) \
+    DEVOPS_UNITS_LOG="$dir/activate.log" DEVOPS_UNITS_SETTLE="$settle" DEVOPS_UNITS_WAIT=$(( check_timeout - 1 )) \
     sh -c "$units_check" units-check "$failed"
 }
 if [ "$check_timeout" != 0 ]; then
