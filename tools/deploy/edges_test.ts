@@ -196,8 +196,20 @@ Deno.test("deploy: SIGHUP (a closed terminal) ends the deploy like SIGTERM: host
   assertEquals((out.report as { interrupted?: string } | undefined)?.interrupted, "SIGHUP");
   assertEquals(hostReport(out.report, "web1").outcome?.kind, "interrupted");
   assertStringIncludes(out.stderr, "SIGHUP: stopping");
-  assertEquals(await Deno.lstat(dir).then(() => true, () => false), false, "temp folder left");
+  // As after SIGTERM: the host's supervisor still waits, so the owner file alone is left,
+  // unlocked, as the proof that this deployer is gone; a rerun from a new terminal takes over.
+  assertEquals(hostReport(out.report, "web1").rolledBack, "expected");
+  assertEquals(
+    (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name),
+    ["owner"],
+    "only the owner file is left",
+  );
   assertEquals(await localProcessesWith(dir), [], "processes of the run left");
+  await f.flake.update({ web1: { facts: { healthChecks: [] } } });
+  const rerun = await f.task("web1");
+  assertEquals(rerun.code, 0, rerun.stderr);
+  assert(hostReport(rerun.report, "web1").adoptedRun !== undefined, "the run is taken over");
+  assertEquals(await Deno.lstat(dir).then(() => true, () => false), false, "the proof removed");
 });
 
 Deno.test("deploy: a target whose /nix is full says no space left", async () => {
