@@ -447,3 +447,26 @@ Deno.test("deploy: --mode test, a manual switch in the window, then a failed che
   assert(!(r.error ?? "").includes("was deleted"), r.error);
   assert(await exists(web1!.hostPath(`${PROFILE}-2-link`)), "generation 2 is not this run's");
 });
+
+// Row 22: a reboot after a final state changes nothing: the confirmed system boots, the record
+// stays (it is under /nix/var), no run state is left to hold the next deploy.
+Deno.test("deploy: a reboot after a confirmed run: the system stays, the record stays, the next deploy runs", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({ web1: { toplevel: { marker: "2" } } });
+  const first = await f.task("web1");
+  assertEquals(first.code, 0, first.stderr);
+  const confirmed = await active(web1!);
+  const record = await lastDeploy(web1!);
+  assertEquals(record.status, "confirmed");
+  await web1!.kill();
+  await web1!.start();
+  assertEquals([await active(web1!), await generation(web1!)], [confirmed, 2]);
+  assertEquals(await lastDeploy(web1!), record);
+  assertEquals(await supervisorStates(web1!), {});
+  await f.flake.update({ web1: { toplevel: { marker: "3" } } });
+  const next = await f.task("web1");
+  assertEquals([next.code, hostReport(next.report, "web1").status], [0, "confirmed"], next.stderr);
+  assertEquals(await generation(web1!), 3);
+});
