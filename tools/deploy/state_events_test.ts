@@ -470,3 +470,35 @@ Deno.test("deploy: a reboot after a confirmed run: the system stays, the record 
   assertEquals([next.code, hostReport(next.report, "web1").status], [0, "confirmed"], next.stderr);
   assertEquals(await generation(web1!), 3);
 });
+
+// Row 11 with a deploy of other hosts in between: the interrupted deployer's owner file is the
+// only proof that it is dead; a deploy of other hosts from the same machine must not take that
+// proof away from the rerun of the host it left waiting.
+Deno.test("deploy take-over: Ctrl-C, a deploy of another host, then the rerun: the run is still taken over", async () => {
+  await using f = await fleet(2, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("--all")).code, 0);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "2" },
+      facts: { healthChecks: [gatedCheck("/run/never", 0)], healthCheckTimeout: 120 },
+    },
+    web2: { toplevel: { marker: "2" } },
+  });
+  const killed = f.spawn("web1");
+  const pid = await killed.deployerPid();
+  const dir = await waitFor("the deployer's temp folder", () => runDirOf(pid));
+  await activated(web1!);
+  Deno.kill(pid, "SIGINT");
+  await killed.done;
+  assert(await exists(`${dir}/owner`), "the interrupted deployer leaves its owner file");
+
+  const other = await f.task("web2");
+  assertEquals(other.code, 0, other.stderr);
+
+  await f.flake.update({ web1: { facts: { healthChecks: [] } } });
+  const rerun = await f.task("web1");
+  const report = hostReport(rerun.report, "web1");
+  assertEquals([rerun.code, report.status], [0, "confirmed"], report.error);
+  assert(report.adoptedRun !== undefined, "the run is taken over, not busy");
+});
