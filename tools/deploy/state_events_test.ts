@@ -75,7 +75,7 @@ for (
 
     await f.flake.update({ web1: { facts: { healthChecks: [] } } });
     const run = await f.task("web1", ...rerun);
-    assertEquals(run.code, 0, run.stderr);
+    assertEquals(run.code, 0, `${run.stderr}\n${JSON.stringify(hostReport(run.report, "web1"))}`);
     const report = hostReport(run.report, "web1");
     assertEquals(report.adoptedRun, undefined, "a run of another mode or rollback is not adopted");
     // Nothing of the old run is left to revert the host later.
