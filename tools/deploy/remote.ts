@@ -196,6 +196,7 @@ if [ "$sets" = 1 ]; then
 fi
 new_gen=$(gen); info new_gen "$new_gen"
 changed=0; [ "$sets" = 1 ] && [ "$new_gen" != "$prev_gen" ] && changed=1
+in_window=0
 # Runs switch-to-configuration of $1 with action $2, bounded by the activation's timeout, its
 # output to the log $3.
 switch_to() {
@@ -215,7 +216,12 @@ roll_back() {
   state rolling-back
   ok=1
   cur=$(gen)
-  if [ "$cur" != "$new_gen" ]; then
+  # In the window the host runs this run's system: another one running means someone
+  # activated it by hand (a switch, or a test that leaves the profile alone).
+  ran=
+  [ "$in_window" = 1 ] && { ran=$(readlink -f "$current" 2>/dev/null) || ran=; }
+  [ -n "$ran" ] && [ "$ran" != "$new" ] && info superseded_current "$ran"
+  if [ "$cur" != "$new_gen" ] || { [ -n "$ran" ] && [ "$ran" != "$new" ]; }; then
     # Someone else moved the profile (also in --mode test, or a switch to the profile's own
     # system, where this run did not move it): it is no longer this run's to undo. This run's
     # generation, if it made one, no longer the profile's, is deleted.
@@ -309,6 +315,7 @@ if [ "$check_timeout" != 0 ]; then
   fi
 fi
 [ "$rollback" = 1 ] || finish done
+in_window=1
 state activated
 # The confirm window starts when the activation (and its check) has ended.
 end=$(( $(now) + timeout ))
@@ -574,6 +581,8 @@ export interface RemoteState {
   failedBefore?: string[];
   /** The profile moved away from this run's generation before its rollback. */
   supersededBy?: number;
+  /** The system someone else activated on the host during the run's window. */
+  supersededCurrent?: string;
   /** Why the rollback's activation failed (it is bounded by the activation timeout). */
   rollbackError?: string;
   /** The system the host runs (`status=gone`: the run's state is lost, e.g. a reboot). */
@@ -601,6 +610,7 @@ export function parseRemoteState(text: string): RemoteState {
   if (values.supervisor_lost === "1") state.supervisorLost = true;
   if (values.rollback_error) state.rollbackError = values.rollback_error;
   if (values.current) state.current = values.current;
+  if (values.superseded_current) state.supersededCurrent = values.superseded_current;
   if (values.units_check === "passed") state.unitsCheck = { passed: true };
   else if (values.units_check === "failed") {
     state.unitsCheck = { passed: false, detail: values.units_check_detail || "failed" };

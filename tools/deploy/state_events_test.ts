@@ -502,3 +502,32 @@ Deno.test("deploy take-over: Ctrl-C, a deploy of another host, then the rerun: t
   assertEquals([rerun.code, report.status], [0, "confirmed"], report.error);
   assert(report.adoptedRun !== undefined, "the run is taken over, not busy");
 });
+
+// Row 15 with a manual `switch-to-configuration test` (the profile left alone): another
+// system runs in the window, so the run is superseded as well; its rollback must not activate
+// what ran before over the operator's system.
+Deno.test("deploy: a manual test activation of another system in the window, then a failed check: superseded, the operator's system keeps running", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  await f.flake.update({ web1: { toplevel: { marker: "O" } } });
+  assertEquals((await f.task("web1")).code, 0);
+  const operators = await active(web1!);
+  await f.flake.update({ web1: { toplevel: { marker: "R" } } });
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "T" },
+      facts: { healthChecks: [gatedCheck("/run/go", 1)], healthCheckTimeout: 120 },
+    },
+  });
+  const run = f.spawn("web1");
+  await activated(web1!);
+  await web1!.ssh(`${operators}/bin/switch-to-configuration test`);
+  await web1!.ssh("touch /run/go");
+  const out = await run.done;
+  const r = hostReport(out.report, "web1");
+  assertEquals([out.code, r.outcome?.kind, r.rolledBack], [1, "superseded", false], r.error);
+  assertStringIncludes(r.error ?? "", `another system was activated on the host during the run`);
+  assertEquals((await lastDeploy(web1!)).status, "superseded-health-check");
+  assertEquals(await active(web1!), operators);
+});
