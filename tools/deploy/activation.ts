@@ -188,15 +188,21 @@ export function stateOutcome(
   const rolled = /^(rolled-back|rollback-failed|superseded)-(.+)$/.exec(status);
   // Before the rolled-back match: an older supervisor wrote `rolled-back-*` with superseded_by.
   if (state.supersededBy !== undefined || rolled?.[1] === "superseded") {
-    const deleted = rolled?.[1] === "superseded" && state.newGen !== undefined
+    // Only a run that made a generation (not --mode test) has one to delete.
+    const deleted = rolled?.[1] === "superseded" && state.newGen !== undefined &&
+        state.newGen !== state.prevGen
       ? `; this run's generation ${state.newGen} was deleted`
       : "";
+    // The profile where this run left it, yet another system runs: activated by hand (a test).
+    const what = state.supersededCurrent !== undefined && state.supersededBy === state.newGen
+      ? `another system was activated on the host during the run (${state.supersededCurrent})`
+      : `the profile moved to generation ${
+        state.supersededBy ?? "?"
+      } during the run (someone else switched the host)`;
     return {
       kind: "superseded",
       ...(rolled ? { reason: rolled[2] as RollbackReason } : {}),
-      cause: `${prefix}not rolled back: the profile moved to generation ${
-        state.supersededBy ?? "?"
-      } during the run (someone else switched the host)${deleted}`,
+      cause: `${prefix}not rolled back: ${what}${deleted}`,
     };
   }
   if (rolled) {

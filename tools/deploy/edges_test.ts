@@ -196,20 +196,24 @@ Deno.test("deploy: SIGHUP (a closed terminal) ends the deploy like SIGTERM: host
   assertEquals((out.report as { interrupted?: string } | undefined)?.interrupted, "SIGHUP");
   assertEquals(hostReport(out.report, "web1").outcome?.kind, "interrupted");
   assertStringIncludes(out.stderr, "SIGHUP: stopping");
-  // As after SIGTERM: the host's supervisor still waits, so the owner file, unlocked, is left as
-  // the proof that this deployer is gone (a rerun may take its run over); nothing else is.
+  // As after SIGTERM: the host's supervisor still waits, so the owner file alone is left,
+  // unlocked, as the proof that this deployer is gone; a rerun from a new terminal takes over.
+  assertEquals(hostReport(out.report, "web1").rolledBack, "expected");
   assertEquals(
     (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name),
     ["owner"],
     "only the owner file is left",
   );
-  const owner = await Deno.open(`${dir}/owner`, { read: true, write: true });
-  try {
-    assertEquals(await owner.tryLock(true), true, "and its lock is free");
-  } finally {
-    owner.close();
-  }
   assertEquals(await localProcessesWith(dir), [], "processes of the run left");
+  await f.flake.update({ web1: { facts: { healthChecks: [] } } });
+  const rerun = await f.task("web1");
+  assertEquals(rerun.code, 0, rerun.stderr);
+  assert(hostReport(rerun.report, "web1").adoptedRun !== undefined, "the run is taken over");
+  assertEquals(
+    (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name),
+    ["owner"],
+    "the proof stays for other reruns; nothing else",
+  );
 });
 
 Deno.test("deploy: a target whose /nix is full says no space left", async () => {

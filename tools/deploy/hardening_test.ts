@@ -168,8 +168,13 @@ Deno.test("deploy: killed (SIGKILL) in the confirm window and re-run at once wit
   // No supervisor is left that could revert the host later.
   await settled(web1!);
   assertEquals((await lastDeploy(web1!)).status, "confirmed");
-  // The dead deployer's folder and connection are gone.
-  assert(!(await exists(leftDir)), "the next run removed the dead deployer's temp folder");
+  // The dead deployer's connection is gone; of its folder only the owner file is left, the
+  // proof of its death for a later rerun of another host it may have left waiting.
+  assertEquals(
+    (await Array.fromAsync(Deno.readDir(leftDir))).map((e) => e.name),
+    ["owner"],
+    "the next run cleared the dead deployer's temp folder but its owner file",
+  );
   // Bounded by the killed run's remote session (its `sleep 60` health check): the shared
   // connection is asked to exit, and on a busy machine it may outlive that session's end only.
   await waitFor(

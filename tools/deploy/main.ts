@@ -11,7 +11,7 @@ import type { SshContext } from "./commands.ts";
 import { type DeployHooks, executeDeploy } from "./execute.ts";
 import { type FactsSource, MAX_TIMEOUT_SECONDS, readFleetFacts, TAG } from "./facts.ts";
 import { knownHostsText, parsePublicKey, type PinnedKey } from "./known_hosts.ts";
-import { makeRunDir, staleRunDirs } from "./owner.ts";
+import { clearStaleRunDir, makeRunDir, staleRunDirs } from "./owner.ts";
 import {
   DEFAULT_MAX_ACTIVATIONS,
   DEFAULT_PARALLEL,
@@ -300,16 +300,17 @@ async function factsSource(root: string, flake: string | undefined): Promise<Fac
 
 /**
  * Removes what deployers killed without cleanup left in the temp folder: their shared
- * connections (asked to exit through their sockets) and folders. Only folders whose owner
+ * connections (asked to exit through their sockets) and all but their owner files, kept (for a
+ * day) as the proof a later rerun of a host they left waiting needs. Only folders whose owner
  * process is dead: another deployer may be working on other hosts. Returns the ids of those
- * dead deployers (their folders, the proof, are gone after this).
+ * dead deployers.
  */
 async function cleanStaleRunDirs(ownDir: string, runner: Runner): Promise<Set<string>> {
   const dead = new Set<string>();
   for (const { dir, owner } of await staleRunDirs(ownDir)) {
     dead.add(owner);
     await exitMasters(dir, runner);
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await clearStaleRunDir(dir);
   }
   return dead;
 }

@@ -144,3 +144,29 @@ export async function staleRunDirs(ownDir: string): Promise<StaleRunDir[]> {
   }
   return stale;
 }
+
+/**
+ * Seconds a dead deployer's owner file is kept as the proof of its death: a supervisor it left
+ * waiting on a host (up to its activation, check and confirm bounds) may be taken over by any
+ * later rerun from this machine, not only the next deploy, which may be of other hosts. Past
+ * this, the folder goes: a host still waiting then answers busy until its own window ends.
+ */
+export const DEAD_OWNER_KEEP_SECONDS = 86_400;
+
+/**
+ * Clears a dead deployer's folder ({@linkcode staleRunDirs}): everything but its owner file,
+ * which stays as the proof for later reruns; the folder itself once that proof is older than
+ * {@linkcode DEAD_OWNER_KEEP_SECONDS}. A folder or entry gone meanwhile (another deployer
+ * cleaning at the same time) is no error.
+ */
+export async function clearStaleRunDir(dir: string, now = Date.now()): Promise<void> {
+  const modified = await Deno.stat(`${dir}/${OWNER_FILE}`).then((s) => s.mtime, () => null);
+  if (modified === null || now - modified.getTime() > DEAD_OWNER_KEEP_SECONDS * 1000) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    return;
+  }
+  for (const entry of await Array.fromAsync(Deno.readDir(dir)).catch(() => [])) {
+    if (entry.name === OWNER_FILE) continue;
+    await Deno.remove(`${dir}/${entry.name}`, { recursive: true }).catch(() => {});
+  }
+}

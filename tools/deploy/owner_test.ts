@@ -1,6 +1,14 @@
 // Who is dead (owner.ts): only a free lock on an existing owner file proves it.
 import { assert, assertEquals } from "../testing/assert.ts";
-import { deployerIsDead, makeRunDir, OWNER_FILE, parseDeployerId, staleRunDirs } from "./owner.ts";
+import {
+  clearStaleRunDir,
+  DEAD_OWNER_KEEP_SECONDS,
+  deployerIsDead,
+  makeRunDir,
+  OWNER_FILE,
+  parseDeployerId,
+  staleRunDirs,
+} from "./owner.ts";
 
 Deno.test("deployerIsDead(): a live deployer is not dead; a folder not found proves nothing (another machine of the same name, another mount namespace)", async () => {
   await using live = await makeRunDir();
@@ -27,6 +35,21 @@ Deno.test("keepOwner(): an ended deployer leaves its owner file, unlocked: the p
     await using next = await makeRunDir();
     const stale = await staleRunDirs(next.dir);
     assert(stale.some((s) => s.dir === dir && s.owner === id), JSON.stringify(stale));
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("clearStaleRunDir(): a dead deployer's owner file stays as the proof for a day, nothing else; then the folder goes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "devops-deploy-" });
+  try {
+    await Deno.writeTextFile(`${dir}/${OWNER_FILE}`, "user@box:1:/tmp/x\n");
+    await Deno.writeTextFile(`${dir}/known_hosts`, "");
+    await Deno.mkdir(`${dir}/sub`);
+    await clearStaleRunDir(dir);
+    assertEquals((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name), [OWNER_FILE]);
+    await clearStaleRunDir(dir, Date.now() + (DEAD_OWNER_KEEP_SECONDS + 60) * 1000);
+    assertEquals(await Deno.lstat(dir).then(() => true, () => false), false);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -50,7 +50,8 @@ past() { [ $((polls % 5)) -eq 0 ] && [ "$(date +%s)" -ge "$1" ]; }
  * - `abort`: the deployer creates it when a health check failed: roll back now
  * Once final it writes {@linkcode LAST_DEPLOY_RECORD}, removes the state dir and releases the lock.
  * A rollback puts the profile back to the recorded previous generation by number, only while
- * the profile is still on the generation this run created (else: `superseded-<why>`), and
+ * the profile is still on the generation this run left it on (else, whatever the mode:
+ * `superseded-<why>`), and
  * activates what ran before (prev_active): `switch` when it is the profile's system too, else
  * `test` of it and `boot` of the profile's; each bounded by the activation timeout. A state
  * dir removed during the run is re-created from memory and means roll back (`state-removed`). After a successful switch or test it
@@ -195,6 +196,7 @@ if [ "$sets" = 1 ]; then
 fi
 new_gen=$(gen); info new_gen "$new_gen"
 changed=0; [ "$sets" = 1 ] && [ "$new_gen" != "$prev_gen" ] && changed=1
+in_window=0
 # Runs switch-to-configuration of $1 with action $2, bounded by the activation's timeout, its
 # output to the log $3.
 switch_to() {
@@ -213,16 +215,23 @@ roll_back() {
   restore_dir rolling-back
   state rolling-back
   ok=1
+  cur=$(gen)
+  # In the window the host runs this run's system: another one running means someone
+  # activated it by hand (a switch, or a test that leaves the profile alone).
+  ran=
+  [ "$in_window" = 1 ] && { ran=$(readlink -f "$current" 2>/dev/null) || ran=; }
+  [ -n "$ran" ] && [ "$ran" != "$new" ] && info superseded_current "$ran"
+  if [ "$cur" != "$new_gen" ] || { [ -n "$ran" ] && [ "$ran" != "$new" ]; }; then
+    # Someone else moved the profile (also in --mode test, or a switch to the profile's own
+    # system, where this run did not move it): it is no longer this run's to undo. This run's
+    # generation, if it made one, no longer the profile's, is deleted.
+    info superseded_by "$cur"
+    [ "$changed" = 1 ] && nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 9>&-
+    info active_gen "$cur"
+    finish "superseded-$1"
+  fi
   if [ "$changed" = 1 ]; then
-    cur=$(gen)
-    if [ "$cur" != "$new_gen" ]; then
-      # Someone else moved the profile: it is no longer this run's to undo. Its generation,
-      # no longer the profile's, is deleted.
-      info superseded_by "$cur"
-      nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 9>&-
-      info active_gen "$cur"
-      finish "superseded-$1"
-    elif [ -n "$prev_gen" ]; then
+    if [ -n "$prev_gen" ]; then
       nix-env -p "$profile" --switch-generation "$prev_gen" >> "$dir/log" 2>&1 9>&- || ok=0
       nix-env -p "$profile" --delete-generations "$new_gen" >> "$dir/log" 2>&1 9>&- || ok=0
     else
@@ -290,7 +299,7 @@ esac
 check_units() {
   settle=$(( check_timeout / 2 )); [ "$settle" -gt ${UNITS_SETTLE_SECONDS} ] && settle=${UNITS_SETTLE_SECONDS}
   bounded "$check_timeout" "$dir/check.log" env DEVOPS_UNITS_BEFORE="$dir/units-before" \
-    DEVOPS_UNITS_SETTLE="$settle" DEVOPS_UNITS_WAIT=$(( check_timeout - 1 )) \
+    DEVOPS_UNITS_LOG="$dir/activate.log" DEVOPS_UNITS_SETTLE="$settle" DEVOPS_UNITS_WAIT=$(( check_timeout - 1 )) \
     sh -c "$units_check" units-check "$failed"
 }
 if [ "$check_timeout" != 0 ]; then
@@ -306,6 +315,7 @@ if [ "$check_timeout" != 0 ]; then
   fi
 fi
 [ "$rollback" = 1 ] || finish done
+in_window=1
 state activated
 # The confirm window starts when the activation (and its check) has ended.
 end=$(( $(now) + timeout ))
@@ -571,6 +581,8 @@ export interface RemoteState {
   failedBefore?: string[];
   /** The profile moved away from this run's generation before its rollback. */
   supersededBy?: number;
+  /** The system someone else activated on the host during the run's window. */
+  supersededCurrent?: string;
   /** Why the rollback's activation failed (it is bounded by the activation timeout). */
   rollbackError?: string;
   /** The system the host runs (`status=gone`: the run's state is lost, e.g. a reboot). */
@@ -598,6 +610,7 @@ export function parseRemoteState(text: string): RemoteState {
   if (values.supervisor_lost === "1") state.supervisorLost = true;
   if (values.rollback_error) state.rollbackError = values.rollback_error;
   if (values.current) state.current = values.current;
+  if (values.superseded_current) state.supersededCurrent = values.superseded_current;
   if (values.units_check === "passed") state.unitsCheck = { passed: true };
   else if (values.units_check === "failed") {
     state.unitsCheck = { passed: false, detail: values.units_check_detail || "failed" };

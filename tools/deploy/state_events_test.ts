@@ -75,7 +75,7 @@ for (
 
     await f.flake.update({ web1: { facts: { healthChecks: [] } } });
     const run = await f.task("web1", ...rerun);
-    assertEquals(run.code, 0, run.stderr);
+    assertEquals(run.code, 0, `${run.stderr}\n${JSON.stringify(hostReport(run.report, "web1"))}`);
     const report = hostReport(run.report, "web1");
     assertEquals(report.adoptedRun, undefined, "a run of another mode or rollback is not adopted");
     // Nothing of the old run is left to revert the host later.
@@ -413,4 +413,121 @@ Deno.test("deploy: a reboot in the confirm window is reported as it is: the new 
   assertEquals([r.outcome?.kind, r.rolledBack], ["unknown", false], r.error);
   assertStringIncludes(r.error ?? "", "it runs the new system, never confirmed");
   assertEquals(await active(web1!), next);
+});
+
+// Row 15 in `--mode test` (the profile is not this run's to move): an operator's switch in the
+// window moves the profile all the same; a failed check must not bring back what ran before
+// over the operator's system.
+Deno.test("deploy: --mode test, a manual switch in the window, then a failed check: superseded, the operator's system keeps running", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  await f.flake.update({ web1: { toplevel: { marker: "O" } } });
+  assertEquals((await f.task("web1")).code, 0);
+  const operators = await active(web1!);
+  await f.flake.update({ web1: { toplevel: { marker: "R" } } });
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "T" },
+      facts: { healthChecks: [gatedCheck("/run/go", 1)], healthCheckTimeout: 120 },
+    },
+  });
+  const run = f.spawn("web1", "--mode", "test");
+  await activated(web1!);
+  // The operator's own switch (to system O, as a new generation 3).
+  await web1!.ssh(
+    `nix-env -p ${PROFILE} --set ${operators} && ${operators}/bin/switch-to-configuration switch`,
+  );
+  await web1!.ssh("touch /run/go");
+  const out = await run.done;
+  const r = hostReport(out.report, "web1");
+  assertEquals([out.code, r.outcome?.kind, r.rolledBack], [1, "superseded", false], r.error);
+  assertEquals((await lastDeploy(web1!)).status, "superseded-health-check");
+  assertEquals([await generation(web1!), await active(web1!)], [3, operators]);
+  assert(!(r.error ?? "").includes("was deleted"), r.error);
+  assert(await exists(web1!.hostPath(`${PROFILE}-2-link`)), "generation 2 is not this run's");
+});
+
+// Row 22: a reboot after a final state changes nothing: the confirmed system boots, the record
+// stays (it is under /nix/var), no run state is left to hold the next deploy.
+Deno.test("deploy: a reboot after a confirmed run: the system stays, the record stays, the next deploy runs", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({ web1: { toplevel: { marker: "2" } } });
+  const first = await f.task("web1");
+  assertEquals(first.code, 0, first.stderr);
+  const confirmed = await active(web1!);
+  const record = await lastDeploy(web1!);
+  assertEquals(record.status, "confirmed");
+  await web1!.kill();
+  await web1!.start();
+  assertEquals([await active(web1!), await generation(web1!)], [confirmed, 2]);
+  assertEquals(await lastDeploy(web1!), record);
+  assertEquals(await supervisorStates(web1!), {});
+  await f.flake.update({ web1: { toplevel: { marker: "3" } } });
+  const next = await f.task("web1");
+  assertEquals([next.code, hostReport(next.report, "web1").status], [0, "confirmed"], next.stderr);
+  assertEquals(await generation(web1!), 3);
+});
+
+// Row 11 with a deploy of other hosts in between: the interrupted deployer's owner file is the
+// only proof that it is dead; a deploy of other hosts from the same machine must not take that
+// proof away from the rerun of the host it left waiting.
+Deno.test("deploy take-over: Ctrl-C, a deploy of another host, then the rerun: the run is still taken over", async () => {
+  await using f = await fleet(2, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  assertEquals((await f.task("--all")).code, 0);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "2" },
+      facts: { healthChecks: [gatedCheck("/run/never", 0)], healthCheckTimeout: 120 },
+    },
+    web2: { toplevel: { marker: "2" } },
+  });
+  const killed = f.spawn("web1");
+  const pid = await killed.deployerPid();
+  const dir = await waitFor("the deployer's temp folder", () => runDirOf(pid));
+  await activated(web1!);
+  Deno.kill(pid, "SIGINT");
+  await killed.done;
+  assert(await exists(`${dir}/owner`), "the interrupted deployer leaves its owner file");
+
+  const other = await f.task("web2");
+  assertEquals(other.code, 0, other.stderr);
+
+  await f.flake.update({ web1: { facts: { healthChecks: [] } } });
+  const rerun = await f.task("web1");
+  const report = hostReport(rerun.report, "web1");
+  assertEquals([rerun.code, report.status], [0, "confirmed"], report.error);
+  assert(report.adoptedRun !== undefined, "the run is taken over, not busy");
+});
+
+// Row 15 with a manual `switch-to-configuration test` (the profile left alone): another
+// system runs in the window, so the run is superseded as well; its rollback must not activate
+// what ran before over the operator's system.
+Deno.test("deploy: a manual test activation of another system in the window, then a failed check: superseded, the operator's system keeps running", async () => {
+  await using f = await fleet(1, () => ({ facts: { confirmTimeout: 60 } }));
+  const [web1] = f.list;
+  await f.flake.update({ web1: { toplevel: { marker: "O" } } });
+  assertEquals((await f.task("web1")).code, 0);
+  const operators = await active(web1!);
+  await f.flake.update({ web1: { toplevel: { marker: "R" } } });
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({
+    web1: {
+      toplevel: { marker: "T" },
+      facts: { healthChecks: [gatedCheck("/run/go", 1)], healthCheckTimeout: 120 },
+    },
+  });
+  const run = f.spawn("web1");
+  await activated(web1!);
+  await web1!.ssh(`${operators}/bin/switch-to-configuration test`);
+  await web1!.ssh("touch /run/go");
+  const out = await run.done;
+  const r = hostReport(out.report, "web1");
+  assertEquals([out.code, r.outcome?.kind, r.rolledBack], [1, "superseded", false], r.error);
+  assertStringIncludes(r.error ?? "", `another system was activated on the host during the run`);
+  assertEquals((await lastDeploy(web1!)).status, "superseded-health-check");
+  assertEquals(await active(web1!), operators);
 });

@@ -10,6 +10,7 @@ import {
 import { runTask } from "../testing/task.ts";
 import type { DeployReport } from "./report.ts";
 import {
+  activations,
   active,
   fleet,
   generation,
@@ -289,4 +290,42 @@ Deno.test("systemd: health checks ask the real systemctl; a failing one rolls th
   // Generation 2's switch-to-configuration stopped what 3 added and started what it removed.
   assertEquals(await unitState(f.web1, "web.service"), "inactive");
   assertEquals(await unitState(f.web1, "api.service"), "active");
+});
+
+// The built-in check judges the units this deploy's activation started or restarted: a unit
+// that something else started during the activation (a timer's job, a socket-activated
+// service, an operator's `systemd-run`) and that failed is not the deploy's doing.
+Deno.test("systemd: a unit started by something else during the activation and failing does not roll the deploy back", async () => {
+  await using f = await systemdFleet({ "app.service": "ok" });
+  await f.flake.update({
+    web1: { toplevel: { marker: "2", activationSeconds: 6, units: { "app.service": "ok" } } },
+  });
+  const next = await f.flake.buildToplevel("web1");
+  const run = f.spawn("web1");
+  await waitFor(
+    "the activation",
+    async () => (await activations(f.web1)).includes(`switch ${next}`),
+  );
+  // A job a timer would start (timers are masked on the test hosts): it fails at once.
+  await f.web1.ssh(["systemd-run", "--unit=nightly-job", "/bin/false"]);
+  const out = await run.done;
+  const report = hostReport(out.report, "web1");
+  assertEquals([out.code, report.status], [0, "confirmed"], report.error);
+  assertEquals(await unitState(f.web1, "nightly-job.service"), "failed");
+  assertEquals(await active(f.web1), next);
+
+  // A unit the activation names among others ("starting the following units: a, b") is judged.
+  await f.flake.update({
+    web1: {
+      toplevel: {
+        marker: "3",
+        units: { "app.service": "ok", "api.service": "ok", "worker.service": "fail-later" },
+      },
+    },
+  });
+  const bad = await f.task("web1");
+  const r = hostReport(bad.report, "web1");
+  assertEquals([bad.code, r.rolledBack], [1, true], bad.stderr);
+  assertStringIncludes(r.error ?? "", "worker.service");
+  assertEquals(await active(f.web1), next);
 });

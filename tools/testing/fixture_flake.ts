@@ -233,12 +233,13 @@ for unit in "$units"/*; do
   ln -sfn "$unit" "$run/$name"
 done
 systemctl daemon-reload
+# One line per action, the units joined by ", " as NixOS prints them (the deploy's check reads it).
+[ -n "$restart" ] && echo "restarting the following units: $(echo $restart | sed 's/ /, /g')" >&2
 for name in $restart; do
-  echo "restarting the following units: $name" >&2
   systemctl restart -- "$name" || failed="$failed $name"
 done
+[ -n "$start" ] && echo "starting the following units: $(echo $start | sed 's/ /, /g')" >&2
 for name in $start; do
-  echo "starting the following units: $name" >&2
   systemctl start -- "$name" || failed="$failed $name"
 done
 if [ -n "$failed" ]; then echo "warning: the following units failed:$failed" >&2; exit 4; fi
