@@ -85,6 +85,10 @@ unshare --mount --pid --fork sh -c '
   mount --rbind /sys "$root/sys"
   mount -t tmpfs tmpfs "$root/run"
   mount -t tmpfs tmpfs "$root/tmp"
+  # The root shares this machine'"'"'s network: its test hosts take 127.0.0.N addresses from the
+  # same leases as this machine'"'"'s own test runs, so the two never collide.
+  mkdir -p /tmp/devops-test-hosts "$root/tmp/devops-test-hosts"
+  mount --bind /tmp/devops-test-hosts "$root/tmp/devops-test-hosts"
   exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
     NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt bash /root/readme-steps.sh
 ' sh "$WORK"
