@@ -80,6 +80,11 @@ export const FIXTURE_STATE = {
    * (test hosts have no systemd): tests write it to give a host old failures.
    */
   failedUnits: "/nix/var/fixture/failed-units",
+  /**
+   * While this file exists, the stand-in's `list-units` hangs, as a systemctl on a stuck manager
+   * does: tests create it to hang the built-in unit check of whatever system is active.
+   */
+  hangListUnits: "/nix/var/fixture/hang-list-units",
 } as const;
 
 /** Default facts for a host named `name` (address 127.0.0.2, port 22, root). */
@@ -263,6 +268,7 @@ case "$1" in
     if [ -s "$failed" ]; then echo degraded; exit 1; fi
     echo running ;;
   list-units)
+    [ -e /nix/var/fixture/hang-list-units ] && exec sleep 600
     if [ -f "$failed" ]; then
       while read -r unit; do [ -n "$unit" ] && echo "$unit loaded failed failed $unit"; done < "$failed"
     fi ;;
