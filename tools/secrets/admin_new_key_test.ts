@@ -8,7 +8,7 @@ Deno.test("admin new-key: the Next: hint is a command that works as printed", as
   // Without the fixture's hand-written notes rule, which names its admins one by one.
   const config = await Deno.readTextFile(f.repo.path(".sops.yaml"));
   await f.repo.write({
-    ".sops.yaml": config.replace(/  # Hand-written: notes[^]*?\*admin_alice\n/, ""),
+    ".sops.yaml": config.replace(/ {2}# Hand-written: notes[^]*?\*admin_alice\n/, ""),
     "secrets/notes/alice.yaml": null,
   });
   const out = `${f.keysDir}/mine.txt`;
