@@ -359,7 +359,7 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
           );
         }
         runner.log(
-          `Wrote ${out} (mode 0600). Next: deno task secrets admin add <you> ${recipient}`,
+          `Wrote ${out} (mode 0600); it decrypts nothing yet. Next, with a key that decrypts every file (an admin's): SOPS_AGE_KEY_FILE=<that key file> deno task secrets admin add <you> ${recipient}`,
         );
       });
 

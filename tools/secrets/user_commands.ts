@@ -52,6 +52,26 @@ function confirmOrStop(runner: Runner, question: string, yes: boolean, stopped: 
   }
 }
 
+/** Asks the person to type `name` (a destructive change); anything else stops it. */
+function confirmByName(
+  runner: Runner,
+  question: string,
+  name: string,
+  yes: boolean,
+  stopped: string,
+): void {
+  if (yes || runner.dryRun) return;
+  if (!Deno.stdin.isTerminal()) {
+    throw new Error(`${stopped}: not confirmed (pass --yes to confirm); nothing was changed`);
+  }
+  const typed = prompt(`${question}\nType ${name} to confirm:`);
+  if (typed?.trim() !== name) {
+    throw new Error(
+      `${stopped}: not confirmed (${name} was not typed; pass --yes in scripts); nothing was changed`,
+    );
+  }
+}
+
 async function userKey(
   runner: Runner,
   name: string,
@@ -138,12 +158,20 @@ export function registerUserCommands(
       const { yes, delete: deleteFile } = o as { yes?: boolean; delete?: boolean };
       checkNames({ user: name, host: hostName });
       const path = userFilePath(name, hostName);
-      if (revoke) {
+      if (revoke && deleteFile) {
+        // Deleting is the one change no rekey undoes: asked by name, not y/N, so a reflex
+        // "y" (or Enter) deletes nothing; --yes is for scripts, which name it on the command line.
+        confirmByName(
+          context.runner(),
+          `Delete ${path} and its rule? Its secrets are gone for everyone (git history keeps the encrypted file).`,
+          path,
+          yes ?? false,
+          `Cannot delete ${path}`,
+        );
+      } else if (revoke) {
         confirmOrStop(
           context.runner(),
-          deleteFile
-            ? `Delete ${path} and its rule? Its secrets are gone for everyone (git history keeps the encrypted file).`
-            : `Revoke: ${name} and ${hostName} stop reading ${path} (its data key is rotated); the file stays, for the admins only. Continue?`,
+          `Revoke: ${name} and ${hostName} stop reading ${path} (its data key is rotated); the file stays, for the admins only. Continue?`,
           yes ?? false,
           `Cannot revoke ${name} on ${hostName}`,
         );

@@ -47,9 +47,27 @@ export function stepsFor(
   return { rekey: plan, steps: { command, targetConfig: plan.configText, steps } };
 }
 
-/** `rekey`: bring `.sops.yaml` and every file in step. */
+/**
+ * `rekey`: bring `.sops.yaml` and every file in step, and give each host with a key but no
+ * `secrets/<host>.yaml` that file (empty, encrypted by its rule), as `host add` would: the
+ * "host … has no secrets/<host>.yaml" that `rekey --check` reports is what a rekey mends.
+ */
 export function planRekeyCommand(state: RepoState, options: PlanOptions): CommandPlan {
-  return stepsFor("rekey", state, planRekey({ ...state, rotate: options.rotate }));
+  const paths = new Set(state.files.map((f) => f.path));
+  const missing = [...state.hostKeys.keys()].sort().map((h) => `${SECRETS_DIR}/${h}.yaml`)
+    .filter((p) => !paths.has(p));
+  const files = [
+    ...state.files,
+    ...missing.map((path) => ({ path, metadata: { age: [], pgp: [], other: [] } })),
+  ];
+  const plan = planRekey({ ...state, files, rotate: options.rotate });
+  const after: Step[] = plan.files.filter((f) => missing.includes(f.path)).map((f) => ({
+    kind: "encrypt",
+    path: f.path,
+    content: "{}\n",
+    recipients: f.wanted,
+  }));
+  return stepsFor("rekey", { ...state, files }, plan, { after, skip: missing });
 }
 
 function checkKind(kind: string, name: string): void {
@@ -165,14 +183,33 @@ export function planHostKey(
   checkKind("host", name);
   const pub = hostKeyPath(name);
   const has = state.hostKeys.has(name) || options.fileExists(pub);
-  if (has && !options.replace) {
-    throw new Error(`Cannot add host "${name}": it has a key (${pub}); use host replace-key`);
+  let recipient: string;
+  try {
+    recipient = sshPublicKeyToAge(keyLine);
+  } catch (error) {
+    throw new Error(`Cannot use the key of host "${name}": ${(error as Error).message}`);
+  }
+  // The key already in its place (README: made in configurations/<host>/, then added from
+  // there): adding it is adding that key, not replacing one.
+  const ownKey = state.hostKeys.get(name) === recipient;
+  if (has && !options.replace && !ownKey) {
+    throw new Error(
+      `Cannot add host "${name}": ${pub} holds another key; use host replace-key to replace it`,
+    );
   }
   if (!has && options.replace) {
     throw new Error(`Cannot replace the key of host "${name}": no ${pub}`);
   }
   const file = `${SECRETS_DIR}/${name}.yaml`;
   const fileExists = state.files.some((f) => f.path === file);
+  // Added already with this key (the command run twice): its file's rule names the key.
+  const added = ownKey && fileExists && (matchRule(state.config, file)?.ageRecipients ?? [])
+    .includes(recipient);
+  if (!options.replace && added) {
+    throw new Error(
+      `Cannot add host "${name}": it is added already, with this key (${pub}); nothing to do (use host replace-key to give it another key)`,
+    );
+  }
   if (!options.replace && fileExists && !options.restore) {
     throw new Error(
       `Cannot add host "${name}": ${file} exists (kept when a host "${name}" was removed, or another file of that name); pass --restore to give the new key that file and nothing else, or pick another host name`,
@@ -185,14 +222,9 @@ export function planHostKey(
       }`,
     );
   }
-  let recipient: string;
-  try {
-    recipient = sshPublicKeyToAge(keyLine);
-  } catch (error) {
-    throw new Error(`Cannot use the key of host "${name}": ${(error as Error).message}`);
-  }
-  // The key it already has (an installer run twice): nothing to write, the rekey still runs.
-  const sameKey = options.replace && state.hostKeys.get(name) === recipient;
+  // The key it already has (an installer run twice, or a key made in its place): nothing to
+  // write, the rekey still runs.
+  const sameKey = ownKey;
   const holder = holderOf(state, recipient, `host_${name}`);
   if (holder !== undefined) {
     throw new Error(
