@@ -6,6 +6,15 @@ import { diskKeySecretPath, readDiskKeyPaths, readDiskKeys } from "./disk_keys.t
 
 const runner = createRunner({ write: () => {} });
 
+/** nixpkgs' lib from ../shared/nix-inputs beside the checkout (or beside its folder of worktrees). */
+async function nixpkgsLibSnapshot(): Promise<string> {
+  for (const shared of [`${CHECKOUT}/../shared`, `${CHECKOUT}/../../shared`]) {
+    const file = `${shared}/nix-inputs/nixpkgs.lib.tar.gz`;
+    if (await Deno.stat(file).then((info) => info.isFile, () => false)) return file;
+  }
+  throw new Error("no ../shared/nix-inputs/nixpkgs.lib.tar.gz beside the checkout");
+}
+
 async function diskoFile(text: string): Promise<AsyncDisposable & { path: string }> {
   const dir = await Deno.makeTempDir({ prefix: "disko-" });
   await Deno.writeTextFile(`${dir}/disko.nix`, text);
@@ -51,7 +60,7 @@ Deno.test("readDiskKeyPaths() gives the same paths with the real nixpkgs lib as 
   await using file = await diskoFile(FUNCTION_DISKO);
   const dir = await Deno.makeTempDir({ prefix: "nixpkgs-lib-" });
   try {
-    await runProgramOk(["tar", "-xzf", "/work/shared/nix-inputs/nixpkgs.lib.tar.gz", "-C", dir]);
+    await runProgramOk(["tar", "-xzf", await nixpkgsLibSnapshot(), "-C", dir]);
     const lib = `import ${dir}/nixpkgs.lib/lib`;
     assertEquals(await readDiskKeyPaths(runner, file.path, lib), [
       "/tmp/root.key",
