@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Proves the README's set-up on a bare Debian 12: makes a minimal root with debootstrap (or takes
-# one already made), clones this repository into it, enters it (own mount namespace, chroot) and
+# one already made), clones this repository into it, enters it (own mount and PID namespace,
+# pivot_root) and
 # runs exactly the README's commands there: the demo's set-up and `deno task demo`, then the test
 # set-up and one short test file. Needs root and the Debian mirror; nothing else on the machine
 # changes. Run: bash tools/testing/fresh_machine.sh [--root DIR] [--keep]
@@ -73,12 +74,13 @@ step "deno test --allow-all --cached-only tools/bench/bench_args_test.ts"
 STEPS
 
 say "entering the root and running the README's commands"
+# pivot_root, not chroot: the root must be its mount namespace's own root, as / is on a machine
+# (the test hosts' `nsenter --mount` resets a process's root to its namespace's root).
 # shellcheck disable=SC2016 # the inner script expands its own arguments
 unshare --mount --pid --fork sh -c '
   set -e
   root=$1
   mount --make-rprivate /
-  # The root a mount of its own, as / is on a machine (the demo changes its propagation).
   mount --bind "$root" "$root"
   mount -t proc proc "$root/proc"
   mount --rbind /dev "$root/dev"
@@ -89,7 +91,11 @@ unshare --mount --pid --fork sh -c '
   # same leases as this machine'"'"'s own test runs, so the two never collide.
   mkdir -p /tmp/devops-test-hosts "$root/tmp/devops-test-hosts"
   mount --bind /tmp/devops-test-hosts "$root/tmp/devops-test-hosts"
-  exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
-    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt bash /root/readme-steps.sh
+  cd "$root"
+  mkdir -p .old-root
+  pivot_root . .old-root
+  exec /usr/bin/env -i HOME=/root TERM=dumb \
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    /bin/bash -c "umount -l /.old-root && rmdir /.old-root && exec bash /root/readme-steps.sh"
 ' sh "$WORK"
 say "the README's set-up, the demo and the test ran on a bare Debian 12"
