@@ -763,7 +763,10 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
         "--dry-run",
       ], { bin });
       assertEquals(hostile.code, 2);
-      assertStringIncludes(hostile.stderr, "not a host name or IP address");
+      assertStringIncludes(
+        hostile.stderr,
+        `Cannot install to --target "-oProxyCommand=touch /tmp/x": starts with '-'`,
+      );
 
       const noKey = await runTask(repo, "install", ["nas1", "--target", "127.0.0.1"], { bin });
       assertEquals(noKey.code, 2);
