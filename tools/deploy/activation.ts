@@ -9,7 +9,7 @@ import {
   sshArgv,
   supervisorCheckSeconds,
 } from "./commands.ts";
-import type { HostRun } from "./execute.ts";
+import type { HostRun } from "./host_run.ts";
 import { deployerIsDead, deployerText } from "./owner.ts";
 import type { HostOutcome, RollbackReason } from "./outcome.ts";
 import { activates, usesMagicRollback } from "./plan.ts";

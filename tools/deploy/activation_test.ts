@@ -1,6 +1,6 @@
 import { assertEquals } from "../testing/assert.ts";
 import { builtInCheck, stateOutcome } from "./activation.ts";
-import type { HostRun } from "./execute.ts";
+import type { HostRun } from "./host_run.ts";
 import type { HostOutcome } from "./outcome.ts";
 import type { HostPlan } from "./plan.ts";
 import { parseRemoteState } from "./remote.ts";

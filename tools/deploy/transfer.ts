@@ -2,7 +2,7 @@
 // the probe with the closure diff.
 import { causeLine, CommandError } from "../lib/errors.ts";
 import { keyscanArgv } from "./commands.ts";
-import type { ExecuteDeps, HostRun } from "./execute.ts";
+import type { ExecuteDeps, HostRun } from "./host_run.ts";
 import { fingerprint, keyFromKeyscan } from "./known_hosts.ts";
 import { DIFF_FAILED_MARKER, DIFF_MARKER, parseKeyValues } from "./remote.ts";
 import type { Step } from "./steps.ts";
