@@ -1,22 +1,24 @@
 // Manages who can read the sops secrets and keeps every file in step. Run: deno task secrets
 // <rekey|admin|host|user|grant|revoke|password|access> …; `deno task rekey` is `secrets rekey`.
 import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
-import type { CommonOptions } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { pathExists, readTextIfExists } from "../lib/fs.ts";
+import { pathExists } from "../lib/fs.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
-import { unifiedDiff } from "../lib/diff.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
   accessTable,
   acquireLock,
+  type ChangeHooks,
+  type ChangeOptions,
+  changeRepo,
   type CommandPlan,
   describeRecovery,
-  executeSteps,
   formatAccess,
+  formatSummary,
   hostKeyPath,
   JOURNAL_DIR,
   listSecretFiles,
+  noteRunning,
   planAdminAdd,
   planAdminRemove,
   planGrant,
@@ -26,37 +28,13 @@ import {
   type Problem,
   readRepoState,
   recover,
-  type Recovery,
   type RepoState,
-  runningHolder,
+  type RunResult,
   sshPublicKeyToAge,
-  type StepEvent,
   userFileOf,
 } from "../lib/sops/mod.ts";
 import { registerUserCommands } from "./user_commands.ts";
 import { registerPasswordCommand } from "./password.ts";
-
-/** Seams for tests: where a kill-at-any-moment test stops the process. */
-export interface MainHooks {
-  onEvent?: (event: StepEvent) => void | Promise<void>;
-}
-
-/** One file's outcome, for the summary and --json. */
-export interface FileResult {
-  path: string;
-  added: string[];
-  removed: string[];
-  rotated: boolean;
-  status: "updated" | "created" | "would-update";
-}
-
-/** What a changing command did. */
-export interface RunResult {
-  recovery: Recovery;
-  configChanged: boolean;
-  files: FileResult[];
-  problems: Problem[];
-}
 
 /**
  * Makes a relative SOPS_AGE_KEY_FILE absolute, from the folder the user ran the command in:
@@ -75,122 +53,10 @@ function parseParallel(value: string): number {
   return n;
 }
 
-interface GlobalOptions extends CommonOptions {
-  parallel: number;
-  rotate: boolean;
-}
+type GlobalOptions = ChangeOptions;
 
-/** A per-file summary for people. */
-export function formatSummary(result: RunResult): string {
-  const lines: string[] = [];
-  if (result.configChanged) lines.push(".sops.yaml: updated");
-  for (const f of result.files) {
-    const parts = [
-      f.added.length > 0 ? `+${f.added.length} (${f.added.join(", ")})` : "",
-      f.removed.length > 0 ? `-${f.removed.length} (${f.removed.join(", ")})` : "",
-      f.rotated ? "rotated" : f.removed.length > 0 && f.status === "updated" ? "not rotated" : "",
-    ].filter(Boolean);
-    lines.push(`${f.path}: ${f.status} ${parts.join(" ")}`.trimEnd());
-  }
-  if (lines.length === 0 && result.recovery.kind === "none") {
-    lines.push("Everything is in step; nothing to do");
-  }
-  return lines.join("\n");
-}
-
-async function noteRunning(root: string, runner: Runner): Promise<void> {
-  const holder = await runningHolder(root);
-  if (holder !== undefined) {
-    runner.log(
-      `note: a rekey (pid ${holder.pid}, \`${holder.command}\`) is running; this shows the state before it finishes`,
-    );
-  }
-}
-
-/**
- * The shape of every changing command: take the lock, finish or undo a killed run, read the
- * state, plan, show the `.sops.yaml` diff, execute. --dry-run takes no lock and writes nothing.
- */
-async function changeRepo(
-  root: string,
-  opts: GlobalOptions,
-  hooks: MainHooks,
-  build: (state: RepoState) => CommandPlan | Promise<CommandPlan>,
-  options: { command: string },
-): Promise<RunResult> {
-  const runner = runnerFor(opts);
-  let recovery: Recovery = { kind: "none" };
-  const lock = runner.dryRun ? undefined : await acquireLock(root, options.command);
-  try {
-    if (lock?.stale !== undefined) {
-      runner.log(
-        `note: took over the lock of pid ${lock.stale.pid} (\`${lock.stale.command}\`), which is no longer running`,
-      );
-    }
-    if (runner.dryRun) {
-      await noteRunning(root, runner);
-      if (await pathExists(`${root}/${JOURNAL_DIR}/journal.json`)) {
-        runner.log(`note: an unfinished run left ${JOURNAL_DIR}/; a real run finishes it first`);
-      }
-    } else {
-      recovery = await recover(root, "finish");
-      const line = describeRecovery(recovery);
-      if (line !== undefined) runner.log(line);
-    }
-    const state = await readRepoState(root);
-    const plan = await build(state);
-    const diskText = (await readTextIfExists(`${root}/.sops.yaml`)) ?? "";
-    const diff = unifiedDiff(".sops.yaml", diskText, plan.rekey.configText);
-    if (diff !== "") runner.log(diff);
-    for (const p of plan.rekey.problems) {
-      if (p.kind === "plaintext" || p.kind === "no-rule") {
-        runner.log(`warning: ${p.message}; left alone`);
-      }
-      if (p.kind === "admin-missing" || p.kind === "host-missing") {
-        runner.log(`warning: ${p.message}`);
-      }
-    }
-    await executeSteps(root, plan.steps, {
-      runner,
-      parallel: opts.parallel,
-      ...(hooks.onEvent ? { onEvent: hooks.onEvent } : {}),
-    });
-    const status: FileResult["status"] = runner.dryRun ? "would-update" : "updated";
-    const files: FileResult[] = plan.steps.steps.flatMap((s): FileResult[] => {
-      if (s.kind === "rekey") {
-        return [{
-          path: s.path,
-          added: s.added,
-          removed: s.removed,
-          rotated: s.rotate && !runner.dryRun,
-          status,
-        }];
-      }
-      if (s.kind === "set") {
-        return [{ path: s.path, added: [], removed: [], rotated: false, status }];
-      }
-      if (s.kind === "encrypt") {
-        const f = plan.rekey.files.find((x) => x.path === s.path);
-        return [{
-          path: s.path,
-          added: f?.wanted ?? [],
-          removed: [],
-          rotated: false,
-          status: runner.dryRun ? "would-update" : "created",
-        }];
-      }
-      return [];
-    });
-    return {
-      recovery,
-      configChanged: plan.steps.steps.some((s) => s.path === ".sops.yaml"),
-      files,
-      problems: plan.rekey.problems,
-    };
-  } finally {
-    await lock?.[Symbol.asyncDispose]();
-  }
-}
+/** Seams for tests: where a kill-at-any-moment test stops the process. */
+export type MainHooks = ChangeHooks;
 
 /** `rekey --check`: the problems, with no keys, no lock and no changes. */
 async function checkRepo(root: string, runner: Runner): Promise<Problem[]> {

@@ -16,3 +16,4 @@ export * from "./journal.ts";
 export * from "./recovery.ts";
 export * from "./lock.ts";
 export * from "./sops_cli.ts";
+export * from "./change.ts";
