@@ -3,7 +3,7 @@ import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts
 import { fleetTree } from "../testing/repo_fixture.ts";
 import { runProgram } from "../testing/run.ts";
 import { createTempRepo } from "../testing/temp_repo.ts";
-import { INDEX_SPECS } from "./plan.ts";
+import { INDEX_SPECS } from "../lib/index/mod.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 

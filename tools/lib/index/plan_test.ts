@@ -1,4 +1,4 @@
-import { assertEquals, assertStringIncludes, assertThrows } from "../testing/assert.ts";
+import { assertEquals, assertStringIncludes, assertThrows } from "../../testing/assert.ts";
 import {
   allValidAttrNames,
   allValidPathLiterals,

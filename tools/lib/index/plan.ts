@@ -1,5 +1,5 @@
 // Pure planning of the eight index files from the list of files in the repository.
-import { hostNameProblem, isHostName } from "../lib/host_name.ts";
+import { hostNameProblem, isHostName } from "../host_name.ts";
 import {
   allValidAttrNames,
   allValidPathLiterals,
