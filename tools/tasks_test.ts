@@ -61,6 +61,19 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
     args: ["--dry-run", "admin", "add", await unusedAdminName(repo), await newAgeRecipient(bin)],
     env: { SOPS_AGE_KEY_FILE: repo.path(EXAMPLE_ADMIN_KEY) },
   }),
+  // A real run would scaffold configurations/<name>/, make a key and write .sops.yaml, secrets/
+  // and the indexes. The name is one the repository does not use, whoever owns it.
+  host: async (_bin, repo) => ({
+    args: [
+      "new",
+      await unusedHostName(repo),
+      "--profile",
+      "server",
+      "--disk",
+      "/dev/sda",
+      "--dry-run",
+    ],
+  }),
   // The whole first-install plan, with no private key at hand: nothing is touched.
   install: () => Promise.resolve({ args: ["nas1", "--target", "127.0.0.1", "--dry-run"] }),
   iso: "builds the installer image, which needs the fleet's flake inputs; tools/iso/iso_test.ts " +
@@ -71,6 +84,16 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
   // Host facts come from lib/hosts.nix, so the plan needs no flake input: it works offline.
   deploy: () => Promise.resolve({ args: ["--all", "--dry-run"] }),
 };
+
+/** A host name with no folder under configurations/ in the repository. */
+async function unusedHostName(repo: TempRepo): Promise<string> {
+  for (let n = 1;; n++) {
+    const name = `newhost${n}`;
+    if (!await Deno.stat(repo.path(`configurations/${name}`)).then(() => true, () => false)) {
+      return name;
+    }
+  }
+}
 
 /** An admin name with no `&admin_<name>` anchor in the repository's .sops.yaml. */
 async function unusedAdminName(repo: TempRepo): Promise<string> {

@@ -33,6 +33,7 @@ in
     (chore "rekey" "make .sops.yaml and every secret match the admins and hosts")
     (chore "deploy" "build, copy and activate hosts, rolling back unconfirmed ones")
     (chore "secrets" "manage admin and host keys, show who can read what")
+    (chore "host" "add a machine: its folder, host key, secrets file and index entries")
     (chore "install" "first install of a host with nixos-anywhere, secrets checked first")
     (chore "iso" "build the installer image, write it to a USB stick and verify it")
     (chore "update" "new upstream versions and hashes for pkgs/; --inputs moves flake inputs")

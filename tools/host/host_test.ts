@@ -284,9 +284,17 @@ Deno.test("host new killed at any point (SIGKILL) and run again finishes, keepin
       );
     }
 
+    const unfinished = await Deno.stat(repo.path(`.data/host-new/${host}.json`)).then(
+      () => true,
+      () => false,
+    );
     const rerun = await runTask(repo.dir, "host", args(host), { bin });
-    assertEquals(rerun.code, 0, `killed at ${at}, run again: ${rerun.stderr}`);
-    if (edited !== undefined) {
+    if (!unfinished) {
+      // Killed after its last step: the host is made, and the name is taken now.
+      assertEquals(rerun.code, 1, `killed at ${at} when done: ${rerun.stderr}`);
+      assertStringIncludes(rerun.stderr, "the name is taken");
+    } else assertEquals(rerun.code, 0, `killed at ${at}, run again: ${rerun.stderr}`);
+    if (edited !== undefined && unfinished) {
       assertEquals(await Deno.readTextFile(defaultNix), edited, `killed at ${at}: edit kept`);
       assertStringIncludes(rerun.stderr, `kept configurations/${host}/default.nix`);
     }

@@ -1,8 +1,9 @@
-// Issue 32: README's "Adding a host" works exactly as written. In a copy of this repository,
-// step 1's files are made, then every command of the section (each `ssh-keygen …` and
-// `deno task …` span, `<host>` filled in) runs in order, as an admin of the example fleet.
-// Afterwards the private key is ignored by git, the host reads its file and shared.yaml, and
-// `rekey --check` and `index --check` pass.
+// Issue 32: README's "Adding a machine" (`deno task host new`) and "Adding a host by hand" work
+// exactly as written. In a copy of this repository every command of the section (each
+// `ssh-keygen …`, `git add …` and `deno task …` span, `<host>` filled in) runs in order, as an
+// admin of the example fleet (by hand, step 1's files are made first). Afterwards the private
+// key is ignored by git, the host reads its file and shared.yaml, and `rekey --check` and
+// `index --check` pass; after host new, the install's dry run with the new key passes too.
 import { assert, assertEquals } from "../testing/assert.ts";
 import { CHECKOUT, createProgramsBin, createRepoCopy } from "../testing/task.ts";
 import { runProgram } from "../testing/run.ts";
@@ -10,15 +11,15 @@ import { sshPrivateKeyToAgeIdentity } from "../lib/sops/age_keys.ts";
 
 const HOST = "web9";
 
-/** The section's commands, in order, as README writes them. */
-async function readmeCommands(): Promise<string[]> {
+/** A section's commands, in order, as README writes them. */
+async function readmeCommands(heading: string): Promise<string[]> {
   const readme = await Deno.readTextFile(`${CHECKOUT}/README.md`);
-  const start = readme.indexOf("### Adding a host\n");
-  assert(start >= 0, "README has an Adding a host section");
+  const start = readme.indexOf(`### ${heading}\n`);
+  assert(start >= 0, `README has an ${heading} section`);
   const section = readme.slice(start, readme.indexOf("\n### ", start + 1));
   return [...section.matchAll(/`([^`]+)`/g)].map((m) => m[1]!)
-    .filter((c) => /^(ssh-keygen|deno task) /.test(c))
-    .map((c) => c.replaceAll("<host>", HOST));
+    .filter((c) => /^(ssh-keygen|git add|deno task) /.test(c))
+    .map((c) => c.replaceAll("<host>", HOST).replaceAll("<address>", "192.0.2.98"));
 }
 
 /**
@@ -53,8 +54,8 @@ async function atTerminal(command: string, cwd: string, env: Record<string, stri
   return { code: status.code, text };
 }
 
-Deno.test("README's Adding a host steps work as written", async () => {
-  const commands = await readmeCommands();
+Deno.test("README's Adding a host by hand steps work as written", async () => {
+  const commands = await readmeCommands("Adding a host by hand");
   assert(commands.some((c) => c.startsWith("ssh-keygen ")), commands.join("\n"));
   assert(commands.some((c) => c.startsWith("deno task secrets host add ")), commands.join("\n"));
   await using repo = await createRepoCopy();
@@ -96,6 +97,53 @@ in
   const status = await repo.git("status", "--porcelain", "--untracked-files=all");
   assert(!/ssh_host_ed25519_key$/m.test(status), `the private key is ignored: ${status}`);
   assert(status.includes(`configurations/${HOST}/ssh_host_ed25519_key.pub`), status);
+  const identity = `${key}.agekey`;
+  await Deno.writeTextFile(
+    identity,
+    `${sshPrivateKeyToAgeIdentity(await Deno.readTextFile(key))}\n`,
+  );
+  for (const file of [`secrets/${HOST}.yaml`, "secrets/shared.yaml"]) {
+    const r = await runProgram(["sops", "decrypt", file], {
+      cwd: repo.dir,
+      env: { SOPS_AGE_KEY_FILE: identity },
+    });
+    assertEquals(r.code, 0, `${HOST} reads ${file}: ${r.stderr}`);
+  }
+  for (const check of [["rekey", "--check"], ["index", "--check"]]) {
+    const r = await runProgram([`${bin.dir}/deno`, "task", "-q", ...check], {
+      cwd: repo.dir,
+      env,
+    });
+    assertEquals(r.code, 0, `${check.join(" ")}: ${r.stdout}${r.stderr}`);
+  }
+});
+
+Deno.test("README's Adding a machine steps (deno task host new) work as written", async () => {
+  // Left out: a workstation's password (asked twice at the terminal; its own tests type it) and
+  // the deploy of later changes (it needs the machine).
+  const skipped = (c: string) =>
+    c.startsWith("deno task secrets password ") || c === "deno task deploy";
+  const all = await readmeCommands("Adding a machine");
+  const commands = all.filter((c) => !skipped(c));
+  assertEquals(all.filter(skipped).length, 2, all.join("\n"));
+  assert(commands[0]!.startsWith(`deno task host new ${HOST} `), commands.join("\n"));
+  assert(commands.some((c) => c.startsWith("git add ")), commands.join("\n"));
+  assert(commands.at(-1)!.startsWith(`deno task install ${HOST} `), commands.join("\n"));
+  await using repo = await createRepoCopy();
+  await using bin = await createProgramsBin();
+  const env = {
+    PATH: bin.dir,
+    NO_COLOR: "1",
+    INIT_CWD: repo.dir,
+    SOPS_AGE_KEY_FILE: repo.path("configurations/dev-vm/EXAMPLE-admin-age-key.txt"),
+  };
+  for (const command of commands) {
+    const r = await atTerminal(command, repo.dir, env);
+    assertEquals(r.code, 0, `${command}: ${r.text}`);
+  }
+  const key = repo.path(`configurations/${HOST}/ssh_host_ed25519_key`);
+  const status = await repo.git("status", "--porcelain", "--untracked-files=all");
+  assert(!/ssh_host_ed25519_key$/m.test(status), `the private key is ignored: ${status}`);
   const identity = `${key}.agekey`;
   await Deno.writeTextFile(
     identity,
