@@ -12,6 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./testing/assert.ts";
 import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
+import { createProgramsBin, createRepoCopy, runTask } from "./testing/task.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** ../shared/nix-inputs beside the checkout (or beside the folder of worktrees). */
@@ -854,6 +855,62 @@ if (inputsDir === undefined) {
           assertStringIncludes(nixError(result), expected, what);
         });
       });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  Deno.test("nix eval: a host of each profile made by `deno task host new` evaluates offline", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "nix-eval-host-new-" });
+    try {
+      await using repo = await createRepoCopy();
+      await using bin = await createProgramsBin();
+      // Each profile; one without --disk (its own root file system instead of disko's).
+      const made: [string, string[]][] = [
+        ["newsrv", ["--profile", "server", "--disk", "/dev/nvme0n1"]],
+        ["newdesk", ["--profile", "workstation", "--disk", "/dev/sda", "--address", "192.0.2.70"]],
+        ["newdev", ["--profile", "devhost"]],
+      ];
+      for (const [host, args] of made) {
+        const r = await runTask(repo.dir, "host", ["new", host, ...args], { bin });
+        assertEquals(r.code, 0, `host new ${host}: ${r.stderr}`);
+      }
+      // README's next step: a flake sees only what git tracks.
+      await repo.git("add", "-A");
+      const prepared = await prepare(dir, inputsDir);
+      const nix = evaluator(prepared, "26.05", repo.dir);
+      const hosts = json<Hosts>(await nix.flake("hosts"), "the copy's hosts");
+      const failures: string[] = [];
+      const newHosts = Object.fromEntries(made.map(([host]) => [host, hosts[host]!]));
+      for (const { host, error, value } of await evaluateHosts(nix, newHosts)) {
+        if (error !== undefined || value === undefined) failures.push(`${host}: ${error}`);
+        else assert(value.toplevel.endsWith(".drv"), `${host}: no toplevel derivation`);
+      }
+      assert(failures.length === 0, `New hosts that do not evaluate:\n${failures.join("\n\n")}`);
+      // Its settings as the evaluation sees them: the stateVersion it was made with, and the
+      // disko layout's file systems (or its own root without --disk).
+      const facts = json<Record<string, { stateVersion: string; root: string; boot: string }>>(
+        await nix.flake(
+          "nixosConfigurations",
+          `hosts: builtins.mapAttrs (_: h: { stateVersion = h.config.system.stateVersion; root = h.config.fileSystems."/".device; boot = if h.config.fileSystems ? "/boot" then h.config.fileSystems."/boot".fsType else "none"; }) { inherit (hosts) ${
+            made.map(([host]) => host).join(" ")
+          }; }`,
+        ),
+        "the new hosts' settings",
+      );
+      assertEquals(facts.newsrv, {
+        stateVersion: "26.05",
+        root: "/dev/mapper/cryptroot",
+        boot: "vfat",
+      });
+      assertEquals(facts.newdev?.root, "/dev/disk/by-label/nixos");
+      // Every option the new hosts set has its provenance row, as the fleet's do.
+      const set = json<OptionRow[]>(
+        await nix.flake("nixosConfigurations", `import ${fleetOptions}`, true),
+        "the options the copy sets",
+      );
+      const problems = provenanceProblems("26.05", set, await provenanceRows());
+      assert(problems.length === 0, `PROVENANCE.tsv and the copy differ:\n${problems.join("\n")}`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
