@@ -860,6 +860,30 @@ if (inputsDir === undefined) {
     }
   });
 
+  Deno.test("nix eval: the dev shell has nixos-rebuild (26.05's Python rewrite, named nixos-rebuild)", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "nix-eval-devshell-" });
+    try {
+      const prepared = await prepare(dir, inputsDir);
+      const nix = evaluator(prepared, "26.05");
+      // The module as the flake's devshell reads it, given the stub's package set (whose
+      // nixos-rebuild-ng takes upstream's arguments only; see its provenance comment).
+      const programs = json<string[]>(
+        await nix.expr(
+          `map (p: p.meta.mainProgram) (import ${
+            join(root, "shells/nixos/devshell.nix")
+          } { pkgs = stub.legacyPackages.x86_64-linux; }).devshell.packages`,
+        ),
+        "the dev shell's programs",
+      );
+      assert(programs.includes("nixos-rebuild"), `no nixos-rebuild in ${programs}`);
+      // The name dev-vm's README types, as the README and the host's header comment write it.
+      const readme = await Deno.readTextFile(join(root, "configurations/dev-vm/README.md"));
+      assertStringIncludes(readme, "nixos-rebuild build-vm --flake .#dev-vm");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
   Deno.test("nix eval: a host of each profile made by `deno task host new` evaluates offline", async () => {
     const dir = await Deno.makeTempDir({ prefix: "nix-eval-host-new-" });
     try {

@@ -22,6 +22,11 @@ in
     pkgs.mkpasswd
     pkgs.nixfmt
     pkgs.nixos-anywhere
+    # `nixos-rebuild build-vm` (configurations/dev-vm/README.md). On 26.05 the one
+    # nixos-rebuild is the Python rewrite, pkgs.nixos-rebuild-ng, whose program is
+    # named nixos-rebuild-ng unless withNgSuffix is false; NixOS builds its own
+    # nixos-rebuild the same way (nixos/modules/installer/tools/tools.nix).
+    (pkgs.nixos-rebuild-ng.override { withNgSuffix = false; })
     pkgs.pre-commit
     pkgs.sops
     pkgs.ssh-to-age

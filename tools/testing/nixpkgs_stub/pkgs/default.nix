@@ -51,6 +51,7 @@ let
     "mdadm"
     "mkpasswd"
     "nil"
+    "nix"
     "nixfmt"
     "nixos-anywhere"
     "noto-fonts"
@@ -81,6 +82,38 @@ let
       pkgs = self;
       pkgsBuildHost = self;
       buildPackages = self;
+
+      # nixos-rebuild on 26.05 is the Python rewrite, pkgs.nixos-rebuild-ng. Provenance (NixOS/
+      # nixpkgs read through a public code index, 2026-12-06):
+      # - nixos/doc/manual/release-notes/rl-2605.section.md at 0014e824 (the 26.05 notes, which
+      #   exist only from that cycle): "The Bash implementation of the `nixos-rebuild` program is
+      #   removed. All switchable systems now use the Python rewrite." (pull request 466809,
+      #   "nixos-rebuild: remove", opened 2025-12-01, before the branch-off on 2026-05-24).
+      # - pkgs/by-name/ni/nixos-rebuild-ng/package.nix at 063639b2 (a version of unknown date):
+      #   arguments nix, withNgSuffix ? true, withReexec ? false, withShellFiles ? true; the
+      #   program is `nixos-rebuild-ng` unless withNgSuffix is false.
+      # - nixos/modules/installer/tools/tools.nix, two versions: at 00630c27 (25.11: enableNg
+      #   defaults to true, with a warning that the Bash one "will be … removed in the 26.05
+      #   release") and one after the removal (the index shows no commit; it has the
+      #   removed-option module for system.rebuild.enableNg that rl-2605 names). In both,
+      #   NixOS's own nixos-rebuild is `pkgs.nixos-rebuild-ng.override { withNgSuffix = false; … }`.
+      # Whether a top-level `nixos-rebuild` alias exists on 26.05 was not read here, so the dev
+      # shell does not rely on one. Upstream's arguments, so an override naming another fails.
+      nixos-rebuild-ng = lib.makeOverridable (
+        {
+          nix ? self.nix,
+          withNgSuffix ? true,
+          withReexec ? false,
+          withShellFiles ? true,
+        }:
+        mkDerivation {
+          pname = "nixos-rebuild-ng";
+          version = "0.0.0";
+          propagatedBuildInputs = [ nix ];
+          inherit withReexec withShellFiles;
+          meta.mainProgram = if withNgSuffix then "nixos-rebuild-ng" else "nixos-rebuild";
+        }
+      ) { };
 
       # nixpkgs' default major version; overlays/postgresql-16.nix pins it to 16.
       postgresql = self.postgresql_17;
