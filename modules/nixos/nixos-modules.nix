@@ -28,6 +28,7 @@
 
   # services
   service-kopia = ./services/service-kopia.nix;
+  service-monitoring-server = ./services/service-monitoring-server.nix;
 
   # themes
   theme-console = ./themes/console.nix;

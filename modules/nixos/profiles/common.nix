@@ -27,6 +27,7 @@ in
     modules.mixin-user-secrets
     modules.programs-helix
     modules.service-kopia
+    modules.service-monitoring-server
     modules.theme-console
   ];
 

@@ -23,6 +23,7 @@
   ./services/misc.nix
   ./services/desktop.nix
   ./services/prometheus-node.nix
+  ./services/prometheus.nix
   ./security/security.nix
   ./hardware/hardware.nix
   ./programs/programs.nix
