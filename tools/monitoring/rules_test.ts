@@ -4,13 +4,11 @@
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { runProgram } from "../testing/run.ts";
+import { PROMTOOLS } from "../testing/monitoring.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const RULES_DIR = `${ROOT}monitoring/rules`;
 const TESTS_DIR = `${ROOT}monitoring/tests`;
-/** Built from the Prometheus Go module by tools/testing/install_test_programs.sh. */
-const PROMTOOL3 = "/usr/local/lib/promtool3/promtool";
-const PROMTOOLS = [["promtool (Debian, 2.x)", "promtool"], ["promtool 3.x", PROMTOOL3]] as const;
 
 interface Rule {
   alert?: string;
