@@ -689,107 +689,123 @@ if (inputsDir === undefined) {
         );
       });
 
-      await t.step("the monitoring role: its files pass promtool and amtool, its units are confined", async () => {
-        const role = json<{
-          listenAddress: string;
-          port: number;
-          scrapeConfigs: { job_name: string; static_configs: { targets: string[]; labels: Record<string, string> }[] }[];
-          ruleFiles: string[];
-          alertmanagers: unknown[];
-          alertmanager: { configuration: unknown; listenAddress: string; checkConfig: boolean };
-        }>(
-          await nix.flake(
-            "nixosConfigurations.nas1.config.services.prometheus",
-            `p: { inherit (p) listenAddress port scrapeConfigs ruleFiles alertmanagers;
-                  alertmanager = { inherit (p.alertmanager) configuration listenAddress checkConfig; }; }`,
-          ),
-          "nas1's monitoring role",
-        );
-        assertEquals(role.listenAddress, "192.0.2.10", "Prometheus listens on nas1's monitoring address only");
-        assertEquals(role.alertmanager.listenAddress, "127.0.0.1");
-        // Every host that declares where it is monitored is scraped, nothing listed by hand.
-        const monitored = json<Record<string, { address: string }>>(
-          await runProgram(["nix", "eval", "--json", "--file", "lib/monitoring.nix", "monitored"], {
-            cwd: root,
-          }),
-          "lib/monitoring.nix",
-        );
-        const node = role.scrapeConfigs.find((job) => job.job_name === "node");
-        assert(node !== undefined, "no node job");
-        assertEquals(
-          node.static_configs.map((group) => group.labels.host).sort(),
-          Object.keys(monitored).sort(),
-        );
-        assertEquals(Object.keys(monitored).sort(), ["desk1", "nas1"]);
-
-        const work = join(dir, "monitoring");
-        await Deno.mkdir(work);
-        const promYml = join(work, "prometheus.yml");
-        await Deno.writeTextFile(promYml, JSON.stringify(prometheusConfig(role)));
-        for (const [label, promtool] of PROMTOOLS) {
-          const check = await runProgram([promtool, "check", "config", promYml]);
-          assertEquals(check.code, 0, `${label}: ${check.stdout}${check.stderr}`);
-        }
-
-        // Alertmanager's file holds placeholders until envsubst fills them in at start.
-        const amYml = join(work, "alertmanager.yml");
-        await Deno.writeTextFile(amYml, JSON.stringify(role.alertmanager.configuration));
-        const raw = await runProgram(["amtool", "check-config", amYml]);
-        assert(raw.code !== 0, "amtool accepts the placeholder URL: checkConfig could stay on");
-        assertEquals(role.alertmanager.checkConfig, false);
-        const substituted = await runProgram(["envsubst"], {
-          stdin: await Deno.readTextFile(amYml),
-          env: { SMTP_PASSWORD: "test-password", WEBHOOK_URL: "https://ntfy.example.org/fleet" },
-        });
-        await Deno.writeTextFile(amYml, substituted.stdout);
-        const amCheck = await runProgram(["amtool", "check-config", amYml]);
-        assertEquals(amCheck.code, 0, amCheck.stdout + amCheck.stderr);
-        assertStringIncludes(amCheck.stdout, "receivers: 1");
-
-        // Ports open on the monitoring interface only; the units we add keep a named confinement.
-        for (const host of ["nas1", "desk1"]) {
-          const facts = json<{
-            open: number[];
-            everywhere: number[];
-            unit: Record<string, unknown>;
+      await t.step(
+        "the monitoring role: its files pass promtool and amtool, its units are confined",
+        async () => {
+          const role = json<{
+            listenAddress: string;
+            port: number;
+            scrapeConfigs: {
+              job_name: string;
+              static_configs: { targets: string[]; labels: Record<string, string> }[];
+            }[];
+            ruleFiles: string[];
+            alertmanagers: unknown[];
+            alertmanager: { configuration: unknown; listenAddress: string; checkConfig: boolean };
           }>(
             await nix.flake(
-              `nixosConfigurations.${host}.config`,
-              `c: { open = c.networking.firewall.interfaces.\${c.devops.monitoring.interface}.allowedTCPPorts;
+              "nixosConfigurations.nas1.config.services.prometheus",
+              `p: { inherit (p) listenAddress port scrapeConfigs ruleFiles alertmanagers;
+                  alertmanager = { inherit (p.alertmanager) configuration listenAddress checkConfig; }; }`,
+            ),
+            "nas1's monitoring role",
+          );
+          assertEquals(
+            role.listenAddress,
+            "192.0.2.10",
+            "Prometheus listens on nas1's monitoring address only",
+          );
+          assertEquals(role.alertmanager.listenAddress, "127.0.0.1");
+          // Every host that declares where it is monitored is scraped, nothing listed by hand.
+          const monitored = json<Record<string, { address: string }>>(
+            await runProgram(
+              ["nix", "eval", "--json", "--file", "lib/monitoring.nix", "monitored"],
+              {
+                cwd: root,
+              },
+            ),
+            "lib/monitoring.nix",
+          );
+          const node = role.scrapeConfigs.find((job) => job.job_name === "node");
+          assert(node !== undefined, "no node job");
+          assertEquals(
+            node.static_configs.map((group) => group.labels.host).sort(),
+            Object.keys(monitored).sort(),
+          );
+          assertEquals(Object.keys(monitored).sort(), ["desk1", "nas1"]);
+
+          const work = join(dir, "monitoring");
+          await Deno.mkdir(work);
+          const promYml = join(work, "prometheus.yml");
+          await Deno.writeTextFile(promYml, JSON.stringify(prometheusConfig(role)));
+          for (const [label, promtool] of PROMTOOLS) {
+            const check = await runProgram([promtool, "check", "config", promYml]);
+            assertEquals(check.code, 0, `${label}: ${check.stdout}${check.stderr}`);
+          }
+
+          // Alertmanager's file holds placeholders until envsubst fills them in at start.
+          const amYml = join(work, "alertmanager.yml");
+          await Deno.writeTextFile(amYml, JSON.stringify(role.alertmanager.configuration));
+          const raw = await runProgram(["amtool", "check-config", amYml]);
+          assert(raw.code !== 0, "amtool accepts the placeholder URL: checkConfig could stay on");
+          assertEquals(role.alertmanager.checkConfig, false);
+          const substituted = await runProgram(["envsubst"], {
+            stdin: await Deno.readTextFile(amYml),
+            env: { SMTP_PASSWORD: "test-password", WEBHOOK_URL: "https://ntfy.example.org/fleet" },
+          });
+          await Deno.writeTextFile(amYml, substituted.stdout);
+          const amCheck = await runProgram(["amtool", "check-config", amYml]);
+          assertEquals(amCheck.code, 0, amCheck.stdout + amCheck.stderr);
+          assertStringIncludes(amCheck.stdout, "receivers: 1");
+
+          // Ports open on the monitoring interface only; the units we add keep a named confinement.
+          for (const host of ["nas1", "desk1"]) {
+            const facts = json<{
+              open: number[];
+              everywhere: number[];
+              unit: Record<string, unknown>;
+            }>(
+              await nix.flake(
+                `nixosConfigurations.${host}.config`,
+                `c: { open = c.networking.firewall.interfaces.\${c.devops.monitoring.interface}.allowedTCPPorts;
                     everywhere = c.networking.firewall.allowedTCPPorts;
                     unit = c.systemd.services.devops-host-facts.serviceConfig; }`,
-            ),
-            `${host}'s monitoring ports`,
-          );
-          assert(facts.open.includes(9100) && facts.open.includes(9633), `${host}: ${facts.open}`);
-          for (const port of [9090, 9093, 9100, 9633]) {
-            assert(!facts.everywhere.includes(port), `${host} opens ${port} on every interface`);
+              ),
+              `${host}'s monitoring ports`,
+            );
+            assert(
+              facts.open.includes(9100) && facts.open.includes(9633),
+              `${host}: ${facts.open}`,
+            );
+            for (const port of [9090, 9093, 9100, 9633]) {
+              assert(!facts.everywhere.includes(port), `${host} opens ${port} on every interface`);
+            }
+            for (
+              const [directive, value] of Object.entries({
+                NoNewPrivileges: true,
+                ProtectSystem: "strict",
+                ProtectHome: true,
+                PrivateTmp: true,
+                PrivateNetwork: true,
+                ProtectKernelTunables: true,
+                RestrictNamespaces: true,
+              })
+            ) {
+              assertEquals(facts.unit[directive], value, `${host}: devops-host-facts ${directive}`);
+            }
           }
-          for (
-            const [directive, value] of Object.entries({
-              NoNewPrivileges: true,
-              ProtectSystem: "strict",
-              ProtectHome: true,
-              PrivateTmp: true,
-              PrivateNetwork: true,
-              ProtectKernelTunables: true,
-              RestrictNamespaces: true,
-            })
-          ) {
-            assertEquals(facts.unit[directive], value, `${host}: devops-host-facts ${directive}`);
-          }
-        }
 
-        // A host without configurations/<host>/monitoring.nix fails with what to set.
-        const tree = join(work, "unmonitored");
-        await copyTree(tree);
-        await Deno.remove(join(tree, "configurations/desk1/monitoring.nix"));
-        const missing = await evaluator(prepared, "26.05", `path:${tree}`).flake(
-          "nixosConfigurations.desk1.config.system.build.toplevel.drvPath",
-        );
-        assert(missing.code !== 0, "desk1 evaluates without its monitoring facts");
-        assertStringIncludes(nixError(missing), "configurations/desk1/monitoring.nix is missing");
-      });
+          // A host without configurations/<host>/monitoring.nix fails with what to set.
+          const tree = join(work, "unmonitored");
+          await copyTree(tree);
+          await Deno.remove(join(tree, "configurations/desk1/monitoring.nix"));
+          const missing = await evaluator(prepared, "26.05", `path:${tree}`).flake(
+            "nixosConfigurations.desk1.config.system.build.toplevel.drvPath",
+          );
+          assert(missing.code !== 0, "desk1 evaluates without its monitoring facts");
+          assertStringIncludes(nixError(missing), "configurations/desk1/monitoring.nix is missing");
+        },
+      );
 
       await t.step("facts the fixes of issue 11 rely on", async () => {
         const vm = json<{ host: { address: string } }[]>(
