@@ -11,6 +11,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { runProgram, runProgramOk } from "../testing/run.ts";
 import { startHttpServer } from "../testing/http_server.ts";
 import { prometheusConfig } from "../testing/monitoring.ts";
+import { startSystemdHosts } from "../testing/systemd_hosts.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const HOST_FACTS = `${ROOT}monitoring/host-facts.sh`;
@@ -155,6 +156,70 @@ async function query(prometheus: string, expr: string): Promise<PromSample[]> {
   return body.data.result;
 }
 
+/**
+ * Alertmanager with lib/monitoring.nix's configuration (its placeholders filled in by
+ * envsubst, as the NixOS module does at start) and Prometheus with the given scrape
+ * configuration and the fleet's rules (for: cut to 0s).
+ */
+async function startMonitoringStack(
+  work: string,
+  processes: Processes,
+  generated: unknown[],
+  smtpPort: number,
+  webhookUrl: string,
+): Promise<{ prometheus: string; amPort: number }> {
+  // Alertmanager with the generated configuration, its placeholders filled in by envsubst.
+  const amPort = freePort();
+  const amConfig = JSON.parse(
+    await runProgramOk([
+      "nix",
+      "eval",
+      "--json",
+      "--file",
+      `${ROOT}lib/monitoring.nix`,
+      "alertmanagerConfig",
+      "--apply",
+      `f: f { email = { to = "admin@example.org"; from = "am@example.org"; smarthost = "127.0.0.1:${smtpPort}"; username = "am"; requireTls = false; }; webhook = true; }`,
+    ]),
+  );
+  const substituted = await runProgram(["envsubst"], {
+    stdin: JSON.stringify(amConfig),
+    env: { SMTP_PASSWORD: "smtp-secret-from-sops", WEBHOOK_URL: `${webhookUrl}/hook` },
+  });
+  await Deno.writeTextFile(`${work}/alertmanager.yml`, substituted.stdout);
+  processes.start("alertmanager", [
+    "prometheus-alertmanager",
+    `--config.file=${work}/alertmanager.yml`,
+    `--storage.path=${work}/alertmanager`,
+    `--web.listen-address=127.0.0.1:${amPort}`,
+    "--cluster.listen-address=",
+  ]);
+
+  // Prometheus with the generated targets and the rules (for: cut to 0s).
+  const rules = parseYaml(await Deno.readTextFile(RULES)) as {
+    groups: { rules: { for?: string }[] }[];
+  };
+  for (const group of rules.groups) for (const rule of group.rules) rule.for = "0s";
+  await Deno.writeTextFile(`${work}/rules.yml`, stringifyYaml(rules));
+  const config = prometheusConfig({
+    scrapeConfigs: generated,
+    ruleFiles: [`${work}/rules.yml`],
+    alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }],
+  });
+  config.global = { scrape_interval: "1s", evaluation_interval: "1s" };
+  await Deno.writeTextFile(`${work}/prometheus.yml`, JSON.stringify(config));
+  const promPort = freePort();
+  const prometheus = `http://127.0.0.1:${promPort}`;
+  processes.start("prometheus", [
+    "prometheus",
+    `--config.file=${work}/prometheus.yml`,
+    `--storage.tsdb.path=${work}/tsdb`,
+    `--web.listen-address=127.0.0.1:${promPort}`,
+  ]);
+
+  return { prometheus, amPort };
+}
+
 Deno.test("monitoring end to end: generated targets scraped, HostDown delivered, the rest inhibited", async () => {
   const work = await Deno.makeTempDir({ prefix: "monitoring-e2e-" });
   const processes = new Processes();
@@ -232,54 +297,13 @@ Deno.test("monitoring end to end: generated targets scraped, HostDown delivered,
       ]);
     }
 
-    // Alertmanager with the generated configuration, its placeholders filled in by envsubst.
-    const amPort = freePort();
-    const amConfig = JSON.parse(
-      await runProgramOk([
-        "nix",
-        "eval",
-        "--json",
-        "--file",
-        `${ROOT}lib/monitoring.nix`,
-        "alertmanagerConfig",
-        "--apply",
-        `f: f { email = { to = "admin@example.org"; from = "am@example.org"; smarthost = "127.0.0.1:${smtp.port}"; username = "am"; requireTls = false; }; webhook = true; }`,
-      ]),
+    const { prometheus, amPort } = await startMonitoringStack(
+      work,
+      processes,
+      generated,
+      smtp.port,
+      webhook.url,
     );
-    const substituted = await runProgram(["envsubst"], {
-      stdin: JSON.stringify(amConfig),
-      env: { SMTP_PASSWORD: "smtp-secret-from-sops", WEBHOOK_URL: `${webhook.url}/hook` },
-    });
-    await Deno.writeTextFile(`${work}/alertmanager.yml`, substituted.stdout);
-    processes.start("alertmanager", [
-      "prometheus-alertmanager",
-      `--config.file=${work}/alertmanager.yml`,
-      `--storage.path=${work}/alertmanager`,
-      `--web.listen-address=127.0.0.1:${amPort}`,
-      "--cluster.listen-address=",
-    ]);
-
-    // Prometheus with the generated targets and the rules (for: cut to 0s).
-    const rules = parseYaml(await Deno.readTextFile(RULES)) as {
-      groups: { rules: { for?: string }[] }[];
-    };
-    for (const group of rules.groups) for (const rule of group.rules) rule.for = "0s";
-    await Deno.writeTextFile(`${work}/rules.yml`, stringifyYaml(rules));
-    const config = prometheusConfig({
-      scrapeConfigs: generated,
-      ruleFiles: [`${work}/rules.yml`],
-      alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }],
-    });
-    config.global = { scrape_interval: "1s", evaluation_interval: "1s" };
-    await Deno.writeTextFile(`${work}/prometheus.yml`, JSON.stringify(config));
-    const promPort = freePort();
-    const prometheus = `http://127.0.0.1:${promPort}`;
-    processes.start("prometheus", [
-      "prometheus",
-      `--config.file=${work}/prometheus.yml`,
-      `--storage.tsdb.path=${work}/tsdb`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-    ]);
 
     // Every generated target is up, the textfile metrics present, labels intact.
     await waitFor("every target up", async () => {
@@ -341,6 +365,128 @@ Deno.test("monitoring end to end: generated targets scraped, HostDown delivered,
     );
     assertEquals(mail.password, "smtp-secret-from-sops");
     assertStringIncludes(mail.data, "alpha");
+  } finally {
+    await processes.stopAll();
+    await smtp.close();
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+Deno.test("monitoring end to end on systemd hosts: exporters as units, reboot-needed, a failed unit and a stopped exporter alert", async () => {
+  const work = await Deno.makeTempDir({ prefix: "monitoring-systemd-" });
+  const processes = new Processes();
+  const smtp = startSmtpReceiver();
+  await using webhook = startHttpServer({ "POST /hook": { body: "ok" } });
+  await using fleet = await startSystemdHosts(2, { names: ["alpha", "beta"] });
+  try {
+    // Each host boots a system (stage 2 makes it the booted and current one); alpha then
+    // switches to a system with another kernel, as switch-to-configuration would.
+    const system = (name: string, kernel: string) =>
+      `mkdir -p /nix/store/${kernel} /nix/store/i1-initrd /nix/store/m1-modules /nix/store/s1-systemd ` +
+      `/nix/store/${name} && ln -sfn /nix/store/${kernel} /nix/store/${name}/kernel && ` +
+      `ln -sfn /nix/store/i1-initrd /nix/store/${name}/initrd && ` +
+      `ln -sfn /nix/store/m1-modules /nix/store/${name}/kernel-modules && ` +
+      `ln -sfn /nix/store/s1-systemd /nix/store/${name}/systemd`;
+    for (const host of fleet.hosts) {
+      await host.ssh(
+        `${system("aaaa-nixos-system-1", "k1-linux")} && mkdir -p /nix/var/nix/profiles && ` +
+          "ln -sfn /nix/store/aaaa-nixos-system-1 /nix/var/nix/profiles/system-1-link && " +
+          "ln -sfn system-1-link /nix/var/nix/profiles/system",
+      );
+      await host.reboot();
+    }
+    await fleet.host("alpha").ssh(
+      `${system("bbbb-nixos-system-2", "k2-linux")} && ` +
+        "ln -sfn /nix/store/bbbb-nixos-system-2 /run/current-system",
+    );
+    const facts: Record<string, unknown> = {};
+    for (const host of fleet.hosts) {
+      facts[host.name] = { interface: "lo", address: host.address, presence: "always" };
+      // The real host-facts script and Debian's node exporter, each a unit under the host's
+      // own systemd (the name differs from NixOS's: the machine's /usr has Debian's unit of
+      // that name); the systemd collector asks that systemd.
+      await Deno.copyFile(HOST_FACTS, host.hostPath("/root/host-facts.sh"));
+      await host.ssh(
+        "mkdir -p /run/textfile && " +
+          "systemd-run --wait --collect --quiet --unit=devops-host-facts " +
+          "sh /root/host-facts.sh --out /run/textfile/host-facts.prom && " +
+          "systemd-run --quiet --unit=fleet-node-exporter /usr/bin/prometheus-node-exporter " +
+          "--collector.disable-defaults --collector.systemd --collector.systemd.private " +
+          "--collector.textfile --collector.textfile.directory=/run/textfile " +
+          `--web.listen-address=${host.address}:9100`,
+      );
+    }
+    // beta has a failed unit.
+    await fleet.host("beta").ssh("systemd-run --quiet --unit=broken-job false", {
+      okCodes: [0, 1],
+    });
+    await Deno.writeTextFile(`${work}/facts.json`, JSON.stringify(facts));
+    const generated = JSON.parse(
+      await runProgramOk([
+        "nix",
+        "eval",
+        "--json",
+        "--impure",
+        "--expr",
+        `(import ${ROOT}lib/monitoring.nix).scrapeConfigsFor (builtins.fromJSON (builtins.readFile ${work}/facts.json))`,
+      ]),
+    ) as unknown[];
+    const { prometheus } = await startMonitoringStack(
+      work,
+      processes,
+      generated,
+      smtp.port,
+      webhook.url,
+    );
+
+    await waitFor("both exporters up", async () => {
+      const up = await query(prometheus, 'up{job="node"} == 1');
+      return up.length === 2 ? up : undefined;
+    });
+    const units = await waitFor("alpha's unit states from its systemd", async () => {
+      const seen = await query(
+        prometheus,
+        'node_systemd_unit_state{host="alpha", name="fleet-node-exporter.service", state="active"}',
+      );
+      return seen.length === 1 ? seen : undefined;
+    });
+    assertEquals(units[0]!.value[1], "1");
+    const reboot = await query(prometheus, "devops_reboot_required");
+    assertEquals(reboot.map((s) => `${s.metric.host}=${s.value[1]}`).sort(), ["alpha=1", "beta=0"]);
+    const generation = await query(prometheus, "devops_system_generation");
+    assertEquals(generation.map((s) => `${s.metric.host}=${s.value[1]}`).sort(), [
+      "alpha=1",
+      "beta=1",
+    ]);
+
+    const posted = () =>
+      webhook.requests.filter((r) => r.path === "/hook").flatMap((r) =>
+        (JSON.parse(r.body) as { alerts: { status: string; labels: Record<string, string> }[] })
+          .alerts
+      );
+    const failed = await waitFor("SystemdUnitFailed for beta at the webhook", () =>
+      Promise.resolve(
+        posted().find((a) =>
+          a.labels.alertname === "SystemdUnitFailed" && a.labels.host === "beta"
+        ),
+      ));
+    assertEquals(failed.labels.name, "broken-job.service");
+    assert(
+      !posted().some((a) =>
+        a.labels.alertname === "SystemdUnitFailed" && a.labels.host === "alpha"
+      ),
+      "alpha has no failed unit",
+    );
+
+    await fleet.host("alpha").ssh("systemctl stop fleet-node-exporter");
+    await waitFor("HostDown for alpha at the webhook", () =>
+      Promise.resolve(
+        posted().find((a) => a.labels.alertname === "HostDown" && a.labels.host === "alpha"),
+      ));
+    await waitFor(
+      "the HostDown email",
+      () => Promise.resolve(smtp.messages.find((m) => m.data.includes("HostDown"))),
+    );
   } finally {
     await processes.stopAll();
     await smtp.close();
