@@ -18,9 +18,10 @@ SOPS_VERSION=v3.11.0
 GO_MIN_MINOR=24
 GO_TOOLCHAIN=go1.26.8
 # NixOS 26.05 ships Prometheus 3.x (3.0 changed range selection and regex matching); Debian 12's
-# promtool is 2.42. The rule tests run both: this one is built from Prometheus' own Go module
-# (v0.312.0 is Prometheus 3.12.0, the minor release current at the 26.05 branch-off).
-PROMETHEUS_MODULE_VERSION=v0.312.0
+# promtool is 2.42. The rule tests run both: this one is built from Prometheus' own Go module.
+# v0.311.3 is Prometheus 3.11.3 (2026-04-27), the newest release before the 26.05 branch-off on
+# 2026-05-24 (3.12.0 followed on 2026-05-28, by Prometheus' CHANGELOG.md).
+PROMETHEUS_MODULE_VERSION=v0.311.3
 PROMTOOL3=/usr/local/lib/promtool3/promtool
 APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils time systemd-container sudo openssl procps whois shellcheck gettext-base prometheus prometheus-alertmanager prometheus-node-exporter)
 DEMO_APT_PACKAGES=(nix-bin openssh-server openssh-client iproute2 nftables util-linux)
