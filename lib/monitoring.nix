@@ -80,6 +80,29 @@ rec {
 
   scrapeConfigs = scrapeConfigsFor monitored;
 
+  # The host with `monitoringHost = true` in its facts (at most one), or null.
+  monitoringHost =
+    let
+      names = builtins.attrNames (filterAttrs (facts: facts.monitoringHost or false) monitored);
+    in
+    if builtins.length names > 1 then
+      throw "more than one host says monitoringHost = true: ${builtins.concatStringsSep ", " names}"
+    else if names == [ ] then
+      null
+    else
+      builtins.head names;
+
+  # systemd-journal-remote's port (its upstream default); plain HTTP on the monitoring
+  # interface (see README, "Logs").
+  logReceiverPort = 19532;
+
+  # Where every other host uploads its journal, or null without a monitoring host.
+  logUploadUrl =
+    if monitoringHost == null then
+      null
+    else
+      "http://${hostPort monitored.${monitoringHost}.address logReceiverPort}";
+
   # Alertmanager's configuration. Secrets stay out of it: `$SMTP_PASSWORD` and `$WEBHOOK_URL`
   # are filled in by the NixOS module's envsubst from an environment file (a sops secret) when
   # the service starts.

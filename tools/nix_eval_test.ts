@@ -795,6 +795,28 @@ if (inputsDir === undefined) {
             }
           }
 
+          // Logs: desk1 uploads to nas1's receiver, which listens on the monitoring interface only.
+          const logs = json<{ desk1: unknown; nas1Upload: boolean; nas1Remote: unknown }>(
+            await nix.flake(
+              "nixosConfigurations",
+              `n: {
+              desk1 = { inherit (n.desk1.config.services.journald.upload) enable; url = n.desk1.config.services.journald.upload.settings.Upload.URL; };
+              nas1Upload = n.nas1.config.services.journald.upload.enable;
+              nas1Remote = { inherit (n.nas1.config.services.journald.remote) enable listen port;
+                             open = n.nas1.config.networking.firewall.interfaces.enp1s0.allowedTCPPorts; };
+            }`,
+            ),
+            "the fleet's log shipping",
+          );
+          assertEquals(logs.desk1, { enable: true, url: "http://192.0.2.10:19532" });
+          assertEquals(logs.nas1Upload, false, "the monitoring host uploads to itself");
+          assertEquals(logs.nas1Remote, {
+            enable: true,
+            listen: "http",
+            port: 19532,
+            open: [9100, 9633, 9090, 19532],
+          });
+
           // A host without configurations/<host>/monitoring.nix fails with what to set.
           const tree = join(work, "unmonitored");
           await copyTree(tree);

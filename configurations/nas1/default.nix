@@ -24,11 +24,11 @@ in
   services.zfs.autoScrub.enable = true;
   services.zfs.trim.enable = true;
 
-  # Where nas1 is scraped: ./monitoring.nix. nas1 is also the fleet's monitoring host:
-  # Prometheus scrapes every host, Alertmanager mails and posts to a webhook.
+  # Where nas1 is scraped: ./monitoring.nix, which also makes nas1 the fleet's monitoring
+  # host: Prometheus scrapes every host, Alertmanager mails and posts to a webhook, and every
+  # other host's journal arrives here.
   sops.secrets.alertmanager-environment = { };
   devops.monitoring.server = {
-    enable = true;
     email = {
       to = "admin@example.org";
       from = "alertmanager@example.org";

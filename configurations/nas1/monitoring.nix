@@ -8,4 +8,7 @@
   presence = "always";
   # SATA disks in the pool: smartctl_exporter reports their SMART health.
   smart = true;
+  # The fleet's monitoring host: Prometheus, Alertmanager and the journal receiver run here,
+  # and every other host ships its journal here.
+  monitoringHost = true;
 }

@@ -20,6 +20,7 @@
   ./networking/networking.nix
   ./services/openssh.nix
   ./services/journald.nix
+  ./services/journald-remote.nix
   ./services/misc.nix
   ./services/desktop.nix
   ./services/prometheus-node.nix
