@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./testing/assert.ts";
 import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
 import { createProgramsBin, createRepoCopy, runTask } from "./testing/task.ts";
+import { prometheusConfig, PROMTOOLS } from "./testing/monitoring.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** ../shared/nix-inputs beside the checkout (or beside the folder of worktrees). */
@@ -689,6 +690,146 @@ if (inputsDir === undefined) {
         );
       });
 
+      await t.step(
+        "the monitoring role: its files pass promtool and amtool, its units are confined",
+        async () => {
+          const role = json<{
+            listenAddress: string;
+            port: number;
+            scrapeConfigs: {
+              job_name: string;
+              static_configs: { targets: string[]; labels: Record<string, string> }[];
+            }[];
+            ruleFiles: string[];
+            alertmanagers: unknown[];
+            alertmanager: { configuration: unknown; listenAddress: string; checkConfig: boolean };
+          }>(
+            await nix.flake(
+              "nixosConfigurations.nas1.config.services.prometheus",
+              `p: { inherit (p) listenAddress port scrapeConfigs ruleFiles alertmanagers;
+                  alertmanager = { inherit (p.alertmanager) configuration listenAddress checkConfig; }; }`,
+            ),
+            "nas1's monitoring role",
+          );
+          assertEquals(
+            role.listenAddress,
+            "192.0.2.10",
+            "Prometheus listens on nas1's monitoring address only",
+          );
+          assertEquals(role.alertmanager.listenAddress, "127.0.0.1");
+          // Every host that declares where it is monitored is scraped, nothing listed by hand.
+          const monitored = json<Record<string, { address: string }>>(
+            await runProgram(
+              ["nix", "eval", "--json", "--file", "lib/monitoring.nix", "monitored"],
+              {
+                cwd: root,
+              },
+            ),
+            "lib/monitoring.nix",
+          );
+          const node = role.scrapeConfigs.find((job) => job.job_name === "node");
+          assert(node !== undefined, "no node job");
+          assertEquals(
+            node.static_configs.map((group) => group.labels.host).sort(),
+            Object.keys(monitored).sort(),
+          );
+          assertEquals(Object.keys(monitored).sort(), ["desk1", "nas1"]);
+
+          const work = join(dir, "monitoring");
+          await Deno.mkdir(work);
+          const promYml = join(work, "prometheus.yml");
+          await Deno.writeTextFile(promYml, JSON.stringify(prometheusConfig(role)));
+          for (const [label, promtool] of PROMTOOLS) {
+            const check = await runProgram([promtool, "check", "config", promYml]);
+            assertEquals(check.code, 0, `${label}: ${check.stdout}${check.stderr}`);
+          }
+
+          // Alertmanager's file holds placeholders until envsubst fills them in at start.
+          const amYml = join(work, "alertmanager.yml");
+          await Deno.writeTextFile(amYml, JSON.stringify(role.alertmanager.configuration));
+          const raw = await runProgram(["amtool", "check-config", amYml]);
+          assert(raw.code !== 0, "amtool accepts the placeholder URL: checkConfig could stay on");
+          assertEquals(role.alertmanager.checkConfig, false);
+          const substituted = await runProgram(["envsubst"], {
+            stdin: await Deno.readTextFile(amYml),
+            env: { SMTP_PASSWORD: "test-password", WEBHOOK_URL: "https://ntfy.example.org/fleet" },
+          });
+          await Deno.writeTextFile(amYml, substituted.stdout);
+          const amCheck = await runProgram(["amtool", "check-config", amYml]);
+          assertEquals(amCheck.code, 0, amCheck.stdout + amCheck.stderr);
+          assertStringIncludes(amCheck.stdout, "receivers: 1");
+
+          // Ports open on the monitoring interface only; the units we add keep a named confinement.
+          for (const host of ["nas1", "desk1"]) {
+            const facts = json<{
+              open: number[];
+              everywhere: number[];
+              unit: Record<string, unknown>;
+            }>(
+              await nix.flake(
+                `nixosConfigurations.${host}.config`,
+                `c: { open = c.networking.firewall.interfaces.\${c.devops.monitoring.interface}.allowedTCPPorts;
+                    everywhere = c.networking.firewall.allowedTCPPorts;
+                    unit = c.systemd.services.devops-host-facts.serviceConfig; }`,
+              ),
+              `${host}'s monitoring ports`,
+            );
+            assert(
+              facts.open.includes(9100) && facts.open.includes(9633),
+              `${host}: ${facts.open}`,
+            );
+            for (const port of [9090, 9093, 9100, 9633]) {
+              assert(!facts.everywhere.includes(port), `${host} opens ${port} on every interface`);
+            }
+            for (
+              const [directive, value] of Object.entries({
+                NoNewPrivileges: true,
+                ProtectSystem: "strict",
+                ProtectHome: true,
+                PrivateTmp: true,
+                PrivateNetwork: true,
+                ProtectKernelTunables: true,
+                RestrictNamespaces: true,
+              })
+            ) {
+              assertEquals(facts.unit[directive], value, `${host}: devops-host-facts ${directive}`);
+            }
+          }
+
+          // Logs: desk1 uploads to nas1's receiver, which listens on the monitoring interface only.
+          const logs = json<{ desk1: unknown; nas1Upload: boolean; nas1Remote: unknown }>(
+            await nix.flake(
+              "nixosConfigurations",
+              `n: {
+              desk1 = { inherit (n.desk1.config.services.journald.upload) enable; url = n.desk1.config.services.journald.upload.settings.Upload.URL; };
+              nas1Upload = n.nas1.config.services.journald.upload.enable;
+              nas1Remote = { inherit (n.nas1.config.services.journald.remote) enable listen port;
+                             open = n.nas1.config.networking.firewall.interfaces.enp1s0.allowedTCPPorts; };
+            }`,
+            ),
+            "the fleet's log shipping",
+          );
+          assertEquals(logs.desk1, { enable: true, url: "http://192.0.2.10:19532" });
+          assertEquals(logs.nas1Upload, false, "the monitoring host uploads to itself");
+          assertEquals(logs.nas1Remote, {
+            enable: true,
+            listen: "http",
+            port: 19532,
+            open: [9100, 9633, 9090, 19532],
+          });
+
+          // A host without configurations/<host>/monitoring.nix fails with what to set.
+          const tree = join(work, "unmonitored");
+          await copyTree(tree);
+          await Deno.remove(join(tree, "configurations/desk1/monitoring.nix"));
+          const missing = await evaluator(prepared, "26.05", `path:${tree}`).flake(
+            "nixosConfigurations.desk1.config.system.build.toplevel.drvPath",
+          );
+          assert(missing.code !== 0, "desk1 evaluates without its monitoring facts");
+          assertStringIncludes(nixError(missing), "configurations/desk1/monitoring.nix is missing");
+        },
+      );
+
       await t.step("facts the fixes of issue 11 rely on", async () => {
         const vm = json<{ host: { address: string } }[]>(
           await nix.flake(
@@ -892,7 +1033,16 @@ if (inputsDir === undefined) {
       // Each profile; one without --disk (its own root file system instead of disko's).
       const made: [string, string[]][] = [
         ["newsrv", ["--profile", "server", "--disk", "/dev/nvme0n1"]],
-        ["newdesk", ["--profile", "workstation", "--disk", "/dev/sda", "--address", "192.0.2.70"]],
+        ["newdesk", [
+          "--profile",
+          "workstation",
+          "--disk",
+          "/dev/sda",
+          "--address",
+          "192.0.2.70",
+          "--monitoring-interface",
+          "enp5s0",
+        ]],
         ["newdev", ["--profile", "devhost"]],
       ];
       for (const [host, args] of made) {
@@ -928,6 +1078,18 @@ if (inputsDir === undefined) {
         boot: "vfat",
       });
       assertEquals(facts.newdev?.root, "/dev/disk/by-label/nixos");
+      // Monitored where --monitoring-interface said, exempt (and saying so) otherwise.
+      const monitoring = json<Record<string, { enable: boolean; interface: string | null }>>(
+        await nix.flake(
+          "nixosConfigurations",
+          `hosts: builtins.mapAttrs (_: h: { inherit (h.config.devops.monitoring) enable interface; }) { inherit (hosts) newdesk newdev; }`,
+        ),
+        "the new hosts' monitoring",
+      );
+      assertEquals(monitoring, {
+        newdesk: { enable: true, interface: "enp5s0" },
+        newdev: { enable: false, interface: null },
+      });
       // Every option the new hosts set has its provenance row, as the fleet's do.
       const set = json<OptionRow[]>(
         await nix.flake("nixosConfigurations", `import ${fleetOptions}`, true),

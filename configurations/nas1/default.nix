@@ -1,5 +1,5 @@
-# nas1: example storage server: ZFS on LUKS, server profile, monitoring on the
-# LAN interface only and nightly kopia backups to S3-compatible storage.
+# nas1: example storage server: ZFS on LUKS, server profile, the fleet's monitoring host
+# (on the LAN interface only) and nightly kopia backups to S3-compatible storage.
 { config, ... }:
 let
   modules = import ../../modules/nixos/nixos-modules.nix;
@@ -24,11 +24,20 @@ in
   services.zfs.autoScrub.enable = true;
   services.zfs.trim.enable = true;
 
-  devops.monitoring = {
-    enable = true;
-    interface = "enp1s0";
-    # nas1's fixed LAN address on enp1s0 (its deploy address).
-    address = "192.0.2.10";
+  # Where nas1 is scraped: ./monitoring.nix, which also makes nas1 the fleet's monitoring
+  # host: Prometheus scrapes every host, Alertmanager mails and posts to a webhook, and every
+  # other host's journal arrives here.
+  sops.secrets.alertmanager-environment = { };
+  devops.monitoring.server = {
+    email = {
+      to = "admin@example.org";
+      from = "alertmanager@example.org";
+      smarthost = "smtp.example.org:587";
+      username = "alertmanager@example.org";
+    };
+    webhook = true;
+    # SMTP_PASSWORD=… and WEBHOOK_URL=… (e.g. an ntfy topic URL).
+    environmentFile = config.sops.secrets.alertmanager-environment.path;
   };
 
   sops.secrets.kopia-password = { };

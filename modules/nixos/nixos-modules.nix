@@ -9,6 +9,7 @@
   mixin-hardening = ./mixins/mixin-hardening.nix;
   mixin-journald = ./mixins/mixin-journald.nix;
   mixin-known-hosts = ./mixins/mixin-known-hosts.nix;
+  mixin-logging = ./mixins/mixin-logging.nix;
   mixin-monitoring = ./mixins/mixin-monitoring.nix;
   mixin-nix = ./mixins/mixin-nix.nix;
   mixin-openssh = ./mixins/mixin-openssh.nix;
@@ -28,6 +29,7 @@
 
   # services
   service-kopia = ./services/service-kopia.nix;
+  service-monitoring-server = ./services/service-monitoring-server.nix;
 
   # themes
   theme-console = ./themes/console.nix;

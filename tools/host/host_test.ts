@@ -80,7 +80,7 @@ Deno.test("host new, then install --dry-run of the new host succeeds; checks pas
   assertEquals(result.resumed, false);
   assertEquals(
     result.steps.filter((s) => s.path?.startsWith("configurations/")).map((s) => s.status),
-    ["created", "created", "created", "made"],
+    ["created", "created", "created", "created", "made"],
   );
   assert(result.next.some((l) => l.startsWith(`deno task install ${host} --target`)));
 
@@ -114,6 +114,7 @@ Deno.test("host new, then install --dry-run of the new host succeeds; checks pas
       `${dir}/default.nix`,
       `${dir}/deploy.nix`,
       `${dir}/disko.nix`,
+      `${dir}/monitoring.nix`,
       `${dir}/ssh_host_ed25519_key.pub`,
       `secrets/${host}.yaml`,
     ],
@@ -240,7 +241,7 @@ Deno.test("host new --dry-run prints its steps and changes nothing", async () =>
   assertEquals(r.code, 0, r.stderr);
   assertStringIncludes(r.stderr, `would 2. create configurations/${host}/default.nix`);
   assertStringIncludes(r.stderr, `ssh-keygen -t ed25519 -N '' -C root@${host}`);
-  assertStringIncludes(r.stderr, "would 7. regenerate the index files");
+  assertStringIncludes(r.stderr, "would 8. regenerate the index files");
   assertStringIncludes(r.stdout, "nothing was changed");
   assertStringIncludes(r.stdout, `deno task secrets password admin --host ${host}`);
   assertEquals(await snapshotTree(repo.dir), before);

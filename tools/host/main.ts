@@ -406,6 +406,10 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
       .option("--profile <profile>", `the profile it imports: ${PROFILES.join(", ")}`)
       .option("--address <address>", "its address for deploy (default: its name, as a DNS name)")
       .option(
+        "--monitoring-interface <interface>",
+        "the interface the monitoring host scrapes it on, at --address (default: not monitored yet, said in monitoring.nix)",
+      )
+      .option(
         "--disk <device>",
         "the disk to partition at install (a disko layout: EFI, btrfs on LUKS), e.g. /dev/nvme0n1",
       )
@@ -421,6 +425,9 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
           ...(o.profile === undefined ? {} : { profile: o.profile }),
           ...(o.address === undefined ? {} : { address: o.address }),
           ...(o.disk === undefined ? {} : { disk: o.disk }),
+          ...(o.monitoringInterface === undefined
+            ? {}
+            : { monitoringInterface: o.monitoringInterface }),
         });
         const root = await findRepoRoot(Deno.cwd(), opts.repo);
         const runner = runnerFor(opts);

@@ -29,6 +29,8 @@ export interface HostRequest {
   address: string;
   /** The disk disko partitions, or undefined for no disko layout. */
   disk?: string;
+  /** The interface the monitoring host scrapes it on, or undefined: not monitored yet. */
+  monitoringInterface?: string;
   system: string;
 }
 
@@ -38,6 +40,7 @@ export interface HostNewArgs {
   profile?: string;
   address?: string;
   disk?: string;
+  monitoringInterface?: string;
 }
 
 /** What the repository holds that the plan depends on (read by the executor). */
@@ -55,7 +58,10 @@ export interface RepoFacts {
 }
 
 /** The files `host new` writes into configurations/<name>/, by name. */
-export type ScaffoldFile = "default.nix" | "deploy.nix" | "disko.nix";
+export type ScaffoldFile = "default.nix" | "deploy.nix" | "disko.nix" | "monitoring.nix";
+
+/** A network interface name as Linux allows it (at most 15 bytes, no '/' or space). */
+const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 /** One step of `host new`; `--dry-run` prints them, the executor runs them in order. */
 export type HostStep =
@@ -125,11 +131,19 @@ export function parseRequest(args: HostNewArgs): HostRequest {
       );
     }
   }
+  if (args.monitoringInterface !== undefined && !INTERFACE_NAME.test(args.monitoringInterface)) {
+    throw new UsageError(
+      `Cannot make host "${args.name}": invalid --monitoring-interface "${args.monitoringInterface}": expected an interface name such as enp1s0 or wg0 (letters, digits, '_', '.', ':', '-'; at most 15)`,
+    );
+  }
   return {
     name: args.name,
     profile: args.profile as Profile,
     address,
     ...(args.disk === undefined ? {} : { disk: args.disk }),
+    ...(args.monitoringInterface === undefined
+      ? {}
+      : { monitoringInterface: args.monitoringInterface }),
     system: "x86_64-linux",
   };
 }
@@ -138,12 +152,16 @@ export function parseRequest(args: HostNewArgs): HostRequest {
 export function describeRequest(request: HostRequest): string {
   return `host new ${request.name} --profile ${request.profile}${
     request.address === request.name ? "" : ` --address ${request.address}`
-  }${request.disk === undefined ? "" : ` --disk ${request.disk}`}`;
+  }${request.disk === undefined ? "" : ` --disk ${request.disk}`}${
+    request.monitoringInterface === undefined
+      ? ""
+      : ` --monitoring-interface ${request.monitoringInterface}`
+  }`;
 }
 
 function sameRequest(a: HostRequest, b: HostRequest): boolean {
   return a.name === b.name && a.profile === b.profile && a.address === b.address &&
-    a.disk === b.disk && a.system === b.system;
+    a.disk === b.disk && a.monitoringInterface === b.monitoringInterface && a.system === b.system;
 }
 
 /**
@@ -186,6 +204,7 @@ export function planHostNew(
   const files: [ScaffoldFile, string][] = [
     ["default.nix", defaultNix(request)],
     ["deploy.nix", deployNix(request)],
+    ["monitoring.nix", monitoringNix(request)],
   ];
   if (request.disk !== undefined) files.push(["disko.nix", diskoNix(request.name, request.disk)]);
   const steps: HostStep[] = [
@@ -247,6 +266,11 @@ export function nextSteps(request: HostRequest): string[] {
   } else {
     lines.push(
       `Check the disk in ${dir}/disko.nix (${request.disk}); the LUKS passphrase asked at boot: sops decrypt --extract '["disk-encryption-keys"]["${DISK_KEY_PATH}"]' secrets/${name}.yaml`,
+    );
+  }
+  if (request.monitoringInterface === undefined) {
+    lines.push(
+      `Edit ${dir}/monitoring.nix: the interface and address the monitoring host scrapes it on (README, "Observability"); until then it is exempt`,
     );
   }
   if (request.profile === "workstation") {
@@ -330,6 +354,30 @@ export function deployNix(request: HostRequest): string {
   # Every deploy also checks that no systemd unit failed since its activation.
   healthChecks = [ ];
   system = "${request.system}";
+}
+`;
+}
+
+/** configurations/<name>/monitoring.nix: where the monitoring host scrapes it, or why not. */
+export function monitoringNix(request: HostRequest): string {
+  if (request.monitoringInterface === undefined) {
+    return `# Monitoring facts of ${request.name} (made by \`deno task host new\`; read by lib/monitoring.nix).
+# Not scraped yet: replace this with the interface and address the monitoring host reaches,
+#   { interface = "enp1s0"; address = "192.0.2.30"; presence = "always"; }
+# (README, "Observability").
+{
+  exempt = "not yet placed on the monitoring network";
+}
+`;
+  }
+  const presence = request.profile === "workstation" ? "intermittent" : "always";
+  return `# Monitoring facts of ${request.name} (made by \`deno task host new\`; read by lib/monitoring.nix):
+# the exporters listen on \`address\` and open their ports on \`interface\` only.
+{
+  interface = "${request.monitoringInterface}";
+  address = "${request.address}";
+  # "intermittent": often off or away (a workstation), its absence raises no HostDown.
+  presence = "${presence}";
 }
 `;
 }

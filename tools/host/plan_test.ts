@@ -7,6 +7,7 @@ import {
   diskoNix,
   diskProblem,
   type HostRequest,
+  monitoringNix,
   nextSteps,
   parseRequest,
   planHostNew,
@@ -65,6 +66,7 @@ Deno.test("planHostNew() lists the steps in order, disko only with a disk", () =
     "create",
     "create",
     "create",
+    "create",
     "host-key",
     "secrets",
     "index",
@@ -73,6 +75,7 @@ Deno.test("planHostNew() lists the steps in order, disko only with a disk", () =
   assertEquals(plan.steps.filter((s) => s.kind === "create").map((s) => s.path), [
     "configurations/web1/default.nix",
     "configurations/web1/deploy.nix",
+    "configurations/web1/monitoring.nix",
     "configurations/web1/disko.nix",
   ]);
   const bareSteps = planHostNew(noDisk, empty, {
@@ -137,4 +140,27 @@ Deno.test("nextSteps() ends with install and deploy; a workstation's admin gets 
   assert(
     nextSteps(noDisk).some((l) => l.includes("disko.nix")),
   );
+});
+
+Deno.test("host new --monitoring-interface: monitoring.nix scrapes it there; a bad name is refused", () => {
+  const monitored = parseRequest({
+    name: "web2",
+    profile: "workstation",
+    address: "192.0.2.71",
+    monitoringInterface: "wg0",
+  });
+  const text = monitoringNix(monitored);
+  assertStringIncludes(text, 'interface = "wg0";');
+  assertStringIncludes(text, 'address = "192.0.2.71";');
+  assertStringIncludes(text, 'presence = "intermittent";');
+  assertStringIncludes(
+    monitoringNix(parseRequest({ name: "web3", profile: "server" })),
+    "exempt =",
+  );
+  for (const bad of ['en"p1', "a b", "much-too-long-interface", ""]) {
+    assertThrows(
+      () => parseRequest({ name: "web2", profile: "server", monitoringInterface: bad }),
+      "invalid --monitoring-interface",
+    );
+  }
 });

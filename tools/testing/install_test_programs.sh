@@ -17,7 +17,13 @@ SOPS_VERSION=v3.11.0
 # toolchain as a module through the Go module proxy (the only Go source these machines reach).
 GO_MIN_MINOR=24
 GO_TOOLCHAIN=go1.26.8
-APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils time systemd-container sudo openssl procps whois)
+# NixOS 26.05 ships Prometheus 3.x (3.0 changed range selection and regex matching); Debian 12's
+# promtool is 2.42. The rule tests run both: this one is built from Prometheus' own Go module.
+# v0.311.3 is Prometheus 3.11.3 (2026-04-27), the newest release before the 26.05 branch-off on
+# 2026-05-24 (3.12.0 followed on 2026-05-28, by Prometheus' CHANGELOG.md).
+PROMETHEUS_MODULE_VERSION=v0.311.3
+PROMTOOL3=/usr/local/lib/promtool3/promtool
+APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils time systemd-container sudo openssl procps whois shellcheck gettext-base prometheus prometheus-alertmanager prometheus-node-exporter)
 DEMO_APT_PACKAGES=(nix-bin openssh-server openssh-client iproute2 nftables util-linux)
 
 DEMO=0
@@ -162,6 +168,27 @@ install_sops() {
   GOBIN=/usr/local/bin GOFLAGS=-mod=mod "$go" install "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"
 }
 
+# Built inside the module's own tree (go install refuses a module with replace directives).
+install_promtool3() {
+  if [ -x "$PROMTOOL3" ] && "$PROMTOOL3" --version 2>&1 | grep -q "version 3\\.${PROMETHEUS_MODULE_VERSION#v0.3}"; then return; fi
+  local go dir work
+  go=$(usable_go)
+  say "build promtool from github.com/prometheus/prometheus@${PROMETHEUS_MODULE_VERSION} ($("$go" env GOVERSION))"
+  dir=$(cd /tmp && GOFLAGS=-mod=mod "$go" mod download -json "github.com/prometheus/prometheus@${PROMETHEUS_MODULE_VERSION}" |
+    sed -nE 's/^\s*"Dir": "(.*)",$/\1/p')
+  if [ -z "$dir" ]; then
+    say "cannot fetch github.com/prometheus/prometheus@${PROMETHEUS_MODULE_VERSION} from the Go module proxy"
+    exit 1
+  fi
+  work=$(mktemp -d)
+  cp -r "$dir/." "$work"
+  chmod -R u+w "$work"
+  mkdir -p "$(dirname "$PROMTOOL3")"
+  (cd "$work" && GOWORK=off GOFLAGS=-mod=mod "$go" build -o "$PROMTOOL3" \
+    -ldflags "-X github.com/prometheus/common/version.Version=3.${PROMETHEUS_MODULE_VERSION#v0.3}" ./cmd/promtool)
+  rm -rf "$work"
+}
+
 prepare_sshd() {
   # sshd refuses to start without its privilege-separation folder.
   mkdir -p /run/sshd
@@ -179,5 +206,6 @@ if [ "$DEMO" -eq 1 ]; then
 fi
 configure_nix
 install_sops
+install_promtool3
 # ssh-to-age cannot be installed on these machines (see README, "What the tests cannot run").
 say "ready: deno $(deno --version | head -1 | cut -d' ' -f2), $(nix --version), sops $(sops --version 2>/dev/null | head -1 | cut -d' ' -f2), age $(age --version)"

@@ -19,6 +19,7 @@ in
     modules.mixin-hardening
     modules.mixin-journald
     modules.mixin-known-hosts
+    modules.mixin-logging
     modules.mixin-monitoring
     modules.mixin-nix
     modules.mixin-openssh
@@ -27,6 +28,7 @@ in
     modules.mixin-user-secrets
     modules.programs-helix
     modules.service-kopia
+    modules.service-monitoring-server
     modules.theme-console
   ];
 

@@ -4,6 +4,7 @@
 {
   config,
   lib,
+  options,
   pkgs,
   ...
 }:
@@ -66,6 +67,16 @@ in
       description = "When to take snapshots, as a systemd calendar expression (systemd.time(7)).";
     };
 
+    maxAgeSeconds = lib.mkOption {
+      type = lib.types.ints.positive;
+      # A daily schedule, its 30 minutes of random delay and a slow snapshot.
+      default = 26 * 3600;
+      description = ''
+        How old the last successful snapshot may be before the monitoring role's BackupTooOld
+        alert fires; match it to `schedule` (the default suits a daily one).
+      '';
+    };
+
     readWritePaths = lib.mkOption {
       type = lib.types.listOf lib.types.str;
       default = [ ];
@@ -95,6 +106,8 @@ in
           kopia repository connect ${lib.escapeShellArgs cfg.repository}
         fi
         kopia snapshot create ${lib.escapeShellArgs cfg.paths}
+        # Read by the host facts (monitoring/host-facts.sh) as the last success.
+        touch "$STATE_DIRECTORY/last-success"
       '';
       serviceConfig = {
         Type = "oneshot";
@@ -136,6 +149,14 @@ in
         MemoryDenyWriteExecute = true;
         SystemCallArchitectures = "native";
         SystemCallFilter = [ "@system-service" ];
+      };
+    };
+
+    # Where the monitoring mixin is imported too, the host facts report the backup's age.
+    devops = lib.optionalAttrs (options.devops ? monitoring) {
+      monitoring.backups.kopia = {
+        marker = "/var/lib/kopia-backup/last-success";
+        inherit (cfg) maxAgeSeconds;
       };
     };
 

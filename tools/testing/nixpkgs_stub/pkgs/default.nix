@@ -66,10 +66,12 @@ let
     "smartmontools"
     "sops"
     "ssh-to-age"
+    "systemd"
     "terminus_font"
     "typescript-language-server"
     "util-linux"
     "yaml-language-server"
+    "zfs"
   ];
 
   base =

@@ -20,9 +20,11 @@
   ./networking/networking.nix
   ./services/openssh.nix
   ./services/journald.nix
+  ./services/journald-remote.nix
   ./services/misc.nix
   ./services/desktop.nix
   ./services/prometheus-node.nix
+  ./services/prometheus.nix
   ./security/security.nix
   ./hardware/hardware.nix
   ./programs/programs.nix

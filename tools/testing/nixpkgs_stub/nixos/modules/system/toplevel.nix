@@ -33,6 +33,20 @@ let
     ]
     [ "disko" ]
     [ "sops" ]
+    # Written into /etc only while their service is enabled (journald-remote.nix forces them
+    # there), as upstream does: a required key unset on a host that does not use them is fine.
+    [
+      "services"
+      "journald"
+      "upload"
+      "settings"
+    ]
+    [
+      "services"
+      "journald"
+      "remote"
+      "settings"
+    ]
   ];
 
   # A value as the system's files would hold it: a derivation or a path becomes its store

@@ -1,0 +1,167 @@
+# The fleet's monitoring, as data and pure functions (no nixpkgs): every host's monitoring
+# facts (configurations/<host>/monitoring.nix), the Prometheus scrape configuration generated
+# from them, and the Alertmanager configuration. The monitoring role
+# (modules/nixos/services/service-monitoring-server.nix) and the tests use the same functions:
+# `nix eval --json --file lib/monitoring.nix scrapeConfigs` prints what the role scrapes.
+let
+  index = import ../configurations/nixos-configurations.nix;
+  factsFile = dir: dir + "/monitoring.nix";
+
+  # One host's facts: `{ interface; address; port ? 9100; presence ? "always"; smart ? false; }`,
+  # or `{ exempt = "why this host is not monitored"; }`; null when the file is missing.
+  hostFacts = dir: if builtins.pathExists (factsFile dir) then import (factsFile dir) else null;
+
+  isMonitored = facts: facts != null && !(facts ? exempt);
+
+  # An address as a scrape target needs brackets when it is IPv6.
+  hostPort =
+    address: port:
+    let
+      bare = builtins.replaceStrings [ "[" "]" ] [ "" "" ] address;
+      isV6 = builtins.match ".*:.*" bare != null;
+    in
+    if isV6 then "[${bare}]:${toString port}" else "${bare}:${toString port}";
+
+  # Static targets of one job: one target group per host, labelled with its name, so that
+  # alerts, grouping and inhibition work by `host` whatever the address.
+  targetGroups =
+    hosts: portOf:
+    map (name: {
+      targets = [ (hostPort hosts.${name}.address (portOf hosts.${name})) ];
+      labels = {
+        host = name;
+        presence = hosts.${name}.presence or "always";
+      };
+    }) (builtins.sort builtins.lessThan (builtins.attrNames hosts));
+
+  filterAttrs =
+    pred: set:
+    builtins.listToAttrs (
+      builtins.concatMap (
+        name: if pred set.${name} then [ { inherit name; value = set.${name}; } ] else [ ]
+      ) (builtins.attrNames set)
+    );
+in
+rec {
+  # Node exporter port every host uses unless its facts say otherwise.
+  nodeExporterPort = 9100;
+  # smartctl_exporter's port (nixpkgs' exporters/smartctl.nix default).
+  smartctlExporterPort = 9633;
+
+  # name -> facts (or null when configurations/<name>/monitoring.nix is missing).
+  facts = builtins.mapAttrs (_name: hostFacts) index;
+
+  # name -> facts of the hosts the monitoring role scrapes.
+  monitored = filterAttrs isMonitored facts;
+
+  # Prometheus `scrape_configs` for the given hosts (name -> facts).
+  scrapeConfigsFor =
+    hosts:
+    let
+      smart = filterAttrs (facts: facts.smart or false) hosts;
+    in
+    [
+      {
+        job_name = "node";
+        static_configs = targetGroups hosts (facts: facts.port or nodeExporterPort);
+      }
+    ]
+    ++ (
+      if smart == { } then
+        [ ]
+      else
+        [
+          {
+            job_name = "smartctl";
+            static_configs = targetGroups smart (_facts: smartctlExporterPort);
+          }
+        ]
+    );
+
+  scrapeConfigs = scrapeConfigsFor monitored;
+
+  # The host with `monitoringHost = true` in its facts (at most one), or null.
+  monitoringHost =
+    let
+      names = builtins.attrNames (filterAttrs (facts: facts.monitoringHost or false) monitored);
+    in
+    if builtins.length names > 1 then
+      throw "more than one host says monitoringHost = true: ${builtins.concatStringsSep ", " names}"
+    else if names == [ ] then
+      null
+    else
+      builtins.head names;
+
+  # systemd-journal-remote's port (its upstream default); plain HTTP on the monitoring
+  # interface (see README, "Logs").
+  logReceiverPort = 19532;
+
+  # Where every other host uploads its journal, or null without a monitoring host.
+  logUploadUrl =
+    if monitoringHost == null then
+      null
+    else
+      "http://${hostPort monitored.${monitoringHost}.address logReceiverPort}";
+
+  # Alertmanager's configuration. Secrets stay out of it: `$SMTP_PASSWORD` and `$WEBHOOK_URL`
+  # are filled in by the NixOS module's envsubst from an environment file (a sops secret) when
+  # the service starts.
+  alertmanagerConfig =
+    {
+      email ? null, # { to; from; smarthost; username; requireTls ? true; }
+      webhook ? false,
+    }:
+    {
+      route = {
+        receiver = "fleet";
+        group_by = [ "host" "alertname" ];
+        group_wait = "30s";
+        group_interval = "5m";
+        repeat_interval = "4h";
+      };
+      receivers = [
+        (
+          {
+            name = "fleet";
+          }
+          // (
+            if email == null then
+              { }
+            else
+              {
+                email_configs = [
+                  {
+                    inherit (email) to from smarthost;
+                    auth_username = email.username;
+                    auth_password = "$SMTP_PASSWORD";
+                    require_tls = email.requireTls or true;
+                    send_resolved = true;
+                  }
+                ];
+              }
+          )
+          // (
+            if webhook then
+              {
+                webhook_configs = [
+                  {
+                    url = "$WEBHOOK_URL";
+                    send_resolved = true;
+                  }
+                ];
+              }
+            else
+              { }
+          )
+        )
+      ];
+      # A host that is down silences its other alerts: they follow from it.
+      inhibit_rules = [
+        {
+          source_matchers = [ ''alertname="HostDown"'' ];
+          target_matchers = [ ''alertname!="HostDown"'' ];
+          equal = [ "host" ];
+        }
+      ];
+    };
+}

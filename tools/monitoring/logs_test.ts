@@ -1,0 +1,114 @@
+// Logs in one place, with the real programs: a systemd test host's journal uploaded by
+// systemd-journal-upload (as NixOS' unit runs it: saved cursor, restarted when it fails) to
+// systemd-journal-remote over plain HTTP (as the monitoring role receives it). All uploads
+// come from 127.0.0.1 here, so lines are told apart by _HOSTNAME, as `journalctl --directory`
+// users do on the monitoring host. With the receiver down the host keeps its lines and
+// delivers them once it is back: none lost, none twice.
+import { assertEquals } from "../testing/assert.ts";
+import { runProgram } from "../testing/run.ts";
+import { startSystemdHosts } from "../testing/systemd_hosts.ts";
+
+const JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote";
+const DEADLINE_MS = 120_000;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Messages of one tag on one host in the received journals, in order. */
+async function received(dir: string, host: string, tag: string): Promise<string[]> {
+  const result = await runProgram([
+    "journalctl",
+    `--directory=${dir}`,
+    "--output=cat",
+    `_HOSTNAME=${host}`,
+    `SYSLOG_IDENTIFIER=${tag}`,
+  ]);
+  // An empty or not yet created directory is "no entries", not an error.
+  if (result.code !== 0) return [];
+  return result.stdout.split("\n").filter((line) => line !== "");
+}
+
+async function waitForLines(
+  dir: string,
+  host: string,
+  tag: string,
+  count: number,
+): Promise<string[]> {
+  const end = Date.now() + DEADLINE_MS;
+  let lines: string[] = [];
+  while (Date.now() < end) {
+    lines = await received(dir, host, tag);
+    if (lines.length >= count) return lines;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out: ${lines.length} of ${count} lines from ${host} arrived`);
+}
+
+function startReceiver(port: number, dir: string): Deno.ChildProcess {
+  return new Deno.Command(JOURNAL_REMOTE, {
+    args: [`--listen-http=127.0.0.1:${port}`, `--output=${dir}/`, "--split-mode=host"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  await child.status;
+}
+
+Deno.test("logs: journal lines reach the receiver, and survive its absence exactly once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "received-logs-" });
+  const port = freePort();
+  let receiver = startReceiver(port, dir);
+  await using fleet = await startSystemdHosts(2, { names: ["alpha", "beta"] });
+  try {
+    for (const host of fleet.hosts) {
+      await host.ssh(
+        "systemd-run --quiet --unit=devops-journal-upload -p Restart=always -p RestartSec=1 " +
+          "/lib/systemd/systemd-journal-upload --save-state " +
+          `--url=http://127.0.0.1:${port}`,
+      );
+      await host.ssh(`echo "hello from ${host.name}" | systemd-cat -t devops-logs-test`);
+    }
+    assertEquals(await waitForLines(dir, "alpha", "devops-logs-test", 1), ["hello from alpha"]);
+    assertEquals(await waitForLines(dir, "beta", "devops-logs-test", 1), ["hello from beta"]);
+
+    // The receiver goes away; alpha goes on logging.
+    await stop(receiver);
+    const alpha = fleet.host("alpha");
+    for (let i = 1; i <= 5; i++) {
+      await alpha.ssh(`echo "while away ${i}" | systemd-cat -t devops-logs-test`);
+    }
+    // alpha kept them in its own journal.
+    const kept = await alpha.ssh("journalctl --output=cat SYSLOG_IDENTIFIER=devops-logs-test");
+    assertEquals(kept.stdout.trim().split("\n").length, 6);
+
+    // Back: the uploader resumes from its saved cursor.
+    receiver = startReceiver(port, dir);
+    // A last line, written once the receiver is back: when it has arrived, everything before
+    // it has too, so the list below is whole (a line sent twice would show here).
+    await alpha.ssh(`echo "after return" | systemd-cat -t devops-logs-test`);
+    const lines = await waitForLines(dir, "alpha", "devops-logs-test", 7);
+    assertEquals(lines, [
+      "hello from alpha",
+      "while away 1",
+      "while away 2",
+      "while away 3",
+      "while away 4",
+      "while away 5",
+      "after return",
+    ]);
+    // beta's lines stayed beta's.
+    assertEquals(await received(dir, "beta", "devops-logs-test"), ["hello from beta"]);
+  } finally {
+    await stop(receiver);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
