@@ -17,10 +17,18 @@
 { system, upstream }:
 let
   lib = import ./lib.nix;
+  # nixpkgs' mirror://pypi is https://files.pythonhosted.org/packages/source/.
+  mirrors.pypi = "https://files.pythonhosted.org/packages/source/";
+  resolve =
+    url:
+    let
+      m = builtins.match "mirror://([a-z]+)/(.*)" url;
+    in
+    if m == null then url else "${mirrors.${builtins.elemAt m 0} or "mirror://${builtins.elemAt m 0}/"}${builtins.elemAt m 1}";
   mirror =
     url:
     let
-      m = builtins.match "https?://([^/]+)/(.*)" url;
+      m = builtins.match "https?://([^/]+)/(.*)" (resolve url);
     in
     if m == null then url else "${upstream}/${builtins.elemAt m 0}/${builtins.elemAt m 1}";
   hashOf =
@@ -58,8 +66,9 @@ let
       } args
     ))
     // {
-      urls = [ (mirror url) ];
-      url = mirror url;
+      # As nixpkgs' fetchurl: the URLs as the file gives them (the fetch goes to the mirror).
+      urls = [ url ];
+      inherit url;
     };
 
   fetchzip =
@@ -73,9 +82,8 @@ let
       hash = hashOf args;
     in
     {
-      inherit name;
-      url = mirror url;
-      urls = [ (mirror url) ];
+      inherit name url;
+      urls = [ url ];
       outputHash = hash;
       outputHashMode = "recursive";
       outPath = builtins.fetchTarball {
@@ -86,6 +94,36 @@ let
     }
     // passthru;
 
+  # nixpkgs' fetchgit, as far as evaluation sees it: the attributes its derivation carries
+  # (url, rev, fetchSubmodules, leaveDotGit, deepClone, the hash). It never fetches here.
+  fetchgit =
+    args@{
+      url,
+      rev ? null,
+      tag ? null,
+      name ? "source",
+      fetchSubmodules ? true,
+      leaveDotGit ? false,
+      deepClone ? false,
+      ...
+    }:
+    {
+      inherit
+        name
+        url
+        fetchSubmodules
+        leaveDotGit
+        deepClone
+        ;
+      rev = if tag != null then "refs/tags/${tag}" else rev;
+      outputHash = hashOf args;
+      outputHashMode = "recursive";
+      outPath = throw "the update stand-in's fetchgit does not fetch";
+    }
+    // (if tag != null then { inherit tag; } else { });
+
+  # nixpkgs' fetchFromGitHub (also fetchFromGitea's, with githubBase = domain): fetchzip of
+  # the archive, or fetchgit with fetchSubmodules, leaveDotGit, deepClone or forceFetchGit.
   fetchFromGitHub =
     args@{
       owner,
@@ -93,18 +131,61 @@ let
       tag ? null,
       rev ? null,
       name ? "source",
+      githubBase ? "github.com",
+      fetchSubmodules ? false,
+      leaveDotGit ? null,
+      deepClone ? false,
+      forceFetchGit ? false,
       ...
     }:
     let
       ref = if tag != null then "refs/tags/${tag}" else rev;
+      useFetchGit = fetchSubmodules || leaveDotGit == true || deepClone || forceFetchGit;
+      kept = { inherit owner repo githubBase; };
     in
+    if useFetchGit then
+      fetchgit {
+        inherit
+          name
+          tag
+          rev
+          fetchSubmodules
+          deepClone
+          ;
+        leaveDotGit = leaveDotGit == true;
+        url = "https://${githubBase}/${owner}/${repo}.git";
+        hash = hashOf args;
+      }
+      // kept
+    else
+      fetchzip {
+        inherit name;
+        url = "https://${githubBase}/${owner}/${repo}/archive/${ref}.tar.gz";
+        hash = hashOf args;
+        passthru = kept // {
+          inherit tag;
+          rev = if tag != null then "refs/tags/${tag}" else rev;
+          gitRepoUrl = "https://${githubBase}/${owner}/${repo}.git";
+        };
+      }
+      // (if tag != null then { inherit tag; } else { });
+
+  fetchFromGitea = args@{ domain, ... }:
+    fetchFromGitHub (builtins.removeAttrs args [ "domain" ] // { githubBase = domain; });
+
+  # nixpkgs' fetchCrate: the crate's .tar.gz from crates.io, unpacked.
+  fetchCrate =
+    args@{
+      pname,
+      version,
+      crateName ? pname,
+      ...
+    }:
     fetchzip {
-      inherit name;
-      url = "https://github.com/${owner}/${repo}/archive/${ref}.tar.gz";
+      name = "${crateName}-${version}.tar.gz";
+      url = "https://crates.io/api/v1/crates/${crateName}/${version}/download";
       hash = hashOf args;
-      passthru = { inherit owner repo tag; rev = if tag != null then "refs/tags/${tag}" else rev; };
-    }
-    // (if tag != null then { inherit tag; } else { });
+    };
 
   fetchFromGitLab =
     args@{
@@ -134,7 +215,7 @@ let
     }:
     fetchurl (
       {
-        url = "https://files.pythonhosted.org/packages/source/${builtins.substring 0 1 pname}/${pname}/${pname}-${version}.${extension}";
+        url = "mirror://pypi/${builtins.substring 0 1 pname}/${pname}/${pname}-${version}.${extension}";
       }
       // builtins.intersectAttrs {
         hash = null;
@@ -270,6 +351,29 @@ let
     hashArgs = [ "npmDepsHash" ];
     file = "package-lock.json";
   };
+  # nixpkgs' testers, as far as --test needs: hasPkgConfigModules builds a check of the
+  # package. Here the check reads the package's output: it fails when the output does not
+  # name the package's version (a package built from the wrong source).
+  testers = {
+    hasPkgConfigModules =
+      { package, ... }:
+      derivation {
+        name = "${package.pname or package.name}-check";
+        inherit system;
+        builder = "/bin/sh";
+        args = [
+          "-c"
+          ''
+            read -r line < ${package}
+            case "$line" in
+              *" ${package.version}") echo ok > $out ;;
+              *) echo "check failed: the package says '$line', expected version ${package.version}" >&2; exit 1 ;;
+            esac
+          ''
+        ];
+      };
+  };
+
   pythonPackages = {
     buildPythonPackage = mkDerivation;
     buildPythonApplication = mkDerivation;
@@ -288,6 +392,10 @@ let
       fetchzip
       fetchFromGitHub
       fetchFromGitLab
+      fetchFromGitea
+      fetchgit
+      fetchCrate
+      testers
       fetchPypi
       buildGoModule
       buildNpmPackage
