@@ -6,7 +6,7 @@ import { CommandError, UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import { mapPool } from "../lib/pool.ts";
 import type { Runner } from "../lib/runner.ts";
-import { type PackageFacts, readPackageFacts } from "./facts.ts";
+import { type PackageFacts, readPackageFacts, type SourceFacts } from "./facts.ts";
 import { UpstreamError } from "./http.ts";
 import { nixFailure } from "./nix_errors.ts";
 import { type Choice, chooseUpdate, isRefName } from "./policy.ts";
@@ -101,7 +101,10 @@ export interface UpdateOptions {
 }
 
 /** What --version asks for. */
-export type VersionRequest = { kind: "skip" } | { kind: "branch" } | { kind: "set"; version: string };
+export type VersionRequest = { kind: "skip" } | { kind: "branch" } | {
+  kind: "set";
+  version: string;
+};
 
 /** Reads --version's value: `skip`, `branch` or a version. */
 export function parseVersionRequest(value: string): VersionRequest | undefined {
@@ -284,7 +287,9 @@ async function updateOne(
   if (info === null || info === undefined) {
     const inferred = inferUpdateInfo(facts.src);
     if (inferred.kind === "none") return { kind: "skipped", reason: inferred.reason };
-    runner.log(`${name}: no passthru.updateInfo; inferred ${JSON.stringify(inferred.info)} from src`);
+    runner.log(
+      `${name}: no passthru.updateInfo; inferred ${JSON.stringify(inferred.info)} from src`,
+    );
     info = inferred.info;
     inferredTag = inferred.currentTag;
   }
@@ -322,6 +327,10 @@ async function updateOne(
   }
   if (facts.version === null) {
     return { kind: "failed", step: "read", message: "the package has no version" };
+  }
+  // Refused before the upstream is asked: the update could not be written.
+  if (!ctx.check && facts.src !== null && isGitFetched(facts.src)) {
+    return { kind: "failed", step: "read", message: gitRefusal(facts.src) };
   }
   const version = facts.version;
   const currentRev = facts.src?.tag ?? facts.src?.rev ?? inferredTag ?? null;
@@ -427,6 +436,13 @@ async function skipVersion(
   }
 }
 
+/** The one line for a source fetched with git. */
+function gitRefusal(src: SourceFacts): string {
+  return `the source is fetched with git (${
+    src.urls[0] ?? "fetchgit"
+  }: fetchgit, or fetchSubmodules/leaveDotGit/deepClone/forceFetchGit): not supported by update; set rev and hash by hand`;
+}
+
 /** Fake hashes: random, so no store path can already exist for them (nix would skip the build). */
 function fakeHash(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
@@ -492,14 +508,7 @@ async function applyUpdate(
   if (src === null || src.hash === null) {
     throw new StepError("read", "the package has no src with an outputHash to update");
   }
-  if (isGitFetched(src)) {
-    throw new StepError(
-      "read",
-      `the source is fetched with git (fetchgit, or fetchSubmodules/leaveDotGit/deepClone/forceFetchGit): not supported; set rev and hash by hand (${
-        src.urls[0] ?? "no URL"
-      })`,
-    );
-  }
+  if (isGitFetched(src)) throw new StepError("read", gitRefusal(src));
   // Everything is checked before anything is written: each old value appears exactly once.
   const oldRev = src.tag ?? src.rev;
   const newRev = newRevValue(oldRev, target.rev);
@@ -663,7 +672,10 @@ async function applyUpdate(
 
   let tests: string[] | undefined;
   if (ctx.test) {
-    tests = await step("test", () => runTests(runner, ws, name, ctx.system, timeoutMs, evalTimeoutMs));
+    tests = await step(
+      "test",
+      () => runTests(runner, ws, name, ctx.system, timeoutMs, evalTimeoutMs),
+    );
   }
 
   if (runner.dryRun) {

@@ -35,7 +35,9 @@ const decode = (part: string) => {
 };
 
 /** Path parts of an http(s) URL, or undefined. */
-function parse(url: string): { host: string; parts: string[]; search: URLSearchParams } | undefined {
+function parse(
+  url: string,
+): { host: string; parts: string[]; search: URLSearchParams } | undefined {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -144,7 +146,10 @@ const KNOWN_GITEA = new Set(["codeberg.org", "gitea.com"]);
 /** The updateInfo `src` names: its URLs first, then the git URL or owner/repo a fetcher keeps. */
 export function inferUpdateInfo(src: SourceFacts | null): Inferred {
   if (src === null) {
-    return { kind: "none", reason: `no passthru.updateInfo and no src to infer it from; ${ADD_LINE_HINT}` };
+    return {
+      kind: "none",
+      reason: `no passthru.updateInfo and no src to infer it from; ${ADD_LINE_HINT}`,
+    };
   }
   for (const url of src.urls) {
     const found = inferFromUrl(url);
@@ -162,7 +167,10 @@ export function inferUpdateInfo(src: SourceFacts | null): Inferred {
     const repo = git.parts.at(-1)!;
     const owner = git.parts.slice(0, -1).join("/");
     if (git.host === "github.com") {
-      return { kind: "inferred", info: { source: "github", owner, repo: repo.replace(/\.git$/, "") } };
+      return {
+        kind: "inferred",
+        info: { source: "github", owner, repo: repo.replace(/\.git$/, "") },
+      };
     }
     if (git.host === "gitlab.com") return gitlab(git.host, owner, repo);
     if (KNOWN_GITEA.has(git.host)) return gitea(git.host, owner, repo);

@@ -159,7 +159,9 @@ export function main(args: string[]): Promise<number> {
     }
     if (opts.test && (opts.check || !build)) {
       throw new UsageError(
-        `Cannot use --test with ${opts.check ? "--check" : "--no-build"}: the tests build the updated package`,
+        `Cannot use --test with ${
+          opts.check ? "--check" : "--no-build"
+        }: the tests build the updated package`,
       );
     }
     const system = opts.system ?? currentSystem();

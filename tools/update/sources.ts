@@ -369,7 +369,12 @@ export const gitlabSource: Source<GitlabInfo> = {
     if (releases.length > 0) {
       return releases.map((r) => ({ rev: r.tag_name, prerelease: r.upcoming_release }));
     }
-    const tags = await gitlab(env, info.domain, `${project}/repository/tags?per_page=100`, gitlabTags);
+    const tags = await gitlab(
+      env,
+      info.domain,
+      `${project}/repository/tags?per_page=100`,
+      gitlabTags,
+    );
     return tags.map((t) => ({
       rev: t.name,
       prerelease: false,
