@@ -6,7 +6,7 @@ import { CommandError, UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import { mapPool } from "../lib/pool.ts";
 import type { Runner } from "../lib/runner.ts";
-import { type PackageFacts, readPackageFacts, type SourceFacts } from "./facts.ts";
+import { type PackageFacts, readPackageFacts } from "./facts.ts";
 import { UpstreamError } from "./http.ts";
 import { nixFailure } from "./nix_errors.ts";
 import { type Choice, chooseUpdate, isRefName } from "./policy.ts";
@@ -328,10 +328,6 @@ async function updateOne(
   if (facts.version === null) {
     return { kind: "failed", step: "read", message: "the package has no version" };
   }
-  // Refused before the upstream is asked: the update could not be written.
-  if (!ctx.check && facts.src !== null && isGitFetched(facts.src)) {
-    return { kind: "failed", step: "read", message: gitRefusal(facts.src) };
-  }
   const version = facts.version;
   const currentRev = facts.src?.tag ?? facts.src?.rev ?? inferredTag ?? null;
   const current: Current = { version, ...(currentRev !== null ? { rev: currentRev } : {}) };
@@ -436,13 +432,6 @@ async function skipVersion(
   }
 }
 
-/** The one line for a source fetched with git. */
-function gitRefusal(src: SourceFacts): string {
-  return `the source is fetched with git (${
-    src.urls[0] ?? "fetchgit"
-  }: fetchgit, or fetchSubmodules/leaveDotGit/deepClone/forceFetchGit): not supported by update; set rev and hash by hand`;
-}
-
 /** Fake hashes: random, so no store path can already exist for them (nix would skip the build). */
 function fakeHash(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
@@ -508,7 +497,6 @@ async function applyUpdate(
   if (src === null || src.hash === null) {
     throw new StepError("read", "the package has no src with an outputHash to update");
   }
-  if (isGitFetched(src)) throw new StepError("read", gitRefusal(src));
   // Everything is checked before anything is written: each old value appears exactly once.
   const oldRev = src.tag ?? src.rev;
   const newRev = newRevValue(oldRev, target.rev);
@@ -581,8 +569,10 @@ async function applyUpdate(
     await workFile(text);
     log(
       what === "prefetch"
-        ? `fetching ${moved.src?.urls[0] ?? "the new source"} with a fake hash to learn its ${
-          HASH_KIND[moved.src?.hashMode ?? ""] ?? "hash"
+        ? `${isGitFetched(src) ? "cloning" : "fetching"} ${
+          moved.src?.urls[0] ?? "the new source"
+        } with a fake hash to learn its ${
+          isGitFetched(src) ? "checkout's hash" : HASH_KIND[moved.src?.hashMode ?? ""] ?? "hash"
         }`
         : "building with fake dependency hashes to learn the real ones",
     );

@@ -14,7 +14,11 @@
 #   and checked by nix like nixpkgs' vendor derivations, but its value is not nixpkgs' (which
 #   hashes the vendored dependencies themselves).
 # - A package builds by reading its source and dependencies; nothing is compiled.
-{ system, upstream }:
+{
+  system,
+  upstream,
+  gitUpstream ? null,
+}:
 let
   lib = import ./lib.nix;
   # nixpkgs' mirror://pypi is https://files.pythonhosted.org/packages/source/.
@@ -94,8 +98,12 @@ let
     }
     // passthru;
 
-  # nixpkgs' fetchgit, as far as evaluation sees it: the attributes its derivation carries
-  # (url, rev, fetchSubmodules, leaveDotGit, deepClone, the hash). It never fetches here.
+  # nixpkgs' fetchgit: a fixed-output derivation that clones the repository with git, checks
+  # out the rev (a commit, or a tag or branch name), with fetchSubmodules its submodules too,
+  # and keeps the tree without .git; its hash is the tree's (recursive). Here git is the
+  # machine's /usr/bin/git (nix's sandbox is off), and an https URL is cloned from the local
+  # git upstream `gitUpstream` (a folder holding <host>/<path>.git) with file://.
+  # leaveDotGit and deepClone are not modelled (nixpkgs makes the kept .git deterministic).
   fetchgit =
     args@{
       url,
@@ -107,7 +115,34 @@ let
       deepClone ? false,
       ...
     }:
-    {
+    let
+      ref = if tag != null then "refs/tags/${tag}" else rev;
+      m = builtins.match "https?://(.*)" url;
+      gitUrl = if m == null || gitUpstream == null then url else "file://${gitUpstream}/${builtins.head m}";
+      drv = derivation {
+        inherit name system gitUrl ref;
+        submodules = if fetchSubmodules then "1" else "";
+        builder = "/bin/sh";
+        args = [
+          "-c"
+          ''
+            export HOME="$TMPDIR" GIT_CONFIG_NOSYSTEM=1 PATH=/usr/bin:/bin
+            git() { /usr/bin/git -c protocol.file.allow=always -c advice.detachedHead=false "$@"; }
+            git clone -q "$gitUrl" "$TMPDIR/checkout" || exit 1
+            cd "$TMPDIR/checkout"
+            git checkout -q "$ref" || exit 1
+            if [ -n "$submodules" ]; then git submodule -q update --init --recursive || exit 1; fi
+            find . -name .git -prune -exec rm -rf {} +
+            cp -r . "$out"
+          ''
+        ];
+        outputHashMode = "recursive";
+        outputHashAlgo = "sha256";
+        outputHash = hashOf args;
+      };
+    in
+    drv
+    // {
       inherit
         name
         url
@@ -115,10 +150,12 @@ let
         leaveDotGit
         deepClone
         ;
-      rev = if tag != null then "refs/tags/${tag}" else rev;
-      outputHash = hashOf args;
-      outputHashMode = "recursive";
-      outPath = throw "the update stand-in's fetchgit does not fetch";
+      rev = ref;
+      outPath =
+        if leaveDotGit || deepClone then
+          throw "the update stand-in's fetchgit does not model leaveDotGit or deepClone"
+        else
+          drv.outPath;
     }
     // (if tag != null then { inherit tag; } else { });
 
