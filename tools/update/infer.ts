@@ -17,7 +17,7 @@ export type Inferred =
 
 /** The one line that says what to add when nothing can be inferred. */
 export const ADD_LINE_HINT =
-  'add passthru.updateInfo = { source = "github"; owner = "…"; repo = "…"; }; (or gitlab, gitea, npm, pypi, crates; see README "Updating packages")';
+  'add passthru.updateInfo = { source = "github"; owner = "…"; repo = "…"; }; (or gitlab, gitea, npm, pypi, crates; see README, "Updating")';
 
 /** Whether the source is fetched with git (fetchgit, or a fetchFrom* that falls back to it). */
 export function isGitFetched(src: SourceFacts): boolean {

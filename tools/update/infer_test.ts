@@ -1,7 +1,7 @@
 // Issue 27: package files as published (no passthru.updateInfo) update from the upstream their
 // src names (GitHub, npm, GitLab, Gitea/Codeberg, PyPI, crates.io), and a file whose upstream
 // cannot be inferred says what to add. Real programs: the task as a subprocess, nix building with the update stand-in, a local upstream
-// whose answers have the shapes of the real APIs (provenance in README's "Updating packages").
+// whose answers have the shapes of the real APIs (provenance in README's "Updating").
 import { assert, assertEquals } from "../testing/assert.ts";
 import { startHttpServer } from "../testing/http_server.ts";
 import { runProgram } from "../testing/run.ts";
@@ -239,7 +239,7 @@ Deno.test("package files as published (no updateInfo) update from the upstream t
   assertEquals(hello.kind, "skipped");
   assertEquals(
     hello.reason,
-    'no passthru.updateInfo, and the source URL mirror://gnu/hello/hello-2.12.1.tar.gz names no known upstream; add passthru.updateInfo = { source = "github"; owner = "…"; repo = "…"; }; (or gitlab, gitea, npm, pypi, crates; see README "Updating packages")',
+    'no passthru.updateInfo, and the source URL mirror://gnu/hello/hello-2.12.1.tar.gz names no known upstream; add passthru.updateInfo = { source = "github"; owner = "…"; repo = "…"; }; (or gitlab, gitea, npm, pypi, crates; see README, "Updating")',
   );
   assertEquals(await Deno.readTextFile(repo.path("pkgs/hello/package.nix")), files.hello);
   assertEquals(result.code, 0, result.stderr);
