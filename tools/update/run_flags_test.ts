@@ -79,12 +79,14 @@ Deno.test("--version skip recomputes every hash of the current version, asks no 
   assertEquals(await built(repo.dir, "jaq"), "jaq 2.3.0\njaq 2.3.0 Cargo.lock");
   // No upstream API was asked: only the source was fetched.
   assertEquals(server.requests.filter((r) => r.path.startsWith("/repos/")), []);
-  // Run again: nothing to change, the file stays byte for byte.
-  const again = await runTask(repo.dir, "update", ["--version", "skip", "jaq"], {
+  // Run again (with --test: jaq has no passthru.tests): nothing to change, the file stays
+  // byte for byte.
+  const again = await runTask(repo.dir, "update", ["--version", "skip", "--test", "jaq"], {
     bin,
     env: env(server.url),
   });
   assertEquals(again.code, 0, again.stderr);
+  assertMatch(again.stdout, /jaq\s+2\.3\.0 -> 2\.3\.0\s+hashes recomputed, no passthru\.tests/);
   assertEquals(await Deno.readTextFile(file), after);
 });
 
