@@ -150,7 +150,7 @@ Deno.test("--version <v> moves to that version (even below the newest); one it d
   );
 });
 
-Deno.test("--version branch follows the default branch's newest commit for a release package; npm has no branch: one line", async () => {
+Deno.test("--version branch follows the default branch's newest commit for a release package (GitHub, Gitea); npm has no branch: one line", async () => {
   await using upstream = startUpstream();
   const files = { body: "demo one", deps: "dep 1" };
   await upstream.releases("o", "demo", [{ tag: "v1.0.0", files }]);
@@ -163,18 +163,36 @@ Deno.test("--version branch follows the default branch's newest commit for a rel
   await upstream.npmVersions("lib", { "1.0.0": files });
   const demo = await githubReleasePackage(upstream, "demo", "1.0.0", files);
   const lib = await npmPackage(upstream, "lib", "1.0.0", files);
-  await using repo = await createPackageRepo([demo, lib]);
+  // A Codeberg package: Gitea's /repos/o/r (default_branch) and /commits?sha=<branch>&limit=1.
+  await upstream.releases("o", "tool", [{ tag: "v1.0.0", files }]);
+  const toolSha = "4444444444444444444444444444444444444444";
+  await upstream.branchHead("o", "tool", {
+    sha: toolSha,
+    date: "2026-04-21T09:30:00Z",
+    files: { body: "tool head", deps: "dep tool" },
+  });
+  upstream.server.route("GET /api/v1/repos/o/tool", { json: { default_branch: "trunk" } });
+  upstream.server.route(
+    "GET /api/v1/repos/o/tool/commits?sha=trunk&limit=1&stat=false&files=false",
+    { json: [{ sha: toolSha, commit: { committer: { date: "2026-04-21T09:30:00Z" } } }] },
+  );
+  const tool = await githubReleasePackage(upstream, "tool", "1.0.0", files, {
+    updateInfo:
+      '    source = "gitea";\n    domain = "codeberg.org";\n    owner = "o";\n    repo = "tool";',
+  });
+  await using repo = await createPackageRepo([demo, lib, tool]);
   await using bin = await updateProgramsBin();
   const libBefore = await repo.read("lib");
   const result = await runTask(repo.dir, "update", ["--json", "--version", "branch"], {
     bin,
-    env: upstream.env,
+    env: { ...upstream.env, GITEA_API_URL: `${upstream.url}/api/v1` },
   });
   assertEquals(result.code, 1, result.stderr);
   const rows = (JSON.parse(result.stdout) as { packages: Row[] }).packages;
   assertEquals(rows.map((r) => [r.name, r.kind, r.to]), [
     ["demo", "updated", "0-unstable-2026-04-20"],
     ["lib", "failed", undefined],
+    ["tool", "updated", "0-unstable-2026-04-21"],
   ]);
   assertEquals(
     rows[1]!.message,
@@ -184,6 +202,8 @@ Deno.test("--version branch follows the default branch's newest commit for a rel
   const text = await repo.read("demo");
   assertStringIncludes(text, `tag = "${sha}";`);
   assertStringIncludes(text, 'version = "0-unstable-2026-04-20";');
+  assertStringIncludes(await repo.read("tool"), `tag = "${toolSha}";`);
+  assertEquals(await built(repo.dir, "tool"), "tool head dep tool");
 });
 
 Deno.test("--test builds the package's passthru.tests after the build; a failing test leaves the file as it was", async () => {
