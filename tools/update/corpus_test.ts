@@ -193,7 +193,7 @@ const CASES: Case[] = [
         name: "2.16",
       }],
     },
-    source: "/gitlab.com/esr/loccount/-/archive/2.17/loccount-2.17.tar.gz",
+    source: "/gitlab.com/api/v4/projects/esr%2Floccount/repository/archive.tar.gz?sha=2.17",
     version: "2.17",
     expect: { version: "2.17" },
   },

@@ -142,7 +142,11 @@ Deno.test("package files as published (no updateInfo) update from the upstream t
   server.route("GET /api/v4/projects/esr%2Floccount/repository/tags?per_page=100", {
     json: [{ name: "2.17" }, { name: "2.16" }],
   });
-  await serve("/gitlab.com/esr/loccount/-/archive/2.17/loccount-2.17.tar.gz", "loccount", "2.17");
+  await serve(
+    "/gitlab.com/api/v4/projects/esr%2Floccount/repository/archive.tar.gz?sha=2.17",
+    "loccount",
+    "2.17",
+  );
   // PyPI (fetchPypi's mirror://pypi): a yanked and a pre-release version are not taken.
   server.route("GET /pypi/bottle/json", {
     json: {

@@ -231,16 +231,24 @@ let
       rev ? null,
       tag ? null,
       name ? "source",
+      domain ? "gitlab.com",
       ...
     }:
     let
       ref = if tag != null then tag else rev;
+      # nixpkgs' fetchFromGitLab (pkgs/build-support/fetchgitlab): the API's archive URL, the
+      # slug's `.` and `/` and the ref's `+`, `%`, `/` escaped.
+      slug = builtins.replaceStrings [ "." "/" ] [ "%2E" "%2F" ] "${owner}/${repo}";
+      escapedRef = builtins.replaceStrings [ "+" "%" "/" ] [ "%2B" "%25" "%2F" ] ref;
     in
     fetchzip {
       inherit name;
-      url = "https://gitlab.com/${owner}/${repo}/-/archive/${ref}/${repo}-${ref}.tar.gz";
+      url = "https://${domain}/api/v4/projects/${slug}/repository/archive.tar.gz?sha=${escapedRef}";
       hash = hashOf args;
-      passthru = { inherit owner repo tag rev; };
+      passthru = {
+        inherit owner repo tag rev;
+        gitRepoUrl = "https://${domain}/${owner}/${repo}.git";
+      };
     };
 
   fetchPypi =
