@@ -101,15 +101,18 @@ export interface UpdateOptions {
 }
 
 /** What --version asks for. */
-export type VersionRequest = { kind: "skip" } | { kind: "branch" } | {
-  kind: "set";
-  version: string;
-};
+export type VersionRequest =
+  | { kind: "skip" }
+  /** The branch to follow; the package's `updateInfo.branch` or default branch when absent. */
+  | { kind: "branch"; branch?: string }
+  | { kind: "set"; version: string };
 
-/** Reads --version's value: `skip`, `branch` or a version. */
+/** Reads --version's value: `skip`, `branch`, `branch=<name>` or a version. */
 export function parseVersionRequest(value: string): VersionRequest | undefined {
   if (value === "skip") return { kind: "skip" };
   if (value === "branch") return { kind: "branch" };
+  const branch = /^branch=([A-Za-z0-9_./-]+)$/.exec(value)?.[1];
+  if (branch !== undefined) return branch.includes("..") ? undefined : { kind: "branch", branch };
   return /^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(value) ? { kind: "set", version: value } : undefined;
 }
 
@@ -294,7 +297,8 @@ async function updateOne(
     inferredTag = inferred.currentTag;
   }
   if (ctx.version?.kind === "branch" && typeof info === "object") {
-    info = { ...info, track: "branch" };
+    const branch = ctx.version.branch;
+    info = { ...info, track: "branch", ...(branch !== undefined ? { branch } : {}) };
   }
   const kind = typeof info === "object" && info !== null && "source" in info
     ? String(info.source)

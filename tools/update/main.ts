@@ -34,7 +34,8 @@ Options:
   --prerelease          also consider pre-releases
   --version <v>         the version for this run: a version (one package; a downgrade too),
                         skip (same version, every hash recomputed, no upstream asked) or
-                        branch (the newest commit of the default branch; GitHub, Gitea)
+                        branch[=<name>] (the newest commit of the default branch or of
+                        <name>; GitHub, Gitea)
   --test                after the build, build the package's passthru.tests
   --no-build            skip building the updated packages (with --inputs: the hosts)
   --commit              commit each updated package (with --inputs: the lock) on its own
@@ -146,7 +147,7 @@ export function main(args: string[]): Promise<number> {
     const version = opts.version === undefined ? undefined : parseVersionRequest(opts.version);
     if (opts.version !== undefined && version === undefined) {
       throw new UsageError(
-        `Invalid --version "${opts.version}": expected a version (1.2.3), skip or branch`,
+        `Invalid --version "${opts.version}": expected a version (1.2.3), skip, branch or branch=<name>`,
       );
     }
     if (version?.kind === "set" && new Set(positionals).size !== 1) {

@@ -132,7 +132,7 @@ Deno.test("--version <v> moves to that version (even below the newest); one it d
   const bad = await runTask(repo.dir, "update", ["--version", "x y", "jaq"], { bin });
   assertEquals(
     bad.stderr.trim(),
-    'error: Invalid --version "x y": expected a version (1.2.3), skip or branch',
+    'error: Invalid --version "x y": expected a version (1.2.3), skip, branch or branch=<name>',
   );
 
   const result = await runTask(repo.dir, "update", ["--version", "2.4.0", "jaq"], {
@@ -204,6 +204,25 @@ Deno.test("--version branch follows the default branch's newest commit for a rel
   assertStringIncludes(text, 'version = "0-unstable-2026-04-20";');
   assertStringIncludes(await repo.read("tool"), `tag = "${toolSha}";`);
   assertEquals(await built(repo.dir, "tool"), "tool head dep tool");
+
+  // branch=<name>: another branch's head for this run.
+  const nextSha = "5555555555555555555555555555555555555555";
+  await upstream.branchHead("o", "tool", {
+    sha: nextSha,
+    date: "2026-04-22T07:00:00Z",
+    files: { body: "tool next", deps: "dep next" },
+  });
+  upstream.server.route(
+    "GET /api/v1/repos/o/tool/commits?sha=next&limit=1&stat=false&files=false",
+    { json: [{ sha: nextSha, commit: { committer: { date: "2026-04-22T07:00:00Z" } } }] },
+  );
+  const next = await runTask(repo.dir, "update", ["--version", "branch=next", "tool"], {
+    bin,
+    env: { ...upstream.env, GITEA_API_URL: `${upstream.url}/api/v1` },
+  });
+  assertEquals(next.code, 0, next.stderr);
+  assertMatch(next.stdout, /tool\s+0-unstable-2026-04-21 -> 0-unstable-2026-04-22\s+updated/);
+  assertEquals(await built(repo.dir, "tool"), "tool next dep next");
 });
 
 Deno.test("--test builds the package's passthru.tests after the build; a failing test leaves the file as it was", async () => {
