@@ -7,7 +7,7 @@ const FLAGS: [task: string, flags: string[]][] = [
   ["deploy", ["--no-check-sigs", "--connect-timeout", "--flake"]],
   ["install", ["--port", "--connect-timeout"]],
   ["iso", ["--flake"]],
-  ["update", ["--system"]],
+  ["update", ["--system", "--version", "--test"]],
 ];
 
 Deno.test("README names the flags deploy, install, iso and update --help list", async () => {

@@ -347,7 +347,11 @@ export const STAND_IN_FLAKE =
   outputs = { self }:
     let
       system = "${currentSystem()}";
-      pkgs = import ./nixpkgs { inherit system; upstream = import ./upstream.nix; };
+      pkgs = import ./nixpkgs {
+        inherit system;
+        upstream = import ./upstream.nix;
+        gitUpstream = if builtins.pathExists ./git-upstream.nix then import ./git-upstream.nix else null;
+      };
     in
     {
       packages.\${system} = builtins.mapAttrs (
@@ -359,15 +363,19 @@ export const STAND_IN_FLAKE =
 
 /**
  * A committed repository with the toolkit whose `pkgs/<name>/package.nix` are `packages`,
- * evaluated with the stand-in, every https URL served by `upstreamUrl` as `/<host>/<path>`.
+ * evaluated with the stand-in, every https URL served by `upstreamUrl` as `/<host>/<path>`
+ * (and every git URL cloned from `gitUpstream`'s `<host>/<path>.git` when given).
  */
 export async function createStandInRepo(
   upstreamUrl: string,
   packages: Record<string, string>,
+  /** A folder of git repositories `<host>/<path>.git` that fetchgit clones instead. */
+  gitUpstream?: string,
 ): Promise<TempRepo> {
   const tree: Record<string, string> = {
     "flake.nix": STAND_IN_FLAKE,
     "upstream.nix": `"${upstreamUrl}"\n`,
+    ...(gitUpstream ? { "git-upstream.nix": `"${gitUpstream}"\n` } : {}),
     "configurations/.keep": "",
   };
   for (const [name, text] of Object.entries(packages)) tree[`pkgs/${name}/package.nix`] = text;

@@ -9,7 +9,7 @@ import type { Runner } from "../lib/runner.ts";
 import { type PackageFacts, readPackageFacts } from "./facts.ts";
 import { UpstreamError } from "./http.ts";
 import { nixFailure } from "./nix_errors.ts";
-import { chooseUpdate } from "./policy.ts";
+import { type Choice, chooseUpdate, isRefName } from "./policy.ts";
 import {
   literalOffsets,
   replaceLiterals,
@@ -26,6 +26,7 @@ import {
   SOURCES,
 } from "./sources.ts";
 import { tagReading } from "./tags.ts";
+import { inferUpdateInfo, isGitFetched } from "./infer.ts";
 import { createWorkspace, removeStaleWorkspaces, takeLock, type Workspace } from "./workspace.ts";
 
 /** A step of one package's update, as named in progress lines and failures. */
@@ -38,6 +39,7 @@ export type Step =
   | "dependencies"
   | "confirm"
   | "build"
+  | "test"
   | "write"
   | "commit";
 
@@ -47,7 +49,15 @@ export type PackageResult =
   /** The upstream's newest version is older than ours: never a downgrade. */
   | { kind: "ahead"; version: string; newest: string }
   | { kind: "outdated"; from: string; to: string; changelogUrl?: string }
-  | { kind: "updated"; from: string; to: string; changelogUrl?: string; commit?: string }
+  | {
+    kind: "updated";
+    from: string;
+    to: string;
+    changelogUrl?: string;
+    commit?: string;
+    /** The passthru.tests built after the package (--test). */
+    tests?: string[];
+  }
   | { kind: "would-update"; from: string; to: string; changelogUrl?: string }
   | { kind: "skipped"; reason: string }
   /** The upstream offers no version the tool can read: never called up to date. */
@@ -76,10 +86,34 @@ export interface UpdateOptions {
   env: SourceEnv;
   // deno-lint-ignore no-explicit-any
   sources?: Record<string, Source<any>>;
+  /**
+   * The version for this run (--version): a given one, `skip` (the same version, every hash
+   * recomputed, no upstream asked) or `branch` (the newest commit of the branch); default the
+   * newest release the policy picks.
+   */
+  version?: VersionRequest;
+  /** Build each package's passthru.tests after the package (--test). */
+  test?: boolean;
   /** Milliseconds each nix build may take (default 30 minutes). */
   nixTimeoutMs?: number;
   /** Milliseconds each nix evaluation may take (default 10 minutes). */
   evalTimeoutMs?: number;
+}
+
+/** What --version asks for. */
+export type VersionRequest =
+  | { kind: "skip" }
+  /** The branch to follow; the package's `updateInfo.branch` or default branch when absent. */
+  | { kind: "branch"; branch?: string }
+  | { kind: "set"; version: string };
+
+/** Reads --version's value: `skip`, `branch`, `branch=<name>` or a version. */
+export function parseVersionRequest(value: string): VersionRequest | undefined {
+  if (value === "skip") return { kind: "skip" };
+  if (value === "branch") return { kind: "branch" };
+  const branch = /^branch=([A-Za-z0-9_./-]+)$/.exec(value)?.[1];
+  if (branch !== undefined) return branch.includes("..") ? undefined : { kind: "branch", branch };
+  return /^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(value) ? { kind: "set", version: value } : undefined;
 }
 
 /** Bound on one nix evaluation unless --timeout says otherwise. */
@@ -213,10 +247,21 @@ export function describeResult(result: PackageResult): string {
       return `newer than upstream's ${result.newest}: left alone`;
     case "outdated":
       return `outdated: ${result.to} available`;
-    case "updated":
-      return result.commit ? `updated, committed ${result.commit.slice(0, 12)}` : "updated";
+    case "updated": {
+      const what = result.from === result.to ? "hashes recomputed" : "updated";
+      const tests = result.tests === undefined
+        ? ""
+        : result.tests.length === 0
+        ? ", no passthru.tests"
+        : `, passthru.tests passed (${result.tests.join(", ")})`;
+      return result.commit
+        ? `${what}${tests}, committed ${result.commit.slice(0, 12)}`
+        : `${what}${tests}`;
+    }
     case "would-update":
-      return "would update (dry run)";
+      return result.from === result.to
+        ? "would recompute hashes (dry run)"
+        : "would update (dry run)";
     case "skipped":
       return `skipped: ${result.reason}`;
     case "unknown":
@@ -239,11 +284,25 @@ async function updateOne(
   facts: PackageFacts,
   ctx: Context,
 ): Promise<PackageResult> {
-  const info = facts.updateInfo;
+  if (ctx.version?.kind === "skip") return await skipVersion(runner, name, facts, ctx);
+  let info = facts.updateInfo;
+  let inferredTag: string | undefined;
   if (info === null || info === undefined) {
-    return { kind: "skipped", reason: "no passthru.updateInfo" };
+    const inferred = inferUpdateInfo(facts.src);
+    if (inferred.kind === "none") return { kind: "skipped", reason: inferred.reason };
+    runner.log(
+      `${name}: no passthru.updateInfo; inferred ${JSON.stringify(inferred.info)} from src`,
+    );
+    info = inferred.info;
+    inferredTag = inferred.currentTag;
   }
-  const kind = typeof info === "object" && "source" in info ? String(info.source) : "";
+  if (ctx.version?.kind === "branch" && typeof info === "object") {
+    const branch = ctx.version.branch;
+    info = { ...info, track: "branch", ...(branch !== undefined ? { branch } : {}) };
+  }
+  const kind = typeof info === "object" && info !== null && "source" in info
+    ? String(info.source)
+    : "";
   const source = ctx.sources[kind];
   if (source === undefined) {
     return {
@@ -257,6 +316,13 @@ async function updateOne(
   const parsed = source.schema.safeParse(info);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    if (ctx.version?.kind === "branch" && issue?.path.join(".") === "track") {
+      return {
+        kind: "failed",
+        step: "read",
+        message: `--version branch: ${kind} has no branches to follow (GitHub and Gitea do)`,
+      };
+    }
     return {
       kind: "failed",
       step: "read",
@@ -267,7 +333,7 @@ async function updateOne(
     return { kind: "failed", step: "read", message: "the package has no version" };
   }
   const version = facts.version;
-  const currentRev = facts.src?.tag ?? facts.src?.rev ?? null;
+  const currentRev = facts.src?.tag ?? facts.src?.rev ?? inferredTag ?? null;
   const current: Current = { version, ...(currentRev !== null ? { rev: currentRev } : {}) };
   const versionRegex = (parsed.data as { versionRegex?: string }).versionRegex;
   let reading;
@@ -287,12 +353,15 @@ async function updateOne(
     }
     throw error;
   }
-  const choice = chooseUpdate(current, offers, {
-    track: source.track(parsed.data),
-    prerelease: ctx.prerelease,
-    reading,
-    upstream: source.describe(parsed.data),
-  });
+  const choice = ctx.version?.kind === "set"
+    ? chooseGiven(ctx.version.version, current, offers, reading, source.describe(parsed.data))
+    : chooseUpdate(current, offers, {
+      track: source.track(parsed.data),
+      prerelease: ctx.prerelease,
+      reading,
+      upstream: source.describe(parsed.data),
+    });
+  if (choice.kind === "missing") return { kind: "failed", step: "lookup", message: choice.reason };
   if (choice.kind === "unknown") return { kind: "unknown", version, reason: choice.reason };
   if (choice.kind === "up-to-date") return { kind: "up-to-date", version };
   if (choice.kind === "ahead") return { kind: "ahead", version, newest: choice.newest };
@@ -302,6 +371,60 @@ async function updateOne(
   if (ctx.check) return { kind: "outdated", ...moving };
   try {
     return await applyUpdate(runner, name, facts, target, moving, ctx);
+  } catch (error) {
+    if (error instanceof StepError) {
+      return { kind: "failed", step: error.step, message: error.message, ...moving };
+    }
+    if (error instanceof RewriteRefused) {
+      return { kind: "failed", step: "plan", message: error.message, ...moving };
+    }
+    throw error;
+  }
+}
+
+/** --version <v>: the offer that names `wanted` (a downgrade too: it was asked for). */
+function chooseGiven(
+  wanted: string,
+  current: Current,
+  offers: readonly Offer[],
+  reading: { read: (tag: string) => string | undefined; how: string },
+  upstream: string,
+): Choice | { kind: "missing"; reason: string } {
+  if (wanted === current.version) return { kind: "up-to-date" };
+  const offer = offers.find((o) =>
+    isRefName(o.rev) && (o.version ?? reading.read(o.rev)) === wanted
+  );
+  if (offer === undefined) {
+    return {
+      kind: "missing",
+      reason: `${upstream} offers no version ${wanted} (tags read by ${reading.how})`,
+    };
+  }
+  return { kind: "newer", candidate: { ...offer, version: wanted } };
+}
+
+/** --version skip: the same version and rev, every hash recomputed; no upstream is asked. */
+async function skipVersion(
+  runner: Runner,
+  name: string,
+  facts: PackageFacts,
+  ctx: Context,
+): Promise<PackageResult> {
+  if (facts.version === null) {
+    return { kind: "failed", step: "read", message: "the package has no version" };
+  }
+  const version = facts.version;
+  const rev = facts.src?.tag ?? facts.src?.rev ?? "";
+  const moving = { from: version, to: version };
+  try {
+    return await applyUpdate(
+      runner,
+      name,
+      facts,
+      { version, rev, prerelease: false },
+      moving,
+      ctx,
+    );
   } catch (error) {
     if (error instanceof StepError) {
       return { kind: "failed", step: error.step, message: error.message, ...moving };
@@ -450,8 +573,10 @@ async function applyUpdate(
     await workFile(text);
     log(
       what === "prefetch"
-        ? `fetching ${moved.src?.urls[0] ?? "the new source"} with a fake hash to learn its ${
-          HASH_KIND[moved.src?.hashMode ?? ""] ?? "hash"
+        ? `${isGitFetched(src) ? "cloning" : "fetching"} ${
+          moved.src?.urls[0] ?? "the new source"
+        } with a fake hash to learn its ${
+          isGitFetched(src) ? "checkout's hash" : HASH_KIND[moved.src?.hashMode ?? ""] ?? "hash"
         }`
         : "building with fake dependency hashes to learn the real ones",
     );
@@ -539,6 +664,14 @@ async function applyUpdate(
       }));
   }
 
+  let tests: string[] | undefined;
+  if (ctx.test) {
+    tests = await step(
+      "test",
+      () => runTests(runner, ws, name, ctx.system, timeoutMs, evalTimeoutMs),
+    );
+  }
+
   if (runner.dryRun) {
     runner.log(`would write ${file}:\n${unifiedDiff(file, original, text).trimEnd()}`);
   } else {
@@ -547,14 +680,19 @@ async function applyUpdate(
     if (now !== original) throw new StepError("write", `${file} changed while updating; run again`);
     await step("write", () => writeFileAtomic(realPath, text));
   }
+  const ran = tests === undefined ? {} : { tests };
   if (!ctx.commit) {
-    return runner.dryRun ? { kind: "would-update", ...moving } : { kind: "updated", ...moving };
+    return runner.dryRun
+      ? { kind: "would-update", ...moving }
+      : { kind: "updated", ...moving, ...ran };
   }
 
   const commit = await ctx.serialCommit(() =>
     step("commit", async () => {
       const message = [
-        `${name}: ${moving.from} -> ${moving.to}`,
+        moving.from === moving.to
+          ? `${name}: ${moving.from}: recompute hashes`
+          : `${name}: ${moving.from} -> ${moving.to}`,
         ...(moving.changelogUrl ? [moving.changelogUrl] : []),
       ];
       try {
@@ -585,7 +723,48 @@ async function applyUpdate(
   );
   return runner.dryRun
     ? { kind: "would-update", ...moving }
-    : { kind: "updated", ...moving, ...(commit ? { commit } : {}) };
+    : { kind: "updated", ...moving, ...ran, ...(commit ? { commit } : {}) };
+}
+
+/** Builds the package's passthru.tests (none: an empty list); a failing test fails the step. */
+async function runTests(
+  runner: Runner,
+  ws: Workspace,
+  name: string,
+  system: string,
+  timeoutMs: number,
+  evalTimeoutMs: number,
+): Promise<string[]> {
+  const attr = `${ws.flake}#packages.${system}.${name}`;
+  const names = JSON.parse(
+    await runner.text({
+      argv: [
+        "nix",
+        "eval",
+        "--json",
+        attr,
+        "--apply",
+        "p: builtins.attrNames (p.passthru.tests or { })",
+      ],
+      timeoutMs: evalTimeoutMs,
+    }),
+  ) as string[];
+  if (names.length === 0) {
+    runner.log(`${name}: no passthru.tests to run`);
+    return [];
+  }
+  runner.log(`${name}: building passthru.tests ${names.join(", ")}`);
+  await runner.run({
+    argv: [
+      "nix",
+      "build",
+      "-L",
+      "--no-link",
+      ...names.map((t) => `${attr}.passthru.tests.${JSON.stringify(t)}`),
+    ],
+    timeoutMs,
+  });
+  return names;
 }
 
 async function listPackages(

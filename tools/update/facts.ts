@@ -26,6 +26,13 @@ const sourceFacts = z.object({
   urls: z.array(z.string()),
   /** `flat` (fetchurl: the file's hash) or `recursive` (fetchzip, fetchFromGitHub: the tree's). */
   hashMode: z.string().nullable(),
+  /** What fetchFromGitHub/GitLab/Gitea keep of their arguments, for inferring the upstream. */
+  owner: z.string().nullable().default(null),
+  repo: z.string().nullable().default(null),
+  githubBase: z.string().nullable().default(null),
+  gitRepoUrl: z.string().nullable().default(null),
+  /** Fetched with git (fetchgit's fetchSubmodules/leaveDotGit/deepClone are set). */
+  git: z.boolean().default(false),
 });
 
 const packageFacts = z.object({
@@ -68,6 +75,11 @@ export function factsExpression(names: readonly string[] | null): string {
       tag = str (src.tag or null);
       urls = if src ? urls then src.urls else if src ? url then [ src.url ] else [ ];
       hashMode = str (src.outputHashMode or null);
+      owner = str (src.owner or null);
+      repo = str (src.repo or null);
+      githubBase = str (src.githubBase or null);
+      gitRepoUrl = str (src.gitRepoUrl or src.passthru.gitRepoUrl or null);
+      git = src ? fetchSubmodules || src ? leaveDotGit || src ? deepClone;
     };
     dependencyHashes = map (a: p.\${a}.outputHash) (builtins.filter hasHash ([ ${deps} ] ++ extra));
   };

@@ -8,7 +8,12 @@ import { UsageError } from "../lib/errors.ts";
 import { runMain } from "../lib/main.ts";
 import { createProcessRunner } from "../lib/process_runner.ts";
 import { findRepoRoot } from "../lib/repo.ts";
-import { DEFAULT_BUILD_TIMEOUT_MS, DEFAULT_EVAL_TIMEOUT_MS, runUpdate } from "./execute.ts";
+import {
+  DEFAULT_BUILD_TIMEOUT_MS,
+  DEFAULT_EVAL_TIMEOUT_MS,
+  parseVersionRequest,
+  runUpdate,
+} from "./execute.ts";
 import { inputsText, updateInputs } from "./inputs.ts";
 import { currentSystem, PACKAGE_NAME } from "./facts.ts";
 import { exitCodeOf, reportJson, reportTable } from "./report.ts";
@@ -27,6 +32,11 @@ Options:
   --check               list what is outdated and change nothing (CI, cron)
   --fail-if-outdated    with --check: exit 1 when a package is outdated or unknown
   --prerelease          also consider pre-releases
+  --version <v>         the version for this run: a version (one package; a downgrade too),
+                        skip (same version, every hash recomputed, no upstream asked) or
+                        branch[=<name>] (the newest commit of the default branch or of
+                        <name>; GitHub, Gitea)
+  --test                after the build, build the package's passthru.tests
   --no-build            skip building the updated packages (with --inputs: the hosts)
   --commit              commit each updated package (with --inputs: the lock) on its own
   -p, --parallel <n>    packages (or hosts) worked on at once (default: ${DEFAULT_PARALLEL})
@@ -42,13 +52,16 @@ Options:
   --json                print a machine-readable result on stdout
   -h, --help            show this help
 
-Environment: GITHUB_TOKEN, GITHUB_API_URL, GITHUB_SERVER_URL, NPM_REGISTRY_URL, GITLAB_API_URL.
+Environment: GITHUB_TOKEN, GITHUB_API_URL, GITHUB_SERVER_URL, NPM_REGISTRY_URL, GITLAB_API_URL,
+GITEA_API_URL, PYPI_URL, CRATES_IO_API_URL.
 `;
 
 const OPTIONS = {
   check: { type: "boolean" },
   "fail-if-outdated": { type: "boolean" },
   prerelease: { type: "boolean" },
+  version: { type: "string" },
+  test: { type: "boolean" },
   "no-build": { type: "boolean" },
   commit: { type: "boolean" },
   parallel: { type: "string", short: "p" },
@@ -108,7 +121,7 @@ export function main(args: string[]): Promise<number> {
     const root = await findRepoRoot(Deno.cwd(), opts.repo);
     const build = !opts["no-build"];
     if (opts.inputs) {
-      for (const flag of ["check", "prerelease", "system"] as const) {
+      for (const flag of ["check", "prerelease", "system", "version", "test"] as const) {
         if (opts[flag] !== undefined) throw new UsageError(`Cannot use --${flag} with --inputs`);
       }
       const hosts = opts.hosts?.split(",").map((h) => h.trim()).filter(Boolean);
@@ -131,6 +144,27 @@ export function main(args: string[]): Promise<number> {
         throw new UsageError(`Invalid package name "${name}": expected a folder name under pkgs/`);
       }
     }
+    const version = opts.version === undefined ? undefined : parseVersionRequest(opts.version);
+    if (opts.version !== undefined && version === undefined) {
+      throw new UsageError(
+        `Invalid --version "${opts.version}": expected a version (1.2.3), skip, branch or branch=<name>`,
+      );
+    }
+    if (version?.kind === "set" && new Set(positionals).size !== 1) {
+      throw new UsageError(
+        `Cannot use --version ${opts.version} without exactly one package: name the package to move to it`,
+      );
+    }
+    if (version?.kind === "skip" && opts.check) {
+      throw new UsageError("Cannot use --version skip with --check: it only recomputes hashes");
+    }
+    if (opts.test && (opts.check || !build)) {
+      throw new UsageError(
+        `Cannot use --test with ${
+          opts.check ? "--check" : "--no-build"
+        }: the tests build the updated package`,
+      );
+    }
     const system = opts.system ?? currentSystem();
     if (!/^[a-z0-9_]+-[a-z]+$/.test(system)) {
       throw new UsageError(`Invalid --system "${system}": expected e.g. x86_64-linux`);
@@ -147,6 +181,8 @@ export function main(args: string[]): Promise<number> {
       names: positionals.length > 0 ? [...new Set(positionals)] : null,
       check: opts.check ?? false,
       prerelease: opts.prerelease ?? false,
+      ...(version ? { version } : {}),
+      test: opts.test ?? false,
       build,
       commit: opts.commit ?? false,
       parallel,

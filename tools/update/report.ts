@@ -38,9 +38,16 @@ export function reportTable(reports: readonly PackageReport[]): string {
     ...reports.map((r) => [r.name, versions(r), describeResult(r.result)]),
   ];
   const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) =>
+  const table = rows.map((row) =>
     `${row[0]!.padEnd(widths[0]!)}  ${row[1]!.padEnd(widths[1]!)}  ${row[2]}`.trimEnd()
-  ).join("\n");
+  );
+  // What changed upstream: the compare or release page of each move, as the commit names it.
+  const links = reports.flatMap((r) =>
+    "changelogUrl" in r.result && r.result.changelogUrl !== undefined
+      ? [`  ${r.name}: ${r.result.changelogUrl}`]
+      : []
+  );
+  return [...table, ...(links.length > 0 ? ["", "changes:", ...links] : [])].join("\n");
 }
 
 /** The JSON report. */

@@ -14,8 +14,16 @@ export interface SourceEnv {
   githubToken?: string;
   /** `NPM_REGISTRY_URL`, default https://registry.npmjs.org. */
   npmRegistryUrl: string;
-  /** `GITLAB_API_URL`, default https://gitlab.com/api/v4. */
+  /** `GITLAB_API_URL`, default https://gitlab.com/api/v4 (https://<domain>/api/v4 for another domain). */
   gitlabApiUrl: string;
+  /** Whether GITLAB_API_URL was set: then it serves every GitLab domain. */
+  gitlabApiUrlSet?: boolean;
+  /** `GITEA_API_URL`: serves every Gitea/Forgejo domain when set; else https://<domain>/api/v1. */
+  giteaApiUrl?: string;
+  /** `PYPI_URL`, default https://pypi.org (its JSON API: /pypi/<name>/json). */
+  pypiUrl: string;
+  /** `CRATES_IO_API_URL`, default https://crates.io/api/v1. */
+  cratesApiUrl: string;
   /** Bound on each request. */
   timeoutMs: number;
 }
@@ -27,6 +35,9 @@ export const SOURCE_ENV_VARS = [
   "GITHUB_TOKEN",
   "NPM_REGISTRY_URL",
   "GITLAB_API_URL",
+  "GITEA_API_URL",
+  "PYPI_URL",
+  "CRATES_IO_API_URL",
 ] as const;
 
 /** Reads the base URLs and token from `env`; a base URL must be http(s). */
@@ -54,6 +65,10 @@ export function sourceEnvFrom(
     ...(token ? { githubToken: token } : {}),
     npmRegistryUrl: base("NPM_REGISTRY_URL", "https://registry.npmjs.org"),
     gitlabApiUrl: base("GITLAB_API_URL", "https://gitlab.com/api/v4"),
+    ...((env("GITLAB_API_URL") ?? "").trim() ? { gitlabApiUrlSet: true } : {}),
+    ...((env("GITEA_API_URL") ?? "").trim() ? { giteaApiUrl: base("GITEA_API_URL", "") } : {}),
+    pypiUrl: base("PYPI_URL", "https://pypi.org"),
+    cratesApiUrl: base("CRATES_IO_API_URL", "https://crates.io/api/v1"),
     timeoutMs,
   };
 }
@@ -290,8 +305,12 @@ export const npmSource: Source<NpmInfo> = {
   },
 };
 
+const hostName = z.string().regex(/^[A-Za-z0-9.-]+(?::\d+)?$/, "expected a host name");
+
 const gitlabInfo = z.object({
   source: z.literal("gitlab"),
+  /** The GitLab server, default gitlab.com (fetchFromGitLab's `domain`). */
+  domain: hostName.optional(),
   /** The namespace, with subgroups: `esr`, `group/subgroup`. */
   owner: z.string().regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/, "expected a GitLab namespace"),
   repo: identifier,
@@ -306,8 +325,21 @@ const gitlabReleases = z.array(
 );
 const gitlabTags = z.array(z.object({ name: z.string() }));
 
-async function gitlab<T>(env: SourceEnv, path: string, schema: z.ZodType<T>): Promise<T> {
-  const url = `${env.gitlabApiUrl}${path}`;
+/** The GitLab API of `domain`: GITLAB_API_URL when set, else the domain's own /api/v4. */
+function gitlabApi(env: SourceEnv, domain: string | undefined): string {
+  if (env.gitlabApiUrlSet || domain === undefined || domain === "gitlab.com") {
+    return env.gitlabApiUrl;
+  }
+  return `https://${domain}/api/v4`;
+}
+
+async function gitlab<T>(
+  env: SourceEnv,
+  domain: string | undefined,
+  path: string,
+  schema: z.ZodType<T>,
+): Promise<T> {
+  const url = `${gitlabApi(env, domain)}${path}`;
   const value = await getJson(url, {
     headers: { accept: "application/json", "user-agent": "devops-at-home-update" },
     timeoutMs: env.timeoutMs,
@@ -328,19 +360,193 @@ export const gitlabSource: Source<GitlabInfo> = {
   describe: (info) => `GitLab ${info.owner}/${info.repo}`,
   async candidates(info, env) {
     const project = `/projects/${encodeURIComponent(`${info.owner}/${info.repo}`)}`;
-    const releases = await gitlab(env, `${project}/releases?per_page=100`, gitlabReleases);
+    const releases = await gitlab(
+      env,
+      info.domain,
+      `${project}/releases?per_page=100`,
+      gitlabReleases,
+    );
     if (releases.length > 0) {
       return releases.map((r) => ({ rev: r.tag_name, prerelease: r.upcoming_release }));
     }
-    return (await gitlab(env, `${project}/repository/tags?per_page=100`, gitlabTags)).map((t) => ({
+    const tags = await gitlab(
+      env,
+      info.domain,
+      `${project}/repository/tags?per_page=100`,
+      gitlabTags,
+    );
+    return tags.map((t) => ({
       rev: t.name,
       prerelease: false,
     }));
   },
   changelogUrl(info, from, to, env) {
-    const server = env.gitlabApiUrl.replace(/\/api\/v4$/, "");
+    const server = gitlabApi(env, info.domain).replace(/\/api\/v4$/, "");
     const base = `${server}/${info.owner}/${info.repo}`;
     return from.rev ? `${base}/-/compare/${from.rev}...${to.rev}` : `${base}/-/tags/${to.rev}`;
+  },
+};
+
+const giteaInfo = z.object({
+  source: z.literal("gitea"),
+  /** The Gitea or Forgejo server: `codeberg.org`, `gitea.com` (fetchFromGitea's `domain`). */
+  domain: hostName,
+  owner: identifier,
+  repo: identifier,
+  track: z.enum(["release", "branch"]).default("release"),
+  branch: z.string().regex(/^[A-Za-z0-9_./-]+$/).optional(),
+  versionRegex: z.string().min(1).optional(),
+});
+/** `passthru.updateInfo` of a Gitea/Forgejo (Codeberg) package. */
+export type GiteaInfo = z.infer<typeof giteaInfo>;
+
+/** The Gitea API of `domain`: GITEA_API_URL when set, else the domain's own /api/v1. */
+function giteaApi(env: SourceEnv, domain: string): string {
+  return env.giteaApiUrl ?? `https://${domain}/api/v1`;
+}
+
+async function upstreamJson<T>(
+  upstream: string,
+  url: string,
+  schema: z.ZodType<T>,
+  env: SourceEnv,
+): Promise<T> {
+  const value = await getJson(url, {
+    headers: { accept: "application/json", "user-agent": "devops-at-home-update" },
+    timeoutMs: env.timeoutMs,
+    upstream,
+  });
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new UpstreamError("bad-answer", `${upstream} answered unexpected JSON for ${url}`);
+  }
+  return parsed.data;
+}
+
+// Gitea's API (swagger: /repos/{owner}/{repo}/releases, .../tags, .../commits): a release has
+// tag_name, draft and prerelease like GitHub's; a tag has name; a commit has sha and
+// commit.committer.date. Forgejo (Codeberg) serves the same API.
+const giteaReleases = z.array(z.object({
+  tag_name: z.string(),
+  prerelease: z.boolean().default(false),
+  draft: z.boolean().default(false),
+}));
+const giteaCommits = z.array(commit);
+
+/** Gitea and Forgejo (Codeberg): releases, tags when there are none, or a branch's head. */
+export const giteaSource: Source<GiteaInfo> = {
+  kind: "gitea",
+  schema: giteaInfo,
+  track: (info) => info.track,
+  describe: (info) => `Gitea ${info.domain}/${info.owner}/${info.repo}`,
+  async candidates(info, env) {
+    const api = `${giteaApi(env, info.domain)}/repos/${info.owner}/${info.repo}`;
+    const upstream = `Gitea ${info.domain}`;
+    if (info.track === "branch") {
+      const branch = info.branch ??
+        (await upstreamJson(upstream, api, repository, env)).default_branch;
+      const heads = await upstreamJson(
+        upstream,
+        `${api}/commits?sha=${encodeURIComponent(branch)}&limit=1&stat=false&files=false`,
+        giteaCommits,
+        env,
+      );
+      const head = heads[0];
+      if (head === undefined) return [];
+      const date = head.commit.committer.date;
+      return [{ version: unstableVersion(date), rev: head.sha, prerelease: false, date }];
+    }
+    const releases = (await upstreamJson(upstream, `${api}/releases?limit=50`, giteaReleases, env))
+      .filter((r) => !r.draft);
+    if (releases.length > 0) {
+      return releases.map((r) => ({ rev: r.tag_name, prerelease: r.prerelease }));
+    }
+    return (await upstreamJson(upstream, `${api}/tags?limit=50`, tags, env)).map((t) => ({
+      rev: t.name,
+      prerelease: false,
+    }));
+  },
+  changelogUrl(info, from, to) {
+    const base = `https://${info.domain}/${info.owner}/${info.repo}`;
+    return from.rev ? `${base}/compare/${from.rev}...${to.rev}` : `${base}/commit/${to.rev}`;
+  },
+};
+
+const pypiInfo = z.object({
+  source: z.literal("pypi"),
+  /** The project's name on PyPI: `bottle`. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "expected a PyPI project name"),
+  track: z.literal("release").default("release"),
+});
+/** `passthru.updateInfo` of a PyPI package. */
+export type PypiInfo = z.infer<typeof pypiInfo>;
+
+// PyPI's JSON API (/pypi/<project>/json, docs.pypi.org/api/json): `info.version` is the newest
+// version, `releases` maps each version to its files, each with `yanked`.
+const pypiProject = z.object({
+  info: z.object({ version: z.string() }),
+  releases: z.record(z.string(), z.array(z.object({ yanked: z.boolean().default(false) }))),
+});
+
+/**
+ * PyPI: every release with a file that is not yanked; a version above `info.version` (PyPI's
+ * newest) or with a pre-release suffix is a pre-release.
+ */
+export const pypiSource: Source<PypiInfo> = {
+  kind: "pypi",
+  schema: pypiInfo,
+  track: () => "release",
+  describe: (info) => `PyPI ${info.name}`,
+  async candidates(info, env) {
+    const url = `${env.pypiUrl}/pypi/${encodeURIComponent(info.name)}/json`;
+    const project = await upstreamJson("PyPI", url, pypiProject, env);
+    const latest = parseVersion(project.info.version);
+    return Object.entries(project.releases).flatMap(([version, files]) => {
+      if (files.length === 0 || files.every((f) => f.yanked)) return [];
+      const parsed = parseVersion(version);
+      const above = latest !== undefined && parsed !== undefined &&
+        compareVersions(parsed, latest) > 0;
+      return [{ version, rev: version, prerelease: above }];
+    });
+  },
+  changelogUrl(info, _from, to) {
+    return `https://pypi.org/project/${info.name}/${to.version}/`;
+  },
+};
+
+const cratesInfo = z.object({
+  source: z.literal("crates"),
+  /** The crate's name on crates.io. */
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/, "expected a crate name"),
+  track: z.literal("release").default("release"),
+});
+/** `passthru.updateInfo` of a crates.io package. */
+export type CratesInfo = z.infer<typeof cratesInfo>;
+
+// crates.io's API (/api/v1/crates/<name>, as nvchecker's cratesio source reads it): `versions`
+// lists every published version with `num` and `yanked`. crates.io refuses requests without a
+// User-Agent.
+const crateAnswer = z.object({
+  versions: z.array(z.object({ num: z.string(), yanked: z.boolean().default(false) })),
+});
+
+/** crates.io: every version that is not yanked. */
+export const cratesSource: Source<CratesInfo> = {
+  kind: "crates",
+  schema: cratesInfo,
+  track: () => "release",
+  describe: (info) => `crates.io ${info.name}`,
+  async candidates(info, env) {
+    const url = `${env.cratesApiUrl}/crates/${info.name}`;
+    const answer = await upstreamJson("crates.io", url, crateAnswer, env);
+    return answer.versions.filter((v) => !v.yanked).map((v) => ({
+      version: v.num,
+      rev: v.num,
+      prerelease: false,
+    }));
+  },
+  changelogUrl(info, _from, to) {
+    return `https://crates.io/crates/${info.name}/${to.version}`;
   },
 };
 
@@ -350,4 +556,7 @@ export const SOURCES: Record<string, Source<any>> = {
   [githubSource.kind]: githubSource,
   [npmSource.kind]: npmSource,
   [gitlabSource.kind]: gitlabSource,
+  [giteaSource.kind]: giteaSource,
+  [pypiSource.kind]: pypiSource,
+  [cratesSource.kind]: cratesSource,
 };

@@ -14,13 +14,25 @@
 #   and checked by nix like nixpkgs' vendor derivations, but its value is not nixpkgs' (which
 #   hashes the vendored dependencies themselves).
 # - A package builds by reading its source and dependencies; nothing is compiled.
-{ system, upstream }:
+{
+  system,
+  upstream,
+  gitUpstream ? null,
+}:
 let
   lib = import ./lib.nix;
+  # nixpkgs' mirror://pypi is https://files.pythonhosted.org/packages/source/.
+  mirrors.pypi = "https://files.pythonhosted.org/packages/source/";
+  resolve =
+    url:
+    let
+      m = builtins.match "mirror://([a-z]+)/(.*)" url;
+    in
+    if m == null then url else "${mirrors.${builtins.elemAt m 0} or "mirror://${builtins.elemAt m 0}/"}${builtins.elemAt m 1}";
   mirror =
     url:
     let
-      m = builtins.match "https?://([^/]+)/(.*)" url;
+      m = builtins.match "https?://([^/]+)/(.*)" (resolve url);
     in
     if m == null then url else "${upstream}/${builtins.elemAt m 0}/${builtins.elemAt m 1}";
   hashOf =
@@ -58,8 +70,9 @@ let
       } args
     ))
     // {
-      urls = [ (mirror url) ];
-      url = mirror url;
+      # As nixpkgs' fetchurl: the URLs as the file gives them (the fetch goes to the mirror).
+      urls = [ url ];
+      inherit url;
     };
 
   fetchzip =
@@ -73,9 +86,8 @@ let
       hash = hashOf args;
     in
     {
-      inherit name;
-      url = mirror url;
-      urls = [ (mirror url) ];
+      inherit name url;
+      urls = [ url ];
       outputHash = hash;
       outputHashMode = "recursive";
       outPath = builtins.fetchTarball {
@@ -86,6 +98,69 @@ let
     }
     // passthru;
 
+  # nixpkgs' fetchgit: a fixed-output derivation that clones the repository with git, checks
+  # out the rev (a commit, or a tag or branch name), with fetchSubmodules its submodules too,
+  # and keeps the tree without .git; its hash is the tree's (recursive). Here git is the
+  # machine's /usr/bin/git (nix's sandbox is off), and an https URL is cloned from the local
+  # git upstream `gitUpstream` (a folder holding <host>/<path>.git) with file://.
+  # leaveDotGit and deepClone are not modelled (nixpkgs makes the kept .git deterministic).
+  fetchgit =
+    args@{
+      url,
+      rev ? null,
+      tag ? null,
+      name ? "source",
+      fetchSubmodules ? true,
+      leaveDotGit ? false,
+      deepClone ? false,
+      ...
+    }:
+    let
+      ref = if tag != null then "refs/tags/${tag}" else rev;
+      m = builtins.match "https?://(.*)" url;
+      gitUrl = if m == null || gitUpstream == null then url else "file://${gitUpstream}/${builtins.head m}";
+      drv = derivation {
+        inherit name system gitUrl ref;
+        submodules = if fetchSubmodules then "1" else "";
+        builder = "/bin/sh";
+        args = [
+          "-c"
+          ''
+            export HOME="$TMPDIR" GIT_CONFIG_NOSYSTEM=1 PATH=/usr/bin:/bin
+            git() { /usr/bin/git -c protocol.file.allow=always -c advice.detachedHead=false "$@"; }
+            git clone -q "$gitUrl" "$TMPDIR/checkout" || exit 1
+            cd "$TMPDIR/checkout"
+            git checkout -q "$ref" || exit 1
+            if [ -n "$submodules" ]; then git submodule -q update --init --recursive || exit 1; fi
+            find . -name .git -prune -exec rm -rf {} +
+            cp -r . "$out"
+          ''
+        ];
+        outputHashMode = "recursive";
+        outputHashAlgo = "sha256";
+        outputHash = hashOf args;
+      };
+    in
+    drv
+    // {
+      inherit
+        name
+        url
+        fetchSubmodules
+        leaveDotGit
+        deepClone
+        ;
+      rev = ref;
+      outPath =
+        if leaveDotGit || deepClone then
+          throw "the update stand-in's fetchgit does not model leaveDotGit or deepClone"
+        else
+          drv.outPath;
+    }
+    // (if tag != null then { inherit tag; } else { });
+
+  # nixpkgs' fetchFromGitHub (also fetchFromGitea's, with githubBase = domain): fetchzip of
+  # the archive, or fetchgit with fetchSubmodules, leaveDotGit, deepClone or forceFetchGit.
   fetchFromGitHub =
     args@{
       owner,
@@ -93,18 +168,61 @@ let
       tag ? null,
       rev ? null,
       name ? "source",
+      githubBase ? "github.com",
+      fetchSubmodules ? false,
+      leaveDotGit ? null,
+      deepClone ? false,
+      forceFetchGit ? false,
       ...
     }:
     let
       ref = if tag != null then "refs/tags/${tag}" else rev;
+      useFetchGit = fetchSubmodules || leaveDotGit == true || deepClone || forceFetchGit;
+      kept = { inherit owner repo githubBase; };
     in
+    if useFetchGit then
+      fetchgit {
+        inherit
+          name
+          tag
+          rev
+          fetchSubmodules
+          deepClone
+          ;
+        leaveDotGit = leaveDotGit == true;
+        url = "https://${githubBase}/${owner}/${repo}.git";
+        hash = hashOf args;
+      }
+      // kept
+    else
+      fetchzip {
+        inherit name;
+        url = "https://${githubBase}/${owner}/${repo}/archive/${ref}.tar.gz";
+        hash = hashOf args;
+        passthru = kept // {
+          inherit tag;
+          rev = if tag != null then "refs/tags/${tag}" else rev;
+          gitRepoUrl = "https://${githubBase}/${owner}/${repo}.git";
+        };
+      }
+      // (if tag != null then { inherit tag; } else { });
+
+  fetchFromGitea = args@{ domain, ... }:
+    fetchFromGitHub (builtins.removeAttrs args [ "domain" ] // { githubBase = domain; });
+
+  # nixpkgs' fetchCrate: the crate's .tar.gz from crates.io, unpacked.
+  fetchCrate =
+    args@{
+      pname,
+      version,
+      crateName ? pname,
+      ...
+    }:
     fetchzip {
-      inherit name;
-      url = "https://github.com/${owner}/${repo}/archive/${ref}.tar.gz";
+      name = "${crateName}-${version}.tar.gz";
+      url = "https://crates.io/api/v1/crates/${crateName}/${version}/download";
       hash = hashOf args;
-      passthru = { inherit owner repo tag; rev = if tag != null then "refs/tags/${tag}" else rev; };
-    }
-    // (if tag != null then { inherit tag; } else { });
+    };
 
   fetchFromGitLab =
     args@{
@@ -113,16 +231,24 @@ let
       rev ? null,
       tag ? null,
       name ? "source",
+      domain ? "gitlab.com",
       ...
     }:
     let
       ref = if tag != null then tag else rev;
+      # nixpkgs' fetchFromGitLab (pkgs/build-support/fetchgitlab): the API's archive URL, the
+      # slug's `.` and `/` and the ref's `+`, `%`, `/` escaped.
+      slug = builtins.replaceStrings [ "." "/" ] [ "%2E" "%2F" ] "${owner}/${repo}";
+      escapedRef = builtins.replaceStrings [ "+" "%" "/" ] [ "%2B" "%25" "%2F" ] ref;
     in
     fetchzip {
       inherit name;
-      url = "https://gitlab.com/${owner}/${repo}/-/archive/${ref}/${repo}-${ref}.tar.gz";
+      url = "https://${domain}/api/v4/projects/${slug}/repository/archive.tar.gz?sha=${escapedRef}";
       hash = hashOf args;
-      passthru = { inherit owner repo tag rev; };
+      passthru = {
+        inherit owner repo tag rev;
+        gitRepoUrl = "https://${domain}/${owner}/${repo}.git";
+      };
     };
 
   fetchPypi =
@@ -134,7 +260,7 @@ let
     }:
     fetchurl (
       {
-        url = "https://files.pythonhosted.org/packages/source/${builtins.substring 0 1 pname}/${pname}/${pname}-${version}.${extension}";
+        url = "mirror://pypi/${builtins.substring 0 1 pname}/${pname}/${pname}-${version}.${extension}";
       }
       // builtins.intersectAttrs {
         hash = null;
@@ -270,6 +396,29 @@ let
     hashArgs = [ "npmDepsHash" ];
     file = "package-lock.json";
   };
+  # nixpkgs' testers, as far as --test needs: hasPkgConfigModules builds a check of the
+  # package. Here the check reads the package's output: it fails when the output does not
+  # name the package's version (a package built from the wrong source).
+  testers = {
+    hasPkgConfigModules =
+      { package, ... }:
+      derivation {
+        name = "${package.pname or package.name}-check";
+        inherit system;
+        builder = "/bin/sh";
+        args = [
+          "-c"
+          ''
+            read -r line < ${package}
+            case "$line" in
+              *" ${package.version}") echo ok > $out ;;
+              *) echo "check failed: the package says '$line', expected version ${package.version}" >&2; exit 1 ;;
+            esac
+          ''
+        ];
+      };
+  };
+
   pythonPackages = {
     buildPythonPackage = mkDerivation;
     buildPythonApplication = mkDerivation;
@@ -288,6 +437,10 @@ let
       fetchzip
       fetchFromGitHub
       fetchFromGitLab
+      fetchFromGitea
+      fetchgit
+      fetchCrate
+      testers
       fetchPypi
       buildGoModule
       buildNpmPackage
