@@ -22,12 +22,12 @@ import {
   readRepoState,
   recover,
   type Recovery,
-  sshPrivateKeyToAgeIdentity,
   sshPublicKeyToAge,
   type StepEvent,
 } from "../lib/sops/mod.ts";
 import { INDEX_SPECS, SCANNED_FOLDERS, walkFolders } from "../index/mod.ts";
 import {
+  checkChoices,
   DEV_VM,
   DEV_VM_KEY_FILE,
   type DevVmChoice,
@@ -454,6 +454,11 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
         (asking && exampleHosts.length > 0
           ? !await askYes(`Remove the example hosts ${exampleHosts.join(", ")}?`, true)
           : false);
+      checkChoices(input, {
+        adminRecipient: admin.recipient,
+        keepExamples,
+        keepExampleUser: opts.keepExampleUser ?? false,
+      });
       const devVmPublic = input.exampleHostRecipient !== undefined &&
         input.state.hostKeys.get(DEV_VM) === input.exampleHostRecipient;
       const choices = {

@@ -197,27 +197,41 @@ function removedHostFiles(input: InitInput, hosts: readonly string[]): string[] 
   return [...inFolders, ...secrets];
 }
 
+/** Refuses choices no plan can carry out (one line; run before anything is made). */
+export function checkChoices(
+  input: Pick<InitInput, "exampleAdminRecipient" | "exampleHostRecipient" | "committedPublicKeys">,
+  choices: Pick<InitChoices, "adminRecipient" | "keepExamples" | "keepExampleUser">,
+): void {
+  const publicKeys = [
+    input.exampleAdminRecipient,
+    input.exampleHostRecipient,
+    ...input.committedPublicKeys,
+  ];
+  if (publicKeys.includes(choices.adminRecipient)) {
+    throw new Error(
+      `Cannot make ${choices.adminRecipient} your admin key: it is the committed example key, which anyone can read; pass another --admin-key-file or none (init makes one); nothing was changed`,
+    );
+  }
+  if (choices.keepExampleUser && !choices.keepExamples) {
+    throw new Error(
+      `Cannot keep the example user "${EXAMPLE_USER}" without its host desk1: pass --keep-examples too; nothing was changed`,
+    );
+  }
+}
+
 /**
  * Plans init. Pure; throws one line (nothing changed) for a plan that cannot run. On a repository
  * init already made its owner's, both step lists are empty.
  */
 export function planInit(input: InitInput, choices: InitChoices): InitPlan {
+  checkChoices(input, choices);
   const { state } = input;
   const changes: InitChange[] = [];
   const notes: string[] = [];
   const publicKeys = new Set(
     [input.exampleAdminRecipient, input.exampleHostRecipient].filter((k) => k !== undefined),
   );
-  if (publicKeys.has(choices.adminRecipient)) {
-    throw new Error(
-      `Cannot make ${choices.adminRecipient} your admin key: it is the committed example key, which anyone can read; pass another --admin-key-file or none (init makes one)`,
-    );
-  }
-  if (choices.keepExampleUser && !choices.keepExamples) {
-    throw new Error(
-      `Cannot keep the example user "${EXAMPLE_USER}" without its host desk1: pass --keep-examples too`,
-    );
-  }
+
   // Who: the new admin in, the example admin out (when its key is the public one).
   const anchors = new Map(state.config.keys.map((k) => [k.anchor, k.value]));
   const mine = state.config.keys.find((k) => k.value === choices.adminRecipient);
