@@ -4,60 +4,20 @@
 import YAML from "yaml";
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { runProgram, runProgramOk } from "../testing/run.ts";
-import { createTempRepo, type TempRepo } from "../testing/temp_repo.ts";
-import { CHECKOUT, installToolkit, type ProgramsBin, runTask } from "../testing/task.ts";
+import type { TempRepo } from "../testing/temp_repo.ts";
+import { type ProgramsBin, runTask } from "../testing/task.ts";
+import {
+  createExampleClone as createFreshClone,
+  EXAMPLE_ADMIN_KEY_FILE,
+} from "../testing/example_clone.ts";
 import { sshPrivateKeyToAgeIdentity } from "../lib/sops/mod.ts";
 
-/** The example admin key a fresh clone holds. */
-export const EXAMPLE_ADMIN_KEY_FILE = "configurations/dev-vm/EXAMPLE-admin-age-key.txt";
+export { createFreshClone };
+
+export { EXAMPLE_ADMIN_KEY_FILE };
 
 /** The programs init runs, and those the tests run beside it. */
 export const INIT_PROGRAMS = ["sops", "age", "age-keygen", "ssh-keygen", "git"] as const;
-
-/**
- * The newest commit of this checkout that still has the example admin key: HEAD, or in a
- * repository whose owner ran init already, the commit before init deleted it.
- */
-async function exampleCommit(): Promise<string> {
-  const git = (...args: string[]) => runProgram(["git", ...args], { cwd: CHECKOUT });
-  if ((await git("cat-file", "-e", `HEAD:${EXAMPLE_ADMIN_KEY_FILE}`)).code === 0) {
-    return (await git("rev-parse", "HEAD")).stdout.trim();
-  }
-  const deleted = (await git(
-    "log",
-    "-1",
-    "--format=%H",
-    "--diff-filter=D",
-    "HEAD",
-    "--",
-    EXAMPLE_ADMIN_KEY_FILE,
-  )).stdout.trim();
-  if (deleted === "") {
-    throw new Error(`no commit of this checkout has ${EXAMPLE_ADMIN_KEY_FILE}`);
-  }
-  return `${deleted}^`;
-}
-
-/**
- * A clone of this repository at its example state (its whole history fetched), with this
- * checkout's toolkit (deno.json, deno.lock, tools/) committed on top, as a new user's clone.
- */
-export async function createFreshClone(): Promise<TempRepo> {
-  const base = await exampleCommit();
-  const repo = await createTempRepo({}, { commit: false });
-  try {
-    await repo.git("fetch", "-q", CHECKOUT, "HEAD");
-    const sha = (await runProgramOk(["git", "rev-parse", base], { cwd: CHECKOUT })).trim();
-    await repo.git("checkout", "-q", "-B", "main", sha);
-    await installToolkit(repo.dir);
-    await repo.git("add", "-A");
-    await repo.git("commit", "-q", "--allow-empty", "-m", "this checkout's toolkit");
-  } catch (error) {
-    await repo[Symbol.asyncDispose]();
-    throw error;
-  }
-  return repo;
-}
 
 const AGE_SECRET = /AGE-SECRET-KEY-1[0-9A-Z]{58}/g;
 const OPENSSH_PRIVATE =

@@ -1,0 +1,54 @@
+// A clone of this repository at its example state (the example admin key, dev-vm's example
+// host key, the example user and hosts), for tests that need those: they must pass in a
+// repository whose owner ran `deno task init`, which deleted them from the working tree.
+import { runProgram, runProgramOk } from "./run.ts";
+import { createTempRepo, type TempRepo } from "./temp_repo.ts";
+import { CHECKOUT, installToolkit } from "./task.ts";
+
+/** The example admin key (its private half public on purpose) an example clone holds. */
+export const EXAMPLE_ADMIN_KEY_FILE = "configurations/dev-vm/EXAMPLE-admin-age-key.txt";
+
+/**
+ * The newest commit of this checkout that still has the example admin key: HEAD, or in a
+ * repository whose owner ran init already, the commit before init deleted it.
+ */
+async function exampleCommit(): Promise<string> {
+  const git = (...args: string[]) => runProgram(["git", ...args], { cwd: CHECKOUT });
+  if ((await git("cat-file", "-e", `HEAD:${EXAMPLE_ADMIN_KEY_FILE}`)).code === 0) {
+    return (await git("rev-parse", "HEAD")).stdout.trim();
+  }
+  const deleted = (await git(
+    "log",
+    "-1",
+    "--format=%H",
+    "--diff-filter=D",
+    "HEAD",
+    "--",
+    EXAMPLE_ADMIN_KEY_FILE,
+  )).stdout.trim();
+  if (deleted === "") {
+    throw new Error(`no commit of this checkout has ${EXAMPLE_ADMIN_KEY_FILE}`);
+  }
+  return `${deleted}^`;
+}
+
+/**
+ * A clone of this repository at its example state (its whole history fetched), with this
+ * checkout's toolkit (deno.json, deno.lock, tools/) committed on top, as a new user's clone.
+ */
+export async function createExampleClone(): Promise<TempRepo> {
+  const base = await exampleCommit();
+  const repo = await createTempRepo({}, { commit: false });
+  try {
+    await repo.git("fetch", "-q", CHECKOUT, "HEAD");
+    const sha = (await runProgramOk(["git", "rev-parse", base], { cwd: CHECKOUT })).trim();
+    await repo.git("checkout", "-q", "-B", "main", sha);
+    await installToolkit(repo.dir);
+    await repo.git("add", "-A");
+    await repo.git("commit", "-q", "--allow-empty", "-m", "this checkout's toolkit");
+  } catch (error) {
+    await repo[Symbol.asyncDispose]();
+    throw error;
+  }
+  return repo;
+}
