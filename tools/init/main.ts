@@ -90,6 +90,20 @@ async function readUserFile(what: string, path: string): Promise<string> {
   }
 }
 
+/** Opens the file to read (and reads nothing): a one-line error names it and the cause. */
+async function checkReadable(what: string, path: string): Promise<void> {
+  try {
+    (await Deno.open(path, { read: true })).close();
+  } catch (error) {
+    const cause = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : (error as Error).message;
+    throw new Error(`Cannot read ${what} ${path}: ${cause}; nothing was changed`);
+  }
+}
+
 /** An age public key that names no key on disk: what a --dry-run plans with. */
 function throwawayRecipient(): string {
   return ed25519PublicKeyToAge(ed25519.getPublicKey(ed25519.utils.randomSecretKey()));
@@ -133,31 +147,21 @@ async function ageRecipientOfText(runner: Runner, text: string): Promise<string 
 async function adminKey(
   runner: Runner,
   opts: InitOptions,
-): Promise<{ file: string; recipient: string; identity: string | undefined; made: boolean }> {
+): Promise<{ file: string; recipient: string; made: boolean }> {
   if (opts.adminKeyFile !== undefined) {
     const file = userPath(opts.adminKeyFile);
-    const identity = await readUserFile("admin key", file);
-    return {
-      file,
-      recipient: await ageRecipientOf(runner, file, "admin key"),
-      identity,
-      made: false,
-    };
+    await checkReadable("admin key", file);
+    return { file, recipient: await ageRecipientOf(runner, file, "admin key"), made: false };
   }
   const env = Deno.env.get("SOPS_AGE_KEY_FILE");
   const file = env === undefined ? `${home()}/.config/sops/age/keys.txt` : userPath(env);
   if (await pathExists(file)) {
-    const identity = await readUserFile("admin key", file);
-    return {
-      file,
-      recipient: await ageRecipientOf(runner, file, "admin key"),
-      identity,
-      made: false,
-    };
+    await checkReadable("admin key", file);
+    return { file, recipient: await ageRecipientOf(runner, file, "admin key"), made: false };
   }
   if (runner.dryRun) {
     runner.log(`would run: age-keygen -o ${file} (your admin key, mode 0600)`);
-    return { file, recipient: throwawayRecipient(), identity: undefined, made: true };
+    return { file, recipient: throwawayRecipient(), made: true };
   }
   await Deno.mkdir(file.replace(/\/[^/]+$/, "") || "/", { recursive: true, mode: 0o700 });
   await runner.run({ argv: ["age-keygen", "-o", file], mutates: true });
@@ -166,7 +170,6 @@ async function adminKey(
   return {
     file,
     recipient: await ageRecipientOf(runner, file, "admin key"),
-    identity: await Deno.readTextFile(file),
     made: true,
   };
 }
@@ -486,16 +489,16 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
           }
         }
       }
-      // sops decrypts with your key and the example's (every file is still the example's until
-      // it is re-encrypted; a killed run is finished the same way), from memory, not a file.
-      const identities = [
-        admin.identity,
-        input.exampleAdminRecipient === undefined
-          ? undefined
-          : await Deno.readTextFile(`${root}/${EXAMPLE_ADMIN_KEY_FILE}`),
-      ]
-        .filter((t) => t !== undefined).join("\n");
-      if (identities !== "") Deno.env.set("SOPS_AGE_KEY", identities);
+      // sops decrypts with your key file and the example's key (every file is still the
+      // example's until it is re-encrypted; a killed run is finished the same way). The
+      // example's is public: it goes to sops in its environment, and this process never reads
+      // your key.
+      Deno.env.set("SOPS_AGE_KEY_FILE", admin.file);
+      if (input.exampleAdminRecipient !== undefined) {
+        const example = await Deno.readTextFile(`${root}/${EXAMPLE_ADMIN_KEY_FILE}`);
+        const own = Deno.env.get("SOPS_AGE_KEY");
+        Deno.env.set("SOPS_AGE_KEY", own ? `${own}\n${example}` : example);
+      }
       const execute = { runner, parallel: 4, ...(hooks.onEvent ? { onEvent: hooks.onEvent } : {}) };
       await executeSteps(root, plan.keys, execute);
       if (!runner.dryRun && plan.keys.steps.length > 0) {
