@@ -175,12 +175,18 @@ export function valueKeys(text: string): string[] {
   return out;
 }
 
-/** How to replace one value. */
-function replaceCommand(path: string, key: string): string {
+/** How to replace one value (a removed user's password is taken away, not replaced). */
+export function replaceCommand(
+  path: string,
+  key: string,
+  options: { hosts: readonly string[]; removedUsers?: readonly string[] },
+): string {
   const password = key.match(/^\["passwords"\]\["([^"]+)"\]$/)?.[1];
   const host = path.match(new RegExp(`^${SECRETS_DIR}/([A-Za-z0-9_-]+)\\.yaml$`))?.[1];
-  if (password !== undefined && host !== undefined) {
-    return `deno task secrets password ${password} --host ${host}`;
+  if (password !== undefined && host !== undefined && options.hosts.includes(host)) {
+    return (options.removedUsers ?? []).includes(password)
+      ? `deno task secrets password ${password} --remove --host ${host}`
+      : `deno task secrets password ${password} --host ${host}`;
   }
   return `sops edit ${path}`;
 }
@@ -392,6 +398,7 @@ export function planInit(input: InitInput, choices: InitChoices): InitPlan {
       new Set([...publicKeys, ...input.committedPublicKeys]),
       removeFiles,
       anchors.get(exampleAnchor),
+      choices.keepExampleUser ? [] : [EXAMPLE_USER],
     ),
     notes,
   };
@@ -406,6 +413,7 @@ function publicValues(
   publicKeys: ReadonlySet<string>,
   removed: ReadonlySet<string>,
   exampleAdmin: string | undefined,
+  removedUsers: readonly string[],
 ): PublicValue[] {
   const isPublic = (text: string | undefined) => {
     if (text === undefined) return false;
@@ -413,6 +421,7 @@ function publicValues(
     return age.some((r) => publicKeys.has(r) || r === exampleAdmin);
   };
   const out: PublicValue[] = [];
+  const hosts = [...input.state.hostKeys.keys()];
   for (const f of [...input.state.files].sort((a, b) => a.path.localeCompare(b.path))) {
     if (removed.has(f.path)) continue;
     const now = input.secretTexts.get(f.path);
@@ -420,7 +429,8 @@ function publicValues(
     if (!isPublic(now) && !isPublic(committed)) continue;
     const keys = new Set([...valueKeys(committed ?? ""), ...valueKeys(now ?? "")]);
     for (const key of [...keys].sort()) {
-      out.push({ path: f.path, key, command: replaceCommand(f.path, key) });
+      const command = replaceCommand(f.path, key, { hosts, removedUsers });
+      out.push({ path: f.path, key, command });
     }
   }
   return out;
