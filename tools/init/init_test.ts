@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { createProgramsBin, runTask } from "../testing/task.ts";
 import { snapshotTree } from "../testing/tree_snapshot.ts";
+import { runProgram } from "../testing/run.ts";
 import {
   assertMadeYours,
   createFreshClone,
@@ -78,6 +79,33 @@ Deno.test("init --keep-examples --keep-example-user keeps nas1, desk1 and sam, s
   for (const kept of ["configurations/nas1/default.nix", "secrets/users/sam/desk1.yaml"]) {
     assert(await exists(repo.path(kept)), `${kept} is kept`);
   }
+  await assertMadeYours(repo, owner, bin);
+});
+
+Deno.test("init --keep-examples keeps nas1 and desk1 and takes sam off desk1 (its Nix too), still locking every committed key out", async () => {
+  await using repo = await createFreshClone();
+  await using owner = await createOwner(repo);
+  await using bin = await createProgramsBin(INIT_PROGRAMS);
+  const args = initArgs(owner, ["--keep-examples"]);
+  const run = await runTask(repo.dir, "init", args, { bin, env: ownerEnv(owner) });
+  assertEquals(run.code, 0, run.stderr);
+  assert(!await exists(repo.path("secrets/users/sam")), "sam's files are removed");
+  const desk1 = await Deno.readTextFile(repo.path("configurations/desk1/default.nix"));
+  assert(!/\bsam\b/.test(desk1), desk1);
+  assert(!desk1.includes("\n\n\n"), "no double blank line left");
+  const parsed = await runProgram([
+    "nix-instantiate",
+    "--parse",
+    "configurations/desk1/default.nix",
+  ], {
+    cwd: repo.dir,
+  });
+  assertEquals(parsed.code, 0, parsed.stderr);
+  assert(!(await Deno.readTextFile(repo.path(".sops.yaml"))).includes("user_sam"));
+  assertMatch(
+    run.stdout,
+    /secrets\/desk1\.yaml \["passwords"\]\["sam"\]: deno task secrets password sam --remove --host desk1/,
+  );
   await assertMadeYours(repo, owner, bin);
 });
 

@@ -298,7 +298,7 @@ export function planInit(input: InitInput, choices: InitChoices): InitPlan {
   if (removeUser) changes.push({ kind: "user-removed", name: EXAMPLE_USER });
   // desk1 kept, sam gone: desk1 no longer declares sam.
   if (removeUser && input.desk1Nix !== undefined && !removedHosts.includes("desk1")) {
-    const edited = input.desk1Nix.replace(DESK1_SAM, "\n");
+    const edited = input.desk1Nix.replace(DESK1_SAM, "");
     if (edited !== input.desk1Nix) {
       before.push({
         kind: "write",
