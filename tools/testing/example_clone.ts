@@ -32,9 +32,30 @@ async function exampleCommit(): Promise<string> {
   return `${deleted}^`;
 }
 
+/** Replaces the clone's files with this checkout's (tracked and untracked, not ignored). */
+async function copyWorkingTree(repo: TempRepo): Promise<void> {
+  for (const path of (await repo.git("ls-files", "-z")).split("\0").filter((p) => p !== "")) {
+    await Deno.remove(repo.path(path));
+  }
+  const listed = await runProgramOk(
+    ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    { cwd: CHECKOUT },
+  );
+  const present: string[] = [];
+  for (const path of new Set(listed.split("\0").filter((p) => p !== ""))) {
+    if (await Deno.lstat(`${CHECKOUT}/${path}`).then(() => true, () => false)) present.push(path);
+  }
+  for (let i = 0; i < present.length; i += 500) {
+    await runProgramOk(["cp", "-P", "--parents", ...present.slice(i, i + 500), repo.dir], {
+      cwd: CHECKOUT,
+    });
+  }
+}
+
 /**
- * A clone of this repository at its example state (its whole history fetched), with this
- * checkout's toolkit (deno.json, deno.lock, tools/) committed on top, as a new user's clone.
+ * A clone of this repository at its example state (its whole history fetched): this checkout's
+ * working tree while it is still the example, else the commit before init with this checkout's
+ * toolkit (deno.json, deno.lock, tools/) committed on top, as a new user's clone.
  */
 export async function createExampleClone(): Promise<TempRepo> {
   const base = await exampleCommit();
@@ -43,9 +64,15 @@ export async function createExampleClone(): Promise<TempRepo> {
     await repo.git("fetch", "-q", CHECKOUT, "HEAD");
     const sha = (await runProgramOk(["git", "rev-parse", base], { cwd: CHECKOUT })).trim();
     await repo.git("checkout", "-q", "-B", "main", sha);
-    await installToolkit(repo.dir);
+    if (await Deno.lstat(`${CHECKOUT}/${EXAMPLE_ADMIN_KEY_FILE}`).then(() => true, () => false)) {
+      // This checkout is still the example: its working tree as it is, uncommitted changes
+      // too (as createRepoCopy), on top of the history.
+      await copyWorkingTree(repo);
+    } else {
+      await installToolkit(repo.dir);
+    }
     await repo.git("add", "-A");
-    await repo.git("commit", "-q", "--allow-empty", "-m", "this checkout's toolkit");
+    await repo.git("commit", "-q", "--allow-empty", "-m", "this checkout's working tree");
   } catch (error) {
     await repo[Symbol.asyncDispose]();
     throw error;
