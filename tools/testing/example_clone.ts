@@ -1,9 +1,10 @@
 // A clone of this repository at its example state (the example admin key, dev-vm's example
 // host key, the example user and hosts), for tests that need those: they must pass in a
 // repository whose owner ran `deno task init`, which deleted them from the working tree.
+// Everything else (modules, tools) is this checkout's working tree, so the tests test it.
 import { runProgram, runProgramOk } from "./run.ts";
 import { createTempRepo, type TempRepo } from "./temp_repo.ts";
-import { CHECKOUT, installToolkit } from "./task.ts";
+import { CHECKOUT } from "./task.ts";
 
 /** The example admin key (its private half public on purpose) an example clone holds. */
 export const EXAMPLE_ADMIN_KEY_FILE = "configurations/dev-vm/EXAMPLE-admin-age-key.txt";
@@ -32,6 +33,9 @@ async function exampleCommit(): Promise<string> {
   return `${deleted}^`;
 }
 
+/** What init changes: the example fleet, taken whole from the commit before init. */
+const EXAMPLE_FLEET = ["configurations", "secrets", ".sops.yaml", "lib/admins.nix"] as const;
+
 /** Replaces the clone's files with this checkout's (tracked and untracked, not ignored). */
 async function copyWorkingTree(repo: TempRepo): Promise<void> {
   for (const path of (await repo.git("ls-files", "-z")).split("\0").filter((p) => p !== "")) {
@@ -53,9 +57,10 @@ async function copyWorkingTree(repo: TempRepo): Promise<void> {
 }
 
 /**
- * A clone of this repository at its example state (its whole history fetched): this checkout's
- * working tree while it is still the example, else the commit before init with this checkout's
- * toolkit (deno.json, deno.lock, tools/) committed on top, as a new user's clone.
+ * A clone of this repository at its example state, its whole history fetched: this checkout's
+ * working tree (modules, tools, everything), committed; in a repository whose owner ran init,
+ * with the example fleet (configurations/, secrets/, .sops.yaml, lib/admins.nix) of the commit
+ * before init in place of theirs.
  */
 export async function createExampleClone(): Promise<TempRepo> {
   const base = await exampleCommit();
@@ -64,12 +69,14 @@ export async function createExampleClone(): Promise<TempRepo> {
     await repo.git("fetch", "-q", CHECKOUT, "HEAD");
     const sha = (await runProgramOk(["git", "rev-parse", base], { cwd: CHECKOUT })).trim();
     await repo.git("checkout", "-q", "-B", "main", sha);
-    if (await Deno.lstat(`${CHECKOUT}/${EXAMPLE_ADMIN_KEY_FILE}`).then(() => true, () => false)) {
-      // This checkout is still the example: its working tree as it is, uncommitted changes
-      // too (as createRepoCopy), on top of the history.
-      await copyWorkingTree(repo);
-    } else {
-      await installToolkit(repo.dir);
+    // This checkout's working tree as it is, uncommitted changes too (as createRepoCopy), on
+    // top of the history; once its owner ran init, with the example fleet put back.
+    await copyWorkingTree(repo);
+    if (!await Deno.lstat(`${CHECKOUT}/${EXAMPLE_ADMIN_KEY_FILE}`).then(() => true, () => false)) {
+      for (const path of EXAMPLE_FLEET) {
+        await Deno.remove(repo.path(path), { recursive: true }).catch(() => {});
+      }
+      await repo.git("checkout", "-q", sha, "--", ...EXAMPLE_FLEET);
     }
     await repo.git("add", "-A");
     await repo.git("commit", "-q", "--allow-empty", "-m", "this checkout's working tree");
