@@ -12,12 +12,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./testing/assert.ts";
 import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
+import { createExampleClone } from "./testing/example_clone.ts";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const checkout = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** ../shared/nix-inputs beside the checkout (or beside the folder of worktrees). */
 const inputsDir = [
-  resolve(root, "..", "shared", "nix-inputs"),
-  resolve(root, "..", "..", "shared", "nix-inputs"),
+  resolve(checkout, "..", "shared", "nix-inputs"),
+  resolve(checkout, "..", "..", "shared", "nix-inputs"),
 ].find((dir) => {
   try {
     return Deno.statSync(join(dir, "MANIFEST.tsv")).isFile;
@@ -25,6 +26,15 @@ const inputsDir = [
     return false;
   }
 });
+/**
+ * The tree evaluated: this checkout's working tree with the example hosts (nas1, desk1 and its
+ * user sam) this file checks, put back from git in a repository whose owner ran init.
+ */
+const fleet = inputsDir === undefined ? undefined : await createExampleClone();
+if (fleet !== undefined) {
+  globalThis.addEventListener("unload", () => Deno.removeSync(fleet.dir, { recursive: true }));
+}
+const root = fleet?.dir ?? checkout;
 const stubDir = join(root, "tools", "testing", "nixpkgs_stub");
 const fleetOptions = join(root, "tools", "testing", "fleet_options.nix");
 const provenanceFile = join(stubDir, "PROVENANCE.tsv");
