@@ -131,6 +131,35 @@ Deno.test("init --dry-run prints the executor's steps and changes no file", asyn
   assert(!await exists(`${owner.home}/new`), "no key made");
 });
 
+Deno.test("init on a terminal shows the changes and asks first: declined, it makes no key and changes nothing", async () => {
+  await using repo = await createFreshClone();
+  await using owner = await createOwner(repo);
+  await using bin = await createProgramsBin([...INIT_PROGRAMS, "script"]);
+  const before = await snapshotTree(repo.dir);
+  const keyFile = `${owner.home}/new/keys.txt`;
+  // util-linux's script gives init a terminal; the answers: remove the examples, then no.
+  const run = await runProgram(
+    [
+      `${bin.dir}/script`,
+      "-qec",
+      `deno task -q init --name me --ssh-key-file ${owner.sshPub}`,
+      "/dev/null",
+    ],
+    {
+      cwd: repo.dir,
+      env: { ...ownerEnv(owner, keyFile), PATH: bin.dir, SHELL: "/bin/sh", NO_COLOR: "1" },
+      stdin: "y\nn\n",
+    },
+  );
+  assert(run.code !== 0, run.stdout);
+  assertMatch(run.stdout, /Remove the example hosts desk1, nas1\?/);
+  assertMatch(run.stdout, /admin me added \(a new age key, made at .*keys\.txt when you confirm\)/);
+  assertMatch(run.stdout, /error: Cannot make the repository yours: not confirmed/);
+  assertEquals(await snapshotTree(repo.dir), before);
+  assertEquals(await repo.git("status", "--porcelain", "--ignored"), "");
+  assert(!await exists(keyFile), "no admin key made");
+});
+
 Deno.test("init refuses a missing, unreadable or non-age admin key in one line and changes nothing", async () => {
   await using repo = await createFreshClone();
   await using owner = await createOwner(repo);

@@ -36,6 +36,7 @@ import {
   EXAMPLE_HOSTS,
   EXAMPLE_USER,
   type InitChange,
+  type InitChoices,
   type InitInput,
   type InitPlan,
   planInit,
@@ -147,6 +148,7 @@ async function ageRecipientOfText(runner: Runner, text: string): Promise<string 
 async function adminKey(
   runner: Runner,
   opts: InitOptions,
+  options: { create: boolean },
 ): Promise<{ file: string; recipient: string; made: boolean }> {
   if (opts.adminKeyFile !== undefined) {
     const file = userPath(opts.adminKeyFile);
@@ -159,9 +161,9 @@ async function adminKey(
     await checkReadable("admin key", file);
     return { file, recipient: await ageRecipientOf(runner, file, "admin key"), made: false };
   }
-  if (runner.dryRun) {
-    runner.log(`would run: age-keygen -o ${file} (your admin key, mode 0600)`);
-    return { file, recipient: throwawayRecipient(), made: true };
+  if (!options.create) {
+    if (runner.dryRun) runner.log(`would run: age-keygen -o ${file} (your admin key, mode 0600)`);
+    return { file, recipient: throwawayRecipient(), made: false };
   }
   await Deno.mkdir(file.replace(/\/[^/]+$/, "") || "/", { recursive: true, mode: 0o700 });
   await runner.run({ argv: ["age-keygen", "-o", file], mutates: true });
@@ -243,8 +245,9 @@ function privateKeyRecipient(text: string): string {
 async function devVmKey(
   runner: Runner,
   root: string,
-  exampleRecipient: string | undefined,
+  options: { exampleRecipient: string | undefined; create: boolean },
 ): Promise<string> {
+  const { exampleRecipient } = options;
   const path = `${root}/${DEV_VM_KEY_FILE}`;
   const existing = await readTextIfExists(path);
   if (existing !== undefined) {
@@ -259,8 +262,10 @@ async function devVmKey(
       if (sshPublicKeyToAge(pub) === recipient) return pub.trim();
     }
   }
-  if (runner.dryRun) {
-    runner.log(`would run: ssh-keygen -t ed25519 -N '' -f ${DEV_VM_KEY_FILE} (dev-vm's new key)`);
+  if (!options.create) {
+    if (runner.dryRun) {
+      runner.log(`would run: ssh-keygen -t ed25519 -N '' -f ${DEV_VM_KEY_FILE} (dev-vm's new key)`);
+    }
     return throwawaySshLine();
   }
   await Deno.mkdir(path.replace(/\/[^/]+$/, ""), { recursive: true, mode: 0o700 });
@@ -433,8 +438,10 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
     }
     const runner = runnerFor(opts);
     const root = await findRepoRoot(Deno.cwd(), opts.repo);
+    // On a terminal, the changes are shown and confirmed before any key is made.
+    const asking = !opts.yes && !runner.dryRun && Deno.stdin.isTerminal();
     // Bad input stops before anything is touched: the key files first.
-    const admin = await adminKey(runner, opts);
+    let admin = await adminKey(runner, opts, { create: !runner.dryRun && !asking });
     const ssh = await sshKeyLine(runner, opts);
     const lock = runner.dryRun ? undefined : await acquireLock(root, "init");
     try {
@@ -449,7 +456,6 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
         if (line !== undefined) runner.log(line);
       }
       let input = await readInput(runner, root);
-      const asking = !opts.yes && Deno.stdin.isTerminal();
       const exampleHosts = EXAMPLE_HOSTS.filter((h) =>
         input.layout.some((p) => p.startsWith(`configurations/${h}/`))
       );
@@ -464,30 +470,55 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
       });
       const devVmPublic = input.exampleHostRecipient !== undefined &&
         input.state.hostKeys.get(DEV_VM) === input.exampleHostRecipient;
-      const choices = {
-        adminName: await adminName(runner, root, opts),
+      const name = await adminName(runner, root, opts);
+      const choose = async (create: boolean): Promise<InitChoices> => ({
+        adminName: name,
         adminRecipient: admin.recipient,
         ...(ssh === undefined ? {} : { sshKeyLine: ssh }),
         devVm,
         ...(devVmPublic && devVm === "new-key"
-          ? { devVmPublicLine: await devVmKey(runner, root, input.exampleHostRecipient) }
+          ? {
+            devVmPublicLine: await devVmKey(runner, root, {
+              exampleRecipient: input.exampleHostRecipient,
+              create,
+            }),
+          }
           : {}),
         keepExamples,
         keepExampleUser: opts.keepExampleUser ?? false,
-      };
+      });
+      let choices = await choose(!runner.dryRun && !asking);
       let plan: InitPlan = planInit(input, choices);
       const nothingToDo = plan.keys.steps.length === 0 && plan.cleanup.steps.length === 0;
       if (!nothingToDo) {
         const diff = unifiedDiff(".sops.yaml", input.state.config.text, plan.keys.targetConfig);
         if (diff !== "" && (runner.dryRun || runner.verbose)) runner.log(diff);
-        if (asking && !runner.dryRun) {
-          for (const c of plan.changes) runner.log(`  ${describeChange(c)}`);
-          if (!await askYes("Make these changes?", false)) {
-            throw new Error(
-              "Cannot make the repository yours: not confirmed (pass --yes); nothing was changed",
-            );
-          }
+      }
+      if (asking && !nothingToDo) {
+        const pending = !await pathExists(admin.file);
+        for (const c of plan.changes) {
+          runner.log(
+            `  ${
+              c.kind === "admin-added" && pending
+                ? `admin ${c.name} added (a new age key, made at ${admin.file} when you confirm)`
+                : describeChange(c)
+            }`,
+          );
         }
+        if (!await askYes("Make these changes?", false)) {
+          throw new Error(
+            "Cannot make the repository yours: not confirmed (pass --yes); nothing was changed",
+          );
+        }
+        // Confirmed: the keys are made now, and the plan made again with them.
+        admin = await adminKey(runner, opts, { create: true });
+        checkChoices(input, {
+          adminRecipient: admin.recipient,
+          keepExamples,
+          keepExampleUser: opts.keepExampleUser ?? false,
+        });
+        choices = await choose(true);
+        plan = planInit(input, choices);
       }
       // sops decrypts with your key file and the example's key (every file is still the
       // example's until it is re-encrypted; a killed run is finished the same way). The
