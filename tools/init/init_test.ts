@@ -109,6 +109,30 @@ Deno.test("init --keep-examples keeps nas1 and desk1 and takes sam off desk1 (it
   await assertMadeYours(repo, owner, bin);
 });
 
+Deno.test("init --dev-vm remove takes dev-vm off every secrets file; no committed key decrypts any", async () => {
+  await using repo = await createFreshClone();
+  await using owner = await createOwner(repo);
+  await using bin = await createProgramsBin(INIT_PROGRAMS);
+  const args = initArgs(owner, ["--dev-vm", "remove"]);
+  const run = await runTask(repo.dir, "init", args, { bin, env: ownerEnv(owner) });
+  assertEquals(run.code, 0, run.stderr);
+  assertMatch(run.stdout, /note: dev-vm reads no secrets now/);
+  assert(!await exists(repo.path("configurations/dev-vm/ssh_host_ed25519_key.pub")));
+  assert(!await exists(repo.path(".data")), "no key made for dev-vm");
+  const sopsYaml = await Deno.readTextFile(repo.path(".sops.yaml"));
+  assert(!sopsYaml.includes("host_dev-vm"), sopsYaml);
+  for (const path of await secretFiles(repo)) {
+    assertEquals((await decrypt(repo, path, owner.adminKey)).code, 0, path);
+    assert((await decrypt(repo, path, owner.historyKeys)).code !== 0, `${path}: locked`);
+  }
+  for (const [task, checkArgs] of [["rekey", ["--check"]], ["index", ["--check"]]] as const) {
+    const check = await runTask(repo.dir, task, checkArgs, { bin });
+    assertEquals(check.code, 0, `${task}: ${check.stdout}${check.stderr}`);
+  }
+  const again = await runTask(repo.dir, "init", args, { bin, env: ownerEnv(owner) });
+  assertMatch(again.stdout, /^Nothing to do: the repository is yours already$/m);
+});
+
 Deno.test("init --dry-run prints the executor's steps and changes no file", async () => {
   await using repo = await createFreshClone();
   await using owner = await createOwner(repo);
