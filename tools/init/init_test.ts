@@ -58,6 +58,19 @@ Deno.test("init on a fresh clone: no committed key decrypts any secret, the new 
   assertEquals(second.code, 0, second.stderr);
   assertMatch(second.stdout, /^Nothing to do: the repository is yours already$/m);
   assertEquals(await snapshotTree(repo.dir), snapshot);
+  // No key given and none at sops's place: with the example admin gone, none is made.
+  const missing = `${owner.home}/none/keys.txt`;
+  const keyless = await runTask(repo.dir, "init", ["--name", "me", "--yes"], {
+    bin,
+    env: ownerEnv(owner, missing),
+  });
+  assertEquals(keyless.code, 1, keyless.stdout);
+  assertMatch(
+    keyless.stderr.trim(),
+    /^error: Cannot find your admin key: .*none\/keys\.txt does not exist/,
+  );
+  assert(!await exists(missing), "no key made");
+  assertEquals(await snapshotTree(repo.dir), snapshot);
 });
 
 Deno.test("init --keep-examples --keep-example-user keeps nas1, desk1 and sam, still locking every committed key out", async () => {

@@ -149,21 +149,20 @@ async function adminKey(
   runner: Runner,
   opts: InitOptions,
   options: { create: boolean },
-): Promise<{ file: string; recipient: string; made: boolean }> {
+): Promise<{ file: string; recipient: string; exists: boolean }> {
   if (opts.adminKeyFile !== undefined) {
     const file = userPath(opts.adminKeyFile);
     await checkReadable("admin key", file);
-    return { file, recipient: await ageRecipientOf(runner, file, "admin key"), made: false };
+    return { file, recipient: await ageRecipientOf(runner, file, "admin key"), exists: true };
   }
   const env = Deno.env.get("SOPS_AGE_KEY_FILE");
   const file = env === undefined ? `${home()}/.config/sops/age/keys.txt` : userPath(env);
   if (await pathExists(file)) {
     await checkReadable("admin key", file);
-    return { file, recipient: await ageRecipientOf(runner, file, "admin key"), made: false };
+    return { file, recipient: await ageRecipientOf(runner, file, "admin key"), exists: true };
   }
   if (!options.create) {
-    if (runner.dryRun) runner.log(`would run: age-keygen -o ${file} (your admin key, mode 0600)`);
-    return { file, recipient: throwawayRecipient(), made: false };
+    return { file, recipient: throwawayRecipient(), exists: false };
   }
   await Deno.mkdir(file.replace(/\/[^/]+$/, "") || "/", { recursive: true, mode: 0o700 });
   await runner.run({ argv: ["age-keygen", "-o", file], mutates: true });
@@ -172,7 +171,7 @@ async function adminKey(
   return {
     file,
     recipient: await ageRecipientOf(runner, file, "admin key"),
-    made: true,
+    exists: true,
   };
 }
 
@@ -441,7 +440,7 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
     // On a terminal, the changes are shown and confirmed before any key is made.
     const asking = !opts.yes && !runner.dryRun && Deno.stdin.isTerminal();
     // Bad input stops before anything is touched: the key files first.
-    let admin = await adminKey(runner, opts, { create: !runner.dryRun && !asking });
+    let admin = await adminKey(runner, opts, { create: false });
     const ssh = await sshKeyLine(runner, opts);
     const lock = runner.dryRun ? undefined : await acquireLock(root, "init");
     try {
@@ -456,6 +455,20 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
         if (line !== undefined) runner.log(line);
       }
       let input = await readInput(runner, root);
+      // A new admin key replaces the example admin; with none left, yours must exist already.
+      const exampleAdmin = input.exampleAdminRecipient !== undefined ||
+        input.state.config.keys.some((k) => k.anchor === "admin_example");
+      if (!admin.exists && !exampleAdmin) {
+        throw new Error(
+          `Cannot find your admin key: ${admin.file} does not exist and the repository has no example admin to replace; pass --admin-key-file <your key>; nothing was changed`,
+        );
+      }
+      if (!admin.exists && runner.dryRun) {
+        runner.log(`would run: age-keygen -o ${admin.file} (your admin key, mode 0600)`);
+      }
+      if (!admin.exists && !runner.dryRun && !asking) {
+        admin = await adminKey(runner, opts, { create: true });
+      }
       const exampleHosts = EXAMPLE_HOSTS.filter((h) =>
         input.layout.some((p) => p.startsWith(`configurations/${h}/`))
       );
@@ -495,7 +508,7 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
         if (diff !== "" && (runner.dryRun || runner.verbose)) runner.log(diff);
       }
       if (asking && !nothingToDo) {
-        const pending = !await pathExists(admin.file);
+        const pending = !admin.exists;
         for (const c of plan.changes) {
           runner.log(
             `  ${
