@@ -12,14 +12,15 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./testing/assert.ts";
 import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
-import { createProgramsBin, createRepoCopy, runTask } from "./testing/task.ts";
+import { createProgramsBin, runTask } from "./testing/task.ts";
 import { prometheusConfig, PROMTOOLS } from "./testing/monitoring.ts";
+import { createExampleClone } from "./testing/example_clone.ts";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const checkout = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** ../shared/nix-inputs beside the checkout (or beside the folder of worktrees). */
 const inputsDir = [
-  resolve(root, "..", "shared", "nix-inputs"),
-  resolve(root, "..", "..", "shared", "nix-inputs"),
+  resolve(checkout, "..", "shared", "nix-inputs"),
+  resolve(checkout, "..", "..", "shared", "nix-inputs"),
 ].find((dir) => {
   try {
     return Deno.statSync(join(dir, "MANIFEST.tsv")).isFile;
@@ -27,6 +28,15 @@ const inputsDir = [
     return false;
   }
 });
+/**
+ * The tree evaluated: this checkout's working tree with the example hosts (nas1, desk1 and its
+ * user sam) this file checks, put back from git in a repository whose owner ran init.
+ */
+const fleet = inputsDir === undefined ? undefined : await createExampleClone();
+if (fleet !== undefined) {
+  globalThis.addEventListener("unload", () => Deno.removeSync(fleet.dir, { recursive: true }));
+}
+const root = fleet?.dir ?? checkout;
 const stubDir = join(root, "tools", "testing", "nixpkgs_stub");
 const fleetOptions = join(root, "tools", "testing", "fleet_options.nix");
 const provenanceFile = join(stubDir, "PROVENANCE.tsv");
@@ -1028,7 +1038,7 @@ if (inputsDir === undefined) {
   Deno.test("nix eval: a host of each profile made by `deno task host new` evaluates offline", async () => {
     const dir = await Deno.makeTempDir({ prefix: "nix-eval-host-new-" });
     try {
-      await using repo = await createRepoCopy();
+      await using repo = await createExampleClone();
       await using bin = await createProgramsBin();
       // Each profile; one without --disk (its own root file system instead of disko's).
       const made: [string, string[]][] = [

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./testing/assert.ts";
 import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
+import { createExampleClone } from "./testing/example_clone.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const stubDir = join(root, "tools", "testing", "nixpkgs_stub");
@@ -33,8 +34,11 @@ async function unpack(tarball: string, into: string): Promise<string> {
   return join(into, entries[0]);
 }
 
-/** `nix eval --json` of a flake attribute with `--apply`, against the snapshots and the stub. */
-async function prepare(dir: string, inputs: string) {
+/**
+ * `nix eval --json` of an attribute of the flake at `flake` with `--apply`, against the
+ * snapshots and the stub.
+ */
+async function prepare(dir: string, inputs: string, flake: string) {
   const overrides: string[] = [];
   for (const name of snapshots) {
     const path = await unpack(join(inputs, `${name}.tar.gz`), join(dir, name));
@@ -55,10 +59,10 @@ async function prepare(dir: string, inputs: string) {
       "--no-eval-cache",
       "--no-write-lock-file",
       ...overrides,
-      `${root}#${attribute}`,
+      `${flake}#${attribute}`,
       "--apply",
       apply,
-    ], { cwd: root });
+    ], { cwd: flake });
 }
 
 function json<T>(result: ProgramResult, what: string): T {
@@ -79,8 +83,11 @@ if (inputsDir === undefined) {
 } else {
   Deno.test("nix eval: login passwords from sops, installed before users", async (t) => {
     const dir = await Deno.makeTempDir({ prefix: "nix-eval-passwords-" });
+    // The example hosts (desk1 and its user sam) from git, with this checkout's modules: a
+    // repository whose owner ran init has neither.
+    await using fleet = await createExampleClone();
     try {
-      const evaluate = await prepare(dir, inputsDir);
+      const evaluate = await prepare(dir, inputsDir, fleet.dir);
 
       await t.step("desk1: admin and sam log in with hashes from secrets/desk1.yaml", async () => {
         const desk1 = json<{

@@ -8,9 +8,20 @@ const FLAGS: [task: string, flags: string[]][] = [
   ["install", ["--port", "--connect-timeout"]],
   ["iso", ["--flake"]],
   ["update", ["--system", "--version", "--test"]],
+  [
+    "init",
+    [
+      "--name",
+      "--admin-key-file",
+      "--ssh-key-file",
+      "--dev-vm",
+      "--keep-examples",
+      "--keep-example-user",
+    ],
+  ],
 ];
 
-Deno.test("README names the flags deploy, install, iso and update --help list", async () => {
+Deno.test("README names the flags deploy, install, iso, update and init --help list", async () => {
   const readme = await Deno.readTextFile(`${CHECKOUT}/README.md`);
   await using bin = await createProgramsBin();
   for (const [task, flags] of FLAGS) {

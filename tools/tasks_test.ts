@@ -11,6 +11,7 @@ import {
   runTask,
 } from "./testing/task.ts";
 import { runProgramOk } from "./testing/run.ts";
+import { createExampleClone, EXAMPLE_ADMIN_KEY_FILE } from "./testing/example_clone.ts";
 import type { TempRepo } from "./testing/temp_repo.ts";
 import { snapshotTree } from "./testing/tree_snapshot.ts";
 
@@ -34,11 +35,11 @@ type DryRunArgs = (
   repo: TempRepo,
 ) => Promise<{ args: string[]; env?: Record<string, string> }>;
 
-/** The example admin key this repository ships (its private half is public on purpose). */
-const EXAMPLE_ADMIN_KEY = "configurations/dev-vm/EXAMPLE-admin-age-key.txt";
+/** The example admin key of the example state (its private half is public on purpose). */
+const EXAMPLE_ADMIN_KEY = EXAMPLE_ADMIN_KEY_FILE;
 
 /**
- * Each task's --dry-run row, run on a copy of this repository; a string instead says why this
+ * Each task's --dry-run row, run on a clone of this repository's example state; a string instead says why this
  * file has no row for it (the row then lives with the task's own tests).
  */
 const DRY_RUNS: Record<string, DryRunArgs | string> = {
@@ -74,6 +75,12 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
       "--dry-run",
     ],
   }),
+  // No admin key yet: the dry run would make one (and every other change), and makes nothing.
+  init: (bin) =>
+    Promise.resolve({
+      args: ["--dry-run", "--name", "me"],
+      env: { SOPS_AGE_KEY_FILE: `${bin.dir}/no-key-yet/keys.txt` },
+    }),
   // The whole first-install plan, with no private key at hand: nothing is touched.
   install: () => Promise.resolve({ args: ["nas1", "--target", "127.0.0.1", "--dry-run"] }),
   iso: "builds the installer image, which needs the fleet's flake inputs; tools/iso/iso_test.ts " +
@@ -197,7 +204,8 @@ for (const task of TASKS) {
   const dryRun = DRY_RUNS[task];
   if (dryRun === undefined || typeof dryRun === "string") continue;
   Deno.test(`deno task ${task} --dry-run changes nothing in the repository`, async () => {
-    await using repo = await createRepoCopy();
+    // The example fleet from git (its hosts and example keys), whoever owns this repository.
+    await using repo = await createExampleClone();
     await using bin = await createProgramsBin();
     const { args, env } = await dryRun(bin, repo);
     const before = await snapshotTree(repo.dir);

@@ -42,6 +42,7 @@ in
     (chore "install" "first install of a host with nixos-anywhere, secrets checked first")
     (chore "iso" "build the installer image, write it to a USB stick and verify it")
     (chore "update" "new upstream versions and hashes for pkgs/; --inputs moves flake inputs")
+    (chore "init" "make the repository yours: your keys in, example keys out, data keys new")
     (chore "demo" "deploy a demo fleet to three local test hosts (as root), then remove them")
   ];
 

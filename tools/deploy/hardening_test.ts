@@ -5,8 +5,8 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
 import { FIXTURE_STATE } from "../testing/fixture_flake.ts";
 import { createFixtureFlake } from "../testing/fixture_flake.ts";
-import { runProgramOk } from "../testing/run.ts";
-import { CHECKOUT, createProgramsBin, installToolkit, runTask } from "../testing/task.ts";
+import { createProgramsBin, installToolkit, runTask } from "../testing/task.ts";
+import { createExampleClone } from "../testing/example_clone.ts";
 import { startTestHosts, type TestHost } from "../testing/test_hosts.ts";
 import {
   activations,
@@ -502,15 +502,10 @@ Deno.test("deploy: a failed host's error is one short line, cause first; the com
 });
 
 Deno.test("deno task deploy --all --dry-run works offline on this repository (facts from lib/hosts.nix)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "devops-repo-" });
+  // This repository's example fleet from git: a repository whose owner ran init has no nas1.
+  const clone = await createExampleClone();
+  const dir = clone.dir;
   try {
-    const files = (await runProgramOk(["git", "ls-files", "-z"], { cwd: CHECKOUT })).split("\0")
-      .filter((p) => p && !p.startsWith("tools/"));
-    for (const file of files) {
-      await Deno.mkdir(`${dir}/${file}`.replace(/\/[^/]+$/, ""), { recursive: true });
-      await Deno.copyFile(`${CHECKOUT}/${file}`, `${dir}/${file}`);
-    }
-    await installToolkit(dir);
     await using bin = await createProgramsBin();
     const run = await runTask(dir, "deploy", ["--all", "--dry-run"], { bin });
     assertEquals(run.code, 0, run.stderr);
@@ -527,6 +522,6 @@ Deno.test("deno task deploy --all --dry-run works offline on this repository (fa
       'Cannot deploy "nope": no such host; known hosts: desk1, dev-vm',
     );
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await clone[Symbol.asyncDispose]();
   }
 });

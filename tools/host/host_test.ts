@@ -4,13 +4,8 @@
 // changes nothing; a run killed at any point is finished by running it again, keeping edits.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
 import { runProgram } from "../testing/run.ts";
-import {
-  CHECKOUT,
-  createProgramsBin,
-  createRepoCopy,
-  type ProgramsBin,
-  runTask,
-} from "../testing/task.ts";
+import { CHECKOUT, createProgramsBin, type ProgramsBin, runTask } from "../testing/task.ts";
+import { createExampleClone } from "../testing/example_clone.ts";
 import type { TempRepo } from "../testing/temp_repo.ts";
 import { snapshotTree } from "../testing/tree_snapshot.ts";
 import { sshPrivateKeyToAgeIdentity } from "../lib/sops/age_keys.ts";
@@ -55,7 +50,7 @@ async function hostIdentity(repo: TempRepo, host: string): Promise<string> {
 }
 
 Deno.test("host new, then install --dry-run of the new host succeeds; checks pass; both keys decrypt", async () => {
-  await using repo = await createRepoCopy();
+  await using repo = await createExampleClone();
   await using bin = await createProgramsBin();
   const host = await unusedHost(repo, "web");
   const made = await runTask(repo.dir, "host", [
@@ -151,7 +146,7 @@ Deno.test("host new, then install --dry-run of the new host succeeds; checks pas
 });
 
 Deno.test("host new takes the key a person made in configurations/<name>/ (README's ssh-keygen)", async () => {
-  await using repo = await createRepoCopy();
+  await using repo = await createExampleClone();
   await using bin = await createProgramsBin();
   const host = await unusedHost(repo, "box");
   const key = repo.path(`configurations/${host}/ssh_host_ed25519_key`);
@@ -168,7 +163,7 @@ Deno.test("host new takes the key a person made in configurations/<name>/ (READM
 });
 
 Deno.test("host new refuses bad input in one line and changes nothing", async () => {
-  await using repo = await createRepoCopy();
+  await using repo = await createExampleClone();
   await using bin = await createProgramsBin();
   const host = await unusedHost(repo, "web");
   const cases: [string[], number, string][] = [
@@ -225,7 +220,7 @@ Deno.test("host new refuses bad input in one line and changes nothing", async ()
 });
 
 Deno.test("host new --dry-run prints its steps and changes nothing", async () => {
-  await using repo = await createRepoCopy();
+  await using repo = await createExampleClone();
   await using bin = await createProgramsBin();
   const host = await unusedHost(repo, "web");
   const before = await snapshotTree(repo.dir);
@@ -251,7 +246,7 @@ Deno.test("host new --dry-run prints its steps and changes nothing", async () =>
 Deno.test("host new killed at any point (SIGKILL) and run again finishes, keeping a later edit", async () => {
   const args = (host: string) => ["new", host, "--profile", "server", "--disk", "/dev/sda"];
   for (let at = 1; at < 60; at++) {
-    await using repo = await createRepoCopy();
+    await using repo = await createExampleClone();
     await using bin = await createProgramsBin();
     const host = await unusedHost(repo, "web");
     const killed = await runProgram([

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "../te
 import { runProgramOk } from "../testing/run.ts";
 import { createRunner } from "../lib/runner.ts";
 import { CHECKOUT } from "../testing/task.ts";
+import { createExampleClone } from "../testing/example_clone.ts";
 import { diskKeySecretPath, readDiskKeyPaths, readDiskKeys } from "./disk_keys.ts";
 
 const runner = createRunner({ write: () => {} });
@@ -43,9 +44,11 @@ const FUNCTION_DISKO = `{ lib, disks ? [ "/dev/vda" ], ... }: {
 }`;
 
 Deno.test("readDiskKeyPaths() finds the one passphrase file nas1's three LUKS devices share, and desk1's", async () => {
+  // The example hosts from git: a repository whose owner ran init has neither.
+  await using repo = await createExampleClone();
   for (const host of ["nas1", "desk1"]) {
     assertEquals(
-      await readDiskKeyPaths(runner, `${CHECKOUT}/configurations/${host}/disko.nix`),
+      await readDiskKeyPaths(runner, repo.path(`configurations/${host}/disko.nix`)),
       ["/tmp/disk-encryption.key"],
     );
   }

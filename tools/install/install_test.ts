@@ -6,6 +6,7 @@
 // decrypted on the host by sops with the installed key's age identity, sshd restarted with the
 // installed host key — so the tool's checks after the reboot run for real.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
+import { createExampleClone } from "../testing/example_clone.ts";
 import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
 import { fingerprint } from "../lib/ssh_pinned.ts";
 import { createFixtureFlake, type FixtureFlake } from "../testing/fixture_flake.ts";
@@ -715,12 +716,10 @@ Deno.test("install --dry-run with a key checks the chain and prints every step, 
 });
 
 Deno.test("install nas1 --dry-run on this repository shows the whole plan with no private key", async () => {
-  const repo = await tempDir("install-repo-");
+  // This repository's example fleet from git: a repository whose owner ran init has no nas1.
+  const clone = await createExampleClone();
+  const repo = clone.dir;
   try {
-    await runProgramOk(["cp", "-r", "flake.nix", "configurations", "secrets", ".sops.yaml", repo], {
-      cwd: new URL("../../", import.meta.url).pathname,
-    });
-    await installToolkit(repo);
     const bin = await createProgramsBin();
     try {
       const result = await runTask(
@@ -775,7 +774,7 @@ Deno.test("install nas1 --dry-run on this repository shows the whole plan with n
       await bin[Symbol.asyncDispose]();
     }
   } finally {
-    await Deno.remove(repo, { recursive: true });
+    await clone[Symbol.asyncDispose]();
   }
 });
 

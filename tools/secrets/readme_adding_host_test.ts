@@ -5,7 +5,8 @@
 // key is ignored by git, the host reads its file and shared.yaml, and `rekey --check` and
 // `index --check` pass; after host new, the install's dry run with the new key passes too.
 import { assert, assertEquals } from "../testing/assert.ts";
-import { CHECKOUT, createProgramsBin, createRepoCopy } from "../testing/task.ts";
+import { CHECKOUT, createProgramsBin } from "../testing/task.ts";
+import { createExampleClone, EXAMPLE_ADMIN_KEY_FILE } from "../testing/example_clone.ts";
 import { runProgram } from "../testing/run.ts";
 import { sshPrivateKeyToAgeIdentity } from "../lib/sops/age_keys.ts";
 
@@ -58,7 +59,8 @@ Deno.test("README's Adding a host by hand steps work as written", async () => {
   const commands = await readmeCommands("Adding a host by hand");
   assert(commands.some((c) => c.startsWith("ssh-keygen ")), commands.join("\n"));
   assert(commands.some((c) => c.startsWith("deno task secrets host add ")), commands.join("\n"));
-  await using repo = await createRepoCopy();
+  // The example state, from git: a repository whose owner ran init has no example key.
+  await using repo = await createExampleClone();
   await using bin = await createProgramsBin();
   // Step 1: the host's folder (README's prose).
   await repo.write({
@@ -87,7 +89,7 @@ in
     PATH: bin.dir,
     NO_COLOR: "1",
     INIT_CWD: repo.dir,
-    SOPS_AGE_KEY_FILE: repo.path("configurations/dev-vm/EXAMPLE-admin-age-key.txt"),
+    SOPS_AGE_KEY_FILE: repo.path(EXAMPLE_ADMIN_KEY_FILE),
   };
   for (const command of commands) {
     const r = await atTerminal(command, repo.dir, env);
@@ -129,7 +131,7 @@ Deno.test("README's Adding a machine steps (deno task host new) work as written"
   assert(commands[0]!.startsWith(`deno task host new ${HOST} `), commands.join("\n"));
   assert(commands.some((c) => c.startsWith("git add ")), commands.join("\n"));
   assert(commands.at(-1)!.startsWith(`deno task install ${HOST} `), commands.join("\n"));
-  await using repo = await createRepoCopy();
+  await using repo = await createExampleClone();
   await using bin = await createProgramsBin();
   const env = {
     PATH: bin.dir,
