@@ -767,7 +767,8 @@ if (inputsDir === undefined) {
           await Deno.writeTextFile(amYml, substituted.stdout);
           const amCheck = await runProgram(["amtool", "check-config", amYml]);
           assertEquals(amCheck.code, 0, amCheck.stdout + amCheck.stderr);
-          assertStringIncludes(amCheck.stdout, "receivers: 1");
+          assertStringIncludes(amCheck.stdout, " - 1 receivers");
+        assertStringIncludes(amCheck.stdout, " - 1 inhibit rules");
 
           // Ports open on the monitoring interface only; the units we add keep a named confinement.
           for (const host of ["nas1", "desk1"]) {
@@ -814,7 +815,7 @@ if (inputsDir === undefined) {
               desk1 = { inherit (n.desk1.config.services.journald.upload) enable; url = n.desk1.config.services.journald.upload.settings.Upload.URL; };
               nas1Upload = n.nas1.config.services.journald.upload.enable;
               nas1Remote = { inherit (n.nas1.config.services.journald.remote) enable listen port;
-                             open = n.nas1.config.networking.firewall.interfaces.enp1s0.allowedTCPPorts; };
+                             open = builtins.sort builtins.lessThan n.nas1.config.networking.firewall.interfaces.enp1s0.allowedTCPPorts; };
             }`,
             ),
             "the fleet's log shipping",
@@ -825,7 +826,7 @@ if (inputsDir === undefined) {
             enable: true,
             listen: "http",
             port: 19532,
-            open: [9100, 9633, 9090, 19532],
+            open: [9090, 9100, 9633, 19532],
           });
 
           // A host without configurations/<host>/monitoring.nix fails with what to set.
