@@ -189,6 +189,16 @@ install_promtool3() {
   rm -rf "$work"
 }
 
+# Debian starts its packages' daemons; the tests start their own Prometheus, Alertmanager,
+# node exporter and journal receiver on 127.0.0.1 and want no others listening.
+stop_packaged_daemons() {
+  [ -d /run/systemd/system ] || return 0
+  local unit
+  for unit in prometheus prometheus-alertmanager prometheus-node-exporter systemd-journal-remote.socket; do
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  done
+}
+
 prepare_sshd() {
   # sshd refuses to start without its privilege-separation folder.
   mkdir -p /run/sshd
@@ -207,5 +217,6 @@ fi
 configure_nix
 install_sops
 install_promtool3
+stop_packaged_daemons
 # ssh-to-age cannot be installed on these machines (see README, "What the tests cannot run").
 say "ready: deno $(deno --version | head -1 | cut -d' ' -f2), $(nix --version), sops $(sops --version 2>/dev/null | head -1 | cut -d' ' -f2), age $(age --version)"
