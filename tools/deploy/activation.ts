@@ -2,11 +2,11 @@
 // read its state over new connections when a session drops (with a hard deadline), confirm or
 // abort, and turn the supervisor's final state into an outcome.
 import { CommandError } from "../lib/errors.ts";
+import { sshArgv } from "../lib/fleet/mod.ts";
 import {
   activateCommand,
   controlCommand,
   rollbackSeconds,
-  sshArgv,
   supervisorCheckSeconds,
 } from "./commands.ts";
 import type { HostRun } from "./host_run.ts";

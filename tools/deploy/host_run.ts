@@ -1,8 +1,12 @@
 // One host's deploy while it runs (HostRun) and what the executor needs (ExecuteDeps): the
 // shared ground of execute.ts, activation.ts and transfer.ts, so none of them imports another.
 import type { CommandResult, Runner } from "../lib/runner.ts";
-import { closeMasterArgv, type SshContext } from "./commands.ts";
-import type { PinnedKey } from "./known_hosts.ts";
+import {
+  closeMasterArgv,
+  type PinnedKey,
+  type SshContext,
+  usesSharedConnection,
+} from "../lib/fleet/mod.ts";
 import type { HostPlan } from "./plan.ts";
 import type { Phase, Progress } from "./progress.ts";
 import type { RemoteState } from "./remote.ts";
@@ -123,5 +127,5 @@ export class HostRun {
 /** Whether the step's ssh (or nix copy's ssh) runs over the host's shared connection. */
 function onSharedConnection(step: Step): boolean {
   const options = step.argv[0] === "ssh" ? step.argv : (step.env?.NIX_SSHOPTS ?? "").split(" ");
-  return options.includes("ControlMaster=no") && !options.includes("ControlPath=none");
+  return usesSharedConnection(options);
 }

@@ -7,10 +7,14 @@ import { pathExists } from "../lib/fs.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import { createRunner, type Runner } from "../lib/runner.ts";
 import { printable } from "../lib/terminal.ts";
-import type { SshContext } from "./commands.ts";
+import {
+  collectSshOption,
+  loadPinnedKeys,
+  type SshContext,
+  writeKnownHosts,
+} from "../lib/fleet/mod.ts";
 import { type DeployHooks, executeDeploy } from "./execute.ts";
 import { type FactsSource, MAX_TIMEOUT_SECONDS, readFleetFacts, TAG } from "./facts.ts";
-import { knownHostsText, parsePublicKey, type PinnedKey } from "./known_hosts.ts";
 import { clearStaleRunDir, makeRunDir, staleRunDirs } from "./owner.ts";
 import {
   DEFAULT_MAX_ACTIVATIONS,
@@ -69,7 +73,7 @@ function program() {
     .option(
       "--ssh-option <Key=Value>",
       "an extra ssh -o option (repeat; a value may be a list: ProxyJump=a,b), e.g. IdentityFile=…",
-      collectWhole,
+      collectSshOption,
       [],
     )
     .option("--connect-timeout <seconds>", "ssh ConnectTimeout", "10")
@@ -91,11 +95,6 @@ const INTERRUPT_EXIT: Record<(typeof INTERRUPTS)[number], number> = {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
-}
-
-/** Collects a repeated option whose value is kept whole (ssh's list values have commas). */
-function collectWhole(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -122,11 +121,6 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
     const root = await findRepoRoot(Deno.cwd(), opts.repo);
     const flake = opts.flake ?? root;
     const sshOptions = opts.sshOption;
-    for (const o of sshOptions) {
-      if (!/^[A-Za-z]+=\S+$/.test(o)) {
-        throw new UsageError(`Invalid --ssh-option "${o}": expected Key=Value without spaces`);
-      }
-    }
     for (const tag of opts.tag) {
       if (!TAG.test(tag)) {
         throw new UsageError(`Invalid --tag "${tag}": expected a-z, 0-9, '_', '.', '-'`);
@@ -163,22 +157,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       );
     }
 
-    const pinned = new Map<string, PinnedKey>();
-    for (const host of plan.hosts) {
-      const file = `configurations/${host.host}/ssh_host_ed25519_key.pub`;
-      const text = await Deno.readTextFile(`${root}/${file}`).catch(() => undefined);
-      if (text === undefined) {
-        throw new UsageError(
-          `Cannot deploy "${host.host}": no pinned host key, ${file} is missing`,
-        );
-      }
-      pinned.set(host.host, {
-        host: host.host,
-        address: host.address,
-        port: host.port,
-        key: parsePublicKey(text, file),
-      });
-    }
+    const pinned = await loadPinnedKeys(root, plan.hosts.map((h) => h.host), "Cannot deploy");
 
     if (opts.dryRun) {
       const ssh: SshContext = {
@@ -239,9 +218,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       if (/\s/.test(ssh.knownHostsFile)) {
         throw new UsageError(`Cannot use temp folder "${tempDir}": its path has spaces`);
       }
-      await Deno.writeTextFile(ssh.knownHostsFile, knownHostsText([...pinned.values()]), {
-        mode: 0o600,
-      });
+      await writeKnownHosts(ssh.knownHostsFile, pinned.values());
 
       const sudoPassword = opts.askSudoPassword && plan.hosts.some((h) => h.sudo === "password")
         ? await readSecret("sudo password: ")

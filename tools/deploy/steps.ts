@@ -1,23 +1,20 @@
 // The deploy as data: per host, the ordered list of steps (argv, what it changes, its timeout).
 // The executor runs exactly this list and --dry-run prints it; nothing else builds commands.
+import { closeMasterArgv, masterArgv, sshArgv, type SshContext } from "../lib/fleet/mod.ts";
 import { formatCommand, shellQuote } from "../lib/quote.ts";
 import {
   activateCommand,
   buildArgv,
-  closeMasterArgv,
   controlCommand,
   copyArgv,
   dryActivateCommand,
   evalToplevelsArgv,
   healthCheckCommand,
   launcherWaitSeconds,
-  masterArgv,
   nixSshEnv,
   probeCommand,
   realiseCommand,
   type RunIds,
-  sshArgv,
-  type SshContext,
   unitsCheckCommand,
 } from "./commands.ts";
 import { DEFAULT_COPY_TIMEOUT } from "./facts.ts";

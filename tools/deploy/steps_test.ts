@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
-import type { SshContext } from "./commands.ts";
+import type { SshContext } from "../lib/fleet/mod.ts";
 import type { HostPlan } from "./plan.ts";
 import { buildSteps, describeStep, hostSteps, placeholderValues } from "./steps.ts";
 

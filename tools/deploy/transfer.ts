@@ -1,9 +1,8 @@
 // Transfer: the first contact (pinned host key), the closure copy, the build on the target and
 // the probe with the closure diff.
 import { causeLine, CommandError } from "../lib/errors.ts";
-import { keyscanArgv } from "./commands.ts";
+import { classifySshFailure, diagnoseMismatch, hostKeyMismatch } from "../lib/fleet/mod.ts";
 import type { ExecuteDeps, HostRun } from "./host_run.ts";
-import { fingerprint, keyFromKeyscan } from "./known_hosts.ts";
 import { DIFF_FAILED_MARKER, DIFF_MARKER, parseKeyValues } from "./remote.ts";
 import type { Step } from "./steps.ts";
 
@@ -14,9 +13,15 @@ export async function connect(run: HostRun, step: Step, opened?: Promise<unknown
   } catch (error) {
     if (
       error instanceof CommandError &&
-      /Host key verification failed|REMOTE HOST IDENTIFICATION/i.test(error.stderrTail)
+      classifySshFailure(error.stderrTail).kind === "host-key-mismatch"
     ) {
-      throw new Error(await hostKeyMismatch(run));
+      const { host, deps } = run;
+      const pinned = deps.pinnedKeys.get(host.host)?.key;
+      throw new Error(
+        hostKeyMismatch(
+          await diagnoseMismatch(deps.runner, host, pinned, deps.ssh.connectTimeout),
+        ),
+      );
     }
     throw error;
   }
@@ -104,26 +109,6 @@ export async function probe(run: HostRun, step: Step): Promise<void> {
       }`,
     );
   }
-}
-
-async function hostKeyMismatch(run: HostRun): Promise<string> {
-  const { host, deps } = run;
-  const pinned = deps.pinnedKeys.get(host.host);
-  const expected = pinned ? await fingerprint(pinned.key) : "(none)";
-  let presented = "(could not scan)";
-  try {
-    const scanned = keyFromKeyscan(
-      await deps.runner.text({
-        argv: keyscanArgv(host, deps.ssh.connectTimeout),
-        timeoutMs: (deps.ssh.connectTimeout + 5) * 1000,
-      }),
-    );
-    if (scanned) presented = await fingerprint(scanned);
-  } catch {
-    // Only for the message; the refusal stands either way.
-  }
-  return `Host key mismatch for "${host.host}" at ${host.address}:${host.port}: expected ${expected}, ` +
-    `the host presented ${presented}`;
 }
 
 /** Indents every line by two spaces. */

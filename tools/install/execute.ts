@@ -4,21 +4,19 @@ import { causeLine, CommandError } from "../lib/errors.ts";
 import { formatCommand } from "../lib/quote.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
-  classifySshFailure,
   createPinnedKnownHosts,
+  diagnoseMismatch,
   fingerprint,
-  pinnedSshArgv,
-  type PinnedTarget,
-} from "../lib/ssh_pinned.ts";
+  hostFiles,
+  hostKeyMismatch,
+  keyFromKeyscan,
+  runSsh,
+  type SshContext,
+  sshExecArgv,
+  type SshTarget,
+} from "../lib/fleet/mod.ts";
 import { pathExists } from "../lib/fs.ts";
-import {
-  describeStep,
-  finishNewKey,
-  hostPaths,
-  type InstallPlan,
-  type Step,
-  WORK_DIR,
-} from "./plan.ts";
+import { describeStep, finishNewKey, type InstallPlan, type Step, WORK_DIR } from "./plan.ts";
 import type { Scratch } from "./scratch.ts";
 import { describeStop, groupMembers } from "./process_group.ts";
 import { sshPublicKeyToAge } from "../lib/sops/mod.ts";
@@ -200,8 +198,9 @@ async function runStreaming(
 
 async function waitForPinnedSsh(
   ctx: ExecuteContext,
-  target: PinnedTarget,
-  knownHosts: string,
+  target: SshTarget,
+  publicKey: string,
+  knownHostsFile: string,
   timeoutSeconds: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutSeconds * 1000;
@@ -211,47 +210,37 @@ async function waitForPinnedSsh(
     const remaining = Math.ceil((deadline - Date.now()) / 1000);
     if (remaining <= 0) break;
     const connectTimeout = Math.max(1, Math.min(ctx.connectTimeout, remaining));
-    const result = await ctx.runner.run({
-      argv: pinnedSshArgv(target, knownHosts, ["true"], {
-        connectTimeout,
-        extraOptions: ctx.sshOptions,
-      }),
-      okCodes: [255],
-      timeoutMs: (connectTimeout + 5) * 1000,
-    }).catch((error) => {
-      if (error instanceof CommandError) return { code: error.code, stderr: error.stderrTail };
-      throw error;
-    });
-    if (result.code === 0) return;
-    const failure = classifySshFailure(result.stderr);
-    mismatch = failure.kind === "host-key-mismatch";
-    last = failure.kind === "host-key-mismatch" ? "host key mismatch" : failure.detail;
-    if (failure.kind === "auth") {
-      throw new Error(
-        `Cannot log in to ${target.alias} after the install: ${failure.detail} (is your SSH key in the host's authorized keys?)`,
-      );
+    const ssh: SshContext = { knownHostsFile, connectTimeout, extraOptions: ctx.sshOptions };
+    const outcome = await runSsh(
+      ctx.runner,
+      sshExecArgv(target, ssh, ["true"]),
+      (connectTimeout + 5) * 1000,
+    );
+    if (outcome.ok) return;
+    if ("failure" in outcome) {
+      const { failure } = outcome;
+      mismatch = failure.kind === "host-key-mismatch";
+      last = mismatch ? "host key mismatch" : failure.detail;
+      if (failure.kind === "auth") {
+        throw new Error(
+          `Cannot log in to ${target.host} after the install: ${failure.detail} (is your SSH key in the host's authorized keys?)`,
+        );
+      }
+    } else {
+      mismatch = false;
+      last = causeLine(outcome.stderr) || `exit code ${outcome.code}`;
     }
     if (Date.now() + (ctx.pollMs ?? 1000) >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, ctx.pollMs ?? 1000));
   }
   if (mismatch) {
-    const scanned = await ctx.runner.run({
-      argv: ["ssh-keyscan", "-T", "5", "-t", "ed25519", "-p", String(target.port), target.address],
-      okCodes: [1],
-      timeoutMs: 15_000,
-    }).catch(() => ({ stdout: "" }));
-    const line = scanned.stdout.split("\n").find((l) => !l.startsWith("#") && l.includes(" ssh-"));
-    const seen = line === undefined
-      ? "another key"
-      : fingerprint(line.split(/\s+/).slice(1).join(" "));
+    const diagnosis = await diagnoseMismatch(ctx.runner, target, publicKey, 5);
     throw new Error(
-      `Cannot confirm ${target.alias} after the reboot: ${target.address} answers with host key ${seen}, not the pinned ${
-        fingerprint(target.publicKey)
-      } from the repository`,
+      `Cannot confirm ${target.host} after the reboot: ${hostKeyMismatch(diagnosis)}`,
     );
   }
   throw new Error(
-    `Cannot confirm ${target.alias} after the reboot: no SSH answer with its pinned key within ${timeoutSeconds} s (last: ${last})`,
+    `Cannot confirm ${target.host} after the reboot: no SSH answer with its pinned key within ${timeoutSeconds} s (last: ${last})`,
   );
 }
 
@@ -270,6 +259,13 @@ export async function executeInstall(
   };
   let keyCheck: KeyCheck | undefined;
   let publicKey: string | undefined;
+  /** The installed host, reached as root over SSH pinned to its committed key. */
+  const target: SshTarget = {
+    host: plan.host,
+    address: plan.address,
+    port: plan.port,
+    user: "root",
+  };
   let keyPath: string | undefined;
   let created = false;
   let rebooted = false;
@@ -327,7 +323,7 @@ export async function executeInstall(
               // The secrets tool may have written the .pub before it failed: hint from what is there.
               finishNewKey(
                 plan.host,
-                await pathExists(`${root}/${hostPaths(plan.host).publicKey}`),
+                await pathExists(`${root}/${hostFiles(plan.host).publicKey}`),
                 keyPath!,
               )}`,
           );
@@ -429,19 +425,15 @@ export async function executeInstall(
         const result = await runner.run({
           argv: step.argv,
           okCodes: [1],
-          timeoutMs: (Number(step.argv[2]) + 10) * 1000,
+          timeoutMs: (step.timeoutSeconds + 10) * 1000,
         });
-        const line = result.stdout.split("\n").find((l) =>
-          !l.startsWith("#") && / ssh-ed25519 /.test(l)
-        );
-        if (line === undefined) {
+        const key = keyFromKeyscan(result.stdout);
+        if (key === undefined) {
           throw new Error(
-            `Cannot reach the installer at ${plan.address}:${plan.port}: ssh-keyscan got no ed25519 host key within ${
-              step.argv[2]
-            } s (booted? on the network?)`,
+            `Cannot reach the installer at ${plan.address}:${plan.port}: ssh-keyscan got no ed25519 host key within ${step.timeoutSeconds} s (booted? on the network?)`,
           );
         }
-        const seen = fingerprint(line.split(/\s+/).slice(1).join(" "));
+        const seen = fingerprint(key);
         report.installerFingerprint = seen;
         runner.log(`   the installer at ${plan.address} answers with ${seen} (ED25519)`);
         if (step.confirm) {
@@ -468,15 +460,8 @@ export async function executeInstall(
         return;
       }
       case "wait-ssh": {
-        const target: PinnedTarget = {
-          alias: plan.host,
-          address: plan.address,
-          port: plan.port,
-          user: "root",
-          publicKey: publicKey!,
-        };
-        await using pinned = await createPinnedKnownHosts(target);
-        await waitForPinnedSsh(ctx, target, pinned.file, step.timeoutSeconds);
+        await using pinned = await createPinnedKnownHosts([{ host: plan.host, key: publicKey! }]);
+        await waitForPinnedSsh(ctx, target, publicKey!, pinned.file, step.timeoutSeconds);
         rebooted = true;
         return;
       }
@@ -528,19 +513,14 @@ export async function executeInstall(
   }
 
   async function remote(command: string[]): Promise<string> {
-    const target: PinnedTarget = {
-      alias: plan.host,
-      address: plan.address,
-      port: plan.port,
-      user: "root",
-      publicKey: publicKey!,
+    await using pinned = await createPinnedKnownHosts([{ host: plan.host, key: publicKey! }]);
+    const ssh: SshContext = {
+      knownHostsFile: pinned.file,
+      connectTimeout: ctx.connectTimeout,
+      extraOptions: ctx.sshOptions,
     };
-    await using pinned = await createPinnedKnownHosts(target);
     return await runner.text({
-      argv: pinnedSshArgv(target, pinned.file, command, {
-        connectTimeout: ctx.connectTimeout,
-        extraOptions: ctx.sshOptions,
-      }),
+      argv: sshExecArgv(target, ssh, command),
       timeoutMs: (ctx.connectTimeout + 30) * 1000,
     });
   }
