@@ -3,18 +3,20 @@ import { Option } from "@commander-js/extra-typings";
 import { KillController } from "dax";
 import { newProgram, printResult, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { pathExists } from "../lib/fs.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import { createRunner, type Runner } from "../lib/runner.ts";
 import { printable } from "../lib/terminal.ts";
 import {
   collectSshOption,
+  factsSource,
   loadPinnedKeys,
+  MAX_TIMEOUT_SECONDS,
+  readFleetFacts,
   type SshContext,
+  TAG,
   writeKnownHosts,
 } from "../lib/fleet/mod.ts";
 import { type DeployHooks, executeDeploy } from "./execute.ts";
-import { type FactsSource, MAX_TIMEOUT_SECONDS, readFleetFacts, TAG } from "./facts.ts";
 import { clearStaleRunDir, makeRunDir, staleRunDirs } from "./owner.ts";
 import {
   DEFAULT_MAX_ACTIVATIONS,
@@ -262,17 +264,6 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       await closing;
     }
   });
-}
-
-/**
- * Where the host facts come from: `--flake <ref>` reads `<ref>#hosts`; the repository itself is
- * read from lib/hosts.nix with no flake inputs (offline, before anything is fetched).
- */
-async function factsSource(root: string, flake: string | undefined): Promise<FactsSource> {
-  if (flake === undefined && await pathExists(`${root}/lib/hosts.nix`)) {
-    return { kind: "file", path: `${root}/lib/hosts.nix` };
-  }
-  return { kind: "flake", flake: flake ?? root };
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   type RunIds,
   unitsCheckCommand,
 } from "./commands.ts";
-import { DEFAULT_COPY_TIMEOUT } from "./facts.ts";
+import { DEFAULT_COPY_TIMEOUT } from "../lib/fleet/mod.ts";
 import { activates, type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
 import {
   CONTROL_SCRIPT,

@@ -49,13 +49,20 @@ export async function loadPinnedKeys(
 }
 
 /**
- * The address without IPv6 brackets, or undefined when it is no host name or IP address ssh
- * can reach (see {@linkcode hostAddressProblem}).
+ * Why `address` is no host ssh can reach, or undefined: {@linkcode hostAddressProblem}, the one
+ * check of every address a tool takes (facts, --target), an IPv6 address also in brackets.
  */
+export function addressProblem(address: string): string | undefined {
+  const bare = /^\[(.*)\]$/.exec(address)?.[1];
+  if (bare === undefined) return hostAddressProblem(address);
+  if (!bare.includes(":")) return "brackets are for IPv6 addresses only";
+  return hostAddressProblem(bare);
+}
+
+/** The address without IPv6 brackets, or undefined when {@linkcode addressProblem} has one. */
 export function normalizeAddress(address: string): string | undefined {
-  const bare = /^\[(.*)\]$/.exec(address)?.[1] ?? address;
-  if (bare !== address && !bare.includes(":")) return undefined;
-  return hostAddressProblem(bare) === undefined ? bare : undefined;
+  if (addressProblem(address) !== undefined) return undefined;
+  return /^\[(.*)\]$/.exec(address)?.[1] ?? address;
 }
 
 /** Why `value` is no TCP port (1 to 65535), or undefined. */

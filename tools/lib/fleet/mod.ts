@@ -5,5 +5,6 @@
 export * from "./keys.ts";
 export * from "./known_hosts.ts";
 export * from "./inventory.ts";
+export * from "./facts.ts";
 export * from "./ssh.ts";
 export * from "./connect.ts";
