@@ -14,7 +14,7 @@ import {
   SUPERVISOR_SCRIPT,
   SYSTEM_PROFILE,
   UNITS_CHECK_SCRIPT,
-} from "./remote.ts";
+} from "../lib/fleet/mod.ts";
 
 /**
  * The environment that gives `nix copy` over ssh-ng the same ssh options, and the host's

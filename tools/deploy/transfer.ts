@@ -3,7 +3,7 @@
 import { causeLine, CommandError } from "../lib/errors.ts";
 import { classifySshFailure, diagnoseMismatch, hostKeyMismatch } from "../lib/fleet/mod.ts";
 import type { ExecuteDeps, HostRun } from "./host_run.ts";
-import { DIFF_FAILED_MARKER, DIFF_MARKER, parseKeyValues } from "./remote.ts";
+import { DIFF_FAILED_MARKER, DIFF_MARKER, parseKeyValues } from "../lib/fleet/mod.ts";
 import type { Step } from "./steps.ts";
 
 /** Opens the host's shared connection (or awaits the one opened during the build). */

@@ -17,7 +17,7 @@ SOPS_VERSION=v3.11.0
 # toolchain as a module through the Go module proxy (the only Go source these machines reach).
 GO_MIN_MINOR=24
 GO_TOOLCHAIN=go1.26.8
-APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils time systemd-container sudo openssl procps whois)
+APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git shellcheck iproute2 nftables util-linux e2fsprogs diffutils time systemd-container sudo openssl procps whois)
 DEMO_APT_PACKAGES=(nix-bin openssh-server openssh-client iproute2 nftables util-linux)
 
 DEMO=0

@@ -8,3 +8,4 @@ export * from "./inventory.ts";
 export * from "./facts.ts";
 export * from "./ssh.ts";
 export * from "./connect.ts";
+export * from "./remote.ts";

@@ -158,11 +158,6 @@ export function closeMasterArgv(target: SshTarget, ctx: SshContext): string[] {
   return ["ssh", "-O", "exit", ...sshOptions(target, ctx, "shared"), "--", sshDestination(target)];
 }
 
-/** Whether an ssh argv (or NIX_SSHOPTS' words) goes through a host's shared connection. */
-export function usesSharedConnection(options: readonly string[]): boolean {
-  return options.includes("ControlMaster=no") && !options.includes("ControlPath=none");
-}
-
 /** Why an ssh connection failed, read from the client's stderr (exit code 255). */
 export type SshFailure =
   /** The host presented another key than the pinned one (see {@linkcode hostKeyMismatch}). */

@@ -5,7 +5,6 @@ import {
   sshExecArgv,
   type SshFailure,
   sshOptions,
-  usesSharedConnection,
 } from "./mod.ts";
 
 const TARGET = { host: "nas1", address: "10.0.0.5", port: 2222, user: "root" };
@@ -35,11 +34,12 @@ Deno.test("sshExecArgv() puts the pinning first, so extra options cannot weaken 
   assertEquals(options.at(-1), "StrictHostKeyChecking=no");
 });
 
-Deno.test("usesSharedConnection() tells the master's commands from new connections", () => {
+Deno.test("sshOptions(): shared goes through the control socket, new never through a master", () => {
   const ctx = { ...CTX, controlDir: "/run/x" };
-  assert(usesSharedConnection(sshOptions(TARGET, ctx, "shared")));
-  assert(!usesSharedConnection(sshOptions(TARGET, ctx, "new")));
-  assert(!usesSharedConnection(sshOptions(TARGET, CTX, "shared")), "no control folder");
+  const shared = sshOptions(TARGET, ctx, "shared");
+  assert(shared.includes("ControlPath=/run/x/nas1.sock") && shared.includes("ControlMaster=no"));
+  assert(sshOptions(TARGET, ctx, "new").includes("ControlPath=none"));
+  assert(sshOptions(TARGET, CTX, "shared").includes("ControlPath=none"), "no control folder");
 });
 
 Deno.test("classifySshFailure() types what ssh said", () => {
