@@ -1,7 +1,7 @@
 // Deploys NixOS hosts: build, copy, activate, confirm or roll back. `deno task deploy --help`.
 import { Option } from "@commander-js/extra-typings";
 import { KillController } from "dax";
-import { newProgram, printResult, runMain } from "../lib/cli.ts";
+import { newProgram, positiveInt, printResult, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import { createRunner, type Runner } from "../lib/runner.ts";
@@ -97,14 +97,6 @@ const INTERRUPT_EXIT: Record<(typeof INTERRUPTS)[number], number> = {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
-}
-
-function positiveInt(value: string, flag: string): number {
-  // Past the safe integers the number is no longer the one typed (or is Infinity).
-  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`Invalid ${flag} "${value}": expected a whole number ≥ 1`);
-  }
-  return Number(value);
 }
 
 /** Entry point; returns the exit code. */

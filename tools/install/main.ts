@@ -1,7 +1,7 @@
 // Installs NixOS on a new machine with nixos-anywhere, the secrets chain checked before a disk is
 // wiped. `deno task install <host> --target <address>`, see `--help`.
 import { Option } from "@commander-js/extra-typings";
-import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
+import { newProgram, positiveIntOf, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { pathExists } from "../lib/fs.ts";
 import { hostNameProblem } from "../lib/host_name.ts";
@@ -29,15 +29,6 @@ import { checkKeyFile, sopsAgeRecipients } from "./secrets_check.ts";
 import { sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
 import { Scratch, scratchParents } from "./scratch.ts";
 import { describeStop, STOP_GRACE_SECONDS } from "./process_group.ts";
-
-function positiveInt(what: string) {
-  return (value: string) => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) {
-      throw new UsageError(`${what} must be a whole number of at least 1, not "${value}"`);
-    }
-    return Number(value);
-  };
-}
 
 function portNumber(value: string): number {
   if (portProblem(value) !== undefined) {
@@ -90,19 +81,19 @@ function program() {
     .option(
       "--connect-timeout <s>",
       "seconds for each SSH connection attempt",
-      positiveInt("--connect-timeout"),
+      positiveIntOf("--connect-timeout"),
       10,
     )
     .option(
       "--wait <s>",
       "seconds to wait for the installed host's SSH after the reboot",
-      positiveInt("--wait"),
+      positiveIntOf("--wait"),
       600,
     )
     .option(
       "--install-timeout <s>",
       "seconds nixos-anywhere may run (build, copy, install) before it is stopped",
-      positiveInt("--install-timeout"),
+      positiveIntOf("--install-timeout"),
       4 * 3600,
     );
 }
