@@ -5,6 +5,7 @@ import { newProgram, positiveInt, printResult, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import { createRunner, type Runner } from "../lib/runner.ts";
+import { askYesNo, oneQuestionAtATime, readSecret } from "../lib/prompt.ts";
 import { printable } from "../lib/terminal.ts";
 import {
   collectSshOption,
@@ -229,7 +230,9 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
         deployer,
         deadDeployers,
         interrupted: () => interrupted !== undefined,
-        ...(opts.ask ? { ask: askOnTerminal() } : {}),
+        ...(opts.ask
+          ? { ask: oneQuestionAtATime((host: string) => askYesNo(`Activate ${host}? [y/N] `)) }
+          : {}),
         ...(sudoPassword !== undefined ? { sudoPassword } : {}),
         ...(seams.hooks ? { hooks: seams.hooks } : {}),
         ...(seams.recoveryGraceSeconds !== undefined
@@ -313,46 +316,6 @@ export function dryRunSteps(
     );
   }
   return shown;
-}
-
-/** Asks "Activate <host>? [y/N]" on the terminal, one host at a time. */
-function askOnTerminal(): (host: string) => Promise<boolean> {
-  let chain = Promise.resolve(true);
-  return (host) => {
-    const answer = chain.then(() => {
-      const reply = prompt(`Activate ${host}? [y/N]`);
-      return /^y(es)?$/i.test(reply?.trim() ?? "");
-    });
-    chain = answer.catch(() => false);
-    return answer;
-  };
-}
-
-/** Reads one line without echo on a terminal, or the first line of stdin otherwise. */
-async function readSecret(question: string): Promise<string> {
-  const encoder = new TextEncoder();
-  const terminal = Deno.stdin.isTerminal();
-  if (terminal) {
-    Deno.stderr.writeSync(encoder.encode(question));
-    Deno.stdin.setRaw(true);
-  }
-  const bytes: number[] = [];
-  const buffer = new Uint8Array(1);
-  try {
-    while ((await Deno.stdin.read(buffer)) === 1) {
-      const byte = buffer[0]!;
-      if (byte === 3) throw new UsageError("Cancelled");
-      if (byte === 10 || byte === 13) break;
-      if (byte === 127) bytes.pop();
-      else bytes.push(byte);
-    }
-  } finally {
-    if (terminal) {
-      Deno.stdin.setRaw(false);
-      Deno.stderr.writeSync(encoder.encode("\n"));
-    }
-  }
-  return new TextDecoder().decode(new Uint8Array(bytes));
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

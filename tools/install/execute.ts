@@ -1,6 +1,7 @@
 // The install executor: runs the plan's steps in order through the Runner. Every check that can
 // fail runs before nixos-anywhere touches the target; the scratch folder is removed afterwards.
 import { causeLine, CommandError } from "../lib/errors.ts";
+import { isYes } from "../lib/prompt.ts";
 import { formatCommand } from "../lib/quote.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
@@ -68,8 +69,6 @@ const EVAL_TIMEOUT_MS = 600_000;
 function resolveWork(arg: string, work: string): string {
   return arg.replaceAll(WORK_DIR, work);
 }
-
-const yes = (answer: string | undefined) => /^y(es)?$/i.test(answer?.trim() ?? "");
 
 /** The most of one line of nixos-anywhere's output that is kept and shown (a progress bar or a
  * binary blob has no newline: held whole, it grew without bound, and so did the error line). */
@@ -335,7 +334,7 @@ export async function executeInstall(
           const answer = await ctx.ask(
             `The flake sees only tracked files: stage ${files} with git add now? [y/N] `,
           );
-          if (!yes(answer)) {
+          if (!isYes(answer)) {
             throw new Stopped(
               `Stopped before the install: git add (or commit) ${files}, then run again with --host-key ${
                 keyPath ?? "<new key>"
@@ -440,7 +439,7 @@ export async function executeInstall(
           const answer = await ctx.ask(
             `Is that the fingerprint the installer shows on its console? Its disks will be erased. [y/N] `,
           );
-          if (!yes(answer)) {
+          if (!isYes(answer)) {
             throw new Stopped(
               "Stopped: the installer's host key was not confirmed; nothing was changed",
             );
