@@ -1,5 +1,5 @@
 // Systemd test hosts: real systemd as PID 1 in a `systemd-nspawn` container per host, beside
-// the light sshd hosts of test_hosts.ts (which stay wherever systemd does not matter). Each
+// the light sshd hosts of lib/local_hosts.ts (which stay wherever systemd does not matter). Each
 // boots the machine's own /usr with a volatile root, its own /nix (kept across reboots), an
 // empty /run, its own /etc overlay (host key, users, sudo rules, machine-id) and only the units
 // the harness names: sshd, journald, logind, a NixOS stage-2 stand-in and what a test adds;
@@ -10,14 +10,15 @@
 // current system, as NixOS's stage 2 does), kill empties its cgroups (`cgroup.kill`: power
 // loss), freeze and thaw write `cgroup.freeze`, cut off adds an nft table. Each host holds a
 // 127.0.0.N address lock shared with the light hosts; a later harness that takes the lock of a
-// crashed one kills what its cgroups hold and removes its folder (test_hosts.ts reapLease).
-import { CommandError } from "../lib/errors.ts";
-import { formatCommand } from "../lib/quote.ts";
+// crashed one kills what its cgroups hold and removes its folder (local_hosts.ts reapLease).
 import { type CommandResult, createRunner } from "../lib/runner.ts";
 import {
   type AddressLease,
   cutOffAddress,
   deleteFirewallTable,
+  harnessCanConnect,
+  harnessSsh,
+  harnessSshArgv,
   hostCgroupName,
   hostCgroups,
   keygen,
@@ -29,7 +30,7 @@ import {
   type SshOptions,
   type TestHost,
   type TestHosts,
-} from "../lib/test_hosts.ts";
+} from "../lib/local_hosts.ts";
 
 /** A login user of every systemd host besides root. */
 export interface SystemdHostUser {
@@ -320,44 +321,15 @@ class SystemdTestHost implements SystemdHost {
   }
 
   sshArgv(command: string | readonly string[], options: { connectTimeout?: number } = {}) {
-    const line = typeof command === "string" ? command : formatCommand(command);
-    return [
-      "ssh",
-      "-F",
-      this.harness.sshConfigFile,
-      "-o",
-      `ConnectTimeout=${options.connectTimeout ?? 5}`,
-      "-p",
-      "22",
-      this.sshTarget,
-      "--",
-      line,
-    ];
+    return harnessSshArgv(this, command, options);
   }
 
   ssh(command: string | readonly string[], options: SshOptions = {}): Promise<CommandResult> {
-    const argv = this.sshArgv(
-      command,
-      options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout },
-    );
-    return runner.run({
-      argv,
-      ...(options.okCodes === undefined ? {} : { okCodes: options.okCodes }),
-      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    });
+    return harnessSsh(this, command, options);
   }
 
-  async canConnect(timeoutSeconds = 2): Promise<boolean> {
-    const result = await runner.run({
-      argv: this.sshArgv("true", { connectTimeout: timeoutSeconds }),
-      okCodes: [255],
-      timeoutMs: (timeoutSeconds + 2) * 1000,
-    }).catch((error) => {
-      if (error instanceof CommandError) return { code: error.code };
-      throw error;
-    });
-    return result.code === 0;
+  canConnect(timeoutSeconds = 2): Promise<boolean> {
+    return harnessCanConnect(this, timeoutSeconds);
   }
 
   /** Boots the container and waits (bounded) until its sshd listens. */

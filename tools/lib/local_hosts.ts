@@ -1,7 +1,9 @@
-// Test hosts: real sshd servers on 127.0.0.N:22, each in its own mount namespace with its own
-// /nix, /run and /root, that a test can start, stop, kill, freeze and cut off. Used by the tests
-// (through tools/testing/test_hosts.ts) and by `deno task demo`; they run as root (mount
-// namespaces, port 22, nft).
+// Local hosts: real sshd servers on 127.0.0.N:22, each in its own mount namespace with its own
+// /nix, /run and /root, that can be started, stopped, killed, frozen and cut off. A product
+// module: `deno task demo` deploys to them; the tests reach them through
+// tools/testing/test_hosts.ts (with the test-only helpers), and the systemd test hosts
+// (tools/testing/systemd_hosts.ts) share their address leases, cgroups, firewall and SSH. They
+// run as root (mount namespaces, port 22, nft).
 import { CommandError } from "./errors.ts";
 import { formatCommand } from "./quote.ts";
 import { type CommandResult, createRunner } from "./runner.ts";
@@ -467,6 +469,68 @@ async function waitFor(
   }
 }
 
+/** A harness host as its SSH sees it: `root@<address>` through the harness' ssh_config. */
+export interface HarnessSshHost {
+  readonly sshTarget: string;
+  readonly harness: { readonly sshConfigFile: string };
+}
+
+/** The argv that runs `command` on `host` (an array is shell-quoted word by word). */
+export function harnessSshArgv(
+  host: HarnessSshHost,
+  command: string | readonly string[],
+  options: { connectTimeout?: number } = {},
+): string[] {
+  const line = typeof command === "string" ? command : formatCommand(command);
+  return [
+    "ssh",
+    "-F",
+    host.harness.sshConfigFile,
+    "-o",
+    `ConnectTimeout=${options.connectTimeout ?? 5}`,
+    "-p",
+    "22",
+    host.sshTarget,
+    "--",
+    line,
+  ];
+}
+
+/** Runs `command` on `host` over SSH with the pinned host key; throws CommandError on failure. */
+export function harnessSsh(
+  host: HarnessSshHost,
+  command: string | readonly string[],
+  options: SshOptions = {},
+): Promise<CommandResult> {
+  const argv = harnessSshArgv(
+    host,
+    command,
+    options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout },
+  );
+  return runner.run({
+    argv,
+    ...(options.okCodes === undefined ? {} : { okCodes: options.okCodes }),
+    ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
+}
+
+/** Whether `ssh true` on `host` succeeds within `timeoutSeconds`. */
+export async function harnessCanConnect(
+  host: HarnessSshHost,
+  timeoutSeconds: number,
+): Promise<boolean> {
+  const result = await runner.run({
+    argv: harnessSshArgv(host, "true", { connectTimeout: timeoutSeconds }),
+    okCodes: [255],
+    timeoutMs: (timeoutSeconds + 2) * 1000,
+  }).catch((error) => {
+    if (error instanceof CommandError) return { code: error.code };
+    throw error;
+  });
+  return result.code === 0;
+}
+
 class Host implements TestHost {
   readonly port = 22 as const;
   readonly user = "root" as const;
@@ -510,44 +574,15 @@ class Host implements TestHost {
   }
 
   sshArgv(command: string | readonly string[], options: { connectTimeout?: number } = {}) {
-    const line = typeof command === "string" ? command : formatCommand(command);
-    return [
-      "ssh",
-      "-F",
-      this.harness.sshConfigFile,
-      "-o",
-      `ConnectTimeout=${options.connectTimeout ?? 5}`,
-      "-p",
-      "22",
-      this.sshTarget,
-      "--",
-      line,
-    ];
+    return harnessSshArgv(this, command, options);
   }
 
   ssh(command: string | readonly string[], options: SshOptions = {}): Promise<CommandResult> {
-    const argv = this.sshArgv(
-      command,
-      options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout },
-    );
-    return runner.run({
-      argv,
-      ...(options.okCodes === undefined ? {} : { okCodes: options.okCodes }),
-      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    });
+    return harnessSsh(this, command, options);
   }
 
-  async canConnect(timeoutSeconds = 2): Promise<boolean> {
-    const result = await runner.run({
-      argv: this.sshArgv("true", { connectTimeout: timeoutSeconds }),
-      okCodes: [255],
-      timeoutMs: (timeoutSeconds + 2) * 1000,
-    }).catch((error) => {
-      if (error instanceof CommandError) return { code: error.code };
-      throw error;
-    });
-    return result.code === 0;
+  canConnect(timeoutSeconds = 2): Promise<boolean> {
+    return harnessCanConnect(this, timeoutSeconds);
   }
 
   async start(): Promise<void> {
@@ -815,14 +850,4 @@ export async function startTestHosts(
     await dispose().catch(() => {});
     throw error;
   }
-}
-
-/** Runs `fn` with `count` fresh test hosts and removes them afterwards, even when `fn` throws. */
-export async function withTestHosts<T>(
-  count: number,
-  fn: (hosts: TestHosts) => Promise<T>,
-  options: TestHostsOptions = {},
-): Promise<T> {
-  await using hosts = await startTestHosts(count, options);
-  return await fn(hosts);
 }
