@@ -755,6 +755,81 @@ export async function processState(pid: number): Promise<string | undefined> {
   }
 }
 
+/** A harness host as its harness' files see it. */
+interface HarnessHost {
+  readonly name: string;
+  readonly address: string;
+  readonly hostPublicKey: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Writes the harness' client files: a known_hosts with every host's key, and an ssh_config
+ * that pins it and the client key, with no prompts (`what` names the harness in its comment).
+ */
+export async function writeHarnessSshFiles(
+  files: { clientKey: string; knownHostsFile: string; sshConfigFile: string },
+  hosts: readonly HarnessHost[],
+  what: string,
+): Promise<void> {
+  await Deno.writeTextFile(
+    files.knownHostsFile,
+    hosts.map((host) => `${host.address} ${host.hostPublicKey}\n`).join(""),
+  );
+  await Deno.writeTextFile(
+    files.sshConfigFile,
+    [
+      `# ssh_config for ${what}: pinned host keys, the test client key, no prompts.`,
+      "Host *",
+      "  User root",
+      `  IdentityFile ${files.clientKey}`,
+      "  IdentitiesOnly yes",
+      "  IdentityAgent none",
+      `  UserKnownHostsFile ${files.knownHostsFile}`,
+      "  GlobalKnownHostsFile /dev/null",
+      "  StrictHostKeyChecking yes",
+      "  CheckHostIP no",
+      "  BatchMode yes",
+      "  ConnectTimeout 5",
+      "  LogLevel ERROR",
+      "",
+    ].join("\n"),
+  );
+}
+
+/**
+ * Cleans every host of a harness up, then reaps what a failed clean-up left in its folder and
+ * releases the address leases (an emptied lock file tells the next owner that there is nothing
+ * to reap); throws every clean-up failure at once.
+ */
+export async function disposeHarness(
+  dir: string,
+  hosts: readonly HarnessHost[],
+  leases: readonly AddressLease[],
+  what: string,
+): Promise<void> {
+  const results = await Promise.allSettled(hosts.map((host) => host.cleanup()));
+  // Also whatever a failed clean-up of one host left in its namespace.
+  await reapHarness(dir);
+  for (const lease of leases) {
+    if (results.every((r) => r.status === "fulfilled")) await lease.file.truncate(0);
+    lease.file.close();
+  }
+  const failures = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
+  if (failures.length > 0) throw new AggregateError(failures, `Cannot clean up every ${what}`);
+}
+
+/** The host of `hosts` named `name`; throws naming the harness (`what`). */
+export function harnessHost<H extends { readonly name: string }>(
+  hosts: readonly H[],
+  name: string,
+  what: string,
+): H {
+  const host = hosts.find((h) => h.name === name);
+  if (host === undefined) throw new Error(`Cannot find ${what} "${name}"`);
+  return host;
+}
+
 /** Starts `count` test hosts in parallel; dispose the result (or use `await using`). */
 export async function startTestHosts(
   count: number,
@@ -790,46 +865,13 @@ export async function startTestHosts(
   const dispose = async () => {
     if (disposed) return;
     disposed = true;
-    const results = await Promise.allSettled(hosts.map((host) => host.cleanup()));
-    // Also whatever a failed clean-up of one host left in its namespace.
-    await reapHarness(dir);
-    for (const lease of leases) {
-      // An empty lock file tells the next owner that there is nothing to reap.
-      if (results.every((r) => r.status === "fulfilled")) await lease.file.truncate(0);
-      lease.file.close();
-    }
-    const failures = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
-    if (failures.length > 0) {
-      throw new AggregateError(failures, "Cannot clean up every test host");
-    }
+    await disposeHarness(dir, hosts, leases, "test host");
   };
   try {
     const clientPublicKey = await keygen(clientKey, "test-client");
     await Promise.all(hosts.map((host) => Deno.mkdir(host.dir, { recursive: true })));
     await Promise.all(hosts.map((host) => host.prepare(clientPublicKey)));
-    await Deno.writeTextFile(
-      knownHostsFile,
-      hosts.map((host) => `${host.address} ${host.hostPublicKey}\n`).join(""),
-    );
-    await Deno.writeTextFile(
-      sshConfigFile,
-      [
-        "# ssh_config for test hosts: pinned host keys, the test client key, no prompts.",
-        "Host *",
-        "  User root",
-        `  IdentityFile ${clientKey}`,
-        "  IdentitiesOnly yes",
-        "  IdentityAgent none",
-        `  UserKnownHostsFile ${knownHostsFile}`,
-        "  GlobalKnownHostsFile /dev/null",
-        "  StrictHostKeyChecking yes",
-        "  CheckHostIP no",
-        "  BatchMode yes",
-        "  ConnectTimeout 5",
-        "  LogLevel ERROR",
-        "",
-      ].join("\n"),
-    );
+    await writeHarnessSshFiles({ clientKey, knownHostsFile, sshConfigFile }, hosts, "test hosts");
     await Promise.all(hosts.map((host) => host.start()));
     return {
       hosts,
@@ -839,11 +881,7 @@ export async function startTestHosts(
       knownHostsFile,
       sshConfigFile,
       nixSshEnv: { NIX_SSHOPTS: `-F ${sshConfigFile}` },
-      host(name) {
-        const host = hosts.find((h) => h.name === name);
-        if (host === undefined) throw new Error(`Cannot find test host "${name}"`);
-        return host;
-      },
+      host: (name) => harnessHost(hosts, name, "test host"),
       [Symbol.asyncDispose]: dispose,
     };
   } catch (error) {

@@ -16,7 +16,9 @@ import {
   type AddressLease,
   cutOffAddress,
   deleteFirewallTable,
+  disposeHarness,
   harnessCanConnect,
+  harnessHost,
   harnessSsh,
   harnessSshArgv,
   hostCgroupName,
@@ -25,11 +27,11 @@ import {
   killCgroup,
   leaseAddresses,
   listening,
-  reapHarness,
   removeCgroupTree,
   type SshOptions,
   type TestHost,
   type TestHosts,
+  writeHarnessSshFiles,
 } from "../lib/local_hosts.ts";
 
 /** A login user of every systemd host besides root. */
@@ -557,43 +559,16 @@ export async function startSystemdHosts(
   const dispose = async () => {
     if (disposed) return;
     disposed = true;
-    const results = await Promise.allSettled(hosts.map((host) => host.cleanup()));
-    await reapHarness(dir);
-    for (const lease of leases) {
-      if (results.every((r) => r.status === "fulfilled")) await lease.file.truncate(0);
-      lease.file.close();
-    }
-    const failures = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
-    if (failures.length > 0) {
-      throw new AggregateError(failures, "Cannot clean up every systemd test host");
-    }
+    await disposeHarness(dir, hosts, leases, "systemd test host");
   };
   try {
     const clientPublicKey = await keygen(clientKey, "test-client");
     await Promise.all(hosts.map((host) => Deno.mkdir(host.dir, { recursive: true })));
     await Promise.all(hosts.map((host) => host.prepare(clientPublicKey, options.users ?? [])));
-    await Deno.writeTextFile(
-      knownHostsFile,
-      hosts.map((host) => `${host.address} ${host.hostPublicKey}\n`).join(""),
-    );
-    await Deno.writeTextFile(
-      sshConfigFile,
-      [
-        "# ssh_config for systemd test hosts: pinned host keys, the test client key, no prompts.",
-        "Host *",
-        "  User root",
-        `  IdentityFile ${clientKey}`,
-        "  IdentitiesOnly yes",
-        "  IdentityAgent none",
-        `  UserKnownHostsFile ${knownHostsFile}`,
-        "  GlobalKnownHostsFile /dev/null",
-        "  StrictHostKeyChecking yes",
-        "  CheckHostIP no",
-        "  BatchMode yes",
-        "  ConnectTimeout 5",
-        "  LogLevel ERROR",
-        "",
-      ].join("\n"),
+    await writeHarnessSshFiles(
+      { clientKey, knownHostsFile, sshConfigFile },
+      hosts,
+      "systemd test hosts",
     );
     await Promise.all(hosts.map((host) => host.start()));
     return {
@@ -604,11 +579,7 @@ export async function startSystemdHosts(
       knownHostsFile,
       sshConfigFile,
       nixSshEnv: { NIX_SSHOPTS: `-F ${sshConfigFile}` },
-      host(name) {
-        const host = hosts.find((h) => h.name === name);
-        if (host === undefined) throw new Error(`Cannot find systemd test host "${name}"`);
-        return host;
-      },
+      host: (name) => harnessHost(hosts, name, "systemd test host"),
       [Symbol.asyncDispose]: dispose,
     };
   } catch (error) {
