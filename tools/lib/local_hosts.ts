@@ -531,6 +531,33 @@ export async function harnessCanConnect(
   return result.code === 0;
 }
 
+/**
+ * Follows symlinks as `host` sees them (`/nix/var/nix/profiles/system` → `/nix/store/…`), each
+ * mapped to the outer path by `host.hostPath`; `what` names the harness in an error.
+ */
+export async function resolveOnHost(
+  host: { readonly name: string; hostPath(path: string): string },
+  path: string,
+  what: string,
+): Promise<string> {
+  let current = path;
+  for (let hop = 0; hop < 40; hop++) {
+    const info = await Deno.lstat(host.hostPath(current)).catch((error) => {
+      // A dangling link resolves to its target, as `readlink -m` would.
+      if (error instanceof Deno.errors.NotFound && hop > 0) return undefined;
+      throw error;
+    });
+    if (info === undefined || !info.isSymlink) return current;
+    const target = await Deno.readLink(host.hostPath(current));
+    current = target.startsWith("/")
+      ? target
+      : `${current.slice(0, current.lastIndexOf("/"))}/${target}`;
+    // Store paths are the same on every host: stop there instead of mapping them again.
+    if (/^\/nix\/store\/[^/]+$/.test(current)) return current;
+  }
+  throw new Error(`Cannot resolve "${path}" on ${what} "${host.name}": too many symlinks`);
+}
+
 class Host implements TestHost {
   readonly port = 22 as const;
   readonly user = "root" as const;
@@ -719,23 +746,8 @@ class Host implements TestHost {
     );
   }
 
-  async resolve(path: string): Promise<string> {
-    let current = path;
-    for (let hop = 0; hop < 40; hop++) {
-      const info = await Deno.lstat(this.hostPath(current)).catch((error) => {
-        // A dangling link resolves to its target, as `readlink -m` would.
-        if (error instanceof Deno.errors.NotFound && hop > 0) return undefined;
-        throw error;
-      });
-      if (info === undefined || !info.isSymlink) return current;
-      const target = await Deno.readLink(this.hostPath(current));
-      current = target.startsWith("/")
-        ? target
-        : `${current.slice(0, current.lastIndexOf("/"))}/${target}`;
-      // Store paths are the same on every host: stop there instead of mapping them again.
-      if (/^\/nix\/store\/[^/]+$/.test(current)) return current;
-    }
-    throw new Error(`Cannot resolve "${path}" on test host "${this.name}": too many symlinks`);
+  resolve(path: string): Promise<string> {
+    return resolveOnHost(this, path, "test host");
   }
 
   /** Kills everything, removes the firewall table; safe to call more than once. */

@@ -28,6 +28,7 @@ import {
   leaseAddresses,
   listening,
   removeCgroupTree,
+  resolveOnHost,
   type SshOptions,
   type TestHost,
   type TestHosts,
@@ -483,23 +484,8 @@ class SystemdTestHost implements SystemdHost {
     );
   }
 
-  async resolve(path: string): Promise<string> {
-    let current = path;
-    for (let hop = 0; hop < 40; hop++) {
-      const info = await Deno.lstat(this.hostPath(current)).catch((error) => {
-        if (error instanceof Deno.errors.NotFound && hop > 0) return undefined;
-        throw error;
-      });
-      if (info === undefined || !info.isSymlink) return current;
-      const target = await Deno.readLink(this.hostPath(current));
-      current = target.startsWith("/")
-        ? target
-        : `${current.slice(0, current.lastIndexOf("/"))}/${target}`;
-      if (/^\/nix\/store\/[^/]+$/.test(current)) return current;
-    }
-    throw new Error(
-      `Cannot resolve "${path}" on systemd test host "${this.name}": too many symlinks`,
-    );
+  resolve(path: string): Promise<string> {
+    return resolveOnHost(this, path, "systemd test host");
   }
 
   async addBootUnit(name: string, text: string): Promise<void> {
