@@ -1,9 +1,13 @@
 // Transfer: the first contact (pinned host key), the closure copy, the build on the target and
 // the probe with the closure diff.
 import { causeLine, CommandError } from "../lib/errors.ts";
-import { classifySshFailure, diagnoseMismatch, hostKeyMismatch } from "../lib/fleet/mod.ts";
+import {
+  classifySshFailure,
+  diagnoseMismatch,
+  hostKeyMismatch,
+  parseProbe,
+} from "../lib/fleet/mod.ts";
 import type { ExecuteDeps, HostRun } from "./host_run.ts";
-import { DIFF_FAILED_MARKER, DIFF_MARKER, parseKeyValues } from "../lib/fleet/mod.ts";
 import type { Step } from "./steps.ts";
 
 /** Opens the host's shared connection (or awaits the one opened during the build). */
@@ -88,21 +92,15 @@ export async function probe(run: HostRun, step: Step): Promise<void> {
     );
     return;
   }
-  const [facts = "", rest] = out.split(`${DIFF_MARKER}\n`);
-  const [diff, failed] = rest === undefined ? [undefined, undefined] : rest.split(
-    `${DIFF_FAILED_MARKER}\n`,
-  );
-  const values = parseKeyValues(facts);
-  if (values.gen && /^\d+$/.test(values.gen)) run.report.previousGeneration = Number(values.gen);
-  const before = values.profile ?? values.current;
-  if (failed !== undefined) {
-    run.deps.progress.note(
-      `${run.host.host}: closure diff unavailable: ${failed.trim() || "nix failed"}`,
-    );
+  const probed = parseProbe(out);
+  if (probed.generation !== undefined) run.report.previousGeneration = probed.generation;
+  if (probed.diff.kind === "failed") {
+    run.deps.progress.note(`${run.host.host}: closure diff unavailable: ${probed.diff.reason}`);
     return;
   }
-  if (before !== undefined && diff !== undefined) {
-    run.report.closureDiff = diff.trimEnd();
+  if (probed.before !== undefined && probed.diff.kind === "done") {
+    const before = probed.before;
+    run.report.closureDiff = probed.diff.text;
     run.deps.progress.note(
       `${run.host.host}: closure diff ${before} → ${run.values.toplevel}\n${
         indent(run.report.closureDiff || "(no version changes)")

@@ -265,6 +265,36 @@ export function parseKeyValues(text: string): Record<string, string> {
   return values;
 }
 
+/** What the probe (remote/probe.sh) found on a host. */
+export interface ProbeResult {
+  /** The system profile's generation number. */
+  generation?: number;
+  /** The system the diff starts from: the profile's, else the running one. */
+  before?: string;
+  /** The closure diff: not asked (no new system, or nothing to diff from), done, or failed. */
+  diff:
+    | { kind: "none" }
+    | { kind: "done"; text: string }
+    | { kind: "failed"; reason: string };
+}
+
+/** Parses the probe's output: key=value lines, then the diff after its markers. */
+export function parseProbe(output: string): ProbeResult {
+  const [facts = "", rest] = output.split(`${DIFF_MARKER}\n`);
+  const values = parseKeyValues(facts);
+  const result: ProbeResult = { diff: { kind: "none" } };
+  if (values.gen && /^\d+$/.test(values.gen)) result.generation = Number(values.gen);
+  const before = values.profile ?? values.current;
+  if (before !== undefined) result.before = before;
+  if (rest !== undefined) {
+    const [text, failed] = rest.split(`${DIFF_FAILED_MARKER}\n`);
+    result.diff = failed !== undefined
+      ? { kind: "failed", reason: failed.trim() || "nix failed" }
+      : { kind: "done", text: (text ?? "").trimEnd() };
+  }
+  return result;
+}
+
 /** Runs `script` with `sh -c` and arguments, as one remote command string. */
 export function shCommand(script: string, args: readonly string[]): string {
   return ["sh", "-c", script, "devops-deploy", ...args].map(shellQuote).join(" ");

@@ -4,6 +4,7 @@ import {
   assembleScript,
   isFinal,
   parsePhase,
+  parseProbe,
   parseRemoteState,
   REMOTE_SCRIPTS,
   type RemotePhase,
@@ -99,4 +100,26 @@ Deno.test("parsePhase() types every status the supervisor writes; others stay un
     { kind: "rolled-back", why: "timeout" },
     3,
   ]);
+});
+
+Deno.test("parseProbe() reads the generation, the system diffed from, and the diff or why it failed", () => {
+  assertEquals(parseProbe("gen=7\nprofile=/nix/store/a\ncurrent=/nix/store/b\n"), {
+    generation: 7,
+    before: "/nix/store/a",
+    diff: { kind: "none" },
+  });
+  assertEquals(
+    parseProbe("current=/nix/store/b\n--- closure diff\nhello: 1.0 → 1.1\n\n"),
+    { before: "/nix/store/b", diff: { kind: "done", text: "hello: 1.0 → 1.1" } },
+  );
+  assertEquals(
+    parseProbe(
+      "gen=x\nprofile=/nix/store/a\n--- closure diff\n--- closure diff failed\nerror: no store\n",
+    ),
+    { before: "/nix/store/a", diff: { kind: "failed", reason: "error: no store" } },
+  );
+  assertEquals(
+    parseProbe("--- closure diff\n--- closure diff failed\n").diff,
+    { kind: "failed", reason: "nix failed" },
+  );
 });
