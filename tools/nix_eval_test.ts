@@ -768,7 +768,7 @@ if (inputsDir === undefined) {
           const amCheck = await runProgram(["amtool", "check-config", amYml]);
           assertEquals(amCheck.code, 0, amCheck.stdout + amCheck.stderr);
           assertStringIncludes(amCheck.stdout, " - 1 receivers");
-        assertStringIncludes(amCheck.stdout, " - 1 inhibit rules");
+          assertStringIncludes(amCheck.stdout, " - 1 inhibit rules");
 
           // Ports open on the monitoring interface only; the units we add keep a named confinement.
           for (const host of ["nas1", "desk1"]) {

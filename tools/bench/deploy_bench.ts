@@ -3,7 +3,7 @@
 // where the time goes), the tool against the same steps by hand through the same relay, and
 // reading host facts. Run as root: `deno task bench:deploy`.
 import { testHostFlags } from "../deploy/_test_flags.ts";
-import { parseFleetFacts, readFleetFacts } from "../deploy/facts.ts";
+import { parseFleetFacts, readFleetFacts } from "../lib/fleet/mod.ts";
 import { createRunner } from "../lib/runner.ts";
 import { createFixtureFlake, type FixtureFlake } from "../testing/fixture_flake.ts";
 import { createProgramsBin, installToolkit, type ProgramsBin } from "../testing/task.ts";

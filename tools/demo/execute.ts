@@ -8,7 +8,7 @@ import {
   startTestHosts,
   type TestHost,
   type TestHosts,
-} from "../lib/test_hosts.ts";
+} from "../lib/local_hosts.ts";
 import { demoFleetTree, HOST_NIX_CONFIG, LOCAL_NIX_CONFIG, writeTree } from "./fleet.ts";
 import { killRestOfOwnNetworkNamespace } from "./namespace.ts";
 import {

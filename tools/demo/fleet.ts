@@ -1,6 +1,7 @@
 // The demo fleet of `deno task demo`: a repository in the real layout (flake.nix,
 // lib/hosts.nix, configurations/<host>/deploy.nix and host key) whose "NixOS systems" are small
 // stand-ins with no inputs, so the real nix evaluates and builds them in a second, offline.
+import { hostFiles } from "../lib/fleet/inventory.ts";
 import { isHostName } from "../lib/host_name.ts";
 
 /** One host of the demo fleet, as the test host it deploys to gives it. */
@@ -186,7 +187,7 @@ export function demoFleetTree(
     if (system === undefined) throw new Error(`Cannot make demo host "${host.name}": no system`);
     tree[`configurations/${host.name}/deploy.nix`] = deployNix(host);
     tree[`configurations/${host.name}/default.nix`] = configurationNix(host.name, system);
-    tree[`configurations/${host.name}/ssh_host_ed25519_key.pub`] = `${host.hostPublicKey.trim()}\n`;
+    tree[hostFiles(host.name).publicKey] = `${host.hostPublicKey.trim()}\n`;
   }
   tree["configurations/nixos-configurations.nix"] = [
     "# The hosts index of the demo fleet.",

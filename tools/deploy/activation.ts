@@ -2,18 +2,24 @@
 // read its state over new connections when a session drops (with a hard deadline), confirm or
 // abort, and turn the supervisor's final state into an outcome.
 import { CommandError } from "../lib/errors.ts";
+import { sshArgv } from "../lib/fleet/mod.ts";
 import {
   activateCommand,
   controlCommand,
   rollbackSeconds,
-  sshArgv,
   supervisorCheckSeconds,
 } from "./commands.ts";
 import type { HostRun } from "./host_run.ts";
 import { deployerIsDead, deployerText } from "./owner.ts";
 import type { HostOutcome, RollbackReason } from "./outcome.ts";
 import { activates, usesMagicRollback } from "./plan.ts";
-import { isFinalStatus, parseRemoteState, type RemoteState } from "./remote.ts";
+import {
+  isFinal,
+  parsePhase,
+  parseRemoteState,
+  type RemotePhase,
+  type RemoteState,
+} from "../lib/fleet/mod.ts";
 import type { Step } from "./steps.ts";
 
 /** What the activation step ended with: a state to go on from, or the host's outcome. */
@@ -28,7 +34,7 @@ export type ActivationResult = { state: RemoteState } | { outcome: HostOutcome }
  */
 export async function activate(run: HostRun, step: Step): Promise<ActivationResult> {
   let state = await activationState(run, step);
-  if (state.status === "busy") {
+  if (state.phase.kind === "busy") {
     const holder = state.holder ?? {};
     const dead = holder.by !== undefined &&
       (run.deps.deadDeployers?.has(holder.by) || await deployerIsDead(holder.by));
@@ -46,7 +52,7 @@ export async function activate(run: HostRun, step: Step): Promise<ActivationResu
       };
       state = await activationState(run, retry);
     }
-    if (state.status === "busy") {
+    if (state.phase.kind === "busy") {
       const h = state.holder ?? {};
       return {
         outcome: {
@@ -74,7 +80,7 @@ async function activationState(run: HostRun, step: Step): Promise<RemoteState> {
     const { host } = run;
     return await recover(
       run,
-      (s) => s === "activated" || s === "busy" || isFinalStatus(s),
+      (p) => p.kind === "activated" || p.kind === "busy" || isFinal(p),
       host.activationTimeout + supervisorCheckSeconds(host) + host.confirmTimeout + grace(run),
     );
   }
@@ -99,7 +105,7 @@ export function isLostSession(error: unknown): boolean {
  */
 export async function recover(
   run: HostRun,
-  accept: (status: string) => boolean,
+  accept: (phase: RemotePhase) => boolean,
   seconds: number,
 ): Promise<RemoteState> {
   const { host, deps } = run;
@@ -119,13 +125,18 @@ export async function recover(
         timeoutMs: (deps.ssh.connectTimeout + 10) * 1000,
       });
       last = parseRemoteState(result.stdout);
-      if (accept(last.status) || last.supervisorLost || last.status === "gone") return last;
+      if (accept(last.phase) || last.supervisorLost || last.phase.kind === "gone") return last;
     } catch (error) {
       if (!isLostSession(error)) throw error;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  return { ...(last ?? {}), status: "unknown", ...(last ? { lastStatus: last.status } : {}) };
+  return {
+    ...(last ?? {}),
+    status: "unknown",
+    phase: parsePhase(undefined),
+    ...(last ? { lastStatus: last.status } : {}),
+  };
 }
 
 /**
@@ -154,7 +165,7 @@ export async function confirm(run: HostRun, step: Step, abort: boolean): Promise
     );
     // Not the rollback's bound: a host that answers "rolling-back" at the deadline is
     // reported with that (an unreachable one would hold the deployer for it).
-    state = await recover(run, isFinalStatus, run.host.confirmTimeout + grace(run));
+    state = await recover(run, isFinal, run.host.confirmTimeout + grace(run));
   }
   run.apply(state);
   return state;
@@ -181,15 +192,20 @@ export function stateOutcome(
   step: "activate" | "confirm",
   why?: string,
 ): HostOutcome | undefined {
-  const status = state.status;
-  if (status === "confirmed" || status === "done" || status === "activated") return undefined;
+  const { status, phase } = state;
+  if (phase.kind === "confirmed" || phase.kind === "done" || phase.kind === "activated") {
+    return undefined;
+  }
   const log = " (log: /nix/var/devops-deploy/last-activate.log on the host)";
   const prefix = why ? `${why}; ` : "";
-  const rolled = /^(rolled-back|rollback-failed|superseded)-(.+)$/.exec(status);
+  const rolled = phase.kind === "rolled-back" || phase.kind === "rollback-failed" ||
+      phase.kind === "superseded"
+    ? phase
+    : undefined;
   // Before the rolled-back match: an older supervisor wrote `rolled-back-*` with superseded_by.
-  if (state.supersededBy !== undefined || rolled?.[1] === "superseded") {
+  if (state.supersededBy !== undefined || rolled?.kind === "superseded") {
     // Only a run that made a generation (not --mode test) has one to delete.
-    const deleted = rolled?.[1] === "superseded" && state.newGen !== undefined &&
+    const deleted = rolled?.kind === "superseded" && state.newGen !== undefined &&
         state.newGen !== state.prevGen
       ? `; this run's generation ${state.newGen} was deleted`
       : "";
@@ -201,12 +217,12 @@ export function stateOutcome(
       } during the run (someone else switched the host)`;
     return {
       kind: "superseded",
-      ...(rolled ? { reason: rolled[2] as RollbackReason } : {}),
+      ...(rolled ? { reason: rolled.why as RollbackReason } : {}),
       cause: `${prefix}not rolled back: ${what}${deleted}`,
     };
   }
   if (rolled) {
-    const reason = rolled[2] as RollbackReason;
+    const reason = rolled.why as RollbackReason;
     const back = state.activeGen !== undefined ? ` to generation ${state.activeGen}` : "";
     const cause = why ??
       (reason === "activation"
@@ -220,20 +236,20 @@ export function stateOutcome(
         : reason === "state-removed"
         ? `the run's state dir on the host was removed during the run; rolled back${back}`
         : `rolled back${back}`);
-    return rolled[1] === "rolled-back" ? { kind: "rolled-back", reason, cause } : {
+    return rolled.kind === "rolled-back" ? { kind: "rolled-back", reason, cause } : {
       kind: "rollback-failed",
       reason,
       cause: `rollback failed${state.rollbackError ? ` (${state.rollbackError})` : ""}: ${cause}`,
     };
   }
-  if (status.startsWith("failed-")) {
+  if (phase.kind === "failed") {
     return {
       kind: "activation-failed",
       status,
-      cause: `${status.slice(7)} failed; no rollback (--no-rollback)${log}`,
+      cause: `${phase.why} failed; no rollback (--no-rollback)${log}`,
     };
   }
-  if (status === "gone") {
+  if (phase.kind === "gone") {
     const runs = state.current === undefined
       ? "what it runs is not known"
       : state.current === run.values.toplevel

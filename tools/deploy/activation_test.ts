@@ -3,7 +3,7 @@ import { builtInCheck, stateOutcome } from "./activation.ts";
 import type { HostRun } from "./host_run.ts";
 import type { HostOutcome } from "./outcome.ts";
 import type { HostPlan } from "./plan.ts";
-import { parseRemoteState } from "./remote.ts";
+import { parseRemoteState } from "../lib/fleet/mod.ts";
 import { placeholderValues } from "./steps.ts";
 
 const host = {
@@ -74,7 +74,11 @@ Deno.test("stateOutcome(): a superseded run is superseded, never rolled back, al
 
 Deno.test("stateOutcome(): what the host said last is reported: rolling back, a lost state, a bounded rollback", () => {
   const run = runOf(host);
-  const rolling = stateOutcome(run, { status: "unknown", lastStatus: "rolling-back" }, "confirm");
+  const rolling = stateOutcome(
+    run,
+    { ...parseRemoteState(""), lastStatus: "rolling-back" },
+    "confirm",
+  );
   assertEquals(rolling?.kind === "unknown" && [rolling.lastStatus, rolling.unguarded], [
     "rolling-back",
     undefined,

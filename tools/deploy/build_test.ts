@@ -4,7 +4,7 @@ import { assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { createFixtureFlake } from "../testing/fixture_flake.ts";
 import { createRunner, type Runner } from "../lib/runner.ts";
 import { buildToplevels } from "./build.ts";
-import { parseFleetFacts } from "./facts.ts";
+import { parseFleetFacts } from "../lib/fleet/mod.ts";
 import { type HostPlan, planDeploy } from "./plan.ts";
 
 /** The real runner, counting the commands it runs. */

@@ -1,20 +1,22 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import {
-  activateCommand,
-  asRoot,
-  buildArgv,
   closeMasterArgv,
-  controlCommand,
-  copyArgv,
-  evalToplevelsArgv,
   keyscanArgv,
   masterArgv,
-  newRunId,
-  nixSshEnv,
-  probeCommand,
   socketName,
   sshArgv,
   type SshContext,
+} from "../lib/fleet/mod.ts";
+import {
+  activateCommand,
+  asRoot,
+  buildArgv,
+  controlCommand,
+  copyArgv,
+  evalToplevelsArgv,
+  newRunId,
+  nixSshEnv,
+  probeCommand,
   storeUrl,
 } from "./commands.ts";
 import type { HostPlan } from "./plan.ts";
@@ -198,7 +200,7 @@ Deno.test("newRunId() is a fresh random hex id", () => {
 });
 
 Deno.test("keyscanArgv() asks for the Ed25519 key only", () => {
-  assertEquals(keyscanArgv(host, 5), [
+  assertEquals(keyscanArgv(host.address, host.port, 5), [
     "ssh-keyscan",
     "-T",
     "5",

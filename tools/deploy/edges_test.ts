@@ -282,3 +282,35 @@ Deno.test("deploy: live progress on a 60-column terminal fits each line to its w
     await Deno.remove(typescript);
   }
 });
+
+Deno.test("deploy --ask on a terminal asks on stderr: --json on stdout stays JSON, and no activates nothing", async () => {
+  await using f = await fleet(1, patient);
+  const out = await Deno.makeTempDir();
+  try {
+    const deploy = [`${f.bin.dir}/deno`, "task", "-q", "deploy", ...f.args("--ask", "web1")];
+    // --ask needs a terminal: script(1) gives the task one; stdout goes to a file, the question
+    // (and the answer typed ahead) through the terminal.
+    const command = `${deploy.map(shellQuote).join(" ")} > ${shellQuote(`${out}/report.json`)}`;
+    const child = new Deno.Command("/usr/bin/script", {
+      args: ["-qec", command, "/dev/null"],
+      cwd: f.flake.dir,
+      env: { PATH: f.bin.dir, NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const answer = child.stdin.getWriter();
+    await answer.write(new TextEncoder().encode("n\n"));
+    const result = await child.output();
+    await answer.close().catch(() => {});
+    const terminal = new TextDecoder().decode(result.stdout);
+    assertEquals(result.code, 1, terminal);
+    assertStringIncludes(terminal, "Activate web1? [y/N]");
+    const report = JSON.parse(await Deno.readTextFile(`${out}/report.json`));
+    const web1 = hostReport(report, "web1");
+    assertEquals([web1.result, web1.failedStep], ["failed", "ask"]);
+    assertStringIncludes(web1.error ?? "", "not activated: the answer was no");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});

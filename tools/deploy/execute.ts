@@ -351,7 +351,7 @@ async function runStep(
       const failed = stateOutcome(run, result.state, "activate");
       if (failed) return failed;
       run.activated = true;
-      if (usesMagicRollback(host) && result.state.status === "activated") {
+      if (usesMagicRollback(host) && result.state.phase.kind === "activated") {
         run.scheduler.windowOpened(host.host, host.confirmTimeout);
       }
       await deps.hooks?.afterActivate?.(host.host);

@@ -1,11 +1,10 @@
 // One host's deploy while it runs (HostRun) and what the executor needs (ExecuteDeps): the
 // shared ground of execute.ts, activation.ts and transfer.ts, so none of them imports another.
 import type { CommandResult, Runner } from "../lib/runner.ts";
-import { closeMasterArgv, type SshContext } from "./commands.ts";
-import type { PinnedKey } from "./known_hosts.ts";
+import { closeMasterArgv, type PinnedKey, type SshContext } from "../lib/fleet/mod.ts";
 import type { HostPlan } from "./plan.ts";
 import type { Phase, Progress } from "./progress.ts";
-import type { RemoteState } from "./remote.ts";
+import type { RemoteState } from "../lib/fleet/mod.ts";
 import type { HostReport, StepTiming } from "./report.ts";
 import type { DeployScheduler } from "./schedule.ts";
 import type { HostValues, Step, StepId } from "./steps.ts";
@@ -81,7 +80,7 @@ export class HostRun {
       ...(step.changes ? { mutates: true } : {}),
       ...(step.timeoutSeconds !== undefined ? { timeoutMs: step.timeoutSeconds * 1000 } : {}),
     });
-    if (step.timeoutSeconds === undefined || !onSharedConnection(step)) return await command;
+    if (step.timeoutSeconds === undefined || !this.throughMaster(step)) return await command;
     // ssh hands a command on the shared connection its output through the connection's
     // master: killed at its timeout, the command still waits for the host's side to end (never,
     // if it hangs there). So at the timeout the master ends too; later steps connect anew.
@@ -100,6 +99,11 @@ export class HostRun {
     }
   }
 
+  /** Whether the step's ssh (or nix copy's ssh) goes through the host's master connection. */
+  throughMaster(step: Step): boolean {
+    return step.connection === "shared" && this.deps.ssh.controlDir !== undefined;
+  }
+
   /** The sudo password on stdin, for commands run through `sudo -S`. */
   sudoStdin(): { stdin?: string } {
     return this.deps.sudoPassword !== undefined && this.host.sudo === "password"
@@ -109,7 +113,9 @@ export class HostRun {
 
   /** Takes the generations and status the supervisor reported. */
   apply(state: RemoteState): void {
-    if (state.status !== "unknown" && state.status !== "gone") this.report.status = state.status;
+    if (state.phase.kind !== "unknown" && state.phase.kind !== "gone") {
+      this.report.status = state.status;
+    }
     if (state.prevGen !== undefined) this.report.previousGeneration = state.prevGen;
     if (state.newGen !== undefined) this.report.newGeneration = state.newGen;
     if (state.activeGen !== undefined) this.report.activeGeneration = state.activeGen;
@@ -118,10 +124,4 @@ export class HostRun {
   update(phase: Phase, detail?: string): void {
     this.deps.progress.update(this.host.host, phase, detail);
   }
-}
-
-/** Whether the step's ssh (or nix copy's ssh) runs over the host's shared connection. */
-function onSharedConnection(step: Step): boolean {
-  const options = step.argv[0] === "ssh" ? step.argv : (step.env?.NIX_SSHOPTS ?? "").split(" ");
-  return options.includes("ControlMaster=no") && !options.includes("ControlPath=none");
 }

@@ -1,16 +1,23 @@
 // Deploys NixOS hosts: build, copy, activate, confirm or roll back. `deno task deploy --help`.
 import { Option } from "@commander-js/extra-typings";
 import { KillController } from "dax";
-import { newProgram, printResult, runMain } from "../lib/cli.ts";
+import { newProgram, positiveInt, printResult, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { pathExists } from "../lib/fs.ts";
 import { findRepoRoot } from "../lib/repo.ts";
 import { createRunner, type Runner } from "../lib/runner.ts";
+import { askYesNo, oneQuestionAtATime, readSecret } from "../lib/prompt.ts";
 import { printable } from "../lib/terminal.ts";
-import type { SshContext } from "./commands.ts";
+import {
+  collectSshOption,
+  factsSource,
+  loadPinnedKeys,
+  MAX_TIMEOUT_SECONDS,
+  readFleetFacts,
+  type SshContext,
+  TAG,
+  writeKnownHosts,
+} from "../lib/fleet/mod.ts";
 import { type DeployHooks, executeDeploy } from "./execute.ts";
-import { type FactsSource, MAX_TIMEOUT_SECONDS, readFleetFacts, TAG } from "./facts.ts";
-import { knownHostsText, parsePublicKey, type PinnedKey } from "./known_hosts.ts";
 import { clearStaleRunDir, makeRunDir, staleRunDirs } from "./owner.ts";
 import {
   DEFAULT_MAX_ACTIVATIONS,
@@ -69,7 +76,7 @@ function program() {
     .option(
       "--ssh-option <Key=Value>",
       "an extra ssh -o option (repeat; a value may be a list: ProxyJump=a,b), e.g. IdentityFile=…",
-      collectWhole,
+      collectSshOption,
       [],
     )
     .option("--connect-timeout <seconds>", "ssh ConnectTimeout", "10")
@@ -93,19 +100,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
 }
 
-/** Collects a repeated option whose value is kept whole (ssh's list values have commas). */
-function collectWhole(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function positiveInt(value: string, flag: string): number {
-  // Past the safe integers the number is no longer the one typed (or is Infinity).
-  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`Invalid ${flag} "${value}": expected a whole number ≥ 1`);
-  }
-  return Number(value);
-}
-
 /** Entry point; returns the exit code. */
 export function main(args: string[], seams: MainOptions = {}): Promise<number> {
   return runMain(async () => {
@@ -122,11 +116,6 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
     const root = await findRepoRoot(Deno.cwd(), opts.repo);
     const flake = opts.flake ?? root;
     const sshOptions = opts.sshOption;
-    for (const o of sshOptions) {
-      if (!/^[A-Za-z]+=\S+$/.test(o)) {
-        throw new UsageError(`Invalid --ssh-option "${o}": expected Key=Value without spaces`);
-      }
-    }
     for (const tag of opts.tag) {
       if (!TAG.test(tag)) {
         throw new UsageError(`Invalid --tag "${tag}": expected a-z, 0-9, '_', '.', '-'`);
@@ -163,22 +152,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       );
     }
 
-    const pinned = new Map<string, PinnedKey>();
-    for (const host of plan.hosts) {
-      const file = `configurations/${host.host}/ssh_host_ed25519_key.pub`;
-      const text = await Deno.readTextFile(`${root}/${file}`).catch(() => undefined);
-      if (text === undefined) {
-        throw new UsageError(
-          `Cannot deploy "${host.host}": no pinned host key, ${file} is missing`,
-        );
-      }
-      pinned.set(host.host, {
-        host: host.host,
-        address: host.address,
-        port: host.port,
-        key: parsePublicKey(text, file),
-      });
-    }
+    const pinned = await loadPinnedKeys(root, plan.hosts.map((h) => h.host), "Cannot deploy");
 
     if (opts.dryRun) {
       const ssh: SshContext = {
@@ -239,9 +213,7 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       if (/\s/.test(ssh.knownHostsFile)) {
         throw new UsageError(`Cannot use temp folder "${tempDir}": its path has spaces`);
       }
-      await Deno.writeTextFile(ssh.knownHostsFile, knownHostsText([...pinned.values()]), {
-        mode: 0o600,
-      });
+      await writeKnownHosts(ssh.knownHostsFile, pinned.values());
 
       const sudoPassword = opts.askSudoPassword && plan.hosts.some((h) => h.sudo === "password")
         ? await readSecret("sudo password: ")
@@ -258,7 +230,9 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
         deployer,
         deadDeployers,
         interrupted: () => interrupted !== undefined,
-        ...(opts.ask ? { ask: askOnTerminal() } : {}),
+        ...(opts.ask
+          ? { ask: oneQuestionAtATime((host: string) => askYesNo(`Activate ${host}? [y/N] `)) }
+          : {}),
         ...(sudoPassword !== undefined ? { sudoPassword } : {}),
         ...(seams.hooks ? { hooks: seams.hooks } : {}),
         ...(seams.recoveryGraceSeconds !== undefined
@@ -285,17 +259,6 @@ export function main(args: string[], seams: MainOptions = {}): Promise<number> {
       await closing;
     }
   });
-}
-
-/**
- * Where the host facts come from: `--flake <ref>` reads `<ref>#hosts`; the repository itself is
- * read from lib/hosts.nix with no flake inputs (offline, before anything is fetched).
- */
-async function factsSource(root: string, flake: string | undefined): Promise<FactsSource> {
-  if (flake === undefined && await pathExists(`${root}/lib/hosts.nix`)) {
-    return { kind: "file", path: `${root}/lib/hosts.nix` };
-  }
-  return { kind: "flake", flake: flake ?? root };
 }
 
 /**
@@ -353,46 +316,6 @@ export function dryRunSteps(
     );
   }
   return shown;
-}
-
-/** Asks "Activate <host>? [y/N]" on the terminal, one host at a time. */
-function askOnTerminal(): (host: string) => Promise<boolean> {
-  let chain = Promise.resolve(true);
-  return (host) => {
-    const answer = chain.then(() => {
-      const reply = prompt(`Activate ${host}? [y/N]`);
-      return /^y(es)?$/i.test(reply?.trim() ?? "");
-    });
-    chain = answer.catch(() => false);
-    return answer;
-  };
-}
-
-/** Reads one line without echo on a terminal, or the first line of stdin otherwise. */
-async function readSecret(question: string): Promise<string> {
-  const encoder = new TextEncoder();
-  const terminal = Deno.stdin.isTerminal();
-  if (terminal) {
-    Deno.stderr.writeSync(encoder.encode(question));
-    Deno.stdin.setRaw(true);
-  }
-  const bytes: number[] = [];
-  const buffer = new Uint8Array(1);
-  try {
-    while ((await Deno.stdin.read(buffer)) === 1) {
-      const byte = buffer[0]!;
-      if (byte === 3) throw new UsageError("Cancelled");
-      if (byte === 10 || byte === 13) break;
-      if (byte === 127) bytes.pop();
-      else bytes.push(byte);
-    }
-  } finally {
-    if (terminal) {
-      Deno.stdin.setRaw(false);
-      Deno.stderr.writeSync(encoder.encode("\n"));
-    }
-  }
-  return new TextDecoder().decode(new Uint8Array(bytes));
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

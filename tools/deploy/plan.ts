@@ -1,12 +1,12 @@
 // The pure deploy plan: which hosts, how each one is reached, built, activated and confirmed.
 import { UsageError } from "../lib/errors.ts";
 import {
-  ADDRESS_RULE,
+  addressProblem,
   type FleetFacts,
   type HostFacts,
   MAX_TIMEOUT_SECONDS,
   normalizeAddress,
-} from "./facts.ts";
+} from "../lib/fleet/mod.ts";
 
 /** What `switch-to-configuration` is asked to do. */
 export const DEPLOY_MODES = ["switch", "boot", "test", "dry-activate"] as const;
@@ -157,8 +157,9 @@ export function planDeploy(
       `Cannot use --target with ${names.length} hosts: it overrides the address of one host`,
     );
   }
-  if (options.target !== undefined && normalizeAddress(options.target) === undefined) {
-    throw new UsageError(`Invalid --target "${options.target}": ${ADDRESS_RULE}`);
+  const targetProblem = options.target === undefined ? undefined : addressProblem(options.target);
+  if (targetProblem !== undefined) {
+    throw new UsageError(`Invalid --target "${options.target}": ${targetProblem}`);
   }
   const hosts = names.map((host) => planHost(host, facts[host]!, options));
   const parallel = Math.min(options.parallel, hosts.length);

@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../testing/assert.ts";
-import { parseFleetFacts } from "./facts.ts";
+import { parseFleetFacts } from "../lib/fleet/mod.ts";
 import {
   activates,
   type DeployOptions,
@@ -128,8 +128,15 @@ Deno.test("planDeploy() refuses --target with more than one host and bad numbers
   );
   assertThrows(
     () => planDeploy(facts, { ...none, names: ["web1"] }, { ...options, target: "a b" }),
-    "Invalid --target",
+    'Invalid --target "a b": not a host name',
   );
+  // The one address check of the fleet layer: what install's --target refuses, deploy's does.
+  for (const target of ["0.0.0.0", "010.0.0.5", "::", "[10.0.0.5]", "-oProxyCommand=x"]) {
+    assertThrows(
+      () => planDeploy(facts, { ...none, names: ["web1"] }, { ...options, target }),
+      `Invalid --target "${target}"`,
+    );
+  }
 });
 
 Deno.test("modes: which set the profile, activate, and use magic rollback", () => {

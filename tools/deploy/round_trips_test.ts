@@ -15,7 +15,7 @@ import {
   waitFor,
 } from "./_test_fleet.ts";
 import { activateCommand, healthCheckCommand, newRunId, unitsCheckCommand } from "./commands.ts";
-import { LAST_DEPLOY_RECORD, parseKeyValues, parseRemoteState } from "./remote.ts";
+import { LAST_DEPLOY_RECORD, parseKeyValues, parseRemoteState } from "../lib/fleet/mod.ts";
 
 /** What the host's sshd logged so far: sessions started, by the client port of their connection. */
 async function sshdSessions(host: TestHost): Promise<Map<string, number>> {

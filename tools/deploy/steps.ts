@@ -1,26 +1,29 @@
 // The deploy as data: per host, the ordered list of steps (argv, what it changes, its timeout).
 // The executor runs exactly this list and --dry-run prints it; nothing else builds commands.
+import {
+  closeMasterArgv,
+  type Connection,
+  masterArgv,
+  sshArgv,
+  type SshContext,
+} from "../lib/fleet/mod.ts";
 import { formatCommand, shellQuote } from "../lib/quote.ts";
 import {
   activateCommand,
   buildArgv,
-  closeMasterArgv,
   controlCommand,
   copyArgv,
   dryActivateCommand,
   evalToplevelsArgv,
   healthCheckCommand,
   launcherWaitSeconds,
-  masterArgv,
   nixSshEnv,
   probeCommand,
   realiseCommand,
   type RunIds,
-  sshArgv,
-  type SshContext,
   unitsCheckCommand,
 } from "./commands.ts";
-import { DEFAULT_COPY_TIMEOUT } from "./facts.ts";
+import { DEFAULT_COPY_TIMEOUT } from "../lib/fleet/mod.ts";
 import { activates, type DeployPlan, type HostPlan, usesMagicRollback } from "./plan.ts";
 import {
   CONTROL_SCRIPT,
@@ -29,7 +32,7 @@ import {
   PROBE_SCRIPT,
   SUPERVISOR_SCRIPT,
   UNITS_CHECK_SCRIPT,
-} from "./remote.ts";
+} from "../lib/fleet/mod.ts";
 
 /** Seconds a shared connection outlives its last use: short, so a killed deployer leaves none for long. */
 export const CONTROL_PERSIST_SECONDS = 60;
@@ -67,6 +70,12 @@ export interface Step {
   root?: boolean;
   /** The health check this step runs (health-check steps). */
   check?: string;
+  /**
+   * The SSH connection its command goes through: the host's shared one (through the master,
+   * when the deploy has a control folder) or a new one of its own; unset for the steps that
+   * open the master and for local commands.
+   */
+  connection?: Connection;
 }
 
 /** What the steps of a host need that is known only while the deploy runs. */
@@ -110,10 +119,10 @@ export function hostSteps(
   const remote = (
     id: StepId,
     command: string,
-    rest: Omit<Step, "id" | "argv"> & { connection?: "shared" | "new" },
+    rest: Omit<Step, "id" | "argv">,
   ): Step => {
-    const { connection, ...step } = rest;
-    return { id, argv: sshArgv(host, ssh, command, connection ?? "shared"), ...step };
+    const connection = rest.connection ?? "shared";
+    return { id, argv: sshArgv(host, ssh, command, connection), ...rest, connection };
   };
   const steps: Step[] = [];
   if (ssh.controlDir !== undefined) {
@@ -130,6 +139,7 @@ export function hostSteps(
       id: "copy-derivation",
       argv: copyArgv(host, values.drv, { noCheckSigs: options.noCheckSigs, derivation: true }),
       env,
+      connection: "shared",
       changes: "adds the derivation to the target's store",
       timeoutSeconds: copyTimeout(host),
     });
@@ -143,6 +153,7 @@ export function hostSteps(
       id: "copy",
       argv: copyArgv(host, values.toplevel, { noCheckSigs: options.noCheckSigs }),
       env,
+      connection: "shared",
       changes: "adds the system's closure to the target's store",
       timeoutSeconds: copyTimeout(host),
     });
@@ -211,6 +222,8 @@ export function hostSteps(
     steps.push({
       id: "close-connection",
       argv: closeMasterArgv(host, ssh),
+      // It asks the master to exit through the control socket, as shared commands reach it.
+      connection: "shared",
       changes: "",
       timeoutSeconds: 10,
     });
@@ -276,7 +289,7 @@ export function buildDrvsStep(drvs: readonly string[], hosts: readonly string[])
   };
 }
 
-/** The scripts of remote.ts by the name a shortened step shows instead of their text. */
+/** The remote scripts (lib/fleet/remote/) by the name a shortened step shows instead of their text. */
 const SCRIPT_NAMES: [string, string][] = [
   [SUPERVISOR_SCRIPT, "<SUPERVISOR_SCRIPT>"],
   [LAUNCHER_SCRIPT, "<LAUNCHER_SCRIPT>"],
@@ -288,7 +301,7 @@ const SCRIPT_NAMES: [string, string][] = [
 
 /**
  * A step as a person reads it: environment, command line, its timeout, what it changes. The
- * remote scripts (remote.ts) show by name unless `full` (--verbose) asks for their text.
+ * remote scripts (lib/fleet/remote/) show by name unless `full` (--verbose) asks for their text.
  */
 export function describeStep(step: Step | BuildStep, full = false): string {
   const env = "env" in step && step.env

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
-import type { SshContext } from "./commands.ts";
+import type { SshContext } from "../lib/fleet/mod.ts";
 import type { HostPlan } from "./plan.ts";
 import { buildSteps, describeStep, hostSteps, placeholderValues } from "./steps.ts";
 
@@ -138,4 +138,24 @@ Deno.test("describeStep() shows remote scripts by name, their text only when ask
     }).map((s) => s.id),
     ["eval", "build"],
   );
+});
+
+Deno.test("hostSteps(): each step says which connection it uses, and its ssh options agree", () => {
+  const steps = hostSteps(host, ssh, placeholderValues(host), { noCheckSigs: false });
+  assertEquals(steps.map((s) => [s.id, s.connection]), [
+    ["open-connection", undefined],
+    ["copy", "shared"],
+    ["diff", "shared"],
+    ["activate", "shared"],
+    ["health-check", "shared"],
+    ["health-check", "shared"],
+    // The confirmation's own connection proves that the new system accepts SSH.
+    ["confirm", "new"],
+    ["close-connection", "shared"],
+  ]);
+  for (const step of steps.filter((s) => s.connection !== undefined)) {
+    const words = step.argv[0] === "ssh" ? step.argv : (step.env?.NIX_SSHOPTS ?? "").split(" ");
+    const path = step.connection === "shared" ? "ControlPath=/t/web1.sock" : "ControlPath=none";
+    assert(words.includes(path), `${step.id}: ${path}`);
+  }
 });

@@ -1,10 +1,13 @@
 // Transfer: the first contact (pinned host key), the closure copy, the build on the target and
 // the probe with the closure diff.
 import { causeLine, CommandError } from "../lib/errors.ts";
-import { keyscanArgv } from "./commands.ts";
+import {
+  classifySshFailure,
+  diagnoseMismatch,
+  hostKeyMismatch,
+  parseProbe,
+} from "../lib/fleet/mod.ts";
 import type { ExecuteDeps, HostRun } from "./host_run.ts";
-import { fingerprint, keyFromKeyscan } from "./known_hosts.ts";
-import { DIFF_FAILED_MARKER, DIFF_MARKER, parseKeyValues } from "./remote.ts";
 import type { Step } from "./steps.ts";
 
 /** Opens the host's shared connection (or awaits the one opened during the build). */
@@ -14,9 +17,15 @@ export async function connect(run: HostRun, step: Step, opened?: Promise<unknown
   } catch (error) {
     if (
       error instanceof CommandError &&
-      /Host key verification failed|REMOTE HOST IDENTIFICATION/i.test(error.stderrTail)
+      classifySshFailure(error.stderrTail).kind === "host-key-mismatch"
     ) {
-      throw new Error(await hostKeyMismatch(run));
+      const { host, deps } = run;
+      const pinned = deps.pinnedKeys.get(host.host)?.key;
+      throw new Error(
+        hostKeyMismatch(
+          await diagnoseMismatch(deps.runner, host, pinned, deps.ssh.connectTimeout),
+        ),
+      );
     }
     throw error;
   }
@@ -83,47 +92,21 @@ export async function probe(run: HostRun, step: Step): Promise<void> {
     );
     return;
   }
-  const [facts = "", rest] = out.split(`${DIFF_MARKER}\n`);
-  const [diff, failed] = rest === undefined ? [undefined, undefined] : rest.split(
-    `${DIFF_FAILED_MARKER}\n`,
-  );
-  const values = parseKeyValues(facts);
-  if (values.gen && /^\d+$/.test(values.gen)) run.report.previousGeneration = Number(values.gen);
-  const before = values.profile ?? values.current;
-  if (failed !== undefined) {
-    run.deps.progress.note(
-      `${run.host.host}: closure diff unavailable: ${failed.trim() || "nix failed"}`,
-    );
+  const probed = parseProbe(out);
+  if (probed.generation !== undefined) run.report.previousGeneration = probed.generation;
+  if (probed.diff.kind === "failed") {
+    run.deps.progress.note(`${run.host.host}: closure diff unavailable: ${probed.diff.reason}`);
     return;
   }
-  if (before !== undefined && diff !== undefined) {
-    run.report.closureDiff = diff.trimEnd();
+  if (probed.before !== undefined && probed.diff.kind === "done") {
+    const before = probed.before;
+    run.report.closureDiff = probed.diff.text;
     run.deps.progress.note(
       `${run.host.host}: closure diff ${before} → ${run.values.toplevel}\n${
         indent(run.report.closureDiff || "(no version changes)")
       }`,
     );
   }
-}
-
-async function hostKeyMismatch(run: HostRun): Promise<string> {
-  const { host, deps } = run;
-  const pinned = deps.pinnedKeys.get(host.host);
-  const expected = pinned ? await fingerprint(pinned.key) : "(none)";
-  let presented = "(could not scan)";
-  try {
-    const scanned = keyFromKeyscan(
-      await deps.runner.text({
-        argv: keyscanArgv(host, deps.ssh.connectTimeout),
-        timeoutMs: (deps.ssh.connectTimeout + 5) * 1000,
-      }),
-    );
-    if (scanned) presented = await fingerprint(scanned);
-  } catch {
-    // Only for the message; the refusal stands either way.
-  }
-  return `Host key mismatch for "${host.host}" at ${host.address}:${host.port}: expected ${expected}, ` +
-    `the host presented ${presented}`;
 }
 
 /** Indents every line by two spaces. */

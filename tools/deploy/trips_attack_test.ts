@@ -20,7 +20,7 @@ import {
   LAST_DEPLOY_RECORD,
   parseKeyValues,
   parseRemoteState,
-} from "./remote.ts";
+} from "../lib/fleet/mod.ts";
 
 /** Kills the host's processes whose command line has `text` (what a test left running). */
 async function killOnHost(host: TestHost, text: string): Promise<void> {

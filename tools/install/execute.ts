@@ -1,24 +1,23 @@
 // The install executor: runs the plan's steps in order through the Runner. Every check that can
 // fail runs before nixos-anywhere touches the target; the scratch folder is removed afterwards.
 import { causeLine, CommandError } from "../lib/errors.ts";
+import { isYes } from "../lib/prompt.ts";
 import { formatCommand } from "../lib/quote.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
-  classifySshFailure,
   createPinnedKnownHosts,
+  diagnoseMismatch,
   fingerprint,
-  pinnedSshArgv,
-  type PinnedTarget,
-} from "../lib/ssh_pinned.ts";
+  hostFiles,
+  hostKeyMismatch,
+  keyFromKeyscan,
+  runSsh,
+  type SshContext,
+  sshExecArgv,
+  type SshTarget,
+} from "../lib/fleet/mod.ts";
 import { pathExists } from "../lib/fs.ts";
-import {
-  describeStep,
-  finishNewKey,
-  hostPaths,
-  type InstallPlan,
-  type Step,
-  WORK_DIR,
-} from "./plan.ts";
+import { describeStep, finishNewKey, type InstallPlan, type Step, WORK_DIR } from "./plan.ts";
 import type { Scratch } from "./scratch.ts";
 import { describeStop, groupMembers } from "./process_group.ts";
 import { sshPublicKeyToAge } from "../lib/sops/mod.ts";
@@ -70,8 +69,6 @@ const EVAL_TIMEOUT_MS = 600_000;
 function resolveWork(arg: string, work: string): string {
   return arg.replaceAll(WORK_DIR, work);
 }
-
-const yes = (answer: string | undefined) => /^y(es)?$/i.test(answer?.trim() ?? "");
 
 /** The most of one line of nixos-anywhere's output that is kept and shown (a progress bar or a
  * binary blob has no newline: held whole, it grew without bound, and so did the error line). */
@@ -200,8 +197,9 @@ async function runStreaming(
 
 async function waitForPinnedSsh(
   ctx: ExecuteContext,
-  target: PinnedTarget,
-  knownHosts: string,
+  target: SshTarget,
+  publicKey: string,
+  knownHostsFile: string,
   timeoutSeconds: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutSeconds * 1000;
@@ -211,47 +209,37 @@ async function waitForPinnedSsh(
     const remaining = Math.ceil((deadline - Date.now()) / 1000);
     if (remaining <= 0) break;
     const connectTimeout = Math.max(1, Math.min(ctx.connectTimeout, remaining));
-    const result = await ctx.runner.run({
-      argv: pinnedSshArgv(target, knownHosts, ["true"], {
-        connectTimeout,
-        extraOptions: ctx.sshOptions,
-      }),
-      okCodes: [255],
-      timeoutMs: (connectTimeout + 5) * 1000,
-    }).catch((error) => {
-      if (error instanceof CommandError) return { code: error.code, stderr: error.stderrTail };
-      throw error;
-    });
-    if (result.code === 0) return;
-    const failure = classifySshFailure(result.stderr);
-    mismatch = failure.kind === "host-key-mismatch";
-    last = failure.kind === "host-key-mismatch" ? "host key mismatch" : failure.detail;
-    if (failure.kind === "auth") {
-      throw new Error(
-        `Cannot log in to ${target.alias} after the install: ${failure.detail} (is your SSH key in the host's authorized keys?)`,
-      );
+    const ssh: SshContext = { knownHostsFile, connectTimeout, extraOptions: ctx.sshOptions };
+    const outcome = await runSsh(
+      ctx.runner,
+      sshExecArgv(target, ssh, ["true"]),
+      (connectTimeout + 5) * 1000,
+    );
+    if (outcome.ok) return;
+    if ("failure" in outcome) {
+      const { failure } = outcome;
+      mismatch = failure.kind === "host-key-mismatch";
+      last = mismatch ? "host key mismatch" : failure.detail;
+      if (failure.kind === "auth") {
+        throw new Error(
+          `Cannot log in to ${target.host} after the install: ${failure.detail} (is your SSH key in the host's authorized keys?)`,
+        );
+      }
+    } else {
+      mismatch = false;
+      last = causeLine(outcome.stderr) || `exit code ${outcome.code}`;
     }
     if (Date.now() + (ctx.pollMs ?? 1000) >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, ctx.pollMs ?? 1000));
   }
   if (mismatch) {
-    const scanned = await ctx.runner.run({
-      argv: ["ssh-keyscan", "-T", "5", "-t", "ed25519", "-p", String(target.port), target.address],
-      okCodes: [1],
-      timeoutMs: 15_000,
-    }).catch(() => ({ stdout: "" }));
-    const line = scanned.stdout.split("\n").find((l) => !l.startsWith("#") && l.includes(" ssh-"));
-    const seen = line === undefined
-      ? "another key"
-      : fingerprint(line.split(/\s+/).slice(1).join(" "));
+    const diagnosis = await diagnoseMismatch(ctx.runner, target, publicKey, 5);
     throw new Error(
-      `Cannot confirm ${target.alias} after the reboot: ${target.address} answers with host key ${seen}, not the pinned ${
-        fingerprint(target.publicKey)
-      } from the repository`,
+      `Cannot confirm ${target.host} after the reboot: ${hostKeyMismatch(diagnosis)}`,
     );
   }
   throw new Error(
-    `Cannot confirm ${target.alias} after the reboot: no SSH answer with its pinned key within ${timeoutSeconds} s (last: ${last})`,
+    `Cannot confirm ${target.host} after the reboot: no SSH answer with its pinned key within ${timeoutSeconds} s (last: ${last})`,
   );
 }
 
@@ -270,6 +258,13 @@ export async function executeInstall(
   };
   let keyCheck: KeyCheck | undefined;
   let publicKey: string | undefined;
+  /** The installed host, reached as root over SSH pinned to its committed key. */
+  const target: SshTarget = {
+    host: plan.host,
+    address: plan.address,
+    port: plan.port,
+    user: "root",
+  };
   let keyPath: string | undefined;
   let created = false;
   let rebooted = false;
@@ -327,7 +322,7 @@ export async function executeInstall(
               // The secrets tool may have written the .pub before it failed: hint from what is there.
               finishNewKey(
                 plan.host,
-                await pathExists(`${root}/${hostPaths(plan.host).publicKey}`),
+                await pathExists(`${root}/${hostFiles(plan.host).publicKey}`),
                 keyPath!,
               )}`,
           );
@@ -339,7 +334,7 @@ export async function executeInstall(
           const answer = await ctx.ask(
             `The flake sees only tracked files: stage ${files} with git add now? [y/N] `,
           );
-          if (!yes(answer)) {
+          if (!isYes(answer)) {
             throw new Stopped(
               `Stopped before the install: git add (or commit) ${files}, then run again with --host-key ${
                 keyPath ?? "<new key>"
@@ -429,26 +424,22 @@ export async function executeInstall(
         const result = await runner.run({
           argv: step.argv,
           okCodes: [1],
-          timeoutMs: (Number(step.argv[2]) + 10) * 1000,
+          timeoutMs: (step.timeoutSeconds + 10) * 1000,
         });
-        const line = result.stdout.split("\n").find((l) =>
-          !l.startsWith("#") && / ssh-ed25519 /.test(l)
-        );
-        if (line === undefined) {
+        const key = keyFromKeyscan(result.stdout);
+        if (key === undefined) {
           throw new Error(
-            `Cannot reach the installer at ${plan.address}:${plan.port}: ssh-keyscan got no ed25519 host key within ${
-              step.argv[2]
-            } s (booted? on the network?)`,
+            `Cannot reach the installer at ${plan.address}:${plan.port}: ssh-keyscan got no ed25519 host key within ${step.timeoutSeconds} s (booted? on the network?)`,
           );
         }
-        const seen = fingerprint(line.split(/\s+/).slice(1).join(" "));
+        const seen = fingerprint(key);
         report.installerFingerprint = seen;
         runner.log(`   the installer at ${plan.address} answers with ${seen} (ED25519)`);
         if (step.confirm) {
           const answer = await ctx.ask(
             `Is that the fingerprint the installer shows on its console? Its disks will be erased. [y/N] `,
           );
-          if (!yes(answer)) {
+          if (!isYes(answer)) {
             throw new Stopped(
               "Stopped: the installer's host key was not confirmed; nothing was changed",
             );
@@ -468,15 +459,8 @@ export async function executeInstall(
         return;
       }
       case "wait-ssh": {
-        const target: PinnedTarget = {
-          alias: plan.host,
-          address: plan.address,
-          port: plan.port,
-          user: "root",
-          publicKey: publicKey!,
-        };
-        await using pinned = await createPinnedKnownHosts(target);
-        await waitForPinnedSsh(ctx, target, pinned.file, step.timeoutSeconds);
+        await using pinned = await createPinnedKnownHosts([{ host: plan.host, key: publicKey! }]);
+        await waitForPinnedSsh(ctx, target, publicKey!, pinned.file, step.timeoutSeconds);
         rebooted = true;
         return;
       }
@@ -528,19 +512,14 @@ export async function executeInstall(
   }
 
   async function remote(command: string[]): Promise<string> {
-    const target: PinnedTarget = {
-      alias: plan.host,
-      address: plan.address,
-      port: plan.port,
-      user: "root",
-      publicKey: publicKey!,
+    await using pinned = await createPinnedKnownHosts([{ host: plan.host, key: publicKey! }]);
+    const ssh: SshContext = {
+      knownHostsFile: pinned.file,
+      connectTimeout: ctx.connectTimeout,
+      extraOptions: ctx.sshOptions,
     };
-    await using pinned = await createPinnedKnownHosts(target);
     return await runner.text({
-      argv: pinnedSshArgv(target, pinned.file, command, {
-        connectTimeout: ctx.connectTimeout,
-        extraOptions: ctx.sshOptions,
-      }),
+      argv: sshExecArgv(target, ssh, command),
       timeoutMs: (ctx.connectTimeout + 30) * 1000,
     });
   }

@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
 import { createExampleClone } from "../testing/example_clone.ts";
 import { sshPrivateKeyToAgeIdentity, sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
-import { fingerprint } from "../lib/ssh_pinned.ts";
+import { fingerprint } from "../lib/fleet/mod.ts";
 import { createFixtureFlake, type FixtureFlake } from "../testing/fixture_flake.ts";
 import { runProgram, runProgramOk } from "../testing/run.ts";
 import { createProgramsBin, installToolkit, type ProgramsBin, runTask } from "../testing/task.ts";
@@ -664,9 +664,11 @@ Deno.test("install reports a host that answers with another key after the reboot
   assertEquals(result.code, 1);
   assertStringIncludes(
     result.stderr,
-    `Cannot confirm ${HOST} after the reboot: ${f.host.address} answers with host key ${
+    `Cannot confirm ${HOST} after the reboot: Host key mismatch for "${HOST}" at ${f.host.address}:22: expected ${
+      fingerprint(f.publicKey)
+    } (configurations/${HOST}/ssh_host_ed25519_key.pub), the host presented ${
       fingerprint(oldKey)
-    }, not the pinned ${fingerprint(f.publicKey)} from the repository`,
+    }; if the host was reinstalled, commit its new key, else do not connect`,
   );
 });
 

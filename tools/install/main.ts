@@ -1,13 +1,18 @@
 // Installs NixOS on a new machine with nixos-anywhere, the secrets chain checked before a disk is
 // wiped. `deno task install <host> --target <address>`, see `--help`.
 import { Option } from "@commander-js/extra-typings";
-import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
+import { newProgram, positiveIntOf, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { pathExists } from "../lib/fs.ts";
 import { hostNameProblem } from "../lib/host_name.ts";
-import { hostAddressProblem } from "../lib/validate.ts";
 import { ask } from "../lib/prompt.ts";
-import { publicKeyBody } from "../lib/ssh_pinned.ts";
+import {
+  collectSshOption,
+  hostAddressProblem,
+  hostFiles,
+  portProblem,
+  publicKeyBody,
+} from "../lib/fleet/mod.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
 import { nixString, readDiskKeys } from "./disk_keys.ts";
@@ -15,7 +20,6 @@ import { executeInstall, type InstallReport } from "./execute.ts";
 import {
   describePlan,
   finishNewKey,
-  hostPaths,
   type KeySource,
   type Phase,
   PHASES,
@@ -26,27 +30,11 @@ import { sshPublicKeyToAge } from "../lib/sops/age_keys.ts";
 import { Scratch, scratchParents } from "./scratch.ts";
 import { describeStop, STOP_GRACE_SECONDS } from "./process_group.ts";
 
-function positiveInt(what: string) {
-  return (value: string) => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) {
-      throw new UsageError(`${what} must be a whole number of at least 1, not "${value}"`);
-    }
-    return Number(value);
-  };
-}
-
 function portNumber(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+  if (portProblem(value) !== undefined) {
     throw new UsageError(`--port must be a port number (1 to 65535), not "${value}"`);
   }
   return Number(value);
-}
-
-function collect(value: string, previous: string[]): string[] {
-  if (!/^[A-Za-z][A-Za-z0-9]*=\S.*$/.test(value)) {
-    throw new UsageError(`--ssh-option must be Key=Value, not "${value}"`);
-  }
-  return [...previous, value];
 }
 
 function parsePhases(value: string): Phase[] {
@@ -87,25 +75,25 @@ function program() {
     .option(
       "--ssh-option <Key=Value>",
       "extra ssh option, also given to nixos-anywhere (repeat)",
-      collect,
+      collectSshOption,
       [] as string[],
     )
     .option(
       "--connect-timeout <s>",
       "seconds for each SSH connection attempt",
-      positiveInt("--connect-timeout"),
+      positiveIntOf("--connect-timeout"),
       10,
     )
     .option(
       "--wait <s>",
       "seconds to wait for the installed host's SSH after the reboot",
-      positiveInt("--wait"),
+      positiveIntOf("--wait"),
       600,
     )
     .option(
       "--install-timeout <s>",
       "seconds nixos-anywhere may run (build, copy, install) before it is stopped",
-      positiveInt("--install-timeout"),
+      positiveIntOf("--install-timeout"),
       4 * 3600,
     );
 }
@@ -134,7 +122,7 @@ async function indexedHosts(runner: Runner, root: string): Promise<string[]> {
 
 /** Whether the key in `publicKeyFile` is the host's committed key and its secrets' recipient. */
 async function rekeyedFor(root: string, host: string, publicKeyFile: string): Promise<boolean> {
-  const paths = hostPaths(host);
+  const paths = hostFiles(host);
   try {
     const made = await Deno.readTextFile(publicKeyFile);
     const committed = await Deno.readTextFile(`${root}/${paths.publicKey}`);
@@ -180,7 +168,7 @@ async function keySource(
   host: string,
   options: { hostKey?: string; newHostKey?: string | true; dryRun?: boolean },
 ): Promise<KeySource> {
-  const pub = `${root}/${hostPaths(host).publicKey}`;
+  const pub = `${root}/${hostFiles(host).publicKey}`;
   if (options.hostKey !== undefined && options.newHostKey !== undefined) {
     throw new UsageError("Give --host-key <file> or --new-host-key, not both");
   }
@@ -190,7 +178,7 @@ async function keySource(
     if (!await pathExists(pub)) {
       throw new Error(
         `Cannot install host "${host}": no ${
-          hostPaths(host).publicKey
+          hostFiles(host).publicKey
         }; give --new-host-key to make one, or add this key: deno task secrets host add ${host} --key-file ${path}.pub`,
       );
     }
@@ -224,7 +212,7 @@ async function keySource(
     if (!await pathExists(pub)) {
       throw new Error(
         `Cannot install host "${host}": no ${
-          hostPaths(host).publicKey
+          hostFiles(host).publicKey
         }; give --new-host-key to make one`,
       );
     }
@@ -277,7 +265,7 @@ export async function main(args: string[]): Promise<number> {
         `Cannot install host "${host}": it is not in configurations/nixos-configurations.nix`,
       );
     }
-    const paths = hostPaths(host);
+    const paths = hostFiles(host);
     if (!await pathExists(`${root}/${paths.disko}`)) {
       throw new Error(
         `Cannot install host "${host}": no ${paths.disko}; nixos-anywhere partitions the disks from it, so add one first`,

@@ -1,5 +1,6 @@
 // The install plan (pure): from the host's checked facts and the command line to the ordered list
 // of steps the executor runs and --dry-run prints. Nothing here touches a file or a host.
+import { hostFiles, keyscanArgv } from "../lib/fleet/mod.ts";
 import { formatCommand } from "../lib/quote.ts";
 import { diskKeySecretPath } from "./disk_keys.ts";
 
@@ -43,15 +44,6 @@ export interface InstallInput {
   installTimeoutSeconds: number;
 }
 
-/** The repository paths of a host. */
-export function hostPaths(host: string) {
-  return {
-    publicKey: `configurations/${host}/ssh_host_ed25519_key.pub`,
-    disko: `configurations/${host}/disko.nix`,
-    secrets: `secrets/${host}.yaml`,
-  };
-}
-
 /** One disk passphrase: from the secret at `secretPath` to `localFile`, sent to `installerPath`. */
 export interface DiskKey {
   installerPath: string;
@@ -70,7 +62,7 @@ export type Step =
   | { kind: "check-key"; keyPath: string; publicKeyPath: string; secretsFile: string }
   | { kind: "disk-keys"; secretsFile: string; keys: DiskKey[] }
   | { kind: "extra-files"; dir: string; keyPath: string; publicKeyPath: string }
-  | { kind: "scan-installer"; argv: string[]; confirm: boolean }
+  | { kind: "scan-installer"; argv: string[]; timeoutSeconds: number; confirm: boolean }
   | { kind: "nixos-anywhere"; argv: string[]; timeoutSeconds: number }
   | { kind: "wait-ssh"; timeoutSeconds: number }
   | { kind: "check-system"; argv: string[] }
@@ -103,7 +95,7 @@ export const EXTRA_FILES = `${WORK_DIR}/extra-files`;
 
 /** Makes the ordered steps of an install (pure). */
 export function planInstall(input: InstallInput): InstallPlan {
-  const paths = hostPaths(input.host);
+  const paths = hostFiles(input.host);
   const steps: Step[] = [];
   const key = input.key;
   if (key.kind === "none") steps.push({ kind: "key-needed" });
@@ -167,16 +159,8 @@ export function planInstall(input: InstallInput): InstallPlan {
   steps.push({ kind: "extra-files", dir: EXTRA_FILES, keyPath, publicKeyPath: paths.publicKey });
   steps.push({
     kind: "scan-installer",
-    argv: [
-      "ssh-keyscan",
-      "-T",
-      String(input.connectTimeout),
-      "-t",
-      "ed25519",
-      "-p",
-      String(input.port),
-      input.address,
-    ],
+    argv: keyscanArgv(input.address, input.port, input.connectTimeout),
+    timeoutSeconds: input.connectTimeout,
     confirm: input.confirmInstaller,
   });
   const argv = [

@@ -10,7 +10,7 @@ import {
   sshPrivateKeyToAgeIdentity,
   sshPublicKeyToAge,
 } from "../lib/sops/mod.ts";
-import { fingerprint, publicKeyBody } from "../lib/ssh_pinned.ts";
+import { fingerprint, publicKeyBody } from "../lib/fleet/mod.ts";
 import type { Runner } from "../lib/runner.ts";
 import { DISK_KEYS_SECRET, diskKeySecretPath } from "./disk_keys.ts";
 

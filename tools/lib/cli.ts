@@ -6,6 +6,7 @@ import { createRunner, type Runner } from "./runner.ts";
 import { jsonForTerminal, printable } from "./terminal.ts";
 
 export { HelpShown, runMain } from "./main.ts";
+export { positiveInt, positiveIntOf } from "./cli_values.ts";
 
 /** The flags every tool takes. */
 export interface CommonOptions {

@@ -1,5 +1,5 @@
-import { assertEquals, assertRejects } from "../testing/assert.ts";
-import { newProgram, runMain } from "./cli.ts";
+import { assertEquals, assertRejects, assertThrows } from "../testing/assert.ts";
+import { newProgram, positiveInt, positiveIntOf, runMain } from "./cli.ts";
 import { UsageError } from "./errors.ts";
 
 Deno.test("newProgram() turns a bad flag into a UsageError", async () => {
@@ -29,4 +29,16 @@ Deno.test("runMain() maps usage errors to 2, failures to 1, success to 0", async
     console.error = original;
   }
   assertEquals(lines, ["error: bad flag", "error: Cannot do it:; because"]);
+});
+
+Deno.test("positiveInt() takes digits ≥ 1 within the safe integers, naming the flag otherwise", () => {
+  assertEquals(positiveInt("1", "--parallel"), 1);
+  assertEquals(positiveIntOf("--wait")("600"), 600);
+  for (const bad of ["0", "-1", "1.5", "1e3", "", " 2", "0x10", "9007199254740993"]) {
+    const error = assertThrows(
+      () => positiveInt(bad, "--parallel"),
+      `Invalid --parallel "${bad}": expected a whole number ≥ 1`,
+    );
+    assertEquals(error instanceof UsageError, true);
+  }
 });

@@ -1,4 +1,6 @@
-// Reading one answer from the user on stdin (a terminal or a pipe), with the question on stderr.
+// Asking the user, for every tool: one answer from stdin (a terminal or a pipe) with the
+// question on stderr (stdout stays for --json), a yes/no, one question at a time, a secret.
+import { UsageError } from "./errors.ts";
 
 /** Reads one line from stdin; undefined when stdin ends first. */
 export async function readLine(): Promise<string | undefined> {
@@ -25,4 +27,59 @@ export async function ask(question: string): Promise<string | undefined> {
   const answer = await readLine();
   if (answer === undefined) await Deno.stderr.write(new TextEncoder().encode("\n"));
   return answer;
+}
+
+/** Whether an answer is yes (`y`, `yes`, any case); no answer (stdin closed) is no. */
+export function isYes(answer: string | undefined): boolean {
+  return /^y(es)?$/i.test(answer?.trim() ?? "");
+}
+
+/** Asks a yes/no question (see {@linkcode ask}); anything but yes, or a closed stdin, is no. */
+export async function askYesNo(question: string): Promise<boolean> {
+  return isYes(await ask(question));
+}
+
+/**
+ * Wraps a question so that concurrent callers ask one at a time, in call order: a question
+ * waits until the one before it is answered (a failed one counts as no).
+ */
+export function oneQuestionAtATime<A extends unknown[], T>(
+  question: (...args: A) => Promise<T>,
+): (...args: A) => Promise<T> {
+  let chain: Promise<unknown> = Promise.resolve();
+  return (...args) => {
+    const answer = chain.then(() => question(...args));
+    chain = answer.catch(() => undefined);
+    return answer;
+  };
+}
+
+/**
+ * Reads one line without echo on a terminal (raw mode; Ctrl-C cancels, DEL erases), or the
+ * first line of stdin otherwise; the question goes to stderr. For passwords: never shown.
+ */
+export async function readSecret(question: string): Promise<string> {
+  const encoder = new TextEncoder();
+  const terminal = Deno.stdin.isTerminal();
+  if (terminal) {
+    Deno.stderr.writeSync(encoder.encode(question));
+    Deno.stdin.setRaw(true);
+  }
+  const bytes: number[] = [];
+  const buffer = new Uint8Array(1);
+  try {
+    while ((await Deno.stdin.read(buffer)) === 1) {
+      const byte = buffer[0]!;
+      if (byte === 3) throw new UsageError("Cancelled");
+      if (byte === 10 || byte === 13) break;
+      if (byte === 127) bytes.pop();
+      else bytes.push(byte);
+    }
+  } finally {
+    if (terminal) {
+      Deno.stdin.setRaw(false);
+      Deno.stderr.writeSync(encoder.encode("\n"));
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
 }

@@ -1,5 +1,5 @@
 // Systemd test hosts: real systemd as PID 1 in a `systemd-nspawn` container per host, beside
-// the light sshd hosts of test_hosts.ts (which stay wherever systemd does not matter). Each
+// the light sshd hosts of lib/local_hosts.ts (which stay wherever systemd does not matter). Each
 // boots the machine's own /usr with a volatile root, its own /nix (kept across reboots), an
 // empty /run, its own /etc overlay (host key, users, sudo rules, machine-id) and only the units
 // the harness names: sshd, journald, logind, a NixOS stage-2 stand-in and what a test adds;
@@ -10,26 +10,30 @@
 // current system, as NixOS's stage 2 does), kill empties its cgroups (`cgroup.kill`: power
 // loss), freeze and thaw write `cgroup.freeze`, cut off adds an nft table. Each host holds a
 // 127.0.0.N address lock shared with the light hosts; a later harness that takes the lock of a
-// crashed one kills what its cgroups hold and removes its folder (test_hosts.ts reapLease).
-import { CommandError } from "../lib/errors.ts";
-import { formatCommand } from "../lib/quote.ts";
+// crashed one kills what its cgroups hold and removes its folder (local_hosts.ts reapLease).
 import { type CommandResult, createRunner } from "../lib/runner.ts";
 import {
   type AddressLease,
   cutOffAddress,
   deleteFirewallTable,
+  disposeHarness,
+  harnessCanConnect,
+  harnessHost,
+  harnessSsh,
+  harnessSshArgv,
   hostCgroupName,
   hostCgroups,
   keygen,
   killCgroup,
   leaseAddresses,
   listening,
-  reapHarness,
   removeCgroupTree,
+  resolveOnHost,
   type SshOptions,
   type TestHost,
   type TestHosts,
-} from "../lib/test_hosts.ts";
+  writeHarnessSshFiles,
+} from "../lib/local_hosts.ts";
 
 /** A login user of every systemd host besides root. */
 export interface SystemdHostUser {
@@ -320,44 +324,15 @@ class SystemdTestHost implements SystemdHost {
   }
 
   sshArgv(command: string | readonly string[], options: { connectTimeout?: number } = {}) {
-    const line = typeof command === "string" ? command : formatCommand(command);
-    return [
-      "ssh",
-      "-F",
-      this.harness.sshConfigFile,
-      "-o",
-      `ConnectTimeout=${options.connectTimeout ?? 5}`,
-      "-p",
-      "22",
-      this.sshTarget,
-      "--",
-      line,
-    ];
+    return harnessSshArgv(this, command, options);
   }
 
   ssh(command: string | readonly string[], options: SshOptions = {}): Promise<CommandResult> {
-    const argv = this.sshArgv(
-      command,
-      options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout },
-    );
-    return runner.run({
-      argv,
-      ...(options.okCodes === undefined ? {} : { okCodes: options.okCodes }),
-      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    });
+    return harnessSsh(this, command, options);
   }
 
-  async canConnect(timeoutSeconds = 2): Promise<boolean> {
-    const result = await runner.run({
-      argv: this.sshArgv("true", { connectTimeout: timeoutSeconds }),
-      okCodes: [255],
-      timeoutMs: (timeoutSeconds + 2) * 1000,
-    }).catch((error) => {
-      if (error instanceof CommandError) return { code: error.code };
-      throw error;
-    });
-    return result.code === 0;
+  canConnect(timeoutSeconds = 2): Promise<boolean> {
+    return harnessCanConnect(this, timeoutSeconds);
   }
 
   /** Boots the container and waits (bounded) until its sshd listens. */
@@ -509,23 +484,8 @@ class SystemdTestHost implements SystemdHost {
     );
   }
 
-  async resolve(path: string): Promise<string> {
-    let current = path;
-    for (let hop = 0; hop < 40; hop++) {
-      const info = await Deno.lstat(this.hostPath(current)).catch((error) => {
-        if (error instanceof Deno.errors.NotFound && hop > 0) return undefined;
-        throw error;
-      });
-      if (info === undefined || !info.isSymlink) return current;
-      const target = await Deno.readLink(this.hostPath(current));
-      current = target.startsWith("/")
-        ? target
-        : `${current.slice(0, current.lastIndexOf("/"))}/${target}`;
-      if (/^\/nix\/store\/[^/]+$/.test(current)) return current;
-    }
-    throw new Error(
-      `Cannot resolve "${path}" on systemd test host "${this.name}": too many symlinks`,
-    );
+  resolve(path: string): Promise<string> {
+    return resolveOnHost(this, path, "systemd test host");
   }
 
   async addBootUnit(name: string, text: string): Promise<void> {
@@ -585,43 +545,16 @@ export async function startSystemdHosts(
   const dispose = async () => {
     if (disposed) return;
     disposed = true;
-    const results = await Promise.allSettled(hosts.map((host) => host.cleanup()));
-    await reapHarness(dir);
-    for (const lease of leases) {
-      if (results.every((r) => r.status === "fulfilled")) await lease.file.truncate(0);
-      lease.file.close();
-    }
-    const failures = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
-    if (failures.length > 0) {
-      throw new AggregateError(failures, "Cannot clean up every systemd test host");
-    }
+    await disposeHarness(dir, hosts, leases, "systemd test host");
   };
   try {
     const clientPublicKey = await keygen(clientKey, "test-client");
     await Promise.all(hosts.map((host) => Deno.mkdir(host.dir, { recursive: true })));
     await Promise.all(hosts.map((host) => host.prepare(clientPublicKey, options.users ?? [])));
-    await Deno.writeTextFile(
-      knownHostsFile,
-      hosts.map((host) => `${host.address} ${host.hostPublicKey}\n`).join(""),
-    );
-    await Deno.writeTextFile(
-      sshConfigFile,
-      [
-        "# ssh_config for systemd test hosts: pinned host keys, the test client key, no prompts.",
-        "Host *",
-        "  User root",
-        `  IdentityFile ${clientKey}`,
-        "  IdentitiesOnly yes",
-        "  IdentityAgent none",
-        `  UserKnownHostsFile ${knownHostsFile}`,
-        "  GlobalKnownHostsFile /dev/null",
-        "  StrictHostKeyChecking yes",
-        "  CheckHostIP no",
-        "  BatchMode yes",
-        "  ConnectTimeout 5",
-        "  LogLevel ERROR",
-        "",
-      ].join("\n"),
+    await writeHarnessSshFiles(
+      { clientKey, knownHostsFile, sshConfigFile },
+      hosts,
+      "systemd test hosts",
     );
     await Promise.all(hosts.map((host) => host.start()));
     return {
@@ -632,11 +565,7 @@ export async function startSystemdHosts(
       knownHostsFile,
       sshConfigFile,
       nixSshEnv: { NIX_SSHOPTS: `-F ${sshConfigFile}` },
-      host(name) {
-        const host = hosts.find((h) => h.name === name);
-        if (host === undefined) throw new Error(`Cannot find systemd test host "${name}"`);
-        return host;
-      },
+      host: (name) => harnessHost(hosts, name, "systemd test host"),
       [Symbol.asyncDispose]: dispose,
     };
   } catch (error) {

@@ -1,5 +1,5 @@
 import { createRunner } from "../lib/runner.ts";
-import { hostCgroupName, reapStaleTestHosts } from "../lib/test_hosts.ts";
+import { hostCgroupName, reapStaleTestHosts } from "../lib/local_hosts.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { startSystemdHosts, type SystemdHost } from "./systemd_hosts.ts";
 

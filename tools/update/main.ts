@@ -5,6 +5,7 @@
 // into Deno; commands run through createProcessRunner().
 import { parseArgs } from "node:util";
 import { UsageError } from "../lib/errors.ts";
+import { positiveInt } from "../lib/cli_values.ts";
 import { runMain } from "../lib/main.ts";
 import { createProcessRunner } from "../lib/process_runner.ts";
 import { findRepoRoot } from "../lib/repo.ts";
@@ -87,13 +88,6 @@ function parse(args: string[]) {
 
 function printResult(json: boolean | undefined, value: unknown, human: string): void {
   console.log(json ? JSON.stringify(value, null, 2) : human);
-}
-
-function positiveInt(value: string, flag: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new UsageError(`Invalid ${flag} "${value}": expected a whole number ≥ 1`);
-  }
-  return Number(value);
 }
 
 /** Entry point; returns the exit code. */

@@ -11,7 +11,7 @@ import {
   ruleRegExp,
   type SopsConfig,
 } from "./sops_yaml.ts";
-import { type RepoState, type SecretFile, SECRETS_DIR } from "./repo_state.ts";
+import { hostKeyPath, type RepoState, type SecretFile, SECRETS_DIR } from "./repo_state.ts";
 import { userFileOf, userFileReaders, type UserGrant } from "./users.ts";
 
 /** What the plan needs to know. */
@@ -215,7 +215,7 @@ function duplicateKeys(config: SopsConfig, hostKeys: Map<string, string>): Probl
     ...config.keys.filter((k) => k.anchor !== undefined && anchorKind(k.anchor) !== "host")
       .map((k) => ({ name: `&${k.anchor} (line ${k.line})`, value: k.value })),
     ...[...hostKeys].map(([h, value]) => ({
-      name: `host ${h} (configurations/${h}/ssh_host_ed25519_key.pub)`,
+      name: `host ${h} (${hostKeyPath(h)})`,
       value,
     })),
   ];

@@ -1,6 +1,7 @@
 // Reading what the secrets tools work from: `.sops.yaml`, the host keys under configurations/
 // and the metadata of every file under secrets/. Entries the tools cannot handle safely are
 // refused here, naming the entry, before anything is planned.
+import { hostFiles } from "../fleet/inventory.ts";
 import { readTextIfExists } from "../fs.ts";
 import { hostNameProblem } from "../host_name.ts";
 import { ageRecipientFromSshPublicKeyFile } from "./age_keys.ts";
@@ -28,7 +29,7 @@ export interface RepoState {
 
 /** The path of a host's public key file, relative to the root. */
 export function hostKeyPath(host: string): string {
-  return `configurations/${host}/ssh_host_ed25519_key.pub`;
+  return hostFiles(host).publicKey;
 }
 
 async function describeLink(root: string, rel: string): Promise<string> {

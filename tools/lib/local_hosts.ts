@@ -1,7 +1,9 @@
-// Test hosts: real sshd servers on 127.0.0.N:22, each in its own mount namespace with its own
-// /nix, /run and /root, that a test can start, stop, kill, freeze and cut off. Used by the tests
-// (through tools/testing/test_hosts.ts) and by `deno task demo`; they run as root (mount
-// namespaces, port 22, nft).
+// Local hosts: real sshd servers on 127.0.0.N:22, each in its own mount namespace with its own
+// /nix, /run and /root, that can be started, stopped, killed, frozen and cut off. A product
+// module: `deno task demo` deploys to them; the tests reach them through
+// tools/testing/test_hosts.ts (with the test-only helpers), and the systemd test hosts
+// (tools/testing/systemd_hosts.ts) share their address leases, cgroups, firewall and SSH. They
+// run as root (mount namespaces, port 22, nft).
 import { CommandError } from "./errors.ts";
 import { formatCommand } from "./quote.ts";
 import { type CommandResult, createRunner } from "./runner.ts";
@@ -467,6 +469,95 @@ async function waitFor(
   }
 }
 
+/** A harness host as its SSH sees it: `root@<address>` through the harness' ssh_config. */
+export interface HarnessSshHost {
+  readonly sshTarget: string;
+  readonly harness: { readonly sshConfigFile: string };
+}
+
+/** The argv that runs `command` on `host` (an array is shell-quoted word by word). */
+export function harnessSshArgv(
+  host: HarnessSshHost,
+  command: string | readonly string[],
+  options: { connectTimeout?: number } = {},
+): string[] {
+  const line = typeof command === "string" ? command : formatCommand(command);
+  return [
+    "ssh",
+    "-F",
+    host.harness.sshConfigFile,
+    "-o",
+    `ConnectTimeout=${options.connectTimeout ?? 5}`,
+    "-p",
+    "22",
+    host.sshTarget,
+    "--",
+    line,
+  ];
+}
+
+/** Runs `command` on `host` over SSH with the pinned host key; throws CommandError on failure. */
+export function harnessSsh(
+  host: HarnessSshHost,
+  command: string | readonly string[],
+  options: SshOptions = {},
+): Promise<CommandResult> {
+  const argv = harnessSshArgv(
+    host,
+    command,
+    options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout },
+  );
+  return runner.run({
+    argv,
+    ...(options.okCodes === undefined ? {} : { okCodes: options.okCodes }),
+    ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
+}
+
+/** Whether `ssh true` on `host` succeeds within `timeoutSeconds`. */
+export async function harnessCanConnect(
+  host: HarnessSshHost,
+  timeoutSeconds: number,
+): Promise<boolean> {
+  const result = await runner.run({
+    argv: harnessSshArgv(host, "true", { connectTimeout: timeoutSeconds }),
+    okCodes: [255],
+    timeoutMs: (timeoutSeconds + 2) * 1000,
+  }).catch((error) => {
+    if (error instanceof CommandError) return { code: error.code };
+    throw error;
+  });
+  return result.code === 0;
+}
+
+/**
+ * Follows symlinks as `host` sees them (`/nix/var/nix/profiles/system` → `/nix/store/…`), each
+ * mapped to the outer path by `host.hostPath`; `what` names the harness in an error.
+ */
+export async function resolveOnHost(
+  host: { readonly name: string; hostPath(path: string): string },
+  path: string,
+  what: string,
+): Promise<string> {
+  let current = path;
+  for (let hop = 0; hop < 40; hop++) {
+    const info = await Deno.lstat(host.hostPath(current)).catch((error) => {
+      // A dangling link resolves to its target, as `readlink -m` would.
+      if (error instanceof Deno.errors.NotFound && hop > 0) return undefined;
+      throw error;
+    });
+    if (info === undefined || !info.isSymlink) return current;
+    const target = await Deno.readLink(host.hostPath(current));
+    current = target.startsWith("/")
+      ? target
+      : `${current.slice(0, current.lastIndexOf("/"))}/${target}`;
+    // Store paths are the same on every host: stop there instead of mapping them again.
+    if (/^\/nix\/store\/[^/]+$/.test(current)) return current;
+  }
+  throw new Error(`Cannot resolve "${path}" on ${what} "${host.name}": too many symlinks`);
+}
+
 class Host implements TestHost {
   readonly port = 22 as const;
   readonly user = "root" as const;
@@ -510,44 +601,15 @@ class Host implements TestHost {
   }
 
   sshArgv(command: string | readonly string[], options: { connectTimeout?: number } = {}) {
-    const line = typeof command === "string" ? command : formatCommand(command);
-    return [
-      "ssh",
-      "-F",
-      this.harness.sshConfigFile,
-      "-o",
-      `ConnectTimeout=${options.connectTimeout ?? 5}`,
-      "-p",
-      "22",
-      this.sshTarget,
-      "--",
-      line,
-    ];
+    return harnessSshArgv(this, command, options);
   }
 
   ssh(command: string | readonly string[], options: SshOptions = {}): Promise<CommandResult> {
-    const argv = this.sshArgv(
-      command,
-      options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout },
-    );
-    return runner.run({
-      argv,
-      ...(options.okCodes === undefined ? {} : { okCodes: options.okCodes }),
-      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    });
+    return harnessSsh(this, command, options);
   }
 
-  async canConnect(timeoutSeconds = 2): Promise<boolean> {
-    const result = await runner.run({
-      argv: this.sshArgv("true", { connectTimeout: timeoutSeconds }),
-      okCodes: [255],
-      timeoutMs: (timeoutSeconds + 2) * 1000,
-    }).catch((error) => {
-      if (error instanceof CommandError) return { code: error.code };
-      throw error;
-    });
-    return result.code === 0;
+  canConnect(timeoutSeconds = 2): Promise<boolean> {
+    return harnessCanConnect(this, timeoutSeconds);
   }
 
   async start(): Promise<void> {
@@ -684,23 +746,8 @@ class Host implements TestHost {
     );
   }
 
-  async resolve(path: string): Promise<string> {
-    let current = path;
-    for (let hop = 0; hop < 40; hop++) {
-      const info = await Deno.lstat(this.hostPath(current)).catch((error) => {
-        // A dangling link resolves to its target, as `readlink -m` would.
-        if (error instanceof Deno.errors.NotFound && hop > 0) return undefined;
-        throw error;
-      });
-      if (info === undefined || !info.isSymlink) return current;
-      const target = await Deno.readLink(this.hostPath(current));
-      current = target.startsWith("/")
-        ? target
-        : `${current.slice(0, current.lastIndexOf("/"))}/${target}`;
-      // Store paths are the same on every host: stop there instead of mapping them again.
-      if (/^\/nix\/store\/[^/]+$/.test(current)) return current;
-    }
-    throw new Error(`Cannot resolve "${path}" on test host "${this.name}": too many symlinks`);
+  resolve(path: string): Promise<string> {
+    return resolveOnHost(this, path, "test host");
   }
 
   /** Kills everything, removes the firewall table; safe to call more than once. */
@@ -718,6 +765,81 @@ export async function processState(pid: number): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** A harness host as its harness' files see it. */
+interface HarnessHost {
+  readonly name: string;
+  readonly address: string;
+  readonly hostPublicKey: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Writes the harness' client files: a known_hosts with every host's key, and an ssh_config
+ * that pins it and the client key, with no prompts (`what` names the harness in its comment).
+ */
+export async function writeHarnessSshFiles(
+  files: { clientKey: string; knownHostsFile: string; sshConfigFile: string },
+  hosts: readonly HarnessHost[],
+  what: string,
+): Promise<void> {
+  await Deno.writeTextFile(
+    files.knownHostsFile,
+    hosts.map((host) => `${host.address} ${host.hostPublicKey}\n`).join(""),
+  );
+  await Deno.writeTextFile(
+    files.sshConfigFile,
+    [
+      `# ssh_config for ${what}: pinned host keys, the test client key, no prompts.`,
+      "Host *",
+      "  User root",
+      `  IdentityFile ${files.clientKey}`,
+      "  IdentitiesOnly yes",
+      "  IdentityAgent none",
+      `  UserKnownHostsFile ${files.knownHostsFile}`,
+      "  GlobalKnownHostsFile /dev/null",
+      "  StrictHostKeyChecking yes",
+      "  CheckHostIP no",
+      "  BatchMode yes",
+      "  ConnectTimeout 5",
+      "  LogLevel ERROR",
+      "",
+    ].join("\n"),
+  );
+}
+
+/**
+ * Cleans every host of a harness up, then reaps what a failed clean-up left in its folder and
+ * releases the address leases (an emptied lock file tells the next owner that there is nothing
+ * to reap); throws every clean-up failure at once.
+ */
+export async function disposeHarness(
+  dir: string,
+  hosts: readonly HarnessHost[],
+  leases: readonly AddressLease[],
+  what: string,
+): Promise<void> {
+  const results = await Promise.allSettled(hosts.map((host) => host.cleanup()));
+  // Also whatever a failed clean-up of one host left in its namespace.
+  await reapHarness(dir);
+  for (const lease of leases) {
+    if (results.every((r) => r.status === "fulfilled")) await lease.file.truncate(0);
+    lease.file.close();
+  }
+  const failures = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
+  if (failures.length > 0) throw new AggregateError(failures, `Cannot clean up every ${what}`);
+}
+
+/** The host of `hosts` named `name`; throws naming the harness (`what`). */
+export function harnessHost<H extends { readonly name: string }>(
+  hosts: readonly H[],
+  name: string,
+  what: string,
+): H {
+  const host = hosts.find((h) => h.name === name);
+  if (host === undefined) throw new Error(`Cannot find ${what} "${name}"`);
+  return host;
 }
 
 /** Starts `count` test hosts in parallel; dispose the result (or use `await using`). */
@@ -755,46 +877,13 @@ export async function startTestHosts(
   const dispose = async () => {
     if (disposed) return;
     disposed = true;
-    const results = await Promise.allSettled(hosts.map((host) => host.cleanup()));
-    // Also whatever a failed clean-up of one host left in its namespace.
-    await reapHarness(dir);
-    for (const lease of leases) {
-      // An empty lock file tells the next owner that there is nothing to reap.
-      if (results.every((r) => r.status === "fulfilled")) await lease.file.truncate(0);
-      lease.file.close();
-    }
-    const failures = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
-    if (failures.length > 0) {
-      throw new AggregateError(failures, "Cannot clean up every test host");
-    }
+    await disposeHarness(dir, hosts, leases, "test host");
   };
   try {
     const clientPublicKey = await keygen(clientKey, "test-client");
     await Promise.all(hosts.map((host) => Deno.mkdir(host.dir, { recursive: true })));
     await Promise.all(hosts.map((host) => host.prepare(clientPublicKey)));
-    await Deno.writeTextFile(
-      knownHostsFile,
-      hosts.map((host) => `${host.address} ${host.hostPublicKey}\n`).join(""),
-    );
-    await Deno.writeTextFile(
-      sshConfigFile,
-      [
-        "# ssh_config for test hosts: pinned host keys, the test client key, no prompts.",
-        "Host *",
-        "  User root",
-        `  IdentityFile ${clientKey}`,
-        "  IdentitiesOnly yes",
-        "  IdentityAgent none",
-        `  UserKnownHostsFile ${knownHostsFile}`,
-        "  GlobalKnownHostsFile /dev/null",
-        "  StrictHostKeyChecking yes",
-        "  CheckHostIP no",
-        "  BatchMode yes",
-        "  ConnectTimeout 5",
-        "  LogLevel ERROR",
-        "",
-      ].join("\n"),
-    );
+    await writeHarnessSshFiles({ clientKey, knownHostsFile, sshConfigFile }, hosts, "test hosts");
     await Promise.all(hosts.map((host) => host.start()));
     return {
       hosts,
@@ -804,25 +893,11 @@ export async function startTestHosts(
       knownHostsFile,
       sshConfigFile,
       nixSshEnv: { NIX_SSHOPTS: `-F ${sshConfigFile}` },
-      host(name) {
-        const host = hosts.find((h) => h.name === name);
-        if (host === undefined) throw new Error(`Cannot find test host "${name}"`);
-        return host;
-      },
+      host: (name) => harnessHost(hosts, name, "test host"),
       [Symbol.asyncDispose]: dispose,
     };
   } catch (error) {
     await dispose().catch(() => {});
     throw error;
   }
-}
-
-/** Runs `fn` with `count` fresh test hosts and removes them afterwards, even when `fn` throws. */
-export async function withTestHosts<T>(
-  count: number,
-  fn: (hosts: TestHosts) => Promise<T>,
-  options: TestHostsOptions = {},
-): Promise<T> {
-  await using hosts = await startTestHosts(count, options);
-  return await fn(hosts);
 }

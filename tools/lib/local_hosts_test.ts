@@ -1,7 +1,7 @@
 // Regression tests of the harness' clean-up (its behaviour is tested in
 // tools/testing/test_hosts_test.ts).
 import { assertEquals } from "../testing/assert.ts";
-import { startTestHosts } from "./test_hosts.ts";
+import { startTestHosts } from "./local_hosts.ts";
 
 async function pidsWithMountsFrom(dir: string): Promise<number[]> {
   const pids: number[] = [];

@@ -1,38 +1,25 @@
-// Deploy facts of every host: a strict zod schema, read from lib/hosts.nix (offline, no flake
-// inputs) or from `<flake>#hosts` (a remote flake).
+// The facts of every host (address, port, user, tags, deploy bounds): a strict zod schema, read
+// from lib/hosts.nix (offline, no flake inputs) or from `<flake>#hosts` (a remote flake).
 import { z } from "zod";
-import { hostNameProblem } from "../lib/host_name.ts";
-import { nixEvalJson } from "../lib/nix.ts";
-import type { Runner } from "../lib/runner.ts";
+import { pathExists } from "../fs.ts";
+import { hostNameProblem } from "../host_name.ts";
+import { nixEvalJson } from "../nix.ts";
+import type { Runner } from "../runner.ts";
+import { addressProblem, normalizeAddress } from "./inventory.ts";
 
 /**
  * Health checks a host gets when its facts name none: none of its own. Every activated host
  * also gets the built-in check that no systemd unit failed because of this deploy (see
- * remote.ts UNITS_CHECK_SCRIPT), which judges the deploy, not the host's history.
+ * the deploy's units check), which judges the deploy, not the host's history.
  */
 export const DEFAULT_HEALTH_CHECKS = [] as const;
 
 /** Seconds a copy to a host may take unless its facts say otherwise: an hour. */
 export const DEFAULT_COPY_TIMEOUT = 3600;
 
-/** A DNS name: dot-separated labels of letters, digits and inner '-'. */
-const HOST_NAME_ADDRESS =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const IPV6 = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/;
-
 /** What an address may be, in words. */
 export const ADDRESS_RULE =
   "expected a host name (letters, digits, '-', '.') or an IP address (IPv6 in brackets or bare)";
-
-/** The address without IPv6 brackets, or undefined when it is no host name or IP literal. */
-export function normalizeAddress(address: string): string | undefined {
-  if (IPV4.test(address)) return address;
-  const bare = /^\[(.*)\]$/.exec(address)?.[1] ?? address;
-  if (bare.includes(":") && IPV6.test(bare) && (bare.match(/:/g)?.length ?? 0) >= 2) return bare;
-  if (bare !== address) return undefined;
-  return HOST_NAME_ADDRESS.test(address) && !/^[\d.]+$/.test(address) ? address : undefined;
-}
 
 /**
  * The longest timeout (seconds) a host or flag may set: a day. Longer ones would overflow the
@@ -53,8 +40,12 @@ const healthCheck = z.string().min(1).refine((c) => !c.startsWith("-"), {
 /** One host's deploy facts, as declared in configurations/<host>/deploy.nix. */
 export const hostFactsSchema = z.strictObject({
   deployable: z.boolean(),
-  address: z.string().refine((a) => normalizeAddress(a) !== undefined, { message: ADDRESS_RULE })
-    .transform((a) => normalizeAddress(a)!),
+  address: z.string().superRefine((a, ctx) => {
+    const problem = addressProblem(a);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: "custom", message: `${ADDRESS_RULE}: ${problem}` });
+    }
+  }).transform((a) => normalizeAddress(a)!),
   port: z.number().int().min(1).max(65535).default(22),
   user: z.string().regex(
     USER_NAME,
@@ -116,6 +107,17 @@ export function parseFleetFacts(value: unknown): FleetFacts {
 
 /** Where the facts come from: the repository's lib/hosts.nix, or a flake's `hosts` output. */
 export type FactsSource = { kind: "file"; path: string } | { kind: "flake"; flake: string };
+
+/**
+ * Where the host facts come from: `--flake <ref>` reads `<ref>#hosts`; the repository itself is
+ * read from lib/hosts.nix with no flake inputs (offline, before anything is fetched).
+ */
+export async function factsSource(root: string, flake: string | undefined): Promise<FactsSource> {
+  if (flake === undefined && await pathExists(`${root}/lib/hosts.nix`)) {
+    return { kind: "file", path: `${root}/lib/hosts.nix` };
+  }
+  return { kind: "flake", flake: flake ?? root };
+}
 
 /** The `nix eval` argv that reads the facts from `source`. */
 export function factsArgs(source: FactsSource): string[] {
