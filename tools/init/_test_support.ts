@@ -51,10 +51,13 @@ export async function committedIdentities(repo: TempRepo): Promise<string[]> {
     stdin: "piped",
     stdout: "piped",
   }).spawn();
+  // Read while writing: a history larger than the pipe's buffer would otherwise deadlock
+  // (git blocks writing its output while the test still writes the object names).
+  const output = child.output();
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(blobs.join("\n") + "\n"));
   await writer.close();
-  const out = await child.output();
+  const out = await output;
   // Each object: "<sha> blob <size>\n<bytes>\n"; keys are ASCII, so a latin1 view keeps offsets.
   const text = new TextDecoder("latin1").decode(out.stdout);
   return [...new Set(identitiesIn(text))];
