@@ -3,10 +3,11 @@
 // systemd-journal-remote over plain HTTP (as the monitoring role receives it). All uploads
 // come from 127.0.0.1 here, so lines are told apart by _HOSTNAME, as `journalctl --directory`
 // users do on the monitoring host. With the receiver down the host keeps its lines and
-// delivers them once it is back: none lost, none twice.
+// delivers them once it is back: none lost, none twice (the receiver is stopped only after the
+// uploader saved its cursor: delivery is at least once, see README "Logs in one place").
 import { assertEquals } from "../testing/assert.ts";
 import { runProgram } from "../testing/run.ts";
-import { startSystemdHosts } from "../testing/systemd_hosts.ts";
+import { startSystemdHosts, type SystemdHost } from "../testing/systemd_hosts.ts";
 
 const JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote";
 const DEADLINE_MS = 120_000;
@@ -48,6 +49,19 @@ async function waitForLines(
   throw new Error(`timed out: ${lines.length} of ${count} lines from ${host} arrived`);
 }
 
+/** Waits until the host's uploader has saved a cursor at or after its last test line. */
+async function waitForAck(host: SystemdHost): Promise<void> {
+  const end = Date.now() + DEADLINE_MS;
+  const check =
+    "s=$(sed -n 's/^LAST_CURSOR=//p' /var/lib/systemd/journal-upload/state 2>/dev/null); " +
+    '[ -n "$s" ] && [ -z "$(journalctl -q --after-cursor="$s" --output=cat SYSLOG_IDENTIFIER=devops-logs-test)" ]';
+  while (Date.now() < end) {
+    if ((await host.ssh(check, { okCodes: [0, 1] })).code === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out waiting for ${host.name}'s uploader to save its cursor`);
+}
+
 function startReceiver(port: number, dir: string): Deno.ChildProcess {
   return new Deno.Command(JOURNAL_REMOTE, {
     args: [`--listen-http=127.0.0.1:${port}`, `--output=${dir}/`, "--split-mode=host"],
@@ -80,9 +94,12 @@ Deno.test("logs: journal lines reach the receiver, and survive its absence exact
     assertEquals(await waitForLines(dir, "alpha", "devops-logs-test", 1), ["hello from alpha"]);
     assertEquals(await waitForLines(dir, "beta", "devops-logs-test", 1), ["hello from beta"]);
 
-    // The receiver goes away; alpha goes on logging.
-    await stop(receiver);
+    // The receiver goes away once alpha's uploader has saved, as acknowledged, a cursor past
+    // alpha's line: journal-upload delivers at least once, so a line on the wire when the
+    // receiver dies would be sent again (its state is saved after each acknowledged upload).
     const alpha = fleet.host("alpha");
+    await waitForAck(alpha);
+    await stop(receiver);
     for (let i = 1; i <= 5; i++) {
       await alpha.ssh(`echo "while away ${i}" | systemd-cat -t devops-logs-test`);
     }
