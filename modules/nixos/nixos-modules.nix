@@ -5,6 +5,7 @@
 
   # mixins
   mixin-boot = ./mixins/mixin-boot.nix;
+  mixin-bruteforce = ./mixins/mixin-bruteforce.nix;
   mixin-firewall = ./mixins/mixin-firewall.nix;
   mixin-hardening = ./mixins/mixin-hardening.nix;
   mixin-journald = ./mixins/mixin-journald.nix;

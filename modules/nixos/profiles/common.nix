@@ -15,6 +15,7 @@ in
 {
   imports = [
     modules.mixin-boot
+    modules.mixin-bruteforce
     modules.mixin-firewall
     modules.mixin-hardening
     modules.mixin-journald

@@ -21,6 +21,7 @@
   ./services/openssh.nix
   ./services/journald.nix
   ./services/journald-remote.nix
+  ./services/fail2ban.nix
   ./services/misc.nix
   ./services/desktop.nix
   ./services/prometheus-node.nix
