@@ -5,8 +5,12 @@
 # needed, whether it drifted from the last deploy, when each backup last succeeded.
 #
 # Usage: host-facts.sh [--out FILE] [--backup NAME:MARKER_FILE:MAX_AGE_SECONDS]...
-#   --out     write FILE atomically (FILE.tmp, then rename) instead of standard output
-#   --backup  a backup whose unit touches MARKER_FILE after each success, allowed MAX_AGE old
+#                      [--admin-network CIDR]... [--ships-logs] [--received-logs DIR]
+#   --out            write FILE atomically (FILE.tmp, then rename) instead of standard output
+#   --backup         a backup whose unit touches MARKER_FILE after each success, allowed MAX_AGE old
+#   --admin-network  an IPv4 network the admins log in from: root logins from elsewhere count
+#   --ships-logs     the host uploads its journal to the monitoring host
+#   --received-logs  the journals received from other hosts (the monitoring host)
 # DEVOPS_FACTS_ROOT prefixes every path read (tests point it at a fake root).
 set -eu
 
@@ -14,6 +18,11 @@ root=${DEVOPS_FACTS_ROOT:-}
 record=$root/nix/var/devops-deploy/last-deploy
 out=
 backups=
+admin_networks=
+ships_logs=0
+received_logs=
+# Security counters look back this far (the timer's period).
+window=${DEVOPS_FACTS_WINDOW:-15min}
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -22,6 +31,15 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "host-facts: --backup needs NAME:FILE:SECONDS" >&2; exit 2; }
       backups="$backups
 $2"
+      shift 2 ;;
+    --admin-network)
+      [ $# -ge 2 ] || { echo "host-facts: --admin-network needs a CIDR" >&2; exit 2; }
+      admin_networks="$admin_networks $2"
+      shift 2 ;;
+    --ships-logs) ships_logs=1; shift ;;
+    --received-logs)
+      [ $# -ge 2 ] || { echo "host-facts: --received-logs needs a folder" >&2; exit 2; }
+      received_logs=$2
       shift 2 ;;
     *) echo "host-facts: unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -137,9 +155,68 @@ facts() {
   fi
 }
 
+# Root logins (sshd's "Accepted … for root from ADDRESS") within the window whose IPv4
+# address is outside every admin network; any IPv6 address counts as outside.
+root_logins_outside() {
+  journalctl --quiet --no-pager --since="-$window" --output=cat _COMM=sshd 2>/dev/null |
+    awk -v networks="$admin_networks" '
+      function ip(a,   p) { split(a, p, "."); return ((p[1] * 256 + p[2]) * 256 + p[3]) * 256 + p[4] }
+      function inside(a,   i, n, c, base, bits, span) {
+        if (a !~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/) return 0
+        n = split(networks, c, " ")
+        for (i = 1; i <= n; i++) {
+          split(c[i], base, "/"); bits = (base[2] == "" ? 32 : base[2]); span = 2 ^ (32 - bits)
+          if (int(ip(a) / span) == int(ip(base[1]) / span)) return 1
+        }
+        return 0
+      }
+      /^Accepted [a-z-]+ for root from / { if (!inside($6)) count++ }
+      END { print count + 0 }'
+}
+
+security() {
+  if command -v journalctl >/dev/null 2>&1; then
+    echo "# HELP devops_root_logins_outside_admin_networks Root logins over SSH from outside the admin networks in the last $window."
+    echo "# TYPE devops_root_logins_outside_admin_networks gauge"
+    echo "devops_root_logins_outside_admin_networks $(root_logins_outside)"
+    echo "# HELP devops_sudo_refused Users refused by sudo (not in sudoers) in the last $window."
+    echo "# TYPE devops_sudo_refused gauge"
+    echo "devops_sudo_refused $(journalctl --quiet --no-pager --since="-$window" --output=cat _COMM=sudo 2>/dev/null |
+      grep -c 'NOT in sudoers' || true)"
+  fi
+  if command -v fail2ban-client >/dev/null 2>&1; then
+    jails=$(fail2ban-client status 2>/dev/null | sed -n 's/.*Jail list:[[:space:]]*//p' | tr ',' ' ')
+    if [ -n "$jails" ]; then
+      echo "# HELP devops_fail2ban_failed_total Failures fail2ban's jail has counted since it started."
+      echo "# TYPE devops_fail2ban_failed_total counter"
+      echo "# HELP devops_fail2ban_banned Addresses the jail blocks now."
+      echo "# TYPE devops_fail2ban_banned gauge"
+      for jail in $jails; do
+        fail2ban-client status "$jail" 2>/dev/null | awk -F':[[:space:]]*' -v jail="$jail" '
+          /Total failed/ { printf "devops_fail2ban_failed_total{jail=\"%s\"} %s\n", jail, $2 }
+          /Currently banned/ { printf "devops_fail2ban_banned{jail=\"%s\"} %s\n", jail, $2 }'
+      done
+    fi
+  fi
+  echo "# HELP devops_log_shipping_enabled 1 when the host uploads its journal to the monitoring host."
+  echo "# TYPE devops_log_shipping_enabled gauge"
+  echo "devops_log_shipping_enabled $ships_logs"
+  if [ -n "$received_logs" ] && [ -d "$received_logs" ]; then
+    echo "# HELP devops_received_logs_last_timestamp_seconds The newest journal line received from a host."
+    echo "# TYPE devops_received_logs_last_timestamp_seconds gauge"
+    journalctl --directory="$received_logs" --field=_HOSTNAME 2>/dev/null | while IFS= read -r sender; do
+      last=$(journalctl --directory="$received_logs" --quiet --no-pager --reverse --lines=1 \
+        --output=export "_HOSTNAME=$sender" 2>/dev/null | sed -n 's/^__REALTIME_TIMESTAMP=//p')
+      [ -n "$last" ] || continue
+      printf 'devops_received_logs_last_timestamp_seconds{sender="%s"} %s\n' "$(label "$sender")" "$((last / 1000000))"
+    done
+  fi
+}
+
 if [ -z "$out" ]; then
   facts
+  security
 else
-  facts > "$out.tmp"
+  { facts; security; } > "$out.tmp"
   mv -f "$out.tmp" "$out"
 fi

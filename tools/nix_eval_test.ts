@@ -829,6 +829,24 @@ if (inputsDir === undefined) {
             open: [9090, 9100, 9633, 19532],
           });
 
+          // Brute-force blocking and audit rules on every host, from lib/security.nix.
+          const security = json<Record<string, { ban: unknown; audit: unknown }>>(
+            await nix.flake(
+              "nixosConfigurations",
+              `n: builtins.mapAttrs (_: h: {
+              ban = { inherit (h.config.services.fail2ban) enable maxretry bantime ignoreIP; };
+              audit = { inherit (h.config.security.audit) enable; rules = builtins.length h.config.security.audit.rules; };
+            }) { inherit (n) nas1 desk1 dev-vm; }`,
+            ),
+            "the hosts' brute-force blocking and audit rules",
+          );
+          for (const [host, value] of Object.entries(security)) {
+            assertEquals(value, {
+              ban: { enable: true, maxretry: 5, bantime: "1h", ignoreIP: ["192.0.2.0/24"] },
+              audit: { enable: true, rules: 4 },
+            }, host);
+          }
+
           // A host without configurations/<host>/monitoring.nix fails with what to set.
           const tree = join(work, "unmonitored");
           await copyTree(tree);

@@ -4,6 +4,7 @@
   hardware-qemu-guest = ./hardware/qemu-guest.nix;
 
   # mixins
+  mixin-audit = ./mixins/mixin-audit.nix;
   mixin-boot = ./mixins/mixin-boot.nix;
   mixin-bruteforce = ./mixins/mixin-bruteforce.nix;
   mixin-firewall = ./mixins/mixin-firewall.nix;

@@ -5,7 +5,8 @@
 // fail2ban runs on the machine, in an nftables table of the test's own, with the loopback
 // exemption off (ignoreself = false, no ignoreip): the banned address is refused, another
 // address still connects. A second jail reads log lines naming a documentation address (no
-// traffic is sent to it) and must add it to its set.
+// traffic is sent to it) and must add it to its set. The security counters of
+// monitoring/host-facts.sh are read back from the same events.
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { runProgram, runProgramOk } from "../testing/run.ts";
 import { startSystemdHosts } from "../testing/systemd_hosts.ts";
@@ -49,7 +50,7 @@ function failedLogin(address: string, source: string) {
   ]);
 }
 
-Deno.test("brute force: fail2ban bans a loopback address after real failed logins, and a documentation address from log lines", async () => {
+Deno.test("brute force: fail2ban bans a loopback address after real failed logins and a documentation address from log lines; host-facts counts it all", async () => {
   const security = JSON.parse(
     await runProgramOk(["nix", "eval", "--json", "--file", `${ROOT}lib/security.nix`]),
   ) as Security;
@@ -57,7 +58,7 @@ Deno.test("brute force: fail2ban bans a loopback address after real failed login
   const table = `devops-test-f2b-${Deno.pid}`;
   const conf = `${work}/etc`;
   let server: Deno.ChildProcess | undefined;
-  await using fleet = await startSystemdHosts(1, { names: ["alpha"] });
+  await using fleet = await startSystemdHosts(1, { names: ["alpha"], users: [{ name: "guest" }] });
   const alpha = fleet.host("alpha");
   try {
     // Debian's fail2ban configuration (its filters and actions), without Debian's own jails.
@@ -150,6 +151,57 @@ Deno.test("brute force: fail2ban bans a loopback address after real failed login
       await runProgramOk(["nft", "list", "table", "inet", table]),
       DOCUMENTATION_ADDRESS,
     );
+
+    // host-facts.sh reports what happened: fail2ban's counts (asked through the real client;
+    // on a host its socket is the default one, here the test server's), and, run on the host
+    // itself, a root login from outside the admin networks and a user refused by sudo.
+    const bin = `${work}/bin`;
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(
+      `${bin}/fail2ban-client`,
+      `#!/bin/sh\nexec /usr/bin/fail2ban-client -c ${conf} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const counted = await runProgramOk(["sh", `${ROOT}monitoring/host-facts.sh`], {
+      env: { PATH: `${bin}:${Deno.env.get("PATH")}`, DEVOPS_FACTS_ROOT: work },
+    });
+    assertStringIncludes(counted, 'devops_fail2ban_banned{jail="sshd"} 1\n');
+    assertStringIncludes(counted, 'devops_fail2ban_banned{jail="sshd-lines"} 1\n');
+    const failed = Number(
+      /^devops_fail2ban_failed_total\{jail="sshd"\} (\d+)$/m.exec(counted)?.[1],
+    );
+    assert(failed >= security.sshMaxRetry, counted);
+
+    await Deno.copyFile(`${ROOT}monitoring/host-facts.sh`, alpha.hostPath("/root/host-facts.sh"));
+    const facts = () =>
+      alpha.ssh("sh /root/host-facts.sh --admin-network 127.0.0.1/32").then((r) => r.stdout);
+    // The harness logs in as root from 127.0.0.1, inside the network given.
+    assertStringIncludes(await facts(), "devops_root_logins_outside_admin_networks 0\n");
+    assertStringIncludes(await facts(), "devops_sudo_refused 0\n");
+    const outside = await runProgram([
+      "ssh",
+      "-F",
+      fleet.sshConfigFile,
+      "-b",
+      "127.0.0.88",
+      `root@${alpha.address}`,
+      "true",
+    ]);
+    assertEquals(outside.code, 0, outside.stderr);
+    // sudo asks a user outside sudoers for their password first, and then refuses.
+    await alpha.ssh("echo 'guest:guest-password' | chpasswd");
+    await runProgram([
+      "ssh",
+      "-F",
+      fleet.sshConfigFile,
+      `guest@${alpha.address}`,
+      "echo guest-password | sudo -S -p '' true",
+    ]);
+    await waitFor("the root login and the refused sudo counted", async () => {
+      const text = await facts();
+      return text.includes("devops_root_logins_outside_admin_networks 1\n") &&
+        text.includes("devops_sudo_refused 1\n");
+    });
   } finally {
     if (server !== undefined) {
       await runProgram(["fail2ban-client", "-c", conf, "stop"]);

@@ -17,6 +17,21 @@ let
   factsFile = "configurations/${host}/monitoring.nix";
   textfileDir = "/var/lib/prometheus-node-exporter-text";
   zfs = config.boot.supportedFilesystems.zfs or false;
+  security = import ../../../lib/security.nix;
+  # Root logins from outside these count as security events (IPv4 networks; see host-facts.sh).
+  ipv4Networks = builtins.filter (
+    network: builtins.match "[0-9.]+(/[0-9]+)?" network != null
+  ) security.adminNetworks;
+  securityArgs =
+    lib.concatMap (network: [
+      "--admin-network"
+      network
+    ]) ipv4Networks
+    ++ lib.optional config.devops.logging.ship "--ships-logs"
+    ++ lib.optionals config.devops.monitoring.server.enable [
+      "--received-logs"
+      "/var/log/journal/remote"
+    ];
   backupArgs = lib.concatMap (name: [
     "--backup"
     "${name}:${cfg.backups.${name}.marker}:${toString cfg.backups.${name}.maxAgeSeconds}"
@@ -139,13 +154,16 @@ in
 
       # The host's facts for the textfile collector: at every activation and on a timer.
       systemd.services.devops-host-facts = {
-        description = "Host facts (generation, reboot needed, drift, backup age) for the node exporter";
+        description = "Host facts (generation, reboot needed, drift, backup age, security counters) for the node exporter";
         path = [
           pkgs.coreutils
           pkgs.gnused
+          pkgs.gnugrep
           pkgs.gawk
+          pkgs.systemd
         ]
-        ++ lib.optional zfs pkgs.zfs;
+        ++ lib.optional zfs pkgs.zfs
+        ++ lib.optional config.services.fail2ban.enable config.services.fail2ban.package;
         serviceConfig = {
           Type = "oneshot";
           ExecStart = lib.escapeShellArgs (
@@ -156,6 +174,7 @@ in
               "${textfileDir}/host-facts.prom"
             ]
             ++ backupArgs
+            ++ securityArgs
           );
           StateDirectory = "prometheus-node-exporter-text";
           StateDirectoryMode = "0755";

@@ -14,6 +14,7 @@ let
 in
 {
   imports = [
+    modules.mixin-audit
     modules.mixin-boot
     modules.mixin-bruteforce
     modules.mixin-firewall

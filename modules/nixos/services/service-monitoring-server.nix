@@ -120,7 +120,10 @@ in
       port = prometheusPort;
       inherit (cfg) retentionTime;
       scrapeConfigs = fleet.scrapeConfigs;
-      ruleFiles = [ ../../../monitoring/rules/fleet-alerts.yml ];
+      ruleFiles = [
+        ../../../monitoring/rules/fleet-alerts.yml
+        ../../../monitoring/rules/security-alerts.yml
+      ];
       alertmanagers = [ { static_configs = [ { targets = [ "127.0.0.1:${toString alertmanagerPort}" ]; } ]; } ];
     };
 

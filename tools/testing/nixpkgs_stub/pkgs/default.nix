@@ -32,6 +32,7 @@ let
     "curl"
     "deno"
     "dialog"
+    "fail2ban"
     "fd"
     "findutils"
     "gawk"

@@ -1,4 +1,4 @@
-# Models nixos/modules/security/sudo.nix and rtkit.nix.
+# Models nixos/modules/security/sudo.nix, rtkit.nix and audit.nix.
 { lib, ... }:
 let
   bool =
@@ -16,6 +16,20 @@ in
       wheelNeedsPassword = bool true;
     };
     rtkit.enable = bool false;
+    audit = {
+      enable = lib.mkOption {
+        type = lib.types.enum [
+          false
+          true
+          "lock"
+        ];
+        default = false;
+      };
+      rules = lib.mkOption {
+        type = lib.types.listOf lib.types.str;
+        default = [ ];
+      };
+    };
     polkit.enable = bool false;
   };
 }

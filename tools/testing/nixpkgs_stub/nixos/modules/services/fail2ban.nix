@@ -1,7 +1,12 @@
 # Models nixos/modules/services/security/fail2ban.nix: the options the fleet sets (rows in
 # ../../../PROVENANCE.tsv) and upstream's definitions that meet the fleet's: the DEFAULT and
 # sshd jails, and sshd's LogLevel at mkDefault "VERBOSE" (a fleet mkDefault there would clash).
-{ config, lib, ... }:
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
 let
   inherit (lib) mkOption types;
   cfg = config.services.fail2ban;
@@ -21,6 +26,7 @@ in
       type = types.bool;
       default = false;
     };
+    package = lib.mkPackageOption pkgs "fail2ban" { };
     bantime = mkOption {
       type = types.str;
       default = "10m";
