@@ -275,6 +275,47 @@ Deno.test("deploy: a supervisor killed mid-activation: the next run stops its ac
   assertEquals([report.newGeneration, await generation(web1!)], [2, 2]);
 });
 
+Deno.test("deploy: a dead supervisor whose pid now names another process is still found dead", async () => {
+  // pid_max may be 32768: a killed supervisor's pid is soon another process's. The state must
+  // not look alive for good (the next run would wait on it to the end of its bound).
+  await using f = await fleet(1);
+  const [web1] = f.list;
+  assertEquals((await f.task("web1")).code, 0);
+  await f.flake.update({ web1: { toplevel: { marker: "2", activationSeconds: 600 } } });
+  const hung = await f.flake.buildToplevel("web1");
+  const first = f.spawn("web1");
+  const pid = await first.deployerPid();
+  await waitFor(
+    "the activation",
+    async () => (await activations(web1!)).includes(`switch ${hung}`),
+  );
+  for (const p of await hostProcessesWith(web1!, "supervise.sh")) Deno.kill(p, "SIGKILL");
+  Deno.kill(pid, "SIGKILL");
+  await first.done;
+  // The dead run's recorded pid now names a live process of the host (its init).
+  const base = web1!.hostPath("/run/devops-deploy");
+  const runs = [...Deno.readDirSync(base)].filter((e) => e.isDirectory).map((e) => e.name);
+  assertEquals(runs.length, 1, runs.join(" "));
+  const [init] = await hostProcessesWith(web1!, "sleep infinity");
+  assert(init !== undefined, "the host's init");
+  await Deno.writeTextFile(`${base}/${runs[0]}/info`, `pid=${init}\n`, { append: true });
+
+  // A short activation bound keeps a wrong wait short (it would be the whole bound).
+  await f.flake.update({
+    web1: { toplevel: { marker: "3", activationSeconds: 0 }, facts: { activationTimeout: 10 } },
+  });
+  const fixed = await f.flake.buildToplevel("web1");
+  const run = await f.task("web1");
+  assertEquals(run.code, 0, run.stderr);
+  assertEquals(hostReport(run.report, "web1").status, "confirmed");
+  assertEquals(
+    await hostProcessesWith(web1!, "sleep 600"),
+    [],
+    "the orphaned activation is stopped",
+  );
+  assertEquals([await web1!.resolve(PROFILE), await active(web1!)], [fixed, fixed]);
+});
+
 Deno.test("deploy: after an operator's rollback, a failed deploy returns to the recorded generation by number", async () => {
   await using f = await fleet(1);
   const [web1] = f.list;

@@ -4,6 +4,7 @@
 // runner and the check that no unit failed because of the deploy. Their output (key=value
 // lines) is parsed here, at the boundary, into typed values.
 import { shellQuote } from "../quote.ts";
+import aliveSh from "./remote/alive.sh" with { type: "text" };
 import controlSh from "./remote/control.sh" with { type: "text" };
 import healthCheckSh from "./remote/health_check.sh" with { type: "text" };
 import invocationsAwk from "./remote/invocations.awk" with { type: "text" };
@@ -42,7 +43,11 @@ export const DIFF_MARKER = "--- closure diff";
 export const DIFF_FAILED_MARKER = "--- closure diff failed";
 
 /** The pieces a script takes in with a `# @include <file>` line. */
-const INCLUDES: Record<string, string> = { "poll.sh": pollSh, "show_state.sh": showStateSh };
+const INCLUDES: Record<string, string> = {
+  "alive.sh": aliveSh,
+  "poll.sh": pollSh,
+  "show_state.sh": showStateSh,
+};
 
 /**
  * A script as it runs on the host: each `# @include <file>` line replaced by that file (its

@@ -42,6 +42,7 @@ Deno.test("every file in remote/ is a piece of a script and passes sh -n as writ
   for await (const entry of Deno.readDir(SOURCES)) files.push(entry.name);
   files.sort();
   assertEquals(files, [
+    "alive.sh",
     "control.sh",
     "health_check.sh",
     "invocations.awk",

@@ -7,6 +7,7 @@ run=$1 action=$2 wait=$3
 base=@STATE_BASE@
 case $run in *[!0-9a-f]*|'') echo "not a run id: $run" >&2; exit 2 ;; esac
 # @include show_state.sh
+# @include alive.sh
 
 dir=$base/$run
 if [ -d "$dir" ]; then

@@ -18,6 +18,7 @@ umask 077
 # shellcheck disable=SC2174 # the parent (/run) exists: -m is for $base, the deepest
 mkdir -p -m 700 "$base"
 # @include show_state.sh
+# @include alive.sh
 
 # @include poll.sh
 end=$(( $(date +%s) + wait ))
@@ -25,6 +26,8 @@ if [ -n "$adopt" ] && grep -qx "run=$adopt" "$base/owner" 2>/dev/null; then
   while :; do
     read_status "$adopt"
     case $s in starting|activating|rolling-back) ;; *) break ;; esac
+    # Its supervisor died meanwhile: nothing will change its state; this run takes over.
+    [ $((polls % 5)) -eq 0 ] && lost "$adopt" && break
     past "$end" && break
     pause
   done

@@ -27,7 +27,7 @@ info_of() { sed -n "s/^$2=//p" "$base/$1/info" 2>/dev/null | tail -n 1; }
 # writes a final status before it exits). Then nothing rolls the host back by itself.
 lost() {
   p=$(info_of "$1" pid)
-  [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null || return 1
+  [ -n "$p" ] && ! supervisor_alive "$p" "$1" || return 1
   read_status "$1"
   case $s in starting|activating|rolling-back|activated) return 0 ;; esac
   return 1

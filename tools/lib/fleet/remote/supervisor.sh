@@ -68,6 +68,7 @@ bounded() {
   wait "$cpid"
 }
 # @include poll.sh
+# @include alive.sh
 lock=@LOCK_FILE@
 # The lock is the file now at the lock's path: one removed by hand (and another supervisor's
 # new one) is not it. /proc missing: the path is trusted.
@@ -96,7 +97,7 @@ for other in "$base"/*/; do
   case $(cat "$other/status" 2>/dev/null) in
     activating|rolling-back|activated)
       op=$(sed -n 's/^pid=//p' "$other/info" 2>/dev/null | tail -n 1)
-      if [ -n "$op" ] && kill -0 "$op" 2>/dev/null; then state busy; exit 0; fi ;;
+      if [ -n "$op" ] && supervisor_alive "$op" "${other##*/}"; then state busy; exit 0; fi ;;
   esac
 done
 # The launcher tells a dead supervisor (killed mid-way) by this pid: nobody else finishes its run.
