@@ -40,8 +40,9 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
         args: spec.argv.slice(1),
         ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
         ...(spec.env === undefined ? {} : { env: spec.env }),
+        ...(spec.clearEnv ? { clearEnv: true } : {}),
         stdin: spec.stdin === undefined ? "null" : "piped",
-        stdout: "piped",
+        stdout: spec.discardStdout ? "null" : "piped",
         stderr: "piped",
         ...(timeout === undefined ? {} : { signal: timeout }),
       }).spawn();
@@ -59,10 +60,14 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
       await writer.write(bytes).catch(() => {});
       await writer.close().catch(() => {});
     }
-    const out = await child.output();
-    const stdout = decoder.decode(out.stdout);
-    let stderr = decoder.decode(out.stderr);
-    let code = out.code;
+    const [status, outBytes, errBytes] = await Promise.all([
+      child.status,
+      spec.discardStdout ? new ArrayBuffer(0) : new Response(child.stdout).arrayBuffer(),
+      new Response(child.stderr).arrayBuffer(),
+    ]);
+    const stdout = decoder.decode(outBytes);
+    let stderr = decoder.decode(errBytes);
+    let code = status.code;
     if (timeout?.aborted) {
       code = 124;
       stderr = `${stderr}\ntimed out after ${Math.round(spec.timeoutMs! / 1000)} s`;

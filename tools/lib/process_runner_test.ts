@@ -1,6 +1,7 @@
 import { assertEquals, assertRejects } from "../testing/assert.ts";
 import { CommandError } from "./errors.ts";
 import { createProcessRunner } from "./process_runner.ts";
+import { createRunner } from "./runner.ts";
 
 Deno.test("createProcessRunner() runs commands, passes stdin, treats okCodes as data", async () => {
   const runner = createProcessRunner();
@@ -40,4 +41,29 @@ Deno.test("createProcessRunner() prints mutating commands under --dry-run and ru
   assertEquals(skipped.skipped, true);
   assertEquals(await runner.text({ argv: ["echo", "read"] }), "read");
   assertEquals(lines, ["would run: sh -c 'exit 9'"]);
+});
+
+Deno.test("createProcessRunner() and createRunner(): clearEnv leaves only env; discardStdout keeps stdout out", async () => {
+  Deno.env.set("RUNNER_TEST_LEAK", "leaked");
+  try {
+    for (const runner of [createProcessRunner(), createRunner()]) {
+      const seen = await runner.text({
+        argv: ["/bin/sh", "-c", 'echo "${RUNNER_TEST_LEAK:-none} $ONLY"'],
+        clearEnv: true,
+        env: { ONLY: "given" },
+      });
+      assertEquals(seen, "none given");
+      const inherited = await runner.text({
+        argv: ["/bin/sh", "-c", 'echo "${RUNNER_TEST_LEAK:-none}"'],
+      });
+      assertEquals(inherited, "leaked");
+      const hidden = await runner.run({
+        argv: ["/bin/sh", "-c", "echo secret; echo err >&2"],
+        discardStdout: true,
+      });
+      assertEquals([hidden.stdout, hidden.stderr], ["", "err\n"]);
+    }
+  } finally {
+    Deno.env.delete("RUNNER_TEST_LEAK");
+  }
 });

@@ -12,6 +12,8 @@ export interface CommandSpec {
   argv: readonly string[];
   cwd?: string;
   env?: Record<string, string>;
+  /** Start from an empty environment: the command sees only `env` (e.g. no HOME keys). */
+  clearEnv?: boolean;
   stdin?: string | Uint8Array;
   /** Changes something (a file, a host, the store): skipped and only printed under --dry-run. */
   mutates?: boolean;
@@ -82,6 +84,7 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     let builder = $`${[...spec.argv]}`.stdout(spec.discardStdout ? "null" : "piped")
       .stderr("piped").noThrow();
     if (spec.cwd !== undefined) builder = builder.cwd(spec.cwd);
+    if (spec.clearEnv) builder = builder.clearEnv();
     if (spec.env !== undefined) builder = builder.env(spec.env);
     builder = typeof spec.stdin === "string"
       ? builder.stdinText(spec.stdin)
