@@ -72,9 +72,10 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
       code = 124;
       stderr = `${stderr}\ntimed out after ${Math.round(spec.timeoutMs! / 1000)} s`;
     }
-    if (verbose && (stdout || stderr)) write(tail(`${stdout}${stderr}`));
+    const shownOut = spec.secretStdout ? "" : stdout;
+    if (verbose && (shownOut || stderr)) write(tail(`${shownOut}${stderr}`));
     if (code !== 0 && !(spec.okCodes ?? []).includes(code)) {
-      throw new CommandError(shown, code, tail(stderr || stdout));
+      throw new CommandError(shown, code, tail(stderr || shownOut));
     }
     return { code, stdout, stderr, skipped: false };
   }

@@ -43,7 +43,7 @@ Deno.test("createProcessRunner() prints mutating commands under --dry-run and ru
   assertEquals(lines, ["would run: sh -c 'exit 9'"]);
 });
 
-Deno.test("createProcessRunner() and createRunner(): clearEnv leaves only env; discardStdout keeps stdout out", async () => {
+Deno.test("createProcessRunner() and createRunner(): clearEnv leaves only env; discardStdout and secretStdout keep stdout from view", async () => {
   Deno.env.set("RUNNER_TEST_LEAK", "leaked");
   try {
     for (const runner of [createProcessRunner(), createRunner()]) {
@@ -62,6 +62,28 @@ Deno.test("createProcessRunner() and createRunner(): clearEnv leaves only env; d
         discardStdout: true,
       });
       assertEquals([hidden.stdout, hidden.stderr], ["", "err\n"]);
+    }
+    for (const make of [createProcessRunner, createRunner]) {
+      const lines: string[] = [];
+      const runner = make({ verbose: true, write: (l: string) => lines.push(l) });
+      const kept = await runner.run({
+        argv: ["/bin/sh", "-c", 'echo "$S"; echo note >&2'],
+        env: { S: "s3cret" },
+        secretStdout: true,
+      });
+      assertEquals(kept.stdout, "s3cret\n");
+      const failed = await assertRejects(
+        () =>
+          runner.run({
+            argv: ["/bin/sh", "-c", 'echo "$S"; exit 4'],
+            env: { S: "s3cret" },
+            secretStdout: true,
+          }),
+        CommandError,
+      );
+      assertEquals(failed.message.includes("s3cret"), false, failed.message);
+      assertEquals(lines.join("\n").includes("s3cret"), false, lines.join("\n"));
+      assertEquals(lines.join("\n").includes("note"), true, "stderr is still shown");
     }
   } finally {
     Deno.env.delete("RUNNER_TEST_LEAK");

@@ -26,6 +26,11 @@ export interface CommandSpec {
    * check). Their output never enters this process, so --verbose and errors cannot show it.
    */
   discardStdout?: boolean;
+  /**
+   * stdout holds secrets the caller needs (`sops decrypt` of a file to check): returned, but
+   * never shown (not under --verbose, not in a CommandError).
+   */
+  secretStdout?: boolean;
 }
 
 /** What a command left behind. */
@@ -94,9 +99,10 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     const result = await builder;
     const stdout = spec.discardStdout ? "" : result.stdout;
     const stderr = result.stderr;
-    if (verbose && (stdout || stderr)) write(tail(`${stdout}${stderr}`));
+    const shownOut = spec.secretStdout ? "" : stdout;
+    if (verbose && (shownOut || stderr)) write(tail(`${shownOut}${stderr}`));
     if (result.code !== 0 && !(spec.okCodes ?? []).includes(result.code)) {
-      throw new CommandError(shown, result.code, tail(stderr || stdout));
+      throw new CommandError(shown, result.code, tail(stderr || shownOut));
     }
     return { code: result.code, stdout, stderr, skipped: false };
   }
