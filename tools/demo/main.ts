@@ -97,6 +97,8 @@ function stepText(step: DemoStep): string {
  * process. Signals are passed on; the inner demo cleans up.
  */
 async function runInNetworkNamespace(args: readonly string[]): Promise<number> {
+  // Not through lib/process_runner.ts: the child is this demo again, alive for the whole run,
+  // with signals passed on to it (see ARCHITECTURE.md).
   const child = new Deno.Command("setpriv", {
     args: [
       "--pdeathsig",

@@ -63,6 +63,8 @@ function ddReadArgv(devicePath: string, bytes: number, chunkSize: number): strin
 }
 
 function spawn(argv: string[], stdin: "piped" | "null"): Deno.ChildProcess {
+  // Not through lib/process_runner.ts: the caller streams the image through stdin and reads
+  // the device back while dd runs (see ARCHITECTURE.md).
   return new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     stdin,

@@ -442,6 +442,8 @@ interface Spawned {
 
 /** Spawns `command`; it gets SIGKILL should this process die before it is cleaned up. */
 function spawn(command: string, args: string[]): Spawned {
+  // Not through lib/process_runner.ts: a long-lived host process (sshd), stopped by dispose(),
+  // not a command that runs to completion (see ARCHITECTURE.md).
   const child = new Deno.Command("setpriv", {
     args: ["--pdeathsig", "KILL", "--", command, ...args],
     stdin: "null",
