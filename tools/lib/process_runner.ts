@@ -90,3 +90,46 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
     log: write,
   };
 }
+
+/** A command started by {@linkcode startProcess}, whose streams its caller reads and writes. */
+export interface StartedProcess {
+  /** Its stdin, when started with `stdin: "piped"`. */
+  stdin: WritableStream<Uint8Array> | undefined;
+  stdout: ReadableStream<Uint8Array>;
+  /** The last non-empty line of its stderr, once it has ended. */
+  stderrLastLine: Promise<string>;
+  status: Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Starts a command that streams: its caller writes its stdin and reads its stdout while it
+ * runs (iso's `dd` of an image), where {@linkcode createProcessRunner}'s `run()` waits for it
+ * to end. A program that is not there fails here with the same `CommandError` (code 127).
+ */
+export function startProcess(
+  argv: readonly string[],
+  options: { stdin: "piped" | "null" },
+): StartedProcess {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0]!, {
+      args: argv.slice(1),
+      stdin: options.stdin,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CommandError(formatCommand(argv), 127, `${argv[0]}: command not found`);
+    }
+    throw error;
+  }
+  return {
+    stdin: options.stdin === "piped" ? child.stdin : undefined,
+    stdout: child.stdout,
+    stderrLastLine: new Response(child.stderr).text().then((text) =>
+      text.trim().split("\n").filter(Boolean).at(-1) ?? ""
+    ),
+    status: child.status,
+  };
+}

@@ -1,6 +1,6 @@
-import { assertEquals, assertRejects } from "../testing/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../testing/assert.ts";
 import { CommandError } from "./errors.ts";
-import { createProcessRunner } from "./process_runner.ts";
+import { createProcessRunner, startProcess } from "./process_runner.ts";
 import { createRunner } from "./runner.ts";
 
 Deno.test("createProcessRunner() runs commands, passes stdin, treats okCodes as data", async () => {
@@ -88,4 +88,28 @@ Deno.test("createProcessRunner() and createRunner(): clearEnv leaves only env; d
   } finally {
     Deno.env.delete("RUNNER_TEST_LEAK");
   }
+});
+
+Deno.test("startProcess() streams stdin in and stdout out while the command runs, then its status and last stderr line", async () => {
+  const cat = startProcess(["/bin/sh", "-c", "cat; echo first >&2; echo 'last line' >&2; exit 5"], {
+    stdin: "piped",
+  });
+  const out = new Response(cat.stdout).text();
+  const writer = cat.stdin!.getWriter();
+  await writer.write(new TextEncoder().encode("chunk 1\n"));
+  await writer.write(new TextEncoder().encode("chunk 2\n"));
+  await writer.close();
+  assertEquals(await out, "chunk 1\nchunk 2\n");
+  assertEquals((await cat.status).code, 5);
+  assertEquals(await cat.stderrLastLine, "last line");
+  const none = startProcess(["/bin/sh", "-c", "echo only"], { stdin: "null" });
+  assertEquals(none.stdin, undefined);
+  assertEquals(await new Response(none.stdout).text(), "only\n");
+  assertEquals((await none.status).success, true);
+  const missing = assertThrows(
+    () => startProcess(["no-such-program-anywhere"], { stdin: "null" }),
+    "command not found",
+  );
+  assert(missing instanceof CommandError);
+  assertEquals(missing.code, 127);
 });
