@@ -77,7 +77,7 @@ export async function writeImage(
   using image = await Deno.open(imagePath, { read: true });
   const dd = startProcess(ddWriteArgv(devicePath, chunkSize), { stdin: "piped" });
   const stderr = dd.stderrLastLine;
-  const stdout = dd.stdout.cancel();
+  const stdout = dd.stdout!.cancel();
   const writer = dd.stdin!.getWriter();
   const hash = createHash("sha256");
   const buffer = new Uint8Array(chunkSize);
@@ -125,7 +125,7 @@ export async function readBack(
   const hash = createHash("sha256");
   const started = performance.now();
   let done = 0;
-  for await (const chunk of dd.stdout) {
+  for await (const chunk of dd.stdout!) {
     hash.update(chunk);
     done += chunk.length;
     options.onProgress?.({

@@ -91,32 +91,49 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
   };
 }
 
+/** How {@linkcode startProcess} starts a command: each stream piped, inherited or closed. */
+export interface StartOptions {
+  stdin: "piped" | "null";
+  /** `piped` unless given. */
+  stdout?: "piped" | "inherit" | "null";
+  /** `piped` unless given (then only its last line is kept). */
+  stderr?: "piped" | "inherit" | "null";
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
 /** A command started by {@linkcode startProcess}, whose streams its caller reads and writes. */
 export interface StartedProcess {
+  readonly pid: number;
   /** Its stdin, when started with `stdin: "piped"`. */
   stdin: WritableStream<Uint8Array> | undefined;
-  stdout: ReadableStream<Uint8Array>;
-  /** The last non-empty line of its stderr, once it has ended. */
+  /** Its stdout, when piped. */
+  stdout: ReadableStream<Uint8Array> | undefined;
+  /** The last non-empty line of its stderr once it has ended ("" when not piped). */
   stderrLastLine: Promise<string>;
   status: Promise<Deno.CommandStatus>;
+  /** Sends `signal`; nothing if it has ended. */
+  kill(signal: Deno.Signal): void;
 }
 
 /**
- * Starts a command that streams: its caller writes its stdin and reads its stdout while it
- * runs (iso's `dd` of an image), where {@linkcode createProcessRunner}'s `run()` waits for it
- * to end. A program that is not there fails here with the same `CommandError` (code 127).
+ * Starts a command whose lifetime its caller manages: it writes the stdin and reads the stdout
+ * while the command runs (iso's `dd` of an image), or keeps it running and signals it (the
+ * demo's namespace, a test host's sshd), where {@linkcode createProcessRunner}'s `run()` waits
+ * for the end. A program that is not there fails here with the same `CommandError` (code 127).
  */
-export function startProcess(
-  argv: readonly string[],
-  options: { stdin: "piped" | "null" },
-): StartedProcess {
+export function startProcess(argv: readonly string[], options: StartOptions): StartedProcess {
+  const stdout = options.stdout ?? "piped";
+  const stderr = options.stderr ?? "piped";
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(argv[0]!, {
       args: argv.slice(1),
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      ...(options.env === undefined ? {} : { env: options.env }),
       stdin: options.stdin,
-      stdout: "piped",
-      stderr: "piped",
+      stdout,
+      stderr,
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
@@ -125,11 +142,21 @@ export function startProcess(
     throw error;
   }
   return {
+    pid: child.pid,
     stdin: options.stdin === "piped" ? child.stdin : undefined,
-    stdout: child.stdout,
-    stderrLastLine: new Response(child.stderr).text().then((text) =>
-      text.trim().split("\n").filter(Boolean).at(-1) ?? ""
-    ),
+    stdout: stdout === "piped" ? child.stdout : undefined,
+    stderrLastLine: stderr === "piped"
+      ? new Response(child.stderr).text().then((text) =>
+        text.trim().split("\n").filter(Boolean).at(-1) ?? ""
+      )
+      : Promise.resolve(""),
     status: child.status,
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch {
+        // It has ended.
+      }
+    },
   };
 }
