@@ -3,7 +3,7 @@
 // it started, also when SIGINT or SIGTERM come.
 import { printResult } from "../lib/cli.ts";
 import { CommandError } from "../lib/errors.ts";
-import { createProcessRunner } from "../lib/process_runner.ts";
+import { createProcessRunner, startProcess } from "../lib/process_runner.ts";
 import { formatCommand } from "../lib/quote.ts";
 import {
   reapStaleTestHosts,
@@ -215,17 +215,16 @@ function startDeploy(
 ): RunningDeploy {
   const fullArgs = [...args, ...(options.verbose ? ["--verbose"] : [])];
   const deno = [Deno.execPath(), "task", "-q", "deploy", ...fullArgs];
-  // Not through lib/process_runner.ts: the deploy runs in a process group of its own that this
-  // caller signals and stops while it runs (see ARCHITECTURE.md).
-  const child = new Deno.Command("setpriv", {
-    args: ["--pdeathsig", "TERM", "--", "setsid", "--", ...deno],
+  // Started, not run to completion: the deploy runs in a process group of its own that this
+  // caller signals and stops while it runs.
+  const child = startProcess(["setpriv", "--pdeathsig", "TERM", "--", "setsid", "--", ...deno], {
     cwd: CHECKOUT,
     env: { NIX_CONFIG: LOCAL_NIX_CONFIG, TMPDIR: options.tempDir },
     stdin: "null",
     stdout: options.json ? "piped" : "inherit",
     stderr: "inherit",
-  }).spawn();
-  const stdout = options.json ? new Response(child.stdout).text() : Promise.resolve("");
+  });
+  const stdout = options.json ? new Response(child.stdout!).text() : Promise.resolve("");
   // setsid made the child (same pid) the leader of a new group: -pid signals all of it.
   const signalGroup = (signal: Deno.Signal) => {
     try {

@@ -121,8 +121,8 @@ async function runStreaming(
   argv: string[],
   timeoutSeconds: number,
 ): Promise<void> {
-  // Not through lib/process_runner.ts: a long-lived child in a session of its own, its output read
-  // line by line and its process group stopped by this caller (see ARCHITECTURE.md).
+  // Not through lib/process_runner.ts yet: a child in a session of its own whose ChildProcess
+  // the scratch cleanup keeps to stop its group, its output read line by line (ARCHITECTURE.md).
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     cwd: ctx.root,
