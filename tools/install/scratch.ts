@@ -157,7 +157,7 @@ export async function removeStale(
 /** The scratch folder and the running child; {@linkcode Scratch.removeNow} is signal-safe. */
 export class Scratch {
   #dir: string | undefined;
-  #child: Deno.ChildProcess | undefined;
+  #child: { readonly pid: number } | undefined;
   // Open for the life of the process: closing it would release the lock.
   #lock: Deno.FsFile | undefined;
   #alive: Deno.FsFile | undefined;
@@ -277,7 +277,7 @@ export class Scratch {
    * whole group, and records the group in the folder so a later install finds it if this one is
    * killed.
    */
-  async started(child: Deno.ChildProcess): Promise<void> {
+  async started(child: { readonly pid: number }): Promise<void> {
     this.#child = child;
     this.#stopping = undefined;
     const started = await startTime(child.pid);

@@ -76,7 +76,7 @@ export async function writeImage(
   const total = (await Deno.stat(imagePath)).size;
   using image = await Deno.open(imagePath, { read: true });
   const dd = startProcess(ddWriteArgv(devicePath, chunkSize), { stdin: "piped" });
-  const stderr = dd.stderrLastLine;
+  const stderr = dd.stderrLastLine();
   const stdout = dd.stdout!.cancel();
   const writer = dd.stdin!.getWriter();
   const hash = createHash("sha256");
@@ -121,7 +121,7 @@ export async function readBack(
 ): Promise<ReadBack> {
   const chunkSize = options.chunkSize ?? CHUNK;
   const dd = startProcess(ddReadArgv(devicePath, written.bytes, chunkSize), { stdin: "null" });
-  const stderr = dd.stderrLastLine;
+  const stderr = dd.stderrLastLine();
   const hash = createHash("sha256");
   const started = performance.now();
   let done = 0;

@@ -96,8 +96,13 @@ export interface StartOptions {
   stdin: "piped" | "null";
   /** `piped` unless given. */
   stdout?: "piped" | "inherit" | "null";
-  /** `piped` unless given (then only its last line is kept). */
+  /** `piped` unless given. */
   stderr?: "piped" | "inherit" | "null";
+  /**
+   * In a session and process group of its own (`setsid`): its children stop with it when the
+   * caller signals the group (`-pid`), and a terminal's Ctrl-C reaches only the caller.
+   */
+  detached?: boolean;
   cwd?: string;
   env?: Record<string, string>;
 }
@@ -109,8 +114,10 @@ export interface StartedProcess {
   stdin: WritableStream<Uint8Array> | undefined;
   /** Its stdout, when piped. */
   stdout: ReadableStream<Uint8Array> | undefined;
-  /** The last non-empty line of its stderr once it has ended ("" when not piped). */
-  stderrLastLine: Promise<string>;
+  /** Its stderr, when piped: read it, or {@linkcode StartedProcess.stderrLastLine}. */
+  stderr: ReadableStream<Uint8Array> | undefined;
+  /** Reads its stderr to the end: the last non-empty line ("" when not piped). */
+  stderrLastLine(): Promise<string>;
   status: Promise<Deno.CommandStatus>;
   /** Sends `signal`; nothing if it has ended. */
   kill(signal: Deno.Signal): void;
@@ -134,6 +141,7 @@ export function startProcess(argv: readonly string[], options: StartOptions): St
       stdin: options.stdin,
       stdout,
       stderr,
+      ...(options.detached ? { detached: true } : {}),
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
@@ -145,11 +153,12 @@ export function startProcess(argv: readonly string[], options: StartOptions): St
     pid: child.pid,
     stdin: options.stdin === "piped" ? child.stdin : undefined,
     stdout: stdout === "piped" ? child.stdout : undefined,
-    stderrLastLine: stderr === "piped"
-      ? new Response(child.stderr).text().then((text) =>
-        text.trim().split("\n").filter(Boolean).at(-1) ?? ""
-      )
-      : Promise.resolve(""),
+    stderr: stderr === "piped" ? child.stderr : undefined,
+    async stderrLastLine() {
+      if (stderr !== "piped") return "";
+      const text = await new Response(child.stderr).text();
+      return text.trim().split("\n").filter(Boolean).at(-1) ?? "";
+    },
     status: child.status,
     kill(signal) {
       try {

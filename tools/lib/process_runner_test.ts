@@ -101,7 +101,7 @@ Deno.test("startProcess() streams stdin in and stdout out while the command runs
   await writer.close();
   assertEquals(await out, "chunk 1\nchunk 2\n");
   assertEquals((await cat.status).code, 5);
-  assertEquals(await cat.stderrLastLine, "last line");
+  assertEquals(await cat.stderrLastLine(), "last line");
   const none = startProcess(["/bin/sh", "-c", "echo only"], { stdin: "null" });
   assertEquals(none.stdin, undefined);
   assertEquals(await new Response(none.stdout).text(), "only\n");
