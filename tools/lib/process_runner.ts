@@ -1,6 +1,7 @@
 // A Runner on Deno.Command, with no npm import: for tools whose start-up counts (dax alone
 // takes about 100 ms to load). Same contract as createRunner(): --dry-run, --verbose, okCodes,
-// timeouts, and a CommandError with the command line and its output tail.
+// timeouts, and a CommandError with the command line and its output tail. startProcess() is
+// for a command whose lifetime its caller manages (streams, signals, a process group).
 import { CommandError } from "./errors.ts";
 import { formatCommand } from "./quote.ts";
 import type { CommandResult, CommandSpec, Runner } from "./runner.ts";
