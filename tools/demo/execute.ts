@@ -2,6 +2,8 @@
 // the plan (each deploy through `deno task deploy`), checks the hosts, and removes everything
 // it started, also when SIGINT or SIGTERM come.
 import { printResult } from "../lib/cli.ts";
+import { CommandError } from "../lib/errors.ts";
+import { createProcessRunner, startProcess } from "../lib/process_runner.ts";
 import { formatCommand } from "../lib/quote.ts";
 import {
   reapStaleTestHosts,
@@ -186,16 +188,11 @@ async function writeHostNixConfig(host: TestHost): Promise<void> {
 }
 
 async function runQuiet(argv: readonly string[]): Promise<void> {
-  const output = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!output.success) {
-    throw new Error(
-      `Cannot run ${formatCommand(argv)}: ${new TextDecoder().decode(output.stderr).trim()}`,
-    );
+  try {
+    await createProcessRunner().run({ argv, discardStdout: true });
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    throw new Error(`Cannot run ${formatCommand(argv)}: ${error.stderrTail}`);
   }
 }
 
@@ -218,15 +215,16 @@ function startDeploy(
 ): RunningDeploy {
   const fullArgs = [...args, ...(options.verbose ? ["--verbose"] : [])];
   const deno = [Deno.execPath(), "task", "-q", "deploy", ...fullArgs];
-  const child = new Deno.Command("setpriv", {
-    args: ["--pdeathsig", "TERM", "--", "setsid", "--", ...deno],
+  // Started, not run to completion: the deploy runs in a process group of its own that this
+  // caller signals and stops while it runs.
+  const child = startProcess(["setpriv", "--pdeathsig", "TERM", "--", "setsid", "--", ...deno], {
     cwd: CHECKOUT,
     env: { NIX_CONFIG: LOCAL_NIX_CONFIG, TMPDIR: options.tempDir },
     stdin: "null",
     stdout: options.json ? "piped" : "inherit",
     stderr: "inherit",
-  }).spawn();
-  const stdout = options.json ? new Response(child.stdout).text() : Promise.resolve("");
+  });
+  const stdout = options.json ? new Response(child.stdout!).text() : Promise.resolve("");
   // setsid made the child (same pid) the leader of a new group: -pid signals all of it.
   const signalGroup = (signal: Deno.Signal) => {
     try {

@@ -4,6 +4,7 @@
 import { Option } from "@commander-js/extra-typings";
 import { newProgram, printResult, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
+import { startProcess } from "../lib/process_runner.ts";
 import { runDemo, signalExitCode } from "./execute.ts";
 import { ownNetworkNamespace } from "./namespace.ts";
 import { type DemoStep, deployCommand, PLACEHOLDER_PATHS, planDemo } from "./plan.ts";
@@ -97,35 +98,30 @@ function stepText(step: DemoStep): string {
  * process. Signals are passed on; the inner demo cleans up.
  */
 async function runInNetworkNamespace(args: readonly string[]): Promise<number> {
-  const child = new Deno.Command("setpriv", {
-    args: [
-      "--pdeathsig",
-      "TERM",
-      "--",
-      "unshare",
-      "--net",
-      "--",
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--config",
-      `${CHECKOUT}/deno.json`,
-      new URL(import.meta.url).pathname,
-      "--in-namespace",
-      ...args,
-    ],
+  // The child is this demo again, alive for the whole run, with signals passed on to it.
+  const child = startProcess([
+    "setpriv",
+    "--pdeathsig",
+    "TERM",
+    "--",
+    "unshare",
+    "--net",
+    "--",
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--config",
+    `${CHECKOUT}/deno.json`,
+    new URL(import.meta.url).pathname,
+    "--in-namespace",
+    ...args,
+  ], {
     env: { [OUTER_PID_VARIABLE]: String(Deno.pid) },
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
-  }).spawn();
-  const forward = (signal: Deno.Signal) => () => {
-    try {
-      child.kill(signal);
-    } catch {
-      // Exited already.
-    }
-  };
+  });
+  const forward = (signal: Deno.Signal) => () => child.kill(signal);
   const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, forward(s)] as const);
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {

@@ -1,4 +1,6 @@
 // Before the demo starts anything: it runs as root, with every program it needs on PATH.
+import { CommandError } from "../lib/errors.ts";
+import { createProcessRunner } from "../lib/process_runner.ts";
 
 /** The programs the demo runs besides deno; sshd at the path the test hosts start. */
 export const DEMO_PROGRAMS = [
@@ -44,15 +46,15 @@ export async function preflight(): Promise<void> {
     );
   }
   // Root without CAP_SYS_ADMIN (a container, a dropped capability) cannot make namespaces.
-  const trial = await new Deno.Command("unshare", {
+  try {
     // deno itself is the one program sure to be there to run inside.
-    args: ["--net", "--mount", "--", Deno.execPath(), "--version"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!trial.success) {
-    const cause = new TextDecoder().decode(trial.stderr).trim().split("\n").at(-1) ?? "";
+    await createProcessRunner().run({
+      argv: ["unshare", "--net", "--mount", "--", Deno.execPath(), "--version"],
+      discardStdout: true,
+    });
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    const cause = error.stderrTail.split("\n").at(-1) ?? "";
     throw new Error(
       `Cannot make namespaces for the demo: ${cause}; it needs root with CAP_SYS_ADMIN (not a restricted container)`,
     );

@@ -2,6 +2,7 @@
 // fail runs before nixos-anywhere touches the target; the scratch folder is removed afterwards.
 import { causeLine, CommandError } from "../lib/errors.ts";
 import { isYes } from "../lib/prompt.ts";
+import { startProcess } from "../lib/process_runner.ts";
 import { formatCommand } from "../lib/quote.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
@@ -121,17 +122,14 @@ async function runStreaming(
   argv: string[],
   timeoutSeconds: number,
 ): Promise<void> {
-  const child = new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
+  const child = startProcess(argv, {
     cwd: ctx.root,
     stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
     // A session and process group of its own: its children (ssh driving disko on the target,
     // nix) are stopped with it, and a Ctrl-C on the terminal reaches only this tool, which stops
     // the whole group.
     detached: true,
-  }).spawn();
+  });
   await ctx.scratch.started(child);
   const tail: string[] = [];
   let phase = "start";
@@ -159,7 +157,7 @@ async function runStreaming(
     timedOut = true;
     ctx.scratch.stopChild();
   }, timeoutSeconds * 1000);
-  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const pumped = Promise.all([pump(child.stdout!), pump(child.stderr!)]);
   const status = await child.status.finally(() => clearTimeout(timer));
   if (timedOut) {
     const outcome = await ctx.scratch.stopChild()!;

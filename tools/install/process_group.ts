@@ -2,6 +2,7 @@
 // (its ssh and nix children stay in its group), stopped as a whole with SIGTERM and, after a
 // grace period, SIGKILL, and found again by a later install when the one that started it was
 // killed. Deno grants /proc and Deno.kill only with --allow-all, so `ps` and `kill` do the work.
+import { createProcessRunner } from "../lib/process_runner.ts";
 
 /** Seconds the group has to end after SIGTERM before it gets SIGKILL. */
 export const STOP_GRACE_SECONDS = 10;
@@ -19,14 +20,12 @@ export interface GroupRecord {
   started: string;
 }
 
+const runner = createProcessRunner();
+
+/** Runs `argv` (ps or kill); exit code 1 (no such process) is an answer, not a failure. */
 async function output(argv: string[]): Promise<{ code: number; stdout: string }> {
-  const result = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return { code: result.code, stdout: new TextDecoder().decode(result.stdout) };
+  const result = await runner.run({ argv, okCodes: [1] });
+  return { code: result.code, stdout: result.stdout };
 }
 
 /** The live (not zombie) processes of group `pgid`. */

@@ -1,5 +1,7 @@
 // The install's private scratch folder on tmpfs (disk passphrases, a copy of the host key) and
 // the child process it runs, both cleaned up whatever happens: normal end, error, Ctrl-C.
+import { CommandError } from "../lib/errors.ts";
+import { createProcessRunner } from "../lib/process_runner.ts";
 import {
   describeStop,
   type GroupRecord,
@@ -54,23 +56,18 @@ const MEMORY_FILESYSTEMS = new Map([["1021994", "tmpfs"], ["858458f6", "ramfs"]]
  * `kill -9` or a power cut, and in its free blocks after they are removed.
  */
 export async function memoryFilesystemProblem(parent: string): Promise<string | undefined> {
-  let result: Deno.CommandOutput;
+  let stdout: string;
   try {
-    result = await new Deno.Command("stat", {
-      args: ["--file-system", "--format=%t %T", "--", parent],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    stdout = await createProcessRunner().text({
+      argv: ["stat", "--file-system", "--format=%t %T", "--", parent],
+    });
   } catch (error) {
-    return `cannot tell its filesystem (stat: ${(error as Error).message})`;
+    if (!(error instanceof CommandError)) throw error;
+    if (error.code === 127) return `cannot tell its filesystem (stat: ${error.stderrTail})`;
+    return error.stderrTail.split("\n").at(-1)?.replace(/^\S*stat: /, "") ||
+      `stat -f failed with exit code ${error.code}`;
   }
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
-  if (!result.success) {
-    return decode(result.stderr).split("\n").at(-1)?.replace(/^\S*stat: /, "") ||
-      `stat -f failed with exit code ${result.code}`;
-  }
-  const [magic = "", ...name] = decode(result.stdout).split(" ");
+  const [magic = "", ...name] = stdout.trim().split(" ");
   if (MEMORY_FILESYSTEMS.has(magic)) return undefined;
   return `on ${
     name.join(" ") || `filesystem 0x${magic}`
@@ -160,7 +157,7 @@ export async function removeStale(
 /** The scratch folder and the running child; {@linkcode Scratch.removeNow} is signal-safe. */
 export class Scratch {
   #dir: string | undefined;
-  #child: Deno.ChildProcess | undefined;
+  #child: { readonly pid: number } | undefined;
   // Open for the life of the process: closing it would release the lock.
   #lock: Deno.FsFile | undefined;
   #alive: Deno.FsFile | undefined;
@@ -280,7 +277,7 @@ export class Scratch {
    * whole group, and records the group in the folder so a later install finds it if this one is
    * killed.
    */
-  async started(child: Deno.ChildProcess): Promise<void> {
+  async started(child: { readonly pid: number }): Promise<void> {
     this.#child = child;
     this.#stopping = undefined;
     const started = await startTime(child.pid);

@@ -10,6 +10,7 @@ import {
   sshPrivateKeyToAgeIdentity,
   sshPublicKeyToAge,
 } from "../lib/sops/mod.ts";
+import { CommandError } from "../lib/errors.ts";
 import { fingerprint, publicKeyBody } from "../lib/fleet/mod.ts";
 import type { Runner } from "../lib/runner.ts";
 import { DISK_KEYS_SECRET, diskKeySecretPath } from "./disk_keys.ts";
@@ -141,22 +142,15 @@ export async function checkSecretsChain(runner: Runner, options: ChainOptions): 
     throw new Error(`Cannot use host key "${keyPath}": ${(error as Error).message}`);
   }
   const recipient = await checkRecipient(root, host, options);
-  const output = await sopsDecrypt(root, options.secretsFile, identity, options.emptyHome)
-    .catch((error: Error) => {
-      throw new Error(
-        `Cannot install host "${host}": sops decrypt did not finish (${error.message})`,
-      );
-    });
-  if (!output.success) {
-    const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").filter(Boolean);
+  const output = await sopsDecrypt(runner, root, options.secretsFile, identity, options.emptyHome);
+  if (!output.ok) {
     throw new Error(
-      `Cannot install host "${host}": its key does not decrypt ${options.secretsFile} (sops: ${
-        stderr.at(-1) ?? `exit code ${output.code}`
-      })`,
+      `Cannot install host "${host}": its key does not decrypt ${options.secretsFile} (sops: ${output.cause})`,
     );
   }
-  const secrets = JSON.parse(new TextDecoder().decode(output.stdout)) as Record<string, unknown>;
+  const secrets = JSON.parse(output.stdout) as Record<string, unknown>;
   await checkHostFiles(root, options.otherFiles ?? [], {
+    runner,
     host,
     recipient,
     identity,
@@ -167,26 +161,32 @@ export async function checkSecretsChain(runner: Runner, options: ChainOptions): 
 
 /** `sops decrypt` of `file` seeing only `identity`: no HOME keys, nothing of the operator's. */
 async function sopsDecrypt(
+  runner: Runner,
   root: string,
   file: string,
   identity: string,
   emptyHome: string,
-): Promise<Deno.CommandOutput> {
-  return await new Deno.Command("sops", {
-    args: ["decrypt", "--output-type", "json", file],
-    cwd: root,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: emptyHome,
-      SOPS_AGE_KEY: identity,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    // A hung sops (an age plugin waiting for a terminal) must not hang the install.
-    signal: AbortSignal.timeout(SOPS_TIMEOUT_MS),
-  }).output();
+): Promise<{ ok: true; stdout: string } | { ok: false; cause: string }> {
+  try {
+    const result = await runner.run({
+      argv: ["sops", "decrypt", "--output-type", "json", file],
+      cwd: root,
+      clearEnv: true,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+        HOME: emptyHome,
+        SOPS_AGE_KEY: identity,
+      },
+      // A hung sops (an age plugin waiting for a terminal) must not hang the install.
+      timeoutMs: SOPS_TIMEOUT_MS,
+      secretStdout: true,
+    });
+    return { ok: true, stdout: result.stdout };
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    const lines = error.stderrTail.split("\n").filter(Boolean);
+    return { ok: false, cause: lines.at(-1) ?? `exit code ${error.code}` };
+  }
 }
 
 /**
@@ -350,7 +350,14 @@ export async function hostSopsFiles(
 export async function checkHostFiles(
   root: string,
   files: readonly string[],
-  options: { host: string; recipient: string; identity?: string; emptyHome?: string },
+  options: {
+    host: string;
+    recipient: string;
+    /** With `identity` and `emptyHome`: each file is decrypted with that identity alone. */
+    runner?: Runner;
+    identity?: string;
+    emptyHome?: string;
+  },
 ): Promise<void> {
   const { host, recipient } = options;
   for (const file of files) {
@@ -363,20 +370,20 @@ export async function checkHostFiles(
         }`,
       );
     }
-    if (options.identity === undefined || options.emptyHome === undefined) continue;
-    const output = await sopsDecrypt(root, file, options.identity, options.emptyHome).catch(
-      (error: Error) => {
-        throw new Error(
-          `Cannot install host "${host}": sops decrypt did not finish (${error.message})`,
-        );
-      },
+    if (
+      options.runner === undefined || options.identity === undefined ||
+      options.emptyHome === undefined
+    ) continue;
+    const output = await sopsDecrypt(
+      options.runner,
+      root,
+      file,
+      options.identity,
+      options.emptyHome,
     );
-    if (!output.success) {
-      const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").filter(Boolean);
+    if (!output.ok) {
       throw new Error(
-        `Cannot install host "${host}": its key does not decrypt ${file}, which it reads at first boot (sops: ${
-          stderr.at(-1) ?? `exit code ${output.code}`
-        })`,
+        `Cannot install host "${host}": its key does not decrypt ${file}, which it reads at first boot (sops: ${output.cause})`,
       );
     }
   }

@@ -1,6 +1,7 @@
 // Writing the installer image to a disk and reading it back: the one part of `iso` that changes
 // a device. A regular file stands in for the disk in tests.
 import { createHash } from "node:crypto";
+import { startProcess } from "../lib/process_runner.ts";
 import { formatBytes } from "./devices.ts";
 
 /** How far a write or read-back has come. */
@@ -62,20 +63,6 @@ function ddReadArgv(devicePath: string, bytes: number, chunkSize: number): strin
   ];
 }
 
-function spawn(argv: string[], stdin: "piped" | "null"): Deno.ChildProcess {
-  return new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdin,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
-async function lastLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const text = await new Response(stream).text();
-  return text.trim().split("\n").filter(Boolean).at(-1) ?? "";
-}
-
 /**
  * Copies `imagePath` to the start of `devicePath` (which must exist: a disk is never created)
  * and syncs it to the device. Returns the length and the sha256 of what was written.
@@ -88,10 +75,10 @@ export async function writeImage(
   const chunkSize = options.chunkSize ?? CHUNK;
   const total = (await Deno.stat(imagePath)).size;
   using image = await Deno.open(imagePath, { read: true });
-  const dd = spawn(ddWriteArgv(devicePath, chunkSize), "piped");
-  const stderr = lastLine(dd.stderr);
-  const stdout = dd.stdout.cancel();
-  const writer = dd.stdin.getWriter();
+  const dd = startProcess(ddWriteArgv(devicePath, chunkSize), { stdin: "piped" });
+  const stderr = dd.stderrLastLine();
+  const stdout = dd.stdout!.cancel();
+  const writer = dd.stdin!.getWriter();
   const hash = createHash("sha256");
   const buffer = new Uint8Array(chunkSize);
   const started = performance.now();
@@ -133,12 +120,12 @@ export async function readBack(
   options: CopyOptions = {},
 ): Promise<ReadBack> {
   const chunkSize = options.chunkSize ?? CHUNK;
-  const dd = spawn(ddReadArgv(devicePath, written.bytes, chunkSize), "null");
-  const stderr = lastLine(dd.stderr);
+  const dd = startProcess(ddReadArgv(devicePath, written.bytes, chunkSize), { stdin: "null" });
+  const stderr = dd.stderrLastLine();
   const hash = createHash("sha256");
   const started = performance.now();
   let done = 0;
-  for await (const chunk of dd.stdout) {
+  for await (const chunk of dd.stdout!) {
     hash.update(chunk);
     done += chunk.length;
     options.onProgress?.({

@@ -5,6 +5,7 @@
 // (tools/testing/systemd_hosts.ts) share their address leases, cgroups, firewall and SSH. They
 // run as root (mount namespaces, port 22, nft).
 import { CommandError } from "./errors.ts";
+import { type StartedProcess, startProcess } from "./process_runner.ts";
 import { formatCommand } from "./quote.ts";
 import { type CommandResult, createRunner } from "./runner.ts";
 
@@ -435,19 +436,19 @@ exec sleep infinity
 
 /** A child process and its exit. */
 interface Spawned {
-  child: Deno.ChildProcess;
+  child: StartedProcess;
   exited: Promise<Deno.CommandStatus>;
   done: boolean;
 }
 
 /** Spawns `command`; it gets SIGKILL should this process die before it is cleaned up. */
 function spawn(command: string, args: string[]): Spawned {
-  const child = new Deno.Command("setpriv", {
-    args: ["--pdeathsig", "KILL", "--", command, ...args],
+  // A long-lived host process (sshd), stopped by dispose(): started, not run to completion.
+  const child = startProcess(["setpriv", "--pdeathsig", "KILL", "--", command, ...args], {
     stdin: "null",
     stdout: "null",
     stderr: "null",
-  }).spawn();
+  });
   const spawned: Spawned = { child, exited: child.status, done: false };
   spawned.exited.then(() => (spawned.done = true));
   return spawned;

@@ -40,6 +40,25 @@ export async function askYesNo(question: string): Promise<boolean> {
 }
 
 /**
+ * A yes/no question for a person at a terminal (`question [y/N] ` on stderr): no terminal on
+ * stdin (a script, a pipe) is no, so the caller asks for `--yes` instead.
+ */
+export async function confirmOnTerminal(question: string): Promise<boolean> {
+  if (!Deno.stdin.isTerminal()) return false;
+  return await askYesNo(`${question} [y/N] `);
+}
+
+/**
+ * Asks the person to type `name` to confirm (`Type <name> to confirm: ` on stderr, for a change
+ * no "y" should make); true only when exactly `name` is typed, false on anything else or no
+ * terminal on stdin.
+ */
+export async function askToType(question: string, name: string): Promise<boolean> {
+  if (!Deno.stdin.isTerminal()) return false;
+  return (await ask(`${question}\nType ${name} to confirm: `))?.trim() === name;
+}
+
+/**
  * Wraps a question so that concurrent callers ask one at a time, in call order: a question
  * waits until the one before it is answered (a failed one counts as no).
  */

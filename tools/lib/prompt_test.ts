@@ -40,3 +40,16 @@ Deno.test("askYesNo() and readSecret() read one line of a piped stdin, the quest
   assertEquals(result.stderr.includes("go? [y/N]"), true);
   assertEquals(result.stdout.includes("go?"), false, "stdout stays for --json");
 });
+
+Deno.test("confirmOnTerminal() and askToType() say no without a terminal, whatever stdin holds", async () => {
+  const code = `
+    import { askToType, confirmOnTerminal } from "${new URL("./prompt.ts", import.meta.url)}";
+    const yes = await confirmOnTerminal("go?");
+    const typed = await askToType("delete it?", "web1");
+    console.log(JSON.stringify({ yes, typed }));
+  `;
+  const result = await runProgram(["deno", "eval", code], { stdin: "y\nweb1\n" });
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(JSON.parse(result.stdout), { yes: false, typed: false });
+  assertEquals(result.stderr, "", "nothing asked: a script must pass --yes");
+});

@@ -12,6 +12,8 @@ export interface CommandSpec {
   argv: readonly string[];
   cwd?: string;
   env?: Record<string, string>;
+  /** Start from an empty environment: the command sees only `env` (e.g. no HOME keys). */
+  clearEnv?: boolean;
   stdin?: string | Uint8Array;
   /** Changes something (a file, a host, the store): skipped and only printed under --dry-run. */
   mutates?: boolean;
@@ -24,6 +26,11 @@ export interface CommandSpec {
    * check). Their output never enters this process, so --verbose and errors cannot show it.
    */
   discardStdout?: boolean;
+  /**
+   * stdout holds secrets the caller needs (`sops decrypt` of a file to check): returned, but
+   * never shown (not under --verbose, not in a CommandError).
+   */
+  secretStdout?: boolean;
 }
 
 /** What a command left behind. */
@@ -82,6 +89,7 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     let builder = $`${[...spec.argv]}`.stdout(spec.discardStdout ? "null" : "piped")
       .stderr("piped").noThrow();
     if (spec.cwd !== undefined) builder = builder.cwd(spec.cwd);
+    if (spec.clearEnv) builder = builder.clearEnv();
     if (spec.env !== undefined) builder = builder.env(spec.env);
     builder = typeof spec.stdin === "string"
       ? builder.stdinText(spec.stdin)
@@ -91,9 +99,10 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     const result = await builder;
     const stdout = spec.discardStdout ? "" : result.stdout;
     const stderr = result.stderr;
-    if (verbose && (stdout || stderr)) write(tail(`${stdout}${stderr}`));
+    const shownOut = spec.secretStdout ? "" : stdout;
+    if (verbose && (shownOut || stderr)) write(tail(`${shownOut}${stderr}`));
     if (result.code !== 0 && !(spec.okCodes ?? []).includes(result.code)) {
-      throw new CommandError(shown, result.code, tail(stderr || stdout));
+      throw new CommandError(shown, result.code, tail(stderr || shownOut));
     }
     return { code: result.code, stdout, stderr, skipped: false };
   }

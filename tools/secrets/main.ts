@@ -3,6 +3,7 @@
 import { newProgram, printResult, runMain, runnerFor } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { pathExists } from "../lib/fs.ts";
+import { confirmOnTerminal } from "../lib/prompt.ts";
 import { findRepoRoot, userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
@@ -109,7 +110,7 @@ async function confirmKey(runner: Runner, line: string, yes: boolean): Promise<v
   const fingerprint = await runner.text({ argv: ["ssh-keygen", "-l", "-f", "-"], stdin: line });
   runner.log(`Host key: ${fingerprint}`);
   if (yes || runner.dryRun) return;
-  if (!Deno.stdin.isTerminal() || !confirm("Is this the host's key (compare on its console)?")) {
+  if (!await confirmOnTerminal("Is this the host's key (compare on its console)?")) {
     throw new Error(
       "Cannot add the host key: not confirmed (pass --yes after checking the fingerprint)",
     );

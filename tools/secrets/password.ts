@@ -5,7 +5,7 @@
 // line, no file, no log line.
 import type { Command } from "@commander-js/extra-typings";
 import YAML from "yaml";
-import { UsageError } from "../lib/errors.ts";
+import { CommandError, UsageError } from "../lib/errors.ts";
 import { HOST_NAME_RULE, isHostName } from "../lib/host_name.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
@@ -142,29 +142,28 @@ export function isPasswordHash(text: string): boolean {
 export async function hashPassword(runner: Runner, password: string): Promise<string> {
   let lastCause = "";
   for (const method of ["yescrypt", "sha-512"]) {
-    if (runner.verbose) runner.log(`$ mkpasswd -m ${method} -s (the password on its stdin)`);
-    let output: Deno.CommandOutput;
+    let stderr: string;
     try {
-      const child = new Deno.Command("mkpasswd", {
-        args: ["-m", method, "-s"],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(`${password}\n`));
-      await writer.close();
-      output = await child.output();
+      // The password on its stdin; the hash (stdout) never shown, even with --verbose.
+      const result = await runner.run({
+        argv: ["mkpasswd", "-m", method, "-s"],
+        stdin: `${password}\n`,
+        secretStdout: true,
+      });
+      const hash = result.stdout.trim();
+      if (isPasswordHash(hash)) return hash;
+      stderr = result.stderr.trim().split("\n")[0] ?? "";
+      lastCause = stderr || `mkpasswd printed no hash`;
     } catch (error) {
-      const cause = error instanceof Deno.errors.NotFound
-        ? "mkpasswd is not installed (Debian/Ubuntu: apt-get install whois; nix develop has it)"
-        : (error as Error).message;
-      throw new Error(`Cannot hash the password: ${cause}; nothing was changed`);
+      if (!(error instanceof CommandError)) throw error;
+      if (error.code === 127) {
+        throw new Error(
+          "Cannot hash the password: mkpasswd is not installed (Debian/Ubuntu: apt-get install whois; nix develop has it); nothing was changed",
+        );
+      }
+      stderr = error.stderrTail.split("\n")[0] ?? "";
+      lastCause = stderr || `exit code ${error.code}`;
     }
-    const stderr = new TextDecoder().decode(output.stderr).trim().split("\n")[0] ?? "";
-    const hash = new TextDecoder().decode(output.stdout).trim();
-    if (output.success && isPasswordHash(hash)) return hash;
-    lastCause = stderr || `exit code ${output.code}`;
     // Only a missing method falls back; anything else is the cause.
     if (!/invalid method|unknown method|not supported/i.test(stderr)) break;
   }

@@ -3,6 +3,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { UsageError } from "../lib/errors.ts";
 import { HOST_NAME_RULE, isHostName } from "../lib/host_name.ts";
+import { askToType, confirmOnTerminal } from "../lib/prompt.ts";
 import { userPath } from "../lib/repo.ts";
 import type { Runner } from "../lib/runner.ts";
 import {
@@ -45,27 +46,31 @@ function checkNames(names: Record<"user" | "host", string | undefined>): void {
  * Asks before a change that takes access away; `--yes` answers for scripts. A dry run asks
  * nothing: it changes nothing.
  */
-function confirmOrStop(runner: Runner, question: string, yes: boolean, stopped: string): void {
+async function confirmOrStop(
+  runner: Runner,
+  question: string,
+  yes: boolean,
+  stopped: string,
+): Promise<void> {
   if (yes || runner.dryRun) return;
-  if (!Deno.stdin.isTerminal() || !confirm(question)) {
+  if (!await confirmOnTerminal(question)) {
     throw new Error(`${stopped}: not confirmed (pass --yes to confirm); nothing was changed`);
   }
 }
 
 /** Asks the person to type `name` (a destructive change); anything else stops it. */
-function confirmByName(
+async function confirmByName(
   runner: Runner,
   question: string,
   name: string,
   yes: boolean,
   stopped: string,
-): void {
+): Promise<void> {
   if (yes || runner.dryRun) return;
   if (!Deno.stdin.isTerminal()) {
     throw new Error(`${stopped}: not confirmed (pass --yes to confirm); nothing was changed`);
   }
-  const typed = prompt(`${question}\nType ${name} to confirm:`);
-  if (typed?.trim() !== name) {
+  if (!await askToType(question, name)) {
     throw new Error(
       `${stopped}: not confirmed (${name} was not typed; pass --yes in scripts); nothing was changed`,
     );
@@ -128,7 +133,7 @@ export function registerUserCommands(
     .option("-y, --yes", "do not ask to confirm")
     .action(async (name, o) => {
       checkNames({ user: name, host: undefined });
-      confirmOrStop(
+      await confirmOrStop(
         context.runner(),
         `Remove user "${name}"? Every file they can read is re-keyed without them; their files stay, for the admins only.`,
         o.yes ?? false,
@@ -161,7 +166,7 @@ export function registerUserCommands(
       if (revoke && deleteFile) {
         // Deleting is the one change no rekey undoes: asked by name, not y/N, so a reflex
         // "y" (or Enter) deletes nothing; --yes is for scripts, which name it on the command line.
-        confirmByName(
+        await confirmByName(
           context.runner(),
           `Delete ${path} and its rule? Its secrets are gone for everyone (git history keeps the encrypted file).`,
           path,
@@ -169,7 +174,7 @@ export function registerUserCommands(
           `Cannot delete ${path}`,
         );
       } else if (revoke) {
-        confirmOrStop(
+        await confirmOrStop(
           context.runner(),
           `Revoke: ${name} and ${hostName} stop reading ${path} (its data key is rotated); the file stays, for the admins only. Continue?`,
           yes ?? false,
@@ -201,7 +206,7 @@ export function registerUserCommands(
     .option("-y, --yes", "do not ask to confirm")
     .action(async (name, o) => {
       checkNames({ user: undefined, host: name });
-      confirmOrStop(
+      await confirmOrStop(
         context.runner(),
         `Remove host "${name}"? Its key file goes and no file stays readable by it.`,
         o.yes ?? false,

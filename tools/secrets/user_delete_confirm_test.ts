@@ -5,11 +5,14 @@ import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts
 import { createProgramsBin } from "../testing/task.ts";
 import { createFixture, type Fixture, makeAgeKey, SECRETS_PROGRAMS } from "./_test_support.ts";
 
-/** Runs `secrets …` on a pseudo-terminal, typing `answer` at its first question. */
-async function onTerminal(f: Fixture, args: string[], answer: string) {
+/**
+ * Runs `secrets …` on a pseudo-terminal, typing `answer` at its first question; its stdout
+ * goes to `stdoutFile` when given.
+ */
+async function onTerminal(f: Fixture, args: string[], answer: string, stdoutFile?: string) {
   await using bin = await createProgramsBin(SECRETS_PROGRAMS);
   const command = [`${bin.dir}/deno`, "task", "-q", "secrets", ...args].map((a) => `'${a}'`)
-    .join(" ");
+    .join(" ") + (stdoutFile === undefined ? "" : ` > '${stdoutFile}'`);
   const child = new Deno.Command("script", {
     args: ["-qfec", command, "/dev/null"],
     cwd: f.repo.dir,
@@ -27,6 +30,12 @@ async function onTerminal(f: Fixture, args: string[], answer: string) {
   const reader = child.stdout.getReader();
   let text = "";
   let typed = false;
+  if (stdoutFile !== undefined) {
+    // The question may not reach the terminal (that is what the caller checks): type ahead,
+    // the terminal keeps the line until the program reads it.
+    await writer.write(new TextEncoder().encode(`${answer}\r`));
+    typed = true;
+  }
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -62,4 +71,19 @@ Deno.test("user revoke --delete: y deletes nothing; typing the file's path delet
   assertEquals(deleted.code, 0, deleted.text);
   assert(!await Deno.lstat(f.repo.path(path)).then(() => true, () => false), "deleted");
   assertEquals((await f.task("rekey", ["--check"])).code, 0);
+});
+
+Deno.test("user remove on a terminal asks on stderr: with --json, stdout is only the JSON report", async () => {
+  await using f = await createFixture(["web1"]);
+  const sam = await makeAgeKey(f.keysDir, "sam");
+  assertEquals((await f.task("secrets", ["user", "add", "sam", sam.recipient])).code, 0);
+  const out = f.repo.path("report.json");
+  // stdin and stderr on the terminal, stdout into a file (as `… --json > report.json`).
+  const r = await onTerminal(f, ["--json", "user", "remove", "sam"], "y", out);
+  assertEquals(r.code, 0, r.text);
+  assertStringIncludes(r.text, `Remove user "sam"?`);
+  assertStringIncludes(r.text, "[y/N]");
+  const report = await Deno.readTextFile(out);
+  assert(!report.includes("Remove user"), `the question is not on stdout: ${report}`);
+  JSON.parse(report);
 });

@@ -1,4 +1,6 @@
 // Reading what the index plan needs: the files in the indexed folders, and which git tracks.
+import { CommandError } from "../errors.ts";
+import { createProcessRunner } from "../process_runner.ts";
 
 /** A plan, and the files it was made from that git does not track (undefined outside git). */
 export interface PlannedFrom<T> {
@@ -79,20 +81,18 @@ async function gitLines(
   args: readonly string[],
   folders: readonly string[],
 ): Promise<string[] | undefined> {
-  let output: Deno.CommandOutput;
+  let stdout: string;
   try {
-    output = await new Deno.Command("git", {
-      args: ["ls-files", "-z", ...args, "--", ...folders],
+    ({ stdout } = await createProcessRunner().run({
+      argv: ["git", "ls-files", "-z", ...args, "--", ...folders],
       cwd: root,
-      stdout: "piped",
-      stderr: "null",
-    }).output();
+    }));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
+    // git missing (127) or failing (not a checkout): the caller walks the folders instead.
+    if (error instanceof CommandError) return undefined;
     throw error;
   }
-  if (!output.success) return undefined;
-  const lines = new TextDecoder().decode(output.stdout).split("\0");
+  const lines = stdout.split("\0");
   if (lines.at(-1) === "") lines.pop();
   return lines;
 }
