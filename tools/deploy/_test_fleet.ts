@@ -9,6 +9,7 @@ import { testHostFlags } from "./_test_flags.ts";
 import { main, type MainOptions } from "./main.ts";
 import type { HostPlan } from "./plan.ts";
 import type { DeployReport, HostReport } from "./report.ts";
+import { waitFor } from "../testing/wait.ts";
 
 export const PROFILE = "/nix/var/nix/profiles/system";
 
@@ -132,20 +133,7 @@ export async function childrenOf(pid: number): Promise<number[]> {
   return found;
 }
 
-/** Polls `probe` every 50 ms until it gives a value (not undefined/false), for at most `seconds`. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  seconds = 60,
-): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`Waited ${seconds} s for ${what}`);
-}
+export { waitFor };
 
 /** The host's system profile generation. */
 export async function generation(host: TestHost): Promise<number | undefined> {

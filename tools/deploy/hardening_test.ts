@@ -241,9 +241,14 @@ Deno.test("deploy: killed during a slow activation and re-run at once: ends on t
   await settled(web1!);
 });
 
-Deno.test("deploy: a supervisor killed mid-activation: the next run stops its activation and restores the profile first", async () => {
-  await using f = await fleet(1);
-  const [web1] = f.list;
+/**
+ * Deploys web1, then a second system whose activation hangs, and kills that run's supervisor
+ * and deployer mid-activation (the OOM killer, an operator).
+ */
+async function killSupervisorMidActivation(
+  f: Awaited<ReturnType<typeof fleet>>,
+  web1: TestHost,
+): Promise<void> {
   assertEquals((await f.task("web1")).code, 0);
   await f.flake.update({ web1: { toplevel: { marker: "2", activationSeconds: 600 } } });
   const hung = await f.flake.buildToplevel("web1");
@@ -251,12 +256,18 @@ Deno.test("deploy: a supervisor killed mid-activation: the next run stops its ac
   const pid = await first.deployerPid();
   await waitFor(
     "the activation",
-    async () => (await activations(web1!)).includes(`switch ${hung}`),
+    async () => (await activations(web1)).includes(`switch ${hung}`),
   );
-  // The host loses the supervisor (OOM killer, an operator) and the deployer is killed too.
-  for (const p of await hostProcessesWith(web1!, "supervise.sh")) Deno.kill(p, "SIGKILL");
+  for (const p of await hostProcessesWith(web1, "supervise.sh")) Deno.kill(p, "SIGKILL");
   Deno.kill(pid, "SIGKILL");
   await first.done;
+}
+
+Deno.test("deploy: a supervisor killed mid-activation: the next run stops its activation and restores the profile first", async () => {
+  await using f = await fleet(1);
+  const [web1] = f.list;
+  // The host loses the supervisor and the deployer is killed too.
+  await killSupervisorMidActivation(f, web1!);
   assertEquals(await generation(web1!), 2, "the dead run left its generation as the profile");
 
   await f.flake.update({ web1: { toplevel: { marker: "3", activationSeconds: 0 } } });
@@ -280,18 +291,7 @@ Deno.test("deploy: a dead supervisor whose pid now names another process is stil
   // not look alive for good (the next run would wait on it to the end of its bound).
   await using f = await fleet(1);
   const [web1] = f.list;
-  assertEquals((await f.task("web1")).code, 0);
-  await f.flake.update({ web1: { toplevel: { marker: "2", activationSeconds: 600 } } });
-  const hung = await f.flake.buildToplevel("web1");
-  const first = f.spawn("web1");
-  const pid = await first.deployerPid();
-  await waitFor(
-    "the activation",
-    async () => (await activations(web1!)).includes(`switch ${hung}`),
-  );
-  for (const p of await hostProcessesWith(web1!, "supervise.sh")) Deno.kill(p, "SIGKILL");
-  Deno.kill(pid, "SIGKILL");
-  await first.done;
+  await killSupervisorMidActivation(f, web1!);
   // The dead run's recorded pid now names a live process of the host (its init).
   const base = web1!.hostPath("/run/devops-deploy");
   const runs = [...Deno.readDirSync(base)].filter((e) => e.isDirectory).map((e) => e.name);

@@ -10,9 +10,9 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { runProgram, runProgramOk } from "../testing/run.ts";
 import { startSystemdHosts } from "../testing/systemd_hosts.ts";
+import { waitFor as waitForUpTo } from "../testing/wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const DEADLINE_MS = 120_000;
 const ATTACKER = "127.0.0.77";
 const DOCUMENTATION_ADDRESS = "192.0.2.55";
 
@@ -22,14 +22,8 @@ interface Security {
   banTime: string;
 }
 
-async function waitFor(what: string, probe: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + DEADLINE_MS;
-  while (Date.now() < end) {
-    if (await probe()) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** The shared waitFor with this file's bound (the machine may be loaded). */
+const waitFor = (what: string, probe: () => Promise<boolean>) => waitForUpTo(what, probe, 120);
 
 /** `ssh` from `source` to the host as a user that does not exist: one failed login. */
 function failedLogin(address: string, source: string) {

@@ -9,7 +9,8 @@
 import { assert, assertEquals, assertStringIncludes } from "../testing/assert.ts";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { runProgram, runProgramOk } from "../testing/run.ts";
-import { startHttpServer } from "../testing/http_server.ts";
+import { startHttpServer, type TestHttpServer } from "../testing/http_server.ts";
+import { freePort, waitFor } from "../testing/wait.ts";
 import { prometheusConfig } from "../testing/monitoring.ts";
 import { startSystemdHosts } from "../testing/systemd_hosts.ts";
 
@@ -17,30 +18,11 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const HOST_FACTS = `${ROOT}monitoring/host-facts.sh`;
 const RULES = `${ROOT}monitoring/rules/fleet-alerts.yml`;
 /** Bounded waits: generous, since the machine may be loaded; never a fixed sleep. */
-const DEADLINE_MS = 150_000;
+const DEADLINE_SECONDS = 150;
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** Polls `probe` until it returns a value, or fails naming `what` after the deadline. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + DEADLINE_MS;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
+/** The shared waitFor with this file's generous bound (the machine may be loaded). */
+const waitUpTo = <T>(what: string, probe: () => Promise<T | undefined | false>) =>
+  waitFor(what, probe, DEADLINE_SECONDS);
 
 class Processes {
   #children = new Map<string, Deno.ChildProcess>();
@@ -151,9 +133,44 @@ interface PromSample {
 }
 
 async function query(prometheus: string, expr: string): Promise<PromSample[]> {
-  const response = await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = await response.json() as { data: { result: PromSample[] } };
-  return body.data.result;
+  try {
+    const response = await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = await response.json() as { data: { result: PromSample[] } };
+    return body.data.result;
+  } catch {
+    // Not listening yet: no samples.
+    return [];
+  }
+}
+
+/** lib/monitoring.nix's scrape configuration for a test fleet's facts (name -> facts). */
+async function scrapeConfigsFor(
+  work: string,
+  facts: Record<string, unknown>,
+): Promise<
+  { job_name: string; static_configs: { targets: string[]; labels: Record<string, string> }[] }[]
+> {
+  await Deno.writeTextFile(`${work}/facts.json`, JSON.stringify(facts));
+  return JSON.parse(
+    await runProgramOk([
+      "nix",
+      "eval",
+      "--json",
+      "--impure",
+      "--expr",
+      `(import ${ROOT}lib/monitoring.nix).scrapeConfigsFor (builtins.fromJSON (builtins.readFile ${work}/facts.json))`,
+    ]),
+  );
+}
+
+/** Every alert Alertmanager posted to the webhook receiver so far. */
+function webhookAlerts(
+  webhook: TestHttpServer,
+): { status: string; labels: Record<string, string> }[] {
+  return webhook.requests.filter((r) => r.path === "/hook").flatMap((r) =>
+    (JSON.parse(r.body) as { alerts: { status: string; labels: Record<string, string> }[] })
+      .alerts
+  );
 }
 
 /**
@@ -241,20 +258,7 @@ Deno.test("monitoring end to end: generated targets scraped, HostDown delivered,
         smart: name in smart,
       };
     }
-    await Deno.writeTextFile(`${work}/facts.json`, JSON.stringify(facts));
-    const generated = JSON.parse(
-      await runProgramOk([
-        "nix",
-        "eval",
-        "--json",
-        "--impure",
-        "--expr",
-        `(import ${ROOT}lib/monitoring.nix).scrapeConfigsFor (builtins.fromJSON (builtins.readFile ${work}/facts.json))`,
-      ]),
-    ) as {
-      job_name: string;
-      static_configs: { targets: string[]; labels: Record<string, string> }[];
-    }[];
+    const generated = await scrapeConfigsFor(work, facts);
     // The smartctl job's port is the fleet's fixed one; the test's exporters listen elsewhere.
     for (const job of generated) {
       if (job.job_name !== "smartctl") continue;
@@ -306,22 +310,19 @@ Deno.test("monitoring end to end: generated targets scraped, HostDown delivered,
     );
 
     // Every generated target is up, the textfile metrics present, labels intact.
-    await waitFor("every target up", async () => {
+    await waitUpTo("every target up", async () => {
       const up = await query(prometheus, 'up{job="node"} == 1');
       return up.length === Object.keys(hosts).length ? up : undefined;
     });
-    const factsSeen = await waitFor("the host facts of every host", async () => {
+    const factsSeen = await waitUpTo("the host facts of every host", async () => {
       const seen = await query(prometheus, "devops_host_facts_timestamp_seconds");
       return seen.length === Object.keys(hosts).length ? seen : undefined;
     });
     assertEquals(factsSeen.map((s) => s.metric.host).sort(), Object.keys(hosts).sort());
 
     // SmartFailure for both hosts reaches the webhook, then alpha's exporter stops.
-    const posted = () =>
-      webhook.requests.filter((r) => r.path === "/hook").map((r) =>
-        JSON.parse(r.body) as { alerts: { status: string; labels: Record<string, string> }[] }
-      ).flatMap((body) => body.alerts);
-    await waitFor("SmartFailure for beta at the webhook", () =>
+    const posted = () => webhookAlerts(webhook);
+    await waitUpTo("SmartFailure for beta at the webhook", () =>
       Promise.resolve(
         posted().some((a) => a.labels.alertname === "SmartFailure" && a.labels.host === "beta")
           ? true
@@ -329,7 +330,7 @@ Deno.test("monitoring end to end: generated targets scraped, HostDown delivered,
       ));
     await processes.stop("node-alpha");
 
-    const hostDown = await waitFor("HostDown for alpha at the webhook", () =>
+    const hostDown = await waitUpTo("HostDown for alpha at the webhook", () =>
       Promise.resolve(
         posted().find((a) =>
           a.labels.alertname === "HostDown" && a.labels.host === "alpha" && a.status === "firing"
@@ -342,7 +343,7 @@ Deno.test("monitoring end to end: generated targets scraped, HostDown delivered,
     );
 
     // alpha's other alert is held back by Alertmanager's inhibition; beta's is not.
-    const alerts = await waitFor("alpha's SmartFailure inhibited", async () => {
+    const alerts = await waitUpTo("alpha's SmartFailure inhibited", async () => {
       const response = await fetch(`http://127.0.0.1:${amPort}/api/v2/alerts`);
       const all = await response.json() as {
         labels: Record<string, string>;
@@ -359,7 +360,7 @@ Deno.test("monitoring end to end: generated targets scraped, HostDown delivered,
     assertEquals(beta?.status.state, "active");
 
     // The same alert arrived by email, through the password from the environment file.
-    const mail = await waitFor(
+    const mail = await waitUpTo(
       "the HostDown email",
       () => Promise.resolve(smtp.messages.find((m) => m.data.includes("HostDown"))),
     );
@@ -420,17 +421,7 @@ Deno.test("monitoring end to end on systemd hosts: exporters as units, reboot-ne
     await fleet.host("beta").ssh("systemd-run --quiet --unit=broken-job false", {
       okCodes: [0, 1],
     });
-    await Deno.writeTextFile(`${work}/facts.json`, JSON.stringify(facts));
-    const generated = JSON.parse(
-      await runProgramOk([
-        "nix",
-        "eval",
-        "--json",
-        "--impure",
-        "--expr",
-        `(import ${ROOT}lib/monitoring.nix).scrapeConfigsFor (builtins.fromJSON (builtins.readFile ${work}/facts.json))`,
-      ]),
-    ) as unknown[];
+    const generated = await scrapeConfigsFor(work, facts);
     const { prometheus } = await startMonitoringStack(
       work,
       processes,
@@ -439,11 +430,11 @@ Deno.test("monitoring end to end on systemd hosts: exporters as units, reboot-ne
       webhook.url,
     );
 
-    await waitFor("both exporters up", async () => {
+    await waitUpTo("both exporters up", async () => {
       const up = await query(prometheus, 'up{job="node"} == 1');
       return up.length === 2 ? up : undefined;
     });
-    const units = await waitFor("alpha's unit states from its systemd", async () => {
+    const units = await waitUpTo("alpha's unit states from its systemd", async () => {
       const seen = await query(
         prometheus,
         'node_systemd_unit_state{host="alpha", name="fleet-node-exporter.service", state="active"}',
@@ -459,17 +450,16 @@ Deno.test("monitoring end to end on systemd hosts: exporters as units, reboot-ne
       "beta=1",
     ]);
 
-    const posted = () =>
-      webhook.requests.filter((r) => r.path === "/hook").flatMap((r) =>
-        (JSON.parse(r.body) as { alerts: { status: string; labels: Record<string, string> }[] })
-          .alerts
-      );
-    const failed = await waitFor("SystemdUnitFailed for beta at the webhook", () =>
-      Promise.resolve(
-        posted().find((a) =>
-          a.labels.alertname === "SystemdUnitFailed" && a.labels.host === "beta"
+    const posted = () => webhookAlerts(webhook);
+    const failed = await waitUpTo(
+      "SystemdUnitFailed for beta at the webhook",
+      () =>
+        Promise.resolve(
+          posted().find((a) =>
+            a.labels.alertname === "SystemdUnitFailed" && a.labels.host === "beta"
+          ),
         ),
-      ));
+    );
     assertEquals(failed.labels.name, "broken-job.service");
     assert(
       !posted().some((a) =>
@@ -479,11 +469,11 @@ Deno.test("monitoring end to end on systemd hosts: exporters as units, reboot-ne
     );
 
     await fleet.host("alpha").ssh("systemctl stop fleet-node-exporter");
-    await waitFor("HostDown for alpha at the webhook", () =>
+    await waitUpTo("HostDown for alpha at the webhook", () =>
       Promise.resolve(
         posted().find((a) => a.labels.alertname === "HostDown" && a.labels.host === "alpha"),
       ));
-    await waitFor(
+    await waitUpTo(
       "the HostDown email",
       () => Promise.resolve(smtp.messages.find((m) => m.data.includes("HostDown"))),
     );

@@ -7,17 +7,11 @@
 // in one place"): a retried upload can store a line twice, which the search below folds.
 import { assertEquals } from "../testing/assert.ts";
 import { runProgram } from "../testing/run.ts";
+import { freePort } from "../testing/wait.ts";
 import { startSystemdHosts, type SystemdHost } from "../testing/systemd_hosts.ts";
 
 const JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote";
 const DEADLINE_MS = 120_000;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /**
  * Messages of one tag on one host in the received journals, in order, each once.

@@ -4,27 +4,11 @@
 let
   inherit (lib) mkOption types;
   cfg = config.services.prometheus.exporters.node;
+  exporterOptions = import ./exporter-options.nix { inherit lib; };
 in
 {
-  options.services.prometheus.exporters.node = {
-    enable = lib.mkEnableOption "the prometheus node exporter";
-    port = mkOption {
-      type = types.port;
-      default = 9100;
-    };
-    listenAddress = mkOption {
-      type = types.str;
-      default = "0.0.0.0";
-    };
-    openFirewall = mkOption {
-      type = types.bool;
-      default = false;
-    };
+  options.services.prometheus.exporters.node = exporterOptions "node" 9100 // {
     enabledCollectors = mkOption {
-      type = types.listOf types.str;
-      default = [ ];
-    };
-    extraFlags = mkOption {
       type = types.listOf types.str;
       default = [ ];
     };

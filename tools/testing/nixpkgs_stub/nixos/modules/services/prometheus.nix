@@ -6,6 +6,7 @@
 let
   inherit (lib) mkOption types;
   cfg = config.services.prometheus;
+  exporterOptions = import ./exporter-options.nix { inherit lib; };
   # Upstream's scrape_config is a submodule of many options (each null by default, left out
   # of the generated file); the fleet sets job_name and static_configs, modelled here.
   nullOr = type: mkOption {
@@ -80,21 +81,7 @@ in
       };
     };
 
-    exporters.smartctl = {
-      enable = lib.mkEnableOption "the prometheus smartctl exporter";
-      port = mkOption {
-        type = types.port;
-        default = 9633;
-      };
-      listenAddress = mkOption {
-        type = types.str;
-        default = "0.0.0.0";
-      };
-      openFirewall = mkOption {
-        type = types.bool;
-        default = false;
-      };
-    };
+    exporters.smartctl = exporterOptions "smartctl" 9633;
   };
 
   config = lib.mkMerge [
