@@ -4,6 +4,12 @@
 export interface WriteOptions {
   /** File mode for a new file; an existing file keeps its mode. */
   mode?: number;
+  /**
+   * Where the temporary file goes (same file system as `path`). By default beside `path`; a
+   * folder outside it when something may copy `path`'s folder meanwhile (nix copying a `path:`
+   * flake would trip over a temporary file that vanishes under it).
+   */
+  tempDir?: string;
 }
 
 /** True when `path` exists (following links); other errors than "not found" are thrown. */
@@ -58,7 +64,7 @@ export async function writeFileAtomic(
   const slash = path.lastIndexOf("/");
   const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
   const base = slash >= 0 ? path.slice(slash + 1) : path;
-  const temp = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const temp = `${options.tempDir ?? dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
     await Deno.writeFile(temp, bytes, mode === undefined ? {} : { mode: mode & 0o7777 });
     if (mode !== undefined) await Deno.chmod(temp, mode & 0o7777);

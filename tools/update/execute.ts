@@ -540,8 +540,7 @@ async function applyUpdate(
   const evalTimeoutMs = ctx.evalTimeoutMs ?? DEFAULT_EVAL_TIMEOUT_MS;
 
   const ws = await step("evaluate", ctx.getWorkspace);
-  const workPath = `${ws.dir}/${file}`;
-  const workFile = (text: string) => step("evaluate", () => writeFileAtomic(workPath, text));
+  const workFile = (text: string) => step("evaluate", () => ws.write(file, text));
   await workFile(staged);
   log("evaluating the new source");
   const moved = await step("evaluate", () => evalOne(runner, ws, name, ctx.system, evalTimeoutMs));

@@ -159,7 +159,7 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
   }
 
   await using ws = await createWorkspace(runner, options.root);
-  if (oldText !== undefined) await writeFileAtomic(`${ws.dir}/flake.lock`, oldText);
+  if (oldText !== undefined) await ws.write("flake.lock", oldText);
   runner.log(
     options.inputs.length === 0 ? "moving every input" : `moving ${options.inputs.join(", ")}`,
   );

@@ -50,6 +50,11 @@ export interface Workspace extends AsyncDisposable {
   readonly dir: string;
   /** The flake reference of the copy (a `path:` flake: untracked files there are the copy's own). */
   readonly flake: string;
+  /**
+   * Replaces a file of the copy whole. The temporary file is made outside the copy: nix copies
+   * the whole folder for each evaluation, and packages worked on at once write meanwhile.
+   */
+  write(relative: string, text: string): Promise<boolean>;
 }
 
 /** Removes work copies that an earlier, killed run left behind (call while holding the lock). */
@@ -71,8 +76,11 @@ export async function createWorkspace(runner: Runner, root: string): Promise<Wor
     argv: ["git", "-C", root, "ls-files", "-z"],
     timeoutMs: 60_000,
   });
-  const dir = `${root}/${STATE_DIR}/work-${crypto.randomUUID().slice(0, 8)}`;
+  const id = crypto.randomUUID().slice(0, 8);
+  const dir = `${root}/${STATE_DIR}/work-${id}`;
+  const staging = `${root}/${STATE_DIR}/work-${id}.staging`;
   await Deno.mkdir(dir, { recursive: true });
+  await Deno.mkdir(staging, { recursive: true });
   const made = new Set<string>();
   // Copies, never hard links: nix writes flake.lock in place, which through a link would change
   // the repository's own file. Synchronous calls: many small files go several times faster
@@ -99,8 +107,10 @@ export async function createWorkspace(runner: Runner, root: string): Promise<Wor
   return {
     dir,
     flake: `path:${dir}`,
+    write: (relative, text) => writeFileAtomic(`${dir}/${relative}`, text, { tempDir: staging }),
     async [Symbol.asyncDispose]() {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(staging, { recursive: true }).catch(() => {});
     },
   };
 }

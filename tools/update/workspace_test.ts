@@ -24,3 +24,29 @@ Deno.test("takeLock() refuses a second holder, naming the lock; the folder ignor
   assertStringIncludes(error.message, `another update run holds ${STATE_DIR}/lock`);
   assertEquals((await repo.git("status", "--porcelain")).trim(), "");
 });
+
+Deno.test("Workspace.write() replaces a file whole and never makes another name inside the copy", async () => {
+  // Packages are worked on at once in one copy, and nix copies the whole folder for each
+  // evaluation: a temporary file of one package vanishing under that copy failed another's.
+  await using repo = await createTempRepo({
+    "pkgs/a/package.nix": "a\n",
+    "pkgs/b/package.nix": "b\n",
+  });
+  await using ws = await createWorkspace(createProcessRunner(), repo.dir);
+  const seen = new Set<string>();
+  const watcher = Deno.watchFs(ws.dir, { recursive: true });
+  const watching = (async () => {
+    for await (const event of watcher) for (const path of event.paths) seen.add(path);
+  })();
+  for (let round = 0; round < 5; round++) {
+    assertEquals(await ws.write("pkgs/a/package.nix", `a${round}\n`), true);
+  }
+  assertEquals(await ws.write("pkgs/a/package.nix", "a4\n"), false);
+  // A last, distinct event that must arrive after the writes' own events.
+  await Deno.writeTextFile(`${ws.dir}/end`, "");
+  while (!seen.has(`${ws.dir}/end`)) await new Promise((resolve) => setTimeout(resolve, 10));
+  watcher.close();
+  await watching;
+  assertEquals([...seen].sort(), [`${ws.dir}/end`, `${ws.dir}/pkgs/a/package.nix`]);
+  assertEquals(await Deno.readTextFile(`${ws.dir}/pkgs/a/package.nix`), "a4\n");
+});
