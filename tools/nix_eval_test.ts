@@ -770,6 +770,24 @@ if (inputsDir === undefined) {
           assertStringIncludes(amCheck.stdout, " - 1 receivers");
           assertStringIncludes(amCheck.stdout, " - 1 inhibit rules");
 
+          // The received-logs search is on the monitoring host only, the script as tested.
+          const searchOn = async (host: string) =>
+            json<{ text: string; destination: string }[]>(
+              await nix.flake(
+                `nixosConfigurations.${host}.config.environment.systemPackages`,
+                `ps: map (p: { inherit (p) text destination; })
+                  (builtins.filter (p: (p.name or "") == "devops-logs") ps)`,
+              ),
+              `${host}'s devops-logs`,
+            );
+          const search = await searchOn("nas1");
+          assertEquals(search.map((s) => s.destination), ["/bin/devops-logs"]);
+          assertEquals(
+            search[0]!.text,
+            await Deno.readTextFile(join(root, "monitoring/received-logs.sh")),
+          );
+          assertEquals(await searchOn("desk1"), []);
+
           // Ports open on the monitoring interface only; the units we add keep a named confinement.
           for (const host of ["nas1", "desk1"]) {
             const facts = json<{

@@ -151,6 +151,19 @@ in
       output = "${receivedLogs}/";
       settings.Remote.SplitMode = "host";
     };
+    # `devops-logs _HOSTNAME=desk1 --since today`: the received journals, each entry once
+    # (an upload retried after being cut off stores its batch again; see the script).
+    environment.systemPackages = [
+      (pkgs.writeShellApplication {
+        name = "devops-logs";
+        runtimeInputs = [
+          pkgs.coreutils
+          pkgs.jq
+          pkgs.systemd
+        ];
+        text = builtins.readFile ../../../monitoring/received-logs.sh;
+      })
+    ];
     systemd.services.devops-received-logs-vacuum = {
       description = "Keep the received journals within ${cfg.logs.maxUse} and ${cfg.logs.maxAge}";
       serviceConfig = {
