@@ -398,6 +398,17 @@ async function provenanceRows(): Promise<ProvenanceRow[]> {
   });
 }
 
+/**
+ * Options the example fleet sets only once a host declares a fact it leaves out: their rows
+ * are checked on a copy that declares it (named here), not on the fleet.
+ */
+const SET_BY_A_FACT: ReadonlyMap<string, string> = new Map(
+  ["configFile", "enable", "listenAddress", "port"].map((name) => [
+    `services.prometheus.exporters.blackbox.${name}`,
+    "a host's tlsEndpoints (the monitoring role step's tls copy)",
+  ]),
+);
+
 /** Where the options the fleet sets in one model and PROVENANCE.tsv disagree. */
 function provenanceProblems(
   release: Release,
@@ -427,7 +438,7 @@ function provenanceProblems(
     }
   }
   for (const row of forModel) {
-    if (!setNames.has(row.option)) {
+    if (!setNames.has(row.option) && !SET_BY_A_FACT.has(row.option)) {
       problems.push(`${release}: ${row.option} has a row, but the fleet does not set it`);
     }
   }
@@ -874,6 +885,74 @@ if (inputsDir === undefined) {
           );
           assert(missing.code !== 0, "desk1 evaluates without its monitoring facts");
           assertStringIncludes(nixError(missing), "configurations/desk1/monitoring.nix is missing");
+
+          // No host of the example fleet serves TLS: no prober. One that declares an endpoint
+          // gets it probed through a blackbox exporter on 127.0.0.1, with the fleet's CA.
+          const idle = json<boolean>(
+            await nix.flake(
+              "nixosConfigurations.nas1.config.services.prometheus.exporters.blackbox.enable",
+            ),
+            "nas1's prober",
+          );
+          assertEquals(idle, false);
+          const tls = join(work, "tls");
+          await copyTree(tls);
+          const desk1Facts = join(tls, "configurations/desk1/monitoring.nix");
+          const factsText = await Deno.readTextFile(desk1Facts);
+          await Deno.writeTextFile(
+            desk1Facts,
+            factsText.replace(/\}\s*$/, '  tlsEndpoints = [ "desk1.home.arpa:443" ];\n}\n'),
+          );
+          const probing = evaluator(prepared, "26.05", `path:${tls}`);
+          const prober = json<{
+            enable: boolean;
+            listenAddress: string;
+            port: number;
+            enableConfigCheck: boolean;
+            config: { modules: Record<string, { prober: string; tcp: Record<string, unknown> }> };
+            tlsJob: { params: Record<string, string[]>; static_configs: unknown[] }[];
+            everywhere: number[];
+          }>(
+            await probing.flake(
+              "nixosConfigurations.nas1",
+              `h: let c = h.config; b = c.services.prometheus.exporters.blackbox; in {
+                 inherit (b) enable listenAddress port enableConfigCheck;
+                 config = builtins.fromJSON (h.extendModules { modules = [ { devops.monitoring.server.tlsCaFile = "/etc/ssl/fleet-ca.pem"; } ]; }).config.services.prometheus.exporters.blackbox.configFile.text;
+                 tlsJob = builtins.filter (j: j.job_name == "tls") c.services.prometheus.scrapeConfigs;
+                 everywhere = c.networking.firewall.allowedTCPPorts; }`,
+            ),
+            "nas1's TLS prober",
+          );
+          assertEquals(
+            [prober.enable, prober.listenAddress, prober.port, prober.enableConfigCheck],
+            [true, "127.0.0.1", 9115, true],
+          );
+          assertEquals(prober.config.modules.tls_connect?.prober, "tcp");
+          assertEquals(prober.config.modules.tls_connect?.tcp.tls, true);
+          assertEquals(
+            prober.config.modules.tls_connect?.tcp.tls_config,
+            { ca_file: "/etc/ssl/fleet-ca.pem" },
+          );
+          assertEquals(prober.tlsJob.length, 1);
+          assertEquals(prober.tlsJob[0]!.params, { module: ["tls_connect"] });
+          assertEquals(
+            JSON.stringify(prober.tlsJob[0]!.static_configs).includes("desk1.home.arpa:443"),
+            true,
+          );
+          assert(!prober.everywhere.includes(9115), "the prober's port is open");
+          // The copy sets every option the fleet does and the prober's: each has its row.
+          const copySet = json<OptionRow[]>(
+            await probing.flake("nixosConfigurations", `import ${fleetOptions}`, true),
+            "the options the tls copy sets",
+          );
+          for (const option of SET_BY_A_FACT.keys()) {
+            assert(copySet.some((o) => o.option === option), `the tls copy does not set ${option}`);
+          }
+          const copyProblems = provenanceProblems("26.05", copySet, await provenanceRows());
+          assert(
+            copyProblems.length === 0,
+            `PROVENANCE.tsv and the tls copy differ:\n${copyProblems.join("\n")}`,
+          );
         },
       );
 

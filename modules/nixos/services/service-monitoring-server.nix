@@ -5,11 +5,13 @@
 {
   config,
   lib,
+  options,
   pkgs,
   ...
 }:
 let
   cfg = config.devops.monitoring.server;
+  blackboxConfig = fleet.blackboxConfigFor { caFile = cfg.tlsCaFile; };
   receivedLogs = "/var/log/journal/remote";
   monitoring = config.devops.monitoring;
   fleet = import ../../../lib/monitoring.nix;
@@ -86,6 +88,15 @@ in
       '';
     };
 
+    tlsCaFile = lib.mkOption {
+      type = lib.types.nullOr lib.types.path;
+      default = null;
+      description = ''
+        Certificate authority the TLS probes verify the hosts' `tlsEndpoints` against (the
+        fleet's own CA); null for the system's trust store (certificates from a public CA).
+      '';
+    };
+
     environmentFile = lib.mkOption {
       type = lib.types.nullOr lib.types.str;
       default = null;
@@ -126,6 +137,25 @@ in
       ];
       alertmanagers = [ { static_configs = [ { targets = [ "127.0.0.1:${toString alertmanagerPort}" ]; } ]; } ];
     };
+
+    # The TLS probes of the hosts' `tlsEndpoints` (the "tls" job of lib/monitoring.nix), only
+    # when some host declares one; upstream's build-time `--config.check` stays on. Every
+    # stored version of upstream's module takes `configFile`; an open pull request (#448852)
+    # replaces it by `settings`, and whether that reached 26.05 could not be read: either
+    # shape is met, by the option that exists.
+    services.prometheus.exporters.blackbox = lib.mkIf fleet.probesTls (
+      {
+        enable = true;
+        listenAddress = "127.0.0.1";
+        port = fleet.blackboxPort;
+      }
+      // (
+        if options.services.prometheus.exporters.blackbox ? settings then
+          { settings = blackboxConfig; }
+        else
+          { configFile = pkgs.writeText "blackbox.yml" (builtins.toJSON blackboxConfig); }
+      )
+    );
 
     services.prometheus.alertmanager = {
       enable = true;
