@@ -219,3 +219,24 @@ Deno.test("TLS probes: an expiring certificate and an untrusted one alert, a val
     await Deno.remove(work, { recursive: true });
   }
 });
+
+Deno.test("TLS probes: an endpoint that is not name:port (a newline, a URL, a quote) is refused, naming the host", async () => {
+  for (const endpoint of ["a.lan:443\n- targets: [evil]", "https://a.lan", 'a.lan:443"', "a.lan"]) {
+    const facts = JSON.stringify({ alpha: { address: "127.0.0.1", tlsEndpoints: [endpoint] } });
+    const result = await runProgram([
+      "nix",
+      "eval",
+      "--json",
+      "--impure",
+      "--expr",
+      `(import ${ROOT}lib/monitoring.nix).scrapeConfigsFor (builtins.fromJSON ''${facts}'')`,
+    ]);
+    assert(result.code !== 0, `accepted ${JSON.stringify(endpoint)}`);
+    assert(
+      result.stderr.includes(
+        `alpha's monitoring.nix: tlsEndpoints must be a list of "name:port" strings`,
+      ),
+      result.stderr,
+    );
+  }
+});
