@@ -183,10 +183,15 @@ rec {
   # Alertmanager's configuration. Secrets stay out of it: `$SMTP_PASSWORD` and `$WEBHOOK_URL`
   # are filled in by the NixOS module's envsubst from an environment file (a sops secret) when
   # the service starts.
+  # `heartbeat`: the Watchdog alert (firing while Prometheus scrapes any host) is posted every
+  # 5 minutes to `$HEARTBEAT_URL`, a dead man's switch outside the fleet (healthchecks.io,
+  # ntfy, Uptime Kuma's push monitor) that raises the alarm when the posts stop: the monitoring
+  # host down, or seeing nothing. Without it the Watchdog goes nowhere.
   alertmanagerConfig =
     {
       email ? null, # { to; from; smarthost; username; requireTls ? true; }
       webhook ? false,
+      heartbeat ? false,
     }:
     {
       route = {
@@ -195,8 +200,32 @@ rec {
         group_wait = "30s";
         group_interval = "5m";
         repeat_interval = "4h";
+        routes = [
+          {
+            matchers = [ ''alertname="Watchdog"'' ];
+            receiver = if heartbeat then "heartbeat" else "discard";
+            group_by = [ "alertname" ];
+            group_wait = "0s";
+            group_interval = "1m";
+            repeat_interval = "5m";
+          }
+        ];
       };
       receivers = [
+        (
+          if heartbeat then
+            {
+              name = "heartbeat";
+              webhook_configs = [
+                {
+                  url = "$HEARTBEAT_URL";
+                  send_resolved = false;
+                }
+              ];
+            }
+          else
+            { name = "discard"; }
+        )
         (
           {
             name = "fleet";

@@ -778,8 +778,25 @@ if (inputsDir === undefined) {
           await Deno.writeTextFile(amYml, substituted.stdout);
           const amCheck = await runProgram(["amtool", "check-config", amYml]);
           assertEquals(amCheck.code, 0, amCheck.stdout + amCheck.stderr);
-          assertStringIncludes(amCheck.stdout, " - 1 receivers");
+          assertStringIncludes(amCheck.stdout, " - 2 receivers");
           assertStringIncludes(amCheck.stdout, " - 1 inhibit rules");
+          // Without a heartbeat URL the Watchdog goes nowhere; every other alert to the fleet.
+          for (
+            const [labels, receiver] of [[["alertname=Watchdog"], "discard"], [[
+              "alertname=HostDown",
+              "host=nas1",
+            ], "fleet"]] as const
+          ) {
+            const route = await runProgram([
+              "amtool",
+              "config",
+              "routes",
+              "test",
+              `--config.file=${amYml}`,
+              ...labels,
+            ]);
+            assertEquals(route.stdout.trim(), receiver, `${labels.join(" ")}: ${route.stderr}`);
+          }
 
           // The received-logs search is on the monitoring host only, the script as tested.
           const searchOn = async (host: string) =>

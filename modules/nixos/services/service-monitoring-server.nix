@@ -88,6 +88,17 @@ in
       '';
     };
 
+    heartbeat = lib.mkOption {
+      type = lib.types.bool;
+      default = false;
+      description = ''
+        Whether the Watchdog alert is posted every 5 minutes to the URL in HEARTBEAT_URL of
+        `environmentFile`: a dead man's switch outside the fleet (a healthchecks.io check, an
+        Uptime Kuma push monitor) that alerts when the posts stop, i.e. when the monitoring
+        host itself is down or sees no host.
+      '';
+    };
+
     tlsCaFile = lib.mkOption {
       type = lib.types.nullOr lib.types.path;
       default = null;
@@ -120,7 +131,7 @@ in
       }
       {
         assertion = cfg.environmentFile != null;
-        message = "devops.monitoring.server.environmentFile must hold SMTP_PASSWORD and/or WEBHOOK_URL (a sops secret)";
+        message = "devops.monitoring.server.environmentFile must hold SMTP_PASSWORD, WEBHOOK_URL and/or HEARTBEAT_URL (a sops secret)";
       }
     ];
 
@@ -163,9 +174,9 @@ in
       listenAddress = "127.0.0.1";
       port = alertmanagerPort;
       configuration = fleet.alertmanagerConfig {
-        inherit (cfg) email webhook;
+        inherit (cfg) email webhook heartbeat;
       };
-      # $SMTP_PASSWORD and $WEBHOOK_URL are placeholders until envsubst fills them in at start;
+      # $SMTP_PASSWORD, $WEBHOOK_URL and $HEARTBEAT_URL are placeholders until envsubst fills them in at start;
       # amtool in the build would refuse the placeholder URL. The test suite checks the
       # configuration with amtool after substituting values (tools/monitoring/).
       checkConfig = false;
