@@ -190,9 +190,27 @@ let
       keyUsers = keyUsersOf nixos;
     };
 
+  # What the offline evaluation (tools/nix_eval_test.ts) checks beside the derivation: the
+  # script the driver runs (compiled, its driver calls checked against ./driver-methods.tsv)
+  # and, for a disk test, the system disko's test installs (without disko's instrumentation).
+  inspectable =
+    test: attrs:
+    test
+    // {
+      vmTest = attrs;
+    };
+
   hostTest =
     host: nixos:
-    pkgs.testers.runNixOSTest {
+    let
+      script = ''
+        import json
+        facts = json.loads(${builtins.toJSON (builtins.toJSON (hostFacts host nixos))})
+        host = ${pythonName host}
+      ''
+      + builtins.readFile ./host.py;
+    in
+    inspectable (pkgs.testers.runNixOSTest {
       name = "vm-${host}";
       node.specialArgs = { inherit inputs; };
       # A node name is a Python name in the test script: dev-vm's node is dev_vm.
@@ -259,12 +277,14 @@ let
             pkgs.netcat
           ];
         };
-      testScript = ''
-        import json
-        facts = json.loads(${builtins.toJSON (builtins.toJSON (hostFacts host nixos))})
-        host = ${pythonName host}
-      ''
-      + builtins.readFile ./host.py;
+      testScript = script;
+    }) {
+      inherit script;
+      machines = [
+        "host"
+        "probe"
+        (pythonName host)
+      ];
     };
 
   # The LUKS devices of a disko layout (gpt partitions or whole disks), as overrides that give
@@ -331,7 +351,13 @@ let
         ];
       };
     in
-    tested.config.system.build.installTest;
+    inspectable tested.config.system.build.installTest {
+      script = tested.config.disko.tests.bootCommands + tested.config.disko.tests.extraChecks;
+      machines = [ "machine" ];
+      installed =
+        (tested.extendModules { modules = [ tested.config.disko.tests.extraConfig ]; })
+        .config.system.build.toplevel;
+    };
 
   hasDisks = nixos: (nixos.config.disko.devices.disk or { }) != { };
 in

@@ -99,11 +99,11 @@ if facts["monitored"]:
     with subtest("the node exporter answers on the monitoring interface only"):
         port = facts["exporterPort"]
         host.wait_for_unit("prometheus-node-exporter.service")
-        host.wait_for_open_port(port, monitoring["host"])
+        host.wait_until_succeeds(f"nc -z {monitoring['host']} {port}")
         probe.succeed(f"curl -sf http://{monitoring['host']}:{port}/metrics | grep -q '^node_'")
         # A listener on the same port of the other interface: only the firewall stops it.
         host.succeed(f"systemd-run --unit vm-test-lan-listener nc -lk {lan['host']} {port}")
-        host.wait_for_open_port(port, lan["host"])
+        host.wait_until_succeeds(f"nc -z {lan['host']} {port}")
         probe.fail(f"nc -z -w 5 {lan['host']} {port}")
 
 with subtest("sshd refuses passwords, for root too (last: fail2ban counts these)"):
