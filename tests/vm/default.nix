@@ -56,21 +56,26 @@ let
       cfg = nixos.config;
       secrets = lib.attrValues cfg.sops.secrets;
       files = lib.unique (map (secret: toString secret.sopsFile) secrets);
-      fileName = secret: "secrets-${toString (lib.lists.findFirstIndex (f: f == toString secret.sopsFile) null files)}.yaml";
+      fileIndex = secret: lib.lists.findFirstIndex (f: f == toString secret.sopsFile) null files;
+      fileName = secret: "secrets-${toString (fileIndex secret)}.yaml";
       passwordUsers = cfg.devops.passwords.users ++ lib.optional cfg.devops.passwords.root "root";
-      isPassword = secret: lib.elem (lib.removePrefix "passwords/" secret.name) passwordUsers && lib.hasPrefix "passwords/" secret.name;
+      passwordUser = secret: lib.removePrefix "passwords/" secret.name;
+      isPassword =
+        secret:
+        lib.hasPrefix "passwords/" secret.name && lib.elem (passwordUser secret) passwordUsers;
+      inFile = file: builtins.filter (secret: toString secret.sopsFile == file) secrets;
       value = secret: "vm-test-value:${secret.name}";
       plan = lib.imap0 (i: file: {
         name = "secrets-${toString i}.yaml";
         tree = lib.foldl' lib.recursiveUpdate { } (
           map (secret: lib.setAttrByPath (lib.splitString "/" secret.key) (value secret)) (
-            builtins.filter (secret: toString secret.sopsFile == file) secrets
+            inFile file
           )
         );
         passwords = map (secret: {
           path = lib.splitString "/" secret.key;
-          user = lib.removePrefix "passwords/" secret.name;
-        }) (builtins.filter (secret: toString secret.sopsFile == file && isPassword secret) secrets);
+          user = passwordUser secret;
+        }) (builtins.filter isPassword (inFile file));
       }) files;
       keys =
         pkgs.runCommand "vm-test-${host}-keys"
@@ -85,6 +90,7 @@ let
           }
           ''
             mkdir -p "$out"
+            export HOME="$TMPDIR"
             # TEST ONLY: a throw-away age identity made for this test's VMs, never a host's key.
             age-keygen -o "$out/age-identity.txt" 2>/dev/null
             recipient=$(age-keygen -y "$out/age-identity.txt")
@@ -95,8 +101,8 @@ let
               for j in $(jq -r ".[$i].passwords | keys[]" plan.json); do
                 user=$(jq -r ".[$i].passwords[$j].user" plan.json)
                 hash=$(mkpasswd --method=sha-512 "vm-test-password-$user")
-                jq --argjson path "$(jq -c ".[$i].passwords[$j].path" plan.json)" --arg hash "$hash" \
-                  'setpath($path; $hash)' tree.json > next.json
+                path=$(jq -c ".[$i].passwords[$j].path" plan.json)
+                jq --argjson path "$path" --arg hash "$hash" 'setpath($path; $hash)' tree.json > next.json
                 mv next.json tree.json
               done
               sops --encrypt --age "$recipient" --input-type json --output-type yaml tree.json \
@@ -132,7 +138,9 @@ let
         # The test files are built, not in the flake: nothing to check at evaluation.
         validateSopsFiles = false;
         secrets = lib.listToAttrs (
-          map (secret: lib.nameValuePair secret.name { sopsFile = lib.mkForce (s.fileOf secret); }) s.secrets
+          map (
+            secret: lib.nameValuePair secret.name { sopsFile = lib.mkForce (s.fileOf secret); }
+          ) s.secrets
         );
       };
       system.activationScripts = {
@@ -150,7 +158,11 @@ let
     nixos:
     builtins.attrNames (
       lib.filterAttrs (
-        _: user: user.openssh.authorizedKeys.keys != [ ] || user.openssh.authorizedKeys.keyFiles != [ ]
+        _: user:
+        let
+          keys = user.openssh.authorizedKeys;
+        in
+        keys.keys != [ ] || keys.keyFiles != [ ]
       ) nixos.config.users.users
     );
 
@@ -161,6 +173,7 @@ let
       cfg = nixos.config;
       s = secretsOf host nixos;
       mode = secret: lib.removePrefix "0" secret.mode;
+      isUserSecret = secret: lib.hasPrefix "users/" secret.name;
     in
     {
       inherit host addresses;
@@ -177,12 +190,12 @@ let
         group = if secret.group != null then secret.group else "root";
         mode = mode secret;
         value = s.value secret;
-      }) (builtins.filter (secret: !secret.neededForUsers && !(lib.hasPrefix "users/" secret.name)) s.secrets);
+      }) (builtins.filter (secret: !secret.neededForUsers && !(isUserSecret secret)) s.secrets);
       userSecrets = map (secret: {
         inherit (secret) path owner;
         mode = mode secret;
         value = s.value secret;
-      }) (builtins.filter (secret: lib.hasPrefix "users/" secret.name) s.secrets);
+      }) (builtins.filter isUserSecret s.secrets);
       passwordUsers = map (user: {
         inherit user;
         password = password user;
@@ -243,10 +256,10 @@ let
             }
           ];
           # vlan 2 stands for the host's monitoring interface.
-          devops.monitoring.interface = lib.mkIf nixos.config.devops.monitoring.enable (lib.mkForce "eth2");
-          devops.monitoring.address = lib.mkIf nixos.config.devops.monitoring.enable (
-            lib.mkForce addresses.monitoring.host
-          );
+          devops.monitoring = lib.mkIf nixos.config.devops.monitoring.enable {
+            interface = lib.mkForce "eth2";
+            address = lib.mkForce addresses.monitoring.host;
+          };
           users.users = lib.genAttrs (keyUsersOf nixos) (_: {
             openssh.authorizedKeys.keys = [ testAdminKey ];
           });
@@ -280,6 +293,7 @@ let
       testScript = script;
     }) {
       inherit script;
+      inherit (secretsOf host nixos) keys;
       machines = [
         "host"
         "probe"

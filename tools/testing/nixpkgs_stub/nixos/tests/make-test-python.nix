@@ -11,8 +11,9 @@ f:
 }@args:
 let
   t = if pkgs.lib.isFunction f then f (args // { inherit (pkgs) lib; }) else f;
-  driver = pkgs.runCommand "nixos-test-driver-${t.name}" {
-  } "echo 'stub nixpkgs: the NixOS test driver is a model' >&2; exit 1";
+  driver =
+    pkgs.runCommand "nixos-test-driver-${t.name}" { }
+      "echo 'stub nixpkgs: the NixOS test driver is a model' >&2; exit 1";
 in
 pkgs.mkDerivation {
   name = "vm-test-run-${t.name}";
