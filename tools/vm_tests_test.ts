@@ -50,6 +50,7 @@ Deno.test("vm tests: a script calling a driver method the list omits fails the c
     'host.wait_for_unit("multi-user.target")',
     'host.wait_for_unicorn("sshd.service")',
     "probe.screenshot('boot')",
+    "prob.succeed('true')",
     "start_all()",
     "join_all()",
     "def helper():",
@@ -58,7 +59,7 @@ Deno.test("vm tests: a script calling a driver method the list omits fails the c
   ].join("\n");
   assertEquals(await checkScriptText(script, ["host", "probe"]), {
     kind: "unknown-calls",
-    calls: ["2: host.wait_for_unicorn", "3: probe.screenshot", "5: join_all"],
+    calls: ["2: host.wait_for_unicorn", "3: probe.screenshot", "4: prob.succeed", "6: join_all"],
   });
 });
 

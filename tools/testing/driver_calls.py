@@ -4,8 +4,10 @@ Usage: python3 driver_calls.py SCRIPT METHODS_TSV MACHINE...
 
 Prints one JSON object: {"error": "<compile error>"} when the script does not compile (what
 py_compile checks), else {"unknown": ["<line>: <call>", ...]}: every `<machine>.<method>(...)`
-whose method is not a `machine` row of METHODS_TSV, and every call of a bare name the script
-neither defines nor imports and Python does not provide whose name is not a `global` row.
+whose method is not a `machine` row of METHODS_TSV, every method called on a name that is no
+machine and that the script does not define (a misspelt machine), and every call of a bare name
+the script neither defines nor imports and Python does not provide whose name is not a `global`
+row.
 """
 
 import ast
@@ -36,6 +38,8 @@ def main() -> None:
             defined.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             defined.add(node.id)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
     unknown = []
@@ -43,13 +47,13 @@ def main() -> None:
         if not isinstance(node, ast.Call):
             continue
         func = node.func
-        if (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Name)
-            and func.value.id in machines
-            and func.attr not in methods
-        ):
-            unknown.append(f"{node.lineno}: {func.value.id}.{func.attr}")
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            receiver = func.value.id
+            if receiver in machines and func.attr not in methods:
+                unknown.append(f"{node.lineno}: {receiver}.{func.attr}")
+            elif receiver not in machines and receiver not in defined and receiver not in globals_:
+                # A misspelt machine: the driver would fail on the undefined name.
+                unknown.append(f"{node.lineno}: {receiver}.{func.attr}")
         elif isinstance(func, ast.Name) and func.id not in defined and func.id not in globals_:
             unknown.append(f"{node.lineno}: {func.id}")
     print(json.dumps({"unknown": unknown}))
