@@ -74,6 +74,9 @@ with subtest("sops-nix decrypted the test secrets with their owner and mode"):
         content = host.succeed(f"cat {secret['path']}")
         assert content == secret["value"], f"{secret['path']} holds {content!r}"
     for secret in facts["userSecrets"]:
+        stat = host.succeed(f"stat -L -c '%U %a' {secret['path']}").strip()
+        expected = f"{secret['owner']} {secret['mode']}"
+        assert stat == expected, f"{secret['path']}: {stat}, declared {expected}"
         content = host.succeed(f"runuser -u {secret['owner']} -- cat {secret['path']}")
         assert content == secret["value"], f"{secret['path']} holds {content!r}"
         host.fail(f"runuser -u nobody -- cat {secret['path']}")
