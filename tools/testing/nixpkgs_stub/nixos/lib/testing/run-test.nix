@@ -33,10 +33,6 @@ let
           testScript = mkOption {
             type = types.either types.str (types.functionTo types.str);
           };
-          globalTimeout = mkOption {
-            type = types.int;
-            default = 60 * 60;
-          };
         };
       }
       # pkgs/build-support/testers/default.nix: runNixOSTest sets node.pkgs to its package set.
