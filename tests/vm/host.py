@@ -93,7 +93,7 @@ with subtest("journald keeps the journal on disk, bounded"):
 with subtest("the firewall drops undeclared ports"):
     port = facts["undeclaredPort"]
     assert port not in facts["openPorts"], f"port {port} is declared open"
-    host.succeed(f"systemd-run --unit vm-test-undeclared nc -lk 0.0.0.0 {port}")
+    host.succeed(f"systemd-run --unit vm-test-undeclared $(command -v nc) -lk 0.0.0.0 {port}")
     host.wait_for_open_port(port)
     probe.fail(f"nc -z -w 5 {lan['host']} {port}")
     probe.fail(f"nc -z -w 5 {monitoring['host']} {port}")
@@ -103,9 +103,13 @@ if facts["monitored"]:
         port = facts["exporterPort"]
         host.wait_for_unit("prometheus-node-exporter.service")
         host.wait_until_succeeds(f"nc -z {monitoring['host']} {port}")
-        probe.succeed(f"curl -sf http://{monitoring['host']}:{port}/metrics | grep -q '^node_'")
+        # Not `curl | grep -q`: grep quitting early fails curl, and the driver sets pipefail.
+        probe.succeed(f"curl -sf -o /tmp/metrics http://{monitoring['host']}:{port}/metrics")
+        probe.succeed("grep -q '^node_' /tmp/metrics")
         # A listener on the same port of the other interface: only the firewall stops it.
-        host.succeed(f"systemd-run --unit vm-test-lan-listener nc -lk {lan['host']} {port}")
+        host.succeed(
+            f"systemd-run --unit vm-test-lan-listener $(command -v nc) -lk {lan['host']} {port}"
+        )
         host.wait_until_succeeds(f"nc -z {lan['host']} {port}")
         probe.fail(f"nc -z -w 5 {lan['host']} {port}")
 
