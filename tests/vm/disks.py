@@ -19,7 +19,8 @@ for mount_point in facts["mountPoints"]:
 if facts["pools"]:
     pools = sorted(machine.succeed("zpool list -H -o name").split())
     assert pools == sorted(facts["pools"]), f"pools {pools}, declared {facts['pools']}"
-    machine.succeed("zpool status -x | grep -q 'all pools are healthy'")
+    health = machine.succeed("zpool status -x")
+    assert "all pools are healthy" in health, health
 
 failed = machine.succeed("systemctl list-units --failed --plain --no-legend")
 assert failed.strip() == "", f"failed units:\n{failed}"
