@@ -15,6 +15,7 @@ import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
 import { createProgramsBin, runTask } from "./testing/task.ts";
 import { prometheusConfig, PROMTOOLS } from "./testing/monitoring.ts";
 import { createExampleClone } from "./testing/example_clone.ts";
+import { checkScriptText } from "./testing/vm_scripts.ts";
 
 const checkout = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** ../shared/nix-inputs beside the checkout (or beside the folder of worktrees). */
@@ -682,12 +683,135 @@ if (inputsDir === undefined) {
           const hostChecks = hostNames.filter((host) => hosts[host]?.system === system)
             .map((host) => `host-${host}`);
           assertEquals(
-            Object.keys(checkDrvs[system] ?? {}).sort(),
+            // The VM tests (vm-*): their own step below.
+            Object.keys(checkDrvs[system] ?? {}).filter((name) => !name.startsWith("vm-")).sort(),
             [...hostChecks, ...packageNames.map((name) => `package-${name}`), "formatting"]
               .sort(),
           );
         }
       });
+
+      await t.step(
+        "VM tests: every vm-* check evaluates with the stub's model of the driver",
+        async () => {
+          // vm-<host> for every host but installers, vm-<host>-disks for those with disko disks
+          // (tests/vm/default.nix); each script compiles and calls only listed driver methods.
+          const withDisks = json<Record<string, boolean>>(
+            await nix.flake(
+              "nixosConfigurations",
+              "builtins.mapAttrs (_: h: h.config.disko.devices.disk != { })",
+            ),
+            "the hosts' disko disks",
+          );
+          interface VmCheck {
+            drv: string;
+            script: string;
+            machines: string[];
+            installed: string | null;
+          }
+          const problems: string[] = [];
+          for (const system of ["x86_64-linux", "aarch64-linux"]) {
+            const checks = json<Record<string, VmCheck>>(
+              await nix.flake(
+                `checks.${system}`,
+                `cs: builtins.mapAttrs (_: c: { drv = c.drvPath; inherit (c.vmTest) script machines; installed = if c.vmTest ? installed then c.vmTest.installed.drvPath else null; }) (removeAttrs cs (builtins.filter (n: builtins.substring 0 3 n != "vm-") (builtins.attrNames cs)))`,
+              ),
+              `the VM tests of ${system}`,
+            );
+            const tested = hostNames.filter((host) =>
+              hosts[host]?.system === system && !hosts[host]?.tags.includes("installer")
+            );
+            assertEquals(
+              Object.keys(checks).sort(),
+              [
+                ...tested.map((host) => `vm-${host}`),
+                ...tested.filter((host) => withDisks[host]).map((host) => `vm-${host}-disks`),
+              ].sort(),
+            );
+            for (const [name, check] of Object.entries(checks)) {
+              assert(check.drv.endsWith(".drv"), `${name}: no derivation`);
+              if (name.endsWith("-disks")) {
+                assert(check.installed?.endsWith(".drv"), `${name}: no installed system`);
+              }
+              const script = await checkScriptText(check.script, check.machines);
+              if (script.kind !== "ok") problems.push(`${name}: ${JSON.stringify(script)}`);
+            }
+          }
+          assert(problems.length === 0, `VM test scripts:\n${problems.join("\n")}`);
+        },
+      );
+
+      await t.step(
+        "VM tests: the test secrets, made as the build makes them, open with the test identity only",
+        async () => {
+          // The build command of each vm-<host>'s keys, run here with the real age, sops, jq and
+          // mkpasswd: every file decrypts with the throw-away identity to the planned values, each
+          // password hash is of the test password, and no other identity opens them.
+          interface Plan {
+            name: string;
+            tree: Record<string, unknown>;
+            passwords: { path: string[]; user: string }[];
+          }
+          const builds = json<Record<string, { plan: string; buildCommand: string }>>(
+            await nix.flake(
+              "checks.x86_64-linux",
+              `cs: builtins.mapAttrs (_: c: { inherit (c.vmTest.keys) plan buildCommand; }) (removeAttrs cs (builtins.filter (n: builtins.substring 0 3 n != "vm-" || builtins.match ".*-disks" n != null) (builtins.attrNames cs)))`,
+            ),
+            "the VM tests' keys",
+          );
+          assert(Object.keys(builds).length > 0, "no VM test with keys");
+          const sopsYaml = await Deno.readTextFile(join(root, ".sops.yaml"));
+          for (const [name, build] of Object.entries(builds)) {
+            const dir = await Deno.makeTempDir({ prefix: "vm-keys-" });
+            try {
+              const out = join(dir, "out");
+              await runProgramOk(["bash", "-e", "-c", build.buildCommand], {
+                cwd: dir,
+                env: { out, plan: build.plan, TMPDIR: dir },
+              });
+              const identity = join(out, "age-identity.txt");
+              const recipient = (await runProgramOk(["age-keygen", "-y", identity])).trim();
+              assert(!sopsYaml.includes(recipient), `${name}: the test identity is in .sops.yaml`);
+              const other = join(dir, "other.txt");
+              await runProgramOk(["age-keygen", "-o", other]);
+              for (const file of JSON.parse(build.plan) as Plan[]) {
+                const path = join(out, file.name);
+                const decrypt = ["sops", "--decrypt", "--output-type", "json", path];
+                const values = JSON.parse(
+                  await runProgramOk(decrypt, { env: { SOPS_AGE_KEY_FILE: identity } }),
+                ) as Record<string, unknown>;
+                const expected = structuredClone(file.tree);
+                for (const { path: keyPath, user } of file.passwords) {
+                  const hash = keyPath.reduce<unknown>(
+                    (node, key) => (node as Record<string, unknown>)[key],
+                    values,
+                  ) as string;
+                  const salt = hash.split("$")[2] ?? "";
+                  const again = await runProgramOk([
+                    "openssl",
+                    "passwd",
+                    "-6",
+                    "-salt",
+                    salt,
+                    `vm-test-password-${user}`,
+                  ]);
+                  assertEquals(hash, again.trim(), `${name}: ${file.name}: ${keyPath.join("/")}`);
+                  const parent = keyPath.slice(0, -1).reduce<Record<string, unknown>>(
+                    (node, key) => node[key] as Record<string, unknown>,
+                    expected,
+                  );
+                  parent[keyPath[keyPath.length - 1]!] = hash;
+                }
+                assertEquals(values, expected, `${name}: ${file.name}`);
+                const refused = await runProgram(decrypt, { env: { SOPS_AGE_KEY_FILE: other } });
+                assert(refused.code !== 0, `${name}: ${file.name} opens with another identity`);
+              }
+            } finally {
+              await Deno.remove(dir, { recursive: true });
+            }
+          }
+        },
+      );
 
       await t.step("the module, overlay and disko indexes", async () => {
         const pairs: [string, string][] = [
