@@ -129,7 +129,12 @@ export async function runVm(plan: VmPlan, deps: VmDeps): Promise<VmReport> {
         throw new StepFailed("build", `Cannot build the VM of "${plan.host}": ${short(error)}`);
       },
     );
-    const path = built.trim().split("\n").at(-1) ?? "";
+    let path = "";
+    try {
+      path = (JSON.parse(built) as { outputs: { out: string } }[])[0]?.outputs.out ?? "";
+    } catch {
+      // No JSON: reported below.
+    }
     if (!path.startsWith("/")) {
       throw new StepFailed("build", `Cannot build the VM of "${plan.host}": nix printed no path`);
     }
@@ -323,7 +328,11 @@ function lastLine(text: string): string {
 }
 
 function short(error: unknown): string {
-  if (error instanceof CommandError) return lastLine(error.stderrTail) || `exit ${error.code}`;
+  if (error instanceof CommandError) {
+    const lines = error.stderrTail.split("\n").map((l) => l.trim());
+    return lines.find((l) => l.startsWith("error:")) ??
+      (lastLine(error.stderrTail) || `exit ${error.code}`);
+  }
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -180,9 +180,9 @@ export function runnerEnv(plan: VmPlan, values: VmValues): Record<string, string
   };
 }
 
-/** `nix build` of the VM, printing its store path. */
+/** `nix build` of the VM, printing its store path as JSON (nix 2.8 has no --print-out-paths). */
 export function buildArgv(plan: VmPlan): string[] {
-  return ["nix", "build", "--no-link", "--print-out-paths", plan.installable];
+  return ["nix", "build", "--no-link", "--json", plan.installable];
 }
 
 /** Every step of the run, in order. */
