@@ -121,6 +121,7 @@ export async function runVm(plan: VmPlan, deps: VmDeps): Promise<VmReport> {
   const files = runFiles(run);
   let vm: StartedProcess | undefined;
   let keep = false;
+  let pinned: string | undefined;
   try {
     runner.log(`${plan.host}: building the VM`);
     const built = await runner.text({ argv: buildArgv(plan), timeoutMs: 6 * 3600_000 }).catch(
@@ -155,11 +156,10 @@ export async function runVm(plan: VmPlan, deps: VmDeps): Promise<VmReport> {
       }
       switch (step.kind) {
         case "host-key":
-          report.pinned = fingerprint(await hostKey(step, deps, files.hostKey));
-          await writeKnownHosts(files.knownHosts, [{
-            host: plan.host,
-            key: await pinOf(plan, deps, files.hostKey),
-          }]);
+          await hostKey(step, deps, files.hostKey);
+          pinned = await pinOf(plan, deps, files.hostKey);
+          report.pinned = fingerprint(pinned);
+          await writeKnownHosts(files.knownHosts, [{ host: plan.host, key: pinned }]);
           break;
         case "boot":
           runner.log(`${plan.host}: booting, SSH forwarded to 127.0.0.1:${plan.target.port}`);
@@ -172,7 +172,7 @@ export async function runVm(plan: VmPlan, deps: VmDeps): Promise<VmReport> {
           });
           break;
         case "wait-ssh":
-          await waitForSsh(plan, step, deps, vm!, files.console);
+          await waitForSsh(plan, step, { ...deps, pinnedKey: pinned }, vm!, files.console);
           runner.log(`${plan.host}: SSH answers with the pinned key ${report.pinned}`);
           break;
         case "health-check": {

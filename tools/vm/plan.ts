@@ -270,6 +270,6 @@ export function keepText(plan: VmPlan, values: VmValues, pid: number): string {
   return [
     `${plan.host}: the VM runs (pid ${pid}); connect with:`,
     `  ${formatCommand(sshArgv(plan.target, ssh, "").slice(0, -1))}`,
-    `stop it with: kill -TERM -- -${pid} && rm -rf ${formatCommand([values.run])}`,
+    `stop it with: kill -TERM -${pid} && rm -rf ${formatCommand([values.run])}`,
   ].join("\n");
 }
