@@ -4,7 +4,7 @@
 // created when missing, TMPDIR/USE_TMPDIR, SHARED_DIR, QEMU_NET_OPTS' hostfwd, QEMU_OPTS), which
 // starts a real sshd in place of QEMU: in a PID namespace of its own, so stopping it ends
 // everything in it, as powering a VM off does. Its sshd listens where QEMU_NET_OPTS forwards,
-// with the host key the guest reads from SHARED_DIR (`/tmp/shared` in the guest, see
+// with the host key the guest reads from DEVOPS_VM_KEYS (`/mnt/vm-keys` in the guest, see
 // modules/nixos/profiles/common.nix), and `systemctl` on its PATH is a stand-in that says
 // "running". Test-only knobs come as environment variables the task passes on to the runner.
 import { installToolkit } from "../testing/task.ts";
@@ -12,7 +12,7 @@ import { createTempRepo, type TempRepo } from "../testing/temp_repo.ts";
 
 /** How the stand-in VM behaves. */
 export type StandInMode =
-  /** Boots: sshd with the host key from SHARED_DIR. */
+  /** Boots: sshd with the host key from DEVOPS_VM_KEYS. */
   | "ok"
   /** Never answers: the forwarded port is never opened. */
   | "silent"
@@ -83,12 +83,14 @@ if [ -z "$TMPDIR" ] || [ -z "$USE_TMPDIR" ]; then
 fi
 mkdir -p "$TMPDIR/xchg"
 shared=\${SHARED_DIR:-$TMPDIR/xchg}
+keys=\${DEVOPS_VM_KEYS:-$TMPDIR/xchg}
 if [ -n "\${VM_STANDIN_STATE:-}" ]; then
   {
     echo "pid=$$"
     echo "disk=$NIX_DISK_IMAGE"
     echo "tmpdir=$TMPDIR"
     echo "shared=$shared"
+    echo "keys=$keys"
     echo "net=\${QEMU_NET_OPTS:-}"
     echo "opts=\${QEMU_OPTS:-}"
   } > "$VM_STANDIN_STATE/runner.tmp"
@@ -98,7 +100,7 @@ fwd=$(printf '%s\\n' "\${QEMU_NET_OPTS:-}" | sed -n 's/.*hostfwd=tcp:\\([0-9.]*\
 [ -n "$fwd" ] || { echo "no hostfwd to port 22 in QEMU_NET_OPTS" >&2; exit 1; }
 addr=\${fwd% *} port=\${fwd#* }
 [ "$mode" = silent ] && exec sleep 86400
-key=$shared/ssh_host_ed25519_key
+key=$keys/ssh_host_ed25519_key
 if [ "$mode" = other-key ]; then
   key=$TMPDIR/other_host_key
   ssh-keygen -q -t ed25519 -N "" -f "$key"

@@ -302,7 +302,7 @@ async function waitForSsh(
         `Host key mismatch for the VM of "${plan.host}" at ${plan.target.address}:${plan.target.port}: ` +
           `expected ${m?.expected ?? "the key made for the run"}, it presented ${
             m?.presented ?? "another key"
-          }; refused (the VM must read its host key from the shared folder, see tools/vm/README.md)`,
+          }; refused (the VM must read its host key from $DEVOPS_VM_KEYS, see "Update → VM test → deploy" in README.md)`,
       );
     }
     if (failure.kind === "auth") {

@@ -4,13 +4,15 @@
 // facts and options in, one list of steps out; main.ts runs them and --dry-run prints them.
 //
 // The VM runner's interface (`result/bin/run-<host>-vm`, nixpkgs'
-// nixos/modules/virtualisation/qemu-vm.nix, see tools/vm/README.md for the version read):
+// nixos/modules/virtualisation/qemu-vm.nix; the version read is in tools/vm/PROVENANCE.md):
 // NIX_DISK_IMAGE (the root disk, created when missing; default ./<host>.qcow2 in the current
 // folder), TMPDIR with USE_TMPDIR (its scratch folder, else a new `mktemp -d`), SHARED_DIR
-// (mounted at /tmp/shared in the guest; default $TMPDIR/xchg), QEMU_NET_OPTS (appended to
+// (mounted at /tmp/shared in the guest; default $TMPDIR/xchg; not used here), QEMU_NET_OPTS (appended to
 // `-netdev user,…`: `hostfwd=tcp:127.0.0.1:<port>-:22` forwards the SSH port), QEMU_OPTS
 // (appended to QEMU's argv: `-nographic`, headless) and QEMU_KERNEL_PARAMS (appended to the
-// kernel command line). The script ends in `exec qemu…`, so its pid is QEMU's.
+// kernel command line). The script ends in `exec qemu…`, so its pid is QEMU's. The fleet's
+// configurations add DEVOPS_VM_KEYS (the VM's host key, see modules/nixos/profiles/common.nix)
+// and, for dev-vm, DEV_VM_KEYS.
 import {
   HEALTH_CHECK_SCRIPT,
   type HostFacts,
@@ -24,8 +26,11 @@ import { formatCommand } from "../lib/quote.ts";
 
 /** Where the forwarded SSH port listens: this machine only. */
 export const VM_ADDRESS = "127.0.0.1";
-/** Where the guest sees SHARED_DIR (qemu-vm.nix's `shared` directory). */
-export const GUEST_SHARED_DIR = "/tmp/shared";
+/**
+ * Where the guest sees the folder of DEVOPS_VM_KEYS (the fleet's own shared directory,
+ * modules/nixos/profiles/common.nix): the VM's host key.
+ */
+export const GUEST_KEYS_DIR = "/mnt/vm-keys";
 /**
  * The host whose repository holds a VM host key of its own (an example, public on purpose; see
  * configurations/dev-vm/README.md): the one the VM runs with, pinned by its committed `.pub`.
@@ -164,7 +169,7 @@ export function sshContext(plan: VmPlan, values: VmValues): SshContext {
 
 /**
  * The runner's environment: the disk image and scratch folder in the run folder (nothing left
- * in the folder the task was started in), the keys as SHARED_DIR (and DEV_VM_KEYS, where
+ * in the folder the task was started in), the keys as DEVOPS_VM_KEYS (and DEV_VM_KEYS, where
  * dev-vm mounts its key), the SSH port forwarded on 127.0.0.1 only, no window.
  */
 export function runnerEnv(plan: VmPlan, values: VmValues): Record<string, string> {
@@ -173,7 +178,7 @@ export function runnerEnv(plan: VmPlan, values: VmValues): Record<string, string
     NIX_DISK_IMAGE: files.disk,
     TMPDIR: files.tmp,
     USE_TMPDIR: "1",
-    SHARED_DIR: files.keys,
+    DEVOPS_VM_KEYS: files.keys,
     DEV_VM_KEYS: files.keys,
     QEMU_NET_OPTS: `hostfwd=tcp:${VM_ADDRESS}:${plan.target.port}-:22`,
     QEMU_OPTS: "-nographic",

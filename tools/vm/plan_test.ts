@@ -65,7 +65,7 @@ Deno.test("runnerEnv() sets the runner's interface: disk and scratch in the run 
     NIX_DISK_IMAGE: "/tmp/r/disk.qcow2",
     TMPDIR: "/tmp/r/tmp",
     USE_TMPDIR: "1",
-    SHARED_DIR: "/tmp/r/keys",
+    DEVOPS_VM_KEYS: "/tmp/r/keys",
     DEV_VM_KEYS: "/tmp/r/keys",
     QEMU_NET_OPTS: "hostfwd=tcp:127.0.0.1:40022-:22",
     QEMU_OPTS: "-nographic",

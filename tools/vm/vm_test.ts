@@ -115,7 +115,9 @@ Deno.test("deno task vm: a healthy VM: built, booted with the runner's interface
   const run = runner.tmpdir!.replace(/\/tmp$/, "");
   assertMatch(run, /^\/tmp\/devops-vm-/);
   assertEquals(runner.disk, `${run}/disk.qcow2`);
-  assertEquals(runner.shared, `${run}/keys`);
+  assertEquals(runner.keys, `${run}/keys`);
+  // The upstream shared folder is left as the runner makes it.
+  assertEquals(runner.shared, `${run}/tmp/xchg`);
   assertEquals(runner.net, `hostfwd=tcp:127.0.0.1:${report.port}-:22`);
   assertEquals(runner.opts, "-nographic");
   assertMatch(report.pinned ?? "", /^SHA256:/);
