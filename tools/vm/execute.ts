@@ -83,7 +83,7 @@ async function consoleTail(file: string, lines = 3): Promise<string> {
 }
 
 /** Stops the VM: SIGTERM to its process group, SIGKILL after the grace period. */
-export async function stopVm(vm: StartedProcess): Promise<void> {
+export async function stopVm(vm: StartedProcess, hasEnded: () => boolean): Promise<void> {
   const group = (signal: Deno.Signal) => {
     try {
       Deno.kill(-vm.pid, signal);
@@ -91,6 +91,8 @@ export async function stopVm(vm: StartedProcess): Promise<void> {
       // The group is gone.
     }
   };
+  // Already ended (and reaped): its id may name someone else's processes now.
+  if (hasEnded()) return;
   group("SIGTERM");
   let timer: ReturnType<typeof setTimeout> | undefined;
   const ended = await Promise.race([
@@ -100,9 +102,10 @@ export async function stopVm(vm: StartedProcess): Promise<void> {
     ),
   ]);
   clearTimeout(timer);
-  // Also after a clean end: nothing the runner started may outlive it.
+  if (ended) return;
+  // Not after a clean end: the group's id may then name someone else's processes.
   group("SIGKILL");
-  if (!ended) await vm.status;
+  await vm.status;
 }
 
 /** Runs the plan; never leaves the VM running unless the plan keeps it. */
@@ -122,6 +125,7 @@ export async function runVm(plan: VmPlan, deps: VmDeps): Promise<VmReport> {
   let vm: StartedProcess | undefined;
   let keep = false;
   let pinned: string | undefined;
+  let vmEnded = false;
   try {
     runner.log(`${plan.host}: building the VM`);
     const built = await runner.text({ argv: buildArgv(plan), timeoutMs: 6 * 3600_000 }).catch(
@@ -170,6 +174,7 @@ export async function runVm(plan: VmPlan, deps: VmDeps): Promise<VmReport> {
             detached: true,
             env: step.env,
           });
+          vm.status.then(() => vmEnded = true);
           break;
         case "wait-ssh":
           await waitForSsh(plan, step, { ...deps, pinnedKey: pinned }, vm!, files.console);
@@ -216,7 +221,7 @@ export async function runVm(plan: VmPlan, deps: VmDeps): Promise<VmReport> {
     if (!keep) {
       if (vm !== undefined) {
         runner.log(`${plan.host}: powering the VM off`);
-        await stopVm(vm);
+        await stopVm(vm, () => vmEnded);
         report.stopped = true;
       }
       await Deno.remove(run, { recursive: true }).catch(() => {});

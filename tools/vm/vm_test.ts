@@ -192,10 +192,11 @@ Deno.test("deno task vm: a VM presenting another host key is refused, nothing ru
 });
 
 Deno.test("deno task vm: SIGINT during a health check stops the VM and leaves nothing running", async () => {
-  const marker = `vm-sigint-${crypto.randomUUID().slice(0, 8)}`;
+  // A second interval sleep adds up: a unique number in the check's command line.
+  const marker = `600 0.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
   await using f = await fleet([{
     name: "web1",
-    healthChecks: [`touch STATE/started; exec sleep 600 ${marker}`],
+    healthChecks: [`touch STATE/started; exec sleep ${marker}`],
     healthCheckTimeout: 900,
   }]);
   await f.repo.write({
@@ -215,7 +216,11 @@ Deno.test("deno task vm: SIGINT during a health check stops the VM and leaves no
   }).spawn();
   const output = child.output();
   await waitFor("the health check to start", () => exists(`${f.state}/started`), 120);
-  assert((await processesWith(marker)).length > 0, "the check runs in the VM");
+  // `touch` runs before the check execs its sleep: wait for the sleep itself.
+  await waitFor(
+    "the check's process in the VM",
+    async () => (await processesWith(`sleep ${marker}`)).length > 0,
+  );
   // `deno task` runs the tool as its child: signal the tool, as a terminal's Ctrl-C would.
   const tool = await waitFor("the tool's process", async () => (await childrenOf(child.pid))[0]);
   Deno.kill(tool, "SIGINT");
