@@ -17,7 +17,9 @@ export type StandInMode =
   /** Never answers: the forwarded port is never opened. */
   | "silent"
   /** Boots with a host key of its own, not the one it was given. */
-  | "other-key";
+  | "other-key"
+  /** Ends at once, as QEMU does when the forwarded port is taken. */
+  | "crash";
 
 /** One host of the stand-in fleet. */
 export interface StandInHost {
@@ -100,6 +102,10 @@ fwd=$(printf '%s\\n' "\${QEMU_NET_OPTS:-}" | sed -n 's/.*hostfwd=tcp:\\([0-9.]*\
 [ -n "$fwd" ] || { echo "no hostfwd to port 22 in QEMU_NET_OPTS" >&2; exit 1; }
 addr=\${fwd% *} port=\${fwd#* }
 [ "$mode" = silent ] && exec sleep 86400
+if [ "$mode" = crash ]; then
+  echo "qemu-system-x86_64: -netdev user,id=user.0,$QEMU_NET_OPTS: could not set up host forwarding rule" >&2
+  exit 1
+fi
 key=$keys/ssh_host_ed25519_key
 if [ "$mode" = other-key ]; then
   key=$TMPDIR/other_host_key

@@ -157,6 +157,20 @@ Deno.test("deno task vm: a VM that never answers: the wait is bounded, reported,
   await assertStopped(f);
 });
 
+Deno.test("deno task vm: a VM that ends before SSH answers: its exit code and console's last line", async () => {
+  await using f = await fleet([{ name: "web1", mode: "crash" }]);
+  const out = await vm(f, "web1");
+  assertEquals(out.code, 1, out.stdout + out.stderr);
+  const report = out.report!;
+  assert(report.outcome.kind === "failed" && report.outcome.step === "boot", out.stdout);
+  assertStringIncludes(
+    report.outcome.cause,
+    `The VM of "web1" stopped before SSH answered (exit 1)`,
+  );
+  assertStringIncludes(report.outcome.cause, "could not set up host forwarding rule");
+  await assertStopped(f);
+});
+
 Deno.test("deno task vm: a failing health check is reported by name and the VM powered off", async () => {
   await using f = await fleet([{
     name: "web1",
