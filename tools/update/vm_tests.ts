@@ -6,12 +6,12 @@ import type { Runner } from "../lib/runner.ts";
 import { z } from "zod";
 
 /**
- * The names of the flake checks that test `host` in a VM (under `checks.<system>`). The one
- * place that maps hosts to tests: a test per host (`vm-<host>`) and, where the flake has them,
- * per profile (`vm-<profile>`, profiles given by the caller).
+ * The names of the flake checks that test `host` in a VM (under `checks.<system>`), as
+ * lib/flake-modules/vm-tests.nix names them: the host's own test (`vm-<host>`) and, for a host
+ * with a disko layout that has one, its disk-layout test (`vm-<host>-disks`).
  */
-export function vmCheckNames(host: string, profiles: readonly string[] = []): string[] {
-  return [`vm-${host}`, ...profiles.map((p) => `vm-${p}`)];
+export function vmCheckNames(host: string): string[] {
+  return [`vm-${host}`, `vm-${host}-disks`];
 }
 
 /** One VM test's result. */

@@ -9,9 +9,8 @@ import { GIT_IDENTITY, updateProgramsBin } from "./_test_support.ts";
 import { lockedInputs } from "./lock.ts";
 import { planVmTests, vmCheckNames } from "./vm_tests.ts";
 
-Deno.test("vmCheckNames() is vm-<host>, then one per profile given", () => {
-  assertEquals(vmCheckNames("nas1"), ["vm-nas1"]);
-  assertEquals(vmCheckNames("nas1", ["server"]), ["vm-nas1", "vm-server"]);
+Deno.test("vmCheckNames() is the host's test, then its disk-layout test", () => {
+  assertEquals(vmCheckNames("nas1"), ["vm-nas1", "vm-nas1-disks"]);
 });
 
 Deno.test("planVmTests() finds each host's checks on every system and lists hosts without one", () => {
