@@ -1310,7 +1310,7 @@ if (inputsDir === undefined) {
           "--monitoring-interface",
           "enp5s0",
         ]],
-        ["newdev", ["--profile", "devhost"]],
+        ["newdev", ["--profile", "devhost", "--system", "aarch64-linux"]],
       ];
       for (const [host, args] of made) {
         const r = await runTask(repo.dir, "host", ["new", host, ...args], { bin });
@@ -1345,6 +1345,21 @@ if (inputsDir === undefined) {
         boot: "vfat",
       });
       assertEquals(facts.newdev?.root, "/dev/disk/by-label/nixos");
+      // --system: the platform nixpkgs is evaluated for, and the checks of that system only.
+      const platforms = json<Record<string, string>>(
+        await nix.flake(
+          "nixosConfigurations",
+          `hosts: builtins.mapAttrs (_: h: h.config.nixpkgs.hostPlatform.system or h.config.nixpkgs.hostPlatform) { inherit (hosts) newsrv newdev; }`,
+        ),
+        "the new hosts' platforms",
+      );
+      assertEquals(platforms, { newsrv: "x86_64-linux", newdev: "aarch64-linux" });
+      const checkNames = json<Record<string, string[]>>(
+        await nix.flake("checks", "c: builtins.mapAttrs (_: builtins.attrNames) c"),
+        "the checks of each system",
+      );
+      assert(checkNames["aarch64-linux"]?.includes("host-newdev"), "no aarch64 check of newdev");
+      assert(!checkNames["x86_64-linux"]?.includes("host-newdev"), "newdev checked on x86_64");
       // Monitored where --monitoring-interface said, exempt (and saying so) otherwise.
       const monitoring = json<Record<string, { enable: boolean; interface: string | null }>>(
         await nix.flake(

@@ -34,6 +34,7 @@ import {
   planHostNew,
   PROFILES,
   type RepoFacts,
+  SYSTEMS,
 } from "./plan.ts";
 
 /** Seams for tests: called after each step, and on each event of the secrets executor. */
@@ -410,6 +411,12 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
         "the interface the monitoring host scrapes it on, at --address (default: not monitored yet, said in monitoring.nix)",
       )
       .option(
+        "--system <system>",
+        `its platform: ${
+          SYSTEMS.join(", ")
+        } (default x86_64-linux; an aarch64-linux host builds its own system on deploy)`,
+      )
+      .option(
         "--disk <device>",
         "the disk to partition at install (a disko layout: EFI, btrfs on LUKS), e.g. /dev/nvme0n1",
       )
@@ -425,6 +432,7 @@ export async function main(args: string[], hooks: MainHooks = {}): Promise<numbe
           ...(o.profile === undefined ? {} : { profile: o.profile }),
           ...(o.address === undefined ? {} : { address: o.address }),
           ...(o.disk === undefined ? {} : { disk: o.disk }),
+          ...(o.system === undefined ? {} : { system: o.system }),
           ...(o.monitoringInterface === undefined
             ? {}
             : { monitoringInterface: o.monitoringInterface }),

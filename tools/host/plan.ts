@@ -5,6 +5,9 @@ import { UsageError } from "../lib/errors.ts";
 import { hostNameProblem } from "../lib/host_name.ts";
 import { hostAddressProblem } from "../lib/validate.ts";
 
+/** The systems a new host can be (the flake's `systems`; deploy.nix's `system`). */
+export const SYSTEMS = ["x86_64-linux", "aarch64-linux"] as const;
+
 /** The profiles a new host can import (modules/nixos/profiles/<profile>.nix). */
 export const PROFILES = ["server", "workstation", "devhost"] as const;
 /** One of {@linkcode PROFILES}. */
@@ -41,6 +44,8 @@ export interface HostNewArgs {
   address?: string;
   disk?: string;
   monitoringInterface?: string;
+  /** One of {@linkcode SYSTEMS}; x86_64-linux when not given. */
+  system?: string;
 }
 
 /** What the repository holds that the plan depends on (read by the executor). */
@@ -136,6 +141,14 @@ export function parseRequest(args: HostNewArgs): HostRequest {
       `Cannot make host "${args.name}": invalid --monitoring-interface "${args.monitoringInterface}": expected an interface name such as enp1s0 or wg0 (letters, digits, '_', '.', ':', '-'; at most 15)`,
     );
   }
+  const system = args.system ?? "x86_64-linux";
+  if (!(SYSTEMS as readonly string[]).includes(system)) {
+    throw new UsageError(
+      `Cannot make host "${args.name}": unknown --system "${system}"; use one of ${
+        SYSTEMS.join(", ")
+      }`,
+    );
+  }
   return {
     name: args.name,
     profile: args.profile as Profile,
@@ -144,7 +157,7 @@ export function parseRequest(args: HostNewArgs): HostRequest {
     ...(args.monitoringInterface === undefined
       ? {}
       : { monitoringInterface: args.monitoringInterface }),
-    system: "x86_64-linux",
+    system,
   };
 }
 
@@ -156,7 +169,7 @@ export function describeRequest(request: HostRequest): string {
     request.monitoringInterface === undefined
       ? ""
       : ` --monitoring-interface ${request.monitoringInterface}`
-  }`;
+  }${request.system === "x86_64-linux" ? "" : ` --system ${request.system}`}`;
 }
 
 function sameRequest(a: HostRequest, b: HostRequest): boolean {
@@ -349,7 +362,11 @@ export function deployNix(request: HostRequest): string {
   port = 22;
   user = "root";
   tags = [ "${PROFILE_TAGS[request.profile]}" ];
-  buildOn = "local";
+  buildOn = "${request.system === "aarch64-linux" ? "remote" : "local"}";${
+    request.system === "aarch64-linux"
+      ? "\n  # An ARM machine builds its own system: this machine may not build for aarch64-linux."
+      : ""
+  }
   confirmTimeout = 30;
   # Every deploy also checks that no systemd unit failed since its activation.
   healthChecks = [ ];

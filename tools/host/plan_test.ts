@@ -3,6 +3,7 @@ import { UsageError } from "../lib/errors.ts";
 import {
   defaultNix,
   deployNix,
+  describeRequest,
   describeStep,
   diskoNix,
   diskProblem,
@@ -43,6 +44,10 @@ Deno.test("parseRequest() checks name, profile, address and disk; the address de
       [{ name: "web1", profile: "desktop" }, 'unknown profile "desktop"'],
       [{ name: "web1", profile: "server", address: "a b" }, 'invalid --address "a b"'],
       [{ name: "web1", profile: "server", disk: "/dev/sd a" }, 'invalid --disk "/dev/sd a"'],
+      [
+        { name: "web1", profile: "server", system: "riscv64-linux" },
+        'unknown --system "riscv64-linux"',
+      ],
     ] as const
   ) {
     const error = assertThrows(() => parseRequest(args), message);
@@ -163,4 +168,16 @@ Deno.test("host new --monitoring-interface: monitoring.nix scrapes it there; a b
       "invalid --monitoring-interface",
     );
   }
+});
+
+Deno.test("host new --system aarch64-linux: the deploy facts say it and build on the machine itself", () => {
+  const arm = parseRequest({ name: "pi1", profile: "server", system: "aarch64-linux" });
+  assertEquals(arm.system, "aarch64-linux");
+  const deploy = deployNix(arm);
+  assertStringIncludes(deploy, 'system = "aarch64-linux";');
+  assertStringIncludes(deploy, 'buildOn = "remote";');
+  assertStringIncludes(deployNix(noDisk), 'buildOn = "local";');
+  // A rerun with another --system is another request: the marker of the first does not match.
+  assertEquals(describeRequest(arm), "host new pi1 --profile server --system aarch64-linux");
+  assertEquals(describeRequest(noDisk), "host new web1 --profile server --address 192.0.2.5");
 });
