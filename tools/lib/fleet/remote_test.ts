@@ -24,7 +24,7 @@ async function onFile(argv: string[], text: string) {
 }
 
 Deno.test("every remote script, as it runs on a host, passes sh -n and shellcheck", async () => {
-  assertEquals(Object.keys(REMOTE_SCRIPTS).length, 7);
+  assertEquals(Object.keys(REMOTE_SCRIPTS).length, 8);
   for (const [name, text] of Object.entries(REMOTE_SCRIPTS)) {
     assert(!/@[A-Z_]+@|# @include/.test(text), `${name}: a placeholder is left`);
     const syntax = await onFile(["sh", "-n"], text);

@@ -15,18 +15,20 @@ fi
 # shellcheck disable=SC2086 # $backup: two words or none, split on purpose
 sh -c @HOST_FACTS_SCRIPT@ host-facts --facts-only $backup 2>/dev/null || echo "# host-facts failed: $?"
 echo "--- status"
-printf 'current=%s\n' "$(readlink -f @CURRENT_SYSTEM@ 2>/dev/null)"
-printf 'booted=%s\n' "$(readlink -f /run/booted-system 2>/dev/null)"
+# The store path a link resolves to, or nothing when it does not exist (as host-facts.sh).
+resolve() { if [ -e "$1" ]; then readlink -f "$1" 2>/dev/null || true; fi; }
+printf 'current=%s\n' "$(resolve @CURRENT_SYSTEM@)"
+printf 'booted=%s\n' "$(resolve /run/booted-system)"
 profile=@SYSTEM_PROFILE@
 if link=$(readlink "$profile" 2>/dev/null); then
   case $link in /*) ;; *) link=${profile%/*}/$link ;; esac
   printf 'generation_time=%s\n' "$(stat -c %Y -- "$link" 2>/dev/null)"
 fi
 printf 'now=%s\n' "$(date +%s)"
-up=
+up=''
 read -r up _ < /proc/uptime 2>/dev/null
 printf 'uptime=%s\n' "${up%%.*}"
-l1= l5= l15=
+l1='' l5='' l15=''
 read -r l1 l5 l15 _ < /proc/loadavg 2>/dev/null
 printf 'load=%s %s %s\n' "$l1" "$l5" "$l15"
 # Bytes free (df -P: 1024-byte blocks) on the file systems of / and /nix.
