@@ -111,5 +111,7 @@ export async function switchByHand(hosts: TestHosts, host: TestHost, system: str
     { env: hosts.nixSshEnv },
   );
   if (copy.code !== 0) throw new Error(`nix copy to ${host.name} failed: ${copy.stderr}`);
-  await host.ssh(`nix-env -p ${PROFILE} --set ${system} && ${system}/bin/switch-to-configuration switch`);
+  await host.ssh(
+    `nix-env -p ${PROFILE} --set ${system} && ${system}/bin/switch-to-configuration switch`,
+  );
 }
