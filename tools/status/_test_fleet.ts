@@ -7,6 +7,27 @@ import { runProgram } from "../testing/run.ts";
 import { createProgramsBin, installToolkit, type ProgramsBin, runTask } from "../testing/task.ts";
 import { startTestHosts, type TestHost, type TestHosts } from "../testing/test_hosts.ts";
 
+const HOST_FACTS = new URL("../../monitoring/host-facts.sh", import.meta.url).pathname;
+
+/**
+ * The metrics monitoring/host-facts.sh (the file the monitoring module ships) prints on `host`
+ * with --facts-only: what the node exporter would read, to compare with status.
+ */
+export async function hostFacts(host: TestHost): Promise<Map<string, string>> {
+  const script = await Deno.readTextFile(HOST_FACTS);
+  const result = await runProgram(host.sshArgv(["sh", "-s", "--", "--facts-only"]), {
+    stdin: script,
+  });
+  if (result.code !== 0) throw new Error(`host-facts.sh on ${host.name}: ${result.stderr}`);
+  const values = new Map<string, string>();
+  for (const line of result.stdout.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    values.set(line.slice(0, space), line.slice(space + 1));
+  }
+  return values;
+}
+
 /** The system profile on the hosts. */
 export const PROFILE = "/nix/var/nix/profiles/system";
 
