@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../testing/assert.ts";
 import { hasControl } from "../lib/terminal.ts";
 import { FIXTURE_STATE } from "../testing/fixture_flake.ts";
+import { runTask } from "../testing/task.ts";
 import { keygen } from "../testing/test_hosts.ts";
 import { hostFacts, statusFleet, type StatusOutcome, switchByHand } from "./_test_fleet.ts";
 
@@ -145,7 +146,7 @@ Deno.test("deno task status: in step, behind (--eval), changed by hand, hostile 
 
 Deno.test("deno task status: an unknown host is a usage error naming the known ones", async () => {
   await using fleet = await statusFleet(1);
-  const outcome = await fleet.status("nosuch");
+  const outcome = await runTask(fleet.flake.dir, "status", ["nosuch"], { bin: fleet.bin });
   assertEquals(outcome.code, 2, outcome.stderr);
   assertEquals(
     outcome.stderr.trim(),

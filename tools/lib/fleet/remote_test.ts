@@ -50,6 +50,7 @@ Deno.test("every file in remote/ is a piece of a script and passes sh -n as writ
     "poll.sh",
     "probe.sh",
     "show_state.sh",
+    "status.sh",
     "supervisor.sh",
     "units_check.sh",
     "units_snapshot.sh",
