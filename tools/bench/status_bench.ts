@@ -1,0 +1,187 @@
+// How `deno task status` scales: `deno task bench:status [--runs N] [--hosts N]`. Starts N sshd
+// test hosts (default 32), each behind a TCP relay that delays each direction by 25 ms (a
+// network's round trip of 50 ms), deploys them once with `deno task deploy`, then times `deno
+// task status` of 1, 4, 16 and 32 of them (the median of N runs, default 3) and counts, at the
+// relays, the connections and the request/response turns per host. Round trips beyond the
+// connection: the median of the status run's turns per host minus the median of `ssh … true`'s
+// (the connection and one command, same options) plus one. Targets (issue 26): the 32-host time ≤ 1.5 × one host's, ≤ 1 round
+// trip per host beyond the connection; PASS or MISS printed. Root (test hosts).
+import { knownHostsText, type SshContext } from "../lib/fleet/mod.ts";
+import { planStatus } from "../lib/status/mod.ts";
+import { parseFleetFacts } from "../lib/fleet/mod.ts";
+import { createFixtureFlake } from "../testing/fixture_flake.ts";
+import { runProgram } from "../testing/run.ts";
+import { createProgramsBin, installToolkit, runTask } from "../testing/task.ts";
+import { startTcpRelay, type TcpRelay } from "../testing/tcp_relay.ts";
+import { startTestHosts } from "../testing/test_hosts.ts";
+import { benchArgsOrExit } from "./bench_args.ts";
+import { median } from "./timing.ts";
+
+const DELAY_MS = 25;
+const POINTS = [1, 4, 16, 32];
+const RATIO_TARGET = 1.5;
+const TRIPS_TARGET = 1;
+
+/** Turns the relays of `names` saw on connections accepted after `before`, per host. */
+function turnsSince(relays: Map<string, TcpRelay>, names: string[], before: Map<string, number>) {
+  return names.map((name) => {
+    const relay = relays.get(name)!;
+    const fresh = relay.connections.slice(before.get(name) ?? 0);
+    return { connections: fresh.length, turns: fresh.reduce((sum, c) => sum + c.turns, 0) };
+  });
+}
+
+function mark(relays: Map<string, TcpRelay>): Map<string, number> {
+  return new Map([...relays].map(([name, relay]) => [name, relay.accepted]));
+}
+
+/** Waits until every connection the relays hold has closed (its turns are all counted). */
+async function settled(relays: Map<string, TcpRelay>): Promise<void> {
+  for (let i = 0; i < 200 && [...relays.values()].some((r) => r.open > 0); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  const { runs, hosts: hostCount } = benchArgsOrExit(args, {
+    task: "bench:status",
+    summary: "Times deno task status of 1, 4, 16 and 32 test hosts behind 25 ms relays and " +
+      "counts its round trips per host (root).",
+    defaultRuns: 3,
+    defaultHosts: 32,
+  });
+  const count = hostCount ?? 32;
+  const points = POINTS.filter((p) => p <= count);
+  await using hosts = await startTestHosts(count, {
+    names: Array.from({ length: count }, (_, i) => `st${i + 1}`),
+  });
+  await using stack = new AsyncDisposableStack();
+  const relays = new Map<string, TcpRelay>();
+  for (const host of hosts.hosts) {
+    relays.set(
+      host.name,
+      stack.use(startTcpRelay({ target: { hostname: host.address, port: 22 }, delayMs: DELAY_MS })),
+    );
+  }
+  const facts = (name: string) => ({
+    address: relays.get(name)!.hostname,
+    port: relays.get(name)!.port,
+    confirmTimeout: 30,
+  });
+  await using flake = await createFixtureFlake(hosts.hosts.map((h) => ({
+    name: h.name,
+    hostPublicKey: h.hostPublicKey,
+    facts: facts(h.name),
+  })));
+  await installToolkit(flake.dir);
+  await using bin = await createProgramsBin();
+  const client = [
+    "--ssh-option",
+    `IdentityFile=${hosts.clientKey}`,
+    "--ssh-option",
+    "IdentitiesOnly=yes",
+    "--ssh-option",
+    "IdentityAgent=none",
+  ];
+  console.error(`deploying ${count} hosts through their relays…`);
+  const deployed = await runTask(
+    flake.dir,
+    "deploy",
+    ["--all", "--no-check-sigs", "--parallel", String(count), ...client],
+    { bin },
+  );
+  if (deployed.code !== 0) throw new Error(`deploy failed: ${deployed.stderr}`);
+
+  // The baseline: `ssh … true` with status's own options (the connection and one command).
+  const dir = await Deno.makeTempDir({ prefix: "status-bench-" });
+  stack.defer(() => Deno.remove(dir, { recursive: true }));
+  await Deno.writeTextFile(
+    `${dir}/known_hosts`,
+    knownHostsText(hosts.hosts.map((h) => ({ host: h.name, key: h.hostPublicKey }))),
+  );
+  const ssh: SshContext = {
+    knownHostsFile: `${dir}/known_hosts`,
+    extraOptions: [`IdentityFile=${hosts.clientKey}`, "IdentitiesOnly=yes", "IdentityAgent=none"],
+    connectTimeout: 30,
+  };
+  const fleetFacts = parseFleetFacts(Object.fromEntries(hosts.hosts.map((h) => [h.name, {
+    deployable: true,
+    system: "x86_64-linux",
+    ...facts(h.name),
+  }])));
+  const first = hosts.hosts[0]!.name;
+  const plan = planStatus(fleetFacts, { names: [first], all: false, tags: [] }, {
+    ssh,
+    timeoutSeconds: 60,
+  });
+  const baseArgv = [...plan.hosts[0]!.argv.slice(0, -1), "true"];
+  // Turns at the relay vary by one or two run to run (how the client's packets meet the
+  // server's): the baseline is the median of several.
+  const baseSamples: number[] = [];
+  let before = mark(relays);
+  for (let i = 0; i < 7; i++) {
+    before = mark(relays);
+    const base = await runProgram(baseArgv);
+    if (base.code !== 0) throw new Error(`ssh true failed: ${base.stderr}`);
+    await settled(relays);
+    baseSamples.push(turnsSince(relays, [first], before)[0]!.turns);
+  }
+  const baseTurns = median(baseSamples);
+  const rows: string[] = [];
+  const medians = new Map<number, number>();
+  let worstTrips = 0;
+  for (const n of points) {
+    const names = hosts.hosts.slice(0, n).map((h) => h.name);
+    const times: number[] = [];
+    const perHost: { connections: number; turns: number }[] = [];
+    // One warm-up run (deno's and nix's caches), then the timed ones.
+    for (let run = 0; run <= runs; run++) {
+      before = mark(relays);
+      const started = performance.now();
+      const out = await runTask(flake.dir, "status", [...client, "--timeout", "60", ...names], {
+        bin,
+      });
+      const elapsed = performance.now() - started;
+      if (out.code !== 0) throw new Error(`status of ${n} hosts exited ${out.code}: ${out.stdout}`);
+      await settled(relays);
+      if (run === 0) continue;
+      times.push(elapsed);
+      perHost.push(...turnsSince(relays, names, before));
+    }
+    const ms = median(times);
+    medians.set(n, ms);
+    const connections = Math.max(...perHost.map((p) => p.connections));
+    const turns = perHost.map((p) => p.turns);
+    const trips = median(turns) - baseTurns + 1;
+    worstTrips = Math.max(worstTrips, trips);
+    rows.push(
+      `${String(n).padStart(3)} hosts  median ${ms.toFixed(0).padStart(6)} ms  (${
+        times.map((t) => t.toFixed(0)).join(", ")
+      })  connections/host ${connections}  turns/host median ${median(turns)} (${
+        Math.min(...turns)
+      }–${Math.max(...turns)})  round trips/host beyond the connection ${trips}`,
+    );
+  }
+  console.log(`deno task status through relays of ${DELAY_MS} ms each way, ${runs} runs each:`);
+  for (const row of rows) console.log(row);
+  console.log(
+    `baseline ssh … true: median ${baseTurns} turns (${
+      baseSamples.join(", ")
+    }): the connection and one command`,
+  );
+  const largest = points.at(-1)!;
+  const ratio = medians.get(largest)! / medians.get(1)!;
+  console.log(
+    `${largest} hosts / 1 host: ${ratio.toFixed(2)}× (target ≤ ${RATIO_TARGET}×): ${
+      ratio <= RATIO_TARGET ? "PASS" : "MISS"
+    }`,
+  );
+  console.log(
+    `round trips per host beyond the connection: ${worstTrips} (target ≤ ${TRIPS_TARGET}): ${
+      worstTrips <= TRIPS_TARGET ? "PASS" : "MISS"
+    }`,
+  );
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
