@@ -15,12 +15,22 @@ import { createProgramsBin, installToolkit, runTask } from "../testing/task.ts";
 import { startTcpRelay, type TcpRelay } from "../testing/tcp_relay.ts";
 import { startTestHosts } from "../testing/test_hosts.ts";
 import { benchArgsOrExit } from "./bench_args.ts";
+import { machineTicks, pidsWithCommandLine, treeCpuMs } from "./process_tree.ts";
 import { median } from "./timing.ts";
 
 const DELAY_MS = 25;
 const POINTS = [1, 4, 16, 32];
 const RATIO_TARGET = 1.5;
 const TRIPS_TARGET = 1;
+/** GNU time: the status process tree's CPU. */
+const TIME = "/usr/bin/time";
+
+/** CPU milliseconds so far of the hosts' sshd listeners and the sessions they waited for. */
+async function hostsCpuMs(listeners: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const pid of listeners) total += await treeCpuMs(pid) ?? 0;
+  return total;
+}
 
 /** Turns the relays of `names` saw on connections accepted after `before`, per host. */
 function turnsSince(relays: Map<string, TcpRelay>, names: string[], before: Map<string, number>) {
@@ -51,6 +61,7 @@ async function main(args: string[]): Promise<number> {
     defaultHosts: 32,
   });
   const count = hostCount ?? 32;
+  const loadBefore = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
   const points = POINTS.filter((p) => p <= count);
   await using hosts = await startTestHosts(count, {
     names: Array.from({ length: count }, (_, i) => `st${i + 1}`),
@@ -92,6 +103,12 @@ async function main(args: string[]): Promise<number> {
   );
   if (deployed.code !== 0) throw new Error(`deploy failed: ${deployed.stderr}`);
 
+  const listeners: number[] = [];
+  for (const host of hosts.hosts) {
+    const [pid] = await pidsWithCommandLine([`${host.dir}/sshd_config`, "[listener]"]);
+    if (pid === undefined) throw new Error(`Cannot find the sshd of test host "${host.name}"`);
+    listeners.push(pid);
+  }
   // The baseline: `ssh … true` with status's own options (the connection and one command).
   const dir = await Deno.makeTempDir({ prefix: "status-bench-" });
   stack.defer(() => Deno.remove(dir, { recursive: true }));
@@ -119,9 +136,12 @@ async function main(args: string[]): Promise<number> {
   // server's): the baseline is the median of several.
   const baseSamples: number[] = [];
   let before = mark(relays);
+  const baseCpu: number[] = [];
   for (let i = 0; i < 7; i++) {
     before = mark(relays);
+    const cpuBefore = await hostsCpuMs(listeners);
     const base = await runProgram(baseArgv);
+    baseCpu.push(await hostsCpuMs(listeners) - cpuBefore);
     if (base.code !== 0) throw new Error(`ssh true failed: ${base.stderr}`);
     await settled(relays);
     baseSamples.push(turnsSince(relays, [first], before)[0]!.turns);
@@ -133,19 +153,53 @@ async function main(args: string[]): Promise<number> {
   for (const n of points) {
     const names = hosts.hosts.slice(0, n).map((h) => h.name);
     const times: number[] = [];
+    const clientCpu: number[] = [];
+    const hostCpu: number[] = [];
+    const busy: number[] = [];
     const perHost: { connections: number; turns: number }[] = [];
     // One warm-up run (deno's and nix's caches), then the timed ones.
     for (let run = 0; run <= runs; run++) {
       before = mark(relays);
+      const hostsBefore = await hostsCpuMs(listeners);
+      const machineBefore = await machineTicks();
       const started = performance.now();
-      const out = await runTask(flake.dir, "status", [...client, "--timeout", "60", ...names], {
-        bin,
-      });
+      const out = await new Deno.Command(TIME, {
+        args: [
+          "-f",
+          "%U %S",
+          "-o",
+          `${dir}/time`,
+          `${bin.dir}/deno`,
+          "task",
+          "-q",
+          "status",
+          ...client,
+          "--timeout",
+          "60",
+          ...names,
+        ],
+        cwd: flake.dir,
+        env: { PATH: bin.dir, NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
       const elapsed = performance.now() - started;
-      if (out.code !== 0) throw new Error(`status of ${n} hosts exited ${out.code}: ${out.stdout}`);
+      if (out.code !== 0) {
+        throw new Error(
+          `status of ${n} hosts exited ${out.code}: ${new TextDecoder().decode(out.stdout)}`,
+        );
+      }
       await settled(relays);
+      const machineAfter = await machineTicks();
       if (run === 0) continue;
       times.push(elapsed);
+      const [user, sys] = (await Deno.readTextFile(`${dir}/time`)).trim().split(" ").map(Number);
+      clientCpu.push(((user ?? 0) + (sys ?? 0)) * 1000);
+      hostCpu.push((await hostsCpuMs(listeners) - hostsBefore) / n);
+      busy.push(
+        (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total),
+      );
       perHost.push(...turnsSince(relays, names, before));
     }
     const ms = median(times);
@@ -160,14 +214,20 @@ async function main(args: string[]): Promise<number> {
       })  connections/host ${connections}  turns/host median ${median(turns)} (${
         Math.min(...turns)
       }–${Math.max(...turns)})  round trips/host beyond the connection ${trips}`,
+      `           CPU: status ${median(clientCpu).toFixed(0)} ms, each host (sshd and script) ${
+        median(hostCpu).toFixed(0)
+      } ms; machine busy ${(median(busy) * 100).toFixed(0)}% (every process on it)`,
     );
   }
-  console.log(`deno task status through relays of ${DELAY_MS} ms each way, ${runs} runs each:`);
+  console.log(
+    `deno task status through relays of ${DELAY_MS} ms each way, ${runs} runs each ` +
+      `(the hosts share this machine's ${navigator.hardwareConcurrency} CPUs; load average before it started: ${loadBefore}):`,
+  );
   for (const row of rows) console.log(row);
   console.log(
     `baseline ssh … true: median ${baseTurns} turns (${
       baseSamples.join(", ")
-    }): the connection and one command`,
+    }): the connection and one command; the host's CPU for it ${median(baseCpu).toFixed(0)} ms`,
   );
   const largest = points.at(-1)!;
   const ratio = medians.get(largest)! / medians.get(1)!;
