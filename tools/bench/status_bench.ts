@@ -143,9 +143,9 @@ async function main(args: string[]): Promise<number> {
     before = mark(relays);
     const cpuBefore = await hostsCpuMs(listeners);
     const base = await runProgram(baseArgv);
-    baseCpu.push(await hostsCpuMs(listeners) - cpuBefore);
     if (base.code !== 0) throw new Error(`ssh true failed: ${base.stderr}`);
     await settled(relays);
+    baseCpu.push(await hostsCpuMs(listeners) - cpuBefore);
     baseSamples.push(turnsSince(relays, [first], before)[0]!.turns);
   }
   const baseTurns = median(baseSamples);

@@ -7,7 +7,13 @@ import { hasControl } from "../lib/terminal.ts";
 import { FIXTURE_STATE } from "../testing/fixture_flake.ts";
 import { runTask } from "../testing/task.ts";
 import { keygen } from "../testing/test_hosts.ts";
-import { hostFacts, statusFleet, type StatusOutcome, switchByHand } from "./_test_fleet.ts";
+import {
+  clientFlags,
+  hostFacts,
+  statusFleet,
+  type StatusOutcome,
+  switchByHand,
+} from "./_test_fleet.ts";
 
 function hostOf(outcome: StatusOutcome, host: string): Record<string, unknown> {
   const found = outcome.report?.hosts.find((h) => h.host === host);
@@ -153,3 +159,45 @@ Deno.test("deno task status: an unknown host is a usage error naming the known o
     'error: Cannot show the status of "nosuch": no such host; known hosts: web1',
   );
 });
+
+Deno.test("deno task status --watch shows the table again until it is stopped", async () => {
+  await using fleet = await statusFleet(1);
+  await fleet.deploy("web1");
+  const child = new Deno.Command(`${fleet.bin.dir}/deno`, {
+    args: ["task", "-q", "status", ...clientFlags(fleet.hosts), "--watch", "1", "web1"],
+    cwd: fleet.flake.dir,
+    env: { PATH: fleet.bin.dir, NO_COLOR: "1", INIT_CWD: fleet.flake.dir },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let seen = "";
+  try {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      seen += decoder.decode(chunk, { stream: true });
+      if (seen.split("\nweb1: last deploy").length - 1 >= 2) break;
+    }
+  } finally {
+    // The task's deno run (its child) ends; the task then exits.
+    for (const pid of await childrenOf(child.pid)) Deno.kill(pid, "SIGTERM");
+    await child.status;
+    await stderr;
+  }
+  const tables = seen.split("\n").filter((line) => line.startsWith("HOST "));
+  assertEquals(tables.length >= 2, true, seen);
+  assertEquals(hasControl(seen), false, "no screen clearing without a terminal");
+  assertMatch(seen, /^web1 .*in step, healthy$/m);
+});
+
+/** The pids whose parent is `pid`. */
+async function childrenOf(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const status = await Deno.readTextFile(`/proc/${entry.name}/status`).catch(() => "");
+    if (new RegExp(`^PPid:\\s+${pid}$`, "m").test(status)) found.push(Number(entry.name));
+  }
+  return found;
+}

@@ -1,0 +1,13 @@
+import { FIXTURE_STATE } from "../testing/fixture_flake.ts";
+import { statusFleet, switchByHand } from "./_test_fleet.ts";
+await using fleet = await statusFleet(4);
+await fleet.deploy("--all");
+const [, web2, web3, web4] = fleet.list;
+await fleet.flake.update({ web2: { toplevel: { marker: "by-hand" } } });
+await switchByHand(fleet.hosts, web2!, await fleet.flake.buildToplevel("web2"));
+await Deno.writeTextFile(web3!.hostPath(FIXTURE_STATE.failedUnits), "backup-check.service\n");
+await web4!.stop();
+const out = await fleet.status();
+console.log(`exit ${out.code}`);
+console.log(out.stdout);
+console.error(out.stderr);
