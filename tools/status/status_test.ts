@@ -43,7 +43,7 @@ Deno.test("deno task status: in step, behind (--eval), changed by hand, hostile 
     }
     assertMatch(
       table.stdout,
-      /^web1: last deploy run [0-9a-f]+ by .*: gen \? → 1, .*: confirmed$/m,
+      /^web1: last deploy run [0-9a-f]+ by .*: gen - → 1, .*: confirmed$/m,
     );
     const json = await fleet.status("--json", "--tag", "web");
     assertEquals(json.code, 0, json.stderr);

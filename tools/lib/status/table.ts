@@ -82,7 +82,7 @@ export function rowCells(s: HostStatus): string[] {
 export function recordLine(r: DeployRecord | undefined): string {
   if (r === undefined) return "no deploy record";
   const gens = r.prevGen !== undefined || r.newGen !== undefined
-    ? `gen ${r.prevGen ?? "?"} → ${r.newGen ?? "?"}`
+    ? `gen ${r.prevGen ?? "-"} → ${r.newGen ?? "-"}`
     : "";
   const systems = `${storeName(r.previous)} → ${storeName(r.next)}`;
   const parts = [
