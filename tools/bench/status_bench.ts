@@ -4,8 +4,9 @@
 // task status` of 1, 4, 16 and 32 of them (the median of N runs, default 3) and counts, at the
 // relays, the connections and the request/response turns per host. Round trips beyond the
 // connection: the median of the status runs' turns per host (over every connection of every
-// point) minus the median of `ssh … true`'s (the connection and one command, same options) plus
-// one; turns at the relay vary by one or two run to run. Targets (issue 26): the 32-host time ≤ 1.5 × one host's, ≤ 1 round
+// point) minus the median of the baseline's (`ssh … 'echo a; sleep 0.5; echo b'`, same options:
+// the connection and one command that answers in parts) plus one; turns at the relay vary by
+// one or two run to run. Targets (issue 26): the 32-host time ≤ 1.5 × one host's, ≤ 1 round
 // trip per host beyond the connection; PASS or MISS printed. Root (test hosts).
 import { knownHostsText, type SshContext } from "../lib/fleet/mod.ts";
 import { planStatus } from "../lib/status/mod.ts";
@@ -134,7 +135,10 @@ async function main(args: string[]): Promise<number> {
     ssh,
     timeoutSeconds: 60,
   });
-  const baseArgv = [...plan.hosts[0]!.argv.slice(0, -1), "true"];
+  // One command that, like the status script, answers in parts while it runs: with `true` the
+  // whole answer comes in the exec's reply, and the client's own packets (its stdin's EOF) that
+  // status's answer waits on no one for still flip the relay's count.
+  const baseArgv = [...plan.hosts[0]!.argv.slice(0, -1), "echo a; sleep 0.5; echo b"];
   // Turns at the relay vary by one or two run to run (how the client's packets meet the
   // server's): the baseline is the median of several.
   const baseSamples: number[] = [];
@@ -144,7 +148,7 @@ async function main(args: string[]): Promise<number> {
     before = mark(relays);
     const cpuBefore = await hostsCpuMs(listeners);
     const base = await runProgram(baseArgv);
-    if (base.code !== 0) throw new Error(`ssh true failed: ${base.stderr}`);
+    if (base.code !== 0) throw new Error(`the baseline ssh failed: ${base.stderr}`);
     await settled(relays);
     baseCpu.push(await hostsCpuMs(listeners) - cpuBefore);
     baseSamples.push(turnsSince(relays, [first], before)[0]!.turns);
@@ -228,7 +232,7 @@ async function main(args: string[]): Promise<number> {
   );
   for (const row of rows) console.log(row);
   console.log(
-    `baseline ssh … true: median ${baseTurns} turns (${
+    `baseline ssh … 'echo a; sleep 0.5; echo b': median ${baseTurns} turns (${
       baseSamples.join(", ")
     }): the connection and one command; the host's CPU for it ${median(baseCpu).toFixed(0)} ms`,
   );
