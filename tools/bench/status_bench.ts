@@ -113,7 +113,7 @@ async function main(args: string[]): Promise<number> {
     if (pid === undefined) throw new Error(`Cannot find the sshd of test host "${host.name}"`);
     listeners.push(pid);
   }
-  // The baseline: `ssh … true` with status's own options (the connection and one command).
+  // The baseline: one ssh command with status's own options (the connection and one command).
   const dir = await Deno.makeTempDir({ prefix: "status-bench-" });
   stack.defer(() => Deno.remove(dir, { recursive: true }));
   await Deno.writeTextFile(
