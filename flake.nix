@@ -46,6 +46,7 @@
           ./lib/flake-modules/overlays.nix
           ./lib/flake-modules/packages.nix
           ./lib/flake-modules/shells.nix
+          ./lib/flake-modules/vm-tests.nix
         ];
       };
     in

@@ -7,7 +7,8 @@ let
   index = import ../configurations/nixos-configurations.nix;
   factsFile = dir: dir + "/monitoring.nix";
 
-  # One host's facts: `{ interface; address; port ? 9100; presence ? "always"; smart ? false; }`,
+  # One host's facts: `{ interface; address; port ? 9100; presence ? "always"; smart ? false;
+  # tlsEndpoints ? [ "name:port" ]; }`,
   # or `{ exempt = "why this host is not monitored"; }`; null when the file is missing.
   hostFacts = dir: if builtins.pathExists (factsFile dir) then import (factsFile dir) else null;
 
@@ -76,7 +77,83 @@ rec {
             static_configs = targetGroups smart (_facts: smartctlExporterPort);
           }
         ]
-    );
+    )
+    ++ tlsScrapeConfigsFor hosts;
+
+  # The blackbox exporter's port (nixpkgs' exporters/blackbox.nix default); it runs on the
+  # monitoring host, on 127.0.0.1 only: Prometheus beside it is its one client.
+  blackboxPort = 9115;
+
+  # The blackbox exporter's module that opens a TLS connection and verifies the certificate
+  # (system trust store, or `caFile` for a fleet's own certificate authority).
+  blackboxConfigFor =
+    {
+      caFile ? null,
+    }:
+    {
+      modules.tls_connect = {
+        prober = "tcp";
+        timeout = "10s";
+        tcp = {
+          tls = true;
+        }
+        // (if caFile == null then { } else { tls_config.ca_file = caFile; });
+      };
+    };
+
+  # The "tls" job: every endpoint a host declares it serves TLS on, probed through the blackbox
+  # exporter (the endpoint becomes the probe's target and the series' instance).
+  tlsScrapeConfigsFor =
+    hosts:
+    let
+      serving = filterAttrs (facts: (facts.tlsEndpoints or [ ]) != [ ]) hosts;
+      endpointsOf =
+        name:
+        let
+          endpoints = hosts.${name}.tlsEndpoints;
+        in
+        if
+          builtins.isList endpoints
+          && builtins.all (e: builtins.isString e && builtins.match "[^ /]+:[0-9]+" e != null) endpoints
+        then
+          endpoints
+        else
+          throw "${name}'s monitoring.nix: tlsEndpoints must be a list of \"name:port\" strings";
+    in
+    if serving == { } then
+      [ ]
+    else
+      [
+        {
+          job_name = "tls";
+          metrics_path = "/probe";
+          params.module = [ "tls_connect" ];
+          static_configs = map (name: {
+            targets = endpointsOf name;
+            labels = {
+              host = name;
+              presence = serving.${name}.presence or "always";
+            };
+          }) (builtins.sort builtins.lessThan (builtins.attrNames serving));
+          relabel_configs = [
+            {
+              source_labels = [ "__address__" ];
+              target_label = "__param_target";
+            }
+            {
+              source_labels = [ "__param_target" ];
+              target_label = "instance";
+            }
+            {
+              target_label = "__address__";
+              replacement = "127.0.0.1:${toString blackboxPort}";
+            }
+          ];
+        }
+      ];
+
+  # Whether any monitored host declares a TLS endpoint (the role then runs the prober).
+  probesTls = tlsScrapeConfigsFor monitored != [ ];
 
   scrapeConfigs = scrapeConfigsFor monitored;
 
@@ -106,10 +183,15 @@ rec {
   # Alertmanager's configuration. Secrets stay out of it: `$SMTP_PASSWORD` and `$WEBHOOK_URL`
   # are filled in by the NixOS module's envsubst from an environment file (a sops secret) when
   # the service starts.
+  # `heartbeat`: the Watchdog alert (firing while Prometheus scrapes any host) is posted every
+  # 5 minutes to `$HEARTBEAT_URL`, a dead man's switch outside the fleet (healthchecks.io,
+  # ntfy, Uptime Kuma's push monitor) that raises the alarm when the posts stop: the monitoring
+  # host down, or seeing nothing. Without it the Watchdog goes nowhere.
   alertmanagerConfig =
     {
       email ? null, # { to; from; smarthost; username; requireTls ? true; }
       webhook ? false,
+      heartbeat ? false,
     }:
     {
       route = {
@@ -118,8 +200,32 @@ rec {
         group_wait = "30s";
         group_interval = "5m";
         repeat_interval = "4h";
+        routes = [
+          {
+            matchers = [ ''alertname="Watchdog"'' ];
+            receiver = if heartbeat then "heartbeat" else "discard";
+            group_by = [ "alertname" ];
+            group_wait = "0s";
+            group_interval = "1m";
+            repeat_interval = "5m";
+          }
+        ];
       };
       receivers = [
+        (
+          if heartbeat then
+            {
+              name = "heartbeat";
+              webhook_configs = [
+                {
+                  url = "$HEARTBEAT_URL";
+                  send_resolved = false;
+                }
+              ];
+            }
+          else
+            { name = "discard"; }
+        )
         (
           {
             name = "fleet";

@@ -15,6 +15,7 @@ import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
 import { createProgramsBin, runTask } from "./testing/task.ts";
 import { prometheusConfig, PROMTOOLS } from "./testing/monitoring.ts";
 import { createExampleClone } from "./testing/example_clone.ts";
+import { checkScriptText } from "./testing/vm_scripts.ts";
 
 const checkout = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** ../shared/nix-inputs beside the checkout (or beside the folder of worktrees). */
@@ -398,6 +399,17 @@ async function provenanceRows(): Promise<ProvenanceRow[]> {
   });
 }
 
+/**
+ * Options the example fleet sets only once a host declares a fact it leaves out: their rows
+ * are checked on a copy that declares it (named here), not on the fleet.
+ */
+const SET_BY_A_FACT: ReadonlyMap<string, string> = new Map(
+  ["configFile", "enable", "listenAddress", "port"].map((name) => [
+    `services.prometheus.exporters.blackbox.${name}`,
+    "a host's tlsEndpoints (the monitoring role step's tls copy)",
+  ]),
+);
+
 /** Where the options the fleet sets in one model and PROVENANCE.tsv disagree. */
 function provenanceProblems(
   release: Release,
@@ -427,7 +439,7 @@ function provenanceProblems(
     }
   }
   for (const row of forModel) {
-    if (!setNames.has(row.option)) {
+    if (!setNames.has(row.option) && !SET_BY_A_FACT.has(row.option)) {
       problems.push(`${release}: ${row.option} has a row, but the fleet does not set it`);
     }
   }
@@ -671,12 +683,135 @@ if (inputsDir === undefined) {
           const hostChecks = hostNames.filter((host) => hosts[host]?.system === system)
             .map((host) => `host-${host}`);
           assertEquals(
-            Object.keys(checkDrvs[system] ?? {}).sort(),
+            // The VM tests (vm-*): their own step below.
+            Object.keys(checkDrvs[system] ?? {}).filter((name) => !name.startsWith("vm-")).sort(),
             [...hostChecks, ...packageNames.map((name) => `package-${name}`), "formatting"]
               .sort(),
           );
         }
       });
+
+      await t.step(
+        "VM tests: every vm-* check evaluates with the stub's model of the driver",
+        async () => {
+          // vm-<host> for every host but installers, vm-<host>-disks for those with disko disks
+          // (tests/vm/default.nix); each script compiles and calls only listed driver methods.
+          const withDisks = json<Record<string, boolean>>(
+            await nix.flake(
+              "nixosConfigurations",
+              "builtins.mapAttrs (_: h: h.config.disko.devices.disk != { })",
+            ),
+            "the hosts' disko disks",
+          );
+          interface VmCheck {
+            drv: string;
+            script: string;
+            machines: string[];
+            installed: string | null;
+          }
+          const problems: string[] = [];
+          for (const system of ["x86_64-linux", "aarch64-linux"]) {
+            const checks = json<Record<string, VmCheck>>(
+              await nix.flake(
+                `checks.${system}`,
+                `cs: builtins.mapAttrs (_: c: { drv = c.drvPath; inherit (c.vmTest) script machines; installed = if c.vmTest ? installed then c.vmTest.installed.drvPath else null; }) (removeAttrs cs (builtins.filter (n: builtins.substring 0 3 n != "vm-") (builtins.attrNames cs)))`,
+              ),
+              `the VM tests of ${system}`,
+            );
+            const tested = hostNames.filter((host) =>
+              hosts[host]?.system === system && !hosts[host]?.tags.includes("installer")
+            );
+            assertEquals(
+              Object.keys(checks).sort(),
+              [
+                ...tested.map((host) => `vm-${host}`),
+                ...tested.filter((host) => withDisks[host]).map((host) => `vm-${host}-disks`),
+              ].sort(),
+            );
+            for (const [name, check] of Object.entries(checks)) {
+              assert(check.drv.endsWith(".drv"), `${name}: no derivation`);
+              if (name.endsWith("-disks")) {
+                assert(check.installed?.endsWith(".drv"), `${name}: no installed system`);
+              }
+              const script = await checkScriptText(check.script, check.machines);
+              if (script.kind !== "ok") problems.push(`${name}: ${JSON.stringify(script)}`);
+            }
+          }
+          assert(problems.length === 0, `VM test scripts:\n${problems.join("\n")}`);
+        },
+      );
+
+      await t.step(
+        "VM tests: the test secrets, made as the build makes them, open with the test identity only",
+        async () => {
+          // The build command of each vm-<host>'s keys, run here with the real age, sops, jq and
+          // mkpasswd: every file decrypts with the throw-away identity to the planned values, each
+          // password hash is of the test password, and no other identity opens them.
+          interface Plan {
+            name: string;
+            tree: Record<string, unknown>;
+            passwords: { path: string[]; user: string }[];
+          }
+          const builds = json<Record<string, { plan: string; buildCommand: string }>>(
+            await nix.flake(
+              "checks.x86_64-linux",
+              `cs: builtins.mapAttrs (_: c: { inherit (c.vmTest.keys) plan buildCommand; }) (removeAttrs cs (builtins.filter (n: builtins.substring 0 3 n != "vm-" || builtins.match ".*-disks" n != null) (builtins.attrNames cs)))`,
+            ),
+            "the VM tests' keys",
+          );
+          assert(Object.keys(builds).length > 0, "no VM test with keys");
+          const sopsYaml = await Deno.readTextFile(join(root, ".sops.yaml"));
+          for (const [name, build] of Object.entries(builds)) {
+            const dir = await Deno.makeTempDir({ prefix: "vm-keys-" });
+            try {
+              const out = join(dir, "out");
+              await runProgramOk(["bash", "-e", "-c", build.buildCommand], {
+                cwd: dir,
+                env: { out, plan: build.plan, TMPDIR: dir },
+              });
+              const identity = join(out, "age-identity.txt");
+              const recipient = (await runProgramOk(["age-keygen", "-y", identity])).trim();
+              assert(!sopsYaml.includes(recipient), `${name}: the test identity is in .sops.yaml`);
+              const other = join(dir, "other.txt");
+              await runProgramOk(["age-keygen", "-o", other]);
+              for (const file of JSON.parse(build.plan) as Plan[]) {
+                const path = join(out, file.name);
+                const decrypt = ["sops", "--decrypt", "--output-type", "json", path];
+                const values = JSON.parse(
+                  await runProgramOk(decrypt, { env: { SOPS_AGE_KEY_FILE: identity } }),
+                ) as Record<string, unknown>;
+                const expected = structuredClone(file.tree);
+                for (const { path: keyPath, user } of file.passwords) {
+                  const hash = keyPath.reduce<unknown>(
+                    (node, key) => (node as Record<string, unknown>)[key],
+                    values,
+                  ) as string;
+                  const salt = hash.split("$")[2] ?? "";
+                  const again = await runProgramOk([
+                    "openssl",
+                    "passwd",
+                    "-6",
+                    "-salt",
+                    salt,
+                    `vm-test-password-${user}`,
+                  ]);
+                  assertEquals(hash, again.trim(), `${name}: ${file.name}: ${keyPath.join("/")}`);
+                  const parent = keyPath.slice(0, -1).reduce<Record<string, unknown>>(
+                    (node, key) => node[key] as Record<string, unknown>,
+                    expected,
+                  );
+                  parent[keyPath[keyPath.length - 1]!] = hash;
+                }
+                assertEquals(values, expected, `${name}: ${file.name}`);
+                const refused = await runProgram(decrypt, { env: { SOPS_AGE_KEY_FILE: other } });
+                assert(refused.code !== 0, `${name}: ${file.name} opens with another identity`);
+              }
+            } finally {
+              await Deno.remove(dir, { recursive: true });
+            }
+          }
+        },
+      );
 
       await t.step("the module, overlay and disko indexes", async () => {
         const pairs: [string, string][] = [
@@ -767,8 +902,43 @@ if (inputsDir === undefined) {
           await Deno.writeTextFile(amYml, substituted.stdout);
           const amCheck = await runProgram(["amtool", "check-config", amYml]);
           assertEquals(amCheck.code, 0, amCheck.stdout + amCheck.stderr);
-          assertStringIncludes(amCheck.stdout, " - 1 receivers");
+          assertStringIncludes(amCheck.stdout, " - 2 receivers");
           assertStringIncludes(amCheck.stdout, " - 1 inhibit rules");
+          // Without a heartbeat URL the Watchdog goes nowhere; every other alert to the fleet.
+          for (
+            const [labels, receiver] of [[["alertname=Watchdog"], "discard"], [[
+              "alertname=HostDown",
+              "host=nas1",
+            ], "fleet"]] as const
+          ) {
+            const route = await runProgram([
+              "amtool",
+              "config",
+              "routes",
+              "test",
+              `--config.file=${amYml}`,
+              ...labels,
+            ]);
+            assertEquals(route.stdout.trim(), receiver, `${labels.join(" ")}: ${route.stderr}`);
+          }
+
+          // The received-logs search is on the monitoring host only, the script as tested.
+          const searchOn = async (host: string) =>
+            json<{ text: string; destination: string }[]>(
+              await nix.flake(
+                `nixosConfigurations.${host}.config.environment.systemPackages`,
+                `ps: map (p: { inherit (p) text destination; })
+                  (builtins.filter (p: (p.name or "") == "devops-logs") ps)`,
+              ),
+              `${host}'s devops-logs`,
+            );
+          const search = await searchOn("nas1");
+          assertEquals(search.map((s) => s.destination), ["/bin/devops-logs"]);
+          assertEquals(
+            search[0]!.text,
+            await Deno.readTextFile(join(root, "monitoring/received-logs.sh")),
+          );
+          assertEquals(await searchOn("desk1"), []);
 
           // Ports open on the monitoring interface only; the units we add keep a named confinement.
           for (const host of ["nas1", "desk1"]) {
@@ -856,6 +1026,74 @@ if (inputsDir === undefined) {
           );
           assert(missing.code !== 0, "desk1 evaluates without its monitoring facts");
           assertStringIncludes(nixError(missing), "configurations/desk1/monitoring.nix is missing");
+
+          // No host of the example fleet serves TLS: no prober. One that declares an endpoint
+          // gets it probed through a blackbox exporter on 127.0.0.1, with the fleet's CA.
+          const idle = json<boolean>(
+            await nix.flake(
+              "nixosConfigurations.nas1.config.services.prometheus.exporters.blackbox.enable",
+            ),
+            "nas1's prober",
+          );
+          assertEquals(idle, false);
+          const tls = join(work, "tls");
+          await copyTree(tls);
+          const desk1Facts = join(tls, "configurations/desk1/monitoring.nix");
+          const factsText = await Deno.readTextFile(desk1Facts);
+          await Deno.writeTextFile(
+            desk1Facts,
+            factsText.replace(/\}\s*$/, '  tlsEndpoints = [ "desk1.home.arpa:443" ];\n}\n'),
+          );
+          const probing = evaluator(prepared, "26.05", `path:${tls}`);
+          const prober = json<{
+            enable: boolean;
+            listenAddress: string;
+            port: number;
+            enableConfigCheck: boolean;
+            config: { modules: Record<string, { prober: string; tcp: Record<string, unknown> }> };
+            tlsJob: { params: Record<string, string[]>; static_configs: unknown[] }[];
+            everywhere: number[];
+          }>(
+            await probing.flake(
+              "nixosConfigurations.nas1",
+              `h: let c = h.config; b = c.services.prometheus.exporters.blackbox; in {
+                 inherit (b) enable listenAddress port enableConfigCheck;
+                 config = builtins.fromJSON (h.extendModules { modules = [ { devops.monitoring.server.tlsCaFile = "/etc/ssl/fleet-ca.pem"; } ]; }).config.services.prometheus.exporters.blackbox.configFile.text;
+                 tlsJob = builtins.filter (j: j.job_name == "tls") c.services.prometheus.scrapeConfigs;
+                 everywhere = c.networking.firewall.allowedTCPPorts; }`,
+            ),
+            "nas1's TLS prober",
+          );
+          assertEquals(
+            [prober.enable, prober.listenAddress, prober.port, prober.enableConfigCheck],
+            [true, "127.0.0.1", 9115, true],
+          );
+          assertEquals(prober.config.modules.tls_connect?.prober, "tcp");
+          assertEquals(prober.config.modules.tls_connect?.tcp.tls, true);
+          assertEquals(
+            prober.config.modules.tls_connect?.tcp.tls_config,
+            { ca_file: "/etc/ssl/fleet-ca.pem" },
+          );
+          assertEquals(prober.tlsJob.length, 1);
+          assertEquals(prober.tlsJob[0]!.params, { module: ["tls_connect"] });
+          assertEquals(
+            JSON.stringify(prober.tlsJob[0]!.static_configs).includes("desk1.home.arpa:443"),
+            true,
+          );
+          assert(!prober.everywhere.includes(9115), "the prober's port is open");
+          // The copy sets every option the fleet does and the prober's: each has its row.
+          const copySet = json<OptionRow[]>(
+            await probing.flake("nixosConfigurations", `import ${fleetOptions}`, true),
+            "the options the tls copy sets",
+          );
+          for (const option of SET_BY_A_FACT.keys()) {
+            assert(copySet.some((o) => o.option === option), `the tls copy does not set ${option}`);
+          }
+          const copyProblems = provenanceProblems("26.05", copySet, await provenanceRows());
+          assert(
+            copyProblems.length === 0,
+            `PROVENANCE.tsv and the tls copy differ:\n${copyProblems.join("\n")}`,
+          );
         },
       );
 

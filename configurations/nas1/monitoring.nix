@@ -8,6 +8,9 @@
   presence = "always";
   # SATA disks in the pool: smartctl_exporter reports their SMART health.
   smart = true;
+  # TLS endpoints nas1 serves, as "name:port", for the monitoring host to probe (expiry and
+  # a verified handshake); none in the example.
+  tlsEndpoints = [ ];
   # The fleet's monitoring host: Prometheus, Alertmanager and the journal receiver run here,
   # and every other host ships its journal here.
   monitoringHost = true;

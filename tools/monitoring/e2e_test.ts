@@ -196,12 +196,16 @@ async function startMonitoringStack(
       `${ROOT}lib/monitoring.nix`,
       "alertmanagerConfig",
       "--apply",
-      `f: f { email = { to = "admin@example.org"; from = "am@example.org"; smarthost = "127.0.0.1:${smtpPort}"; username = "am"; requireTls = false; }; webhook = true; }`,
+      `f: f { email = { to = "admin@example.org"; from = "am@example.org"; smarthost = "127.0.0.1:${smtpPort}"; username = "am"; requireTls = false; }; webhook = true; heartbeat = true; }`,
     ]),
   );
   const substituted = await runProgram(["envsubst"], {
     stdin: JSON.stringify(amConfig),
-    env: { SMTP_PASSWORD: "smtp-secret-from-sops", WEBHOOK_URL: `${webhookUrl}/hook` },
+    env: {
+      SMTP_PASSWORD: "smtp-secret-from-sops",
+      WEBHOOK_URL: `${webhookUrl}/hook`,
+      HEARTBEAT_URL: `${webhookUrl}/heartbeat`,
+    },
   });
   await Deno.writeTextFile(`${work}/alertmanager.yml`, substituted.stdout);
   processes.start("alertmanager", [
@@ -241,7 +245,10 @@ Deno.test("monitoring end to end: generated targets scraped, HostDown delivered,
   const work = await Deno.makeTempDir({ prefix: "monitoring-e2e-" });
   const processes = new Processes();
   const smtp = startSmtpReceiver();
-  await using webhook = startHttpServer({ "POST /hook": { body: "ok" } });
+  await using webhook = startHttpServer({
+    "POST /hook": { body: "ok" },
+    "POST /heartbeat": { body: "ok" },
+  });
   try {
     // A test fleet: alpha (its SMART exporter reports a failing disk), beta (the same), and a
     // host whose name is full of YAML and PromQL metacharacters.
@@ -366,6 +373,19 @@ Deno.test("monitoring end to end: generated targets scraped, HostDown delivered,
     );
     assertEquals(mail.password, "smtp-secret-from-sops");
     assertStringIncludes(mail.data, "alpha");
+
+    // The heartbeat: the Watchdog reached the dead man's switch, and only there.
+    const heartbeat = await waitUpTo("the Watchdog at the heartbeat URL", () =>
+      Promise.resolve(
+        webhook.requests.find((r) => r.path === "/heartbeat" && r.body.includes('"Watchdog"')),
+      ));
+    const beat = JSON.parse(heartbeat.body) as { alerts: { labels: Record<string, string> }[] };
+    assertEquals(beat.alerts.map((a) => a.labels.alertname), ["Watchdog"]);
+    assert(
+      !posted().some((a) => a.labels.alertname === "Watchdog"),
+      "the Watchdog at the fleet's webhook",
+    );
+    assert(!smtp.messages.some((m) => m.data.includes("Watchdog")), "the Watchdog by email");
   } finally {
     await processes.stopAll();
     await smtp.close();
@@ -377,7 +397,10 @@ Deno.test("monitoring end to end on systemd hosts: exporters as units, reboot-ne
   const work = await Deno.makeTempDir({ prefix: "monitoring-systemd-" });
   const processes = new Processes();
   const smtp = startSmtpReceiver();
-  await using webhook = startHttpServer({ "POST /hook": { body: "ok" } });
+  await using webhook = startHttpServer({
+    "POST /hook": { body: "ok" },
+    "POST /heartbeat": { body: "ok" },
+  });
   await using fleet = await startSystemdHosts(2, { names: ["alpha", "beta"] });
   try {
     // Each host boots a system (stage 2 makes it the booted and current one); alpha then

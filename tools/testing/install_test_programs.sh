@@ -23,7 +23,7 @@ GO_TOOLCHAIN=go1.26.8
 # 2026-05-24 (3.12.0 followed on 2026-05-28, by Prometheus' CHANGELOG.md).
 PROMETHEUS_MODULE_VERSION=v0.311.3
 PROMTOOL3=/usr/local/lib/promtool3/promtool
-APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils time systemd-container sudo openssl procps whois shellcheck gettext-base prometheus prometheus-alertmanager prometheus-node-exporter systemd-journal-remote fail2ban python3-systemd)
+APT_PACKAGES=(nix-bin age openssh-server openssh-client pre-commit git iproute2 nftables util-linux e2fsprogs diffutils time systemd-container sudo openssl procps whois shellcheck gettext-base prometheus prometheus-alertmanager prometheus-node-exporter systemd-journal-remote fail2ban python3-systemd jq prometheus-blackbox-exporter)
 DEMO_APT_PACKAGES=(nix-bin openssh-server openssh-client iproute2 nftables util-linux)
 
 DEMO=0
@@ -194,7 +194,7 @@ install_promtool3() {
 stop_packaged_daemons() {
   [ -d /run/systemd/system ] || return 0
   local unit
-  for unit in prometheus prometheus-alertmanager prometheus-node-exporter systemd-journal-remote.socket fail2ban; do
+  for unit in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter systemd-journal-remote.socket fail2ban; do
     systemctl disable --now "$unit" >/dev/null 2>&1 || true
   done
 }

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { nixEvalJson } from "../lib/nix.ts";
 import { describeChanges, type InputChange, inputChanges, lockedInputs } from "./lock.ts";
 import { nixFailure } from "./nix_errors.ts";
+import { runVmTests, type VmTest, vmTestSummary } from "./vm_tests.ts";
 import { createWorkspace, removeStaleWorkspaces, takeLock } from "./workspace.ts";
 
 /** What happened to one host. */
@@ -27,6 +28,8 @@ export interface InputsReport {
   lock: LockResult;
   inputs: InputChange[];
   hosts: { name: string; result: HostResult }[];
+  /** With --vm-test: the VM tests of the changed hosts (a failed one leaves the lock as it was). */
+  vmTests?: VmTest[];
   commit?: string;
 }
 
@@ -43,6 +46,8 @@ export interface InputsOptions {
   nixTimeoutMs?: number;
   /** Bound on each nix evaluation (default 10 minutes). */
   evalTimeoutMs?: number;
+  /** After the rebuild, run the changed hosts' VM tests; a failing one keeps the old lock. */
+  vmTest?: boolean;
 }
 
 type Built = { host: string; path: string } | { host: string; path: undefined; error: unknown };
@@ -207,6 +212,24 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
     // flake.lock in the repository was never touched: "restored" is the state it is left in.
     return { lock: "restored", inputs, hosts: hostResults };
   }
+  let vmTests: VmTest[] | undefined;
+  if (options.vmTest) {
+    const changed = hostResults.filter((h) =>
+      h.result.kind === "changed" || h.result.kind === "built"
+    )
+      .map((h) => h.name);
+    runner.log(`running the VM tests of ${changed.length} changed host(s)`);
+    vmTests = await runVmTests(runner, changed, {
+      flake: ws.flake,
+      timeoutMs,
+      evalTimeoutMs,
+      describe: message,
+    });
+    if (vmTests.some((t) => t.result.kind === "failed")) {
+      return { lock: "restored", inputs, hosts: hostResults, vmTests };
+    }
+  }
+  const tested = vmTests === undefined ? {} : { vmTests };
 
   if (options.commit) {
     // The index must hold what HEAD holds, so a failed commit can put it back exactly.
@@ -231,7 +254,7 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
     await writeFileAtomic(lockPath, newText);
   }
   if (!options.commit) {
-    return { lock: runner.dryRun ? "would-update" : lock, inputs, hosts: hostResults };
+    return { lock: runner.dryRun ? "would-update" : lock, inputs, hosts: hostResults, ...tested };
   }
   const subject = options.inputs.length === 0
     ? "flake.lock: update inputs"
@@ -239,6 +262,7 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
   const body = [
     describeChanges(inputs.filter((c) => c.kind !== "unchanged")).join("\n"),
     ...hostResults.map((h) => hostSummary(h.name, h.result)),
+    ...(vmTests ?? []).map(vmTestSummary),
   ].filter((part) => part !== "");
   try {
     // Inside: a failed `git add` (a locked index) puts flake.lock back too.
@@ -276,12 +300,12 @@ export async function updateInputs(runner: Runner, options: InputsOptions): Prom
     // git's own cause (its `fatal:` line, a hook's last line), not the advice after it.
     throw new Error(`Cannot commit flake.lock: ${nixFailure(error)}; flake.lock left as it was`);
   }
-  if (runner.dryRun) return { lock: "would-update", inputs, hosts: hostResults };
+  if (runner.dryRun) return { lock: "would-update", inputs, hosts: hostResults, ...tested };
   const commit = await runner.text({
     argv: ["git", "-C", options.root, "rev-parse", "HEAD"],
     timeoutMs: 60_000,
   });
-  return { lock, inputs, hosts: hostResults, commit };
+  return { lock, inputs, hosts: hostResults, ...tested, commit };
 }
 
 async function restoreLock(lockPath: string, oldText: string | undefined): Promise<void> {
@@ -313,11 +337,15 @@ export function hostSummary(name: string, result: HostResult): string {
 export function inputsText(report: InputsReport): string {
   const lines = [...describeChanges(report.inputs)];
   for (const h of report.hosts) lines.push(hostSummary(h.name, h.result));
+  for (const t of report.vmTests ?? []) lines.push(vmTestSummary(t));
+  const failedTest = report.vmTests?.find((t) => t.result.kind === "failed");
   const lockLine: Record<LockResult, string> = {
     updated: "flake.lock updated",
     created: "flake.lock created",
     unchanged: "flake.lock unchanged: every input is at its newest revision",
-    restored: "flake.lock left as it was: a host failed to build",
+    restored: failedTest
+      ? `flake.lock left as it was: VM test ${failedTest.check} failed`
+      : "flake.lock left as it was: a host failed to build",
     "would-update": "flake.lock would be updated (dry run)",
   };
   lines.push(

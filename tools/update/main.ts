@@ -47,6 +47,8 @@ Options:
   --system <system>     the system whose packages to update (default: this machine's)
   --inputs              move flake inputs instead of packages
   --hosts <a,b>         with --inputs: the hosts to build before and after (default: all)
+  --vm-test             with --inputs: after the rebuild, run the changed hosts' VM tests
+                        (checks.<system>.vm-<host>; needs KVM) before the lock is written
   --repo <dir>          repository root (default: found from the current folder)
   -n, --dry-run         work everything out, print what would change, change nothing
   -v, --verbose         show each command run and the tail of its output
@@ -71,6 +73,7 @@ const OPTIONS = {
   system: { type: "string" },
   inputs: { type: "boolean" },
   hosts: { type: "string" },
+  "vm-test": { type: "boolean" },
   repo: { type: "string" },
   "dry-run": { type: "boolean", short: "n" },
   verbose: { type: "boolean", short: "v" },
@@ -118,6 +121,11 @@ export function main(args: string[]): Promise<number> {
       for (const flag of ["check", "prerelease", "system", "version", "test"] as const) {
         if (opts[flag] !== undefined) throw new UsageError(`Cannot use --${flag} with --inputs`);
       }
+      if (opts["vm-test"] && !build) {
+        throw new UsageError(
+          "Cannot use --vm-test with --no-build: the VM tests run after the rebuild",
+        );
+      }
       const hosts = opts.hosts?.split(",").map((h) => h.trim()).filter(Boolean);
       const report = await updateInputs(runner, {
         root,
@@ -128,11 +136,13 @@ export function main(args: string[]): Promise<number> {
         parallel,
         nixTimeoutMs,
         evalTimeoutMs,
+        vmTest: opts["vm-test"] ?? false,
       });
       printResult(opts.json, report, inputsText(report));
       return report.lock === "restored" ? 1 : 0;
     }
     if (opts.hosts !== undefined) throw new UsageError("Cannot use --hosts without --inputs");
+    if (opts["vm-test"]) throw new UsageError("Cannot use --vm-test without --inputs");
     for (const name of positionals) {
       if (!PACKAGE_NAME.test(name)) {
         throw new UsageError(`Invalid package name "${name}": expected a folder name under pkgs/`);

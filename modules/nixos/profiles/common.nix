@@ -73,4 +73,24 @@ in
     gnupg.sshKeyPaths = [ ];
     defaultSopsFile = lib.mkIf (builtins.pathExists secretsFile) (lib.mkDefault secretsFile);
   };
+
+  # The VM variant (`deno task vm`, `nixos-rebuild build-vm`) runs with a host key given at run
+  # time: the folder $DEVOPS_VM_KEYS (a throw-away key `deno task vm` makes, never the host's
+  # real one; a Nix path would copy it into the world-readable store), mounted at
+  # /mnt/vm-keys, outside /tmp, which boot.tmp.cleanOnBoot empties. sops-nix derives the VM's
+  # age identity from it. 900: over the openssh mixin's mkDefault, under a host's own value
+  # (dev-vm's); 90: over the plain list above, under a host's mkForce (dev-vm's).
+  virtualisation.vmVariant = {
+    virtualisation.sharedDirectories.vm-keys = {
+      source = ''"''${DEVOPS_VM_KEYS:-$TMPDIR/xchg}"'';
+      target = "/mnt/vm-keys";
+    };
+    services.openssh.hostKeys = lib.mkOverride 900 [
+      {
+        path = "/mnt/vm-keys/ssh_host_ed25519_key";
+        type = "ed25519";
+      }
+    ];
+    sops.age.sshKeyPaths = lib.mkOverride 90 [ "/mnt/vm-keys/ssh_host_ed25519_key" ];
+  };
 }

@@ -5,11 +5,13 @@
 {
   config,
   lib,
+  options,
   pkgs,
   ...
 }:
 let
   cfg = config.devops.monitoring.server;
+  blackboxConfig = fleet.blackboxConfigFor { caFile = cfg.tlsCaFile; };
   receivedLogs = "/var/log/journal/remote";
   monitoring = config.devops.monitoring;
   fleet = import ../../../lib/monitoring.nix;
@@ -86,6 +88,26 @@ in
       '';
     };
 
+    heartbeat = lib.mkOption {
+      type = lib.types.bool;
+      default = false;
+      description = ''
+        Whether the Watchdog alert is posted every 5 minutes to the URL in HEARTBEAT_URL of
+        `environmentFile`: a dead man's switch outside the fleet (a healthchecks.io check, an
+        Uptime Kuma push monitor) that alerts when the posts stop, i.e. when the monitoring
+        host itself is down or sees no host.
+      '';
+    };
+
+    tlsCaFile = lib.mkOption {
+      type = lib.types.nullOr lib.types.path;
+      default = null;
+      description = ''
+        Certificate authority the TLS probes verify the hosts' `tlsEndpoints` against (the
+        fleet's own CA); null for the system's trust store (certificates from a public CA).
+      '';
+    };
+
     environmentFile = lib.mkOption {
       type = lib.types.nullOr lib.types.str;
       default = null;
@@ -109,7 +131,7 @@ in
       }
       {
         assertion = cfg.environmentFile != null;
-        message = "devops.monitoring.server.environmentFile must hold SMTP_PASSWORD and/or WEBHOOK_URL (a sops secret)";
+        message = "devops.monitoring.server.environmentFile must hold SMTP_PASSWORD, WEBHOOK_URL and/or HEARTBEAT_URL (a sops secret)";
       }
     ];
 
@@ -127,15 +149,34 @@ in
       alertmanagers = [ { static_configs = [ { targets = [ "127.0.0.1:${toString alertmanagerPort}" ]; } ]; } ];
     };
 
+    # The TLS probes of the hosts' `tlsEndpoints` (the "tls" job of lib/monitoring.nix), only
+    # when some host declares one; upstream's build-time `--config.check` stays on. Every
+    # stored version of upstream's module takes `configFile`; an open pull request (#448852)
+    # replaces it by `settings`, and whether that reached 26.05 could not be read: either
+    # shape is met, by the option that exists.
+    services.prometheus.exporters.blackbox = lib.mkIf fleet.probesTls (
+      {
+        enable = true;
+        listenAddress = "127.0.0.1";
+        port = fleet.blackboxPort;
+      }
+      // (
+        if options.services.prometheus.exporters.blackbox ? settings then
+          { settings = blackboxConfig; }
+        else
+          { configFile = pkgs.writeText "blackbox.yml" (builtins.toJSON blackboxConfig); }
+      )
+    );
+
     services.prometheus.alertmanager = {
       enable = true;
       # Only Prometheus on this host talks to it.
       listenAddress = "127.0.0.1";
       port = alertmanagerPort;
       configuration = fleet.alertmanagerConfig {
-        inherit (cfg) email webhook;
+        inherit (cfg) email webhook heartbeat;
       };
-      # $SMTP_PASSWORD and $WEBHOOK_URL are placeholders until envsubst fills them in at start;
+      # $SMTP_PASSWORD, $WEBHOOK_URL and $HEARTBEAT_URL are placeholders until envsubst fills them in at start;
       # amtool in the build would refuse the placeholder URL. The test suite checks the
       # configuration with amtool after substituting values (tools/monitoring/).
       checkConfig = false;
@@ -151,6 +192,19 @@ in
       output = "${receivedLogs}/";
       settings.Remote.SplitMode = "host";
     };
+    # `devops-logs _HOSTNAME=desk1 --since today`: the received journals, each entry once
+    # (an upload retried after being cut off stores its batch again; see the script).
+    environment.systemPackages = [
+      (pkgs.writeShellApplication {
+        name = "devops-logs";
+        runtimeInputs = [
+          pkgs.coreutils
+          pkgs.jq
+          pkgs.systemd
+        ];
+        text = builtins.readFile ../../../monitoring/received-logs.sh;
+      })
+    ];
     systemd.services.devops-received-logs-vacuum = {
       description = "Keep the received journals within ${cfg.logs.maxUse} and ${cfg.logs.maxAge}";
       serviceConfig = {

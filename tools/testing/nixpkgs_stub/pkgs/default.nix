@@ -52,6 +52,7 @@ let
     "mdadm"
     "mkpasswd"
     "nil"
+    "netcat"
     "nix"
     "nixfmt"
     "nixos-anywhere"
@@ -117,6 +118,12 @@ let
           meta.mainProgram = if withNgSuffix then "nixos-rebuild-ng" else "nixos-rebuild";
         }
       ) { };
+
+      # The NixOS test driver's entry point (tests/vm); a model: ../nixos/lib/testing/README.md.
+      testers.runNixOSTest = import ../nixos/lib/testing/run-test.nix {
+        inherit lib;
+        hostPkgs = self;
+      };
 
       # nixpkgs' default major version; overlays/postgresql-16.nix pins it to 16.
       postgresql = self.postgresql_17;

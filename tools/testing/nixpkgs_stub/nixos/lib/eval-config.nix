@@ -8,7 +8,9 @@
   ...
 }:
 let
-  modulesPath = ../modules;
+  # A string, as upstream's `builtins.toString ../modules`: interpolating it (disko's
+  # "''${modulesPath}/../tests/make-test-python.nix") must not copy the folder alone.
+  modulesPath = builtins.toString ../modules;
 in
 lib.evalModules {
   class = "nixos";

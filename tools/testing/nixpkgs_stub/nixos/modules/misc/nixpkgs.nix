@@ -1,5 +1,6 @@
 # Models nixos/modules/misc/nixpkgs.nix: nixpkgs.hostPlatform and nixpkgs.overlays make the
-# modules' `pkgs` (here the stub's fake package set).
+# modules' `pkgs` (here the stub's fake package set); nixpkgs.pkgs, when set (the NixOS test
+# framework sets it to node.pkgs), is the modules' `pkgs` and gives the host platform.
 { config, lib, ... }:
 {
   options.nixpkgs = {
@@ -27,14 +28,26 @@
       type = lib.types.attrs;
       default = { };
     };
+    pkgs = lib.mkOption {
+      type = lib.types.nullOr lib.types.raw;
+      default = null;
+    };
   };
 
+  config.nixpkgs.hostPlatform = lib.mkIf (config.nixpkgs.pkgs != null) (
+    lib.mkDefault config.nixpkgs.pkgs.stdenv.hostPlatform.system
+  );
+
   config._module.args = {
-    pkgs = import ../../../pkgs {
-      inherit lib;
-      inherit (config.nixpkgs.hostPlatform) system;
-      inherit (config.nixpkgs) overlays;
-    };
+    pkgs =
+      if config.nixpkgs.pkgs != null then
+        config.nixpkgs.pkgs
+      else
+        import ../../../pkgs {
+          inherit lib;
+          inherit (config.nixpkgs.hostPlatform) system;
+          inherit (config.nixpkgs) overlays;
+        };
     utils = { };
   };
 }

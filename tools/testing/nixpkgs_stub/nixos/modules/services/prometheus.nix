@@ -1,5 +1,5 @@
 # Models nixos/modules/services/monitoring/prometheus/default.nix (the server),
-# prometheus/alertmanager.nix and exporters/smartctl.nix: the options the fleet's monitoring
+# prometheus/alertmanager.nix, exporters/smartctl.nix and exporters/blackbox.nix: the options the fleet's monitoring
 # role and mixin set, with upstream's types and defaults (PROVENANCE.tsv), and the upstream
 # assertion that meets the fleet's value (no port inside listenAddress).
 { config, lib, ... }:
@@ -8,7 +8,8 @@ let
   cfg = config.services.prometheus;
   exporterOptions = import ./exporter-options.nix { inherit lib; };
   # Upstream's scrape_config is a submodule of many options (each null by default, left out
-  # of the generated file); the fleet sets job_name and static_configs, modelled here.
+  # of the generated file); the fleet sets job_name, static_configs and, for the TLS probes,
+  # metrics_path, params and relabel_configs, modelled here (mkOpt/mkDefOpt: nullOr, null).
   nullOr = type: mkOption {
     type = types.nullOr type;
     default = null;
@@ -22,10 +23,36 @@ let
       };
     };
   };
+  relabelConfig = types.submodule {
+    options = {
+      action = nullOr (
+        types.enum [
+          "replace"
+          "lowercase"
+          "uppercase"
+          "keep"
+          "drop"
+          "hashmod"
+          "labelmap"
+          "labeldrop"
+          "labelkeep"
+        ]
+      );
+      modulus = nullOr types.int;
+      regex = nullOr types.str;
+      replacement = nullOr types.str;
+      separator = nullOr types.str;
+      source_labels = nullOr (types.listOf types.str);
+      target_label = nullOr types.str;
+    };
+  };
   scrapeConfig = types.submodule {
     options = {
       job_name = mkOption { type = types.str; };
       static_configs = nullOr (types.listOf staticConfig);
+      metrics_path = nullOr types.str;
+      params = nullOr (types.attrsOf (types.listOf types.str));
+      relabel_configs = nullOr (types.listOf relabelConfig);
     };
   };
 in
@@ -82,6 +109,13 @@ in
     };
 
     exporters.smartctl = exporterOptions "smartctl" 9633;
+    exporters.blackbox = exporterOptions "blackbox" 9115 // {
+      configFile = mkOption { type = types.path; };
+      enableConfigCheck = mkOption {
+        type = types.bool;
+        default = true;
+      };
+    };
   };
 
   config = lib.mkMerge [
@@ -108,6 +142,21 @@ in
         cfg.exporters.smartctl.port
       ];
       systemd.services.prometheus-smartctl-exporter.wantedBy = [ "multi-user.target" ];
+    })
+    (lib.mkIf cfg.exporters.blackbox.enable {
+      networking.firewall.allowedTCPPorts = lib.mkIf cfg.exporters.blackbox.openFirewall [
+        cfg.exporters.blackbox.port
+      ];
+      systemd.services.prometheus-blackbox-exporter = {
+        wantedBy = [ "multi-user.target" ];
+        serviceConfig.ExecStart = lib.concatStringsSep " " [
+          "blackbox_exporter"
+          "--web.listen-address"
+          "${cfg.exporters.blackbox.listenAddress}:${toString cfg.exporters.blackbox.port}"
+          "--config.file"
+          "${cfg.exporters.blackbox.configFile}"
+        ];
+      };
     })
   ];
 }

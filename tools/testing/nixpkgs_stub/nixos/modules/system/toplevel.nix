@@ -33,6 +33,11 @@ let
     ]
     [ "disko" ]
     [ "sops" ]
+    # The package set itself (set by the NixOS test framework): not a value the system holds.
+    [
+      "nixpkgs"
+      "pkgs"
+    ]
     # Written into /etc only while their service is enabled (journald-remote.nix forces them
     # there), as upstream does: a required key unset on a host that does not use them is fine.
     [
