@@ -181,7 +181,13 @@ async function askHost(
     let detail = outcome.failure.detail;
     if (outcome.failure.kind === "host-key-mismatch") {
       detail = hostKeyMismatch(
-        await diagnoseMismatch(runner, q.target, pinned.get(q.host)?.key, 5),
+        // The scan is only for the message: at most 5 s, and never past the host's bound.
+        await diagnoseMismatch(
+          runner,
+          q.target,
+          pinned.get(q.host)?.key,
+          Math.min(5, Math.ceil(plan.timeoutMs / 1000)),
+        ),
       );
     }
     return { kind: "unreachable", host: q.host, reason: outcome.failure.kind, detail };
