@@ -6,11 +6,13 @@
 #
 # Usage: host-facts.sh [--out FILE] [--backup NAME:MARKER_FILE:MAX_AGE_SECONDS]...
 #                      [--admin-network CIDR]... [--ships-logs] [--received-logs DIR]
+#                      [--facts-only]
 #   --out            write FILE atomically (FILE.tmp, then rename) instead of standard output
 #   --backup         a backup whose unit touches MARKER_FILE after each success, allowed MAX_AGE old
 #   --admin-network  an IPv4 network the admins log in from: root logins from elsewhere count
 #   --ships-logs     the host uploads its journal to the monitoring host
 #   --received-logs  the journals received from other hosts (the monitoring host)
+#   --facts-only     the facts without the security counters (what `deno task status` asks)
 # DEVOPS_FACTS_ROOT prefixes every path read (tests point it at a fake root).
 set -eu
 
@@ -21,6 +23,7 @@ backups=
 admin_networks=
 ships_logs=0
 received_logs=
+with_security=1
 # Security counters look back this far (the timer's period).
 window=${DEVOPS_FACTS_WINDOW:-15min}
 
@@ -37,6 +40,7 @@ $2"
       admin_networks="$admin_networks $2"
       shift 2 ;;
     --ships-logs) ships_logs=1; shift ;;
+    --facts-only) with_security=0; shift ;;
     --received-logs)
       [ $# -ge 2 ] || { echo "host-facts: --received-logs needs a folder" >&2; exit 2; }
       received_logs=$2
@@ -96,13 +100,19 @@ facts() {
   current=$(resolve "$root/run/current-system")
   booted=$(resolve "$root/run/booted-system")
   if [ -n "$current" ] && [ -n "$booted" ]; then
-    reboot=0
+    reboot=0 parts=
     for part in kernel initrd kernel-modules systemd; do
-      if [ "$(resolve "$booted/$part")" != "$(resolve "$current/$part")" ]; then reboot=1; fi
+      differs=0
+      if [ "$(resolve "$booted/$part")" != "$(resolve "$current/$part")" ]; then reboot=1 differs=1; fi
+      parts="${parts}devops_reboot_required_part{part=\"$part\"} $differs
+"
     done
     echo "# HELP devops_reboot_required 1 when the running kernel, initrd, kernel modules or systemd differ from the current system's."
     echo "# TYPE devops_reboot_required gauge"
     echo "devops_reboot_required $reboot"
+    echo "# HELP devops_reboot_required_part 1 when this part (kernel, initrd, kernel-modules, systemd) of the current system differs from the booted one's."
+    echo "# TYPE devops_reboot_required_part gauge"
+    printf '%s' "$parts"
   fi
 
   echo "# HELP devops_deploy_record_present 1 when deploy has left a record on this host."
@@ -213,10 +223,14 @@ security() {
   fi
 }
 
-if [ -z "$out" ]; then
+all() {
   facts
-  security
+  if [ "$with_security" = 1 ]; then security; fi
+}
+
+if [ -z "$out" ]; then
+  all
 else
-  { facts; security; } > "$out.tmp"
+  all > "$out.tmp"
   mv -f "$out.tmp" "$out"
 fi

@@ -90,6 +90,8 @@ const DRY_RUNS: Record<string, DryRunArgs | string> = {
     "against a local upstream",
   // Host facts come from lib/hosts.nix, so the plan needs no flake input: it works offline.
   deploy: () => Promise.resolve({ args: ["--all", "--dry-run"] }),
+  // Asks nothing: prints the one ssh command per host and the --eval it would run.
+  status: () => Promise.resolve({ args: ["--all", "--eval", "--dry-run"] }),
   // The plan only (facts from lib/hosts.nix, dev-vm's example key): no build, no VM.
   vm: () => Promise.resolve({ args: ["dev-vm", "--dry-run"] }),
 };

@@ -37,6 +37,7 @@ in
     (chore "index" "regenerate the index files from the folder layout")
     (chore "rekey" "make .sops.yaml and every secret match the admins and hosts")
     (chore "deploy" "build, copy and activate hosts, rolling back unconfirmed ones")
+    (chore "status" "what each host runs: in step, reboot needed, failed units, free space")
     (chore "vm" "boot a host's configuration as a local VM and run its health checks")
     (chore "secrets" "manage admin and host keys, show who can read what")
     (chore "host" "add a machine: its folder, host key, secrets file and index entries")

@@ -97,7 +97,20 @@ Deno.test("host-facts.sh: generation and reboot-needed from the booted and curre
       await host.link("/run/current-system", next);
       values = await facts(host.root);
       assertEquals(values.get("devops_reboot_required"), "1", `${changed} changed`);
+      // Which part: what `deno task status` shows (it runs this script).
+      for (const part of ["kernel", "initrd", "kernel-modules", "systemd"]) {
+        assertEquals(
+          values.get(`devops_reboot_required_part{part="${part}"}`),
+          part === changed ? "1" : "0",
+          `${changed} changed, ${part} read`,
+        );
+      }
     }
+    // --facts-only (status): the same facts, no security counters.
+    const only = await facts(host.root, ["--facts-only"]);
+    assertEquals(only.get("devops_reboot_required"), "1");
+    assertEquals(only.has("devops_log_shipping_enabled"), false);
+    assertEquals(values.get("devops_log_shipping_enabled"), "0");
   } finally {
     await host.cleanup();
   }

@@ -44,6 +44,12 @@ export interface ToplevelOptions {
    * failed to start, as NixOS does. See {@linkcode FixtureUnit}.
    */
   units?: Record<string, FixtureUnit>;
+  /**
+   * A kernel: the toplevel gets `kernel`, `initrd` and `kernel-modules` links into a store path
+   * named after it, as a NixOS toplevel has; another kernel is a system that needs a reboot.
+   * Unset: no such links.
+   */
+  kernel?: string;
 }
 
 /**
@@ -117,7 +123,7 @@ const FLAKE_NIX =
         args = [ "-c" "echo \${name} > $out" ];
       };
       # A stand-in for a NixOS system: bin/switch-to-configuration and nixos-version.
-      toplevel = name: host: derivation {
+      toplevel = name: host: derivation ({
         name = "nixos-system-\${name}-\${host.toplevel.marker}";
         system = host.facts.system;
         builder = "/bin/sh";
@@ -128,7 +134,15 @@ const FLAKE_NIX =
         failActivation = if host.toplevel.failActivation then "1" else "";
         failUnits = builtins.concatStringsSep " " host.toplevel.failUnits;
         units = host.toplevel.units;
-      };
+      } // (if host.toplevel.kernel == "" then { } else {
+        # kernel, initrd and kernel-modules of the system, in a store path of their own.
+        boot = derivation {
+          name = "linux-\${host.toplevel.kernel}";
+          system = host.facts.system;
+          builder = "/bin/sh";
+          args = [ "-c" "PATH=/usr/bin:/bin; mkdir -p $out/lib/modules; echo \${host.toplevel.kernel} > $out/bzImage; echo \${host.toplevel.kernel} > $out/initrd" ];
+        };
+      }));
       # A stand-in for an installer image: iso/nixos-<name>.iso of the given size.
       isoImage = name: host: derivation {
         name = "nixos-\${name}.iso";
@@ -159,6 +173,11 @@ PATH=/usr/bin:/bin
 mkdir -p "$out/bin"
 printf '%s\\n' "fixture-$marker" > "$out/nixos-version"
 printf '%s\\n' "$hostName" > "$out/hostname"
+if [ -n "\${boot:-}" ]; then
+  ln -s "$boot/bzImage" "$out/kernel"
+  ln -s "$boot/initrd" "$out/initrd"
+  ln -s "$boot/lib" "$out/kernel-modules"
+fi
 if [ -n "$units" ]; then
   # A system on the real systemd: its units, and the machine's own systemctl.
   mkdir -p "$out/etc/systemd/system"
@@ -287,6 +306,7 @@ export function fixtureJson(hosts: readonly FixtureHost[]): string {
       failActivation: host.toplevel?.failActivation ?? false,
       activationSeconds: String(host.toplevel?.activationSeconds ?? 0),
       failUnits: host.toplevel?.failUnits ?? [],
+      kernel: host.toplevel?.kernel ?? "",
       // "": no systemd; else `<unit>:<behaviour>` words ("-": none).
       units: host.toplevel?.units === undefined
         ? ""

@@ -7,8 +7,16 @@ import { createTempRepo, type TempRepo } from "./temp_repo.ts";
 /** The checkout these tests run from: its deno.json, deno.lock and tools/ are the product. */
 export const CHECKOUT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
-/** What a clone of the repository holds of the toolkit itself. */
-export const TOOLKIT_FILES = ["deno.json", "deno.lock", "tools"] as const;
+/**
+ * What a clone of the repository holds of the toolkit itself (monitoring/host-facts.sh: the
+ * status tool sends it to hosts, the one definition of the host facts).
+ */
+export const TOOLKIT_FILES = [
+  "deno.json",
+  "deno.lock",
+  "tools",
+  "monitoring/host-facts.sh",
+] as const;
 
 /** The programs the tools call, made available unless a test names its own list. */
 export const TOOL_PROGRAMS = [
@@ -31,9 +39,11 @@ export const TOOL_PROGRAMS = [
   "stat",
 ] as const;
 
-/** Copies the toolkit (deno.json, deno.lock, tools/) into `repoDir`, as a clone has it. */
+/** Copies the toolkit ({@linkcode TOOLKIT_FILES}) into `repoDir`, as a clone has it. */
 export async function installToolkit(repoDir: string): Promise<void> {
-  const copy = await runProgram(["cp", "-r", ...TOOLKIT_FILES, repoDir], { cwd: CHECKOUT });
+  const copy = await runProgram(["cp", "-r", "--parents", ...TOOLKIT_FILES, repoDir], {
+    cwd: CHECKOUT,
+  });
   if (copy.code !== 0) throw new Error(`cannot copy the toolkit: ${copy.stderr.trim()}`);
 }
 

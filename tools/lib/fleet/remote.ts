@@ -12,6 +12,8 @@ import launcherSh from "./remote/launcher.sh" with { type: "text" };
 import pollSh from "./remote/poll.sh" with { type: "text" };
 import probeSh from "./remote/probe.sh" with { type: "text" };
 import showStateSh from "./remote/show_state.sh" with { type: "text" };
+import statusSh from "./remote/status.sh" with { type: "text" };
+import hostFactsSh from "../../../monitoring/host-facts.sh" with { type: "text" };
 import supervisorSh from "./remote/supervisor.sh" with { type: "text" };
 import unitsCheckSh from "./remote/units_check.sh" with { type: "text" };
 import unitsSnapshotSh from "./remote/units_snapshot.sh" with { type: "text" };
@@ -133,6 +135,19 @@ export const PROBE_SCRIPT = assembleScript(probeSh, {
   DIFF_FAILED_MARKER,
 });
 
+/**
+ * The status script (remote/status.sh): the host facts of monitoring/host-facts.sh (the one
+ * definition of generation, reboot-needed, drift and backup age, shared with the metrics), the
+ * running and booted systems, failed units, uptime, load, free space and the last deploy
+ * record, in one command. No arguments.
+ */
+export const STATUS_SCRIPT = assembleScript(statusSh, {
+  HOST_FACTS_SCRIPT: shellQuote(hostFactsSh),
+  CURRENT_SYSTEM,
+  SYSTEM_PROFILE,
+  LAST_DEPLOY_RECORD,
+});
+
 /** Every script that runs on a host, by the file it is made from (for the suite's checks). */
 export const REMOTE_SCRIPTS: Readonly<Record<string, string>> = {
   "supervisor.sh": SUPERVISOR_SCRIPT,
@@ -142,6 +157,7 @@ export const REMOTE_SCRIPTS: Readonly<Record<string, string>> = {
   "probe.sh": PROBE_SCRIPT,
   "units_check.sh": UNITS_CHECK_SCRIPT,
   "units_snapshot.sh": UNITS_SNAPSHOT_SCRIPT,
+  "status.sh": STATUS_SCRIPT,
 };
 
 /** Where a run stands on the host: the supervisor's status word, typed. */

@@ -24,7 +24,7 @@ async function onFile(argv: string[], text: string) {
 }
 
 Deno.test("every remote script, as it runs on a host, passes sh -n and shellcheck", async () => {
-  assertEquals(Object.keys(REMOTE_SCRIPTS).length, 7);
+  assertEquals(Object.keys(REMOTE_SCRIPTS).length, 8);
   for (const [name, text] of Object.entries(REMOTE_SCRIPTS)) {
     assert(!/@[A-Z_]+@|# @include/.test(text), `${name}: a placeholder is left`);
     const syntax = await onFile(["sh", "-n"], text);
@@ -50,6 +50,7 @@ Deno.test("every file in remote/ is a piece of a script and passes sh -n as writ
     "poll.sh",
     "probe.sh",
     "show_state.sh",
+    "status.sh",
     "supervisor.sh",
     "units_check.sh",
     "units_snapshot.sh",
