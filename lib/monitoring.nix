@@ -106,16 +106,22 @@ rec {
   tlsScrapeConfigsFor =
     hosts:
     let
+      # "name:port" or "[IPv6]:port": a DNS name or IPv4 address (letters, digits, '.', '-'),
+      # a port from 1 to 65535.
+      isEndpoint =
+        e:
+        let
+          parts = builtins.match "(\\[[0-9A-Fa-f:.]+]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):([1-9][0-9]{0,4})" e;
+          port = builtins.fromJSON (builtins.elemAt parts 2);
+        in
+        builtins.isString e && parts != null && port >= 1 && port <= 65535;
       serving = filterAttrs (facts: (facts.tlsEndpoints or [ ]) != [ ]) hosts;
       endpointsOf =
         name:
         let
           endpoints = hosts.${name}.tlsEndpoints;
         in
-        if
-          builtins.isList endpoints
-          && builtins.all (e: builtins.isString e && builtins.match "[^ /]+:[0-9]+" e != null) endpoints
-        then
+        if builtins.isList endpoints && builtins.all isEndpoint endpoints then
           endpoints
         else
           throw "${name}'s monitoring.nix: tlsEndpoints must be a list of \"name:port\" strings";

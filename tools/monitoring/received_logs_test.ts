@@ -40,7 +40,7 @@ function exportText(entries: readonly ExportEntry[]): string {
 const id = () => crypto.randomUUID().replaceAll("-", "");
 
 /** A receiver in `dir` that has stored what the real uploader sent of each batch, in turn. */
-async function receive(dir: string, batches: readonly string[]): Promise<void> {
+async function receive(dir: string, batches: readonly (string | Uint8Array)[]): Promise<void> {
   const port = freePort();
   const receiver = new Deno.Command(JOURNAL_REMOTE, {
     args: [`--listen-http=127.0.0.1:${port}`, `--output=${dir}/`, "--split-mode=host"],
@@ -58,7 +58,10 @@ async function receive(dir: string, batches: readonly string[]): Promise<void> {
     });
     for (const [index, batch] of batches.entries()) {
       const file = `${dir}.batch${index}`;
-      await Deno.writeTextFile(file, batch);
+      await Deno.writeFile(
+        file,
+        typeof batch === "string" ? new TextEncoder().encode(batch) : batch,
+      );
       const upload = await runProgram([JOURNAL_UPLOAD, `--url=http://127.0.0.1:${port}`, file]);
       await Deno.remove(file);
       assertEquals(upload.code, 0, upload.stderr);
@@ -136,6 +139,82 @@ Deno.test("received logs: a batch stored twice by a retried upload is shown once
   }
 });
 
+/** One entry in export form with a raw MESSAGE (any bytes but a newline). */
+function rawEntry(e: Omit<ExportEntry, "message">, message: number[]): Uint8Array {
+  const head = exportText([{ ...e, message: "" }]).replace(/MESSAGE=\n\n$/, "MESSAGE=");
+  return new Uint8Array([...new TextEncoder().encode(head), ...message, 10, 10]);
+}
+
+Deno.test("received logs: text journalctl hands over as bytes is shown as UTF-8, controls and bidi overrides as '?', and bytes never fold by their rendering", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "received-" });
+  try {
+    const host = { machine: id(), boot: id(), host: "alpha" };
+    const at = { ...host, monotonic: 1_000, realtime: Date.now() * 1000 };
+    const utf8 = (text: string) => [...new TextEncoder().encode(text)];
+    const entries = [
+      rawEntry(at, utf8("café \x1b[31mred")),
+      // Two different invalid byte strings with the same machine, boot and timestamps.
+      rawEntry({ ...at, monotonic: 2_000 }, [98, 97, 100, 32, 0xff, 0xfe]),
+      rawEntry({ ...at, monotonic: 2_000 }, [98, 97, 100, 32, 0xff, 0xfd]),
+      rawEntry({ ...at, monotonic: 3_000 }, utf8("rtl \u202e evil \u{1f600} \u009b end")),
+      rawEntry({ ...at, monotonic: 4_000 }, [...utf8("cut "), 0xe2, 0x82]),
+    ];
+    const batch = new Uint8Array(entries.reduce((n, e) => n + e.length, 0));
+    let offset = 0;
+    for (const e of entries) {
+      batch.set(e, offset);
+      offset += e.length;
+    }
+    await receive(dir, [batch]);
+    const search = await runProgram([SCRIPT, "--directory", dir]);
+    assertEquals(search.code, 0, search.stderr);
+    assertEquals(
+      search.stdout.trimEnd().split("\n").map((line) =>
+        line.replace(/^\S+ alpha devops-logs-test\[42\]: /, "")
+      ),
+      [
+        "café ?[31mred",
+        "bad \ufffd\ufffd",
+        "bad \ufffd\ufffd",
+        "rtl ? evil \u{1f600} ? end",
+        "cut \ufffd",
+      ],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("received logs: our options stand anywhere; options that change journalctl's output are refused, others pass", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "received-" });
+  try {
+    const host = { machine: id(), boot: id(), host: "alpha" };
+    await receive(dir, [
+      exportText([{ ...host, monotonic: 1, realtime: Date.now() * 1000, message: "one" }]),
+    ]);
+    // --json after a match, -D for the folder.
+    const json = await runProgram([SCRIPT, "_HOSTNAME=alpha", "-D", dir, "--json"]);
+    assertEquals(json.code, 0, json.stderr);
+    assertEquals(JSON.parse(json.stdout).MESSAGE, "one");
+    for (
+      const refused of [["-o", "cat"], ["-rocat"], ["-F", "_HOSTNAME"], ["--fields"], ["-h"], [
+        "--output-fields=MESSAGE",
+      ], ["--list-boots"]]
+    ) {
+      const result = await runProgram([SCRIPT, "--directory", dir, "_HOSTNAME=alpha", ...refused]);
+      assertEquals(result.code, 2, `${refused.join(" ")}: ${result.stdout}${result.stderr}`);
+      assertMatch(result.stderr, /^received-logs: \S+ changes what journalctl prints; .*\n$/);
+    }
+    // A unit name holding an "o" is a value, not -o.
+    for (const passed of [["-u", "postfix"], ["-upostfix"], ["-r"], ["--no-hostname"]]) {
+      const result = await runProgram([SCRIPT, "--directory", dir, ...passed]);
+      assertEquals(result.code, 0, `${passed.join(" ")}: ${result.stderr}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("received logs: a missing folder, an output option and journalctl's own refusal each fail with one line", async () => {
   const missing = await runProgram([SCRIPT, "--directory", "/nonexistent/received"]);
   assertEquals(missing.code, 1);
@@ -148,7 +227,10 @@ Deno.test("received logs: a missing folder, an output option and journalctl's ow
   try {
     const output = await runProgram([SCRIPT, "--directory", dir, "--output=cat"]);
     assertEquals(output.code, 2);
-    assertMatch(output.stderr, /^received-logs: the output is chosen here .*\n$/);
+    assertMatch(
+      output.stderr,
+      /^received-logs: --output=cat changes what journalctl prints; .*\n$/,
+    );
 
     // journalctl's exit status and message come through, not jq's success.
     const refused = await runProgram([SCRIPT, "--directory", dir, "--no-such-option"]);

@@ -220,8 +220,19 @@ Deno.test("TLS probes: an expiring certificate and an untrusted one alert, a val
   }
 });
 
-Deno.test("TLS probes: an endpoint that is not name:port (a newline, a URL, a quote) is refused, naming the host", async () => {
-  for (const endpoint of ["a.lan:443\n- targets: [evil]", "https://a.lan", 'a.lan:443"', "a.lan"]) {
+Deno.test("TLS probes: an endpoint that is not name:port (a newline, a URL, a quote, no port or one out of range, IPv6 without brackets) is refused, naming the host", async () => {
+  for (
+    const endpoint of [
+      "a.lan:443\n- targets: [evil]",
+      "https://a.lan",
+      'a.lan:443"',
+      "a.lan",
+      "::1:443",
+      "a.lan:99999",
+      "a.lan:0",
+      "a.lan:0443",
+    ]
+  ) {
     const facts = JSON.stringify({ alpha: { address: "127.0.0.1", tlsEndpoints: [endpoint] } });
     const result = await runProgram([
       "nix",
@@ -239,4 +250,20 @@ Deno.test("TLS probes: an endpoint that is not name:port (a newline, a URL, a qu
       result.stderr,
     );
   }
+});
+
+Deno.test("TLS probes: a DNS name, an IPv4 address and a bracketed IPv6 address with a port are endpoints", async () => {
+  const endpoints = ["a.lan:443", "10.0.0.1:8443", "[::1]:443", "[2001:db8::7]:65535"];
+  const facts = JSON.stringify({ alpha: { address: "127.0.0.1", tlsEndpoints: endpoints } });
+  const jobs = JSON.parse(
+    await runProgramOk([
+      "nix",
+      "eval",
+      "--json",
+      "--impure",
+      "--expr",
+      `(import ${ROOT}lib/monitoring.nix).tlsScrapeConfigsFor (builtins.fromJSON ''${facts}'')`,
+    ]),
+  ) as { static_configs: { targets: string[] }[] }[];
+  assertEquals(jobs[0]!.static_configs[0]!.targets, endpoints);
 });

@@ -62,6 +62,11 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
 }
 
+/** Longer waits would overflow the timer (2^31 ms) and refresh at once instead. */
+const MAX_WATCH_SECONDS = 86_400;
+/** `--eval` evaluates every selected host's toplevel: slow on a cold cache, never unbounded. */
+const EVAL_TIMEOUT_MS = 600_000;
+
 /** Entry point; returns the exit code: 0 when every host is reachable, in step and healthy. */
 export function main(args: string[]): Promise<number> {
   return runMain(async () => {
@@ -74,6 +79,11 @@ export function main(args: string[]): Promise<number> {
       }
     }
     const watch = opts.watch === undefined ? undefined : positiveInt(opts.watch, "--watch");
+    if (watch !== undefined && watch > MAX_WATCH_SECONDS) {
+      throw new UsageError(
+        `Invalid --watch ${watch}: at most ${MAX_WATCH_SECONDS} seconds (a day); use cron for longer`,
+      );
+    }
     // Deno.Command, not dax: a process per host at once, and a faster start (no dax to load).
     const runner = createProcessRunner({ verbose: opts.verbose ?? false });
     const root = await findRepoRoot(Deno.cwd(), opts.repo);
@@ -206,7 +216,7 @@ async function evaluate(
   argv: string[],
 ): Promise<{ ok: true; value: Record<string, string> } | { ok: false; why: string }> {
   try {
-    const text = await runner.text({ argv });
+    const text = await runner.text({ argv, timeoutMs: EVAL_TIMEOUT_MS });
     return { ok: true, value: z.record(z.string(), z.string()).parse(JSON.parse(text)) };
   } catch (error) {
     return { ok: false, why: `nix eval failed: ${oneLineMessage(error)}` };

@@ -160,6 +160,18 @@ Deno.test("deno task status: an unknown host is a usage error naming the known o
   );
 });
 
+Deno.test("deno task status: --watch beyond a day is a usage error (a longer timer would fire at once)", async () => {
+  await using fleet = await statusFleet(1);
+  const outcome = await runTask(fleet.flake.dir, "status", ["--watch", "2147484", "web1"], {
+    bin: fleet.bin,
+  });
+  assertEquals(outcome.code, 2, outcome.stderr);
+  assertEquals(
+    outcome.stderr.trim(),
+    "error: Invalid --watch 2147484: at most 86400 seconds (a day); use cron for longer",
+  );
+});
+
 Deno.test("deno task status --watch shows the table again until it is stopped", async () => {
   await using fleet = await statusFleet(1);
   await fleet.deploy("web1");
