@@ -11,24 +11,25 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./testing/assert.ts";
-import { type ProgramResult, runProgram, runProgramOk } from "./testing/run.ts";
+import { runProgram, runProgramOk } from "./testing/run.ts";
 import { createProgramsBin, runTask } from "./testing/task.ts";
 import { prometheusConfig, PROMTOOLS } from "./testing/monitoring.ts";
 import { createExampleClone } from "./testing/example_clone.ts";
 import { checkScriptText } from "./testing/vm_scripts.ts";
+import {
+  evalJson,
+  type Evaluator,
+  NIX_INPUTS_DIR,
+  nixError,
+  offlineEvaluator,
+  type Prepared,
+  prepareOffline,
+  type Release,
+  unpack,
+} from "./testing/offline_eval.ts";
 
 const checkout = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-/** ../shared/nix-inputs beside the checkout (or beside the folder of worktrees). */
-const inputsDir = [
-  resolve(checkout, "..", "shared", "nix-inputs"),
-  resolve(checkout, "..", "..", "shared", "nix-inputs"),
-].find((dir) => {
-  try {
-    return Deno.statSync(join(dir, "MANIFEST.tsv")).isFile;
-  } catch {
-    return false;
-  }
-});
+const inputsDir = NIX_INPUTS_DIR;
 /**
  * The tree evaluated: this checkout's working tree with the example hosts (nas1, desk1 and its
  * user sam) this file checks, put back from git in a repository whose owner ran init.
@@ -42,122 +43,20 @@ const stubDir = join(root, "tools", "testing", "nixpkgs_stub");
 const fleetOptions = join(root, "tools", "testing", "fleet_options.nix");
 const provenanceFile = join(stubDir, "PROVENANCE.tsv");
 
-/** The flake inputs and the snapshot each is overridden with (nixpkgs: the stub). */
-const inputSnapshots: Record<string, string> = {
-  "flake-parts": "flake-parts",
-  "disko": "disko",
-  "sops-nix": "sops-nix",
-  "devshell": "devshell",
-  "nixos-hardware": "nixos-hardware",
-};
-
-/** The NixOS releases the stub models (tools/testing/nixpkgs_stub/release.nix). */
-type Release = "26.05" | "26.11pre";
-
 /** File names of private keys the project uses; none may be a Nix path in a closure. */
 const privateKeyName = /(_key|age-key\.txt|keys\.txt)$/;
 
-interface Evaluator {
-  /**
-   * `nix eval --json` of an attribute of the flake, with `--apply` when given; `--impure`
-   * when `apply` reads a file outside the flake.
-   */
-  flake(attribute: string, apply?: string, impure?: boolean): Promise<ProgramResult>;
-  /** `nix eval --json --impure --expr` with `stub` bound to the stub nixpkgs flake. */
-  expr(expression: string): Promise<ProgramResult>;
-}
-
-async function unpack(tarball: string, into: string): Promise<string> {
-  await Deno.mkdir(into, { recursive: true });
-  await runProgramOk(["tar", "-xzf", tarball, "-C", into]);
-  const entries: string[] = [];
-  for await (const entry of Deno.readDir(into)) entries.push(entry.name);
-  assert(entries.length === 1 && entries[0] !== undefined, `${tarball}: not one top folder`);
-  return join(into, entries[0]);
-}
-
-/** The input snapshots and both stub models, unpacked once into a temporary folder. */
-interface Prepared {
-  overrides: string[];
-  stubs: Record<Release, string>;
+/** How to evaluate the flake at `flake` (a flake reference) against one model. */
+function evaluator(prepared: Prepared, release: Release, flake = root): Evaluator {
+  return offlineEvaluator(prepared, release, flake, root);
 }
 
 /** Unpacks the snapshots and the stub (in both models) into `dir`. */
-async function prepare(dir: string, inputs: string): Promise<Prepared> {
-  const overrides: string[] = [];
-  for (const [input, snapshot] of Object.entries(inputSnapshots)) {
-    const path = await unpack(join(inputs, `${snapshot}.tar.gz`), join(dir, snapshot));
-    // Every nested input of these follows our nixpkgs, so their own lock files are not
-    // needed, and nix 2.8 cannot read nixos-hardware's (a tarball with lastModified).
-    await Deno.remove(join(path, "flake.lock")).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
-    overrides.push("--override-input", input, `path:${path}`);
-  }
-  const lib = await unpack(join(inputs, "nixpkgs.lib.tar.gz"), join(dir, "nixpkgs.lib"));
-  const stubs = {} as Record<Release, string>;
-  for (const release of ["26.05", "26.11pre"] as const) {
-    const nixpkgs = join(dir, `nixpkgs-${release}`);
-    await runProgramOk(["cp", "-r", stubDir, nixpkgs]);
-    await runProgramOk(["cp", "-r", join(lib, "lib"), join(nixpkgs, "lib")]);
-    await Deno.writeTextFile(join(nixpkgs, "release.nix"), `"${release}"\n`);
-    // The lib snapshot is nixpkgs.lib after the branch-off (its .version says 26.11); the
-    // 26.05 model's lib says 26.05, as lib.trivial.release does on that release (the
-    // installer profile's system.stateVersion default reads it).
-    await Deno.writeTextFile(
-      join(nixpkgs, "lib", ".version"),
-      release === "26.05" ? "26.05" : "26.11",
-    );
-    stubs[release] = nixpkgs;
-  }
-  return { overrides, stubs };
+function prepare(dir: string, inputs: string): Promise<Prepared> {
+  return prepareOffline(dir, inputs, stubDir);
 }
 
-/** How to evaluate the flake at `flake` (a flake reference) against one model. */
-function evaluator(prepared: Prepared, release: Release, flake = root): Evaluator {
-  const nixpkgs = prepared.stubs[release];
-  const overrides = [
-    ...prepared.overrides,
-    "--override-input",
-    "nixpkgs",
-    `path:${nixpkgs}`,
-    // The unstable input is only read for packages (overlays/unstable-backports.nix).
-    "--override-input",
-    "nixpkgs-unstable",
-    `path:${prepared.stubs["26.11pre"]}`,
-  ];
-  const common = ["nix", "eval", "--json", "--no-eval-cache"];
-  return {
-    flake: (attribute, apply, impure = false) =>
-      runProgram([
-        ...common,
-        "--no-write-lock-file",
-        ...(impure ? ["--impure"] : []),
-        ...overrides,
-        `${flake}#${attribute}`,
-        ...(apply === undefined ? [] : ["--apply", apply]),
-      ], { cwd: root }),
-    expr: (expression) =>
-      runProgram([
-        ...common,
-        "--impure",
-        "--expr",
-        `let stub = builtins.getFlake "path:${nixpkgs}"; in ${expression}`,
-      ], { cwd: root }),
-  };
-}
-
-/** The error nix printed, without the lock file chatter. */
-function nixError(result: ProgramResult): string {
-  return result.stderr.split("\n").filter((line) =>
-    !/^(warning: (Git tree|not writing)|• | {4}('|follows ))/.test(line)
-  ).join("\n").trim();
-}
-
-function json<T>(result: ProgramResult, what: string): T {
-  assert(result.code === 0, `Cannot evaluate ${what}:\n${nixError(result)}`);
-  return JSON.parse(result.stdout) as T;
-}
+const json = evalJson;
 
 async function indexNames(file: string): Promise<string[]> {
   const stdout = await runProgramOk([

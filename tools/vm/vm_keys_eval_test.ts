@@ -1,74 +1,30 @@
 // The VM variant's host key (modules/nixos/profiles/common.nix) in the offline evaluation: every
 // host's VM (`deno task vm`) reads its SSH host key, and so its sops-nix age identity, from
 // $DEVOPS_VM_KEYS mounted at /mnt/vm-keys, dev-vm keeps its own folder, and the real systems
-// keep /etc/ssh. Same offline set-up as tools/nix_passwords_eval_test.ts (the real input flakes
+// keep /etc/ssh. The offline evaluation of tools/testing/offline_eval.ts (the real input flakes
 // from ../shared/nix-inputs and the stub nixpkgs). Run: deno test --allow-all tools/vm/vm_keys_eval_test.ts
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "../testing/assert.ts";
-import { type ProgramResult, runProgram, runProgramOk } from "../testing/run.ts";
+import {
+  evalJson,
+  NIX_INPUTS_DIR,
+  offlineEvaluator,
+  prepareOffline,
+} from "../testing/offline_eval.ts";
 import { createExampleClone } from "../testing/example_clone.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const stubDir = join(root, "tools", "testing", "nixpkgs_stub");
-/** ../shared/nix-inputs beside the checkout (or beside the folder of worktrees). */
-const inputsDir = [
-  resolve(root, "..", "shared", "nix-inputs"),
-  resolve(root, "..", "..", "shared", "nix-inputs"),
-].find((dir) => {
-  try {
-    return Deno.statSync(join(dir, "MANIFEST.tsv")).isFile;
-  } catch {
-    return false;
-  }
-});
+const inputsDir = NIX_INPUTS_DIR;
 
-const snapshots = ["flake-parts", "disko", "sops-nix", "devshell", "nixos-hardware"];
-
-async function unpack(tarball: string, into: string): Promise<string> {
-  await Deno.mkdir(into, { recursive: true });
-  await runProgramOk(["tar", "-xzf", tarball, "-C", into]);
-  const entries: string[] = [];
-  for await (const entry of Deno.readDir(into)) entries.push(entry.name);
-  assert(entries.length === 1 && entries[0] !== undefined, `${tarball}: not one top folder`);
-  return join(into, entries[0]);
-}
-
-/**
- * `nix eval --json` of an attribute of the flake at `flake` with `--apply`, against the
- * snapshots and the stub.
- */
+/** `nix eval --json` of an attribute of the flake at `flake` with `--apply`, in the 26.05 model. */
 async function prepare(dir: string, inputs: string, flake: string) {
-  const overrides: string[] = [];
-  for (const name of snapshots) {
-    const path = await unpack(join(inputs, `${name}.tar.gz`), join(dir, name));
-    await Deno.remove(join(path, "flake.lock")).catch(() => {});
-    overrides.push("--override-input", name, `path:${path}`);
-  }
-  const lib = await unpack(join(inputs, "nixpkgs.lib.tar.gz"), join(dir, "nixpkgs.lib"));
-  const nixpkgs = join(dir, "nixpkgs");
-  await runProgramOk(["cp", "-r", stubDir, nixpkgs]);
-  await runProgramOk(["cp", "-r", join(lib, "lib"), join(nixpkgs, "lib")]);
-  overrides.push("--override-input", "nixpkgs", `path:${nixpkgs}`);
-  overrides.push("--override-input", "nixpkgs-unstable", `path:${nixpkgs}`);
-  return (attribute: string, apply: string): Promise<ProgramResult> =>
-    runProgram([
-      "nix",
-      "eval",
-      "--json",
-      "--no-eval-cache",
-      "--no-write-lock-file",
-      ...overrides,
-      `${flake}#${attribute}`,
-      "--apply",
-      apply,
-    ], { cwd: flake });
+  const nix = offlineEvaluator(await prepareOffline(dir, inputs, stubDir), "26.05", flake, flake);
+  return (attribute: string, apply: string) => nix.flake(attribute, apply);
 }
 
-function json<T>(result: ProgramResult, what: string): T {
-  assert(result.code === 0, `Cannot evaluate ${what}:\n${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
+const json = evalJson;
 
 interface Keys {
   hostKeys: string[];
