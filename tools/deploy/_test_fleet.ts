@@ -1,10 +1,11 @@
 // Test fleets for deploy: sshd test hosts, a fixture flake pointing at them, and ways to run
 // `deno task deploy` against them (to the end, or spawned so a test can signal it).
 import { captureMain } from "../testing/capture.ts";
-import { createFixtureFlake, FIXTURE_STATE, type FixtureHost } from "../testing/fixture_flake.ts";
+import { FIXTURE_STATE, type FixtureHost } from "../testing/fixture_flake.ts";
+import { startFixtureFleet, type StartHosts } from "../testing/fixture_fleet.ts";
 import { type ProgramResult } from "../testing/run.ts";
-import { createProgramsBin, installToolkit, type ProgramsBin, runTask } from "../testing/task.ts";
-import { startTestHosts, type TestHost, type TestHosts } from "../testing/test_hosts.ts";
+import { type ProgramsBin, runTask } from "../testing/task.ts";
+import type { TestHost, TestHosts } from "../testing/test_hosts.ts";
 import { testHostFlags } from "./_test_flags.ts";
 import { main, type MainOptions } from "./main.ts";
 import type { HostPlan } from "./plan.ts";
@@ -38,24 +39,10 @@ function withReport(result: ProgramResult): Outcome {
 export async function fleet<H extends TestHosts = TestHosts>(
   count: number,
   extra: (i: number) => Partial<FixtureHost> = () => ({}),
-  start: (count: number, options: { names: string[] }) => Promise<H> = startTestHosts as (
-    count: number,
-    options: { names: string[] },
-  ) => Promise<H>,
+  start?: StartHosts<H>,
 ) {
-  const hosts = await start(count, {
-    names: Array.from({ length: count }, (_, i) => `web${i + 1}`),
-  });
-  const flake = await createFixtureFlake(hosts.hosts.map((h, i) => ({
-    name: h.name,
-    hostPublicKey: h.hostPublicKey,
-    ...extra(i),
-    facts: { address: h.address, confirmTimeout: 3, tags: ["web"], ...extra(i).facts },
-  })));
-  // The toolkit as a clone has it, kept out of the fixture's commits (and its flake source).
-  await installToolkit(flake.dir);
-  await Deno.writeTextFile(flake.path(".git/info/exclude"), "/deno.json\n/deno.lock\n/tools/\n");
-  const bin: ProgramsBin = await createProgramsBin();
+  const base = await startFixtureFleet(count, extra, start);
+  const { hosts, flake, bin } = base;
   const args = (...rest: string[]) => [
     ...testHostFlags(hosts),
     "--connect-timeout",
@@ -63,7 +50,7 @@ export async function fleet<H extends TestHosts = TestHosts>(
     "--json",
     ...rest,
   ];
-  const list = hosts.hosts;
+  const list = base.list;
   return {
     hosts,
     list,
@@ -84,11 +71,7 @@ export async function fleet<H extends TestHosts = TestHosts>(
     spawn(...rest: string[]): SpawnedDeploy {
       return spawnDeploy(flake.dir, bin, args(...rest));
     },
-    async [Symbol.asyncDispose]() {
-      await bin[Symbol.asyncDispose]();
-      await flake[Symbol.asyncDispose]();
-      await hosts[Symbol.asyncDispose]();
-    },
+    [Symbol.asyncDispose]: () => base[Symbol.asyncDispose](),
   };
 }
 

@@ -1,11 +1,12 @@
 // Test fleets for status: test hosts (sshd, or systemd in nspawn), a fixture flake pointing at
 // them with the toolkit, `deno task deploy` to put a system on them the way users do, and
 // `deno task status` as users run it. Imported by status's tests and benchmark only.
-import { createFixtureFlake, type FixtureHost } from "../testing/fixture_flake.ts";
+import type { FixtureHost } from "../testing/fixture_flake.ts";
+import { startFixtureFleet, type StartHosts } from "../testing/fixture_fleet.ts";
 import type { ProgramResult } from "../testing/run.ts";
 import { runProgram } from "../testing/run.ts";
-import { createProgramsBin, installToolkit, type ProgramsBin, runTask } from "../testing/task.ts";
-import { startTestHosts, type TestHost, type TestHosts } from "../testing/test_hosts.ts";
+import { runTask } from "../testing/task.ts";
+import type { TestHost, TestHosts } from "../testing/test_hosts.ts";
 
 const HOST_FACTS = new URL("../../monitoring/host-facts.sh", import.meta.url).pathname;
 
@@ -55,71 +56,46 @@ export interface StatusOutcome extends ProgramResult {
 export async function statusFleet<H extends TestHosts = TestHosts>(
   count: number,
   extra: (i: number) => Partial<FixtureHost> = () => ({}),
-  start: (count: number, options: { names: string[] }) => Promise<H> = startTestHosts as (
-    count: number,
-    options: { names: string[] },
-  ) => Promise<H>,
+  start?: StartHosts<H>,
 ) {
-  const hosts = await start(count, {
-    names: Array.from({ length: count }, (_, i) => `web${i + 1}`),
-  });
-  try {
-    const flake = await createFixtureFlake(hosts.hosts.map((h, i) => ({
-      name: h.name,
-      hostPublicKey: h.hostPublicKey,
-      ...extra(i),
-      facts: { address: h.address, confirmTimeout: 3, tags: ["web"], ...extra(i).facts },
-    })));
-    await installToolkit(flake.dir);
-    await Deno.writeTextFile(
-      flake.path(".git/info/exclude"),
-      "/deno.json\n/deno.lock\n/tools/\n/monitoring/\n",
-    );
-    const bin: ProgramsBin = await createProgramsBin();
-    return {
-      hosts,
-      list: hosts.hosts as H["hosts"],
-      flake,
-      bin,
-      /** `deno task deploy <args> --no-check-sigs …` to the end; throws unless it succeeded. */
-      async deploy(...args: string[]): Promise<ProgramResult> {
-        const result = await runTask(flake.dir, "deploy", [
-          "--no-check-sigs",
-          ...clientFlags(hosts),
-          "--connect-timeout",
-          "5",
-          ...args,
-        ], { bin });
-        if (result.code !== 0) {
-          throw new Error(`deploy ${args.join(" ")} failed: ${result.stderr}${result.stdout}`);
+  const base = await startFixtureFleet(count, extra, start);
+  const { hosts, flake, bin } = base;
+  return {
+    hosts,
+    list: base.list,
+    flake,
+    bin,
+    /** `deno task deploy <args> --no-check-sigs …` to the end; throws unless it succeeded. */
+    async deploy(...args: string[]): Promise<ProgramResult> {
+      const result = await runTask(flake.dir, "deploy", [
+        "--no-check-sigs",
+        ...clientFlags(hosts),
+        "--connect-timeout",
+        "5",
+        ...args,
+      ], { bin });
+      if (result.code !== 0) {
+        throw new Error(`deploy ${args.join(" ")} failed: ${result.stderr}${result.stdout}`);
+      }
+      return result;
+    },
+    /** `deno task status <args>` with the client's ssh flags. */
+    async status(...args: string[]): Promise<StatusOutcome> {
+      const result: StatusOutcome = await runTask(flake.dir, "status", [
+        ...clientFlags(hosts),
+        ...args,
+      ], { bin });
+      if (args.includes("--json")) {
+        try {
+          result.report = JSON.parse(result.stdout);
+        } catch {
+          // not a report: the test shows stdout
         }
-        return result;
-      },
-      /** `deno task status <args>` with the client's ssh flags. */
-      async status(...args: string[]): Promise<StatusOutcome> {
-        const result: StatusOutcome = await runTask(flake.dir, "status", [
-          ...clientFlags(hosts),
-          ...args,
-        ], { bin });
-        if (args.includes("--json")) {
-          try {
-            result.report = JSON.parse(result.stdout);
-          } catch {
-            // not a report: the test shows stdout
-          }
-        }
-        return result;
-      },
-      async [Symbol.asyncDispose]() {
-        await bin[Symbol.asyncDispose]();
-        await flake[Symbol.asyncDispose]();
-        await hosts[Symbol.asyncDispose]();
-      },
-    };
-  } catch (error) {
-    await hosts[Symbol.asyncDispose]();
-    throw error;
-  }
+      }
+      return result;
+    },
+    [Symbol.asyncDispose]: () => base[Symbol.asyncDispose](),
+  };
 }
 
 /**
