@@ -44,6 +44,30 @@ let
     };
   };
 
+  # A node on both test networks (vlan 1, the LAN; vlan 2, the monitoring network) at its
+  # role's addresses.
+  onBothNetworks =
+    role:
+    { lib, ... }:
+    {
+      virtualisation.vlans = [
+        1
+        2
+      ];
+      networking.interfaces.eth1.ipv4.addresses = lib.mkForce [
+        {
+          address = addresses.lan.${role};
+          prefixLength = 24;
+        }
+      ];
+      networking.interfaces.eth2.ipv4.addresses = lib.mkForce [
+        {
+          address = addresses.monitoring.${role};
+          prefixLength = 24;
+        }
+      ];
+    };
+
   # A node name that is a Python name (older drivers refuse others; newer ones rename them).
   pythonName = name: lib.replaceStrings [ "-" "." ] [ "_" "_" ] name;
 
@@ -235,26 +259,11 @@ let
             inputs.sops-nix.nixosModules.sops
             hostDirs.${host}
             (testSecretsModule host nixos)
+            (onBothNetworks "host")
           ];
           networking.hostName = host;
           # The test VM's own disk: the host's layout is vm-<host>-disks' test.
           disko.enableConfig = false;
-          virtualisation.vlans = [
-            1
-            2
-          ];
-          networking.interfaces.eth1.ipv4.addresses = lib.mkForce [
-            {
-              address = addresses.lan.host;
-              prefixLength = 24;
-            }
-          ];
-          networking.interfaces.eth2.ipv4.addresses = lib.mkForce [
-            {
-              address = addresses.monitoring.host;
-              prefixLength = 24;
-            }
-          ];
           # vlan 2 stands for the host's monitoring interface.
           devops.monitoring = lib.mkIf nixos.config.devops.monitoring.enable {
             interface = lib.mkForce "eth2";
@@ -267,24 +276,9 @@ let
           environment.systemPackages = [ pkgs.netcat ];
         };
       nodes.probe =
-        { lib, pkgs, ... }:
+        { pkgs, ... }:
         {
-          virtualisation.vlans = [
-            1
-            2
-          ];
-          networking.interfaces.eth1.ipv4.addresses = lib.mkForce [
-            {
-              address = addresses.lan.probe;
-              prefixLength = 24;
-            }
-          ];
-          networking.interfaces.eth2.ipv4.addresses = lib.mkForce [
-            {
-              address = addresses.monitoring.probe;
-              prefixLength = 24;
-            }
-          ];
+          imports = [ (onBothNetworks "probe") ];
           environment.systemPackages = [
             pkgs.curl
             pkgs.netcat
